@@ -1,0 +1,85 @@
+// API key authentication: keys are stored only as SHA-256 digests, so a key is hashed once per
+// request and looked up by its digest.
+#include "api/auth.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace loyalty::api {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+    return {};  // no digest matches "", so the caller treats it as an unknown key
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0x0f]);
+  }
+  return hex;
+}
+
+KeyTable::KeyTable(const std::vector<ApiKeyConfig>& keys) {
+  for (const ApiKeyConfig& key : keys) {
+    by_digest_.emplace(key.sha256_hex, Principal{key.name, key.role, key.stores, key.all_stores});
+  }
+}
+
+std::optional<Principal> KeyTable::authenticate(std::string_view authorization_header) const {
+  const std::string_view header = trim(authorization_header);
+  const size_t space = header.find(' ');
+  if (space == std::string_view::npos || !iequals(header.substr(0, space), "bearer")) {
+    return std::nullopt;
+  }
+  const std::string_view key = trim(header.substr(space + 1));
+  if (key.empty() || key.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
+  const auto it = by_digest_.find(sha256_hex(key));
+  if (it == by_digest_.end()) return std::nullopt;
+  return it->second;
+}
+
+Rejection authorize(const std::optional<Principal>& principal,
+                    std::initializer_list<Role> allowed) {
+  if (!principal) {
+    return {ErrorCode::unauthorized, "",
+            "a valid API key is required: Authorization: Bearer <key>"};
+  }
+  if (std::find(allowed.begin(), allowed.end(), principal->role) == allowed.end()) {
+    return {ErrorCode::forbidden, "",
+            "this endpoint is not open to " + std::string(role_name(principal->role)) + " keys"};
+  }
+  return Rejection::none();
+}
+
+Rejection authorize_store(const Principal& principal, std::string_view store_id) {
+  if (principal.role != Role::pos || principal.all_stores) return Rejection::none();
+  if (std::find(principal.stores.begin(), principal.stores.end(), store_id) !=
+      principal.stores.end()) {
+    return Rejection::none();
+  }
+  return {ErrorCode::forbidden, "store_id", "this key may not post for this store"};
+}
+
+}  // namespace loyalty::api

@@ -1,0 +1,156 @@
+// Member endpoints: sign-up (through the runtime), the member view, lookup by identifier, and
+// the ledger. Reads go straight to the store; they never wait for a writer.
+#include <boost/json/object.hpp>
+#include <charconv>
+
+#include "api/handlers.hpp"
+#include "api/log.hpp"
+#include "api/problem.hpp"
+#include "api/request_parsing.hpp"
+#include "api/responses.hpp"
+#include "engine/member_view.hpp"
+
+namespace loyalty::api {
+namespace {
+
+constexpr size_t kLedgerLimitDefault = 50;
+constexpr size_t kLedgerLimitMax = 500;  // api.md
+
+HttpResponse member_not_found() {
+  return problem_response(ErrorCode::not_found, "no member with this id", "member_id");
+}
+
+boost::json::object view_json(const ApiContext& context, const MemberState& member) {
+  const std::shared_ptr<const ProgramVersion> program = context.programs->active();
+  return member_view_json(build_member_view(*program, member, context.clock()));
+}
+
+HttpResponse signup_answer(const ApiContext& context, const std::string& member_id,
+                           EventResult& result) {
+  if (!result.rejection.ok()) return runtime_problem(result.rejection);
+  if (!result.member) {  // the runtime answers sign-ups with the member; read it if it did not
+    if (Status status = context.store->load_member(member_id, result.member); !status.ok()) {
+      return storage_problem(status, "load_member");
+    }
+    if (!result.member) {
+      log_line("sign-up of " + member_id + " succeeded but the member is not in the store");
+      return problem_response(ErrorCode::unavailable, "the server could not answer; retry shortly");
+    }
+  }
+  boost::json::object body = view_json(context, *result.member);
+  body["replayed"] = result.replayed;
+  return json_response(result.replayed ? http::status::ok : http::status::created, body);
+}
+
+// Loads the member; on success `out` holds it, else the response to send.
+std::optional<HttpResponse> load_member(const ApiContext& context, std::string_view member_id,
+                                        std::optional<MemberState>& out) {
+  if (!is_valid_id(member_id)) return member_not_found();
+  if (Status status = context.store->load_member(member_id, out); !status.ok()) {
+    return storage_problem(status, "load_member");
+  }
+  if (!out) return member_not_found();
+  return std::nullopt;
+}
+
+bool parse_decimal(std::string_view text, uint64_t& out) {
+  if (text.empty() || text.size() > 20) return false;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace
+
+RouteResult handle_signup(const ApiContext& context, const HttpRequest& request) {
+  Parsed<SignupEvent> parsed = parse_signup_request(request.body());
+  if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
+  Event event{std::move(std::get<SignupEvent>(parsed))};
+  return Deferred{[context, event = std::move(event)](Respond respond) mutable {
+    std::string member_id = event.member_id();
+    context.runtime->submit(std::move(event), [context, member_id = std::move(member_id),
+                                               respond = std::move(respond)](EventResult&& result) {
+      respond(signup_answer(context, member_id, result));
+    });
+  }};
+}
+
+HttpResponse handle_get_member(const ApiContext& context, std::string_view member_id) {
+  std::optional<MemberState> member;
+  if (std::optional<HttpResponse> refusal = load_member(context, member_id, member)) {
+    return std::move(*refusal);
+  }
+  return json_response(http::status::ok, view_json(context, *member));
+}
+
+HttpResponse handle_lookup(const ApiContext& context, boost::urls::params_view params) {
+  std::optional<IdentifierKind> kind;
+  std::string field;
+  std::string value;
+  for (const boost::urls::param param : params) {
+    if (param.key != "phone" && param.key != "card_no") {
+      return problem_response(ErrorCode::invalid_request,
+                              "unknown query parameter; use phone or card_no", param.key);
+    }
+    if (kind) {
+      return problem_response(ErrorCode::invalid_request, "give exactly one of phone or card_no",
+                              param.key);
+    }
+    kind = param.key == "phone" ? IdentifierKind::phone : IdentifierKind::card;
+    field = param.key;
+    value = param.value;
+  }
+  if (!kind) {
+    return problem_response(ErrorCode::invalid_request, "give exactly one of phone or card_no",
+                            "phone");
+  }
+  if (!is_valid_id(value)) {
+    return problem_response(ErrorCode::invalid_request,
+                            field + " must be 1 to 128 printable ASCII characters without spaces",
+                            field);
+  }
+  std::string member_id;
+  if (Status status = context.store->find_identifier(*kind, value, member_id); !status.ok()) {
+    return storage_problem(status, "find_identifier");
+  }
+  if (member_id.empty()) {
+    return problem_response(ErrorCode::not_found, "no member has this " + field, field);
+  }
+  return handle_get_member(context, member_id);
+}
+
+HttpResponse handle_ledger(const ApiContext& context, std::string_view member_id,
+                           boost::urls::params_view params) {
+  size_t limit = kLedgerLimitDefault;
+  std::optional<uint64_t> cursor;
+  for (const boost::urls::param param : params) {
+    uint64_t number = 0;
+    if (param.key == "limit") {
+      if (!parse_decimal(param.value, number) || number < 1 || number > kLedgerLimitMax) {
+        return problem_response(ErrorCode::invalid_request,
+                                "limit must be an integer from 1 to 500", "limit");
+      }
+      limit = static_cast<size_t>(number);
+    } else if (param.key == "cursor") {
+      if (!parse_decimal(param.value, number) || number < 1) {
+        return problem_response(ErrorCode::invalid_request,
+                                "cursor must be a next_cursor value from an earlier page",
+                                "cursor");
+      }
+      cursor = number;
+    } else {
+      return problem_response(ErrorCode::invalid_request,
+                              "unknown query parameter; use limit or cursor", param.key);
+    }
+  }
+  std::optional<MemberState> member;
+  if (std::optional<HttpResponse> refusal = load_member(context, member_id, member)) {
+    return std::move(*refusal);
+  }
+  LedgerPage page;
+  if (Status status = context.store->read_ledger(member_id, cursor, limit, page); !status.ok()) {
+    return storage_problem(status, "read_ledger");
+  }
+  return json_response(http::status::ok, ledger_page_json(member_id, page));
+}
+
+}  // namespace loyalty::api

@@ -1,0 +1,240 @@
+// The per-connection HTTP state machine: do_* starts an asynchronous step, on_* finishes it.
+#include "api/http_session.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <chrono>
+#include <exception>
+#include <random>
+
+#include "api/log.hpp"
+#include "api/problem.hpp"
+
+namespace loyalty::api {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr size_t kReadChunk = 4096;
+constexpr size_t kRequestIdLengthMax = 128;
+
+// A client's X-Request-Id is echoed when it is short and plain; otherwise one is made up.
+bool sane_request_id(std::string_view id) {
+  if (id.empty() || id.size() > kRequestIdLengthMax) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string new_request_id() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (size_t i = 0; i < id.size(); i += 16) {
+    uint64_t bits = generator();
+    for (size_t j = 0; j < 16; ++j, bits >>= 4) id[i + j] = kHex[bits & 0xf];
+  }
+  return id;
+}
+
+std::string request_id_of(std::string_view header) {
+  return sane_request_id(header) ? std::string(header) : new_request_id();
+}
+
+}  // namespace
+
+HttpSession::HttpSession(net::ip::tcp::socket&& socket, std::shared_ptr<ServerShared> shared)
+    : stream_(std::move(socket)),
+      // Bounds what one connection can make the server buffer, pipelined requests included.
+      buffer_(shared->limits.header_bytes_max + shared->limits.body_bytes_max + kReadChunk),
+      shared_(std::move(shared)) {
+  shared_->connections.fetch_add(1, std::memory_order_relaxed);
+}
+
+HttpSession::~HttpSession() {
+  if (in_flight_) shared_->requests_in_flight.fetch_sub(1, std::memory_order_acq_rel);
+  shared_->connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void HttpSession::run() {
+  net::dispatch(stream_.get_executor(),
+                beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
+}
+
+void HttpSession::do_read() {
+  parser_.emplace();
+  parser_->body_limit(shared_->limits.body_bytes_max);
+  parser_->header_limit(static_cast<uint32_t>(shared_->limits.header_bytes_max));
+  if (first_request_ || buffer_.size() > 0) {
+    do_read_header();
+    return;
+  }
+  // Between requests: wait at most idle_timeout for the first byte of the next one.
+  stream_.expires_after(milliseconds(shared_->limits.idle_timeout_ms));
+  stream_.async_read_some(
+      buffer_.prepare(kReadChunk),
+      beast::bind_front_handler(&HttpSession::on_idle_read, shared_from_this()));
+}
+
+void HttpSession::on_idle_read(error_code error, size_t bytes) {
+  if (error) return;  // closed by the client, idle too long, or the server is stopping
+  buffer_.commit(bytes);
+  do_read_header();
+}
+
+void HttpSession::do_read_header() {
+  // One deadline for the whole request (headers, a 100 Continue, the body): a slow sender
+  // cannot hold a connection for longer than header_timeout per request.
+  stream_.expires_after(milliseconds(shared_->limits.header_timeout_ms));
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      beast::bind_front_handler(&HttpSession::on_read_header, shared_from_this()));
+}
+
+void HttpSession::on_read_header(error_code error, size_t) {
+  if (error) return on_read_error(error);
+  const auto& header = parser_->get();
+  if (beast::iequals(header[http::field::expect], "100-continue")) {
+    continue_ = http::response<http::empty_body>{http::status::continue_, header.version()};
+    http::async_write(
+        stream_, continue_,
+        beast::bind_front_handler(&HttpSession::on_continue_written, shared_from_this()));
+    return;
+  }
+  on_continue_written({}, 0);
+}
+
+void HttpSession::on_continue_written(error_code error, size_t) {
+  if (error) return;
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+}
+
+void HttpSession::on_read(error_code error, size_t) {
+  if (error) return on_read_error(error);
+  handle_request();
+}
+
+void HttpSession::on_read_error(error_code error) {
+  if (error == http::error::end_of_stream) return do_close();
+  if (error == http::error::body_limit || error == http::error::buffer_overflow) {
+    return send_error(problem_response(
+        ErrorCode::payload_too_large,
+        "the body is larger than " + std::to_string(shared_->limits.body_bytes_max) + " bytes"));
+  }
+  if (error == http::error::header_limit) {
+    return send_error(problem_response_with_status(
+        http::status::request_header_fields_too_large, ErrorCode::payload_too_large,
+        "the request line and headers are larger than " +
+            std::to_string(shared_->limits.header_bytes_max) + " bytes"));
+  }
+  if (error.category() == beast::http::make_error_code(http::error::bad_method).category()) {
+    return send_error(
+        problem_response(ErrorCode::invalid_request, "the request is not valid HTTP/1.1"));
+  }
+  // Timeouts, resets and cancellation: nothing useful can be sent; the stream is closed.
+}
+
+void HttpSession::begin_request() {
+  if (!in_flight_) shared_->requests_in_flight.fetch_add(1, std::memory_order_acq_rel);
+  in_flight_ = true;
+}
+
+void HttpSession::end_request() {
+  if (in_flight_) shared_->requests_in_flight.fetch_sub(1, std::memory_order_acq_rel);
+  in_flight_ = false;
+}
+
+void HttpSession::send_error(HttpResponse&& response) {
+  begin_request();
+  request_keep_alive_ = false;  // the rest of the stream cannot be trusted
+  if (parser_ && parser_->is_header_done()) {
+    request_version_ = parser_->get().version();
+    request_id_ = request_id_of(parser_->get()["X-Request-Id"]);
+  } else {
+    request_id_ = new_request_id();
+  }
+  send(std::move(response));
+}
+
+void HttpSession::handle_request() {
+  begin_request();
+  HttpRequest request = parser_->release();
+  request_version_ = request.version();
+  request_keep_alive_ = request.keep_alive();
+  request_id_ = request_id_of(request["X-Request-Id"]);
+
+  std::optional<Principal> principal;
+  if (const auto it = request.find(http::field::authorization); it != request.end()) {
+    principal = shared_->keys.authenticate(it->value());
+  }
+
+  // The backstop: a handler that throws (memory exhaustion, a bug) costs one 503, not the
+  // process. Handlers report expected failures as values.
+  const auto fail = [this](const char* what) {
+    log_line(std::string("request ") + request_id_ + " failed: " + what);
+    return problem_response(ErrorCode::unavailable, "the server could not complete the request");
+  };
+  RouteResult result;
+  try {
+    result = route(shared_->context, request, principal);
+  } catch (const std::exception& exception) {
+    result = fail(exception.what());
+  }
+  if (HttpResponse* response = std::get_if<HttpResponse>(&result)) {
+    send(std::move(*response));
+    return;
+  }
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  Respond respond = [self = shared_from_this(), answered](HttpResponse&& response) {
+    answered->store(true);
+    // Called on a runtime writer thread: hand the response to the session's strand.
+    net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+      self->send(std::move(response));
+    });
+  };
+  try {
+    std::get<Deferred>(result).start(std::move(respond));
+  } catch (const std::exception& exception) {
+    if (!answered->load()) send(fail(exception.what()));
+  }
+}
+
+void HttpSession::send(HttpResponse&& response) {
+  const bool keep_alive = request_keep_alive_ && !shared_->draining.load(std::memory_order_acquire);
+  response.version(request_version_);
+  response.keep_alive(keep_alive);
+  response.set("X-Request-Id", request_id_);
+  response.prepare_payload();
+  response_ = std::move(response);
+  stream_.expires_after(milliseconds(shared_->limits.idle_timeout_ms));
+  http::async_write(
+      stream_, response_,
+      beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), keep_alive));
+}
+
+void HttpSession::on_write(bool keep_alive, error_code error, size_t) {
+  end_request();
+  response_ = {};
+  if (error) return;
+  if (!keep_alive) return do_close();
+  first_request_ = false;
+  do_read();
+}
+
+void HttpSession::do_close() {
+  error_code ignored;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace loyalty::api

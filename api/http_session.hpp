@@ -1,0 +1,80 @@
+// One HTTP/1.1 connection (after Beast's example/advanced/server): read a request, route it,
+// write the response, repeat while keep-alive. Every step runs on the connection's strand;
+// responses from runtime writer threads are posted back to it, never written from there.
+// Thread-safety: a session is driven only by its own strand. ServerShared is shared by all
+// sessions and the server; its mutable parts are atomics.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "api/auth.hpp"
+#include "api/router.hpp"
+#include "api/server_config.hpp"
+
+namespace loyalty::api {
+
+struct ServerShared {
+  ServerShared(ApiContext api_context, KeyTable key_table, LimitsConfig limit_config)
+      : context(std::move(api_context)), keys(std::move(key_table)), limits(limit_config) {
+    context.ready = &ready;
+  }
+
+  ApiContext context;
+  const KeyTable keys;
+  const LimitsConfig limits;
+  std::atomic<bool> ready{false};     // /readyz: listening and not draining
+  std::atomic<bool> draining{false};  // shutting down: no keep-alive after the current response
+  std::atomic<size_t> connections{0};
+  std::atomic<size_t> requests_in_flight{0};  // read but not yet fully answered
+};
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<ServerShared> shared);
+  ~HttpSession();
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
+
+  // Starts reading on the session's strand.
+  void run();
+
+ private:
+  using error_code = boost::beast::error_code;
+
+  void do_read();
+  void on_idle_read(error_code error, size_t bytes);
+  void do_read_header();
+  void on_read_header(error_code error, size_t bytes);
+  void on_continue_written(error_code error, size_t bytes);
+  void on_read(error_code error, size_t bytes);
+  void on_read_error(error_code error);
+  void handle_request();
+  void send_error(HttpResponse&& response);
+  void send(HttpResponse&& response);
+  void on_write(bool keep_alive, error_code error, size_t bytes);
+  void do_close();
+  void begin_request();
+  void end_request();
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::shared_ptr<ServerShared> shared_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::empty_body> continue_;  // "100 Continue" for Expect: 100-continue
+  HttpResponse response_;                      // the response being written
+  std::string request_id_;
+  unsigned request_version_ = 11;
+  bool request_keep_alive_ = false;
+  bool first_request_ = true;
+  bool in_flight_ = false;
+};
+
+}  // namespace loyalty::api

@@ -1,0 +1,118 @@
+// Problem details bodies and the ErrorCode → HTTP status mapping.
+#include "api/problem.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace loyalty::api {
+namespace {
+
+std::string_view title_of(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::ok:
+      return "OK";
+    case ErrorCode::invalid_request:
+      return "Invalid request";
+    case ErrorCode::unauthorized:
+      return "Unauthorized";
+    case ErrorCode::forbidden:
+      return "Forbidden";
+    case ErrorCode::not_found:
+      return "Not found";
+    case ErrorCode::member_exists:
+      return "Member exists";
+    case ErrorCode::unknown_referral_code:
+      return "Unknown referral code";
+    case ErrorCode::insufficient_points:
+      return "Insufficient points";
+    case ErrorCode::idempotency_conflict:
+      return "Idempotency conflict";
+    case ErrorCode::hold_not_active:
+      return "Hold not active";
+    case ErrorCode::refund_exceeds_purchase:
+      return "Refund exceeds purchase";
+    case ErrorCode::currency_mismatch:
+      return "Currency mismatch";
+    case ErrorCode::payload_too_large:
+      return "Payload too large";
+    case ErrorCode::rate_limited:
+      return "Rate limited";
+    case ErrorCode::unavailable:
+      return "Unavailable";
+  }
+  return "Error";
+}
+
+}  // namespace
+
+http::status http_status(ErrorCode code, InvalidKind kind) {
+  switch (code) {
+    case ErrorCode::ok:
+      return http::status::ok;
+    case ErrorCode::invalid_request:
+      return kind == InvalidKind::semantic ? http::status::unprocessable_entity
+                                           : http::status::bad_request;
+    case ErrorCode::unauthorized:
+      return http::status::unauthorized;
+    case ErrorCode::forbidden:
+      return http::status::forbidden;
+    case ErrorCode::not_found:
+      return http::status::not_found;
+    case ErrorCode::member_exists:
+      return http::status::conflict;
+    case ErrorCode::unknown_referral_code:
+      return http::status::unprocessable_entity;
+    case ErrorCode::insufficient_points:
+      return http::status::unprocessable_entity;
+    case ErrorCode::idempotency_conflict:
+      return http::status::conflict;
+    case ErrorCode::hold_not_active:
+      return http::status::conflict;
+    case ErrorCode::refund_exceeds_purchase:
+      return http::status::unprocessable_entity;
+    case ErrorCode::currency_mismatch:
+      return http::status::unprocessable_entity;
+    case ErrorCode::payload_too_large:
+      return http::status::payload_too_large;
+    case ErrorCode::rate_limited:
+      return http::status::too_many_requests;
+    case ErrorCode::unavailable:
+      return http::status::service_unavailable;
+  }
+  return http::status::internal_server_error;
+}
+
+HttpResponse problem_response_with_status(http::status status, ErrorCode code,
+                                          std::string_view detail, std::string_view field) {
+  const std::string_view name = error_code_name(code);
+  boost::json::object body;
+  body["type"] = "https://loyalty-engine.dev/problems/" + std::string(name);
+  body["title"] = title_of(code);
+  body["status"] = static_cast<unsigned>(status);
+  body["code"] = name;
+  body["detail"] = detail;
+  boost::json::array errors;
+  if (!field.empty()) errors.push_back(boost::json::object{{"field", field}, {"message", detail}});
+  body["errors"] = std::move(errors);
+
+  HttpResponse response{status, 11};
+  response.set(http::field::content_type, "application/problem+json");
+  if (code == ErrorCode::unauthorized) response.set(http::field::www_authenticate, "Bearer");
+  if (code == ErrorCode::unavailable || code == ErrorCode::rate_limited) {
+    response.set(http::field::retry_after, "1");
+  }
+  response.body() = boost::json::serialize(body);
+  return response;
+}
+
+HttpResponse problem_response(ErrorCode code, std::string_view detail, std::string_view field,
+                              InvalidKind kind) {
+  return problem_response_with_status(http_status(code, kind), code, detail, field);
+}
+
+HttpResponse problem_response(const Rejection& rejection, InvalidKind kind) {
+  return problem_response(rejection.code, rejection.message, rejection.field, kind);
+}
+
+}  // namespace loyalty::api

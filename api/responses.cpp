@@ -1,0 +1,107 @@
+// Serializing engine results to the API's JSON shapes.
+#include "api/responses.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+
+namespace loyalty::api {
+namespace json = boost::json;
+namespace {
+
+json::object balance_json(const Balance& balance) {
+  return json::object{
+      {"available", balance.available}, {"pending", balance.pending}, {"held", balance.held}};
+}
+
+// Tier benefits are free-form JSON checked when the program was loaded; an unreadable value
+// (which validation should make impossible) is shown as an empty object rather than failing
+// the read.
+json::value benefits_json(const std::string& text) {
+  boost::system::error_code error;
+  json::value value = json::parse(text, error);
+  if (error || !value.is_object()) return json::object{};
+  return value;
+}
+
+}  // namespace
+
+json::object member_view_json(const MemberView& view) {
+  const MemberState& member = *view.member;
+  json::object body;
+  body["member_id"] = member.member_id;
+  body["joined_at"] = format_rfc3339(member.joined_at);
+  body["tier"] = view.tier;
+  body["tier_since"] = format_rfc3339(member.tier_since);
+  body["benefits"] = benefits_json(view.tier_benefits_json);
+  body["balance"] = balance_json(member.balance);
+  body["lifetime_points"] = member.lifetime_points;
+  body["purchase_count"] = member.purchase_count;
+  if (view.qualifying) {
+    const QualifyingProgress& q = *view.qualifying;
+    json::object qualifying{{"metric", q.metric}, {"value", q.value}, {"window", q.window}};
+    if (q.next_tier)
+      qualifying["next_tier"] = *q.next_tier;
+    else
+      qualifying["next_tier"] = nullptr;
+    qualifying["needed"] = q.needed;
+    body["qualifying"] = std::move(qualifying);
+  }
+  body["referral_code"] = member.referral_code;
+  if (member.referred_by.empty())
+    body["referred_by"] = nullptr;
+  else
+    body["referred_by"] = member.referred_by;
+  json::array expiring;
+  for (const ExpiringPoints& row : view.expiring) {
+    expiring.push_back(
+        json::object{{"points", row.points}, {"expires_at", format_rfc3339(row.expires_at)}});
+  }
+  body["expiring"] = std::move(expiring);
+  body["program_version"] = view.program_version;
+  return body;
+}
+
+json::object purchase_response_json(const PurchaseEvent& purchase, const PurchaseAnswer& answer,
+                                    bool replayed) {
+  json::array breakdown;
+  for (const BreakdownLine& line : answer.breakdown) {
+    breakdown.push_back(json::object{{"rule", line.rule}, {"points", line.points}});
+  }
+  json::object body;
+  body["event_id"] = purchase.event_id;
+  body["member_id"] = purchase.member_id;
+  body["points_earned"] = answer.points_earned;
+  body["points_redeemed"] = answer.points_redeemed;
+  body["breakdown"] = std::move(breakdown);
+  body["balance"] = balance_json(answer.balance);
+  body["tier"] = answer.tier;
+  body["tier_changed"] = answer.tier_changed;
+  body["replayed"] = replayed;
+  return body;
+}
+
+json::object ledger_page_json(std::string_view member_id, const LedgerPage& page) {
+  json::array entries;
+  for (const LedgerEntry& entry : page.entries) {
+    json::object row;
+    row["id"] = std::string(member_id) + ":" + std::to_string(entry.seq);
+    row["seq"] = entry.seq;
+    row["type"] = entry_type_name(entry.type);
+    row["points"] = entry.points;
+    row["at"] = format_rfc3339(entry.at);
+    row["reference"] = entry.reference;
+    row["rule"] = entry.rule;
+    row["program_version"] = entry.program_version;
+    row["balance_after"] = entry.balance_after;
+    entries.push_back(std::move(row));
+  }
+  json::object body;
+  body["entries"] = std::move(entries);
+  if (page.next_cursor)
+    body["next_cursor"] = std::to_string(*page.next_cursor);
+  else
+    body["next_cursor"] = nullptr;
+  return body;
+}
+
+}  // namespace loyalty::api

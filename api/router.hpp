@@ -1,0 +1,45 @@
+// The router: a plain function of (request, principal) that either answers at once or starts
+// an asynchronous step (an event handed to the runtime) that answers later. It knows nothing of
+// sockets or sessions.
+// Thread-safety: route() and the handlers may run on any I/O thread concurrently; they only
+// read the ApiContext and call thread-safe services.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <variant>
+
+#include "api/auth.hpp"
+#include "api/http_message.hpp"
+#include "engine/runtime/program_registry.hpp"
+#include "engine/runtime/runtime.hpp"
+#include "storage/rocks_store.hpp"
+
+namespace loyalty::api {
+
+// The services the handlers use. Copied into asynchronous completions, so it holds pointers.
+struct ApiContext {
+  Runtime* runtime = nullptr;
+  RocksStore* store = nullptr;
+  ProgramRegistry* programs = nullptr;
+  Clock clock;                               // the server's clock (system_clock_ms)
+  const std::atomic<bool>* ready = nullptr;  // set by HttpServer: false while starting/draining
+};
+
+// Delivers the response of an asynchronous step. Called exactly once, from any thread (a
+// runtime writer thread, typically); the session moves the response onto its own executor.
+using Respond = std::function<void(HttpResponse&&)>;
+
+// An asynchronous step: `start` is called once with the session's Respond.
+struct Deferred {
+  std::function<void(Respond)> start;
+};
+
+using RouteResult = std::variant<HttpResponse, Deferred>;
+
+// The session sets the HTTP version, keep-alive, X-Request-Id and Content-Length afterwards.
+RouteResult route(const ApiContext& context, const HttpRequest& request,
+                  const std::optional<Principal>& principal);
+
+}  // namespace loyalty::api

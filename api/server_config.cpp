@@ -1,0 +1,310 @@
+// Reading server.toml with toml11: every key is checked for type and range, unknown keys are
+// refused by name, and no toml11 exception leaves this file.
+#include "api/server_config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <exception>
+#include <set>
+#include <sstream>
+#include <toml.hpp>
+
+namespace loyalty::api {
+namespace {
+
+constexpr int64_t kPartitionsMax = 1024;
+constexpr int64_t kIoThreadsMax = 1024;
+constexpr int64_t kBodyBytesLimit = int64_t{64} << 20;   // a sanity bound on body_bytes_max
+constexpr int64_t kHeaderBytesLimit = int64_t{1} << 20;  // and on header_bytes_max
+constexpr int64_t kConnectionsLimit = 1'000'000;
+constexpr int64_t kTimeoutMsLimit = 24 * 3600 * 1000;
+constexpr size_t kNameLengthMax = 128;
+
+// Thrown inside this file only, caught by parse_server_config: keeps the checks linear.
+struct Refusal {
+  ConfigError error;
+};
+
+[[noreturn]] void refuse(std::string key, std::string message) {
+  throw Refusal{ConfigError{std::move(key), std::move(message)}};
+}
+
+std::string join(std::string_view prefix, std::string_view key) {
+  return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
+}
+
+void refuse_unknown_keys(const toml::table& table, std::string_view prefix,
+                         std::initializer_list<std::string_view> known) {
+  std::set<std::string> unknown;  // sorted, so the same file always names the same key
+  for (const auto& [key, value] : table) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) unknown.insert(key);
+  }
+  if (!unknown.empty()) refuse(join(prefix, *unknown.begin()), "unknown key");
+}
+
+const toml::value* find(const toml::table& table, const std::string& key) {
+  const auto it = table.find(key);
+  return it == table.end() ? nullptr : &it->second;
+}
+
+std::string read_string(const toml::value& value, const std::string& key) {
+  if (!value.is_string()) refuse(key, "must be a string");
+  return value.as_string().str;
+}
+
+std::string read_nonempty_string(const toml::value& value, const std::string& key) {
+  std::string text = read_string(value, key);
+  if (text.empty()) refuse(key, "must not be empty");
+  return text;
+}
+
+int64_t read_integer(const toml::value& value, const std::string& key, int64_t min, int64_t max) {
+  if (!value.is_integer()) refuse(key, "must be an integer");
+  const int64_t number = value.as_integer();
+  if (number < min || number > max) {
+    refuse(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+  }
+  return number;
+}
+
+bool is_hex_digest(std::string_view text) {
+  return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+           return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+         });
+}
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+ApiKeyConfig read_api_key(const toml::value& value, const std::string& at) {
+  if (!value.is_table()) refuse(at, "must be a table ([[api_keys]])");
+  const toml::table& table = value.as_table();
+  refuse_unknown_keys(table, at, {"name", "role", "sha256", "stores"});
+  ApiKeyConfig key;
+
+  const toml::value* name = find(table, "name");
+  if (name == nullptr) refuse(at + ".name", "is required");
+  key.name = read_nonempty_string(*name, at + ".name");
+  if (key.name.size() > kNameLengthMax) refuse(at + ".name", "must be at most 128 characters");
+
+  const toml::value* role = find(table, "role");
+  if (role == nullptr) refuse(at + ".role", "is required (admin, pos or app)");
+  const std::string role_text = read_string(*role, at + ".role");
+  if (role_text == "admin")
+    key.role = Role::admin;
+  else if (role_text == "pos")
+    key.role = Role::pos;
+  else if (role_text == "app")
+    key.role = Role::app;
+  else
+    refuse(at + ".role", "must be admin, pos or app");
+
+  const toml::value* digest = find(table, "sha256");
+  if (digest == nullptr) refuse(at + ".sha256", "is required: the SHA-256 hex of the key");
+  key.sha256_hex = lower(read_string(*digest, at + ".sha256"));
+  if (!is_hex_digest(key.sha256_hex)) refuse(at + ".sha256", "must be 64 hex digits");
+
+  const toml::value* stores = find(table, "stores");
+  if (key.role != Role::pos) {
+    if (stores != nullptr) refuse(at + ".stores", "only pos keys have stores");
+    return key;
+  }
+  if (stores == nullptr) refuse(at + ".stores", "a pos key needs its stores ([\"*\"] = all)");
+  if (!stores->is_array()) refuse(at + ".stores", "must be a list of store ids");
+  const toml::array& list = stores->as_array();
+  if (list.empty()) refuse(at + ".stores", "must name at least one store ([\"*\"] = all)");
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string store_at = at + ".stores[" + std::to_string(i) + "]";
+    std::string store = read_nonempty_string(list[i], store_at);
+    if (store == "*")
+      key.all_stores = true;
+    else
+      key.stores.push_back(std::move(store));
+  }
+  return key;
+}
+
+void read_api_keys(const toml::value& value, ServerConfig& config) {
+  if (!value.is_array()) refuse("api_keys", "must be an array of tables ([[api_keys]])");
+  const toml::array& list = value.as_array();
+  std::set<std::string> names;
+  std::set<std::string> digests;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string at = "api_keys[" + std::to_string(i) + "]";
+    ApiKeyConfig key = read_api_key(list[i], at);
+    if (!names.insert(key.name).second) refuse(at + ".name", "another key has this name");
+    if (!digests.insert(key.sha256_hex).second) {
+      refuse(at + ".sha256", "another key has this hash");
+    }
+    config.api_keys.push_back(std::move(key));
+  }
+}
+
+void read_member_tokens(const toml::value& value, ServerConfig& config) {
+  if (!value.is_table()) refuse("member_tokens", "must be a table");
+  const toml::table& table = value.as_table();
+  refuse_unknown_keys(table, "member_tokens", {"hs256_secret"});
+  if (const toml::value* secret = find(table, "hs256_secret")) {
+    config.member_token_secret = read_nonempty_string(*secret, "member_tokens.hs256_secret");
+  }
+}
+
+void read_limits(const toml::value& value, LimitsConfig& limits) {
+  if (!value.is_table()) refuse("limits", "must be a table");
+  const toml::table& table = value.as_table();
+  refuse_unknown_keys(table, "limits",
+                      {"body_bytes_max", "header_bytes_max", "connections_max", "header_timeout_ms",
+                       "idle_timeout_ms", "io_threads"});
+  if (const toml::value* v = find(table, "body_bytes_max")) {
+    limits.body_bytes_max =
+        static_cast<size_t>(read_integer(*v, "limits.body_bytes_max", 1, kBodyBytesLimit));
+  }
+  if (const toml::value* v = find(table, "header_bytes_max")) {
+    limits.header_bytes_max =
+        static_cast<size_t>(read_integer(*v, "limits.header_bytes_max", 512, kHeaderBytesLimit));
+  }
+  if (const toml::value* v = find(table, "connections_max")) {
+    limits.connections_max =
+        static_cast<size_t>(read_integer(*v, "limits.connections_max", 1, kConnectionsLimit));
+  }
+  if (const toml::value* v = find(table, "header_timeout_ms")) {
+    limits.header_timeout_ms =
+        static_cast<uint32_t>(read_integer(*v, "limits.header_timeout_ms", 1, kTimeoutMsLimit));
+  }
+  if (const toml::value* v = find(table, "idle_timeout_ms")) {
+    limits.idle_timeout_ms =
+        static_cast<uint32_t>(read_integer(*v, "limits.idle_timeout_ms", 1, kTimeoutMsLimit));
+  }
+  if (const toml::value* v = find(table, "io_threads")) {
+    limits.io_threads =
+        static_cast<uint32_t>(read_integer(*v, "limits.io_threads", 0, kIoThreadsMax));
+  }
+}
+
+ServerConfig read_config(const toml::table& root) {
+  refuse_unknown_keys(root, "",
+                      {"listen", "data_dir", "program", "durability", "partitions", "api_keys",
+                       "member_tokens", "limits"});
+  ServerConfig config;
+  if (const toml::value* v = find(root, "listen")) {
+    std::optional<ListenAddress> address = parse_listen_address(read_string(*v, "listen"));
+    if (!address) refuse("listen", "must be HOST:PORT with a port from 0 to 65535");
+    config.listen = *address;
+  }
+  if (const toml::value* v = find(root, "data_dir")) {
+    config.data_dir = read_nonempty_string(*v, "data_dir");
+  }
+  if (const toml::value* v = find(root, "program")) {
+    config.program = read_nonempty_string(*v, "program");
+  }
+  if (const toml::value* v = find(root, "durability")) {
+    const std::string text = read_string(*v, "durability");
+    if (text == "fsync")
+      config.durability = Durability::fsync;
+    else if (text == "wal")
+      config.durability = Durability::wal;
+    else
+      refuse("durability", "must be fsync or wal");
+  }
+  if (const toml::value* v = find(root, "partitions")) {
+    config.partitions = static_cast<uint32_t>(read_integer(*v, "partitions", 0, kPartitionsMax));
+  }
+  if (const toml::value* v = find(root, "api_keys")) read_api_keys(*v, config);
+  if (const toml::value* v = find(root, "member_tokens")) read_member_tokens(*v, config);
+  if (const toml::value* v = find(root, "limits")) read_limits(*v, config.limits);
+  return config;
+}
+
+// toml11's messages span several lines (a source excerpt with carets); keep the first line and
+// the line number so loyaltyd can print one line.
+std::string one_line_syntax_error(const std::string& what) {
+  std::istringstream in(what);
+  std::string first;
+  std::getline(in, first);
+  if (first.starts_with("[error] ")) first.erase(0, 8);
+  if (first.starts_with("toml::")) {
+    if (const size_t colon = first.find(": "); colon != std::string::npos)
+      first.erase(0, colon + 2);
+  }
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t bar = line.find(" | ");
+    if (bar == std::string::npos) continue;
+    const size_t digits = line.find_first_not_of(' ');
+    if (digits < bar && std::isdigit(static_cast<unsigned char>(line[digits])) != 0) {
+      return "line " + line.substr(digits, bar - digits) + ": " + first;
+    }
+  }
+  return first;
+}
+
+}  // namespace
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::admin:
+      return "admin";
+    case Role::pos:
+      return "pos";
+    case Role::app:
+      return "app";
+  }
+  return "app";
+}
+
+std::string ConfigError::to_line(std::string_view source_name) const {
+  std::string line(source_name);
+  line += ": ";
+  if (!key.empty()) line += key + ": ";
+  line += message;
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return line;
+}
+
+std::variant<ServerConfig, ConfigError> parse_server_config(std::string_view text,
+                                                            std::string_view source_name) {
+  try {
+    std::istringstream in{std::string(text)};
+    const toml::value root = toml::parse(in, std::string(source_name));
+    return read_config(root.as_table());
+  } catch (const Refusal& refusal) {
+    return refusal.error;
+  } catch (const toml::syntax_error& error) {
+    return ConfigError{"", one_line_syntax_error(error.what())};
+  } catch (const std::exception& error) {
+    return ConfigError{"", one_line_syntax_error(error.what())};
+  }
+}
+
+std::optional<ListenAddress> parse_listen_address(std::string_view text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::string_view host = text.substr(0, colon);
+  const std::string_view port_text = text.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    return std::nullopt;  // an IPv6 host must be in brackets
+  }
+  if (port_text.empty() || port_text.size() > 5) return std::nullopt;
+  unsigned port = 0;
+  const auto [end, error] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (error != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+    return std::nullopt;
+  }
+  return ListenAddress{std::string(host), static_cast<uint16_t>(port)};
+}
+
+std::string format_listen_address(const ListenAddress& address) {
+  const bool v6 = address.host.find(':') != std::string::npos;
+  return (v6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(address.port);
+}
+
+}  // namespace loyalty::api

@@ -1,0 +1,90 @@
+// loyaltyd's server.toml (config.md "server.toml"): where to listen, the data folder, the API
+// keys, and the server's own limits. Parsing is pure (text in, value or error out); never throws.
+// Thread-safety: the parsed ServerConfig is a plain value, read-only once loyaltyd has built it.
+//
+// Relative paths (data_dir, program) are kept as written and resolved against loyaltyd's
+// current working directory, not against the folder of server.toml: the shipped file says
+// `program = "config/program.toml"` for a server started from the repository root.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "storage/rocks_store.hpp"
+
+namespace loyalty::api {
+
+enum class Role : uint8_t { admin = 0, pos = 1, app = 2 };
+
+std::string_view role_name(Role role);
+
+struct ApiKeyConfig {
+  std::string name;  // shows in logs, never the key itself
+  Role role = Role::app;
+  std::string sha256_hex;  // 64 lower-case hex digits: the SHA-256 of the key
+  // pos only: the stores it may post events for. all_stores is set by the entry "*".
+  std::vector<std::string> stores;
+  bool all_stores = false;
+};
+
+// [limits]: optional; every key has a default chosen for one small server.
+struct LimitsConfig {
+  // Largest request body; larger → 413 payload_too_large. Default 65536 (api.md: 64 KiB).
+  size_t body_bytes_max = 65536;
+  // Largest request line plus headers. Default 8192, what common proxies allow.
+  size_t header_bytes_max = 8192;
+  // Open connections at once; further ones are closed on accept. Default 10000.
+  size_t connections_max = 10000;
+  // Time to receive one whole request once it starts (or from connect): stops slow senders.
+  // Default 10000.
+  uint32_t header_timeout_ms = 10000;
+  // Time a keep-alive connection may sit idle between requests, and to write a response.
+  // Default 60000.
+  uint32_t idle_timeout_ms = 60000;
+  // Threads running the network I/O; 0 = one per core. Default 0.
+  uint32_t io_threads = 0;
+};
+
+struct ListenAddress {
+  std::string host;   // "127.0.0.1", "0.0.0.0", "::1" (brackets removed), or a host name
+  uint16_t port = 0;  // 0: the system picks a free port (loyaltyd logs the bound one)
+};
+
+struct ServerConfig {
+  ListenAddress listen{"127.0.0.1", 8080};
+  std::string data_dir = "data";
+  std::string program = "config/program.toml";  // seeds the first program version
+  Durability durability = Durability::fsync;
+  uint32_t partitions = 0;  // writer threads; 0 = one per core
+  std::vector<ApiKeyConfig> api_keys;
+  std::string member_token_secret;  // [member_tokens] hs256_secret; "" when absent
+  LimitsConfig limits;
+};
+
+// What is wrong and where: `key` is the dotted path ("api_keys[1].role", "limits.io_threads"),
+// empty for a TOML syntax error, whose message then names the line.
+struct ConfigError {
+  std::string key;
+  std::string message;
+
+  // The one line loyaltyd prints: "config/server.toml: api_keys[1].role: must be admin, pos or
+  // app".
+  std::string to_line(std::string_view source_name) const;
+};
+
+// Parses server.toml text. `source_name` is only used for toml11's own bookkeeping.
+[[nodiscard]] std::variant<ServerConfig, ConfigError> parse_server_config(
+    std::string_view text, std::string_view source_name);
+
+// "HOST:PORT" or "[IPv6]:PORT"; used for `listen` and for the --listen flag.
+[[nodiscard]] std::optional<ListenAddress> parse_listen_address(std::string_view text);
+
+// "127.0.0.1:8080", or "[::1]:8080" for an IPv6 host.
+std::string format_listen_address(const ListenAddress& address);
+
+}  // namespace loyalty::api

@@ -1,0 +1,238 @@
+// loyaltyd: the loyalty engine server. Reads server.toml (flags override it), opens the data
+// folder, activates the program, runs the runtime and the HTTP API until SIGTERM/SIGINT, then
+// drains and closes cleanly (config.md "loyaltyd").
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "api/auth.hpp"
+#include "api/http_server.hpp"
+#include "api/router.hpp"
+#include "api/server_config.hpp"
+#include "api/system_clock.hpp"
+#include "engine/program_toml.hpp"
+#include "engine/runtime/program_registry.hpp"
+#include "engine/runtime/runtime.hpp"
+#include "storage/rocks_store.hpp"
+
+namespace {
+
+using namespace loyalty;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;    // could not start: storage, the port, a stored program
+constexpr int kExitBadConfig = 2;  // bad usage, configuration or program file
+// How long in-flight requests may take to be answered after the runtime drained.
+constexpr std::chrono::milliseconds kShutdownGrace{5000};
+
+void say(const std::string& line) {
+  std::string text = line + "\n";
+  std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
+bool read_file(const std::string& path, std::string& out, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = path + ": cannot read: " + std::strerror(errno);
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    error = path + ": cannot read";
+    return false;
+  }
+  out = text.str();
+  return true;
+}
+
+std::string program_error_line(std::string_view source, const ProgramLoadError& error) {
+  // Syntax errors carry the source name, line and column themselves.
+  if (error.key.empty()) return error.message;
+  return std::string(source) + ": " + error.key + ": " + error.message;
+}
+
+// Parses and validates program TOML; on failure `error` holds the one line to print.
+std::optional<Program> load_program(std::string_view text, std::string_view source,
+                                    std::string& error) {
+  std::variant<Program, ProgramLoadError> parsed = parse_program_toml(text, source);
+  if (const ProgramLoadError* problem = std::get_if<ProgramLoadError>(&parsed)) {
+    error = program_error_line(source, *problem);
+    return std::nullopt;
+  }
+  Program program = std::move(std::get<Program>(parsed));
+  if (std::optional<ProgramLoadError> problem = validate_program(program)) {
+    error = program_error_line(source, *problem);
+    return std::nullopt;
+  }
+  return program;
+}
+
+struct Options {
+  std::string config_path = "config/server.toml";
+  std::string program_path;  // empty: from the config
+  std::string data_dir;      // empty: from the config
+  std::string listen;        // empty: from the config
+};
+
+int run(const Options& options) {
+  // Installed first, so a signal during start-up is not fatal: it is seen once serving.
+  boost::asio::io_context signal_context;
+  boost::asio::signal_set signals(signal_context, SIGINT, SIGTERM);
+
+  std::string text;
+  std::string error;
+  if (!read_file(options.config_path, text, error)) {
+    say(error);
+    return kExitBadConfig;
+  }
+  std::variant<api::ServerConfig, api::ConfigError> parsed =
+      api::parse_server_config(text, options.config_path);
+  if (const api::ConfigError* problem = std::get_if<api::ConfigError>(&parsed)) {
+    say(problem->to_line(options.config_path));
+    return kExitBadConfig;
+  }
+  api::ServerConfig config = std::move(std::get<api::ServerConfig>(parsed));
+  if (!options.listen.empty()) {
+    std::optional<api::ListenAddress> address = api::parse_listen_address(options.listen);
+    if (!address) {
+      say("--listen: must be HOST:PORT with a port from 0 to 65535");
+      return kExitBadConfig;
+    }
+    config.listen = *address;
+  }
+  if (!options.data_dir.empty()) config.data_dir = options.data_dir;
+  if (!options.program_path.empty()) config.program = options.program_path;
+  if (config.api_keys.empty())
+    say("loyaltyd: no api_keys configured: only /healthz and /readyz answer");
+
+  // A new data folder is only created once its seed program is known to be good.
+  std::string seed_text;
+  std::optional<Program> seed;
+  const auto load_seed = [&]() -> bool {
+    if (!read_file(config.program, seed_text, error)) return false;
+    seed = load_program(seed_text, config.program, error);
+    return seed.has_value();
+  };
+  std::error_code exists_error;
+  if (!std::filesystem::exists(config.data_dir, exists_error) && !load_seed()) {
+    say(error);
+    return kExitBadConfig;
+  }
+
+  std::unique_ptr<RocksStore> store;
+  if (Status status = RocksStore::open({config.data_dir, config.durability}, store); !status.ok()) {
+    say("loyaltyd: cannot open the data folder " + config.data_dir + ": " + status.message());
+    return kExitFailure;
+  }
+
+  // The data folder's active program wins over the file: the file only seeds a new folder
+  // (program changes are new versions, made through the API).
+  std::optional<uint32_t> active;
+  if (Status status = store->active_program_version(active); !status.ok()) {
+    say("loyaltyd: cannot read program versions: " + status.message());
+    return kExitFailure;
+  }
+  auto version = std::make_shared<ProgramVersion>();
+  if (active) {
+    std::vector<StoredProgramVersion> versions;
+    if (Status status = store->load_program_versions(versions); !status.ok()) {
+      say("loyaltyd: cannot read program versions: " + status.message());
+      return kExitFailure;
+    }
+    const auto it =
+        std::find_if(versions.begin(), versions.end(),
+                     [&](const StoredProgramVersion& v) { return v.number == *active; });
+    if (it == versions.end()) {
+      say("loyaltyd: the active program version " + std::to_string(*active) + " is missing");
+      return kExitFailure;
+    }
+    const std::string source =
+        config.data_dir + " (program version " + std::to_string(*active) + ")";
+    std::optional<Program> program = load_program(it->source_toml, source, error);
+    if (!program) {
+      say("loyaltyd: the stored program does not load: " + error);
+      return kExitFailure;
+    }
+    version->number = it->number;
+    version->program = std::move(*program);
+    version->source_toml = it->source_toml;
+    if (!options.program_path.empty()) {
+      say("loyaltyd: --program ignored: " + config.data_dir + " already has an active program");
+    }
+  } else {
+    if (!seed && !load_seed()) {
+      say(error);
+      return kExitBadConfig;
+    }
+    const StoredProgramVersion stored{1, seed_text, api::system_clock_ms()};
+    if (Status status = store->save_program_version(stored, true); !status.ok()) {
+      say("loyaltyd: cannot save the program: " + status.message());
+      return kExitFailure;
+    }
+    version->number = 1;
+    version->program = std::move(*seed);
+    version->source_toml = std::move(seed_text);
+  }
+  say("loyaltyd: program " + version->label() + ", data in " + config.data_dir);
+  ProgramRegistry programs(std::move(version));
+
+  RuntimeOptions runtime_options;
+  runtime_options.partitions =
+      config.partitions > 0 ? config.partitions : std::max(1u, std::thread::hardware_concurrency());
+  Runtime runtime(runtime_options, *store, programs, &api::system_clock_ms);
+
+  api::ApiContext context{&runtime, store.get(), &programs, &api::system_clock_ms, nullptr};
+  api::HttpServer server({config.listen, config.limits}, context, api::KeyTable(config.api_keys));
+  if (Status status = server.start(); !status.ok()) {
+    say("loyaltyd: " + status.message());
+    runtime.stop();
+    return kExitFailure;
+  }
+  std::printf("loyaltyd listening on %s\n",
+              api::format_listen_address(server.local_address()).c_str());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  signals.async_wait([&](const boost::system::error_code&, int number) { signal_number = number; });
+  signal_context.run();
+
+  say("loyaltyd: stopping (" + std::string(signal_number == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
+  server.stop_accepting();
+  runtime.stop();  // finishes everything queued; completions post their responses
+  if (!server.wait_idle(kShutdownGrace)) say("loyaltyd: some requests were not answered in time");
+  server.stop();
+  store.reset();  // flushes and closes (after the server and runtime no longer use it)
+  say("loyaltyd: stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"loyaltyd: the loyalty points engine server"};
+  Options options;
+  app.add_option("--config", options.config_path, "server.toml to read")->capture_default_str();
+  app.add_option("--program", options.program_path,
+                 "program.toml seeding a new data folder (overrides `program`)");
+  app.add_option("--data", options.data_dir, "data folder (overrides `data_dir`)");
+  app.add_option("--listen", options.listen, "HOST:PORT (overrides `listen`; port 0 = any)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? kExitOk : kExitBadConfig;
+  }
+  return run(options);
+}

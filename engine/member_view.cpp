@@ -1,0 +1,59 @@
+// Building the member view from state.
+#include "engine/member_view.hpp"
+
+#include <map>
+
+namespace loyalty {
+namespace {
+
+std::string_view metric_name(TierMetric metric) {
+  switch (metric) {
+    case TierMetric::spend: return "spend";
+    case TierMetric::points: return "points";
+    case TierMetric::purchases: return "purchases";
+  }
+  return "spend";
+}
+
+}  // namespace
+
+MemberView build_member_view(const ProgramVersion& version, const MemberState& member, TimeMs now) {
+  const Program& program = version.program;
+  MemberView view;
+  view.member = &member;
+  view.tier = program.tier_name(member.tier_index);
+  view.program_version = version.label();
+  if (program.tiers) {
+    const TierRules& tiers = *program.tiers;
+    if (member.tier_index < tiers.levels.size()) {
+      view.tier_benefits_json = tiers.levels[member.tier_index].benefits_json;
+    }
+    QualifyingProgress progress;
+    progress.metric = std::string(metric_name(tiers.metric));
+    progress.window = tiers.window == TierWindow::rolling
+                          ? std::to_string(tiers.window_months) + " months"
+                          : "calendar year";
+    // Qualifying values are accumulated by the tier rules; until a member has any, 0.
+    progress.value = 0;
+    for (const TierLevel& level : tiers.levels) {
+      if (level.threshold > progress.value) {
+        progress.next_tier = level.name;
+        progress.needed = level.threshold - progress.value;
+        break;
+      }
+    }
+    view.qualifying = progress;
+  }
+  std::map<TimeMs, Points> by_date;
+  const TimeMs horizon = add_days(now, kExpiringWindowDays);
+  for (const Lot& lot : member.lots) {
+    if (lot.points_remaining > 0 && lot.expires_at != kTimeNever && lot.expires_at > now &&
+        lot.expires_at <= horizon) {
+      by_date[lot.expires_at] += lot.points_remaining;
+    }
+  }
+  for (const auto& [expires_at, points] : by_date) view.expiring.push_back({points, expires_at});
+  return view;
+}
+
+}  // namespace loyalty

@@ -1,0 +1,93 @@
+// The storage interface the engine's runtime needs: load what one event touches, and commit
+// a batch of effects atomically. storage/ implements it with RocksDB; tests may use memory.
+// Thread-safety: implementations must allow concurrent calls from all partition writers
+// (each writer touches a disjoint set of members) and from readers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/apply.hpp"
+#include "engine/events.hpp"
+#include "engine/ledger.hpp"
+#include "engine/member_state.hpp"
+#include "engine/status.hpp"
+
+namespace loyalty {
+
+enum class IdentifierKind : uint8_t { phone = 1, card = 2, referral_code = 3 };
+
+struct IdentifierClaim {
+  IdentifierKind kind = IdentifierKind::phone;
+  std::string value;
+  std::string member_id;
+};
+
+// What makes a retry with the same client id answer the same again, after a restart too.
+struct IdempotencyRecord {
+  std::string key;          // Event::idempotency_key()
+  uint64_t fingerprint = 0;
+  std::string member_id;
+  Answer answer;
+};
+
+// An accepted input event as the event log keeps it: enough to replay it exactly.
+struct LoggedEvent {
+  const Event* event = nullptr;
+  uint32_t program_version = 0;
+};
+
+struct LedgerWrite {
+  const std::string* member_id = nullptr;
+  const LedgerEntry* entry = nullptr;
+};
+
+struct LotWrite {
+  const std::string* member_id = nullptr;
+  const Lot* lot = nullptr;
+};
+
+struct NotificationWrite {
+  const std::string* member_id = nullptr;
+  const Notification* notification = nullptr;
+};
+
+// One group commit. Pointers refer to data owned by the caller until commit() returns.
+struct CommitBatch {
+  std::vector<const MemberState*> members;  // final state of every touched member
+  std::vector<LotWrite> lots;
+  std::vector<LedgerWrite> entries;
+  std::vector<NotificationWrite> notifications;
+  std::vector<const IdempotencyRecord*> idempotency;
+  std::vector<LoggedEvent> events;  // in apply order
+  std::vector<IdentifierClaim> identifiers;
+
+  bool empty() const { return members.empty() && events.empty(); }
+  void clear() {
+    members.clear();
+    lots.clear();
+    entries.clear();
+    notifications.clear();
+    idempotency.clear();
+    events.clear();
+    identifiers.clear();
+  }
+};
+
+class MemberStore {
+ public:
+  virtual ~MemberStore() = default;
+  // The member with its open lots; `out` is nullopt when there is no such member.
+  virtual Status load_member(std::string_view member_id, std::optional<MemberState>& out) = 0;
+  virtual Status load_idempotency(std::string_view key, std::optional<IdempotencyRecord>& out) = 0;
+  // The member holding the identifier; `member_id` is empty when none does.
+  virtual Status find_identifier(IdentifierKind kind, std::string_view value,
+                                 std::string& member_id) = 0;
+  // Everything in one atomic write, durable per the configured durability when it returns.
+  virtual Status commit(const CommitBatch& batch) = 0;
+};
+
+}  // namespace loyalty

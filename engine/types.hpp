@@ -1,0 +1,16 @@
+// Basic quantities of the domain. Money and points are integers: no floating point anywhere.
+#pragma once
+
+#include <cstdint>
+
+namespace loyalty {
+
+using Points = int64_t;       // signed: a refund may leave a member in debt
+using AmountMinor = int64_t;  // money in the program currency's minor units (fen, cents)
+
+inline constexpr AmountMinor kAmountMax = 1'000'000'000'000;  // api.md: 0 ≤ amount ≤ 10^12
+inline constexpr Points kPointsMax = 1'000'000'000'000;
+inline constexpr size_t kIdLengthMax = 128;  // api.md: ids ≤ 128 printable ASCII characters
+inline constexpr size_t kLinesMax = 500;     // api.md: ≤ 500 lines per purchase
+
+}  // namespace loyalty

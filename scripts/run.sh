@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README's first command: install what is missing, build Release, start loyaltyd on the
+# shipped config/server.toml + config/program.toml with a local data/ folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake --preset release >/dev/null
+cmake --build --preset release --target loyaltyd loyaltyctl
+exec build/loyaltyd --config config/server.toml --data data "$@"

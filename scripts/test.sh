@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The README's second command (and all that CI runs): install what is missing, build, and run
+# the whole suite twice: Release (build/) and Debug with AddressSanitizer + UBSan (build-dev/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test
+
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+export CTEST_OUTPUT_ON_FAILURE=1
+# Sanitizer findings fail the run; leaks are reported at exit of every binary, loyaltyd too.
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+
+started=$(date +%s)
+for preset in release dev; do
+  echo "== build ($preset)"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset"
+done
+echo "== builds took $(( $(date +%s) - started )) s"
+echo "== tests (release)"
+ctest --test-dir build --parallel 2 --timeout 600
+echo "== tests (dev: ASan + UBSan)"
+ctest --test-dir build-dev --parallel 2 --timeout 900

@@ -1,0 +1,59 @@
+// Key encodings of the column families. Integers are big-endian so that RocksDB's bytewise
+// order is numeric order; member ids are printable ASCII, so a 0 byte ends them safely.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/store.hpp"
+
+namespace loyalty::storage {
+
+inline constexpr std::string_view kMembersFamily = "members";
+inline constexpr std::string_view kLotsFamily = "lots";
+inline constexpr std::string_view kLedgerFamily = "ledger";
+inline constexpr std::string_view kFeedFamily = "feed";
+inline constexpr std::string_view kIdempotencyFamily = "idempotency";
+inline constexpr std::string_view kEventsFamily = "events";
+inline constexpr std::string_view kIdentifiersFamily = "identifiers";
+inline constexpr std::string_view kMetaFamily = "meta";
+
+inline constexpr std::string_view kProgramKeyPrefix = "program/";
+inline constexpr std::string_view kProgramActiveKey = "program_active";
+
+void append_u64_be(std::string& out, uint64_t value);
+void append_u32_be(std::string& out, uint32_t value);
+// nullopt unless `bytes` is exactly 8 (4) bytes.
+std::optional<uint64_t> read_u64_be(std::string_view bytes);
+std::optional<uint32_t> read_u32_be(std::string_view bytes);
+
+// Whether an id can be used as (part of) a key: non-empty, no 0 byte.
+bool valid_member_key(std::string_view member_id);
+
+// member_id + 0: every key of one member in "lots", "ledger" and "feed" starts with it.
+std::string member_prefix(std::string_view member_id);
+// The first key after every key that starts with member_prefix(member_id).
+std::string member_prefix_end(std::string_view member_id);
+
+std::string lot_key(std::string_view member_id, uint64_t lot_id);
+// Stores UINT64_MAX - seq, so that a forward scan of the member's prefix is newest first.
+std::string ledger_key(std::string_view member_id, uint64_t seq);
+std::string feed_key(std::string_view member_id, uint64_t seq);
+std::string event_key(uint64_t log_seq);
+std::string identifier_key(IdentifierKind kind, std::string_view value);
+std::string program_key(uint32_t number);
+
+// A key of "lots", "ledger" or "feed" split into its parts; nullopt when malformed.
+struct MemberKey {
+  std::string_view member_id;
+  uint64_t number = 0;  // lot_id or seq, decoded (the ledger's inversion undone)
+};
+std::optional<MemberKey> parse_lot_key(std::string_view key);
+std::optional<MemberKey> parse_ledger_key(std::string_view key);
+std::optional<MemberKey> parse_feed_key(std::string_view key);
+std::optional<uint64_t> parse_event_key(std::string_view key);
+std::optional<uint32_t> parse_program_key(std::string_view key);
+
+}  // namespace loyalty::storage

@@ -1,0 +1,48 @@
+// Engine structs ⇄ FlatBuffers bytes (storage/schema/records.fbs). Every decoder runs the
+// Verifier first and answers Status corruption on malformed bytes: stored bytes are never
+// trusted. Fields the key holds (member id, lot id, seq, log_seq) come in from the key.
+#pragma once
+
+#include <flatbuffers/flatbuffers.h>
+
+#include <cstdint>
+#include <string_view>
+
+#include "engine/apply.hpp"
+#include "engine/events.hpp"
+#include "engine/ledger.hpp"
+#include "engine/member_state.hpp"
+#include "engine/status.hpp"
+#include "engine/store.hpp"
+#include "storage/rocks_store.hpp"
+
+namespace loyalty::storage {
+
+// Encodes one record at a time into a builder reused across calls, so a commit of many
+// records allocates once. The returned bytes stay valid until the next call.
+// Thread-safety: none; one encoder per thread or per commit.
+class RecordEncoder {
+ public:
+  std::string_view member(const MemberState& member);               // without member_id and lots
+  std::string_view lot(const Lot& lot);                             // without lot_id
+  std::string_view ledger_entry(const LedgerEntry& entry);          // without seq
+  std::string_view notification(const Notification& notification);  // without seq
+  std::string_view idempotency(const IdempotencyRecord& record);    // without key
+  std::string_view event(const Event& event, uint32_t program_version);  // without log_seq
+  std::string_view program_version(const StoredProgramVersion& version);
+
+ private:
+  std::string_view bytes() const;
+  flatbuffers::FlatBufferBuilder builder_{1024};
+};
+
+// `out.lots` is left empty: lots live in their own column family.
+Status decode_member(std::string_view member_id, std::string_view bytes, MemberState& out);
+Status decode_lot(uint64_t lot_id, std::string_view bytes, Lot& out);
+Status decode_ledger_entry(uint64_t seq, std::string_view bytes, LedgerEntry& out);
+Status decode_notification(uint64_t seq, std::string_view bytes, Notification& out);
+Status decode_idempotency(std::string_view key, std::string_view bytes, IdempotencyRecord& out);
+Status decode_event(uint64_t log_seq, std::string_view bytes, StoredEvent& out);
+Status decode_program_version(std::string_view bytes, StoredProgramVersion& out);
+
+}  // namespace loyalty::storage

@@ -1,0 +1,526 @@
+// RocksStore: the engine's MemberStore on RocksDB. One column family per record kind, one
+// WriteBatch per commit, FlatBuffers values verified on every read.
+#include "storage/rocks_store.hpp"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/snapshot.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "storage/check.hpp"
+#include "storage/keys.hpp"
+#include "storage/record_codec.hpp"
+
+namespace loyalty {
+namespace {
+
+using storage::MemberKey;
+
+enum Family : size_t {
+  members = 0,
+  lots,
+  ledger,
+  feed,
+  idempotency,
+  events,
+  identifiers,
+  meta,
+  family_count,
+};
+
+struct FamilySpec {
+  std::string_view name;
+  bool point_lookups;  // read mostly by Get: a bloom filter saves the block reads of a miss
+};
+
+constexpr std::array<FamilySpec, family_count> kFamilies = {{
+    {storage::kMembersFamily, true},
+    {storage::kLotsFamily, false},
+    {storage::kLedgerFamily, false},
+    {storage::kFeedFamily, false},
+    {storage::kIdempotencyFamily, true},
+    {storage::kEventsFamily, false},
+    {storage::kIdentifiersFamily, true},
+    {storage::kMetaFamily, false},
+}};
+
+constexpr int kBloomBitsPerKey = 10;  // ≈1% false positives
+// Background syncs of SST and WAL files every 1 MiB, so that a sync (or the kernel's
+// writeback) never has a large backlog to push at once.
+constexpr uint64_t kBytesPerSync = uint64_t{1} << 20;
+
+rocksdb::Slice slice(std::string_view bytes) { return {bytes.data(), bytes.size()}; }
+std::string_view view(const rocksdb::Slice& bytes) { return {bytes.data(), bytes.size()}; }
+
+Status from_rocks(const rocksdb::Status& status) {
+  if (status.ok()) return Status::ok_status();
+  Status::Code code = Status::Code::io_error;
+  if (status.IsCorruption()) {
+    code = Status::Code::corruption;
+  } else if (status.IsBusy() || status.IsTryAgain()) {
+    code = Status::Code::busy;
+  } else if (status.IsInvalidArgument()) {
+    code = Status::Code::invalid_argument;
+  }
+  return Status::error(code, status.ToString());
+}
+
+Status corrupt_key(std::string_view family) {
+  return Status::error(Status::Code::corruption,
+                       "malformed key in column family " + std::string(family));
+}
+
+rocksdb::ColumnFamilyOptions family_options(const std::shared_ptr<rocksdb::Cache>& cache,
+                                            bool point_lookups) {
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  if (point_lookups) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
+  rocksdb::ColumnFamilyOptions options;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return options;
+}
+
+// Lots with no points left stay stored (the ledger's references point at them) but are not
+// part of a member's state.
+void keep_open_lot(Lot&& lot, std::vector<Lot>& lots) {
+  if (lot.points_remaining != 0) lots.push_back(std::move(lot));
+}
+
+}  // namespace
+
+struct RocksStore::Impl {
+  RocksStoreOptions options;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // every open family, for the close
+  std::array<rocksdb::ColumnFamilyHandle*, family_count> families{};
+  // The log_seq of the next logged event. Commits reserve a run with one fetch_add, so a
+  // partition's events stay in its commit order; commits of different partitions may land
+  // in the log out of seq order, which replay does not need (their members are disjoint).
+  // A failed write leaves its seqs unused: readers of the log must accept gaps.
+  std::atomic<uint64_t> next_log_seq{1};
+
+  rocksdb::ColumnFamilyHandle* family(Family which) const { return families[which]; }
+
+  ~Impl() {
+    if (db == nullptr) return;
+    // The WAL of a Durability::wal store sits in the page cache; a clean close makes it
+    // durable like fsync would have.
+    const rocksdb::Status flushed = db->FlushWAL(/*sync=*/true);
+    if (!flushed.ok()) {
+      std::fprintf(stderr, "rocks_store: FlushWAL: %s\n", flushed.ToString().c_str());
+    }
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      const rocksdb::Status destroyed = db->DestroyColumnFamilyHandle(handle);
+      LOYALTY_CHECK(destroyed.ok());
+    }
+    handles.clear();
+    const rocksdb::Status closed = db->Close();
+    if (!closed.ok()) std::fprintf(stderr, "rocks_store: Close: %s\n", closed.ToString().c_str());
+    db.reset();
+  }
+
+  // Visits the keys in [begin, end) of `which` (to the last key when `end` is empty).
+  template <typename Visit>
+  Status scan(Family which, rocksdb::ReadOptions read, std::string_view begin, std::string_view end,
+              Visit&& visit) const {
+    const rocksdb::Slice upper = slice(end);
+    if (!end.empty()) read.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read, family(which)));
+    for (it->Seek(slice(begin)); it->Valid(); it->Next()) {
+      bool more = true;
+      if (Status status = visit(view(it->key()), view(it->value()), more); !status.ok()) {
+        return status;
+      }
+      if (!more) return Status::ok_status();
+    }
+    return from_rocks(it->status());
+  }
+
+  Status read_lots(const rocksdb::ReadOptions& read, std::string_view member_id,
+                   std::vector<Lot>& out) const {
+    out.clear();
+    return scan(
+        lots, read, storage::member_prefix(member_id), storage::member_prefix_end(member_id),
+        [&](std::string_view key, std::string_view value, bool&) -> Status {
+          const std::optional<MemberKey> parsed = storage::parse_lot_key(key);
+          if (!parsed || parsed->member_id != member_id) return corrupt_key("lots");
+          Lot lot;
+          if (Status status = storage::decode_lot(parsed->number, value, lot); !status.ok()) {
+            return status;
+          }
+          keep_open_lot(std::move(lot), out);
+          return Status::ok_status();
+        });
+  }
+};
+
+RocksStore::RocksStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+RocksStore::~RocksStore() = default;
+
+Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksStore>& out) {
+  if (options.path.empty()) {
+    return Status::error(Status::Code::invalid_argument, "rocks_store: empty path");
+  }
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.bytes_per_sync = kBytesPerSync;
+  db_options.wal_bytes_per_sync = kBytesPerSync;
+
+  const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, family_options(cache, false));
+  for (const FamilySpec& spec : kFamilies) {
+    descriptors.emplace_back(std::string(spec.name), family_options(cache, spec.point_lookups));
+  }
+  // RocksDB refuses to open a database without naming all of its families; ones a later
+  // version added are opened with defaults and left alone. A missing database lists none.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing).ok()) {
+    for (const std::string& name : existing) {
+      bool known = false;
+      for (const rocksdb::ColumnFamilyDescriptor& descriptor : descriptors) {
+        known = known || descriptor.name == name;
+      }
+      if (!known) descriptors.emplace_back(name, family_options(cache, false));
+    }
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  rocksdb::DB* db = nullptr;
+  if (Status status =
+          from_rocks(rocksdb::DB::Open(db_options, options.path, descriptors, &impl->handles, &db));
+      !status.ok()) {
+    return status;
+  }
+  impl->db.reset(db);
+  LOYALTY_CHECK(impl->handles.size() == descriptors.size());
+  for (size_t i = 0; i < family_count; ++i) impl->families[i] = impl->handles[i + 1];
+
+  std::unique_ptr<rocksdb::Iterator> last(
+      impl->db->NewIterator(rocksdb::ReadOptions(), impl->family(events)));
+  last->SeekToLast();
+  if (last->Valid()) {
+    const std::optional<uint64_t> log_seq = storage::parse_event_key(view(last->key()));
+    if (!log_seq) return corrupt_key("events");
+    impl->next_log_seq.store(*log_seq + 1);
+  } else if (Status status = from_rocks(last->status()); !status.ok()) {
+    return status;
+  }
+  last.reset();
+
+  out.reset(new RocksStore(std::move(impl)));
+  return Status::ok_status();
+}
+
+Status RocksStore::load_member(std::string_view member_id, std::optional<MemberState>& out) {
+  out.reset();
+  if (!storage::valid_member_key(member_id)) return Status::ok_status();
+  // One snapshot for the record and its lots, so a reader never mixes two commits.
+  rocksdb::ManagedSnapshot snapshot(impl_->db.get());
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot.snapshot();
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status got =
+      impl_->db->Get(read, impl_->family(members), slice(member_id), &value);
+  if (got.IsNotFound()) return Status::ok_status();
+  if (Status status = from_rocks(got); !status.ok()) return status;
+
+  MemberState member;
+  if (Status status = storage::decode_member(member_id, view(value), member); !status.ok()) {
+    return status;
+  }
+  if (Status status = impl_->read_lots(read, member_id, member.lots); !status.ok()) {
+    return status;
+  }
+  out = std::move(member);
+  return Status::ok_status();
+}
+
+Status RocksStore::load_idempotency(std::string_view key, std::optional<IdempotencyRecord>& out) {
+  out.reset();
+  if (key.empty()) return Status::ok_status();
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status got =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->family(idempotency), slice(key), &value);
+  if (got.IsNotFound()) return Status::ok_status();
+  if (Status status = from_rocks(got); !status.ok()) return status;
+  IdempotencyRecord record;
+  if (Status status = storage::decode_idempotency(key, view(value), record); !status.ok()) {
+    return status;
+  }
+  out = std::move(record);
+  return Status::ok_status();
+}
+
+Status RocksStore::find_identifier(IdentifierKind kind, std::string_view value,
+                                   std::string& member_id) {
+  member_id.clear();
+  std::string stored;
+  const rocksdb::Status got = impl_->db->Get(rocksdb::ReadOptions(), impl_->family(identifiers),
+                                             storage::identifier_key(kind, value), &stored);
+  if (got.IsNotFound()) return Status::ok_status();
+  if (Status status = from_rocks(got); !status.ok()) return status;
+  if (!storage::valid_member_key(stored)) {
+    return Status::error(Status::Code::corruption, "corrupt identifier record");
+  }
+  member_id = std::move(stored);
+  return Status::ok_status();
+}
+
+Status RocksStore::commit(const CommitBatch& batch) {
+  // The builder's buffer is kept per thread: partition writers commit often.
+  thread_local storage::RecordEncoder encoder;
+  rocksdb::WriteBatch write;
+  rocksdb::Status put;
+  auto add = [&](Family which, std::string_view key, std::string_view value) {
+    if (put.ok()) put = write.Put(impl_->family(which), slice(key), slice(value));
+  };
+
+  // Sequence numbers of entries, lots and notifications are handed out by the member's
+  // counters; one written next to its member must lie below the counter it came from.
+  std::unordered_map<std::string_view, const MemberState*> batch_members;
+  for (const MemberState* member : batch.members) {
+    LOYALTY_CHECK(member != nullptr);
+    LOYALTY_CHECK(storage::valid_member_key(member->member_id));
+    LOYALTY_CHECK(member->next_ledger_seq >= 1 && member->next_lot_id >= 1 &&
+                  member->next_notification_seq >= 1);
+    batch_members[member->member_id] = member;
+    add(members, member->member_id, encoder.member(*member));
+  }
+  auto member_in_batch = [&](const std::string* member_id) -> const MemberState* {
+    LOYALTY_CHECK(member_id != nullptr && storage::valid_member_key(*member_id));
+    const auto found = batch_members.find(*member_id);
+    return found == batch_members.end() ? nullptr : found->second;
+  };
+  for (const LotWrite& lot : batch.lots) {
+    const MemberState* member = member_in_batch(lot.member_id);
+    LOYALTY_CHECK(lot.lot != nullptr && lot.lot->lot_id >= 1);
+    LOYALTY_CHECK(member == nullptr || lot.lot->lot_id < member->next_lot_id);
+    add(lots, storage::lot_key(*lot.member_id, lot.lot->lot_id), encoder.lot(*lot.lot));
+  }
+  for (const LedgerWrite& entry : batch.entries) {
+    const MemberState* member = member_in_batch(entry.member_id);
+    LOYALTY_CHECK(entry.entry != nullptr && entry.entry->seq >= 1);
+    LOYALTY_CHECK(member == nullptr || entry.entry->seq < member->next_ledger_seq);
+    add(ledger, storage::ledger_key(*entry.member_id, entry.entry->seq),
+        encoder.ledger_entry(*entry.entry));
+  }
+  for (const NotificationWrite& notification : batch.notifications) {
+    const MemberState* member = member_in_batch(notification.member_id);
+    LOYALTY_CHECK(notification.notification != nullptr && notification.notification->seq >= 1);
+    LOYALTY_CHECK(member == nullptr ||
+                  notification.notification->seq < member->next_notification_seq);
+    add(feed, storage::feed_key(*notification.member_id, notification.notification->seq),
+        encoder.notification(*notification.notification));
+  }
+  for (const IdempotencyRecord* record : batch.idempotency) {
+    LOYALTY_CHECK(record != nullptr && !record->key.empty());
+    add(idempotency, record->key, encoder.idempotency(*record));
+  }
+  if (!batch.events.empty()) {
+    uint64_t log_seq = impl_->next_log_seq.fetch_add(batch.events.size());
+    for (const LoggedEvent& logged : batch.events) {
+      LOYALTY_CHECK(logged.event != nullptr);
+      LOYALTY_CHECK(storage::valid_member_key(logged.event->member_id()));
+      add(events, storage::event_key(log_seq++),
+          encoder.event(*logged.event, logged.program_version));
+    }
+  }
+  for (const IdentifierClaim& claim : batch.identifiers) {
+    LOYALTY_CHECK(!claim.value.empty() && storage::valid_member_key(claim.member_id));
+    add(identifiers, storage::identifier_key(claim.kind, claim.value), claim.member_id);
+  }
+  if (!put.ok()) return Status::error(Status::Code::io_error, put.ToString());
+
+  rocksdb::WriteOptions write_options;
+  write_options.sync = impl_->options.durability == Durability::fsync;
+  write_options.disableWAL = false;
+  const rocksdb::Status written = impl_->db->Write(write_options, &write);
+  if (!written.ok()) return Status::error(Status::Code::io_error, written.ToString());
+  return Status::ok_status();
+}
+
+Status RocksStore::read_ledger(std::string_view member_id, std::optional<uint64_t> before_seq,
+                               size_t limit, LedgerPage& out) {
+  out.entries.clear();
+  out.next_cursor.reset();
+  if (limit == 0) {
+    return Status::error(Status::Code::invalid_argument, "read_ledger: limit must be positive");
+  }
+  if (!storage::valid_member_key(member_id) || before_seq == 0) return Status::ok_status();
+  // Keys hold ~seq, so the first key at or after ~(before_seq - 1) is the newest entry
+  // older than the cursor.
+  const std::string begin = before_seq ? storage::ledger_key(member_id, *before_seq - 1)
+                                       : storage::member_prefix(member_id);
+  return impl_->scan(
+      ledger, rocksdb::ReadOptions(), begin, storage::member_prefix_end(member_id),
+      [&](std::string_view key, std::string_view value, bool& more) -> Status {
+        const std::optional<MemberKey> parsed = storage::parse_ledger_key(key);
+        if (!parsed || parsed->member_id != member_id || parsed->number == 0) {
+          return corrupt_key("ledger");
+        }
+        if (out.entries.size() == limit) {  // one more exists: there is a next page
+          out.next_cursor = out.entries.back().seq;
+          more = false;
+          return Status::ok_status();
+        }
+        LedgerEntry entry;
+        if (Status status = storage::decode_ledger_entry(parsed->number, value, entry);
+            !status.ok()) {
+          return status;
+        }
+        out.entries.push_back(std::move(entry));
+        return Status::ok_status();
+      });
+}
+
+Status RocksStore::read_notifications(std::string_view member_id, uint64_t after_seq, size_t limit,
+                                      std::vector<Notification>& out) {
+  out.clear();
+  if (limit == 0 || !storage::valid_member_key(member_id) ||
+      after_seq == std::numeric_limits<uint64_t>::max()) {
+    return Status::ok_status();
+  }
+  return impl_->scan(
+      feed, rocksdb::ReadOptions(), storage::feed_key(member_id, after_seq + 1),
+      storage::member_prefix_end(member_id),
+      [&](std::string_view key, std::string_view value, bool& more) -> Status {
+        const std::optional<MemberKey> parsed = storage::parse_feed_key(key);
+        if (!parsed || parsed->member_id != member_id) return corrupt_key("feed");
+        Notification notification;
+        if (Status status = storage::decode_notification(parsed->number, value, notification);
+            !status.ok()) {
+          return status;
+        }
+        out.push_back(std::move(notification));
+        more = out.size() < limit;
+        return Status::ok_status();
+      });
+}
+
+Status RocksStore::save_program_version(const StoredProgramVersion& version, bool make_active) {
+  if (version.number == 0) {
+    return Status::error(Status::Code::invalid_argument, "program versions start at 1");
+  }
+  storage::RecordEncoder encoder;
+  rocksdb::WriteBatch write;
+  rocksdb::Status put = write.Put(impl_->family(meta), storage::program_key(version.number),
+                                  slice(encoder.program_version(version)));
+  if (put.ok() && make_active) {
+    std::string active;
+    storage::append_u32_be(active, version.number);
+    put = write.Put(impl_->family(meta), storage::kProgramActiveKey, active);
+  }
+  if (!put.ok()) return Status::error(Status::Code::io_error, put.ToString());
+  rocksdb::WriteOptions write_options;
+  write_options.sync = impl_->options.durability == Durability::fsync;
+  const rocksdb::Status written = impl_->db->Write(write_options, &write);
+  if (!written.ok()) return Status::error(Status::Code::io_error, written.ToString());
+  return Status::ok_status();
+}
+
+Status RocksStore::load_program_versions(std::vector<StoredProgramVersion>& out) {
+  out.clear();
+  std::string end(storage::kProgramKeyPrefix);
+  end.back() = static_cast<char>(end.back() + 1);
+  return impl_->scan(meta, rocksdb::ReadOptions(), storage::kProgramKeyPrefix, end,
+                     [&](std::string_view key, std::string_view value, bool&) -> Status {
+                       const std::optional<uint32_t> number = storage::parse_program_key(key);
+                       if (!number) return corrupt_key("meta");
+                       StoredProgramVersion version;
+                       if (Status status = storage::decode_program_version(value, version);
+                           !status.ok()) {
+                         return status;
+                       }
+                       if (version.number != *number) {
+                         return Status::error(Status::Code::corruption,
+                                              "program version record under another number");
+                       }
+                       out.push_back(std::move(version));
+                       return Status::ok_status();
+                     });
+}
+
+Status RocksStore::active_program_version(std::optional<uint32_t>& out) {
+  out.reset();
+  std::string value;
+  const rocksdb::Status got = impl_->db->Get(rocksdb::ReadOptions(), impl_->family(meta),
+                                             storage::kProgramActiveKey, &value);
+  if (got.IsNotFound()) return Status::ok_status();
+  if (Status status = from_rocks(got); !status.ok()) return status;
+  const std::optional<uint32_t> number = storage::read_u32_be(value);
+  if (!number || *number == 0) {
+    return Status::error(Status::Code::corruption, "corrupt active program version");
+  }
+  out = number;
+  return Status::ok_status();
+}
+
+Status RocksStore::scan_events(uint64_t from,
+                               const std::function<bool(const StoredEvent&)>& visit) {
+  return impl_->scan(events, rocksdb::ReadOptions(), storage::event_key(from), {},
+                     [&](std::string_view key, std::string_view value, bool& more) -> Status {
+                       const std::optional<uint64_t> log_seq = storage::parse_event_key(key);
+                       if (!log_seq) return corrupt_key("events");
+                       StoredEvent event;
+                       if (Status status = storage::decode_event(*log_seq, value, event);
+                           !status.ok()) {
+                         return status;
+                       }
+                       more = visit(event);
+                       return Status::ok_status();
+                     });
+}
+
+Status RocksStore::scan_members(const std::function<bool(const MemberState&)>& visit) {
+  rocksdb::ManagedSnapshot snapshot(impl_->db.get());
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot.snapshot();
+  read.fill_cache = false;  // a full scan would evict the working set
+  // Lot keys sort like member keys (a member's prefix ends in 0, below every printable
+  // character), so one forward pass over the lots runs alongside the members.
+  std::unique_ptr<rocksdb::Iterator> lot_it(impl_->db->NewIterator(read, impl_->family(lots)));
+  lot_it->SeekToFirst();
+  return impl_->scan(
+      members, read, {}, {},
+      [&](std::string_view key, std::string_view value, bool& more) -> Status {
+        MemberState member;
+        if (Status status = storage::decode_member(key, value, member); !status.ok()) {
+          return status;
+        }
+        for (; lot_it->Valid(); lot_it->Next()) {
+          const std::optional<MemberKey> parsed = storage::parse_lot_key(view(lot_it->key()));
+          if (!parsed) return corrupt_key("lots");
+          if (parsed->member_id > member.member_id) break;
+          if (parsed->member_id < member.member_id) continue;  // lots of no member: skipped
+          Lot lot;
+          if (Status status = storage::decode_lot(parsed->number, view(lot_it->value()), lot);
+              !status.ok()) {
+            return status;
+          }
+          keep_open_lot(std::move(lot), member.lots);
+        }
+        if (Status status = from_rocks(lot_it->status()); !status.ok()) return status;
+        more = visit(member);
+        return Status::ok_status();
+      });
+}
+
+}  // namespace loyalty

@@ -1,0 +1,901 @@
+// RocksStore against a real RocksDB in a fresh temporary folder per test: every record kind
+// round trips, survives a restart, corrupt bytes read as corruption, and a commit is all or
+// nothing when the process is killed mid-stream.
+#include "storage/rocks_store.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <rocksdb/db.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/keys.hpp"
+#include "storage/record_codec.hpp"
+
+extern char** environ;
+
+namespace loyalty {
+namespace {
+
+namespace fs = std::filesystem;
+using Code = Status::Code;
+
+// A folder of its own, removed with everything in it when the test ends.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = fs::temp_directory_path() /
+            ("rocks_store_test_" + std::to_string(::getpid()) + "_" +
+             std::to_string(counter.fetch_add(1)) + "_" + (test ? test->name() : "unknown"));
+    fs::remove_all(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+std::unique_ptr<RocksStore> open_store(const std::string& path,
+                                       Durability durability = Durability::wal) {
+  RocksStoreOptions options;
+  options.path = path;
+  options.durability = durability;
+  options.block_cache_bytes = size_t{8} << 20;
+  std::unique_ptr<RocksStore> store;
+  const Status status = RocksStore::open(options, store);
+  EXPECT_TRUE(status.ok()) << status.message();
+  return store;
+}
+
+void expect_ok(const Status& status) { EXPECT_TRUE(status.ok()) << status.message(); }
+
+MemberState full_member(const std::string& member_id) {
+  MemberState member;
+  member.member_id = member_id;
+  member.joined_at = 1'700'000'000'123;
+  member.phone = "+8613800000000";
+  member.card_no = "CARD-0001";
+  member.profile_json = R"({"name":"Li","lang":"zh"})";
+  member.referral_code = "REF" + member_id;
+  member.referred_by = "m-referrer";
+  member.signup_fingerprint = 0xfeedfacecafebeefULL;
+  member.tier_index = 2;
+  member.tier_since = 1'700'000'500'000;
+  member.balance = Balance{1200, 300, 50};
+  member.lifetime_points = 4000;
+  member.purchase_count = 17;
+  member.program_version = 3;
+  member.next_ledger_seq = 42;
+  member.next_lot_id = 9;
+  member.next_notification_seq = 12;
+  return member;
+}
+
+Lot lot(uint64_t lot_id, Points remaining) {
+  return Lot{lot_id,   "e:purchase-" + std::to_string(lot_id), 1000 + static_cast<TimeMs>(lot_id),
+             2000,     lot_id % 2 == 0 ? kTimeNever : 90'000,  500,
+             remaining};
+}
+
+LedgerEntry entry(uint64_t seq, std::string reference = "e1") {
+  return LedgerEntry{seq,
+                     seq % 2 == 0 ? EntryType::redeem : EntryType::earn,
+                     seq % 2 == 0 ? -static_cast<Points>(seq) : static_cast<Points>(seq) * 10,
+                     static_cast<TimeMs>(seq) * 1000,
+                     std::move(reference),
+                     "base",
+                     4,
+                     static_cast<Points>(seq) * 7};
+}
+
+Notification notification(uint64_t seq) {
+  return Notification{seq, "points.earned", static_cast<Points>(seq) * 3, "e" + std::to_string(seq),
+                      static_cast<TimeMs>(seq) * 100};
+}
+
+PurchaseAnswer purchase_answer() {
+  PurchaseAnswer answer;
+  answer.points_earned = 130;
+  answer.points_redeemed = 20;
+  answer.breakdown = {{"base", 100}, {"category:beverage", 20}, {"milestone:3", 10}};
+  answer.balance = Balance{900, 130, 0};
+  answer.tier = "gold";
+  answer.tier_changed = true;
+  return answer;
+}
+
+Event signup_event(const std::string& member_id, bool with_joined_at) {
+  SignupEvent signup;
+  signup.member_id = member_id;
+  signup.referral_code = "FRIEND1";
+  if (with_joined_at) signup.joined_at = 1'700'000'000'000;
+  signup.phone = "+15550001";
+  signup.card_no = "C-9";
+  signup.profile_json = R"({"k":1})";
+  signup.assigned_referral_code = "ASSIGNED";
+  signup.referrer_member_id = "m-friend";
+  signup.request_fingerprint = 0x1234567890abcdefULL;
+  return Event{signup};
+}
+
+Event purchase_event(const std::string& event_id, const std::string& member_id) {
+  PurchaseEvent purchase;
+  purchase.event_id = event_id;
+  purchase.member_id = member_id;
+  purchase.store_id = "store-7";
+  purchase.occurred_at = 1'700'000'100'000;
+  purchase.currency = "CNY";
+  purchase.lines = {{"latte-l", "beverage", 2, 6400}, {"bagel", "food", 1, 1800}};
+  purchase.redeem_points = 50;
+  purchase.hold_id = "h-1";
+  return Event{purchase};
+}
+
+std::vector<uint64_t> seqs(const std::vector<LedgerEntry>& entries) {
+  std::vector<uint64_t> out;
+  for (const LedgerEntry& e : entries) out.push_back(e.seq);
+  return out;
+}
+
+std::vector<StoredEvent> all_events(RocksStore& store, uint64_t from = 1) {
+  std::vector<StoredEvent> out;
+  expect_ok(store.scan_events(from, [&](const StoredEvent& event) {
+    out.push_back(event);
+    return true;
+  }));
+  return out;
+}
+
+// Everything one "full" commit writes, kept alive for the pointers of the CommitBatch.
+struct FullBatch {
+  MemberState member = full_member("m1");
+  std::vector<Lot> lots = {lot(3, 0), lot(1, 100), lot(5, 250), lot(2, -10)};
+  std::vector<LedgerEntry> entries;
+  std::vector<Notification> notifications;
+  IdempotencyRecord purchase_record{"e:p1", 77, "m1", purchase_answer()};
+  IdempotencyRecord signup_record{"m:m1", 78, "m1", std::monostate{}};
+  Event signup = signup_event("m1", true);
+  Event purchase = purchase_event("p1", "m1");
+  CommitBatch batch;
+
+  FullBatch() {
+    for (uint64_t seq = 1; seq <= 5; ++seq) entries.push_back(entry(seq));
+    for (uint64_t seq = 1; seq <= 4; ++seq) notifications.push_back(notification(seq));
+    batch.members.push_back(&member);
+    for (const Lot& l : lots) batch.lots.push_back({&member.member_id, &l});
+    for (const LedgerEntry& e : entries) batch.entries.push_back({&member.member_id, &e});
+    for (const Notification& n : notifications) {
+      batch.notifications.push_back({&member.member_id, &n});
+    }
+    batch.idempotency = {&purchase_record, &signup_record};
+    batch.events = {{&signup, 2}, {&purchase, 3}};
+    batch.identifiers = {{IdentifierKind::phone, member.phone, "m1"},
+                         {IdentifierKind::card, member.card_no, "m1"},
+                         {IdentifierKind::referral_code, member.referral_code, "m1"}};
+  }
+
+  // The member as load_member returns it: open lots only, by lot_id.
+  MemberState loaded() const {
+    MemberState expected = member;
+    expected.lots = {lots[1], lots[3], lots[2]};
+    return expected;
+  }
+};
+
+void expect_full_batch_present(RocksStore& store, const FullBatch& full) {
+  std::optional<MemberState> member;
+  expect_ok(store.load_member("m1", member));
+  ASSERT_TRUE(member.has_value());
+  EXPECT_EQ(*member, full.loaded());
+
+  LedgerPage page;
+  expect_ok(store.read_ledger("m1", std::nullopt, 100, page));
+  ASSERT_EQ(page.entries.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(page.entries[i], full.entries[4 - i]);
+  EXPECT_FALSE(page.next_cursor.has_value());
+
+  std::vector<Notification> notifications;
+  expect_ok(store.read_notifications("m1", 0, 100, notifications));
+  EXPECT_EQ(notifications, full.notifications);
+
+  std::optional<IdempotencyRecord> record;
+  expect_ok(store.load_idempotency("e:p1", record));
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->key, "e:p1");
+  EXPECT_EQ(record->fingerprint, 77u);
+  EXPECT_EQ(record->member_id, "m1");
+  ASSERT_TRUE(std::holds_alternative<PurchaseAnswer>(record->answer));
+  EXPECT_EQ(std::get<PurchaseAnswer>(record->answer), purchase_answer());
+
+  std::string owner;
+  expect_ok(store.find_identifier(IdentifierKind::phone, full.member.phone, owner));
+  EXPECT_EQ(owner, "m1");
+}
+
+TEST(RocksStoreTest, MemberRoundTripKeepsEveryFieldAndOnlyOpenLots) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  FullBatch full;
+  expect_ok(store->commit(full.batch));
+  expect_full_batch_present(*store, full);
+
+  std::optional<MemberState> missing = MemberState{};
+  expect_ok(store->load_member("m-unknown", missing));
+  EXPECT_FALSE(missing.has_value());
+}
+
+TEST(RocksStoreTest, MemberWithDefaultsRoundTrips) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  MemberState member;
+  member.member_id = "plain";
+  CommitBatch batch;
+  batch.members.push_back(&member);
+  expect_ok(store->commit(batch));
+  std::optional<MemberState> loaded;
+  expect_ok(store->load_member("plain", loaded));
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(*loaded, member);
+}
+
+TEST(RocksStoreTest, LedgerPagesNewestFirstWithCursor) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  // "m1x" shares the prefix "m1": its entries must never show up in m1's ledger.
+  const std::string m1 = "m1";
+  const std::string m1x = "m1x";
+  std::vector<LedgerEntry> entries;
+  for (uint64_t seq = 1; seq <= 25; ++seq) entries.push_back(entry(seq, "r" + std::to_string(seq)));
+  std::vector<LedgerEntry> other = {entry(1, "other"), entry(2, "other")};
+  CommitBatch batch;
+  for (const LedgerEntry& e : entries) batch.entries.push_back({&m1, &e});
+  for (const LedgerEntry& e : other) batch.entries.push_back({&m1x, &e});
+  expect_ok(store->commit(batch));
+
+  LedgerPage page;
+  expect_ok(store->read_ledger(m1, std::nullopt, 10, page));
+  EXPECT_EQ(seqs(page.entries), (std::vector<uint64_t>{25, 24, 23, 22, 21, 20, 19, 18, 17, 16}));
+  EXPECT_EQ(page.entries.front(), entries[24]);
+  ASSERT_EQ(page.next_cursor, std::optional<uint64_t>(16));
+  expect_ok(store->read_ledger(m1, page.next_cursor, 10, page));
+  EXPECT_EQ(seqs(page.entries), (std::vector<uint64_t>{15, 14, 13, 12, 11, 10, 9, 8, 7, 6}));
+  ASSERT_EQ(page.next_cursor, std::optional<uint64_t>(6));
+  expect_ok(store->read_ledger(m1, page.next_cursor, 10, page));
+  EXPECT_EQ(seqs(page.entries), (std::vector<uint64_t>{5, 4, 3, 2, 1}));
+  EXPECT_FALSE(page.next_cursor.has_value());
+
+  // A page that ends exactly at the oldest entry has no next page.
+  expect_ok(store->read_ledger(m1, 11, 10, page));
+  EXPECT_EQ(seqs(page.entries), (std::vector<uint64_t>{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}));
+  EXPECT_FALSE(page.next_cursor.has_value());
+
+  // A cursor past the newest entry starts at the newest.
+  expect_ok(store->read_ledger(m1, 1000, 3, page));
+  EXPECT_EQ(seqs(page.entries), (std::vector<uint64_t>{25, 24, 23}));
+
+  expect_ok(store->read_ledger(m1, 1, 10, page));
+  EXPECT_TRUE(page.entries.empty());
+  EXPECT_FALSE(page.next_cursor.has_value());
+
+  expect_ok(store->read_ledger(m1x, std::nullopt, 10, page));
+  EXPECT_EQ(page.entries, (std::vector<LedgerEntry>{other[1], other[0]}));
+  expect_ok(store->read_ledger("m", std::nullopt, 10, page));
+  EXPECT_TRUE(page.entries.empty());
+
+  EXPECT_EQ(store->read_ledger(m1, std::nullopt, 0, page).code(), Code::invalid_argument);
+}
+
+TEST(RocksStoreTest, NotificationsAfterSeqOldestFirst) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  const std::string member = "m1";
+  const std::string neighbour = "m10";
+  std::vector<Notification> notifications;
+  for (uint64_t seq = 1; seq <= 12; ++seq) notifications.push_back(notification(seq));
+  const Notification other = notification(1);
+  CommitBatch batch;
+  for (const Notification& n : notifications) batch.notifications.push_back({&member, &n});
+  batch.notifications.push_back({&neighbour, &other});
+  expect_ok(store->commit(batch));
+
+  std::vector<Notification> out;
+  expect_ok(store->read_notifications(member, 0, 100, out));
+  EXPECT_EQ(out, notifications);
+  expect_ok(store->read_notifications(member, 9, 100, out));
+  EXPECT_EQ(out,
+            (std::vector<Notification>{notifications[9], notifications[10], notifications[11]}));
+  expect_ok(store->read_notifications(member, 2, 2, out));
+  EXPECT_EQ(out, (std::vector<Notification>{notifications[2], notifications[3]}));
+  expect_ok(store->read_notifications(member, 12, 100, out));
+  EXPECT_TRUE(out.empty());
+  expect_ok(store->read_notifications(neighbour, 0, 100, out));
+  EXPECT_EQ(out, std::vector<Notification>{other});
+}
+
+TEST(RocksStoreTest, IdempotencyRecordsRoundTrip) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  const IdempotencyRecord purchase{"e:p1", 0xabcdef, "m1", purchase_answer()};
+  const IdempotencyRecord signup{"m:m2", 5, "m2", std::monostate{}};
+  PurchaseAnswer empty_breakdown;
+  empty_breakdown.tier = "base";
+  const IdempotencyRecord bare{"e:p2", 6, "m2", empty_breakdown};
+  CommitBatch batch;
+  batch.idempotency = {&purchase, &signup, &bare};
+  expect_ok(store->commit(batch));
+
+  for (const IdempotencyRecord* expected : batch.idempotency) {
+    std::optional<IdempotencyRecord> loaded;
+    expect_ok(store->load_idempotency(expected->key, loaded));
+    ASSERT_TRUE(loaded.has_value());
+    EXPECT_EQ(loaded->key, expected->key);
+    EXPECT_EQ(loaded->fingerprint, expected->fingerprint);
+    EXPECT_EQ(loaded->member_id, expected->member_id);
+    EXPECT_EQ(loaded->answer, expected->answer);
+  }
+  std::optional<IdempotencyRecord> missing;
+  expect_ok(store->load_idempotency("e:none", missing));
+  EXPECT_FALSE(missing.has_value());
+}
+
+TEST(RocksStoreTest, EventsScanInLogOrderWithEveryField) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  const Event first = signup_event("m1", true);
+  const Event second = signup_event("m2", false);
+  const Event third = purchase_event("p1", "m1");
+  CommitBatch batch;
+  batch.events = {{&first, 1}, {&second, 1}};
+  expect_ok(store->commit(batch));
+  batch.events = {{&third, 2}};
+  expect_ok(store->commit(batch));
+
+  const std::vector<StoredEvent> events = all_events(*store);
+  ASSERT_EQ(events.size(), 3u);
+  const std::vector<const Event*> expected = {&first, &second, &third};
+  const std::vector<uint32_t> versions = {1, 1, 2};
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].log_seq, i + 1);
+    EXPECT_EQ(events[i].program_version, versions[i]);
+    EXPECT_EQ(fingerprint(events[i].event), fingerprint(*expected[i]));
+  }
+  const auto& signup = std::get<SignupEvent>(events[0].event.body);
+  const auto& want = std::get<SignupEvent>(first.body);
+  EXPECT_EQ(signup.joined_at, want.joined_at);
+  EXPECT_EQ(signup.assigned_referral_code, want.assigned_referral_code);
+  EXPECT_EQ(signup.referrer_member_id, want.referrer_member_id);
+  EXPECT_EQ(signup.request_fingerprint, want.request_fingerprint);
+  EXPECT_FALSE(std::get<SignupEvent>(events[1].event.body).joined_at.has_value());
+  const auto& purchase = std::get<PurchaseEvent>(events[2].event.body);
+  const auto& want_purchase = std::get<PurchaseEvent>(third.body);
+  ASSERT_EQ(purchase.lines.size(), 2u);
+  EXPECT_EQ(purchase.lines[1].sku, want_purchase.lines[1].sku);
+  EXPECT_EQ(purchase.lines[1].category, want_purchase.lines[1].category);
+  EXPECT_EQ(purchase.lines[1].quantity, want_purchase.lines[1].quantity);
+  EXPECT_EQ(purchase.lines[1].amount_minor, want_purchase.lines[1].amount_minor);
+  EXPECT_EQ(purchase.redeem_points, want_purchase.redeem_points);
+  EXPECT_EQ(purchase.hold_id, want_purchase.hold_id);
+
+  const std::vector<StoredEvent> from_three = all_events(*store, 3);
+  ASSERT_EQ(from_three.size(), 1u);
+  EXPECT_EQ(from_three[0].log_seq, 3u);
+  size_t visited = 0;
+  expect_ok(store->scan_events(1, [&](const StoredEvent&) { return ++visited < 2; }));
+  EXPECT_EQ(visited, 2u);
+}
+
+TEST(RocksStoreTest, IdentifiersOfEachKindAreSeparate) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  CommitBatch batch;
+  batch.identifiers = {{IdentifierKind::phone, "12345", "m-phone"},
+                       {IdentifierKind::card, "12345", "m-card"},
+                       {IdentifierKind::referral_code, "ABC", "m-ref"}};
+  expect_ok(store->commit(batch));
+  std::string owner;
+  expect_ok(store->find_identifier(IdentifierKind::phone, "12345", owner));
+  EXPECT_EQ(owner, "m-phone");
+  expect_ok(store->find_identifier(IdentifierKind::card, "12345", owner));
+  EXPECT_EQ(owner, "m-card");
+  expect_ok(store->find_identifier(IdentifierKind::referral_code, "ABC", owner));
+  EXPECT_EQ(owner, "m-ref");
+  expect_ok(store->find_identifier(IdentifierKind::referral_code, "12345", owner));
+  EXPECT_TRUE(owner.empty());
+}
+
+TEST(RocksStoreTest, ProgramVersionsAndActive) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  std::optional<uint32_t> active = 99;
+  expect_ok(store->active_program_version(active));
+  EXPECT_FALSE(active.has_value());
+
+  const StoredProgramVersion v1{1, "[earning]\npoints_per_unit = \"1\"\n", 1000};
+  const StoredProgramVersion v2{2, "[earning]\npoints_per_unit = \"2\"\n", 2000};
+  const StoredProgramVersion v300{300, std::string(100'000, 'x'), 3000};
+  expect_ok(store->save_program_version(v2, true));
+  expect_ok(store->save_program_version(v1, false));
+  expect_ok(store->save_program_version(v300, false));
+  expect_ok(store->active_program_version(active));
+  EXPECT_EQ(active, std::optional<uint32_t>(2));
+
+  std::vector<StoredProgramVersion> versions;
+  expect_ok(store->load_program_versions(versions));
+  ASSERT_EQ(versions.size(), 3u);
+  EXPECT_EQ(versions[0].number, 1u);
+  EXPECT_EQ(versions[0].source_toml, v1.source_toml);
+  EXPECT_EQ(versions[0].activated_at, 1000);
+  EXPECT_EQ(versions[1].number, 2u);
+  EXPECT_EQ(versions[2].number, 300u);
+  EXPECT_EQ(versions[2].source_toml, v300.source_toml);
+
+  EXPECT_EQ(store->save_program_version(StoredProgramVersion{}, true).code(),
+            Code::invalid_argument);
+}
+
+TEST(RocksStoreTest, ScanMembersInKeyOrderWithTheirOpenLots) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  std::vector<MemberState> members;
+  for (const char* id : {"b", "a", "ab", "c"}) {
+    MemberState member;
+    member.member_id = id;
+    member.next_lot_id = 4;
+    members.push_back(member);
+  }
+  const std::string orphan = "aa";  // lots without a member record are not anyone's
+  const std::vector<Lot> lots = {lot(1, 10), lot(2, 0), lot(3, 30)};
+  CommitBatch batch;
+  for (const MemberState& member : members) {
+    batch.members.push_back(&member);
+    if (member.member_id != "c") {
+      for (const Lot& l : lots) batch.lots.push_back({&member.member_id, &l});
+    }
+  }
+  for (const Lot& l : lots) batch.lots.push_back({&orphan, &l});
+  expect_ok(store->commit(batch));
+
+  std::vector<std::string> ids;
+  expect_ok(store->scan_members([&](const MemberState& member) {
+    ids.push_back(member.member_id);
+    const std::vector<Lot> expected =
+        member.member_id == "c" ? std::vector<Lot>{} : std::vector<Lot>{lots[0], lots[2]};
+    EXPECT_EQ(member.lots, expected) << member.member_id;
+    return true;
+  }));
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "ab", "b", "c"}));
+
+  ids.clear();
+  expect_ok(store->scan_members([&](const MemberState& member) {
+    ids.push_back(member.member_id);
+    return false;
+  }));
+  EXPECT_EQ(ids, std::vector<std::string>{"a"});
+}
+
+TEST(RocksStoreTest, RestartKeepsEverythingAndContinuesTheLog) {
+  TempDir dir;
+  FullBatch full;
+  const StoredProgramVersion v1{1, "toml", 5};
+  {
+    auto store = open_store(dir.path());
+    expect_ok(store->save_program_version(v1, true));
+    expect_ok(store->commit(full.batch));
+  }
+  auto store = open_store(dir.path());
+  expect_full_batch_present(*store, full);
+  std::optional<uint32_t> active;
+  expect_ok(store->active_program_version(active));
+  EXPECT_EQ(active, std::optional<uint32_t>(1));
+  std::vector<StoredProgramVersion> versions;
+  expect_ok(store->load_program_versions(versions));
+  ASSERT_EQ(versions.size(), 1u);
+  EXPECT_EQ(versions[0].source_toml, "toml");
+
+  const Event later = purchase_event("p2", "m1");
+  CommitBatch batch;
+  batch.events = {{&later, 3}};
+  expect_ok(store->commit(batch));
+  const std::vector<StoredEvent> events = all_events(*store);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].log_seq, 3u);
+  EXPECT_EQ(std::get<PurchaseEvent>(events[2].event.body).event_id, "p2");
+}
+
+TEST(RocksStoreTest, IdempotencyRecordSurvivesRestart) {
+  TempDir dir;
+  const IdempotencyRecord record{"e:p9", 123456789, "m9", purchase_answer()};
+  {
+    auto store = open_store(dir.path(), Durability::fsync);
+    CommitBatch batch;
+    batch.idempotency = {&record};
+    expect_ok(store->commit(batch));
+  }
+  auto store = open_store(dir.path(), Durability::fsync);
+  std::optional<IdempotencyRecord> loaded;
+  expect_ok(store->load_idempotency("e:p9", loaded));
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->fingerprint, record.fingerprint);
+  EXPECT_EQ(loaded->member_id, record.member_id);
+  EXPECT_EQ(loaded->answer, record.answer);
+}
+
+TEST(RocksStoreTest, ConcurrentCommitsGetDistinctLogSeqs) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  constexpr int kThreads = 4;
+  constexpr int kCommits = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&store, t] {
+      for (int i = 0; i < kCommits; ++i) {
+        const Event first = purchase_event("t" + std::to_string(t) + "-" + std::to_string(i),
+                                           "m" + std::to_string(t));
+        const Event second = purchase_event("t" + std::to_string(t) + "-" + std::to_string(i) + "b",
+                                            "m" + std::to_string(t));
+        CommitBatch batch;
+        batch.events = {{&first, 1}, {&second, 1}};
+        expect_ok(store->commit(batch));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  const std::vector<StoredEvent> events = all_events(*store);
+  ASSERT_EQ(events.size(), size_t{kThreads * kCommits * 2});
+  std::vector<int> next_commit(kThreads, 0);
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].log_seq, i + 1);
+    // Each thread's events appear in its commit order, a batch's two events side by side.
+    const std::string& id = std::get<PurchaseEvent>(events[i].event.body).event_id;
+    const int thread = id[1] - '0';
+    const std::string expected =
+        "t" + std::to_string(thread) + "-" + std::to_string(next_commit[thread]);
+    if (id.back() == 'b') {
+      EXPECT_EQ(id, expected + "b");
+      ++next_commit[thread];
+    } else {
+      EXPECT_EQ(id, expected);
+      ASSERT_LT(i + 1, events.size());
+      EXPECT_EQ(std::get<PurchaseEvent>(events[i + 1].event.body).event_id, expected + "b");
+    }
+  }
+}
+
+// Every decoder, fed garbage, truncations and bit flips of valid records, answers ok or
+// corruption and never crashes (run under ASan/UBSan to make "never" mean something).
+TEST(RecordCodecTest, CorruptBytesDecodeAsCorruption) {
+  storage::RecordEncoder encoder;
+  FullBatch full;
+  const std::vector<std::string> valid = {
+      std::string(encoder.member(full.member)),
+      std::string(encoder.lot(full.lots[1])),
+      std::string(encoder.ledger_entry(full.entries[0])),
+      std::string(encoder.notification(full.notifications[0])),
+      std::string(encoder.idempotency(full.purchase_record)),
+      std::string(encoder.event(full.purchase, 3)),
+      std::string(encoder.event(full.signup, 3)),
+      std::string(encoder.program_version(StoredProgramVersion{1, "toml", 9})),
+  };
+  auto decode_all = [](std::string_view bytes) {
+    MemberState member;
+    Lot l;
+    LedgerEntry e;
+    Notification n;
+    IdempotencyRecord record;
+    StoredEvent event;
+    StoredProgramVersion version;
+    return std::vector<Status>{
+        storage::decode_member("m", bytes, member),      storage::decode_lot(1, bytes, l),
+        storage::decode_ledger_entry(1, bytes, e),       storage::decode_notification(1, bytes, n),
+        storage::decode_idempotency("k", bytes, record), storage::decode_event(1, bytes, event),
+        storage::decode_program_version(bytes, version)};
+  };
+  std::mt19937_64 random(20240611);
+  std::vector<std::string> garbage = {"", "x", "abc", std::string(3, '\0'),
+                                      std::string("\xff\xff\xff\xff", 4)};
+  for (int i = 0; i < 50; ++i) {
+    std::string bytes(8 + random() % 120, '\0');
+    for (char& c : bytes) c = static_cast<char>(random());
+    // A root offset past the end: the Verifier must refuse it whatever follows.
+    const uint32_t root = static_cast<uint32_t>(bytes.size() + 1 + random() % 1000);
+    std::memcpy(bytes.data(), &root, sizeof(root));
+    garbage.push_back(bytes);
+  }
+  for (const std::string& bytes : garbage) {
+    for (const Status& status : decode_all(bytes)) {
+      EXPECT_EQ(status.code(), Code::corruption) << status.message();
+    }
+  }
+  for (const std::string& record : valid) {
+    for (size_t size = 0; size < 4; ++size) {
+      for (const Status& status : decode_all(std::string_view(record).substr(0, size))) {
+        EXPECT_EQ(status.code(), Code::corruption);
+      }
+    }
+    for (int i = 0; i < 2000; ++i) {
+      std::string bytes = record;
+      if (i % 3 == 0) bytes.resize(random() % bytes.size());
+      const int flips = 1 + static_cast<int>(random() % 4);
+      for (int f = 0; f < flips && !bytes.empty(); ++f) {
+        bytes[random() % bytes.size()] ^= static_cast<char>(1 << (random() % 8));
+      }
+      // Misaligned on purpose: RocksDB hands values out at any address.
+      std::string shifted = " " + bytes;
+      for (std::string_view view : {std::string_view(bytes), std::string_view(shifted).substr(1)}) {
+        for (const Status& status : decode_all(view)) {
+          EXPECT_TRUE(status.ok() || status.code() == Code::corruption) << status.message();
+        }
+      }
+    }
+  }
+}
+
+// Bytes that are not a record, written under the store's keys behind its back, read as
+// corruption through every reading method.
+TEST(RocksStoreTest, CorruptValuesInTheDatabaseReadAsCorruption) {
+  TempDir dir;
+  FullBatch full;
+  { expect_ok(open_store(dir.path())->commit(full.batch)); }
+  {
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const std::string& name : names)
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), descriptors, &handles, &raw).ok());
+    auto handle = [&](std::string_view name) {
+      for (size_t i = 0; i < names.size(); ++i) {
+        if (names[i] == name) return handles[i];
+      }
+      return static_cast<rocksdb::ColumnFamilyHandle*>(nullptr);
+    };
+    const std::string junk = "\x10\x00\x00\x00garbage-bytes";
+    rocksdb::WriteOptions write;
+    EXPECT_TRUE(raw->Put(write, handle(storage::kMembersFamily), "m1", junk).ok());
+    EXPECT_TRUE(
+        raw->Put(write, handle(storage::kLedgerFamily), storage::ledger_key("m1", 3), junk).ok());
+    EXPECT_TRUE(
+        raw->Put(write, handle(storage::kFeedFamily), storage::feed_key("m1", 2), junk).ok());
+    EXPECT_TRUE(raw->Put(write, handle(storage::kIdempotencyFamily), "e:p1", junk).ok());
+    EXPECT_TRUE(raw->Put(write, handle(storage::kEventsFamily), storage::event_key(2), junk).ok());
+    EXPECT_TRUE(
+        raw->Put(write, handle(storage::kLotsFamily), storage::lot_key("m2", 1), junk).ok());
+    EXPECT_TRUE(raw->Put(write, handle(storage::kMetaFamily), storage::program_key(1), junk).ok());
+    EXPECT_TRUE(
+        raw->Put(write, handle(storage::kMetaFamily), storage::kProgramActiveKey, "xy").ok());
+    EXPECT_TRUE(raw->Put(write, handle(storage::kIdentifiersFamily),
+                         storage::identifier_key(IdentifierKind::phone, "555"), "")
+                    .ok());
+    for (rocksdb::ColumnFamilyHandle* h : handles)
+      EXPECT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
+    EXPECT_TRUE(raw->Close().ok());
+    delete raw;
+  }
+  auto store = open_store(dir.path());
+  std::optional<MemberState> member;
+  EXPECT_EQ(store->load_member("m1", member).code(), Code::corruption);
+  EXPECT_FALSE(member.has_value());
+  LedgerPage page;
+  EXPECT_EQ(store->read_ledger("m1", std::nullopt, 10, page).code(), Code::corruption);
+  std::vector<Notification> notifications;
+  EXPECT_EQ(store->read_notifications("m1", 0, 10, notifications).code(), Code::corruption);
+  std::optional<IdempotencyRecord> record;
+  EXPECT_EQ(store->load_idempotency("e:p1", record).code(), Code::corruption);
+  EXPECT_EQ(store->scan_events(1, [](const StoredEvent&) { return true; }).code(),
+            Code::corruption);
+  std::string owner;
+  EXPECT_EQ(store->find_identifier(IdentifierKind::phone, "555", owner).code(), Code::corruption);
+  std::vector<StoredProgramVersion> versions;
+  EXPECT_EQ(store->load_program_versions(versions).code(), Code::corruption);
+  std::optional<uint32_t> active;
+  EXPECT_EQ(store->active_program_version(active).code(), Code::corruption);
+  EXPECT_EQ(store->scan_members([](const MemberState&) { return true; }).code(), Code::corruption);
+}
+
+// The crash test: a child process commits tagged batches as fast as it can and reports each
+// acknowledged batch on a pipe; the parent SIGKILLs it, reopens the store and checks that
+// batches 0..k-1 are fully present, nothing after them is, and every acknowledged batch is
+// among them (durability=wal survives a process crash).
+}  // namespace
+constexpr const char* kCrashDirEnv = "LOYALTY_ROCKS_CRASH_DIR";
+constexpr const char* kCrashFdEnv = "LOYALTY_ROCKS_CRASH_FD";
+constexpr int kEntriesPerBatch = 8;
+
+std::string crash_member_id(uint64_t batch) {
+  char id[32];
+  std::snprintf(id, sizeof(id), "crash-%08llu", static_cast<unsigned long long>(batch));
+  return id;
+}
+
+std::string crash_event_id(uint64_t batch) { return "batch-" + std::to_string(batch); }
+
+// The crash test's child: commits batches until it is killed. main() runs it instead of
+// the tests when the crash test starts this binary with the variables set.
+[[noreturn]] void run_crash_child(const char* path, int fd) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  auto store = open_store(path, Durability::wal);
+  if (store == nullptr) std::_Exit(3);
+  for (uint64_t number = 0;; ++number) {
+    MemberState member;
+    member.member_id = crash_member_id(number);
+    member.profile_json = std::string(512, 'p');  // bigger batches: more torn-write chances
+    member.next_ledger_seq = kEntriesPerBatch + 1;
+    std::vector<LedgerEntry> entries;
+    for (uint64_t seq = 1; seq <= kEntriesPerBatch; ++seq) {
+      entries.push_back(entry(seq, crash_event_id(number)));
+    }
+    const Event event = purchase_event(crash_event_id(number), member.member_id);
+    const IdempotencyRecord record{event.idempotency_key(), number, member.member_id,
+                                   purchase_answer()};
+    CommitBatch batch;
+    batch.members.push_back(&member);
+    for (const LedgerEntry& e : entries) batch.entries.push_back({&member.member_id, &e});
+    batch.idempotency.push_back(&record);
+    batch.events.push_back({&event, 1});
+    if (!store->commit(batch).ok()) std::_Exit(4);
+    if (::write(fd, &number, sizeof(number)) != static_cast<ssize_t>(sizeof(number))) {
+      std::_Exit(5);
+    }
+  }
+}
+
+namespace {
+
+TEST(RocksStoreRecoveryTest, BatchesAreAllOrNothingAfterSigkill) {
+  TempDir dir;
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  // Everything the child needs is prepared before fork(): between fork and exec only
+  // async-signal-safe calls are allowed, and RocksDB threads of earlier tests may exist.
+  const std::string exe = fs::read_symlink("/proc/self/exe").string();
+  const std::string dir_env = std::string(kCrashDirEnv) + "=" + dir.path();
+  const std::string fd_env = std::string(kCrashFdEnv) + "=" + std::to_string(fds[1]);
+  std::vector<char*> argv = {const_cast<char*>(exe.c_str()), nullptr};
+  std::vector<char*> envp;
+  for (char** variable = environ; *variable != nullptr; ++variable) envp.push_back(*variable);
+  envp.push_back(const_cast<char*>(dir_env.c_str()));
+  envp.push_back(const_cast<char*>(fd_env.c_str()));
+  envp.push_back(nullptr);
+
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    ::execve(exe.c_str(), argv.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+
+  // Acknowledged batches arrive as 8-byte numbers; the kill comes ~200 ms after the first.
+  int64_t acknowledged = -1;
+  std::string pending;
+  auto drain = [&](int timeout_ms) {
+    pollfd poll_fd{fds[0], POLLIN, 0};
+    if (::poll(&poll_fd, 1, timeout_ms) <= 0) return false;
+    char buffer[4096];
+    const ssize_t got = ::read(fds[0], buffer, sizeof(buffer));
+    if (got <= 0) return false;
+    pending.append(buffer, static_cast<size_t>(got));
+    while (pending.size() >= sizeof(uint64_t)) {
+      uint64_t number = 0;
+      std::memcpy(&number, pending.data(), sizeof(number));
+      EXPECT_EQ(static_cast<int64_t>(number), acknowledged + 1);
+      acknowledged = static_cast<int64_t>(number);
+      pending.erase(0, sizeof(number));
+    }
+    return true;
+  };
+  using Clock = std::chrono::steady_clock;
+  int wait_status = 0;
+  bool reaped = false;
+  const auto start_deadline = Clock::now() + std::chrono::seconds(60);
+  while (acknowledged < 0 && Clock::now() < start_deadline) {
+    if (!drain(100) && ::waitpid(child, &wait_status, WNOHANG) == child) {
+      reaped = true;  // it died before its first commit: reported below
+      break;
+    }
+  }
+  if (!reaped) {
+    const auto kill_at = Clock::now() + std::chrono::milliseconds(200);
+    for (auto now = Clock::now(); now < kill_at; now = Clock::now()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(kill_at - now);
+      drain(static_cast<int>(left.count()) + 1);
+    }
+    ::kill(child, SIGKILL);
+    ASSERT_EQ(::waitpid(child, &wait_status, 0), child);
+  }
+  while (drain(0)) {
+  }
+  ::close(fds[0]);
+  ASSERT_TRUE(WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL)
+      << "the child ended on its own, status " << wait_status;
+  ASSERT_GE(acknowledged, 0) << "the child acknowledged no batch";
+
+  auto store = open_store(dir.path(), Durability::wal);
+  ASSERT_NE(store, nullptr);
+  std::set<uint64_t> present;
+  expect_ok(store->scan_members([&](const MemberState& member) {
+    present.insert(std::stoull(member.member_id.substr(std::strlen("crash-"))));
+    return true;
+  }));
+  const uint64_t count = present.size();
+  RecordProperty("batches_present", std::to_string(count));
+  RecordProperty("batches_acknowledged", std::to_string(acknowledged + 1));
+  ASSERT_GT(count, 0u);
+  EXPECT_EQ(*present.rbegin(), count - 1) << "the present batches are not a prefix";
+  EXPECT_GE(static_cast<int64_t>(count), acknowledged + 1) << "an acknowledged batch is lost";
+
+  // Every part of a present batch is there; no part of an absent one (the next few).
+  for (uint64_t number = 0; number < count + 3; ++number) {
+    const bool expected = number < count;
+    const std::string member_id = crash_member_id(number);
+    std::optional<MemberState> member;
+    expect_ok(store->load_member(member_id, member));
+    EXPECT_EQ(member.has_value(), expected) << number;
+    LedgerPage page;
+    expect_ok(store->read_ledger(member_id, std::nullopt, 100, page));
+    EXPECT_EQ(page.entries.size(), expected ? size_t{kEntriesPerBatch} : 0u) << number;
+    for (const LedgerEntry& e : page.entries) EXPECT_EQ(e.reference, crash_event_id(number));
+    std::optional<IdempotencyRecord> record;
+    expect_ok(store->load_idempotency("e:" + crash_event_id(number), record));
+    EXPECT_EQ(record.has_value(), expected) << number;
+    if (record) {
+      EXPECT_EQ(record->fingerprint, number);
+    }
+  }
+  const std::vector<StoredEvent> events = all_events(*store);
+  ASSERT_EQ(events.size(), count);
+  for (uint64_t i = 0; i < count; ++i) {
+    EXPECT_EQ(events[i].log_seq, i + 1);
+    EXPECT_EQ(std::get<PurchaseEvent>(events[i].event.body).event_id, crash_event_id(i));
+  }
+
+  // The log continues right after the last batch that made it.
+  const Event next = purchase_event("after-crash", "crash-next");
+  CommitBatch batch;
+  batch.events = {{&next, 1}};
+  expect_ok(store->commit(batch));
+  const std::vector<StoredEvent> tail = all_events(*store, count + 1);
+  ASSERT_EQ(tail.size(), 1u);
+  EXPECT_EQ(tail[0].log_seq, count + 1);
+}
+
+}  // namespace
+}  // namespace loyalty
+
+// The crash test re-executes this binary as its child, with the crash variables set.
+int main(int argc, char** argv) {
+  const char* crash_dir = std::getenv(loyalty::kCrashDirEnv);
+  const char* crash_fd = std::getenv(loyalty::kCrashFdEnv);
+  if (crash_dir != nullptr && crash_fd != nullptr) {
+    loyalty::run_crash_child(crash_dir, std::atoi(crash_fd));
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

@@ -2,7 +2,6 @@
 // has `verify` (every member's books balance) and `stats`; config.md lists the rest, which
 // arrive with the operations work.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -69,8 +68,8 @@ int run_verify(const std::string& data_dir, bool json) {
       cursor = page.next_cursor;
     } while (cursor);
     if (!member_invariants_hold(*member, ledger_sum)) {
-      breaches.push_back({member->member_id, ledger_sum, member->balance.total(),
-                          lots_match_balance(*member)});
+      breaches.push_back(
+          {member->member_id, ledger_sum, member->balance.total(), lots_match_balance(*member)});
     }
     return true;
   });
@@ -84,9 +83,8 @@ int run_verify(const std::string& data_dir, bool json) {
     for (size_t i = 0; i < breaches.size(); ++i) {
       const Breach& b = breaches[i];
       std::cout << (i ? "," : "") << "{\"member_id\":\"" << json_escape(b.member_id)
-                << "\",\"ledger_sum\":" << b.ledger_sum << ",\"balance_total\":"
-                << b.balance_total << ",\"lots_match\":" << (b.lots_match ? "true" : "false")
-                << "}";
+                << "\",\"ledger_sum\":" << b.ledger_sum << ",\"balance_total\":" << b.balance_total
+                << ",\"lots_match\":" << (b.lots_match ? "true" : "false") << "}";
     }
     std::cout << "],\"ok\":" << (breaches.empty() ? "true" : "false") << "}\n";
   } else {
@@ -116,8 +114,9 @@ int run_stats(const std::string& data_dir, bool json) {
     return kExitProblemFound;
   }
   if (json) {
-    std::cout << "{\"members\":" << members << ",\"points_outstanding\":{\"available\":"
-              << available << ",\"pending\":" << pending << ",\"held\":" << held << "}}\n";
+    std::cout << "{\"members\":" << members
+              << ",\"points_outstanding\":{\"available\":" << available
+              << ",\"pending\":" << pending << ",\"held\":" << held << "}}\n";
   } else {
     std::cout << "members: " << members << "\npoints outstanding: " << available + pending + held
               << " (available " << available << ", pending " << pending << ", held " << held

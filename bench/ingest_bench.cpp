@@ -66,7 +66,8 @@ void ingest_purchases(benchmark::State& state) {
       state.SkipWithError("cannot open the store");
       return;
     }
-    ProgramRegistry programs(std::make_shared<ProgramVersion>(ProgramVersion{1, bench_program(), ""}));
+    ProgramRegistry programs(
+        std::make_shared<ProgramVersion>(ProgramVersion{1, bench_program(), ""}));
     Runtime runtime({.partitions = 2}, *store, programs, [] { return TimeMs{1'795'169'700'000}; });
     InFlight in_flight;
     std::atomic<int64_t> failures{0};

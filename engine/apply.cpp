@@ -58,7 +58,8 @@ Rejection validate_purchase(const PurchaseEvent& e, TimeMs now) {
     if (line.quantity < 1 || line.quantity > 1'000'000) {
       return invalid(at + ".quantity", "quantity must be between 1 and 1000000");
     }
-    if (line.sku.size() > kIdLengthMax) return invalid(at + ".sku", "sku is at most 128 characters");
+    if (line.sku.size() > kIdLengthMax)
+      return invalid(at + ".sku", "sku is at most 128 characters");
     if (line.category.size() > kIdLengthMax) {
       return invalid(at + ".category", "category is at most 128 characters");
     }
@@ -76,9 +77,12 @@ Rejection validate_purchase(const PurchaseEvent& e, TimeMs now) {
 
 TimeMs lot_expiry(const ExpiryRules& rules, TimeMs earned_at) {
   switch (rules.mode) {
-    case ExpiryMode::never: return kTimeNever;
-    case ExpiryMode::days: return add_days(earned_at, rules.days);
-    case ExpiryMode::end_of_month: return end_of_month_after(earned_at, static_cast<int>(rules.months));
+    case ExpiryMode::never:
+      return kTimeNever;
+    case ExpiryMode::days:
+      return add_days(earned_at, rules.days);
+    case ExpiryMode::end_of_month:
+      return end_of_month_after(earned_at, static_cast<int>(rules.months));
   }
   return kTimeNever;
 }
@@ -87,13 +91,17 @@ class EntryWriter {
  public:
   EntryWriter(MemberState& member, Effects& effects, uint32_t program_version, TimeMs at,
               const std::string& reference)
-      : member_(member), effects_(effects), version_(program_version), at_(at),
-        reference_(reference), running_(member.balance.total()) {}
+      : member_(member),
+        effects_(effects),
+        version_(program_version),
+        at_(at),
+        reference_(reference),
+        running_(member.balance.total()) {}
 
   void add(EntryType type, Points points, std::string rule) {
     running_ += points;
-    effects_.entries.push_back(LedgerEntry{member_.next_ledger_seq++, type, points, at_,
-                                           reference_, std::move(rule), version_, running_});
+    effects_.entries.push_back(LedgerEntry{member_.next_ledger_seq++, type, points, at_, reference_,
+                                           std::move(rule), version_, running_});
   }
 
  private:
@@ -193,8 +201,10 @@ Rejection validate_input(const Event& event, TimeMs now) {
   return std::visit(
       [now](const auto& e) {
         using T = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<T, SignupEvent>) return validate_signup(e, now);
-        else return validate_purchase(e, now);
+        if constexpr (std::is_same_v<T, SignupEvent>)
+          return validate_signup(e, now);
+        else
+          return validate_purchase(e, now);
       },
       event.body);
 }

@@ -41,9 +41,8 @@ std::vector<AmountMinor> eligible_amounts(const EarningRules& rules, const Purch
     const AmountMinor amount = p.lines[i].amount_minor;
     AmountMinor share = 0;
     if (paid > 0 && amount > 0) {
-      share = i == last_with_amount
-                  ? paid_left
-                  : static_cast<AmountMinor>(Int128{paid} * amount / order_total);
+      share = i == last_with_amount ? paid_left
+                                    : static_cast<AmountMinor>(Int128{paid} * amount / order_total);
       paid_left -= share;
     }
     eligible[i] = line_excluded(rules, p.lines[i]) ? 0 : std::max<AmountMinor>(0, amount - share);
@@ -86,7 +85,8 @@ void add_line_multiplier_stages(const EarningRules& rules, const PurchaseEvent& 
   std::sort(distinct.begin(), distinct.end());
   for (const auto& [rule, multiplier] : distinct) {
     MultiplierStage stage{rule, Rational::of(multiplier), std::vector<bool>(p.lines.size())};
-    for (size_t i = 0; i < p.lines.size(); ++i) stage.applies_to_line[i] = rule_of_line[i].first == rule;
+    for (size_t i = 0; i < p.lines.size(); ++i)
+      stage.applies_to_line[i] = rule_of_line[i].first == rule;
     stages.push_back(std::move(stage));
   }
 }

@@ -22,15 +22,15 @@ struct BreakdownLine {
 
 struct EarningInput {
   const PurchaseEvent* purchase = nullptr;
-  uint32_t tier_index = 0;             // the member's tier before this event
-  uint32_t purchase_count_before = 0;  // lifetime purchases before this one
+  uint32_t tier_index = 0;               // the member's tier before this event
+  uint32_t purchase_count_before = 0;    // lifetime purchases before this one
   AmountMinor paid_by_points_minor = 0;  // value paid with points, earns nothing
 };
 
 struct EarningResult {
-  Points points = 0;          // everything the event credits; Σ breakdown == points
-  Points rate_points = 0;     // the multiplied part (base, multipliers, campaigns, tier)
-  Points bonus_points = 0;    // flat campaign bonuses and milestone bonuses
+  Points points = 0;                  // everything the event credits; Σ breakdown == points
+  Points rate_points = 0;             // the multiplied part (base, multipliers, campaigns, tier)
+  Points bonus_points = 0;            // flat campaign bonuses and milestone bonuses
   AmountMinor order_total_minor = 0;  // Σ line amounts
   AmountMinor eligible_minor = 0;     // after exclusions and the part paid with points
   std::vector<BreakdownLine> breakdown;

@@ -33,8 +33,10 @@ EventType Event::type() const {
   return std::visit(
       [](const auto& e) {
         using T = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<T, SignupEvent>) return EventType::signup;
-        else return EventType::purchase;
+        if constexpr (std::is_same_v<T, SignupEvent>)
+          return EventType::signup;
+        else
+          return EventType::purchase;
       },
       body);
 }
@@ -47,8 +49,10 @@ std::string Event::idempotency_key() const {
   return std::visit(
       [](const auto& e) -> std::string {
         using T = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<T, SignupEvent>) return "m:" + e.member_id;
-        else return "e:" + e.event_id;
+        if constexpr (std::is_same_v<T, SignupEvent>)
+          return "m:" + e.member_id;
+        else
+          return "e:" + e.event_id;
       },
       body);
 }

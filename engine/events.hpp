@@ -17,16 +17,16 @@ enum class EventType : uint8_t { signup = 1, purchase = 2 };
 
 struct SignupEvent {
   std::string member_id;
-  std::string referral_code;  // empty: none
+  std::string referral_code;        // empty: none
   std::optional<TimeMs> joined_at;  // absent in the request: the runtime stamps the clock
-  std::string phone;          // empty: none
-  std::string card_no;        // empty: none
-  std::string profile_json;   // free-form JSON object kept for the app, "" when absent
+  std::string phone;                // empty: none
+  std::string card_no;              // empty: none
+  std::string profile_json;         // free-form JSON object kept for the app, "" when absent
 
   // Filled by the runtime before the event is logged (not part of the fingerprint), so a
   // replay of the log reproduces them without consulting other members.
   std::string assigned_referral_code;
-  std::string referrer_member_id;  // the owner of referral_code
+  std::string referrer_member_id;    // the owner of referral_code
   uint64_t request_fingerprint = 0;  // fingerprint() of the request as the client sent it
 };
 

@@ -5,19 +5,32 @@ namespace loyalty {
 
 std::string_view entry_type_name(EntryType type) {
   switch (type) {
-    case EntryType::earn: return "earn";
-    case EntryType::bonus: return "bonus";
-    case EntryType::referral_bonus: return "referral_bonus";
-    case EntryType::referral_reversal: return "referral_reversal";
-    case EntryType::redeem: return "redeem";
-    case EntryType::hold: return "hold";
-    case EntryType::hold_release: return "hold_release";
-    case EntryType::hold_capture: return "hold_capture";
-    case EntryType::reverse: return "reverse";
-    case EntryType::restore: return "restore";
-    case EntryType::expire: return "expire";
-    case EntryType::adjust: return "adjust";
-    case EntryType::tier_change: return "tier_change";
+    case EntryType::earn:
+      return "earn";
+    case EntryType::bonus:
+      return "bonus";
+    case EntryType::referral_bonus:
+      return "referral_bonus";
+    case EntryType::referral_reversal:
+      return "referral_reversal";
+    case EntryType::redeem:
+      return "redeem";
+    case EntryType::hold:
+      return "hold";
+    case EntryType::hold_release:
+      return "hold_release";
+    case EntryType::hold_capture:
+      return "hold_capture";
+    case EntryType::reverse:
+      return "reverse";
+    case EntryType::restore:
+      return "restore";
+    case EntryType::expire:
+      return "expire";
+    case EntryType::adjust:
+      return "adjust";
+    case EntryType::tier_change:
+      return "tier_change";
   }
   return "unknown";
 }

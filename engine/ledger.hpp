@@ -33,8 +33,8 @@ struct LedgerEntry {
   EntryType type = EntryType::earn;
   Points points = 0;
   TimeMs at = 0;
-  std::string reference;    // the client id of the event it came from
-  std::string rule;         // what produced it, e.g. "base", "milestone:3"
+  std::string reference;  // the client id of the event it came from
+  std::string rule;       // what produced it, e.g. "base", "milestone:3"
   uint32_t program_version = 0;
   Points balance_after = 0;  // Σ of the member's ledger up to and including this entry
   friend bool operator==(const LedgerEntry&, const LedgerEntry&) = default;

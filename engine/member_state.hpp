@@ -21,10 +21,10 @@ struct Balance {
 
 // Points earned by one event, spent and expired earliest-expiring first.
 struct Lot {
-  uint64_t lot_id = 0;        // per-member sequence, 1, 2, …
-  std::string reference;      // the event that created it
+  uint64_t lot_id = 0;    // per-member sequence, 1, 2, …
+  std::string reference;  // the event that created it
   TimeMs earned_at = 0;
-  TimeMs available_at = 0;    // pending until then
+  TimeMs available_at = 0;  // pending until then
   TimeMs expires_at = kTimeNever;
   Points points_initial = 0;
   Points points_remaining = 0;
@@ -51,7 +51,7 @@ struct MemberState {
   uint64_t next_ledger_seq = 1;
   uint64_t next_lot_id = 1;
   uint64_t next_notification_seq = 1;  // the WebSocket feed's per-member seq
-  std::vector<Lot> lots;  // open lots (points_remaining != 0), by lot_id
+  std::vector<Lot> lots;               // open lots (points_remaining != 0), by lot_id
 
   friend bool operator==(const MemberState&, const MemberState&) = default;
 };

@@ -8,9 +8,12 @@ namespace {
 
 std::string_view metric_name(TierMetric metric) {
   switch (metric) {
-    case TierMetric::spend: return "spend";
-    case TierMetric::points: return "points";
-    case TierMetric::purchases: return "purchases";
+    case TierMetric::spend:
+      return "spend";
+    case TierMetric::points:
+      return "points";
+    case TierMetric::purchases:
+      return "purchases";
   }
   return "spend";
 }

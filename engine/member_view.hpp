@@ -19,11 +19,11 @@ struct ExpiringPoints {
 };
 
 struct QualifyingProgress {
-  std::string metric;   // "spend" | "points" | "purchases"
+  std::string metric;  // "spend" | "points" | "purchases"
   int64_t value = 0;
-  std::string window;   // "12 months" | "calendar year"
+  std::string window;                    // "12 months" | "calendar year"
   std::optional<std::string> next_tier;  // none at the top tier
-  int64_t needed = 0;   // still needed for next_tier
+  int64_t needed = 0;                    // still needed for next_tier
 };
 
 struct MemberView {

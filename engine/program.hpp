@@ -17,8 +17,8 @@
 namespace loyalty {
 
 struct EarningRules {
-  Decimal points_per_unit;                  // points per unit of money…
-  AmountMinor unit_minor = 100;             // …where a unit is this many minor units
+  Decimal points_per_unit;                     // points per unit of money…
+  AmountMinor unit_minor = 100;                // …where a unit is this many minor units
   std::optional<Points> max_points_per_event;  // default: no cap
   std::set<std::string> excluded_categories;
   std::set<std::string> excluded_skus;
@@ -31,10 +31,10 @@ struct EarningRules {
 struct Campaign {
   std::string id;
   TimeMs starts_at = 0;
-  TimeMs ends_at = kTimeNever;  // exclusive
-  uint8_t iso_weekday_mask = 0;  // bit d set = ISO weekday d applies; 0 = every day
-  std::set<std::string> stores;      // empty = every store
-  std::set<std::string> categories;  // empty = every line
+  TimeMs ends_at = kTimeNever;        // exclusive
+  uint8_t iso_weekday_mask = 0;       // bit d set = ISO weekday d applies; 0 = every day
+  std::set<std::string> stores;       // empty = every store
+  std::set<std::string> categories;   // empty = every line
   std::optional<Decimal> multiplier;  // exactly one of multiplier / bonus_points
   std::optional<Points> bonus_points;
   AmountMinor min_amount_minor = 0;  // basket threshold for the bonus
@@ -94,10 +94,10 @@ struct Program {
   Rounding rounding = Rounding::floor;
   EarningRules earning;
   std::vector<Campaign> campaigns;
-  std::vector<Milestone> milestones;           // ascending purchase_count
-  std::optional<TierRules> tiers;              // absent: everyone is in one implicit tier
-  std::optional<ReferralRules> referral;       // absent: referral rewards are off
-  std::optional<RedemptionRules> redemption;   // absent: redemption is off
+  std::vector<Milestone> milestones;          // ascending purchase_count
+  std::optional<TierRules> tiers;             // absent: everyone is in one implicit tier
+  std::optional<ReferralRules> referral;      // absent: referral rewards are off
+  std::optional<RedemptionRules> redemption;  // absent: redemption is off
   ExpiryRules expiry;
 
   // The tier multiplier of level `tier_index`, 1 when the program has no tiers.

@@ -28,7 +28,7 @@ struct IdentifierClaim {
 
 // What makes a retry with the same client id answer the same again, after a restart too.
 struct IdempotencyRecord {
-  std::string key;          // Event::idempotency_key()
+  std::string key;  // Event::idempotency_key()
   uint64_t fingerprint = 0;
   std::string member_id;
   Answer answer;

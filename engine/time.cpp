@@ -21,9 +21,7 @@ bool read_digits(std::string_view text, size_t pos, size_t count, int& out) {
   return true;
 }
 
-sys_days to_days(TimeMs time) {
-  return floor<days>(sys_time<milliseconds>(milliseconds(time)));
-}
+sys_days to_days(TimeMs time) { return floor<days>(sys_time<milliseconds>(milliseconds(time))); }
 
 TimeMs from_days(sys_days day) {
   return duration_cast<milliseconds>(day.time_since_epoch()).count();
@@ -72,8 +70,8 @@ std::optional<TimeMs> parse_rfc3339(std::string_view text) {
     return std::nullopt;
   }
   if (pos != text.size()) return std::nullopt;
-  const TimeMs local = from_days(sys_days{date}) +
-                       ((int64_t{h} * 60 + mi) * 60 + s) * kMsPerSecond + millis;
+  const TimeMs local =
+      from_days(sys_days{date}) + ((int64_t{h} * 60 + mi) * 60 + s) * kMsPerSecond + millis;
   return local - offset_minutes * 60 * kMsPerSecond;
 }
 

@@ -22,8 +22,8 @@ std::optional<TimeMs> parse_rfc3339(std::string_view text);
 // Always "YYYY-MM-DDTHH:MM:SSZ", with ".mmm" only when the milliseconds are not zero.
 std::string format_rfc3339(TimeMs time);
 
-int iso_weekday(TimeMs time);          // 1 = Monday … 7 = Sunday
-int64_t month_index(TimeMs time);      // year × 12 + (month − 1): comparable month numbers
+int iso_weekday(TimeMs time);      // 1 = Monday … 7 = Sunday
+int64_t month_index(TimeMs time);  // year × 12 + (month − 1): comparable month numbers
 int year_of(TimeMs time);
 TimeMs add_days(TimeMs time, int64_t days);
 // The first instant after the end of the month that lies `months` after `time`'s month.

@@ -20,7 +20,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "storage/check.hpp"
+#include "engine/check.hpp"
 #include "storage/keys.hpp"
 #include "storage/record_codec.hpp"
 

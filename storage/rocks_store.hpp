@@ -29,7 +29,7 @@ struct RocksStoreOptions {
 };
 
 struct LedgerPage {
-  std::vector<LedgerEntry> entries;  // newest first
+  std::vector<LedgerEntry> entries;     // newest first
   std::optional<uint64_t> next_cursor;  // pass back as `before_seq` for the next page
 };
 

@@ -297,8 +297,7 @@ class Runtime::Partition {
   std::thread thread_;  // last: starts after everything it uses exists
 };
 
-Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& programs,
-                 Clock clock)
+Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& programs, Clock clock)
     : options_(options),
       store_(store),
       programs_(programs),

@@ -22,16 +22,16 @@ namespace loyalty {
 class ClaimTable;
 
 struct RuntimeOptions {
-  uint32_t partitions = 2;            // writer threads; loyaltyd uses one per core by default
-  size_t queue_capacity = 16384;      // per partition; a full queue refuses with `unavailable`
-  size_t batch_events_max = 512;      // events per group commit
+  uint32_t partitions = 2;        // writer threads; loyaltyd uses one per core by default
+  size_t queue_capacity = 16384;  // per partition; a full queue refuses with `unavailable`
+  size_t batch_events_max = 512;  // events per group commit
 };
 
 struct EventResult {
   Rejection rejection;  // code ok: applied (or replayed)
   bool replayed = false;
   Answer answer;
-  std::optional<MemberState> member;  // the member after the event (sign-ups answer with it)
+  std::optional<MemberState> member;        // the member after the event (sign-ups answer with it)
   std::vector<Notification> notifications;  // durable changes to push to subscribers
 };
 

@@ -17,7 +17,8 @@ namespace {
 // Submits an event and waits for its answer (the runtime answers on its writer thread).
 EventResult submit_and_wait(Runtime& runtime, Event event) {
   std::promise<EventResult> answer;
-  runtime.submit(std::move(event), [&](EventResult&& result) { answer.set_value(std::move(result)); });
+  runtime.submit(std::move(event),
+                 [&](EventResult&& result) { answer.set_value(std::move(result)); });
   return answer.get_future().get();
 }
 
@@ -58,23 +59,22 @@ int main(int argc, char** argv) {
     std::cerr << "sign-up refused: " << joined.rejection.message << "\n";
     return 1;
   }
-  PurchaseEvent purchase{.event_id = "embed-0001",
-                         .member_id = "m-embedded",
-                         .store_id = "s-1",
-                         .occurred_at = *parse_rfc3339("2026-11-20T10:15:00Z"),
-                         .currency = "CNY",
-                         .lines = {{.sku = "latte-l", .category = "beverage", .quantity = 2,
-                                    .amount_minor = 6400}},
-                         .redeem_points = 0,
-                         .hold_id = ""};
+  PurchaseEvent purchase{
+      .event_id = "embed-0001",
+      .member_id = "m-embedded",
+      .store_id = "s-1",
+      .occurred_at = *parse_rfc3339("2026-11-20T10:15:00Z"),
+      .currency = "CNY",
+      .lines = {{.sku = "latte-l", .category = "beverage", .quantity = 2, .amount_minor = 6400}},
+      .redeem_points = 0,
+      .hold_id = ""};
   EventResult bought = submit_and_wait(runtime, Event{purchase});
   if (!bought.rejection.ok()) {
     std::cerr << "purchase refused: " << bought.rejection.message << "\n";
     return 1;
   }
   const auto& answer = std::get<PurchaseAnswer>(bought.answer);
-  std::cout << "points_earned=" << answer.points_earned
-            << " available=" << answer.balance.available
+  std::cout << "points_earned=" << answer.points_earned << " available=" << answer.balance.available
             << (bought.replayed ? " (replayed)" : "") << "\n";
   for (const BreakdownLine& line : answer.breakdown) {
     std::cout << "  " << line.rule << ": " << line.points << "\n";

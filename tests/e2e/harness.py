@@ -12,6 +12,7 @@ import time
 SOURCE_DIR = os.environ.get("LOYALTY_SOURCE_DIR", os.path.abspath(os.path.join(
     os.path.dirname(__file__), "..", "..")))
 LOYALTYD = os.environ.get("LOYALTYD", os.path.join(SOURCE_DIR, "build", "loyaltyd"))
+LOYALTYCTL = os.environ.get("LOYALTYCTL", os.path.join(SOURCE_DIR, "build", "loyaltyctl"))
 
 ADMIN_KEY = "loyalty-dev-admin-key"
 POS_KEY = "loyalty-dev-pos-key"

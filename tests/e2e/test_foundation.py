@@ -320,6 +320,22 @@ class Shutdown(unittest.TestCase):
             s.start()
             self.assertEqual(s.member("henry").json["balance"]["available"], earned)
             self.assertEqual(s.stop(), 0)
+            # With the server stopped, the operator's check finds the books balanced.
+            import json
+            import subprocess
+            from harness import LOYALTYCTL
+            done = subprocess.run([LOYALTYCTL, "verify", "--data", s.data_dir, "--json"],
+                                  capture_output=True, text=True, timeout=60)
+            self.assertEqual(done.returncode, 0, done)
+            report = json.loads(done.stdout)
+            self.assertEqual(report["members_checked"], 1)
+            self.assertTrue(report["ok"])
+            stats = subprocess.run([LOYALTYCTL, "stats", "--data", s.data_dir, "--json"],
+                                   capture_output=True, text=True, timeout=60)
+            self.assertEqual(json.loads(stats.stdout)["points_outstanding"]["available"], earned)
+            usage = subprocess.run([LOYALTYCTL, "verify"], capture_output=True, text=True,
+                                   timeout=60)
+            self.assertEqual(usage.returncode, 2, "a missing --data is bad usage")
         finally:
             s.cleanup()
 

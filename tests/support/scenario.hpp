@@ -1,6 +1,6 @@
 // A small scenario language over the pure engine, so tests read like the spec:
-//   Scenario s(program);  s.member("m1");  s.purchase("e1", "m1", {line("latte", "beverage", 6400)});
-//   EXPECT_EQ(s.last().points_earned, 128);
+//   Scenario s(program);  s.member("m1");  s.purchase("e1", "m1", {line("latte", "beverage",
+//   6400)}); EXPECT_EQ(s.last().points_earned, 128);
 // Every applied event also checks the books-balance invariants.
 #pragma once
 
@@ -54,7 +54,8 @@ class Scenario {
   }
 
   Rejection purchase(const std::string& event_id, const std::string& member_id,
-                     std::vector<PurchaseLine> lines, TimeMs occurred_at = at("2026-11-20T10:00:00Z"),
+                     std::vector<PurchaseLine> lines,
+                     TimeMs occurred_at = at("2026-11-20T10:00:00Z"),
                      std::string store_id = "s-1") {
     PurchaseEvent p;
     p.event_id = event_id;

@@ -176,8 +176,7 @@ TEST(ValidateInput, NamesTheBadField) {
       {"lines", [](PurchaseEvent& p) { p.lines.clear(); }},
       {"lines", [](PurchaseEvent& p) { p.lines.assign(501, line("a", "food", 1)); }},
       {"lines[0].amount_minor", [](PurchaseEvent& p) { p.lines[0].amount_minor = -1; }},
-      {"lines[0].amount_minor",
-       [](PurchaseEvent& p) { p.lines[0].amount_minor = kAmountMax + 1; }},
+      {"lines[0].amount_minor", [](PurchaseEvent& p) { p.lines[0].amount_minor = kAmountMax + 1; }},
       {"lines[0].quantity", [](PurchaseEvent& p) { p.lines[0].quantity = 0; }},
       {"redeem_points", [](PurchaseEvent& p) { p.redeem_points = -5; }},
   };

@@ -178,8 +178,10 @@ TEST_F(RuntimeTest, PhoneNumbersAreUniqueAcrossPartitions) {
   int joined = 0;
   for (auto& p : promises) {
     EventResult r = p.get_future().get();
-    if (r.rejection.ok()) ++joined;
-    else EXPECT_EQ(r.rejection.field, "phone");
+    if (r.rejection.ok())
+      ++joined;
+    else
+      EXPECT_EQ(r.rejection.field, "phone");
   }
   EXPECT_EQ(joined, 1);
 }

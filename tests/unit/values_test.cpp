@@ -30,8 +30,7 @@ TEST(Rational, RoundsFloorAndNearest) {
   EXPECT_EQ(r.rounded(Rounding::nearest), 5);
   const Rational n = *Rational::ratio(-9, 2);
   EXPECT_EQ(n.rounded(Rounding::floor), -5);
-  EXPECT_EQ(Rational::of(*Decimal::parse("1.25")).times(Rational::of(64))->rounded(
-                Rounding::floor),
+  EXPECT_EQ(Rational::of(*Decimal::parse("1.25")).times(Rational::of(64))->rounded(Rounding::floor),
             80);
 }
 

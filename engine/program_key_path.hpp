@@ -1,0 +1,17 @@
+// Dotted key paths for error messages ("campaigns[0].ends_at", `earning.sku_multipliers."a.b"`)
+// and JSON/TOML string quoting, shared by the program loader and its validation.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace loyalty {
+
+bool is_bare_key(std::string_view key);
+// JSON string escaping; TOML basic strings accept the same escapes, so it also quotes keys.
+void append_quoted(std::string& out, std::string_view text);
+std::string child_path(std::string_view parent, std::string_view key);
+std::string element_path(std::string_view array_path, size_t index);
+
+}  // namespace loyalty

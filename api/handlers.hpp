@@ -1,11 +1,14 @@
 // Endpoint handlers, called by the router once the path matched and the caller is authorized.
-// Grouped by resource: handlers_members.cpp, handlers_events.cpp, handlers_health.cpp.
+// Grouped by resource: handlers_members.cpp (sign-up, reads, referrals), handlers_events.cpp
+// (purchases, refunds), handlers_batch.cpp, handlers_quotes.cpp, handlers_points.cpp
+// (redemptions, adjustments), handlers_holds.cpp, handlers_health.cpp.
 // Thread-safety: as route().
 #pragma once
 
 #include <boost/url/params_view.hpp>
 #include <string_view>
 
+#include "api/reply.hpp"
 #include "api/router.hpp"
 
 namespace loyalty::api {
@@ -19,10 +22,36 @@ HttpResponse handle_lookup(const ApiContext& context, boost::urls::params_view p
 // GET /v1/members/{member_id}/ledger?limit=&cursor=
 HttpResponse handle_ledger(const ApiContext& context, std::string_view member_id,
                            boost::urls::params_view params);
+// GET /v1/members/{member_id}/referrals
+HttpResponse handle_referrals(const ApiContext& context, std::string_view member_id);
 
 // POST /v1/events/purchase (pos keys only for their stores).
 RouteResult handle_purchase(const ApiContext& context, const HttpRequest& request,
                             const Principal& principal);
+// POST /v1/events/refund (pos keys only for purchases made at their stores).
+RouteResult handle_refund(const ApiContext& context, const HttpRequest& request,
+                          const Principal& principal);
+// POST /v1/events:batch: purchases and refunds, a result per event in order.
+RouteResult handle_batch(const ApiContext& context, const HttpRequest& request,
+                         const Principal& principal);
+// POST /v1/quotes: what a basket would earn; changes nothing.
+HttpResponse handle_quote(const ApiContext& context, const HttpRequest& request,
+                          const Principal& principal);
+
+// POST /v1/members/{member_id}/redemptions → 201; 200 + replayed on an identical repeat.
+RouteResult handle_redemption(const ApiContext& context, const HttpRequest& request,
+                              std::string_view member_id);
+// POST /v1/members/{member_id}/adjustments → 201; 200 + replayed on an identical repeat.
+RouteResult handle_adjustment(const ApiContext& context, const HttpRequest& request,
+                              std::string_view member_id);
+
+// POST /v1/holds → 201 hold view; 200 + replayed on an identical repeat.
+RouteResult handle_create_hold(const ApiContext& context, const HttpRequest& request);
+// POST /v1/holds/{hold_id}:capture | :void (`kind` hold_capture | hold_void) → 200 hold view.
+RouteResult handle_hold_action(const ApiContext& context, const HttpRequest& request,
+                               std::string_view hold_id, EventType kind);
+// GET /v1/holds/{hold_id}
+HttpResponse handle_get_hold(const ApiContext& context, std::string_view hold_id);
 
 // GET /healthz, GET /readyz (no auth).
 HttpResponse handle_healthz();
@@ -30,10 +59,42 @@ HttpResponse handle_readyz(const ApiContext& context);
 
 // The problem for a refusal that came back from the runtime: invalid_request there is about
 // meaning (422); storage failure details are logged, not sent.
-HttpResponse runtime_problem(const Rejection& rejection);
+Problem runtime_problem(const Rejection& rejection);
 
 // 503 unavailable for a failed store operation; the status message (which may name files) is
 // logged with `what`, never sent.
-HttpResponse storage_problem(const Status& status, std::string_view what);
+Problem storage_problem(const Status& status, std::string_view what);
+
+// 503 for an applied event whose answer is not of the expected kind (a bug; logged).
+Problem missing_answer(std::string_view what);
+
+// The reply to an event the runtime finished: its refusal, or render(answer) when the answer
+// is a T.
+template <class T, class Render>
+Reply reply_from(const EventResult& result, std::string_view what, Render&& render) {
+  if (!result.rejection.ok()) return runtime_problem(result.rejection);
+  const T* answer = std::get_if<T>(&result.answer);
+  if (answer == nullptr) return missing_answer(what);
+  return render(*answer);
+}
+
+// Submits `event` to the runtime when the session starts the step, and answers with
+// to_response(render(result)). `render` runs on a runtime writer thread: keep it short.
+template <class Render>
+Deferred submit_and_reply(const ApiContext& context, Event event, Render render) {
+  return Deferred{[context, event = std::move(event),
+                   render = std::move(render)](Respond respond) mutable {
+    context.runtime->submit(
+        std::move(event),
+        [render = std::move(render), respond = std::move(respond)](EventResult&& result) mutable {
+          respond(to_response(render(result)));
+        });
+  }};
+}
+
+// 201 for a new resource, 200 for an identical repeat.
+inline http::status created_or_replayed(bool replayed) {
+  return replayed ? http::status::ok : http::status::created;
+}
 
 }  // namespace loyalty::api

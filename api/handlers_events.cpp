@@ -1,40 +1,84 @@
-// Event endpoints: POST /v1/events/purchase, parsed here and applied by the runtime; plus the
-// translation of the runtime's refusals into problems, shared by all asynchronous handlers.
+// Event endpoints: POST /v1/events/purchase and /v1/events/refund, parsed here and applied by
+// the runtime; plus the translation of the runtime's refusals into problems, shared by all
+// asynchronous handlers.
+#include "api/handlers_events.hpp"
+
 #include <boost/json/object.hpp>
 
 #include "api/handlers.hpp"
 #include "api/log.hpp"
-#include "api/problem.hpp"
 #include "api/request_parsing.hpp"
 #include "api/responses.hpp"
 
 namespace loyalty::api {
-namespace {
 
-HttpResponse purchase_answer(const PurchaseEvent& purchase, const EventResult& result) {
-  if (!result.rejection.ok()) return runtime_problem(result.rejection);
-  const PurchaseAnswer* answer = std::get_if<PurchaseAnswer>(&result.answer);
-  if (answer == nullptr) {
-    log_line("purchase " + purchase.event_id + ": the runtime returned no answer");
-    return problem_response(ErrorCode::unavailable, "the server could not answer; retry shortly");
-  }
-  return json_response(http::status::ok,
-                       purchase_response_json(purchase, *answer, result.replayed));
-}
-
-}  // namespace
-
-HttpResponse runtime_problem(const Rejection& rejection) {
+Problem runtime_problem(const Rejection& rejection) {
   if (rejection.code == ErrorCode::unavailable && rejection.message.starts_with("storage")) {
     log_line("runtime: " + rejection.message);
-    return problem_response(ErrorCode::unavailable, "storage is unavailable; retry shortly");
+    return make_problem(ErrorCode::unavailable, "storage is unavailable; retry shortly");
   }
-  return problem_response(rejection, InvalidKind::semantic);
+  return make_problem(rejection, InvalidKind::semantic);
 }
 
-HttpResponse storage_problem(const Status& status, std::string_view what) {
+Problem storage_problem(const Status& status, std::string_view what) {
   log_line("storage error in " + std::string(what) + ": " + status.message());
-  return problem_response(ErrorCode::unavailable, "storage is unavailable; retry shortly");
+  return make_problem(ErrorCode::unavailable, "storage is unavailable; retry shortly");
+}
+
+Problem missing_answer(std::string_view what) {
+  log_line(std::string(what) + ": the runtime returned no answer of the expected kind");
+  return make_problem(ErrorCode::unavailable, "the server could not answer; retry shortly");
+}
+
+Reply purchase_reply(const PurchaseEvent& ids, const EventResult& result) {
+  return reply_from<PurchaseAnswer>(
+      result, "purchase " + ids.event_id, [&](const PurchaseAnswer& answer) -> Reply {
+        return Success{http::status::ok, purchase_response_json(ids, answer, result.replayed)};
+      });
+}
+
+Reply refund_reply(const RefundEvent& ids, const std::string& member_id,
+                   const EventResult& result) {
+  return reply_from<
+      RefundAnswer>(result, "refund " + ids.event_id, [&](const RefundAnswer& answer) -> Reply {
+    const std::string& member = result.member ? result.member->member_id : member_id;
+    return Success{http::status::ok, refund_response_json(ids, member, answer, result.replayed)};
+  });
+}
+
+PurchaseEvent purchase_ids(const PurchaseEvent& purchase) {
+  PurchaseEvent ids;
+  ids.event_id = purchase.event_id;
+  ids.member_id = purchase.member_id;
+  return ids;
+}
+
+RefundEvent refund_ids(const RefundEvent& refund) {
+  RefundEvent ids;
+  ids.event_id = refund.event_id;
+  ids.original_event_id = refund.original_event_id;
+  return ids;
+}
+
+std::optional<Problem> prepare_refund(const ApiContext& context, const Principal& principal,
+                                      const RefundEvent& refund, std::string& member_id) {
+  std::optional<PurchaseRecord> original;
+  if (Status status = context.store->load_purchase(refund.original_event_id, original);
+      !status.ok()) {
+    return storage_problem(status, "load_purchase");
+  }
+  if (original) member_id = original->member_id;
+  if (principal.role != Role::pos || principal.all_stores) return std::nullopt;
+  if (!original) {
+    return make_problem(ErrorCode::not_found, "no purchase with this event id",
+                        "original_event_id");
+  }
+  if (!authorize_store(principal, original->store_id).ok()) {
+    return make_problem(ErrorCode::forbidden,
+                        "this key may not refund purchases made at that store",
+                        "original_event_id");
+  }
+  return std::nullopt;
 }
 
 RouteResult handle_purchase(const ApiContext& context, const HttpRequest& request,
@@ -46,16 +90,27 @@ RouteResult handle_purchase(const ApiContext& context, const HttpRequest& reques
     return problem_response(r);
   }
   // The answer only needs the ids; the event itself moves into the runtime.
-  PurchaseEvent ids;
-  ids.event_id = purchase.event_id;
-  ids.member_id = purchase.member_id;
-  Event event{std::move(purchase)};
-  return Deferred{
-      [context, event = std::move(event), ids = std::move(ids)](Respond respond) mutable {
-        context.runtime->submit(
-            std::move(event), [ids = std::move(ids), respond = std::move(respond)](
-                                  EventResult&& result) { respond(purchase_answer(ids, result)); });
-      }};
+  PurchaseEvent ids = purchase_ids(purchase);
+  return submit_and_reply(
+      context, Event{std::move(purchase)},
+      [ids = std::move(ids)](const EventResult& result) { return purchase_reply(ids, result); });
+}
+
+RouteResult handle_refund(const ApiContext& context, const HttpRequest& request,
+                          const Principal& principal) {
+  Parsed<RefundEvent> parsed = parse_refund_request(request.body());
+  if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
+  RefundEvent& refund = std::get<RefundEvent>(parsed);
+  std::string member_id;
+  if (std::optional<Problem> problem = prepare_refund(context, principal, refund, member_id)) {
+    return problem_response(*problem);
+  }
+  RefundEvent ids = refund_ids(refund);
+  return submit_and_reply(
+      context, Event{std::move(refund)},
+      [ids = std::move(ids), member_id = std::move(member_id)](const EventResult& result) {
+        return refund_reply(ids, member_id, result);
+      });
 }
 
 }  // namespace loyalty::api

@@ -1,5 +1,5 @@
-// Member endpoints: sign-up (through the runtime), the member view, lookup by identifier, and
-// the ledger. Reads go straight to the store; they never wait for a writer.
+// Member endpoints: sign-up (through the runtime), the member view, lookup by identifier, the
+// ledger and the referrals. Reads go straight to the store; they never wait for a writer.
 #include <boost/json/object.hpp>
 #include <charconv>
 
@@ -15,6 +15,9 @@ namespace {
 
 constexpr size_t kLedgerLimitDefault = 50;
 constexpr size_t kLedgerLimitMax = 500;  // api.md
+// Referees listed by GET …/referrals. Sign-ups with a code are not capped by the program, so
+// the list is; rewarded_count still counts them all.
+constexpr size_t kReferralsListedMax = 1000;
 
 HttpResponse member_not_found() {
   return problem_response(ErrorCode::not_found, "no member with this id", "member_id");
@@ -27,10 +30,10 @@ boost::json::object view_json(const ApiContext& context, const MemberState& memb
 
 HttpResponse signup_answer(const ApiContext& context, const std::string& member_id,
                            EventResult& result) {
-  if (!result.rejection.ok()) return runtime_problem(result.rejection);
+  if (!result.rejection.ok()) return problem_response(runtime_problem(result.rejection));
   if (!result.member) {  // the runtime answers sign-ups with the member; read it if it did not
     if (Status status = context.store->load_member(member_id, result.member); !status.ok()) {
-      return storage_problem(status, "load_member");
+      return problem_response(storage_problem(status, "load_member"));
     }
     if (!result.member) {
       log_line("sign-up of " + member_id + " succeeded but the member is not in the store");
@@ -47,7 +50,7 @@ std::optional<HttpResponse> load_member(const ApiContext& context, std::string_v
                                         std::optional<MemberState>& out) {
   if (!is_valid_id(member_id)) return member_not_found();
   if (Status status = context.store->load_member(member_id, out); !status.ok()) {
-    return storage_problem(status, "load_member");
+    return problem_response(storage_problem(status, "load_member"));
   }
   if (!out) return member_not_found();
   return std::nullopt;
@@ -110,7 +113,7 @@ HttpResponse handle_lookup(const ApiContext& context, boost::urls::params_view p
   }
   std::string member_id;
   if (Status status = context.store->find_identifier(*kind, value, member_id); !status.ok()) {
-    return storage_problem(status, "find_identifier");
+    return problem_response(storage_problem(status, "find_identifier"));
   }
   if (member_id.empty()) {
     return problem_response(ErrorCode::not_found, "no member has this " + field, field);
@@ -148,9 +151,21 @@ HttpResponse handle_ledger(const ApiContext& context, std::string_view member_id
   }
   LedgerPage page;
   if (Status status = context.store->read_ledger(member_id, cursor, limit, page); !status.ok()) {
-    return storage_problem(status, "read_ledger");
+    return problem_response(storage_problem(status, "read_ledger"));
   }
   return json_response(http::status::ok, ledger_page_json(member_id, page));
+}
+
+HttpResponse handle_referrals(const ApiContext& context, std::string_view member_id) {
+  std::optional<MemberState> member;
+  if (std::optional<HttpResponse> refusal = load_member(context, member_id, member)) {
+    return std::move(*refusal);
+  }
+  std::vector<ReferralLink> links;
+  if (Status status = context.store->read_referrals(member_id, links); !status.ok()) {
+    return problem_response(storage_problem(status, "read_referrals"));
+  }
+  return json_response(http::status::ok, referrals_json(*member, links, kReferralsListedMax));
 }
 
 }  // namespace loyalty::api

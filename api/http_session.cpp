@@ -1,6 +1,7 @@
 // The per-connection HTTP state machine: do_* starts an asynchronous step, on_* finishes it.
 #include "api/http_session.hpp"
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -51,6 +52,14 @@ std::string request_id_of(std::string_view header) {
   return sane_request_id(header) ? std::string(header) : new_request_id();
 }
 
+// The batch endpoint carries up to 1,000 events and has its own, larger body limit. Matched on
+// the raw target: a percent-encoded spelling just keeps the ordinary limit.
+bool is_batch_target(std::string_view target) {
+  constexpr std::string_view kBatchPath = "/v1/events:batch";
+  return target.starts_with(kBatchPath) &&
+         (target.size() == kBatchPath.size() || target[kBatchPath.size()] == '?');
+}
+
 }  // namespace
 
 HttpSession::HttpSession(net::ip::tcp::socket&& socket, std::shared_ptr<ServerShared> shared)
@@ -71,9 +80,18 @@ void HttpSession::run() {
                 beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
 }
 
+size_t HttpSession::body_limit_for(std::string_view target) const {
+  return is_batch_target(target) ? shared_->limits.batch_body_bytes_max
+                                 : shared_->limits.body_bytes_max;
+}
+
 void HttpSession::do_read() {
   parser_.emplace();
-  parser_->body_limit(shared_->limits.body_bytes_max);
+  // The parser checks a Content-Length against its limit as soon as the header is complete,
+  // before on_read_header can tell a batch from other requests: it starts with the larger of
+  // the two limits and on_read_header applies the request's own.
+  parser_->body_limit(
+      std::max(shared_->limits.body_bytes_max, shared_->limits.batch_body_bytes_max));
   parser_->header_limit(static_cast<uint32_t>(shared_->limits.header_bytes_max));
   if (first_request_ || buffer_.size() > 0) {
     do_read_header();
@@ -104,6 +122,11 @@ void HttpSession::do_read_header() {
 void HttpSession::on_read_header(error_code error, size_t) {
   if (error) return on_read_error(error);
   const auto& header = parser_->get();
+  const size_t body_limit = body_limit_for(header.target());
+  if (const auto length = parser_->content_length(); length && *length > body_limit) {
+    return on_read_error(http::error::body_limit);
+  }
+  parser_->body_limit(body_limit);  // counted down as chunks arrive
   if (beast::iequals(header[http::field::expect], "100-continue")) {
     continue_ = http::response<http::empty_body>{http::status::continue_, header.version()};
     http::async_write(
@@ -128,9 +151,12 @@ void HttpSession::on_read(error_code error, size_t) {
 void HttpSession::on_read_error(error_code error) {
   if (error == http::error::end_of_stream) return do_close();
   if (error == http::error::body_limit || error == http::error::buffer_overflow) {
-    return send_error(problem_response(
-        ErrorCode::payload_too_large,
-        "the body is larger than " + std::to_string(shared_->limits.body_bytes_max) + " bytes"));
+    // The target is known once the request line was read (also when the header then failed).
+    const size_t body_limit =
+        parser_ ? body_limit_for(parser_->get().target()) : shared_->limits.body_bytes_max;
+    return send_error(
+        problem_response(ErrorCode::payload_too_large,
+                         "the body is larger than " + std::to_string(body_limit) + " bytes"));
   }
   if (error == http::error::header_limit) {
     return send_error(problem_response_with_status(

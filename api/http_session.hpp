@@ -49,6 +49,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  private:
   using error_code = boost::beast::error_code;
 
+  // The largest body accepted for a request to `target` (the batch endpoint has its own).
+  size_t body_limit_for(std::string_view target) const;
   void do_read();
   void on_idle_read(error_code error, size_t bytes);
   void do_read_header();

@@ -83,27 +83,46 @@ http::status http_status(ErrorCode code, InvalidKind kind) {
   return http::status::internal_server_error;
 }
 
-HttpResponse problem_response_with_status(http::status status, ErrorCode code,
-                                          std::string_view detail, std::string_view field) {
-  const std::string_view name = error_code_name(code);
+Problem make_problem(ErrorCode code, std::string detail, std::string field, InvalidKind kind) {
+  return Problem{http_status(code, kind), code, std::move(detail), std::move(field)};
+}
+
+Problem make_problem(const Rejection& rejection, InvalidKind kind) {
+  return make_problem(rejection.code, rejection.message, rejection.field, kind);
+}
+
+boost::json::object problem_json(const Problem& problem) {
+  const std::string_view name = error_code_name(problem.code);
   boost::json::object body;
   body["type"] = "https://loyalty-engine.dev/problems/" + std::string(name);
-  body["title"] = title_of(code);
-  body["status"] = static_cast<unsigned>(status);
+  body["title"] = title_of(problem.code);
+  body["status"] = static_cast<unsigned>(problem.status);
   body["code"] = name;
-  body["detail"] = detail;
+  body["detail"] = problem.detail;
   boost::json::array errors;
-  if (!field.empty()) errors.push_back(boost::json::object{{"field", field}, {"message", detail}});
+  if (!problem.field.empty()) {
+    errors.push_back(boost::json::object{{"field", problem.field}, {"message", problem.detail}});
+  }
   body["errors"] = std::move(errors);
+  return body;
+}
 
-  HttpResponse response{status, 11};
+HttpResponse problem_response(const Problem& problem) {
+  HttpResponse response{problem.status, 11};
   response.set(http::field::content_type, "application/problem+json");
-  if (code == ErrorCode::unauthorized) response.set(http::field::www_authenticate, "Bearer");
-  if (code == ErrorCode::unavailable || code == ErrorCode::rate_limited) {
+  if (problem.code == ErrorCode::unauthorized) {
+    response.set(http::field::www_authenticate, "Bearer");
+  }
+  if (problem.code == ErrorCode::unavailable || problem.code == ErrorCode::rate_limited) {
     response.set(http::field::retry_after, "1");
   }
-  response.body() = boost::json::serialize(body);
+  response.body() = boost::json::serialize(problem_json(problem));
   return response;
+}
+
+HttpResponse problem_response_with_status(http::status status, ErrorCode code,
+                                          std::string_view detail, std::string_view field) {
+  return problem_response(Problem{status, code, std::string(detail), std::string(field)});
 }
 
 HttpResponse problem_response(ErrorCode code, std::string_view detail, std::string_view field,

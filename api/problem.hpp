@@ -3,6 +3,7 @@
 // Thread-safety: free functions.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -18,6 +19,25 @@ namespace loyalty::api {
 enum class InvalidKind : uint8_t { malformed = 0, semantic = 1 };
 
 http::status http_status(ErrorCode code, InvalidKind kind = InvalidKind::malformed);
+
+// A problem as a value: sent on its own as a response, or embedded in a batch result.
+struct Problem {
+  http::status status = http::status::bad_request;
+  ErrorCode code = ErrorCode::invalid_request;
+  std::string detail;  // a sentence for integrators, never internals
+  std::string field;   // "" when about the request as a whole
+};
+
+Problem make_problem(ErrorCode code, std::string detail, std::string field = {},
+                     InvalidKind kind = InvalidKind::malformed);
+Problem make_problem(const Rejection& rejection, InvalidKind kind = InvalidKind::malformed);
+
+// {type, title, status, code, detail, errors: [{field, message}]}.
+boost::json::object problem_json(const Problem& problem);
+
+// The response: problem_json() as application/problem+json, with WWW-Authenticate on 401 and
+// Retry-After on 429 and 503.
+HttpResponse problem_response(const Problem& problem);
 
 // The problem response for a code: status from http_status(), `detail` as given, and one
 // entry in `errors` when `field` is not empty. No internals go in here: callers pass

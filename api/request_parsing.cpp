@@ -1,136 +1,23 @@
-// Request body parsing: JSON → engine events, refusing anything not in the contract.
+// Request body parsing: JSON → engine events, refusing anything not in the contract. Sign-ups,
+// purchases, quotes and refunds here; points and holds in request_parsing_points.cpp; the
+// batch envelope in request_parsing_batch.cpp.
 #include "api/request_parsing.hpp"
 
 #include <algorithm>
-#include <boost/json/error.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
-#include <initializer_list>
-#include <limits>
 
+#include "api/json_fields.hpp"
+#include "api/request_parsing_items.hpp"
 #include "engine/types.hpp"
 
 namespace loyalty::api {
 namespace json = boost::json;
+using json_fields::Fields;
+using json_fields::malformed;
+
 namespace {
 
 constexpr int64_t kQuantityMax = 1'000'000;  // as engine validate_input
-
-// Thrown inside this file only and caught by the two entry points: keeps field checks linear.
-struct Refusal {
-  ParseError error;
-};
-
-[[noreturn]] void malformed(std::string field, std::string message) {
-  throw Refusal{{std::move(field), std::move(message), InvalidKind::malformed}};
-}
-
-[[noreturn]] void out_of_range(std::string field, std::string message) {
-  throw Refusal{{std::move(field), std::move(message), InvalidKind::semantic}};
-}
-
-// An object being read, with the path of its fields ("" at the top, "lines[2]." inside).
-class Fields {
- public:
-  Fields(const json::object& object, std::string prefix)
-      : object_(object), prefix_(std::move(prefix)) {}
-
-  void refuse_unknown(std::initializer_list<std::string_view> known) const {
-    for (const auto& member : object_) {
-      if (std::find(known.begin(), known.end(), member.key()) == known.end()) {
-        malformed(path(member.key()), path(member.key()) + " is not a known field");
-      }
-    }
-  }
-
-  std::string path(std::string_view key) const { return prefix_ + std::string(key); }
-
-  // The value, or nullptr when absent; null counts as absent for optional fields.
-  const json::value* optional(std::string_view key) const {
-    const json::value* value = object_.if_contains(key);
-    return value == nullptr || value->is_null() ? nullptr : value;
-  }
-
-  const json::value& required(std::string_view key) const {
-    const json::value* value = object_.if_contains(key);
-    if (value == nullptr || value->is_null()) malformed(path(key), path(key) + " is required");
-    return *value;
-  }
-
-  std::string string(std::string_view key, const json::value& value) const {
-    const json::string* text = value.if_string();
-    if (text == nullptr) malformed(path(key), path(key) + " must be a string");
-    return std::string(text->data(), text->size());
-  }
-
-  std::string id(std::string_view key, const json::value& value) const {
-    std::string text = string(key, value);
-    if (!is_valid_id(text)) {
-      malformed(path(key),
-                path(key) + " must be 1 to 128 printable ASCII characters without spaces");
-    }
-    return text;
-  }
-
-  // Names such as SKUs and categories: printable ASCII, spaces allowed.
-  std::string name(std::string_view key, const json::value& value) const {
-    std::string text = string(key, value);
-    const bool printable =
-        std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-    if (text.empty() || text.size() > kIdLengthMax || !printable) {
-      malformed(path(key), path(key) + " must be 1 to 128 printable ASCII characters");
-    }
-    return text;
-  }
-
-  int64_t integer(std::string_view key, const json::value& value, int64_t min, int64_t max) const {
-    int64_t number = 0;
-    if (const int64_t* signed_number = value.if_int64()) {
-      number = *signed_number;
-    } else if (const uint64_t* unsigned_number = value.if_uint64()) {
-      if (*unsigned_number > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        out_of_range(path(key), range_message(key, min, max));
-      }
-      number = static_cast<int64_t>(*unsigned_number);
-    } else {
-      malformed(path(key), path(key) + " must be an integer");
-    }
-    if (number < min || number > max) out_of_range(path(key), range_message(key, min, max));
-    return number;
-  }
-
-  TimeMs time(std::string_view key, const json::value& value) const {
-    const std::optional<TimeMs> parsed = parse_rfc3339(string(key, value));
-    if (!parsed) {
-      malformed(path(key), path(key) + " must be an RFC 3339 time such as 2026-11-20T10:15:00Z");
-    }
-    return *parsed;
-  }
-
- private:
-  std::string range_message(std::string_view key, int64_t min, int64_t max) const {
-    return path(key) + " must be between " + std::to_string(min) + " and " +
-           (max == kAmountMax ? std::string("10^12") : std::to_string(max));
-  }
-
-  const json::object& object_;
-  std::string prefix_;
-};
-
-const json::object& parse_object(std::string_view body, json::value& storage) {
-  json::parse_options options;
-  options.max_depth = kJsonDepthMax;
-  boost::system::error_code error;
-  storage = json::parse(body, error, {}, options);
-  if (error == json::error::too_deep) {
-    malformed("", "the JSON nests deeper than " + std::to_string(kJsonDepthMax) + " levels");
-  }
-  if (error) malformed("", "the body is not valid JSON (" + error.message() + ")");
-  const json::object* object = storage.if_object();
-  if (object == nullptr) malformed("", "the body must be a JSON object");
-  return *object;
-}
 
 PurchaseLine parse_line(const json::value& value, const std::string& at) {
   const json::object* object = value.if_object();
@@ -145,9 +32,28 @@ PurchaseLine parse_line(const json::value& value, const std::string& at) {
   return line;
 }
 
+RefundLine parse_refund_line(const json::value& value, const std::string& at) {
+  const json::object* object = value.if_object();
+  if (object == nullptr) malformed(at, at + " must be an object");
+  const Fields f(*object, at + ".");
+  f.refuse_unknown({"sku", "amount_minor"});
+  RefundLine line;
+  line.sku = f.name("sku", f.required("sku"));
+  line.amount_minor = f.integer("amount_minor", f.required("amount_minor"), 1, kAmountMax);
+  return line;
+}
+
+const json::array& lines_array(const Fields& f) {
+  const json::array* lines = f.required("lines").if_array();
+  if (lines == nullptr) malformed("lines", "lines must be an array");
+  if (lines->empty()) malformed("lines", "at least one line is needed");
+  if (lines->size() > kLinesMax) malformed("lines", "at most 500 lines are allowed");
+  return *lines;
+}
+
 SignupEvent read_signup(std::string_view body) {
   json::value storage;
-  const Fields f(parse_object(body, storage), "");
+  const Fields f(json_fields::parse_object(body, storage), "");
   f.refuse_unknown({"member_id", "referral_code", "joined_at", "phone", "card_no", "profile"});
   SignupEvent signup;
   signup.member_id = f.id("member_id", f.required("member_id"));
@@ -164,13 +70,18 @@ SignupEvent read_signup(std::string_view body) {
   return signup;
 }
 
-PurchaseEvent read_purchase(std::string_view body) {
-  json::value storage;
-  const Fields f(parse_object(body, storage), "");
+PurchaseEvent read_purchase_fields(const json::object& object, bool event_id_required,
+                                   std::string_view also_known) {
+  const Fields f(object, "");
   f.refuse_unknown({"event_id", "member_id", "store_id", "occurred_at", "currency", "lines",
-                    "redeem_points", "hold_id"});
+                    "redeem_points", "hold_id"},
+                   also_known);
   PurchaseEvent purchase;
-  purchase.event_id = f.id("event_id", f.required("event_id"));
+  if (event_id_required) {
+    purchase.event_id = f.id("event_id", f.required("event_id"));
+  } else if (const json::value* v = f.optional("event_id")) {
+    purchase.event_id = f.id("event_id", *v);
+  }
   purchase.member_id = f.id("member_id", f.required("member_id"));
   purchase.store_id = f.id("store_id", f.required("store_id"));
   purchase.occurred_at = f.time("occurred_at", f.required("occurred_at"));
@@ -180,13 +91,10 @@ PurchaseEvent read_purchase(std::string_view body) {
                                     [](char c) { return c >= 'A' && c <= 'Z'; });
   if (!iso_code) malformed("currency", "currency must be an ISO 4217 code such as CNY");
 
-  const json::array* lines = f.required("lines").if_array();
-  if (lines == nullptr) malformed("lines", "lines must be an array");
-  if (lines->empty()) malformed("lines", "a purchase needs at least one line");
-  if (lines->size() > kLinesMax) malformed("lines", "a purchase has at most 500 lines");
-  purchase.lines.reserve(lines->size());
-  for (size_t i = 0; i < lines->size(); ++i) {
-    purchase.lines.push_back(parse_line((*lines)[i], "lines[" + std::to_string(i) + "]"));
+  const json::array& lines = lines_array(f);
+  purchase.lines.reserve(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    purchase.lines.push_back(parse_line(lines[i], "lines[" + std::to_string(i) + "]"));
   }
   if (const json::value* v = f.optional("redeem_points")) {
     purchase.redeem_points = f.integer("redeem_points", *v, 0, kPointsMax);
@@ -195,16 +103,37 @@ PurchaseEvent read_purchase(std::string_view body) {
   return purchase;
 }
 
-template <class T, class Read>
-Parsed<T> guarded(std::string_view body, Read read) {
-  try {
-    return read(body);
-  } catch (const Refusal& refusal) {
-    return refusal.error;
-  }
+}  // namespace
+
+PurchaseEvent read_purchase_object(const json::object& object, std::string_view also_known) {
+  return read_purchase_fields(object, true, also_known);
 }
 
-}  // namespace
+RefundEvent read_refund_object(const json::object& object, std::string_view also_known) {
+  const Fields f(object, "");
+  f.refuse_unknown({"event_id", "original_event_id", "occurred_at", "amount_minor", "lines"},
+                   also_known);
+  RefundEvent refund;
+  refund.event_id = f.id("event_id", f.required("event_id"));
+  refund.original_event_id = f.id("original_event_id", f.required("original_event_id"));
+  refund.occurred_at = f.time("occurred_at", f.required("occurred_at"));
+  const json::value* amount = f.optional("amount_minor");
+  const bool has_lines = f.optional("lines") != nullptr;
+  if ((amount != nullptr) == has_lines) {
+    malformed("amount_minor",
+              "give exactly one of amount_minor (a refund by amount) or lines (by SKU)");
+  }
+  if (amount != nullptr) {
+    refund.amount_minor = f.integer("amount_minor", *amount, 1, kAmountMax);
+  } else {
+    const json::array& lines = lines_array(f);
+    refund.lines.reserve(lines.size());
+    for (size_t i = 0; i < lines.size(); ++i) {
+      refund.lines.push_back(parse_refund_line(lines[i], "lines[" + std::to_string(i) + "]"));
+    }
+  }
+  return refund;
+}
 
 bool is_valid_id(std::string_view id) {
   if (id.empty() || id.size() > kIdLengthMax) return false;
@@ -212,11 +141,28 @@ bool is_valid_id(std::string_view id) {
 }
 
 Parsed<SignupEvent> parse_signup_request(std::string_view body) {
-  return guarded<SignupEvent>(body, read_signup);
+  return json_fields::guarded<SignupEvent>([&] { return read_signup(body); });
 }
 
 Parsed<PurchaseEvent> parse_purchase_request(std::string_view body) {
-  return guarded<PurchaseEvent>(body, read_purchase);
+  return json_fields::guarded<PurchaseEvent>([&] {
+    json::value storage;
+    return read_purchase_fields(json_fields::parse_object(body, storage), true, {});
+  });
+}
+
+Parsed<PurchaseEvent> parse_quote_request(std::string_view body) {
+  return json_fields::guarded<PurchaseEvent>([&] {
+    json::value storage;
+    return read_purchase_fields(json_fields::parse_object(body, storage), false, {});
+  });
+}
+
+Parsed<RefundEvent> parse_refund_request(std::string_view body) {
+  return json_fields::guarded<RefundEvent>([&] {
+    json::value storage;
+    return read_refund_object(json_fields::parse_object(body, storage), {});
+  });
 }
 
 }  // namespace loyalty::api

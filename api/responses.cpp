@@ -1,4 +1,4 @@
-// Serializing engine results to the API's JSON shapes.
+// Serializing engine results to the API's JSON shapes: members, purchases, the ledger.
 #include "api/responses.hpp"
 
 #include <boost/json/array.hpp>
@@ -7,11 +7,6 @@
 namespace loyalty::api {
 namespace json = boost::json;
 namespace {
-
-json::object balance_json(const Balance& balance) {
-  return json::object{
-      {"available", balance.available}, {"pending", balance.pending}, {"held", balance.held}};
-}
 
 // Tier benefits are free-form JSON checked when the program was loaded; an unreadable value
 // (which validation should make impossible) is shown as an empty object rather than failing
@@ -24,6 +19,11 @@ json::value benefits_json(const std::string& text) {
 }
 
 }  // namespace
+
+json::object balance_json(const Balance& balance) {
+  return json::object{
+      {"available", balance.available}, {"pending", balance.pending}, {"held", balance.held}};
+}
 
 json::object member_view_json(const MemberView& view) {
   const MemberState& member = *view.member;

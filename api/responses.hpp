@@ -1,10 +1,15 @@
-// JSON shapes of successful responses (api.md): the member view, the purchase answer and a
-// ledger page. Serialization only; the numbers come from the engine.
+// JSON shapes of successful responses (api.md): the member view, the answers of every event
+// kind, a ledger page, holds and referrals. Serialization only; the numbers come from the
+// engine. Implemented per resource: responses.cpp (members, purchases, ledger),
+// responses_events.cpp (refunds, quotes), responses_points.cpp (redemptions, adjustments,
+// holds, referrals).
 // Thread-safety: free functions over caller-owned data.
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/apply.hpp"
 #include "engine/member_view.hpp"
@@ -21,6 +26,43 @@ boost::json::object member_view_json(const MemberView& view);
 //  balance, tier, tier_changed, replayed}.
 boost::json::object purchase_response_json(const PurchaseEvent& purchase,
                                            const PurchaseAnswer& answer, bool replayed);
+
+// {available, pending, held}.
+boost::json::object balance_json(const Balance& balance);
+
+// {event_id, original_event_id, member_id (when known), points_reversed, points_restored,
+//  referral_reversed, refunded_minor, remaining_minor, balance, replayed}.
+boost::json::object refund_response_json(const RefundEvent& refund, std::string_view member_id,
+                                         const RefundAnswer& answer, bool replayed);
+
+// {event_id (when given), member_id, points_earned, points_redeemed, breakdown, balance_after,
+//  tier, tier_changed, redeemable_points_max, redeemable_value_minor}.
+boost::json::object quote_response_json(const PurchaseEvent& quote, const QuoteAnswer& answer);
+
+// {redemption_id, member_id, points, reward_id (null when none), balance, replayed}.
+boost::json::object redemption_response_json(const RedemptionEvent& redemption,
+                                             const PointsAnswer& answer, bool replayed);
+
+// {adjustment_id, member_id, points, reason, balance, replayed}.
+boost::json::object adjustment_response_json(const AdjustmentEvent& adjustment,
+                                             const PointsAnswer& answer, bool replayed);
+
+// The hold view: {hold_id, member_id, points, state, created_at, expires_at, settled_at (null
+// while active), captured_by (null unless a purchase captured it), balance (null when
+// unknown)}. An active hold whose expires_at is not after `now` shows as "expired": it can no
+// longer be captured, whether or not its release has been written yet (that happens with the
+// member's next change or the expiry job).
+boost::json::object hold_view_json(std::string_view member_id, const Hold& hold,
+                                   const Balance* balance, TimeMs now);
+std::string_view hold_state_name(HoldState state);
+
+// {member_id, referral_code, referred: [{member_id, status, signed_up_at, rewarded_at (null
+//  when not rewarded)}], rewarded_count, truncated}. At most `listed_max` referees are listed,
+// in the store's order; `truncated` says whether there were more. rewarded_count counts the
+// links whose reward stands (status "rewarded"), over all of them.
+boost::json::object referrals_json(const MemberState& referrer,
+                                   const std::vector<ReferralLink>& links, size_t listed_max);
+std::string_view referral_status_name(ReferralStatus status);
 
 // {entries: [{id: "<member_id>:<seq>", seq, type, points, at, reference, rule,
 //  program_version, balance_after}], next_cursor: "<seq>" | null}.

@@ -55,20 +55,98 @@ RouteResult route(const ApiContext& context, const HttpRequest& request,
     }
     return handle_lookup(context, target->params());
   }
-  if ((n == 3 || (n == 4 && path[3] == "ledger")) && path[1] == "members") {
+  if (n == 3 && path[1] == "members") {
     if (method != http::verb::get) return method_not_allowed("GET");
     if (Rejection r = authorize(principal, {Role::pos, Role::app, Role::admin}); !r.ok()) {
       return problem_response(r);
     }
-    if (n == 3) return handle_get_member(context, path[2]);
-    return handle_ledger(context, path[2], target->params());
+    return handle_get_member(context, path[2]);
   }
-  if (n == 3 && path[1] == "events" && path[2] == "purchase") {
+  if (n == 4 && path[1] == "members") {
+    const std::string& member_id = path[2];
+    if (path[3] == "ledger") {
+      if (method != http::verb::get) return method_not_allowed("GET");
+      if (Rejection r = authorize(principal, {Role::pos, Role::app, Role::admin}); !r.ok()) {
+        return problem_response(r);
+      }
+      return handle_ledger(context, member_id, target->params());
+    }
+    if (path[3] == "referrals") {
+      if (method != http::verb::get) return method_not_allowed("GET");
+      if (Rejection r = authorize(principal, {Role::app, Role::admin}); !r.ok()) {
+        return problem_response(r);
+      }
+      return handle_referrals(context, member_id);
+    }
+    if (path[3] == "redemptions") {
+      if (method != http::verb::post) return method_not_allowed("POST");
+      if (Rejection r = authorize(principal, {Role::pos, Role::app, Role::admin}); !r.ok()) {
+        return problem_response(r);
+      }
+      return handle_redemption(context, request, member_id);
+    }
+    if (path[3] == "adjustments") {
+      if (method != http::verb::post) return method_not_allowed("POST");
+      if (Rejection r = authorize(principal, {Role::admin}); !r.ok()) return problem_response(r);
+      return handle_adjustment(context, request, member_id);
+    }
+    return not_found();
+  }
+  if (n == 3 && path[1] == "events" && (path[2] == "purchase" || path[2] == "refund")) {
     if (method != http::verb::post) return method_not_allowed("POST");
     if (Rejection r = authorize(principal, {Role::pos, Role::admin}); !r.ok()) {
       return problem_response(r);
     }
-    return handle_purchase(context, request, *principal);
+    if (path[2] == "purchase") return handle_purchase(context, request, *principal);
+    return handle_refund(context, request, *principal);
+  }
+  if (n == 2 && path[1] == "events:batch") {
+    if (method != http::verb::post) return method_not_allowed("POST");
+    if (Rejection r = authorize(principal, {Role::pos, Role::admin}); !r.ok()) {
+      return problem_response(r);
+    }
+    return handle_batch(context, request, *principal);
+  }
+  if (n == 2 && path[1] == "quotes") {
+    if (method != http::verb::post) return method_not_allowed("POST");
+    if (Rejection r = authorize(principal, {Role::pos, Role::app, Role::admin}); !r.ok()) {
+      return problem_response(r);
+    }
+    return handle_quote(context, request, *principal);
+  }
+  // Holds are the POS's; admin may do everything (api.md "Auth").
+  if (n == 2 && path[1] == "holds") {
+    if (method != http::verb::post) return method_not_allowed("POST");
+    if (Rejection r = authorize(principal, {Role::pos, Role::admin}); !r.ok()) {
+      return problem_response(r);
+    }
+    return handle_create_hold(context, request);
+  }
+  if (n == 3 && path[1] == "holds") {
+    // GET names the hold by the whole segment; POST by what precedes ":capture" / ":void"
+    // (hold ids may themselves contain ':').
+    const std::string& segment = path[2];
+    std::optional<EventType> action;
+    std::string_view hold_id = segment;
+    if (const size_t colon = segment.rfind(':'); colon != std::string::npos) {
+      const std::string_view verb = std::string_view(segment).substr(colon + 1);
+      if (verb == "capture") action = EventType::hold_capture;
+      if (verb == "void") action = EventType::hold_void;
+      if (action) hold_id = std::string_view(segment).substr(0, colon);
+    }
+    if (method == http::verb::get) {
+      if (Rejection r = authorize(principal, {Role::pos, Role::admin}); !r.ok()) {
+        return problem_response(r);
+      }
+      return handle_get_hold(context, segment);
+    }
+    if (method != http::verb::post || !action) {
+      return method_not_allowed(action ? "POST" : "GET");
+    }
+    if (Rejection r = authorize(principal, {Role::pos, Role::admin}); !r.ok()) {
+      return problem_response(r);
+    }
+    return handle_hold_action(context, request, hold_id, *action);
   }
   return not_found();
 }

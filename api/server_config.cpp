@@ -156,11 +156,15 @@ void read_limits(const toml::value& value, LimitsConfig& limits) {
   if (!value.is_table()) refuse("limits", "must be a table");
   const toml::table& table = value.as_table();
   refuse_unknown_keys(table, "limits",
-                      {"body_bytes_max", "header_bytes_max", "connections_max", "header_timeout_ms",
-                       "idle_timeout_ms", "io_threads"});
+                      {"body_bytes_max", "batch_body_bytes_max", "header_bytes_max",
+                       "connections_max", "header_timeout_ms", "idle_timeout_ms", "io_threads"});
   if (const toml::value* v = find(table, "body_bytes_max")) {
     limits.body_bytes_max =
         static_cast<size_t>(read_integer(*v, "limits.body_bytes_max", 1, kBodyBytesLimit));
+  }
+  if (const toml::value* v = find(table, "batch_body_bytes_max")) {
+    limits.batch_body_bytes_max =
+        static_cast<size_t>(read_integer(*v, "limits.batch_body_bytes_max", 1, kBodyBytesLimit));
   }
   if (const toml::value* v = find(table, "header_bytes_max")) {
     limits.header_bytes_max =

@@ -36,6 +36,9 @@ struct ApiKeyConfig {
 struct LimitsConfig {
   // Largest request body; larger → 413 payload_too_large. Default 65536 (api.md: 64 KiB).
   size_t body_bytes_max = 65536;
+  // Largest body of POST /v1/events:batch, which carries up to 1,000 events. Default 4194304
+  // (4 MiB: about 4 KiB per event).
+  size_t batch_body_bytes_max = size_t{4} << 20;
   // Largest request line plus headers. Default 8192, what common proxies allow.
   size_t header_bytes_max = 8192;
   // Open connections at once; further ones are closed on accept. Default 10000.

@@ -15,6 +15,7 @@
 #include "engine/member_state.hpp"
 #include "engine/outcome.hpp"
 #include "engine/program.hpp"
+#include "engine/purchase_record.hpp"
 
 namespace loyalty {
 
@@ -38,26 +39,80 @@ struct PurchaseAnswer {
   friend bool operator==(const PurchaseAnswer&, const PurchaseAnswer&) = default;
 };
 
+struct RefundAnswer {
+  Points points_reversed = 0;    // taken back (proportional, exact on the completing refund)
+  Points points_restored = 0;    // points that had paid for the refunded part, given back
+  Points referral_reversed = 0;  // the referee's first-purchase reward, clawed back
+  AmountMinor refunded_minor = 0;
+  AmountMinor remaining_minor = 0;  // still refundable
+  Balance balance;
+  friend bool operator==(const RefundAnswer&, const RefundAnswer&) = default;
+};
+
+// Redemptions, adjustments and hold actions answer with the points moved and the balance.
+struct PointsAnswer {
+  Points points = 0;
+  Balance balance;
+  friend bool operator==(const PointsAnswer&, const PointsAnswer&) = default;
+};
+
+struct HoldAnswer {
+  Hold hold;
+  Balance balance;
+  friend bool operator==(const HoldAnswer&, const HoldAnswer&) = default;
+};
+
+struct JobStepAnswer {
+  Points points_expired = 0;
+  bool tier_changed = false;
+  std::string tier;
+  friend bool operator==(const JobStepAnswer&, const JobStepAnswer&) = default;
+};
+
 // What the client is told; stored with the idempotency record and sent again on a replay.
 // Sign-ups answer with the member view, which is read fresh, so they store nothing here.
-using Answer = std::variant<std::monostate, PurchaseAnswer>;
+using Answer = std::variant<std::monostate, PurchaseAnswer, RefundAnswer, PointsAnswer, HoldAnswer,
+                            JobStepAnswer>;
+
+// The link from a referrer to one referee, as GET /v1/members/{id}/referrals lists it.
+enum class ReferralStatus : uint8_t { signed_up = 0, rewarded = 1, not_rewarded = 2, reversed = 3 };
+
+struct ReferralLink {
+  std::string referrer_id;
+  std::string referee_id;
+  ReferralStatus status = ReferralStatus::signed_up;
+  TimeMs signed_up_at = 0;
+  TimeMs rewarded_at = 0;  // 0: not rewarded
+  friend bool operator==(const ReferralLink&, const ReferralLink&) = default;
+};
 
 struct Effects {
   std::vector<LedgerEntry> entries;
   std::vector<Notification> notifications;
-  std::vector<uint64_t> lots_written;  // lot ids of `member.lots` whose records changed
+  std::vector<uint64_t> lots_written;      // lot ids of `member.lots` whose records changed
+  std::optional<PurchaseRecord> purchase;  // created by a purchase, updated by a refund
+  std::vector<Hold> holds_written;         // created or settled holds, as GET /v1/holds shows
+  std::vector<Event> follow_ups;           // to other members, delivered exactly once
+  std::vector<ReferralLink> referral_links;
   Answer answer;
 
   void clear() {
     entries.clear();
     notifications.clear();
     lots_written.clear();
+    purchase.reset();
+    holds_written.clear();
+    follow_ups.clear();
+    referral_links.clear();
     answer = std::monostate{};
   }
 };
 
 struct ApplyContext {
   const ProgramVersion* program = nullptr;
+  // Loaded by the runtime for the events that need them:
+  const PurchaseRecord* original_purchase = nullptr;  // refunds: the purchase refunded
+  const Hold* stored_hold = nullptr;  // hold actions: the hold as last stored (any state)
 };
 
 inline constexpr TimeMs kFutureToleranceMs = 5 * 60 * kMsPerSecond;  // domain.md: 5 minutes
@@ -71,7 +126,17 @@ Rejection validate_input(const Event& event, TimeMs now);
 Rejection apply_event(const ApplyContext& context, std::optional<MemberState>& member,
                       const Event& event, Effects& effects);
 
-// Σ ledger == available + pending + held == Σ lots: the books balance. Checked after every
+// A quote: what the purchase would earn and how many points could pay for it, computed by
+// the purchase's own code path on a copy of the state; nothing changes.
+struct QuoteAnswer {
+  PurchaseAnswer purchase;           // as if applied (balance after, tier after)
+  Points redeemable_points_max = 0;  // points that could pay for this basket now
+  AmountMinor redeemable_value_minor = 0;
+};
+Rejection quote_purchase(const ApplyContext& context, const MemberState& member,
+                         const PurchaseEvent& purchase, QuoteAnswer& out);
+
+// Σ ledger == available + pending + held == Σ lots − debt: the books balance. Checked after every
 // applied event by the runtime (an always-on assertion) and by verify over the store.
 bool member_invariants_hold(const MemberState& member, Points ledger_sum);
 bool lots_match_balance(const MemberState& member);

@@ -1,7 +1,7 @@
 // Event accessors and the canonical fingerprint used for idempotency.
 #include "engine/events.hpp"
 
-#include <cstring>
+#include "engine/check.hpp"
 
 namespace loyalty {
 namespace {
@@ -17,6 +17,12 @@ class Fingerprinter {
     for (int i = 0; i < 8; ++i) byte(static_cast<uint8_t>(value >> (8 * i)));
   }
   void add(int64_t value) { add(static_cast<uint64_t>(value)); }
+  void add(bool value) { byte(value ? 1 : 0); }
+  template <typename T>
+  void add(const std::optional<T>& value) {
+    add(value.has_value());
+    if (value) add(static_cast<int64_t>(*value));
+  }
   uint64_t digest() const { return state_; }
 
  private:
@@ -27,68 +33,139 @@ class Fingerprinter {
   uint64_t state_ = 0xcbf29ce484222325ULL;
 };
 
-}  // namespace
+template <typename... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
 
-EventType Event::type() const {
+EventType unique_kind_of(const EventBody& body) {
   return std::visit(
-      [](const auto& e) {
-        using T = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<T, SignupEvent>)
-          return EventType::signup;
-        else
-          return EventType::purchase;
+      Overloaded{
+          [](const SignupEvent&) { return EventType::signup; },
+          [](const PurchaseEvent&) { return EventType::purchase; },
+          [](const RefundEvent&) { return EventType::refund; },
+          [](const RedemptionEvent&) { return EventType::redemption; },
+          [](const HoldEvent&) { return EventType::hold; },
+          [](const AdjustmentEvent&) { return EventType::adjustment; },
+          // These bodies serve two kinds each: Event(EventType, EventBody) must say which.
+          [](const HoldActionEvent&) -> EventType { LOYALTY_CHECK(false && "kind needed"); },
+          [](const ReferralFollowUp&) -> EventType { LOYALTY_CHECK(false && "kind needed"); },
+          [](const JobStepEvent&) -> EventType { LOYALTY_CHECK(false && "kind needed"); },
       },
       body);
 }
+
+}  // namespace
+
+Event::Event(EventBody b) : body(std::move(b)), kind(unique_kind_of(body)) {}
 
 const std::string& Event::member_id() const {
   return std::visit([](const auto& e) -> const std::string& { return e.member_id; }, body);
 }
 
 std::string Event::idempotency_key() const {
-  return std::visit(
-      [](const auto& e) -> std::string {
-        using T = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<T, SignupEvent>)
-          return "m:" + e.member_id;
-        else
-          return "e:" + e.event_id;
-      },
-      body);
+  switch (kind) {
+    case EventType::signup:
+      return "m:" + member_id();
+    case EventType::purchase:
+      return "e:" + std::get<PurchaseEvent>(body).event_id;
+    case EventType::refund:
+      return "e:" + std::get<RefundEvent>(body).event_id;
+    case EventType::redemption:
+      return "r:" + std::get<RedemptionEvent>(body).redemption_id;
+    case EventType::hold:
+      return "h:" + std::get<HoldEvent>(body).hold_id;
+    case EventType::hold_capture:
+      return "hc:" + std::get<HoldActionEvent>(body).hold_id;
+    case EventType::hold_void:
+      return "hv:" + std::get<HoldActionEvent>(body).hold_id;
+    case EventType::adjustment:
+      return "a:" + std::get<AdjustmentEvent>(body).adjustment_id;
+    case EventType::referral_reward:
+    case EventType::referral_reversal:
+      return "f:" + std::get<ReferralFollowUp>(body).id;
+    case EventType::expire_points:
+      return "jx:" + std::get<JobStepEvent>(body).job_id + ":" + member_id();
+    case EventType::evaluate_tier:
+      return "jt:" + std::get<JobStepEvent>(body).job_id + ":" + member_id();
+  }
+  LOYALTY_CHECK(false && "unknown event kind");
 }
 
 uint64_t fingerprint(const Event& event) {
   Fingerprinter f;
   f.add(static_cast<uint64_t>(event.type()));
-  std::visit(
-      [&f](const auto& e) {
-        using T = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<T, SignupEvent>) {
-          f.add(e.member_id);
-          f.add(e.referral_code);
-          f.add(e.joined_at.has_value() ? uint64_t{1} : uint64_t{0});
-          f.add(e.joined_at.value_or(0));
-          f.add(e.phone);
-          f.add(e.card_no);
-          f.add(e.profile_json);
-        } else {
-          f.add(e.event_id);
-          f.add(e.member_id);
-          f.add(e.store_id);
-          f.add(e.occurred_at);
-          f.add(e.currency);
-          f.add(static_cast<uint64_t>(e.lines.size()));
-          for (const PurchaseLine& line : e.lines) {
-            f.add(line.sku);
-            f.add(line.category);
-            f.add(line.quantity);
-            f.add(line.amount_minor);
-          }
-          f.add(e.redeem_points);
-          f.add(e.hold_id);
-        }
-      },
-      event.body);
+  std::visit(Overloaded{
+                 [&f](const SignupEvent& e) {
+                   f.add(e.member_id);
+                   f.add(e.referral_code);
+                   f.add(e.joined_at);
+                   f.add(e.phone);
+                   f.add(e.card_no);
+                   f.add(e.profile_json);
+                 },
+                 [&f](const PurchaseEvent& e) {
+                   f.add(e.event_id);
+                   f.add(e.member_id);
+                   f.add(e.store_id);
+                   f.add(e.occurred_at);
+                   f.add(e.currency);
+                   f.add(static_cast<uint64_t>(e.lines.size()));
+                   for (const PurchaseLine& line : e.lines) {
+                     f.add(line.sku);
+                     f.add(line.category);
+                     f.add(line.quantity);
+                     f.add(line.amount_minor);
+                   }
+                   f.add(e.redeem_points);
+                   f.add(e.hold_id);
+                 },
+                 [&f](const RefundEvent& e) {
+                   // member_id is resolved by the runtime, not sent: not part of the payload.
+                   f.add(e.event_id);
+                   f.add(e.original_event_id);
+                   f.add(e.occurred_at);
+                   f.add(e.amount_minor);
+                   f.add(static_cast<uint64_t>(e.lines.size()));
+                   for (const RefundLine& line : e.lines) {
+                     f.add(line.sku);
+                     f.add(line.amount_minor);
+                   }
+                 },
+                 [&f](const RedemptionEvent& e) {
+                   // `at` is stamped by the server: a retry without it is the same request.
+                   f.add(e.redemption_id);
+                   f.add(e.member_id);
+                   f.add(e.points);
+                   f.add(e.reward_id);
+                   f.add(e.note);
+                 },
+                 [&f](const HoldEvent& e) {
+                   f.add(e.hold_id);
+                   f.add(e.member_id);
+                   f.add(e.points);
+                   f.add(e.ttl_seconds);
+                 },
+                 [&f](const HoldActionEvent& e) { f.add(e.hold_id); },
+                 [&f](const AdjustmentEvent& e) {
+                   f.add(e.adjustment_id);
+                   f.add(e.member_id);
+                   f.add(e.points);
+                   f.add(e.reason);
+                 },
+                 [&f](const ReferralFollowUp& e) {
+                   f.add(e.id);
+                   f.add(e.member_id);
+                   f.add(e.referee_id);
+                   f.add(e.trigger_event_id);
+                 },
+                 [&f](const JobStepEvent& e) {
+                   f.add(e.job_id);
+                   f.add(e.member_id);
+                   f.add(e.as_of);
+                 },
+             },
+             event.body);
   return f.digest();
 }
 

@@ -13,7 +13,20 @@
 
 namespace loyalty {
 
-enum class EventType : uint8_t { signup = 1, purchase = 2 };
+enum class EventType : uint8_t {
+  signup = 1,
+  purchase = 2,
+  refund = 3,
+  redemption = 4,
+  hold = 5,
+  hold_capture = 6,
+  hold_void = 7,
+  adjustment = 8,
+  referral_reward = 9,     // a follow-up, delivered to the referrer's partition
+  referral_reversal = 10,  // a follow-up: the referrer's reward clawed back
+  expire_points = 11,      // the expiry job, per member, with an explicit as_of
+  evaluate_tier = 12,      // the tier evaluation job, per member, with an explicit as_of
+};
 
 struct SignupEvent {
   std::string member_id;
@@ -48,12 +61,84 @@ struct PurchaseEvent {
   std::string hold_id;  // empty: none
 };
 
-using EventBody = std::variant<SignupEvent, PurchaseEvent>;
+struct RefundLine {
+  std::string sku;
+  AmountMinor amount_minor = 0;  // how much of that SKU's original amount is refunded
+};
+
+// A refund of an earlier purchase, by amount (taken pro rata over its lines) or by lines.
+struct RefundEvent {
+  std::string event_id;
+  std::string original_event_id;
+  std::string member_id;  // resolved by the runtime from the original purchase
+  TimeMs occurred_at = 0;
+  std::optional<AmountMinor> amount_minor;  // exactly one of amount_minor / lines
+  std::vector<RefundLine> lines;
+};
+
+struct RedemptionEvent {
+  std::string redemption_id;
+  std::string member_id;
+  Points points = 0;
+  std::string reward_id;  // empty: none
+  std::string note;
+  TimeMs at = 0;  // stamped by the runtime when 0
+};
+
+struct HoldEvent {
+  std::string hold_id;
+  std::string member_id;
+  Points points = 0;
+  std::optional<uint32_t> ttl_seconds;  // absent: the program's hold_ttl_seconds
+  TimeMs at = 0;                        // stamped by the runtime when 0
+};
+
+// Capture or void of a hold, by hold_id; the runtime resolves the member.
+struct HoldActionEvent {
+  std::string hold_id;
+  std::string member_id;
+  TimeMs at = 0;  // stamped by the runtime when 0
+};
+
+struct AdjustmentEvent {
+  std::string adjustment_id;
+  std::string member_id;
+  Points points = 0;  // positive credits a new lot, negative takes points (may create debt)
+  std::string reason;
+  TimeMs at = 0;  // stamped by the runtime when 0
+};
+
+// A follow-up written in the same commit as the purchase (or refund) that triggered it and
+// delivered to the referrer's partition exactly once. `id` is derived from the trigger.
+struct ReferralFollowUp {
+  std::string id;         // "referral:<trigger event id>" or "referral-reversal:<…>"
+  std::string member_id;  // the referrer
+  std::string referee_id;
+  std::string trigger_event_id;  // the referee's qualifying purchase
+  TimeMs at = 0;                 // the trigger's time
+};
+
+// A job step for one member: expire lots past their date, or evaluate the tier, as of `as_of`.
+struct JobStepEvent {
+  std::string job_id;
+  std::string member_id;
+  TimeMs as_of = 0;
+};
+
+using EventBody = std::variant<SignupEvent, PurchaseEvent, RefundEvent, RedemptionEvent, HoldEvent,
+                               HoldActionEvent, AdjustmentEvent, ReferralFollowUp, JobStepEvent>;
 
 struct Event {
   EventBody body;
+  // Which of capture / void a HoldActionEvent is, reward / reversal a ReferralFollowUp, and
+  // expire / evaluate a JobStepEvent: the body type alone does not say.
+  EventType kind = EventType::signup;
 
-  EventType type() const;
+  Event() = default;
+  Event(EventBody b);  // NOLINT: implicit, the body type implies the kind where it is unique
+  Event(EventType k, EventBody b) : body(std::move(b)), kind(k) {}
+
+  EventType type() const { return kind; }
   const std::string& member_id() const;
   // The idempotency key: a kind prefix plus the client id, so ids of different kinds
   // never collide.

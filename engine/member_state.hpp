@@ -27,8 +27,51 @@ struct Lot {
   TimeMs available_at = 0;  // pending until then
   TimeMs expires_at = kTimeNever;
   Points points_initial = 0;
-  Points points_remaining = 0;
+  Points points_remaining = 0;  // includes points_held
+  Points points_held = 0;       // reserved by open holds: never spent by others, never expired
+  bool pending = false;         // counted in balance.pending until available_at has passed
   friend bool operator==(const Lot&, const Lot&) = default;
+};
+
+// Points one hold (or spend) took from one lot, so that a void or refund can put them back.
+struct LotTake {
+  uint64_t lot_id = 0;
+  Points points = 0;
+  friend bool operator==(const LotTake&, const LotTake&) = default;
+};
+
+enum class HoldState : uint8_t { active = 0, captured = 1, voided = 2, expired = 3 };
+
+// A two-phase redemption: points reserved from lots until captured, voided or timed out.
+struct Hold {
+  std::string hold_id;
+  Points points = 0;
+  TimeMs created_at = 0;
+  TimeMs expires_at = 0;
+  HoldState state = HoldState::active;
+  TimeMs settled_at = 0;       // when it stopped being active
+  std::string captured_by;     // the purchase that captured it, if any
+  std::vector<LotTake> takes;  // where the reserved points sit
+  friend bool operator==(const Hold&, const Hold&) = default;
+};
+
+// Qualifying activity of one calendar month, the unit of the tier window.
+struct MonthActivity {
+  int64_t month = 0;            // month_index(): year × 12 + month − 1
+  AmountMinor spend_minor = 0;  // eligible spend
+  Points base_points = 0;       // earned base points
+  int64_t purchases = 0;
+  friend bool operator==(const MonthActivity&, const MonthActivity&) = default;
+};
+
+// A referrer's record of one rewarded referral (at most max_rewarded_referrals of them).
+struct ReferralReward {
+  std::string referee_id;
+  std::string trigger_event_id;
+  Points points = 0;
+  TimeMs rewarded_at = 0;
+  bool reversed = false;
+  friend bool operator==(const ReferralReward&, const ReferralReward&) = default;
 };
 
 struct MemberState {
@@ -43,7 +86,10 @@ struct MemberState {
 
   uint32_t tier_index = 0;
   TimeMs tier_since = 0;
-  Balance balance;
+  std::vector<MonthActivity> activity;  // ascending months, pruned to the longest tier window
+  Balance balance;  // available may be negative: debt from refunds of spent points
+  Points debt = 0;  // points owed, repaid first from anything credited; Σ lots − debt ==
+                    // available + pending + held
   Points lifetime_points = 0;  // everything ever credited
   uint32_t purchase_count = 0;
   uint32_t program_version = 0;  // the version that last changed the member
@@ -52,6 +98,12 @@ struct MemberState {
   uint64_t next_lot_id = 1;
   uint64_t next_notification_seq = 1;  // the WebSocket feed's per-member seq
   std::vector<Lot> lots;               // open lots (points_remaining != 0), by lot_id
+  std::vector<Hold> holds;             // active holds only; settled ones live in the holds store
+
+  // Referrals: as referee (referred_by set at sign-up) and as referrer.
+  std::string referee_reward_trigger;  // the purchase that earned this referee's reward
+  Points referee_reward_points = 0;
+  std::vector<ReferralReward> referral_rewards;  // as referrer
 
   friend bool operator==(const MemberState&, const MemberState&) = default;
 };

@@ -1,7 +1,10 @@
 // Building the member view from state.
 #include "engine/member_view.hpp"
 
+#include <algorithm>
 #include <map>
+
+#include "engine/tiers.hpp"
 
 namespace loyalty {
 namespace {
@@ -36,23 +39,21 @@ MemberView build_member_view(const ProgramVersion& version, const MemberState& m
     progress.window = tiers.window == TierWindow::rolling
                           ? std::to_string(tiers.window_months) + " months"
                           : "calendar year";
-    // Qualifying values are accumulated by the tier rules; until a member has any, 0.
-    progress.value = 0;
-    for (const TierLevel& level : tiers.levels) {
-      if (level.threshold > progress.value) {
-        progress.next_tier = level.name;
-        progress.needed = level.threshold - progress.value;
-        break;
-      }
+    progress.value = qualifying_value(tiers, member, now);
+    const uint32_t next = member.tier_index + 1;
+    if (next < tiers.levels.size()) {
+      progress.next_tier = tiers.levels[next].name;
+      progress.needed = std::max<int64_t>(0, tiers.levels[next].threshold - progress.value);
     }
     view.qualifying = progress;
   }
   std::map<TimeMs, Points> by_date;
   const TimeMs horizon = add_days(now, kExpiringWindowDays);
   for (const Lot& lot : member.lots) {
-    if (lot.points_remaining > 0 && lot.expires_at != kTimeNever && lot.expires_at > now &&
+    const Points free = lot.points_remaining - lot.points_held;  // held points never expire
+    if (free > 0 && lot.expires_at != kTimeNever && lot.expires_at > now &&
         lot.expires_at <= horizon) {
-      by_date[lot.expires_at] += lot.points_remaining;
+      by_date[lot.expires_at] += free;
     }
   }
   for (const auto& [expires_at, points] : by_date) view.expiring.push_back({points, expires_at});

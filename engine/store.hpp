@@ -14,6 +14,7 @@
 #include "engine/events.hpp"
 #include "engine/ledger.hpp"
 #include "engine/member_state.hpp"
+#include "engine/purchase_record.hpp"
 #include "engine/status.hpp"
 
 namespace loyalty {
@@ -50,6 +51,17 @@ struct LotWrite {
   const Lot* lot = nullptr;
 };
 
+struct HoldWrite {
+  const std::string* member_id = nullptr;
+  const Hold* hold = nullptr;
+};
+
+// A hold as stored by hold_id, whatever its state, with the member it belongs to.
+struct StoredHold {
+  std::string member_id;
+  Hold hold;
+};
+
 struct NotificationWrite {
   const std::string* member_id = nullptr;
   const Notification* notification = nullptr;
@@ -64,8 +76,14 @@ struct CommitBatch {
   std::vector<const IdempotencyRecord*> idempotency;
   std::vector<LoggedEvent> events;  // in apply order
   std::vector<IdentifierClaim> identifiers;
+  std::vector<const PurchaseRecord*> purchases;     // by event id
+  std::vector<HoldWrite> holds;                     // by hold id
+  std::vector<const ReferralLink*> referral_links;  // by (referrer, referee)
+  // The outbox: follow-ups written with their trigger, removed in the commit that applies them.
+  std::vector<const Event*> outbox_puts;
+  std::vector<std::string> outbox_deletes;  // follow-up ids
 
-  bool empty() const { return members.empty() && events.empty(); }
+  bool empty() const { return members.empty() && events.empty() && outbox_deletes.empty(); }
   void clear() {
     members.clear();
     lots.clear();
@@ -74,6 +92,11 @@ struct CommitBatch {
     idempotency.clear();
     events.clear();
     identifiers.clear();
+    purchases.clear();
+    holds.clear();
+    referral_links.clear();
+    outbox_puts.clear();
+    outbox_deletes.clear();
   }
 };
 
@@ -86,6 +109,10 @@ class MemberStore {
   // The member holding the identifier; `member_id` is empty when none does.
   virtual Status find_identifier(IdentifierKind kind, std::string_view value,
                                  std::string& member_id) = 0;
+  virtual Status load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) = 0;
+  virtual Status load_hold(std::string_view hold_id, std::optional<StoredHold>& out) = 0;
+  // Every follow-up written but not yet applied (for redelivery after a restart).
+  virtual Status load_outbox(std::vector<Event>& out) = 0;
   // Everything in one atomic write, durable per the configured durability when it returns.
   virtual Status commit(const CommitBatch& batch) = 0;
 };

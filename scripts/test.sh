@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+# CI builds in a fresh clone at a new path each time: hash paths relative to the checkout so
+# the cache still hits, debug builds (-g) included.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 export CTEST_OUTPUT_ON_FAILURE=1
 # Sanitizer findings fail the run; leaks are reported at exit of every binary, loyaltyd too.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"

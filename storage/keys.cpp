@@ -102,6 +102,15 @@ std::string program_key(uint32_t number) {
   return key;
 }
 
+std::string referral_key(std::string_view referrer_id, std::string_view referee_id) {
+  std::string key;
+  key.reserve(referrer_id.size() + 1 + referee_id.size());
+  key.append(referrer_id);
+  key.push_back('\0');
+  key.append(referee_id);
+  return key;
+}
+
 std::optional<MemberKey> parse_lot_key(std::string_view key) {
   return parse_member_number_key(key);
 }
@@ -121,6 +130,16 @@ std::optional<uint64_t> parse_event_key(std::string_view key) { return read_u64_
 std::optional<uint32_t> parse_program_key(std::string_view key) {
   if (!key.starts_with(kProgramKeyPrefix)) return std::nullopt;
   return read_u32_be(key.substr(kProgramKeyPrefix.size()));
+}
+
+std::optional<ReferralKey> parse_referral_key(std::string_view key) {
+  const size_t separator = key.find('\0');
+  if (separator == std::string_view::npos) return std::nullopt;
+  const ReferralKey parsed{key.substr(0, separator), key.substr(separator + 1)};
+  if (!valid_member_key(parsed.referrer_id) || !valid_member_key(parsed.referee_id)) {
+    return std::nullopt;
+  }
+  return parsed;
 }
 
 }  // namespace loyalty::storage

@@ -19,6 +19,10 @@ inline constexpr std::string_view kIdempotencyFamily = "idempotency";
 inline constexpr std::string_view kEventsFamily = "events";
 inline constexpr std::string_view kIdentifiersFamily = "identifiers";
 inline constexpr std::string_view kMetaFamily = "meta";
+inline constexpr std::string_view kPurchasesFamily = "purchases";
+inline constexpr std::string_view kHoldsFamily = "holds";
+inline constexpr std::string_view kReferralsFamily = "referrals";
+inline constexpr std::string_view kOutboxFamily = "outbox";
 
 inline constexpr std::string_view kProgramKeyPrefix = "program/";
 inline constexpr std::string_view kProgramActiveKey = "program_active";
@@ -44,6 +48,8 @@ std::string feed_key(std::string_view member_id, uint64_t seq);
 std::string event_key(uint64_t log_seq);
 std::string identifier_key(IdentifierKind kind, std::string_view value);
 std::string program_key(uint32_t number);
+// referrer_id + 0 + referee_id: a referrer's links are the keys under member_prefix(referrer).
+std::string referral_key(std::string_view referrer_id, std::string_view referee_id);
 
 // A key of "lots", "ledger" or "feed" split into its parts; nullopt when malformed.
 struct MemberKey {
@@ -55,5 +61,10 @@ std::optional<MemberKey> parse_ledger_key(std::string_view key);
 std::optional<MemberKey> parse_feed_key(std::string_view key);
 std::optional<uint64_t> parse_event_key(std::string_view key);
 std::optional<uint32_t> parse_program_key(std::string_view key);
+struct ReferralKey {
+  std::string_view referrer_id;
+  std::string_view referee_id;
+};
+std::optional<ReferralKey> parse_referral_key(std::string_view key);
 
 }  // namespace loyalty::storage

@@ -4,11 +4,55 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <variant>
 #include <vector>
 
+#include "engine/check.hpp"
 #include "storage/records_generated.h"
 
 namespace loyalty::storage {
+
+// Every field of these structs is written by this codec: the event log must replay exactly
+// and a member must load as it was stored. A size that changed means a field was added (or
+// removed): store it in records.fbs and here, then update the number. (A bool can hide in
+// padding; the round-trip tests with every field set catch the rest.) Sizes of x86-64 with
+// libstdc++, the platform we build on.
+#if defined(__x86_64__) && defined(__GLIBCXX__)
+#define LOYALTY_CODEC_COVERS(type, size) \
+  static_assert(sizeof(type) == (size), "a field of " #type " is not stored")
+LOYALTY_CODEC_COVERS(MemberState, 432);
+LOYALTY_CODEC_COVERS(Balance, 24);
+LOYALTY_CODEC_COVERS(Lot, 96);
+LOYALTY_CODEC_COVERS(Hold, 128);
+LOYALTY_CODEC_COVERS(LotTake, 16);
+LOYALTY_CODEC_COVERS(MonthActivity, 32);
+LOYALTY_CODEC_COVERS(ReferralReward, 88);
+LOYALTY_CODEC_COVERS(LedgerEntry, 112);
+LOYALTY_CODEC_COVERS(Notification, 88);
+LOYALTY_CODEC_COVERS(PurchaseRecord, 232);
+LOYALTY_CODEC_COVERS(PurchaseLineRecord, 56);
+LOYALTY_CODEC_COVERS(ReferralLink, 88);
+LOYALTY_CODEC_COVERS(SignupEvent, 248);
+LOYALTY_CODEC_COVERS(PurchaseEvent, 200);
+LOYALTY_CODEC_COVERS(PurchaseLine, 80);
+LOYALTY_CODEC_COVERS(RefundEvent, 144);
+LOYALTY_CODEC_COVERS(RefundLine, 40);
+LOYALTY_CODEC_COVERS(RedemptionEvent, 144);
+LOYALTY_CODEC_COVERS(HoldEvent, 88);
+LOYALTY_CODEC_COVERS(HoldActionEvent, 72);
+LOYALTY_CODEC_COVERS(AdjustmentEvent, 112);
+LOYALTY_CODEC_COVERS(ReferralFollowUp, 136);
+LOYALTY_CODEC_COVERS(JobStepEvent, 72);
+LOYALTY_CODEC_COVERS(PurchaseAnswer, 104);
+LOYALTY_CODEC_COVERS(BreakdownLine, 40);
+LOYALTY_CODEC_COVERS(RefundAnswer, 64);
+LOYALTY_CODEC_COVERS(PointsAnswer, 32);
+LOYALTY_CODEC_COVERS(HoldAnswer, 152);
+LOYALTY_CODEC_COVERS(JobStepAnswer, 48);
+#undef LOYALTY_CODEC_COVERS
+#endif
+
 namespace {
 
 using flatbuffers::FlatBufferBuilder;
@@ -74,6 +118,76 @@ const T* verified_root(const AlignedBytes& bytes) {
 bool valid_entry_type(uint8_t type) {
   return type >= static_cast<uint8_t>(EntryType::earn) &&
          type <= static_cast<uint8_t>(EntryType::tier_change);
+}
+
+template <typename... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+
+// A vector of tables, left out of the record when empty.
+template <typename T, typename Item, typename Encode>
+Offset<flatbuffers::Vector<Offset<T>>> table_vector(FlatBufferBuilder& builder,
+                                                    const std::vector<Item>& items,
+                                                    Encode&& encode) {
+  if (items.empty()) return 0;
+  std::vector<Offset<T>> offsets;
+  offsets.reserve(items.size());
+  for (const Item& item : items) offsets.push_back(encode(item));
+  return builder.CreateVector(offsets);
+}
+
+// The Verifier checks a vector's length field but not that its structs sit at their own
+// alignment; a corrupt record could misplace them, and reading them would be undefined.
+template <typename T>
+bool structs_aligned(const flatbuffers::Vector<const T*>* vector) {
+  return vector == nullptr || reinterpret_cast<uintptr_t>(vector->Data()) % alignof(T) == 0;
+}
+
+bool valid_hold_state(uint8_t state) { return state <= static_cast<uint8_t>(HoldState::expired); }
+
+bool valid_referral_status(uint8_t status) {
+  return status <= static_cast<uint8_t>(ReferralStatus::reversed);
+}
+
+// The hold's id is left out where the key holds it (the "holds" column family).
+Offset<fb::HoldRecord> encode_hold(FlatBufferBuilder& builder, const Hold& hold, bool with_id) {
+  std::vector<fb::LotTakeRecord> takes;
+  takes.reserve(hold.takes.size());
+  for (const LotTake& take : hold.takes) takes.emplace_back(take.lot_id, take.points);
+  const auto take_vector = takes.empty() ? 0 : builder.CreateVectorOfStructs(takes);
+  const auto hold_id = with_id ? optional_string(builder, hold.hold_id) : 0;
+  const auto captured_by = optional_string(builder, hold.captured_by);
+  fb::HoldRecordBuilder record(builder);
+  record.add_hold_id(hold_id);
+  record.add_points(hold.points);
+  record.add_created_at(hold.created_at);
+  record.add_expires_at(hold.expires_at);
+  record.add_state(static_cast<uint8_t>(hold.state));
+  record.add_settled_at(hold.settled_at);
+  record.add_captured_by(captured_by);
+  record.add_takes(take_vector);
+  return record.Finish();
+}
+
+// False when the record holds values no engine struct can (an unknown state).
+bool decode_hold_record(const fb::HoldRecord& record, Hold& out) {
+  if (!valid_hold_state(record.state()) || !structs_aligned(record.takes())) return false;
+  out.hold_id = to_string(record.hold_id());
+  out.points = record.points();
+  out.created_at = record.created_at();
+  out.expires_at = record.expires_at();
+  out.state = static_cast<HoldState>(record.state());
+  out.settled_at = record.settled_at();
+  out.captured_by = to_string(record.captured_by());
+  out.takes.clear();
+  if (const auto* takes = record.takes()) {
+    out.takes.reserve(takes->size());
+    for (const fb::LotTakeRecord* take : *takes) {
+      out.takes.push_back(LotTake{take->lot_id(), take->points()});
+    }
+  }
+  return true;
 }
 
 Offset<fb::SignupEventRecord> encode_signup(FlatBufferBuilder& builder, const SignupEvent& e) {
@@ -163,6 +277,280 @@ PurchaseEvent decode_purchase(const fb::PurchaseEventRecord& record) {
   return e;
 }
 
+Offset<fb::RefundEventRecord> encode_refund(FlatBufferBuilder& builder, const RefundEvent& e) {
+  const auto lines =
+      table_vector<fb::RefundLineRecord>(builder, e.lines, [&builder](const RefundLine& line) {
+        const auto sku = optional_string(builder, line.sku);
+        fb::RefundLineRecordBuilder record(builder);
+        record.add_sku(sku);
+        record.add_amount_minor(line.amount_minor);
+        return record.Finish();
+      });
+  const auto event_id = optional_string(builder, e.event_id);
+  const auto original_event_id = optional_string(builder, e.original_event_id);
+  const auto member_id = optional_string(builder, e.member_id);
+  fb::RefundEventRecordBuilder record(builder);
+  record.add_event_id(event_id);
+  record.add_original_event_id(original_event_id);
+  record.add_member_id(member_id);
+  record.add_occurred_at(e.occurred_at);
+  record.add_has_amount_minor(e.amount_minor.has_value());
+  record.add_amount_minor(e.amount_minor.value_or(0));
+  record.add_lines(lines);
+  return record.Finish();
+}
+
+RefundEvent decode_refund(const fb::RefundEventRecord& record) {
+  RefundEvent e;
+  e.event_id = to_string(record.event_id());
+  e.original_event_id = to_string(record.original_event_id());
+  e.member_id = to_string(record.member_id());
+  e.occurred_at = record.occurred_at();
+  if (record.has_amount_minor()) e.amount_minor = record.amount_minor();
+  if (const auto* lines = record.lines()) {
+    e.lines.reserve(lines->size());
+    for (const fb::RefundLineRecord* line : *lines) {
+      e.lines.push_back(RefundLine{to_string(line->sku()), line->amount_minor()});
+    }
+  }
+  return e;
+}
+
+Offset<fb::RedemptionEventRecord> encode_redemption(FlatBufferBuilder& builder,
+                                                    const RedemptionEvent& e) {
+  const auto redemption_id = optional_string(builder, e.redemption_id);
+  const auto member_id = optional_string(builder, e.member_id);
+  const auto reward_id = optional_string(builder, e.reward_id);
+  const auto note = optional_string(builder, e.note);
+  fb::RedemptionEventRecordBuilder record(builder);
+  record.add_redemption_id(redemption_id);
+  record.add_member_id(member_id);
+  record.add_points(e.points);
+  record.add_reward_id(reward_id);
+  record.add_note(note);
+  record.add_at(e.at);
+  return record.Finish();
+}
+
+RedemptionEvent decode_redemption(const fb::RedemptionEventRecord& record) {
+  RedemptionEvent e;
+  e.redemption_id = to_string(record.redemption_id());
+  e.member_id = to_string(record.member_id());
+  e.points = record.points();
+  e.reward_id = to_string(record.reward_id());
+  e.note = to_string(record.note());
+  e.at = record.at();
+  return e;
+}
+
+Offset<fb::HoldEventRecord> encode_hold_event(FlatBufferBuilder& builder, const HoldEvent& e) {
+  const auto hold_id = optional_string(builder, e.hold_id);
+  const auto member_id = optional_string(builder, e.member_id);
+  fb::HoldEventRecordBuilder record(builder);
+  record.add_hold_id(hold_id);
+  record.add_member_id(member_id);
+  record.add_points(e.points);
+  record.add_has_ttl_seconds(e.ttl_seconds.has_value());
+  record.add_ttl_seconds(e.ttl_seconds.value_or(0));
+  record.add_at(e.at);
+  return record.Finish();
+}
+
+HoldEvent decode_hold_event(const fb::HoldEventRecord& record) {
+  HoldEvent e;
+  e.hold_id = to_string(record.hold_id());
+  e.member_id = to_string(record.member_id());
+  e.points = record.points();
+  if (record.has_ttl_seconds()) e.ttl_seconds = record.ttl_seconds();
+  e.at = record.at();
+  return e;
+}
+
+Offset<fb::HoldActionEventRecord> encode_hold_action(FlatBufferBuilder& builder,
+                                                     const HoldActionEvent& e) {
+  const auto hold_id = optional_string(builder, e.hold_id);
+  const auto member_id = optional_string(builder, e.member_id);
+  fb::HoldActionEventRecordBuilder record(builder);
+  record.add_hold_id(hold_id);
+  record.add_member_id(member_id);
+  record.add_at(e.at);
+  return record.Finish();
+}
+
+HoldActionEvent decode_hold_action(const fb::HoldActionEventRecord& record) {
+  return HoldActionEvent{to_string(record.hold_id()), to_string(record.member_id()), record.at()};
+}
+
+Offset<fb::AdjustmentEventRecord> encode_adjustment(FlatBufferBuilder& builder,
+                                                    const AdjustmentEvent& e) {
+  const auto adjustment_id = optional_string(builder, e.adjustment_id);
+  const auto member_id = optional_string(builder, e.member_id);
+  const auto reason = optional_string(builder, e.reason);
+  fb::AdjustmentEventRecordBuilder record(builder);
+  record.add_adjustment_id(adjustment_id);
+  record.add_member_id(member_id);
+  record.add_points(e.points);
+  record.add_reason(reason);
+  record.add_at(e.at);
+  return record.Finish();
+}
+
+AdjustmentEvent decode_adjustment(const fb::AdjustmentEventRecord& record) {
+  return AdjustmentEvent{to_string(record.adjustment_id()), to_string(record.member_id()),
+                         record.points(), to_string(record.reason()), record.at()};
+}
+
+Offset<fb::ReferralFollowUpRecord> encode_follow_up(FlatBufferBuilder& builder,
+                                                    const ReferralFollowUp& e) {
+  const auto id = optional_string(builder, e.id);
+  const auto member_id = optional_string(builder, e.member_id);
+  const auto referee_id = optional_string(builder, e.referee_id);
+  const auto trigger_event_id = optional_string(builder, e.trigger_event_id);
+  fb::ReferralFollowUpRecordBuilder record(builder);
+  record.add_id(id);
+  record.add_member_id(member_id);
+  record.add_referee_id(referee_id);
+  record.add_trigger_event_id(trigger_event_id);
+  record.add_at(e.at);
+  return record.Finish();
+}
+
+ReferralFollowUp decode_follow_up(const fb::ReferralFollowUpRecord& record) {
+  return ReferralFollowUp{to_string(record.id()), to_string(record.member_id()),
+                          to_string(record.referee_id()), to_string(record.trigger_event_id()),
+                          record.at()};
+}
+
+Offset<fb::JobStepEventRecord> encode_job_step(FlatBufferBuilder& builder, const JobStepEvent& e) {
+  const auto job_id = optional_string(builder, e.job_id);
+  const auto member_id = optional_string(builder, e.member_id);
+  fb::JobStepEventRecordBuilder record(builder);
+  record.add_job_id(job_id);
+  record.add_member_id(member_id);
+  record.add_as_of(e.as_of);
+  return record.Finish();
+}
+
+JobStepEvent decode_job_step(const fb::JobStepEventRecord& record) {
+  return JobStepEvent{to_string(record.job_id()), to_string(record.member_id()), record.as_of()};
+}
+
+// The body's union type and offset.
+std::pair<fb::StoredEventBody, Offset<void>> encode_body(FlatBufferBuilder& builder,
+                                                         const EventBody& body) {
+  using Body = fb::StoredEventBody;
+  return std::visit(
+      Overloaded{
+          [&](const SignupEvent& e) {
+            return std::pair{Body::SignupEventRecord, encode_signup(builder, e).Union()};
+          },
+          [&](const PurchaseEvent& e) {
+            return std::pair{Body::PurchaseEventRecord, encode_purchase(builder, e).Union()};
+          },
+          [&](const RefundEvent& e) {
+            return std::pair{Body::RefundEventRecord, encode_refund(builder, e).Union()};
+          },
+          [&](const RedemptionEvent& e) {
+            return std::pair{Body::RedemptionEventRecord, encode_redemption(builder, e).Union()};
+          },
+          [&](const HoldEvent& e) {
+            return std::pair{Body::HoldEventRecord, encode_hold_event(builder, e).Union()};
+          },
+          [&](const HoldActionEvent& e) {
+            return std::pair{Body::HoldActionEventRecord, encode_hold_action(builder, e).Union()};
+          },
+          [&](const AdjustmentEvent& e) {
+            return std::pair{Body::AdjustmentEventRecord, encode_adjustment(builder, e).Union()};
+          },
+          [&](const ReferralFollowUp& e) {
+            return std::pair{Body::ReferralFollowUpRecord, encode_follow_up(builder, e).Union()};
+          },
+          [&](const JobStepEvent& e) {
+            return std::pair{Body::JobStepEventRecord, encode_job_step(builder, e).Union()};
+          },
+      },
+      body);
+}
+
+// The body of a verified event record; nullopt when there is none or its type is unknown.
+std::optional<EventBody> decode_body(const fb::EventRecord& record) {
+  using Body = fb::StoredEventBody;
+  if (record.event() == nullptr) return std::nullopt;  // a type without its table
+  switch (record.event_type()) {
+    case Body::SignupEventRecord:
+      return decode_signup(*record.event_as_SignupEventRecord());
+    case Body::PurchaseEventRecord:
+      return decode_purchase(*record.event_as_PurchaseEventRecord());
+    case Body::RefundEventRecord:
+      return decode_refund(*record.event_as_RefundEventRecord());
+    case Body::RedemptionEventRecord:
+      return decode_redemption(*record.event_as_RedemptionEventRecord());
+    case Body::HoldEventRecord:
+      return decode_hold_event(*record.event_as_HoldEventRecord());
+    case Body::HoldActionEventRecord:
+      return decode_hold_action(*record.event_as_HoldActionEventRecord());
+    case Body::AdjustmentEventRecord:
+      return decode_adjustment(*record.event_as_AdjustmentEventRecord());
+    case Body::ReferralFollowUpRecord:
+      return decode_follow_up(*record.event_as_ReferralFollowUpRecord());
+    case Body::JobStepEventRecord:
+      return decode_job_step(*record.event_as_JobStepEventRecord());
+    default:
+      return std::nullopt;  // NONE, or a body type this build does not know
+  }
+}
+
+// Whether an event of `kind` can have `body`: a stored kind that contradicts its body is
+// corruption, not something to apply.
+bool kind_fits_body(EventType kind, const EventBody& body) {
+  switch (kind) {
+    case EventType::signup:
+      return std::holds_alternative<SignupEvent>(body);
+    case EventType::purchase:
+      return std::holds_alternative<PurchaseEvent>(body);
+    case EventType::refund:
+      return std::holds_alternative<RefundEvent>(body);
+    case EventType::redemption:
+      return std::holds_alternative<RedemptionEvent>(body);
+    case EventType::hold:
+      return std::holds_alternative<HoldEvent>(body);
+    case EventType::hold_capture:
+    case EventType::hold_void:
+      return std::holds_alternative<HoldActionEvent>(body);
+    case EventType::adjustment:
+      return std::holds_alternative<AdjustmentEvent>(body);
+    case EventType::referral_reward:
+    case EventType::referral_reversal:
+      return std::holds_alternative<ReferralFollowUp>(body);
+    case EventType::expire_points:
+    case EventType::evaluate_tier:
+      return std::holds_alternative<JobStepEvent>(body);
+  }
+  return false;  // a number no EventType has
+}
+
+Status decode_event_record(std::string_view bytes, Event& out, uint32_t& program_version) {
+  const AlignedBytes aligned(bytes);
+  const auto* record = verified_root<fb::EventRecord>(aligned);
+  if (record == nullptr) return corruption("event");
+  std::optional<EventBody> body = decode_body(*record);
+  if (!body) return corruption("event");
+  const uint8_t kind = record->kind();
+  if (kind == 0) {
+    // Written before kinds were stored: only the two bodies of that time, whose kind is unique.
+    if (!std::holds_alternative<SignupEvent>(*body) &&
+        !std::holds_alternative<PurchaseEvent>(*body)) {
+      return corruption("event");
+    }
+    out = Event(std::move(*body));
+  } else {
+    if (!kind_fits_body(static_cast<EventType>(kind), *body)) return corruption("event");
+    out = Event(static_cast<EventType>(kind), std::move(*body));
+  }
+  program_version = record->program_version();
+  return Status::ok_status();
+}
+
 }  // namespace
 
 std::string_view RecordEncoder::bytes() const {
@@ -176,6 +564,27 @@ std::string_view RecordEncoder::member(const MemberState& m) {
   const auto profile_json = optional_string(builder_, m.profile_json);
   const auto referral_code = optional_string(builder_, m.referral_code);
   const auto referred_by = optional_string(builder_, m.referred_by);
+  std::vector<fb::MonthActivityRecord> months;
+  months.reserve(m.activity.size());
+  for (const MonthActivity& month : m.activity) {
+    months.emplace_back(month.month, month.spend_minor, month.base_points, month.purchases);
+  }
+  const auto activity = months.empty() ? 0 : builder_.CreateVectorOfStructs(months);
+  const auto holds = table_vector<fb::HoldRecord>(
+      builder_, m.holds, [this](const Hold& hold) { return encode_hold(builder_, hold, true); });
+  const auto referee_reward_trigger = optional_string(builder_, m.referee_reward_trigger);
+  const auto referral_rewards = table_vector<fb::ReferralRewardRecord>(
+      builder_, m.referral_rewards, [this](const ReferralReward& reward) {
+        const auto referee_id = optional_string(builder_, reward.referee_id);
+        const auto trigger_event_id = optional_string(builder_, reward.trigger_event_id);
+        fb::ReferralRewardRecordBuilder record(builder_);
+        record.add_referee_id(referee_id);
+        record.add_trigger_event_id(trigger_event_id);
+        record.add_points(reward.points);
+        record.add_rewarded_at(reward.rewarded_at);
+        record.add_reversed(reward.reversed);
+        return record.Finish();
+      });
   const fb::BalanceRecord balance = to_record(m.balance);
   fb::MemberRecordBuilder record(builder_);
   record.add_joined_at(m.joined_at);
@@ -194,6 +603,12 @@ std::string_view RecordEncoder::member(const MemberState& m) {
   record.add_next_ledger_seq(m.next_ledger_seq);
   record.add_next_lot_id(m.next_lot_id);
   record.add_next_notification_seq(m.next_notification_seq);
+  record.add_activity(activity);
+  record.add_debt(m.debt);
+  record.add_holds(holds);
+  record.add_referee_reward_trigger(referee_reward_trigger);
+  record.add_referee_reward_points(m.referee_reward_points);
+  record.add_referral_rewards(referral_rewards);
   builder_.Finish(record.Finish());
   return bytes();
 }
@@ -208,6 +623,8 @@ std::string_view RecordEncoder::lot(const Lot& lot) {
   record.add_expires_at(lot.expires_at);
   record.add_points_initial(lot.points_initial);
   record.add_points_remaining(lot.points_remaining);
+  record.add_points_held(lot.points_held);
+  record.add_pending(lot.pending);
   builder_.Finish(record.Finish());
   return bytes();
 }
@@ -243,31 +660,69 @@ std::string_view RecordEncoder::notification(const Notification& notification) {
 
 std::string_view RecordEncoder::idempotency(const IdempotencyRecord& idempotency) {
   builder_.Clear();
-  Offset<void> answer = 0;
-  fb::StoredAnswer answer_type = fb::StoredAnswer::NONE;
-  if (const auto* purchase = std::get_if<PurchaseAnswer>(&idempotency.answer)) {
-    std::vector<Offset<fb::BreakdownLineRecord>> line_offsets;
-    line_offsets.reserve(purchase->breakdown.size());
-    for (const BreakdownLine& line : purchase->breakdown) {
-      const auto rule = optional_string(builder_, line.rule);
-      fb::BreakdownLineRecordBuilder record(builder_);
-      record.add_rule(rule);
-      record.add_points(line.points);
-      line_offsets.push_back(record.Finish());
-    }
-    const auto breakdown = line_offsets.empty() ? 0 : builder_.CreateVector(line_offsets);
-    const auto tier = optional_string(builder_, purchase->tier);
-    const fb::BalanceRecord balance = to_record(purchase->balance);
-    fb::PurchaseAnswerRecordBuilder record(builder_);
-    record.add_points_earned(purchase->points_earned);
-    record.add_points_redeemed(purchase->points_redeemed);
-    record.add_breakdown(breakdown);
-    if (purchase->balance != Balance{}) record.add_balance(&balance);
-    record.add_tier(tier);
-    record.add_tier_changed(purchase->tier_changed);
-    answer = record.Finish().Union();
-    answer_type = fb::StoredAnswer::PurchaseAnswerRecord;
-  }
+  using Stored = fb::StoredAnswer;
+  FlatBufferBuilder& builder = builder_;
+  const auto [answer_type, answer] =
+      std::visit(Overloaded{
+                     [](const std::monostate&) {
+                       return std::pair{Stored::NONE, Offset<void>(0)};
+                     },
+                     [&builder](const PurchaseAnswer& purchase) {
+                       const auto breakdown = table_vector<fb::BreakdownLineRecord>(
+                           builder, purchase.breakdown, [&builder](const BreakdownLine& line) {
+                             const auto rule = optional_string(builder, line.rule);
+                             fb::BreakdownLineRecordBuilder record(builder);
+                             record.add_rule(rule);
+                             record.add_points(line.points);
+                             return record.Finish();
+                           });
+                       const auto tier = optional_string(builder, purchase.tier);
+                       const fb::BalanceRecord balance = to_record(purchase.balance);
+                       fb::PurchaseAnswerRecordBuilder record(builder);
+                       record.add_points_earned(purchase.points_earned);
+                       record.add_points_redeemed(purchase.points_redeemed);
+                       record.add_breakdown(breakdown);
+                       if (purchase.balance != Balance{}) record.add_balance(&balance);
+                       record.add_tier(tier);
+                       record.add_tier_changed(purchase.tier_changed);
+                       return std::pair{Stored::PurchaseAnswerRecord, record.Finish().Union()};
+                     },
+                     [&builder](const RefundAnswer& refund) {
+                       const fb::BalanceRecord balance = to_record(refund.balance);
+                       fb::RefundAnswerRecordBuilder record(builder);
+                       record.add_points_reversed(refund.points_reversed);
+                       record.add_points_restored(refund.points_restored);
+                       record.add_referral_reversed(refund.referral_reversed);
+                       record.add_refunded_minor(refund.refunded_minor);
+                       record.add_remaining_minor(refund.remaining_minor);
+                       if (refund.balance != Balance{}) record.add_balance(&balance);
+                       return std::pair{Stored::RefundAnswerRecord, record.Finish().Union()};
+                     },
+                     [&builder](const PointsAnswer& points) {
+                       const fb::BalanceRecord balance = to_record(points.balance);
+                       fb::PointsAnswerRecordBuilder record(builder);
+                       record.add_points(points.points);
+                       if (points.balance != Balance{}) record.add_balance(&balance);
+                       return std::pair{Stored::PointsAnswerRecord, record.Finish().Union()};
+                     },
+                     [&builder](const HoldAnswer& hold) {
+                       const auto hold_record = encode_hold(builder, hold.hold, true);
+                       const fb::BalanceRecord balance = to_record(hold.balance);
+                       fb::HoldAnswerRecordBuilder record(builder);
+                       record.add_hold(hold_record);
+                       if (hold.balance != Balance{}) record.add_balance(&balance);
+                       return std::pair{Stored::HoldAnswerRecord, record.Finish().Union()};
+                     },
+                     [&builder](const JobStepAnswer& job) {
+                       const auto tier = optional_string(builder, job.tier);
+                       fb::JobStepAnswerRecordBuilder record(builder);
+                       record.add_points_expired(job.points_expired);
+                       record.add_tier_changed(job.tier_changed);
+                       record.add_tier(tier);
+                       return std::pair{Stored::JobStepAnswerRecord, record.Finish().Union()};
+                     },
+                 },
+                 idempotency.answer);
   const auto member_id = optional_string(builder_, idempotency.member_id);
   fb::IdempotencyRecordBuilder record(builder_);
   record.add_fingerprint(idempotency.fingerprint);
@@ -279,20 +734,14 @@ std::string_view RecordEncoder::idempotency(const IdempotencyRecord& idempotency
 }
 
 std::string_view RecordEncoder::event(const Event& event, uint32_t program_version) {
+  LOYALTY_CHECK(kind_fits_body(event.kind, event.body));
   builder_.Clear();
-  Offset<void> body = 0;
-  fb::StoredEventBody body_type = fb::StoredEventBody::NONE;
-  if (const auto* signup = std::get_if<SignupEvent>(&event.body)) {
-    body = encode_signup(builder_, *signup).Union();
-    body_type = fb::StoredEventBody::SignupEventRecord;
-  } else {
-    body = encode_purchase(builder_, std::get<PurchaseEvent>(event.body)).Union();
-    body_type = fb::StoredEventBody::PurchaseEventRecord;
-  }
+  const auto [body_type, body] = encode_body(builder_, event.body);
   fb::EventRecordBuilder record(builder_);
   record.add_program_version(program_version);
   record.add_event_type(body_type);
   record.add_event(body);
+  record.add_kind(static_cast<uint8_t>(event.kind));
   builder_.Finish(record.Finish());
   return bytes();
 }
@@ -308,6 +757,64 @@ std::string_view RecordEncoder::program_version(const StoredProgramVersion& vers
   return bytes();
 }
 
+std::string_view RecordEncoder::purchase(const PurchaseRecord& purchase) {
+  builder_.Clear();
+  FlatBufferBuilder& builder = builder_;
+  const auto lines = table_vector<fb::RefundableLineRecord>(
+      builder, purchase.lines, [&builder](const PurchaseLineRecord& line) {
+        const auto sku = optional_string(builder, line.sku);
+        fb::RefundableLineRecordBuilder record(builder);
+        record.add_sku(sku);
+        record.add_amount_minor(line.amount_minor);
+        record.add_eligible_minor(line.eligible_minor);
+        record.add_refunded_minor(line.refunded_minor);
+        return record.Finish();
+      });
+  const auto member_id = optional_string(builder, purchase.member_id);
+  const auto store_id = optional_string(builder, purchase.store_id);
+  fb::RefundablePurchaseRecordBuilder record(builder);
+  record.add_member_id(member_id);
+  record.add_store_id(store_id);
+  record.add_occurred_at(purchase.occurred_at);
+  record.add_lot_id(purchase.lot_id);
+  record.add_points_earned(purchase.points_earned);
+  record.add_order_total_minor(purchase.order_total_minor);
+  record.add_eligible_minor(purchase.eligible_minor);
+  record.add_refunded_minor(purchase.refunded_minor);
+  record.add_refunded_eligible_minor(purchase.refunded_eligible_minor);
+  record.add_points_reversed(purchase.points_reversed);
+  record.add_points_redeemed(purchase.points_redeemed);
+  record.add_points_restored(purchase.points_restored);
+  record.add_base_points(purchase.base_points);
+  record.add_lines(lines);
+  record.add_referral_trigger(purchase.referral_trigger);
+  record.add_referee_reward_points(purchase.referee_reward_points);
+  record.add_referral_reversed(purchase.referral_reversed);
+  builder_.Finish(record.Finish());
+  return bytes();
+}
+
+std::string_view RecordEncoder::hold(const std::string& member_id, const Hold& hold) {
+  builder_.Clear();
+  const auto hold_record = encode_hold(builder_, hold, false);
+  const auto member = optional_string(builder_, member_id);
+  fb::StoredHoldRecordBuilder record(builder_);
+  record.add_member_id(member);
+  record.add_hold(hold_record);
+  builder_.Finish(record.Finish());
+  return bytes();
+}
+
+std::string_view RecordEncoder::referral_link(const ReferralLink& link) {
+  builder_.Clear();
+  fb::ReferralLinkRecordBuilder record(builder_);
+  record.add_status(static_cast<uint8_t>(link.status));
+  record.add_signed_up_at(link.signed_up_at);
+  record.add_rewarded_at(link.rewarded_at);
+  builder_.Finish(record.Finish());
+  return bytes();
+}
+
 Status decode_member(std::string_view member_id, std::string_view bytes, MemberState& out) {
   const AlignedBytes aligned(bytes);
   const auto* record = verified_root<fb::MemberRecord>(aligned);
@@ -316,6 +823,7 @@ Status decode_member(std::string_view member_id, std::string_view bytes, MemberS
       record->next_notification_seq() == 0) {
     return corruption("member");
   }
+  if (!structs_aligned(record->activity())) return corruption("member");
   out = MemberState{};
   out.member_id = std::string(member_id);
   out.joined_at = record->joined_at();
@@ -334,6 +842,32 @@ Status decode_member(std::string_view member_id, std::string_view bytes, MemberS
   out.next_ledger_seq = record->next_ledger_seq();
   out.next_lot_id = record->next_lot_id();
   out.next_notification_seq = record->next_notification_seq();
+  if (const auto* activity = record->activity()) {
+    out.activity.reserve(activity->size());
+    for (const fb::MonthActivityRecord* month : *activity) {
+      out.activity.push_back(MonthActivity{month->month(), month->spend_minor(),
+                                           month->base_points(), month->purchases()});
+    }
+  }
+  out.debt = record->debt();
+  if (const auto* holds = record->holds()) {
+    out.holds.reserve(holds->size());
+    for (const fb::HoldRecord* stored : *holds) {
+      Hold hold;
+      if (!decode_hold_record(*stored, hold)) return corruption("member");
+      out.holds.push_back(std::move(hold));
+    }
+  }
+  out.referee_reward_trigger = to_string(record->referee_reward_trigger());
+  out.referee_reward_points = record->referee_reward_points();
+  if (const auto* rewards = record->referral_rewards()) {
+    out.referral_rewards.reserve(rewards->size());
+    for (const fb::ReferralRewardRecord* reward : *rewards) {
+      out.referral_rewards.push_back(
+          ReferralReward{to_string(reward->referee_id()), to_string(reward->trigger_event_id()),
+                         reward->points(), reward->rewarded_at(), reward->reversed()});
+    }
+  }
   return Status::ok_status();
 }
 
@@ -348,6 +882,8 @@ Status decode_lot(uint64_t lot_id, std::string_view bytes, Lot& out) {
   out.expires_at = record->expires_at();
   out.points_initial = record->points_initial();
   out.points_remaining = record->points_remaining();
+  out.points_held = record->points_held();
+  out.pending = record->pending();
   return Status::ok_status();
 }
 
@@ -404,6 +940,36 @@ Status decode_idempotency(std::string_view key, std::string_view bytes, Idempote
       answer = std::move(purchase);
       break;
     }
+    case fb::StoredAnswer::RefundAnswerRecord: {
+      const auto* stored = record->answer_as_RefundAnswerRecord();
+      if (stored == nullptr) return corruption("idempotency");
+      answer = RefundAnswer{stored->points_reversed(),   stored->points_restored(),
+                            stored->referral_reversed(), stored->refunded_minor(),
+                            stored->remaining_minor(),   from_record(stored->balance())};
+      break;
+    }
+    case fb::StoredAnswer::PointsAnswerRecord: {
+      const auto* stored = record->answer_as_PointsAnswerRecord();
+      if (stored == nullptr) return corruption("idempotency");
+      answer = PointsAnswer{stored->points(), from_record(stored->balance())};
+      break;
+    }
+    case fb::StoredAnswer::HoldAnswerRecord: {
+      const auto* stored = record->answer_as_HoldAnswerRecord();
+      if (stored == nullptr || stored->hold() == nullptr) return corruption("idempotency");
+      HoldAnswer hold;
+      if (!decode_hold_record(*stored->hold(), hold.hold)) return corruption("idempotency");
+      hold.balance = from_record(stored->balance());
+      answer = std::move(hold);
+      break;
+    }
+    case fb::StoredAnswer::JobStepAnswerRecord: {
+      const auto* stored = record->answer_as_JobStepAnswerRecord();
+      if (stored == nullptr) return corruption("idempotency");
+      answer = JobStepAnswer{stored->points_expired(), stored->tier_changed(),
+                             to_string(stored->tier())};
+      break;
+    }
     default:  // the Verifier accepts union types it does not know
       return corruption("idempotency");
   }
@@ -415,18 +981,14 @@ Status decode_idempotency(std::string_view key, std::string_view bytes, Idempote
 }
 
 Status decode_event(uint64_t log_seq, std::string_view bytes, StoredEvent& out) {
-  const AlignedBytes aligned(bytes);
-  const auto* record = verified_root<fb::EventRecord>(aligned);
-  if (record == nullptr) return corruption("event");
-  if (const auto* signup = record->event_as_SignupEventRecord()) {
-    out.event.body = decode_signup(*signup);
-  } else if (const auto* purchase = record->event_as_PurchaseEventRecord()) {
-    out.event.body = decode_purchase(*purchase);
-  } else {
-    return corruption("event");  // no body, or a body type this build does not know
+  Event event;
+  uint32_t program_version = 0;
+  if (Status status = decode_event_record(bytes, event, program_version); !status.ok()) {
+    return status;
   }
   out.log_seq = log_seq;
-  out.program_version = record->program_version();
+  out.program_version = program_version;
+  out.event = std::move(event);
   return Status::ok_status();
 }
 
@@ -438,6 +1000,90 @@ Status decode_program_version(std::string_view bytes, StoredProgramVersion& out)
   out.source_toml = to_string(record->source_toml());
   out.activated_at = record->activated_at();
   return Status::ok_status();
+}
+
+}  // namespace loyalty::storage
+
+namespace loyalty::storage {
+
+Status decode_purchase(std::string_view event_id, std::string_view bytes, PurchaseRecord& out) {
+  const AlignedBytes aligned(bytes);
+  const auto* record = verified_root<fb::RefundablePurchaseRecord>(aligned);
+  if (record == nullptr) return corruption("purchase");
+  out = PurchaseRecord{};
+  out.event_id = std::string(event_id);
+  out.member_id = to_string(record->member_id());
+  out.store_id = to_string(record->store_id());
+  out.occurred_at = record->occurred_at();
+  out.lot_id = record->lot_id();
+  out.points_earned = record->points_earned();
+  out.order_total_minor = record->order_total_minor();
+  out.eligible_minor = record->eligible_minor();
+  out.refunded_minor = record->refunded_minor();
+  out.refunded_eligible_minor = record->refunded_eligible_minor();
+  out.points_reversed = record->points_reversed();
+  out.points_redeemed = record->points_redeemed();
+  out.points_restored = record->points_restored();
+  out.base_points = record->base_points();
+  if (const auto* lines = record->lines()) {
+    out.lines.reserve(lines->size());
+    for (const fb::RefundableLineRecord* line : *lines) {
+      out.lines.push_back(PurchaseLineRecord{to_string(line->sku()), line->amount_minor(),
+                                             line->eligible_minor(), line->refunded_minor()});
+    }
+  }
+  out.referral_trigger = record->referral_trigger();
+  out.referee_reward_points = record->referee_reward_points();
+  out.referral_reversed = record->referral_reversed();
+  if (out.member_id.empty()) return corruption("purchase");
+  return Status::ok_status();
+}
+
+Status decode_hold(std::string_view hold_id, std::string_view bytes, StoredHold& out) {
+  const AlignedBytes aligned(bytes);
+  const auto* record = verified_root<fb::StoredHoldRecord>(aligned);
+  if (record == nullptr || record->hold() == nullptr || record->member_id() == nullptr) {
+    return corruption("hold");
+  }
+  StoredHold hold;
+  hold.member_id = to_string(record->member_id());
+  if (!decode_hold_record(*record->hold(), hold.hold)) return corruption("hold");
+  hold.hold.hold_id = std::string(hold_id);
+  out = std::move(hold);
+  return Status::ok_status();
+}
+
+Status decode_referral_link(std::string_view referrer_id, std::string_view referee_id,
+                            std::string_view bytes, ReferralLink& out) {
+  const AlignedBytes aligned(bytes);
+  const auto* record = verified_root<fb::ReferralLinkRecord>(aligned);
+  if (record == nullptr || !valid_referral_status(record->status())) {
+    return corruption("referral link");
+  }
+  out.referrer_id = std::string(referrer_id);
+  out.referee_id = std::string(referee_id);
+  out.status = static_cast<ReferralStatus>(record->status());
+  out.signed_up_at = record->signed_up_at();
+  out.rewarded_at = record->rewarded_at();
+  return Status::ok_status();
+}
+
+Status decode_outbox_event(std::string_view id, std::string_view bytes, Event& out) {
+  Event event;
+  uint32_t program_version = 0;
+  if (Status status = decode_event_record(bytes, event, program_version); !status.ok()) {
+    return status;
+  }
+  const auto* follow_up = std::get_if<ReferralFollowUp>(&event.body);
+  if (follow_up == nullptr || follow_up->id != id) return corruption("outbox");
+  out = std::move(event);
+  return Status::ok_status();
+}
+
+const std::string& follow_up_id(const Event& event) {
+  const auto* follow_up = std::get_if<ReferralFollowUp>(&event.body);
+  LOYALTY_CHECK(follow_up != nullptr && "only referral follow-ups go through the outbox");
+  return follow_up->id;
 }
 
 }  // namespace loyalty::storage

@@ -12,6 +12,7 @@
 #include "engine/events.hpp"
 #include "engine/ledger.hpp"
 #include "engine/member_state.hpp"
+#include "engine/purchase_record.hpp"
 #include "engine/status.hpp"
 #include "engine/store.hpp"
 #include "storage/rocks_store.hpp"
@@ -30,6 +31,9 @@ class RecordEncoder {
   std::string_view idempotency(const IdempotencyRecord& record);    // without key
   std::string_view event(const Event& event, uint32_t program_version);  // without log_seq
   std::string_view program_version(const StoredProgramVersion& version);
+  std::string_view purchase(const PurchaseRecord& purchase);              // without event_id
+  std::string_view hold(const std::string& member_id, const Hold& hold);  // without hold_id
+  std::string_view referral_link(const ReferralLink& link);               // without the two ids
 
  private:
   std::string_view bytes() const;
@@ -44,5 +48,14 @@ Status decode_notification(uint64_t seq, std::string_view bytes, Notification& o
 Status decode_idempotency(std::string_view key, std::string_view bytes, IdempotencyRecord& out);
 Status decode_event(uint64_t log_seq, std::string_view bytes, StoredEvent& out);
 Status decode_program_version(std::string_view bytes, StoredProgramVersion& out);
+Status decode_purchase(std::string_view event_id, std::string_view bytes, PurchaseRecord& out);
+Status decode_hold(std::string_view hold_id, std::string_view bytes, StoredHold& out);
+Status decode_referral_link(std::string_view referrer_id, std::string_view referee_id,
+                            std::string_view bytes, ReferralLink& out);
+// An outbox value (an event record); a referral follow-up's id must be `id`, its key.
+Status decode_outbox_event(std::string_view id, std::string_view bytes, Event& out);
+
+// The outbox key of a follow-up event (its id); checked to be one.
+const std::string& follow_up_id(const Event& event);
 
 }  // namespace loyalty::storage

@@ -38,6 +38,10 @@ enum Family : size_t {
   events,
   identifiers,
   meta,
+  purchases,
+  holds,
+  referrals,
+  outbox,
   family_count,
 };
 
@@ -55,6 +59,10 @@ constexpr std::array<FamilySpec, family_count> kFamilies = {{
     {storage::kEventsFamily, false},
     {storage::kIdentifiersFamily, true},
     {storage::kMetaFamily, false},
+    {storage::kPurchasesFamily, true},
+    {storage::kHoldsFamily, true},
+    {storage::kReferralsFamily, false},
+    {storage::kOutboxFamily, false},
 }};
 
 constexpr int kBloomBitsPerKey = 10;  // ≈1% false positives
@@ -147,6 +155,21 @@ struct RocksStore::Impl {
       if (!more) return Status::ok_status();
     }
     return from_rocks(it->status());
+  }
+
+  // The value of `key` in `which` decoded by `decode(value, record)`; `out` empty when absent.
+  template <typename Record, typename Decode>
+  Status get(Family which, std::string_view key, std::optional<Record>& out,
+             Decode&& decode) const {
+    out.reset();
+    rocksdb::PinnableSlice value;
+    const rocksdb::Status got = db->Get(rocksdb::ReadOptions(), family(which), slice(key), &value);
+    if (got.IsNotFound()) return Status::ok_status();
+    if (Status status = from_rocks(got); !status.ok()) return status;
+    Record record;
+    if (Status status = decode(view(value), record); !status.ok()) return status;
+    out = std::move(record);
+    return Status::ok_status();
   }
 
   Status read_lots(const rocksdb::ReadOptions& read, std::string_view member_id,
@@ -284,6 +307,58 @@ Status RocksStore::find_identifier(IdentifierKind kind, std::string_view value,
   return Status::ok_status();
 }
 
+Status RocksStore::load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) {
+  out.reset();
+  if (!storage::valid_member_key(event_id)) return Status::ok_status();
+  return impl_->get(purchases, event_id, out,
+                    [event_id](std::string_view value, PurchaseRecord& record) {
+                      return storage::decode_purchase(event_id, value, record);
+                    });
+}
+
+Status RocksStore::load_hold(std::string_view hold_id, std::optional<StoredHold>& out) {
+  out.reset();
+  if (!storage::valid_member_key(hold_id)) return Status::ok_status();
+  return impl_->get(holds, hold_id, out, [hold_id](std::string_view value, StoredHold& record) {
+    return storage::decode_hold(hold_id, value, record);
+  });
+}
+
+Status RocksStore::load_outbox(std::vector<Event>& out) {
+  out.clear();
+  return impl_->scan(outbox, rocksdb::ReadOptions(), {}, {},
+                     [&](std::string_view key, std::string_view value, bool&) -> Status {
+                       Event event;
+                       if (Status status = storage::decode_outbox_event(key, value, event);
+                           !status.ok()) {
+                         return status;
+                       }
+                       out.push_back(std::move(event));
+                       return Status::ok_status();
+                     });
+}
+
+Status RocksStore::read_referrals(std::string_view referrer_id, std::vector<ReferralLink>& out) {
+  out.clear();
+  if (!storage::valid_member_key(referrer_id)) return Status::ok_status();
+  return impl_->scan(referrals, rocksdb::ReadOptions(), storage::member_prefix(referrer_id),
+                     storage::member_prefix_end(referrer_id),
+                     [&](std::string_view key, std::string_view value, bool&) -> Status {
+                       const std::optional<storage::ReferralKey> parsed =
+                           storage::parse_referral_key(key);
+                       if (!parsed || parsed->referrer_id != referrer_id)
+                         return corrupt_key("referrals");
+                       ReferralLink link;
+                       if (Status status = storage::decode_referral_link(
+                               parsed->referrer_id, parsed->referee_id, value, link);
+                           !status.ok()) {
+                         return status;
+                       }
+                       out.push_back(std::move(link));
+                       return Status::ok_status();
+                     });
+}
+
 Status RocksStore::commit(const CommitBatch& batch) {
   // The builder's buffer is kept per thread: partition writers commit often.
   thread_local storage::RecordEncoder encoder;
@@ -346,6 +421,33 @@ Status RocksStore::commit(const CommitBatch& batch) {
   for (const IdentifierClaim& claim : batch.identifiers) {
     LOYALTY_CHECK(!claim.value.empty() && storage::valid_member_key(claim.member_id));
     add(identifiers, storage::identifier_key(claim.kind, claim.value), claim.member_id);
+  }
+  for (const PurchaseRecord* purchase : batch.purchases) {
+    LOYALTY_CHECK(purchase != nullptr && storage::valid_member_key(purchase->event_id));
+    LOYALTY_CHECK(storage::valid_member_key(purchase->member_id));
+    add(purchases, purchase->event_id, encoder.purchase(*purchase));
+  }
+  for (const HoldWrite& hold : batch.holds) {
+    LOYALTY_CHECK(hold.member_id != nullptr && storage::valid_member_key(*hold.member_id));
+    LOYALTY_CHECK(hold.hold != nullptr && storage::valid_member_key(hold.hold->hold_id));
+    add(holds, hold.hold->hold_id, encoder.hold(*hold.member_id, *hold.hold));
+  }
+  for (const ReferralLink* link : batch.referral_links) {
+    LOYALTY_CHECK(link != nullptr && storage::valid_member_key(link->referrer_id) &&
+                  storage::valid_member_key(link->referee_id));
+    add(referrals, storage::referral_key(link->referrer_id, link->referee_id),
+        encoder.referral_link(*link));
+  }
+  for (const Event* follow_up : batch.outbox_puts) {
+    LOYALTY_CHECK(follow_up != nullptr);
+    const std::string& id = storage::follow_up_id(*follow_up);
+    LOYALTY_CHECK(storage::valid_member_key(id));
+    add(outbox, id, encoder.event(*follow_up, 0));
+  }
+  // Deletes after puts: were a follow-up written and applied in one batch, it is gone after.
+  for (const std::string& id : batch.outbox_deletes) {
+    LOYALTY_CHECK(storage::valid_member_key(id));
+    if (put.ok()) put = write.Delete(impl_->family(outbox), slice(id));
   }
   if (!put.ok()) return Status::error(Status::Code::io_error, put.ToString());
 

@@ -1,6 +1,7 @@
 // RocksDB storage: column families for members, lots, ledger, idempotency records, the
-// input event log, the per-member notification feed, identifiers and metadata (program
-// versions). Records are FlatBuffers, verified on every read. One WriteBatch per commit.
+// input event log, the per-member notification feed, identifiers, metadata (program
+// versions), purchases (for refunds), holds, referral links and the follow-up outbox.
+// Records are FlatBuffers, verified on every read. One WriteBatch per commit.
 // Thread-safety: every method may be called concurrently from any thread.
 #pragma once
 
@@ -56,6 +57,9 @@ class RocksStore final : public MemberStore {
   Status load_idempotency(std::string_view key, std::optional<IdempotencyRecord>& out) override;
   Status find_identifier(IdentifierKind kind, std::string_view value,
                          std::string& member_id) override;
+  Status load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) override;
+  Status load_hold(std::string_view hold_id, std::optional<StoredHold>& out) override;
+  Status load_outbox(std::vector<Event>& out) override;  // in follow-up id order
   Status commit(const CommitBatch& batch) override;
 
   // Reads for the API and tools; none takes a writer's lock.
@@ -65,6 +69,8 @@ class RocksStore final : public MemberStore {
   // Notifications with seq > after_seq, oldest first, at most `limit`.
   Status read_notifications(std::string_view member_id, uint64_t after_seq, size_t limit,
                             std::vector<Notification>& out);
+  // Every link of one referrer, in referee id order (GET /v1/members/{id}/referrals).
+  Status read_referrals(std::string_view referrer_id, std::vector<ReferralLink>& out);
 
   // Program versions (meta column family).
   Status save_program_version(const StoredProgramVersion& version, bool make_active);

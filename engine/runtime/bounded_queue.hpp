@@ -1,6 +1,8 @@
 // A bounded multi-producer, single-consumer queue: producers never block (a full queue is
 // refused, which the API turns into 503), the consumer takes everything up to a batch limit.
-// Thread-safety: try_push and close from any thread; pop_batch from the one consumer.
+// push_past_capacity is for internal traffic whose amount is bounded elsewhere.
+// Thread-safety: try_push, push_past_capacity and close from any thread; pop_batch from the
+// one consumer.
 #pragma once
 
 #include <condition_variable>
@@ -22,6 +24,18 @@ class BoundedQueue {
       std::lock_guard lock(mutex_);
       if (closed_) return PushResult::closed;
       if (items_.size() >= capacity_) return PushResult::full;
+      items_.push_back(std::move(item));
+    }
+    ready_.notify_one();
+    return PushResult::pushed;
+  }
+
+  // Ignores the capacity; refuses only when closed. For follow-up events, which are bounded by
+  // the client events that triggered them and must not be dropped by a busy partition.
+  PushResult push_past_capacity(T&& item) {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return PushResult::closed;
       items_.push_back(std::move(item));
     }
     ready_.notify_one();

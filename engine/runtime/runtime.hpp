@@ -2,13 +2,21 @@
 // one writer thread that drains its bounded queue in batches, applies the events through the
 // pure engine and commits each batch as one atomic write (group commit). A client's
 // completion runs only after its batch is durable.
+// Follow-up events (a referrer's reward) are written to the store's outbox in the commit of
+// the event that triggered them, then delivered to the target member's partition; the commit
+// that applies one removes it from the outbox. At construction every follow-up still in the
+// outbox is delivered again, so a crash between trigger and delivery loses nothing, and the
+// follow-up's idempotency record keeps a second delivery from applying twice.
 // Thread-safety: submit() may be called from any thread; completions run on writer threads
 // and must not block.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -24,6 +32,7 @@ class ClaimTable;
 struct RuntimeOptions {
   uint32_t partitions = 2;        // writer threads; loyaltyd uses one per core by default
   size_t queue_capacity = 16384;  // per partition; a full queue refuses with `unavailable`
+                                  // (client events only: follow-ups are never refused)
   size_t batch_events_max = 512;  // events per group commit
 };
 
@@ -40,16 +49,20 @@ using Clock = std::function<TimeMs()>;
 
 class Runtime {
  public:
+  // Starts the writers and delivers the follow-ups left in the store's outbox.
   Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& programs, Clock clock);
   ~Runtime();  // stops and drains
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
-  // Validates the event, then queues it for its member's partition. `done` runs exactly once:
-  // at once on a validation refusal or a full queue, else after the batch commits.
+  // Validates the event, stamps the server time where the client sent none, finds the member
+  // of a refund or hold action, then queues it for its member's partition. `done` runs
+  // exactly once: at once on a refusal before queueing or a full queue, else after the batch
+  // commits.
   void submit(Event event, Completion done);
 
-  // Stops accepting, finishes everything queued, joins the writers. Idempotent.
+  // Stops accepting client events, waits until everything queued and every follow-up it
+  // triggered is applied, joins the writers. Idempotent.
   void stop();
 
   uint32_t partition_count() const;
@@ -57,11 +70,21 @@ class Runtime {
 
  private:
   class Partition;
+
+  // Queues an engine-made follow-up for its member's partition, past the queue capacity.
+  void deliver(Event follow_up);
+  void finished(size_t requests);  // requests whose completions have run
+
   RuntimeOptions options_;
   MemberStore& store_;
   ProgramRegistry& programs_;
   Clock clock_;
   std::unique_ptr<ClaimTable> claims_;
+  std::atomic<bool> accepting_{true};
+  // Requests queued or being processed, follow-ups included; stop() waits for 0.
+  std::atomic<uint64_t> in_flight_{0};
+  std::mutex idle_mutex_;
+  std::condition_variable idle_;
   std::vector<std::unique_ptr<Partition>> partitions_;
 };
 

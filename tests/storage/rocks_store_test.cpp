@@ -25,6 +25,7 @@
 
 #include "storage/keys.hpp"
 #include "storage/record_codec.hpp"
+#include "storage/records_generated.h"
 
 extern char** environ;
 
@@ -71,6 +72,19 @@ std::unique_ptr<RocksStore> open_store(const std::string& path,
 
 void expect_ok(const Status& status) { EXPECT_TRUE(status.ok()) << status.message(); }
 
+Hold hold(const std::string& hold_id, Points points, HoldState state = HoldState::active) {
+  Hold h;
+  h.hold_id = hold_id;
+  h.points = points;
+  h.created_at = 1'700'000'000'500;
+  h.expires_at = 1'700'000'900'500;
+  h.state = state;
+  if (state != HoldState::active) h.settled_at = 1'700'000'100'000;
+  if (state == HoldState::captured) h.captured_by = "e-capture";
+  h.takes = {{1, points - 10}, {7, 10}};
+  return h;
+}
+
 MemberState full_member(const std::string& member_id) {
   MemberState member;
   member.member_id = member_id;
@@ -90,13 +104,28 @@ MemberState full_member(const std::string& member_id) {
   member.next_ledger_seq = 42;
   member.next_lot_id = 9;
   member.next_notification_seq = 12;
+  member.activity = {{24'321, 640'000, 6'400, 3}, {24'322, 0, 0, 0}, {24'323, -1'800, -18, 1}};
+  member.debt = 25;
+  member.holds = {hold("h-1", 300), hold("h-2", 75)};
+  member.referee_reward_trigger = "e-first";
+  member.referee_reward_points = 200;
+  member.referral_rewards = {{"m-a", "e-a", 500, 1'700'000'600'000, false},
+                             {"m-b", "e-b", 500, 1'700'000'700'000, true}};
   return member;
 }
 
 Lot lot(uint64_t lot_id, Points remaining) {
-  return Lot{lot_id,   "e:purchase-" + std::to_string(lot_id), 1000 + static_cast<TimeMs>(lot_id),
-             2000,     lot_id % 2 == 0 ? kTimeNever : 90'000,  500,
-             remaining};
+  Lot l;
+  l.lot_id = lot_id;
+  l.reference = "e:purchase-" + std::to_string(lot_id);
+  l.earned_at = 1000 + static_cast<TimeMs>(lot_id);
+  l.available_at = 2000;
+  l.expires_at = lot_id % 2 == 0 ? kTimeNever : 90'000;
+  l.points_initial = 500;
+  l.points_remaining = remaining;
+  l.points_held = remaining > 0 ? remaining / 2 : 0;
+  l.pending = lot_id % 3 == 0;
+  return l;
 }
 
 LedgerEntry entry(uint64_t seq, std::string reference = "e1") {
@@ -153,6 +182,89 @@ Event purchase_event(const std::string& event_id, const std::string& member_id) 
   return Event{purchase};
 }
 
+// One answer of every kind the idempotency record stores, every field set.
+std::vector<Answer> every_answer() {
+  PurchaseAnswer empty_purchase;
+  empty_purchase.tier = "base";
+  return {std::monostate{},
+          purchase_answer(),
+          empty_purchase,
+          RefundAnswer{-120, 40, -200, 3000, 1400, Balance{-50, 0, 10}},
+          PointsAnswer{-400, Balance{100, 20, 0}},
+          PointsAnswer{},
+          HoldAnswer{hold("h-9", 250, HoldState::captured), Balance{10, 0, 0}},
+          HoldAnswer{hold("h-10", 50), Balance{}},
+          JobStepAnswer{75, true, "silver"},
+          JobStepAnswer{}};
+}
+
+// One event of every kind, every field set (optional ones both ways where they exist).
+std::vector<Event> every_event_kind() {
+  std::vector<Event> events;
+  events.push_back(signup_event("m1", true));
+  events.push_back(purchase_event("p1", "m1"));
+  RefundEvent by_amount{"r1", "p1", "m1", 1'700'000'200'000, 2500, {}};
+  events.push_back(Event{by_amount});
+  RefundEvent by_lines{
+      "r2", "p1", "m1", 1'700'000'300'000, std::nullopt, {{"latte-l", 3200}, {"bagel", 1800}}};
+  events.push_back(Event{by_lines});
+  events.push_back(
+      Event{RedemptionEvent{"rd1", "m1", 400, "reward-7", "a note", 1'700'000'400'000}});
+  events.push_back(Event{HoldEvent{"h1", "m1", 300, 600, 1'700'000'500'000}});
+  events.push_back(Event{HoldEvent{"h2", "m1", 300, std::nullopt, 1'700'000'500'001}});
+  events.push_back(Event(EventType::hold_capture, HoldActionEvent{"h1", "m1", 1'700'000'600'000}));
+  events.push_back(Event(EventType::hold_void, HoldActionEvent{"h2", "m1", 1'700'000'600'001}));
+  events.push_back(Event{AdjustmentEvent{"a1", "m1", -75, "goodwill", 1'700'000'700'000}});
+  events.push_back(Event(EventType::referral_reward,
+                         ReferralFollowUp{"referral:p1", "m-ref", "m1", "p1", 1'700'000'100'000}));
+  events.push_back(
+      Event(EventType::referral_reversal,
+            ReferralFollowUp{"referral-reversal:r1", "m-ref", "m1", "r1", 1'700'000'200'000}));
+  events.push_back(Event(EventType::expire_points, JobStepEvent{"job-1", "m1", 1'700'001'000'000}));
+  events.push_back(Event(EventType::evaluate_tier, JobStepEvent{"job-2", "m1", 1'700'002'000'000}));
+  return events;
+}
+
+// Two events are the same when they encode to the same bytes: the encoder writes every field.
+std::string encoded(const Event& event) {
+  storage::RecordEncoder encoder;
+  return std::string(encoder.event(event, 1));
+}
+
+PurchaseRecord refundable_purchase(const std::string& event_id, const std::string& member_id) {
+  PurchaseRecord record;
+  record.event_id = event_id;
+  record.member_id = member_id;
+  record.store_id = "store-7";
+  record.occurred_at = 1'700'000'100'000;
+  record.lot_id = 4;
+  record.points_earned = 82;
+  record.order_total_minor = 8200;
+  record.eligible_minor = 8200;
+  record.refunded_minor = 1800;
+  record.refunded_eligible_minor = 1800;
+  record.points_reversed = 18;
+  record.points_redeemed = 50;
+  record.points_restored = 10;
+  record.base_points = 82;
+  record.lines = {{"latte-l", 6400, 6400, 0}, {"bagel", 1800, 1800, 1800}};
+  record.referral_trigger = true;
+  record.referee_reward_points = 200;
+  record.referral_reversed = false;
+  return record;
+}
+
+Event follow_up(const std::string& trigger, const std::string& referrer = "m-ref") {
+  return Event(EventType::referral_reward,
+               ReferralFollowUp{"referral:" + trigger, referrer, "m1", trigger, 1'700'000'100'000});
+}
+
+std::vector<std::string> ids(const std::vector<Event>& events) {
+  std::vector<std::string> out;
+  for (const Event& event : events) out.push_back(std::get<ReferralFollowUp>(event.body).id);
+  return out;
+}
+
 std::vector<uint64_t> seqs(const std::vector<LedgerEntry>& entries) {
   std::vector<uint64_t> out;
   for (const LedgerEntry& e : entries) out.push_back(e.seq);
@@ -178,6 +290,10 @@ struct FullBatch {
   IdempotencyRecord signup_record{"m:m1", 78, "m1", std::monostate{}};
   Event signup = signup_event("m1", true);
   Event purchase = purchase_event("p1", "m1");
+  PurchaseRecord refundable = refundable_purchase("p1", "m1");
+  Hold settled = hold("h-old", 120, HoldState::voided);
+  ReferralLink link{"m-ref", "m1", ReferralStatus::rewarded, 1'700'000'000'123, 1'700'000'100'000};
+  Event reward = follow_up("p1");
   CommitBatch batch;
 
   FullBatch() {
@@ -194,6 +310,10 @@ struct FullBatch {
     batch.identifiers = {{IdentifierKind::phone, member.phone, "m1"},
                          {IdentifierKind::card, member.card_no, "m1"},
                          {IdentifierKind::referral_code, member.referral_code, "m1"}};
+    batch.purchases = {&refundable};
+    batch.holds = {{&member.member_id, &member.holds[0]}, {&member.member_id, &settled}};
+    batch.referral_links = {&link};
+    batch.outbox_puts = {&reward};
   }
 
   // The member as load_member returns it: open lots only, by lot_id.
@@ -232,6 +352,25 @@ void expect_full_batch_present(RocksStore& store, const FullBatch& full) {
   std::string owner;
   expect_ok(store.find_identifier(IdentifierKind::phone, full.member.phone, owner));
   EXPECT_EQ(owner, "m1");
+
+  std::optional<PurchaseRecord> purchase;
+  expect_ok(store.load_purchase("p1", purchase));
+  EXPECT_EQ(purchase, std::optional<PurchaseRecord>(full.refundable));
+  for (const Hold* expected : {&full.member.holds[0], &full.settled}) {
+    std::optional<StoredHold> hold;
+    expect_ok(store.load_hold(expected->hold_id, hold));
+    ASSERT_TRUE(hold.has_value()) << expected->hold_id;
+    EXPECT_EQ(hold->member_id, "m1");
+    EXPECT_EQ(hold->hold, *expected);
+  }
+  std::vector<ReferralLink> links;
+  expect_ok(store.read_referrals("m-ref", links));
+  EXPECT_EQ(links, std::vector<ReferralLink>{full.link});
+  std::vector<Event> outbox;
+  expect_ok(store.load_outbox(outbox));
+  ASSERT_EQ(outbox.size(), 1u);
+  EXPECT_EQ(outbox[0].type(), EventType::referral_reward);
+  EXPECT_EQ(encoded(outbox[0]), encoded(full.reward));
 }
 
 TEST(RocksStoreTest, MemberRoundTripKeepsEveryFieldAndOnlyOpenLots) {
@@ -337,13 +476,13 @@ TEST(RocksStoreTest, NotificationsAfterSeqOldestFirst) {
 TEST(RocksStoreTest, IdempotencyRecordsRoundTrip) {
   TempDir dir;
   auto store = open_store(dir.path());
-  const IdempotencyRecord purchase{"e:p1", 0xabcdef, "m1", purchase_answer()};
-  const IdempotencyRecord signup{"m:m2", 5, "m2", std::monostate{}};
-  PurchaseAnswer empty_breakdown;
-  empty_breakdown.tier = "base";
-  const IdempotencyRecord bare{"e:p2", 6, "m2", empty_breakdown};
+  std::vector<IdempotencyRecord> records;
+  for (const Answer& answer : every_answer()) {
+    records.push_back({"k:" + std::to_string(records.size()), 0xabcdef + records.size(),
+                       "m" + std::to_string(records.size()), answer});
+  }
   CommitBatch batch;
-  batch.idempotency = {&purchase, &signup, &bare};
+  for (const IdempotencyRecord& record : records) batch.idempotency.push_back(&record);
   expect_ok(store->commit(batch));
 
   for (const IdempotencyRecord* expected : batch.idempotency) {
@@ -423,6 +562,223 @@ TEST(RocksStoreTest, IdentifiersOfEachKindAreSeparate) {
   EXPECT_EQ(owner, "m-ref");
   expect_ok(store->find_identifier(IdentifierKind::referral_code, "12345", owner));
   EXPECT_TRUE(owner.empty());
+}
+
+TEST(RocksStoreTest, EveryEventKindReplaysExactly) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  const std::vector<Event> events = every_event_kind();
+  CommitBatch batch;
+  for (const Event& event : events) batch.events.push_back({&event, 7});
+  expect_ok(store->commit(batch));
+  const std::vector<StoredEvent> stored = all_events(*store);
+  ASSERT_EQ(stored.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(stored[i].event.type(), events[i].type()) << i;
+    EXPECT_EQ(stored[i].event.body.index(), events[i].body.index()) << i;
+    EXPECT_EQ(stored[i].event.idempotency_key(), events[i].idempotency_key()) << i;
+    EXPECT_EQ(fingerprint(stored[i].event), fingerprint(events[i])) << i;
+    EXPECT_EQ(encoded(stored[i].event), encoded(events[i])) << i;
+    EXPECT_EQ(stored[i].program_version, 7u);
+  }
+  // Fields the fingerprint leaves out are kept too.
+  EXPECT_EQ(std::get<RedemptionEvent>(stored[4].event.body).at, 1'700'000'400'000);
+  EXPECT_EQ(std::get<RefundEvent>(stored[2].event.body).member_id, "m1");
+  EXPECT_EQ(std::get<RefundEvent>(stored[2].event.body).amount_minor,
+            std::optional<AmountMinor>(2500));
+  EXPECT_FALSE(std::get<RefundEvent>(stored[3].event.body).amount_minor.has_value());
+  EXPECT_EQ(std::get<HoldEvent>(stored[5].event.body).ttl_seconds, std::optional<uint32_t>(600));
+  EXPECT_FALSE(std::get<HoldEvent>(stored[6].event.body).ttl_seconds.has_value());
+}
+
+// Records written before events had a stored kind read with the kind their body implies; a
+// stored kind that contradicts the body is corruption.
+TEST(RecordCodecTest, EventKindsAreCheckedAgainstTheBody) {
+  auto build = [](uint8_t kind, bool signup_body) {
+    flatbuffers::FlatBufferBuilder builder;
+    flatbuffers::Offset<void> body;
+    storage::fb::StoredEventBody type;
+    if (signup_body) {
+      const auto member_id = builder.CreateString("m1");
+      storage::fb::SignupEventRecordBuilder record(builder);
+      record.add_member_id(member_id);
+      body = record.Finish().Union();
+      type = storage::fb::StoredEventBody::SignupEventRecord;
+    } else {
+      const auto hold_id = builder.CreateString("h1");
+      const auto member_id = builder.CreateString("m1");
+      storage::fb::HoldActionEventRecordBuilder record(builder);
+      record.add_hold_id(hold_id);
+      record.add_member_id(member_id);
+      body = record.Finish().Union();
+      type = storage::fb::StoredEventBody::HoldActionEventRecord;
+    }
+    storage::fb::EventRecordBuilder record(builder);
+    record.add_program_version(1);
+    record.add_event_type(type);
+    record.add_event(body);
+    if (kind != 0) record.add_kind(kind);
+    builder.Finish(record.Finish());
+    return std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()),
+                       builder.GetSize());
+  };
+  StoredEvent event;
+  expect_ok(storage::decode_event(1, build(0, true), event));
+  EXPECT_EQ(event.event.type(), EventType::signup);
+  EXPECT_EQ(std::get<SignupEvent>(event.event.body).member_id, "m1");
+  expect_ok(
+      storage::decode_event(1, build(static_cast<uint8_t>(EventType::hold_void), false), event));
+  EXPECT_EQ(event.event.type(), EventType::hold_void);
+  EXPECT_EQ(storage::decode_event(1, build(0, false), event).code(), Code::corruption)
+      << "a hold action needs its kind";
+  EXPECT_EQ(
+      storage::decode_event(1, build(static_cast<uint8_t>(EventType::hold_capture), true), event)
+          .code(),
+      Code::corruption);
+  EXPECT_EQ(storage::decode_event(1, build(13, false), event).code(), Code::corruption);
+  EXPECT_EQ(storage::decode_event(1, build(255, true), event).code(), Code::corruption);
+}
+
+TEST(RocksStoreTest, PurchasesHoldsAndReferralLinksRoundTrip) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  PurchaseRecord plain;
+  plain.event_id = "p-plain";
+  plain.member_id = "m2";
+  const PurchaseRecord full = refundable_purchase("p-full", "m1");
+  const std::string m1 = "m1";
+  const std::string m2 = "m2";
+  const Hold active = hold("h-a", 300);
+  const Hold captured = hold("h-c", 200, HoldState::captured);
+  Hold bare;
+  bare.hold_id = "h-bare";
+  const std::vector<ReferralLink> links = {
+      {"m1", "z-last", ReferralStatus::signed_up, 5, 0},
+      {"m1", "a-first", ReferralStatus::rewarded, 6, 60},
+      {"m1", "b", ReferralStatus::not_rewarded, 7, 0},
+      {"m1x", "a", ReferralStatus::reversed, 8, 80},  // shares the prefix "m1"
+      {"m", "a", ReferralStatus::signed_up, 9, 0},
+  };
+  CommitBatch batch;
+  batch.purchases = {&plain, &full};
+  batch.holds = {{&m1, &active}, {&m1, &captured}, {&m2, &bare}};
+  for (const ReferralLink& link : links) batch.referral_links.push_back(&link);
+  expect_ok(store->commit(batch));
+
+  for (const PurchaseRecord* expected :
+       std::initializer_list<const PurchaseRecord*>{&plain, &full}) {
+    std::optional<PurchaseRecord> loaded;
+    expect_ok(store->load_purchase(expected->event_id, loaded));
+    EXPECT_EQ(loaded, std::optional<PurchaseRecord>(*expected));
+  }
+  std::optional<PurchaseRecord> no_purchase = plain;
+  expect_ok(store->load_purchase("p-none", no_purchase));
+  EXPECT_FALSE(no_purchase.has_value());
+  expect_ok(store->load_purchase("", no_purchase));
+  EXPECT_FALSE(no_purchase.has_value());
+
+  const std::vector<std::pair<const std::string*, const Hold*>> holds = {
+      {&m1, &active}, {&m1, &captured}, {&m2, &bare}};
+  for (const auto& [member_id, expected] : holds) {
+    std::optional<StoredHold> loaded;
+    expect_ok(store->load_hold(expected->hold_id, loaded));
+    ASSERT_TRUE(loaded.has_value());
+    EXPECT_EQ(loaded->member_id, *member_id);
+    EXPECT_EQ(loaded->hold, *expected);
+  }
+  std::optional<StoredHold> no_hold;
+  expect_ok(store->load_hold("h-none", no_hold));
+  EXPECT_FALSE(no_hold.has_value());
+
+  // A later version of a record replaces it.
+  Hold voided = active;
+  voided.state = HoldState::voided;
+  voided.settled_at = 99;
+  PurchaseRecord refunded = full;
+  refunded.refunded_minor = full.order_total_minor;
+  ReferralLink rewarded = links[0];
+  rewarded.status = ReferralStatus::rewarded;
+  rewarded.rewarded_at = 50;
+  CommitBatch update;
+  update.holds = {{&m1, &voided}};
+  update.purchases = {&refunded};
+  update.referral_links = {&rewarded};
+  expect_ok(store->commit(update));
+  std::optional<StoredHold> loaded_hold;
+  expect_ok(store->load_hold("h-a", loaded_hold));
+  ASSERT_TRUE(loaded_hold.has_value());
+  EXPECT_EQ(loaded_hold->hold, voided);
+  std::optional<PurchaseRecord> loaded_purchase;
+  expect_ok(store->load_purchase("p-full", loaded_purchase));
+  EXPECT_EQ(loaded_purchase, std::optional<PurchaseRecord>(refunded));
+
+  std::vector<ReferralLink> out;
+  expect_ok(store->read_referrals("m1", out));
+  EXPECT_EQ(out, (std::vector<ReferralLink>{links[1], links[2], rewarded}))
+      << "a referrer's links in referee order, and no one else's";
+  expect_ok(store->read_referrals("m1x", out));
+  EXPECT_EQ(out, std::vector<ReferralLink>{links[3]});
+  expect_ok(store->read_referrals("nobody", out));
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(RocksStoreTest, OutboxPutsAndDeletesCommitWithTheirBatch) {
+  TempDir dir;
+  const Event first = follow_up("p1");
+  const Event second = follow_up("p2", "m-other");
+  const Event third = follow_up("p3");
+  {
+    auto store = open_store(dir.path());
+    std::vector<Event> outbox;
+    expect_ok(store->load_outbox(outbox));
+    EXPECT_TRUE(outbox.empty());
+
+    // The trigger's commit writes its follow-ups beside its own records.
+    MemberState referee = full_member("m1");
+    CommitBatch trigger;
+    trigger.members = {&referee};
+    trigger.outbox_puts = {&first, &second};
+    expect_ok(store->commit(trigger));
+    expect_ok(store->load_outbox(outbox));
+    EXPECT_EQ(ids(outbox), (std::vector<std::string>{"referral:p1", "referral:p2"}));
+    EXPECT_EQ(encoded(outbox[1]), encoded(second));
+
+    // The commit that applies a follow-up removes it, atomically with its effects.
+    MemberState referrer = full_member("m-ref");
+    const IdempotencyRecord applied{first.idempotency_key(), fingerprint(first), "m-ref",
+                                    PointsAnswer{500, Balance{500, 0, 0}}};
+    CommitBatch apply;
+    apply.members = {&referrer};
+    apply.idempotency = {&applied};
+    apply.events = {{&first, 1}};
+    apply.outbox_deletes = {"referral:p1", "referral:never-written"};
+    apply.outbox_puts = {&third};
+    expect_ok(store->commit(apply));
+    expect_ok(store->load_outbox(outbox));
+    EXPECT_EQ(ids(outbox), (std::vector<std::string>{"referral:p2", "referral:p3"}));
+
+    // Deletes win over puts of the same id in one batch.
+    CommitBatch both;
+    both.outbox_puts = {&third};
+    both.outbox_deletes = {"referral:p3"};
+    EXPECT_FALSE(both.empty());
+    expect_ok(store->commit(both));
+    expect_ok(store->load_outbox(outbox));
+    EXPECT_EQ(ids(outbox), std::vector<std::string>{"referral:p2"});
+
+    // A batch of nothing but deletes (follow-ups the engine refused) is still committed.
+    CommitBatch only_deletes;
+    only_deletes.outbox_deletes = {"referral:p2"};
+    EXPECT_FALSE(only_deletes.empty()) << "a refused follow-up's delete is worth a commit";
+  }
+  auto store = open_store(dir.path());
+  std::vector<Event> outbox;
+  expect_ok(store->load_outbox(outbox));
+  EXPECT_EQ(ids(outbox), std::vector<std::string>{"referral:p2"});
+  std::optional<IdempotencyRecord> applied;
+  expect_ok(store->load_idempotency("f:referral:p1", applied));
+  ASSERT_TRUE(applied.has_value());
+  EXPECT_EQ(applied->answer, (Answer{PointsAnswer{500, Balance{500, 0, 0}}}));
 }
 
 TEST(RocksStoreTest, ProgramVersionsAndActive) {
@@ -589,16 +945,20 @@ TEST(RocksStoreTest, ConcurrentCommitsGetDistinctLogSeqs) {
 TEST(RecordCodecTest, CorruptBytesDecodeAsCorruption) {
   storage::RecordEncoder encoder;
   FullBatch full;
-  const std::vector<std::string> valid = {
+  std::vector<std::string> valid = {
       std::string(encoder.member(full.member)),
       std::string(encoder.lot(full.lots[1])),
       std::string(encoder.ledger_entry(full.entries[0])),
       std::string(encoder.notification(full.notifications[0])),
-      std::string(encoder.idempotency(full.purchase_record)),
-      std::string(encoder.event(full.purchase, 3)),
-      std::string(encoder.event(full.signup, 3)),
       std::string(encoder.program_version(StoredProgramVersion{1, "toml", 9})),
+      std::string(encoder.purchase(full.refundable)),
+      std::string(encoder.hold("m1", full.member.holds[0])),
+      std::string(encoder.referral_link(full.link)),
   };
+  for (const Answer& answer : every_answer()) {
+    valid.emplace_back(encoder.idempotency(IdempotencyRecord{"k", 1, "m1", answer}));
+  }
+  for (const Event& event : every_event_kind()) valid.emplace_back(encoder.event(event, 3));
   auto decode_all = [](std::string_view bytes) {
     MemberState member;
     Lot l;
@@ -607,11 +967,21 @@ TEST(RecordCodecTest, CorruptBytesDecodeAsCorruption) {
     IdempotencyRecord record;
     StoredEvent event;
     StoredProgramVersion version;
-    return std::vector<Status>{
-        storage::decode_member("m", bytes, member),      storage::decode_lot(1, bytes, l),
-        storage::decode_ledger_entry(1, bytes, e),       storage::decode_notification(1, bytes, n),
-        storage::decode_idempotency("k", bytes, record), storage::decode_event(1, bytes, event),
-        storage::decode_program_version(bytes, version)};
+    PurchaseRecord purchase;
+    StoredHold hold;
+    ReferralLink link;
+    Event follow_up;
+    return std::vector<Status>{storage::decode_member("m", bytes, member),
+                               storage::decode_lot(1, bytes, l),
+                               storage::decode_ledger_entry(1, bytes, e),
+                               storage::decode_notification(1, bytes, n),
+                               storage::decode_idempotency("k", bytes, record),
+                               storage::decode_event(1, bytes, event),
+                               storage::decode_program_version(bytes, version),
+                               storage::decode_purchase("p", bytes, purchase),
+                               storage::decode_hold("h", bytes, hold),
+                               storage::decode_referral_link("a", "b", bytes, link),
+                               storage::decode_outbox_event("referral:p1", bytes, follow_up)};
   };
   std::mt19937_64 random(20240611);
   std::vector<std::string> garbage = {"", "x", "abc", std::string(3, '\0'),
@@ -692,6 +1062,14 @@ TEST(RocksStoreTest, CorruptValuesInTheDatabaseReadAsCorruption) {
     EXPECT_TRUE(raw->Put(write, handle(storage::kIdentifiersFamily),
                          storage::identifier_key(IdentifierKind::phone, "555"), "")
                     .ok());
+    EXPECT_TRUE(raw->Put(write, handle(storage::kPurchasesFamily), "p1", junk).ok());
+    EXPECT_TRUE(raw->Put(write, handle(storage::kHoldsFamily), "h-1", junk).ok());
+    EXPECT_TRUE(raw->Put(write, handle(storage::kReferralsFamily),
+                         storage::referral_key("m-ref", "m1"), junk)
+                    .ok());
+    EXPECT_TRUE(
+        raw->Put(write, handle(storage::kReferralsFamily), std::string("m-ref2\0", 7), junk).ok());
+    EXPECT_TRUE(raw->Put(write, handle(storage::kOutboxFamily), "referral:p1", junk).ok());
     for (rocksdb::ColumnFamilyHandle* h : handles)
       EXPECT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
     EXPECT_TRUE(raw->Close().ok());
@@ -716,6 +1094,28 @@ TEST(RocksStoreTest, CorruptValuesInTheDatabaseReadAsCorruption) {
   std::optional<uint32_t> active;
   EXPECT_EQ(store->active_program_version(active).code(), Code::corruption);
   EXPECT_EQ(store->scan_members([](const MemberState&) { return true; }).code(), Code::corruption);
+  std::optional<PurchaseRecord> purchase;
+  EXPECT_EQ(store->load_purchase("p1", purchase).code(), Code::corruption);
+  std::optional<StoredHold> hold;
+  EXPECT_EQ(store->load_hold("h-1", hold).code(), Code::corruption);
+  std::vector<ReferralLink> links;
+  EXPECT_EQ(store->read_referrals("m-ref", links).code(), Code::corruption);
+  EXPECT_EQ(store->read_referrals("m-ref2", links).code(), Code::corruption)
+      << "a key without a referee";
+  std::vector<Event> outbox;
+  EXPECT_EQ(store->load_outbox(outbox).code(), Code::corruption);
+}
+
+// An outbox value must be the follow-up its key names.
+TEST(RecordCodecTest, OutboxValueMustMatchItsKey) {
+  storage::RecordEncoder encoder;
+  const std::string bytes(encoder.event(follow_up("p1"), 0));
+  Event event;
+  expect_ok(storage::decode_outbox_event("referral:p1", bytes, event));
+  EXPECT_EQ(event.type(), EventType::referral_reward);
+  EXPECT_EQ(storage::decode_outbox_event("referral:p2", bytes, event).code(), Code::corruption);
+  const std::string not_follow_up(encoder.event(purchase_event("p1", "m1"), 0));
+  EXPECT_EQ(storage::decode_outbox_event("p1", not_follow_up, event).code(), Code::corruption);
 }
 
 // The crash test: a child process commits tagged batches as fast as it can and reports each
@@ -753,11 +1153,16 @@ std::string crash_event_id(uint64_t batch) { return "batch-" + std::to_string(ba
     const Event event = purchase_event(crash_event_id(number), member.member_id);
     const IdempotencyRecord record{event.idempotency_key(), number, member.member_id,
                                    purchase_answer()};
+    // Each batch writes a follow-up and removes the one of the batch before: after the crash
+    // the outbox holds exactly the last present batch's.
+    const Event pending = follow_up(crash_event_id(number));
     CommitBatch batch;
     batch.members.push_back(&member);
     for (const LedgerEntry& e : entries) batch.entries.push_back({&member.member_id, &e});
     batch.idempotency.push_back(&record);
     batch.events.push_back({&event, 1});
+    batch.outbox_puts.push_back(&pending);
+    if (number > 0) batch.outbox_deletes.push_back("referral:" + crash_event_id(number - 1));
     if (!store->commit(batch).ok()) std::_Exit(4);
     if (::write(fd, &number, sizeof(number)) != static_cast<ssize_t>(sizeof(number))) {
       std::_Exit(5);
@@ -875,6 +1280,10 @@ TEST(RocksStoreRecoveryTest, BatchesAreAllOrNothingAfterSigkill) {
     EXPECT_EQ(events[i].log_seq, i + 1);
     EXPECT_EQ(std::get<PurchaseEvent>(events[i].event.body).event_id, crash_event_id(i));
   }
+
+  std::vector<Event> outbox;
+  expect_ok(store->load_outbox(outbox));
+  EXPECT_EQ(ids(outbox), std::vector<std::string>{"referral:" + crash_event_id(count - 1)});
 
   // The log continues right after the last batch that made it.
   const Event next = purchase_event("after-crash", "crash-next");

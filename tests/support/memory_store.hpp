@@ -1,11 +1,16 @@
 // An in-memory MemberStore for engine and runtime tests: the same contract as the RocksDB
-// store (atomic commits, idempotency records, identifiers), none of the I/O. Can be told to
-// fail commits, to test that a failed batch changes nothing.
+// store (atomic commits, idempotency records, identifiers, purchases, holds, referral links,
+// the follow-up outbox), none of the I/O. Can be told to fail commits (all, or those a
+// predicate picks), to test that a failed batch changes nothing.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <variant>
+#include <vector>
 
 #include "engine/store.hpp"
 
@@ -13,17 +18,17 @@ namespace loyalty::testing {
 
 class MemoryStore final : public MemberStore {
  public:
+  using CommitFilter = std::function<bool(const CommitBatch&)>;
+
   Status load_member(std::string_view member_id, std::optional<MemberState>& out) override {
     std::lock_guard lock(mutex_);
-    auto it = members_.find(std::string(member_id));
-    out = it == members_.end() ? std::nullopt : std::optional<MemberState>(it->second);
+    out = find(members_, member_id);
     return Status::ok_status();
   }
 
   Status load_idempotency(std::string_view key, std::optional<IdempotencyRecord>& out) override {
     std::lock_guard lock(mutex_);
-    auto it = idempotency_.find(std::string(key));
-    out = it == idempotency_.end() ? std::nullopt : std::optional(it->second);
+    out = find(idempotency_, key);
     return Status::ok_status();
   }
 
@@ -35,19 +40,57 @@ class MemoryStore final : public MemberStore {
     return Status::ok_status();
   }
 
+  Status load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) override {
+    std::lock_guard lock(mutex_);
+    out = find(purchases_, event_id);
+    return Status::ok_status();
+  }
+
+  Status load_hold(std::string_view hold_id, std::optional<StoredHold>& out) override {
+    std::lock_guard lock(mutex_);
+    out = find(holds_, hold_id);
+    return Status::ok_status();
+  }
+
+  Status load_outbox(std::vector<Event>& out) override {
+    std::lock_guard lock(mutex_);
+    out.clear();
+    for (const auto& [id, event] : outbox_) out.push_back(event);
+    return Status::ok_status();
+  }
+
   Status commit(const CommitBatch& batch) override {
     std::lock_guard lock(mutex_);
-    if (fail_commits_) return Status::error(Status::Code::io_error, "injected failure");
+    if (fail_commits_ || (fail_if_ && fail_if_(batch))) {
+      ++failed_commits_;
+      return Status::error(Status::Code::io_error, "injected failure");
+    }
     ++commits_;
     for (const MemberState* member : batch.members) members_[member->member_id] = *member;
     for (const LedgerWrite& write : batch.entries) {
       ledger_[*write.member_id].push_back(*write.entry);
     }
+    for (const NotificationWrite& write : batch.notifications) {
+      notifications_[*write.member_id].push_back(*write.notification);
+    }
     for (const IdempotencyRecord* record : batch.idempotency) idempotency_[record->key] = *record;
     for (const IdentifierClaim& claim : batch.identifiers) {
       identifiers_[{claim.kind, claim.value}] = claim.member_id;
     }
-    events_logged_ += batch.events.size();
+    for (const LoggedEvent& logged : batch.events) events_.push_back(*logged.event);
+    for (const PurchaseRecord* purchase : batch.purchases)
+      purchases_[purchase->event_id] = *purchase;
+    for (const HoldWrite& write : batch.holds) {
+      holds_[write.hold->hold_id] = StoredHold{*write.member_id, *write.hold};
+    }
+    for (const ReferralLink* link : batch.referral_links) {
+      referrals_[{link->referrer_id, link->referee_id}] = *link;
+    }
+    // Puts before deletes, as in RocksStore.
+    for (const Event* follow_up : batch.outbox_puts) {
+      outbox_[std::get<ReferralFollowUp>(follow_up->body).id] = *follow_up;
+    }
+    for (const std::string& id : batch.outbox_deletes) outbox_.erase(id);
     return Status::ok_status();
   }
 
@@ -55,34 +98,95 @@ class MemoryStore final : public MemberStore {
     std::lock_guard lock(mutex_);
     fail_commits_ = fail;
   }
+  // Fails every commit the filter returns true for (none when it is empty).
+  void fail_commits_if(CommitFilter filter) {
+    std::lock_guard lock(mutex_);
+    fail_if_ = std::move(filter);
+  }
   size_t commits() const {
     std::lock_guard lock(mutex_);
     return commits_;
   }
+  size_t failed_commits() const {
+    std::lock_guard lock(mutex_);
+    return failed_commits_;
+  }
   size_t events_logged() const {
     std::lock_guard lock(mutex_);
-    return events_logged_;
+    return events_.size();
+  }
+  std::vector<Event> events() const {
+    std::lock_guard lock(mutex_);
+    return events_;
   }
   std::vector<LedgerEntry> ledger(const std::string& member_id) const {
     std::lock_guard lock(mutex_);
-    auto it = ledger_.find(member_id);
-    return it == ledger_.end() ? std::vector<LedgerEntry>{} : it->second;
+    return find(ledger_, member_id).value_or(std::vector<LedgerEntry>{});
+  }
+  std::vector<Notification> notifications(const std::string& member_id) const {
+    std::lock_guard lock(mutex_);
+    return find(notifications_, member_id).value_or(std::vector<Notification>{});
   }
   std::optional<MemberState> member(const std::string& member_id) const {
     std::lock_guard lock(mutex_);
-    auto it = members_.find(member_id);
-    return it == members_.end() ? std::nullopt : std::optional(it->second);
+    return find(members_, member_id);
+  }
+  std::optional<PurchaseRecord> purchase(const std::string& event_id) const {
+    std::lock_guard lock(mutex_);
+    return find(purchases_, event_id);
+  }
+  std::optional<StoredHold> hold(const std::string& hold_id) const {
+    std::lock_guard lock(mutex_);
+    return find(holds_, hold_id);
+  }
+  std::vector<ReferralLink> referrals(const std::string& referrer_id) const {
+    std::lock_guard lock(mutex_);
+    std::vector<ReferralLink> out;
+    for (auto it = referrals_.lower_bound({referrer_id, ""});
+         it != referrals_.end() && it->first.first == referrer_id; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+  std::optional<IdempotencyRecord> idempotency(const std::string& key) const {
+    std::lock_guard lock(mutex_);
+    return find(idempotency_, key);
+  }
+  // Puts a follow-up in the outbox behind the runtime's back (a duplicate delivery).
+  void put_outbox(const Event& follow_up) {
+    std::lock_guard lock(mutex_);
+    outbox_[std::get<ReferralFollowUp>(follow_up.body).id] = follow_up;
+  }
+  std::vector<std::string> outbox_ids() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& [id, event] : outbox_) out.push_back(id);
+    return out;
   }
 
  private:
+  template <typename Map>
+  static std::optional<typename Map::mapped_type> find(const Map& map, std::string_view key) {
+    auto it = map.find(std::string(key));
+    if (it == map.end()) return std::nullopt;
+    return it->second;
+  }
+
   mutable std::mutex mutex_;
   bool fail_commits_ = false;
+  CommitFilter fail_if_;
   size_t commits_ = 0;
-  size_t events_logged_ = 0;
+  size_t failed_commits_ = 0;
+  std::vector<Event> events_;
   std::map<std::string, MemberState> members_;
   std::map<std::string, std::vector<LedgerEntry>> ledger_;
+  std::map<std::string, std::vector<Notification>> notifications_;
   std::map<std::string, IdempotencyRecord> idempotency_;
   std::map<std::pair<IdentifierKind, std::string>, std::string> identifiers_;
+  std::map<std::string, PurchaseRecord> purchases_;
+  std::map<std::string, StoredHold> holds_;
+  std::map<std::pair<std::string, std::string>, ReferralLink> referrals_;
+  std::map<std::string, Event> outbox_;
 };
 
 }  // namespace loyalty::testing

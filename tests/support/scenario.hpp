@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/apply.hpp"
+#include "engine/store.hpp"
 #include "engine/time.hpp"
 
 namespace loyalty::testing {
@@ -53,6 +54,17 @@ class Scenario {
     return apply(Event{signup});
   }
 
+  Rejection referred_member(const std::string& member_id, const std::string& referrer,
+                            TimeMs joined_at = at("2026-11-01T00:00:00Z")) {
+    SignupEvent signup;
+    signup.member_id = member_id;
+    signup.joined_at = joined_at;
+    signup.referral_code = "REFERRAL";
+    signup.referrer_member_id = referrer;
+    signup.assigned_referral_code = "CODE" + std::to_string(members_.size());
+    return apply(Event{signup});
+  }
+
   Rejection purchase(const std::string& event_id, const std::string& member_id,
                      std::vector<PurchaseLine> lines,
                      TimeMs occurred_at = at("2026-11-20T10:00:00Z"),
@@ -67,14 +79,102 @@ class Scenario {
     return apply(Event{std::move(p)});
   }
 
-  Rejection apply(const Event& event) {
+  Rejection refund(const std::string& event_id, const std::string& original_event_id,
+                   AmountMinor amount, TimeMs occurred_at = at("2026-11-21T10:00:00Z")) {
+    RefundEvent r;
+    r.event_id = event_id;
+    r.original_event_id = original_event_id;
+    r.occurred_at = occurred_at;
+    r.amount_minor = amount;
+    return apply(Event{r});
+  }
+
+  Rejection refund_lines(const std::string& event_id, const std::string& original_event_id,
+                         std::vector<RefundLine> lines,
+                         TimeMs occurred_at = at("2026-11-21T10:00:00Z")) {
+    RefundEvent r;
+    r.event_id = event_id;
+    r.original_event_id = original_event_id;
+    r.occurred_at = occurred_at;
+    r.lines = std::move(lines);
+    return apply(Event{r});
+  }
+
+  Rejection redeem(const std::string& redemption_id, const std::string& member_id, Points points,
+                   TimeMs when = at("2026-11-21T12:00:00Z")) {
+    RedemptionEvent r;
+    r.redemption_id = redemption_id;
+    r.member_id = member_id;
+    r.points = points;
+    r.at = when;
+    return apply(Event{r});
+  }
+
+  Rejection hold(const std::string& hold_id, const std::string& member_id, Points points,
+                 TimeMs when = at("2026-11-21T12:00:00Z"), std::optional<uint32_t> ttl = {}) {
+    HoldEvent h;
+    h.hold_id = hold_id;
+    h.member_id = member_id;
+    h.points = points;
+    h.at = when;
+    h.ttl_seconds = ttl;
+    return apply(Event{h});
+  }
+
+  Rejection hold_action(EventType kind, const std::string& hold_id,
+                        TimeMs when = at("2026-11-21T12:05:00Z")) {
+    auto it = holds_.find(hold_id);
+    HoldActionEvent a;
+    a.hold_id = hold_id;
+    a.member_id = it == holds_.end() ? "" : it->second.member_id;
+    a.at = when;
+    return apply(Event{kind, a});
+  }
+
+  Rejection adjust(const std::string& adjustment_id, const std::string& member_id, Points points,
+                   TimeMs when = at("2026-11-21T12:00:00Z")) {
+    AdjustmentEvent a;
+    a.adjustment_id = adjustment_id;
+    a.member_id = member_id;
+    a.points = points;
+    a.reason = "test";
+    a.at = when;
+    return apply(Event{a});
+  }
+
+  Rejection job(EventType kind, const std::string& member_id, TimeMs as_of) {
+    JobStepEvent j;
+    j.job_id = "job-" + std::to_string(++jobs_);
+    j.member_id = member_id;
+    j.as_of = as_of;
+    return apply(Event{kind, j});
+  }
+
+  // Applies the event like the runtime would: the original purchase or stored hold in the
+  // context, follow-ups delivered to their members right after (exactly once).
+  Rejection apply(Event event) {
+    if (auto* r = std::get_if<RefundEvent>(&event.body)) {
+      auto it = purchases_.find(r->original_event_id);
+      r->member_id = it == purchases_.end() ? "" : it->second.member_id;
+    }
+    ApplyContext context{&version_};
+    std::string hold_id;
+    if (auto* a = std::get_if<HoldActionEvent>(&event.body)) hold_id = a->hold_id;
+    if (auto* p = std::get_if<PurchaseEvent>(&event.body)) hold_id = p->hold_id;
+    if (auto it = holds_.find(hold_id); it != holds_.end()) context.stored_hold = &it->second.hold;
+    if (auto* r = std::get_if<RefundEvent>(&event.body)) {
+      if (auto it = purchases_.find(r->original_event_id); it != purchases_.end()) {
+        context.original_purchase = &it->second;
+      }
+    }
     std::optional<MemberState>& slot = members_[event.member_id()];
     const std::optional<MemberState> before = slot;
     Effects effects;
-    const Rejection rejection = apply_event(ApplyContext{&version_}, slot, event, effects);
+    const Rejection rejection = apply_event(context, slot, event, effects);
     if (!rejection.ok()) {
       EXPECT_EQ(slot, before) << "a refused event changed the member";
       EXPECT_TRUE(effects.entries.empty()) << "a refused event produced entries";
+      last_rejection_ = rejection;
       return rejection;
     }
     auto& ledger = ledgers_[event.member_id()];
@@ -83,8 +183,31 @@ class Scenario {
     for (const LedgerEntry& entry : ledger) sum += entry.points;
     EXPECT_TRUE(member_invariants_hold(*slot, sum)) << "books do not balance";
     if (auto* answer = std::get_if<PurchaseAnswer>(&effects.answer)) last_ = *answer;
+    if (effects.purchase) purchases_[effects.purchase->event_id] = *effects.purchase;
+    for (const Hold& h : effects.holds_written) holds_[h.hold_id] = {event.member_id(), h};
+    for (const ReferralLink& link : effects.referral_links) {
+      links_[{link.referrer_id, link.referee_id}] = link;
+    }
+    std::vector<Event> follow_ups = effects.follow_ups;
     last_effects_ = std::move(effects);
+    for (const Event& follow_up : follow_ups) {
+      const Rejection r = apply(follow_up);
+      EXPECT_TRUE(r.ok()) << "follow-up refused: " << r.message;
+    }
     return rejection;
+  }
+
+  const ReferralLink* link(const std::string& referrer, const std::string& referee) const {
+    auto it = links_.find({referrer, referee});
+    return it == links_.end() ? nullptr : &it->second;
+  }
+  const StoredHold* stored_hold(const std::string& hold_id) const {
+    auto it = holds_.find(hold_id);
+    return it == holds_.end() ? nullptr : &it->second;
+  }
+  const PurchaseRecord* purchase_record(const std::string& event_id) const {
+    auto it = purchases_.find(event_id);
+    return it == purchases_.end() ? nullptr : &it->second;
   }
 
   const PurchaseAnswer& last() const { return last_; }
@@ -100,6 +223,11 @@ class Scenario {
   std::map<std::string, std::vector<LedgerEntry>> ledgers_;
   PurchaseAnswer last_;
   Effects last_effects_;
+  Rejection last_rejection_;
+  std::map<std::string, PurchaseRecord> purchases_;
+  std::map<std::string, StoredHold> holds_;
+  std::map<std::pair<std::string, std::string>, ReferralLink> links_;
+  int jobs_ = 0;
 };
 
 }  // namespace loyalty::testing

@@ -1,9 +1,12 @@
 // The runtime over an in-memory store: group commit, idempotency, ordering, claims that
-// span partitions, and what a failed commit or a full queue answers.
+// span partitions, what a failed commit or a full queue answers, follow-ups delivered across
+// partitions exactly once (also from the outbox after a crash), and the events whose member
+// the runtime finds (refunds, hold actions).
 #include "engine/runtime/runtime.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <future>
 #include <latch>
 #include <thread>
@@ -221,6 +224,303 @@ TEST_F(RuntimeTest, FullQueueRefusesWithUnavailable) {
   release.set_value();
   runtime_->stop();
   EXPECT_EQ(finished.load(), kEvents) << "every completion runs exactly once";
+}
+
+// A program with referrals and redemption on, for the domain's cross-member flows.
+class RuntimeDomainTest : public RuntimeTest {
+ protected:
+  static constexpr Points kReferrerPoints = 500;
+  static constexpr Points kRefereeFirstPurchasePoints = 200;
+
+  RuntimeDomainTest() {
+    Program program = basic_program();
+    ReferralRules referral;
+    referral.referrer_points = kReferrerPoints;
+    referral.referee_first_purchase_points = kRefereeFirstPurchasePoints;
+    referral.qualifying_min_amount_minor = 1000;
+    referral.window_days = 30;
+    program.referral = referral;
+    program.redemption = RedemptionRules{};
+    programs_.activate(std::make_shared<ProgramVersion>(ProgramVersion{2, program, ""}));
+  }
+
+  // A member id that lives in `partition` (of the running runtime).
+  std::string member_in(uint32_t partition, const std::string& prefix) const {
+    for (int i = 0;; ++i) {
+      std::string id = prefix + std::to_string(i);
+      if (runtime_->partition_of(id) == partition) return id;
+    }
+  }
+
+  static Event referee_signup(std::string member_id, std::string code) {
+    SignupEvent s;
+    s.member_id = std::move(member_id);
+    s.referral_code = std::move(code);
+    s.joined_at = at("2026-11-10T00:00:00Z");  // the purchases on 11-20 are within 30 days
+    return Event{s};
+  }
+
+  static Event refund(std::string event_id, std::string original_event_id, AmountMinor amount,
+                      std::string member_id = "") {
+    RefundEvent r;
+    r.event_id = std::move(event_id);
+    r.original_event_id = std::move(original_event_id);
+    r.member_id = std::move(member_id);
+    r.occurred_at = at("2026-11-20T11:00:00Z");
+    r.amount_minor = amount;
+    return Event{r};
+  }
+
+  static Event hold_action(EventType kind, std::string hold_id) {
+    HoldActionEvent action;
+    action.hold_id = std::move(hold_id);
+    return Event(kind, action);
+  }
+
+  // Referrer and referee in different partitions; the referee's qualifying purchase "e1".
+  void refer_and_buy(const std::string& referrer, const std::string& referee) {
+    ASSERT_NE(runtime_->partition_of(referrer), runtime_->partition_of(referee));
+    EventResult joined = submit(signup(referrer));
+    ASSERT_TRUE(joined.rejection.ok()) << joined.rejection.message;
+    EventResult referred = submit(referee_signup(referee, joined.member->referral_code));
+    ASSERT_TRUE(referred.rejection.ok()) << referred.rejection.message;
+    EventResult bought = submit(purchase("e1", referee, 6400));
+    ASSERT_TRUE(bought.rejection.ok()) << bought.rejection.message;
+    EXPECT_EQ(std::get<PurchaseAnswer>(bought.answer).points_earned,
+              64 + kRefereeFirstPurchasePoints);
+  }
+
+  size_t entries_of_type(const std::string& member_id, EntryType type) const {
+    const auto ledger = store_.ledger(member_id);
+    return static_cast<size_t>(std::count_if(
+        ledger.begin(), ledger.end(), [type](const LedgerEntry& e) { return e.type == type; }));
+  }
+
+  size_t logged(EventType type) const {
+    const auto events = store_.events();
+    return static_cast<size_t>(std::count_if(events.begin(), events.end(),
+                                             [type](const Event& e) { return e.type() == type; }));
+  }
+
+  static constexpr RuntimeOptions kFourPartitions{
+      .partitions = 4, .queue_capacity = 1024, .batch_events_max = 64};
+};
+
+TEST_F(RuntimeDomainTest, ReferralRewardReachesAReferrerInAnotherPartitionOnce) {
+  start(kFourPartitions);
+  const std::string referrer = member_in(0, "referrer-");
+  const std::string referee = member_in(3, "referee-");
+  refer_and_buy(referrer, referee);
+  runtime_->stop();  // returns once every follow-up of what was accepted is applied
+
+  EXPECT_EQ(store_.member(referrer)->balance.available, kReferrerPoints);
+  EXPECT_EQ(entries_of_type(referrer, EntryType::referral_bonus), 1u);
+  const auto notifications = store_.notifications(referrer);
+  ASSERT_EQ(notifications.size(), 1u);
+  EXPECT_EQ(notifications[0].type, "referral.rewarded");
+  EXPECT_EQ(notifications[0].points, kReferrerPoints);
+  EXPECT_TRUE(store_.outbox_ids().empty()) << "applied follow-ups leave the outbox";
+  EXPECT_EQ(logged(EventType::referral_reward), 1u);
+  const auto record = store_.idempotency("f:referral:e1");
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->member_id, referrer);
+  const auto links = store_.referrals(referrer);
+  ASSERT_EQ(links.size(), 1u);
+  EXPECT_EQ(links[0].referee_id, referee);
+  EXPECT_EQ(links[0].status, ReferralStatus::rewarded);
+
+  // A second copy of the follow-up (say, redelivered from the outbox) changes nothing.
+  const auto events = store_.events();
+  const auto follow_up = std::find_if(events.begin(), events.end(), [](const Event& e) {
+    return e.type() == EventType::referral_reward;
+  });
+  ASSERT_NE(follow_up, events.end());
+  store_.put_outbox(*follow_up);
+  runtime_.reset();
+  start(kFourPartitions);
+  runtime_->stop();
+  EXPECT_EQ(store_.member(referrer)->balance.available, kReferrerPoints);
+  EXPECT_EQ(entries_of_type(referrer, EntryType::referral_bonus), 1u);
+  EXPECT_TRUE(store_.outbox_ids().empty()) << "a replayed follow-up leaves the outbox too";
+
+  // The client's retry of the trigger is a replay: no second follow-up.
+  runtime_.reset();
+  start(kFourPartitions);
+  EventResult again = submit(purchase("e1", referee, 6400));
+  ASSERT_TRUE(again.rejection.ok());
+  EXPECT_TRUE(again.replayed);
+  runtime_->stop();
+  EXPECT_EQ(store_.member(referrer)->balance.available, kReferrerPoints);
+  EXPECT_EQ(logged(EventType::referral_reward), 1u);
+}
+
+// The crash between trigger and delivery: the trigger (and its outbox record) is committed,
+// the follow-up's own commit never happens. The next runtime delivers it from the outbox.
+TEST_F(RuntimeDomainTest, OutboxRedeliversAFollowUpLostInACrashExactlyOnce) {
+  store_.fail_commits_if([](const CommitBatch& batch) { return !batch.outbox_deletes.empty(); });
+  start(kFourPartitions);
+  const std::string referrer = member_in(1, "referrer-");
+  const std::string referee = member_in(2, "referee-");
+  refer_and_buy(referrer, referee);
+  runtime_->stop();
+  runtime_.reset();
+  EXPECT_GE(store_.failed_commits(), 1u);
+  EXPECT_EQ(store_.outbox_ids(), std::vector<std::string>{"referral:e1"});
+  EXPECT_EQ(store_.member(referrer)->balance.available, 0);
+
+  store_.fail_commits_if(nullptr);
+  start(kFourPartitions);
+  runtime_->stop();
+  runtime_.reset();
+  EXPECT_EQ(store_.member(referrer)->balance.available, kReferrerPoints);
+  EXPECT_EQ(entries_of_type(referrer, EntryType::referral_bonus), 1u);
+  EXPECT_TRUE(store_.outbox_ids().empty());
+
+  start(kFourPartitions);  // nothing left to deliver
+  runtime_->stop();
+  EXPECT_EQ(store_.member(referrer)->balance.available, kReferrerPoints);
+  EXPECT_EQ(logged(EventType::referral_reward), 1u);
+}
+
+TEST_F(RuntimeDomainTest, RefundFindsItsMemberFromThePurchase) {
+  start();
+  ASSERT_TRUE(submit(signup("m1")).rejection.ok());
+  ASSERT_TRUE(submit(purchase("e1", "m1", 6400)).rejection.ok());
+  const size_t commits = store_.commits();
+
+  EventResult unknown = submit(refund("r0", "no-such-purchase", 100));
+  EXPECT_EQ(unknown.rejection.code, ErrorCode::not_found);
+  EXPECT_EQ(unknown.rejection.field, "original_event_id");
+  EXPECT_EQ(store_.commits(), commits) << "refused before it reached a partition";
+
+  EventResult refunded = submit(refund("r1", "e1", 6400));
+  ASSERT_TRUE(refunded.rejection.ok()) << refunded.rejection.message;
+  const auto& answer = std::get<RefundAnswer>(refunded.answer);
+  EXPECT_EQ(answer.points_reversed, 64);
+  EXPECT_EQ(answer.remaining_minor, 0);
+  EXPECT_EQ(store_.member("m1")->balance.available, 0);
+  EXPECT_EQ(store_.purchase("e1")->refunded_minor, 6400);
+  const auto events = store_.events();
+  ASSERT_EQ(events.back().type(), EventType::refund);
+  EXPECT_EQ(events.back().member_id(), "m1") << "the log holds the resolved member";
+
+  EventResult again = submit(refund("r1", "e1", 6400));
+  ASSERT_TRUE(again.rejection.ok());
+  EXPECT_TRUE(again.replayed);
+  EXPECT_EQ(again.answer, refunded.answer);
+  EXPECT_EQ(submit(refund("r2", "e1", 1)).rejection.code, ErrorCode::refund_exceeds_purchase);
+
+  // A member named by the caller does not let one member refund another's purchase.
+  ASSERT_TRUE(submit(signup("m2")).rejection.ok());
+  ASSERT_TRUE(submit(purchase("e2", "m2", 5000)).rejection.ok());
+  EventResult other = submit(refund("r3", "e2", 100, "m1"));
+  ASSERT_TRUE(other.rejection.ok()) << "the purchase's member wins over the one named";
+  EXPECT_EQ(store_.events().back().member_id(), "m2");
+}
+
+// A refund queued right behind its purchase, before that purchase is committed, sees it
+// through the batch's overlay (the caller named the member, as a batch upload can).
+TEST_F(RuntimeDomainTest, RefundInTheSameBatchAsItsPurchase) {
+  start({.partitions = 1, .queue_capacity = 64, .batch_events_max = 64});
+  ASSERT_TRUE(submit(signup("m1")).rejection.ok());
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<EventResult> first;
+  runtime_->submit(purchase("e0", "m1", 100), [&](EventResult&& r) {
+    entered.set_value();
+    released.wait();  // the writer waits here: what follows queues up for one batch
+    first.set_value(std::move(r));
+  });
+  entered.get_future().wait();
+  std::promise<EventResult> bought;
+  std::promise<EventResult> refunded;
+  runtime_->submit(purchase("e1", "m1", 6400),
+                   [&](EventResult&& r) { bought.set_value(std::move(r)); });
+  runtime_->submit(refund("r1", "e1", 3200, "m1"),
+                   [&](EventResult&& r) { refunded.set_value(std::move(r)); });
+  release.set_value();
+  ASSERT_TRUE(first.get_future().get().rejection.ok());
+  ASSERT_TRUE(bought.get_future().get().rejection.ok());
+  EventResult result = refunded.get_future().get();
+  ASSERT_TRUE(result.rejection.ok()) << result.rejection.message;
+  EXPECT_EQ(std::get<RefundAnswer>(result.answer).points_reversed, 32);
+  EXPECT_EQ(store_.purchase("e1")->refunded_minor, 3200) << "the batch's latest record is stored";
+  EXPECT_EQ(store_.member("m1")->balance.available, 1 + 64 - 32);
+}
+
+TEST_F(RuntimeDomainTest, HoldActionsFindTheirMemberAndRepeatTheirAnswer) {
+  start(kFourPartitions);
+  ASSERT_TRUE(submit(signup("m1")).rejection.ok());
+  ASSERT_TRUE(submit(signup("m2")).rejection.ok());
+  ASSERT_TRUE(submit(purchase("e1", "m1", 64000)).rejection.ok());
+
+  HoldEvent h;
+  h.hold_id = "h1";
+  h.member_id = "m1";
+  h.points = 300;
+  EventResult held = submit(Event{h});
+  ASSERT_TRUE(held.rejection.ok()) << held.rejection.message;
+  const auto& hold = std::get<HoldAnswer>(held.answer);
+  EXPECT_EQ(hold.hold.created_at, kNow) << "the server's time where the client sent none";
+  EXPECT_EQ(hold.balance.held, 300);
+  ASSERT_TRUE(store_.hold("h1").has_value());
+  EXPECT_EQ(store_.hold("h1")->member_id, "m1");
+
+  EventResult unknown = submit(hold_action(EventType::hold_capture, "no-such-hold"));
+  EXPECT_EQ(unknown.rejection.code, ErrorCode::not_found);
+  EXPECT_EQ(unknown.rejection.field, "hold_id");
+
+  // Another member's purchase cannot capture m1's hold.
+  PurchaseEvent p;
+  p.event_id = "e2";
+  p.member_id = "m2";
+  p.store_id = "s-1";
+  p.occurred_at = at("2026-11-20T11:00:00Z");
+  p.currency = "CNY";
+  p.lines = {line("a", "food", 5000)};
+  p.hold_id = "h1";
+  EventResult foreign = submit(Event{p});
+  EXPECT_EQ(foreign.rejection.code, ErrorCode::not_found);
+  EXPECT_EQ(foreign.rejection.field, "hold_id");
+
+  EventResult captured = submit(hold_action(EventType::hold_capture, "h1"));
+  ASSERT_TRUE(captured.rejection.ok()) << captured.rejection.message;
+  EXPECT_EQ(std::get<HoldAnswer>(captured.answer).hold.state, HoldState::captured);
+  EventResult again = submit(hold_action(EventType::hold_capture, "h1"));
+  ASSERT_TRUE(again.rejection.ok());
+  EXPECT_TRUE(again.replayed);
+  EXPECT_EQ(again.answer, captured.answer);
+  EXPECT_EQ(submit(hold_action(EventType::hold_void, "h1")).rejection.code,
+            ErrorCode::hold_not_active);
+
+  EXPECT_EQ(store_.hold("h1")->hold.state, HoldState::captured);
+  const MemberState m1 = *store_.member("m1");
+  EXPECT_EQ(m1.balance.available, 640 - 300);
+  EXPECT_EQ(m1.balance.held, 0);
+  EXPECT_TRUE(m1.holds.empty());
+}
+
+TEST_F(RuntimeDomainTest, ServerTimeIsStampedAfterTheFingerprint) {
+  start();
+  ASSERT_TRUE(submit(signup("m1")).rejection.ok());
+  ASSERT_TRUE(submit(purchase("e1", "m1", 64000)).rejection.ok());
+  RedemptionEvent r;
+  r.redemption_id = "rd1";
+  r.member_id = "m1";
+  r.points = 100;
+  EventResult redeemed = submit(Event{r});
+  ASSERT_TRUE(redeemed.rejection.ok()) << redeemed.rejection.message;
+  const Event logged_redemption = store_.events().back();
+  EXPECT_EQ(std::get<RedemptionEvent>(logged_redemption.body).at, kNow);
+  EventResult retried = submit(Event{r});
+  ASSERT_TRUE(retried.rejection.ok());
+  EXPECT_TRUE(retried.replayed) << "a retry without `at` is the same request";
+  r.points = 200;
+  EventResult conflict = submit(Event{r});
+  EXPECT_EQ(conflict.rejection.code, ErrorCode::idempotency_conflict);
+  EXPECT_EQ(conflict.rejection.field, "redemption_id");
+  EXPECT_EQ(store_.member("m1")->balance.available, 640 - 100);
 }
 
 }  // namespace

@@ -1,0 +1,56 @@
+// POST /v1/quotes: what a basket would earn and how many points could pay for it, computed by
+// the engine's purchase code path on the member as stored. Nothing is written, so it is
+// answered on the I/O thread without the runtime.
+#include "api/handlers.hpp"
+#include "api/request_parsing.hpp"
+#include "api/responses.hpp"
+
+namespace loyalty::api {
+namespace {
+
+// validate_input judges a purchase by its event id too; a quote may leave it out.
+constexpr std::string_view kQuoteEventIdPlaceholder = "quote";
+
+}  // namespace
+
+HttpResponse handle_quote(const ApiContext& context, const HttpRequest& request,
+                          const Principal& principal) {
+  Parsed<PurchaseEvent> parsed = parse_quote_request(request.body());
+  if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
+  const PurchaseEvent& quote = std::get<PurchaseEvent>(parsed);
+  if (Rejection r = authorize_store(principal, quote.store_id); !r.ok()) {
+    return problem_response(r);
+  }
+  {
+    PurchaseEvent checked = quote;
+    if (checked.event_id.empty()) checked.event_id = kQuoteEventIdPlaceholder;
+    if (Rejection r = validate_input(Event{std::move(checked)}, context.clock()); !r.ok()) {
+      return problem_response(runtime_problem(r));
+    }
+  }
+  std::optional<MemberState> member;
+  if (Status status = context.store->load_member(quote.member_id, member); !status.ok()) {
+    return problem_response(storage_problem(status, "load_member"));
+  }
+  if (!member) {
+    return problem_response(ErrorCode::not_found, "no member with this id", "member_id");
+  }
+  // A basket that names a hold is quoted with the hold as stored, as the purchase would be.
+  std::optional<StoredHold> hold;
+  if (!quote.hold_id.empty()) {
+    if (Status status = context.store->load_hold(quote.hold_id, hold); !status.ok()) {
+      return problem_response(storage_problem(status, "load_hold"));
+    }
+  }
+  const std::shared_ptr<const ProgramVersion> program = context.programs->active();
+  ApplyContext apply_context;
+  apply_context.program = program.get();
+  if (hold) apply_context.stored_hold = &hold->hold;
+  QuoteAnswer answer;
+  if (Rejection r = quote_purchase(apply_context, *member, quote, answer); !r.ok()) {
+    return problem_response(runtime_problem(r));
+  }
+  return json_response(http::status::ok, quote_response_json(quote, answer));
+}
+
+}  // namespace loyalty::api

@@ -1,0 +1,117 @@
+// Sign-ups, the referrer's side of referrals (follow-ups from a referee's partition) and the
+// per-member steps of the expiry and tier-evaluation jobs.
+#include <algorithm>
+
+#include "engine/entry_writer.hpp"
+#include "engine/handlers.hpp"
+#include "engine/lots.hpp"
+#include "engine/tiers.hpp"
+
+namespace loyalty::handlers {
+
+Rejection signup(const ApplyContext& context, std::optional<MemberState>& member,
+                 const SignupEvent& e, Effects& effects) {
+  if (member) return {ErrorCode::member_exists, "member_id", "a member with this id exists"};
+  if (!e.referral_code.empty() && e.referrer_member_id.empty()) {
+    return {ErrorCode::unknown_referral_code, "referral_code", "no member has this referral code"};
+  }
+  if (!e.referrer_member_id.empty() && e.referrer_member_id == e.member_id) {
+    return {ErrorCode::unknown_referral_code, "referral_code", "a member cannot refer themselves"};
+  }
+  if (!e.joined_at.has_value() || e.assigned_referral_code.empty()) {
+    return invalid("member_id", "the sign-up was not prepared by the runtime");
+  }
+  const ProgramVersion& version = *context.program;
+  MemberState state;
+  state.member_id = e.member_id;
+  state.joined_at = *e.joined_at;
+  state.phone = e.phone;
+  state.card_no = e.card_no;
+  state.profile_json = e.profile_json;
+  state.referral_code = e.assigned_referral_code;
+  state.referred_by = e.referrer_member_id;
+  state.signup_fingerprint = e.request_fingerprint;
+  state.tier_since = *e.joined_at;
+  state.program_version = version.number;
+  if (!state.referred_by.empty()) {
+    effects.referral_links.push_back(
+        {state.referred_by, state.member_id, ReferralStatus::signed_up, *e.joined_at, 0});
+    const Points welcome =
+        version.program.referral ? version.program.referral->referee_signup_points : 0;
+    if (welcome > 0) {
+      EntryWriter writer(state, effects, version.number, *e.joined_at, e.member_id);
+      credit_lot(version.program, state, welcome, e.member_id, *e.joined_at, effects);
+      state.lifetime_points += welcome;
+      writer.entry(EntryType::referral_bonus, welcome, "referral:signup");
+      writer.notify("referral.rewarded", welcome);
+    }
+  }
+  member = std::move(state);
+  effects.answer = std::monostate{};
+  return Rejection::none();
+}
+
+Rejection referral_follow_up(const ApplyContext& context, MemberState& member, EventType kind,
+                             const ReferralFollowUp& e, Effects& effects) {
+  const ProgramVersion& version = *context.program;
+  const Program& program = version.program;
+  EntryWriter writer(member, effects, version.number, e.at, e.id);
+  if (kind == EventType::referral_reward) {
+    const size_t rewarded =
+        std::count_if(member.referral_rewards.begin(), member.referral_rewards.end(),
+                      [](const ReferralReward& r) { return !r.reversed; });
+    const bool allowed = program.referral && rewarded < program.referral->max_rewarded_referrals;
+    ReferralLink link{member.member_id, e.referee_id, ReferralStatus::not_rewarded, 0, 0};
+    Points points = 0;
+    if (allowed) {
+      points = program.referral->referrer_points;
+      if (points > 0) {
+        credit_lot(program, member, points, e.id, e.at, effects);
+        member.lifetime_points += points;
+        writer.entry(EntryType::referral_bonus, points, "referral:" + e.referee_id);
+        writer.notify("referral.rewarded", points);
+      }
+      member.referral_rewards.push_back({e.referee_id, e.trigger_event_id, points, e.at, false});
+      link.status = ReferralStatus::rewarded;
+      link.rewarded_at = e.at;
+    }
+    effects.referral_links.push_back(link);
+    effects.answer = PointsAnswer{points, member.balance};
+    return Rejection::none();
+  }
+  // Reversal: claw back the reward this trigger earned, if it earned one.
+  Points points = 0;
+  for (ReferralReward& reward : member.referral_rewards) {
+    if (reward.trigger_event_id != e.trigger_event_id || reward.reversed) continue;
+    reward.reversed = true;
+    points = reward.points;
+    if (points > 0) {
+      debit_points(member, points, std::nullopt, true, effects);
+      member.lifetime_points -= points;
+      writer.entry(EntryType::referral_reversal, -points, "referral:" + e.referee_id);
+      writer.notify("points.reversed", -points);
+    }
+    effects.referral_links.push_back(
+        {member.member_id, e.referee_id, ReferralStatus::reversed, 0, reward.rewarded_at});
+  }
+  effects.answer = PointsAnswer{-points, member.balance};
+  return Rejection::none();
+}
+
+Rejection job_step(const ApplyContext& context, MemberState& member, EventType kind,
+                   const JobStepEvent& e, Effects& effects) {
+  JobStepAnswer answer;
+  if (kind == EventType::expire_points) {
+    // apply_event already advanced the member to as_of: count what that expired.
+    for (const LedgerEntry& entry : effects.entries) {
+      if (entry.type == EntryType::expire) answer.points_expired -= entry.points;
+    }
+  } else {
+    answer.tier_changed = evaluate_tier(*context.program, member, e.as_of, e.job_id, effects);
+  }
+  answer.tier = context.program->program.tier_name(member.tier_index);
+  effects.answer = answer;
+  return Rejection::none();
+}
+
+}  // namespace loyalty::handlers

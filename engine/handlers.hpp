@@ -1,0 +1,40 @@
+// The per-event handlers behind apply_event (engine-internal). Each works on a scratch copy of
+// the member and its own Effects: returning a refusal discards both, so handlers may check and
+// change state in one pass.
+#pragma once
+
+#include "engine/apply.hpp"
+
+namespace loyalty::handlers {
+
+Rejection signup(const ApplyContext& context, std::optional<MemberState>& member,
+                 const SignupEvent& event, Effects& effects);
+Rejection purchase(const ApplyContext& context, MemberState& member, const PurchaseEvent& event,
+                   Effects& effects);
+Rejection refund(const ApplyContext& context, MemberState& member, const RefundEvent& event,
+                 Effects& effects);
+Rejection redemption(const ApplyContext& context, MemberState& member, const RedemptionEvent& event,
+                     Effects& effects);
+Rejection adjustment(const ApplyContext& context, MemberState& member, const AdjustmentEvent& event,
+                     Effects& effects);
+Rejection hold(const ApplyContext& context, MemberState& member, const HoldEvent& event,
+               Effects& effects);
+Rejection hold_action(const ApplyContext& context, MemberState& member, EventType kind,
+                      const HoldActionEvent& event, Effects& effects);
+Rejection referral_follow_up(const ApplyContext& context, MemberState& member, EventType kind,
+                             const ReferralFollowUp& event, Effects& effects);
+Rejection job_step(const ApplyContext& context, MemberState& member, EventType kind,
+                   const JobStepEvent& event, Effects& effects);
+
+// Brings the member to time `at`: holds past their time-out are released, pending points that
+// have matured become available, lots past their expiry date expire.
+void advance_member_clock(const ProgramVersion& program, MemberState& member, TimeMs at,
+                          Effects& effects);
+
+// Shared checks.
+Rejection invalid(std::string field, std::string message);
+Hold* find_active_hold(MemberState& member, std::string_view hold_id);
+// Points as payment or redemption: the program allows it, min_points and step_points hold.
+Rejection check_redeemable(const Program& program, Points points, const std::string& field);
+
+}  // namespace loyalty::handlers

@@ -1,0 +1,45 @@
+// Lots: where a member's points live. Crediting, spending (earliest-expiring first),
+// reserving for holds, maturing pending points and expiring old ones all go through here, so
+// that after every step Σ lots − debt == available + pending + held.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "engine/member_state.hpp"
+#include "engine/program.hpp"
+
+namespace loyalty {
+
+struct Effects;
+
+TimeMs lot_expiry(const ExpiryRules& rules, TimeMs earned_at);
+
+// Adds a lot of `points` (> 0) earned at `earned_at` by `reference`. Available lots repay debt
+// first. Returns the lot id.
+uint64_t credit_lot(const Program& program, MemberState& member, Points points,
+                    const std::string& reference, TimeMs earned_at, Effects& effects);
+
+// Takes `points` (> 0) from free points: `first_lot` first when given (a refund reverses its own
+// lot first, pending or not), then available lots earliest-expiring first. What the lots cannot
+// cover becomes debt when `allow_debt`; the caller has checked the balance otherwise.
+void debit_points(MemberState& member, Points points, std::optional<uint64_t> first_lot,
+                  bool allow_debt, Effects& effects);
+
+// Points that can be spent now: available lots' free points, less debt.
+Points spendable_points(const MemberState& member);
+
+// Moves `hold.points` from available to held, reserving them in lots earliest-expiring first.
+void reserve_for_hold(MemberState& member, Hold& hold, Effects& effects);
+// Gives a hold's reserved points back to available.
+void release_hold(MemberState& member, const Hold& hold, Effects& effects);
+// Spends a hold's reserved points.
+void spend_hold(MemberState& member, const Hold& hold, Effects& effects);
+
+// Pending lots whose available_at has passed become available (repaying debt first).
+void mature_lots(MemberState& member, TimeMs as_of, Effects& effects);
+// Free points of lots past their expiry date expire (held points never do). Returns the points
+// expired; writes an `expire` entry per lot.
+Points expire_lots(MemberState& member, TimeMs as_of, uint32_t program_version, Effects& effects);
+
+}  // namespace loyalty

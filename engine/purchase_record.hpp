@@ -1,0 +1,44 @@
+// What a refund needs to know about the purchase it names, kept per purchase (by event id)
+// and updated by every refund of it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/time.hpp"
+#include "engine/types.hpp"
+
+namespace loyalty {
+
+struct PurchaseLineRecord {
+  std::string sku;
+  AmountMinor amount_minor = 0;    // the line's original amount
+  AmountMinor eligible_minor = 0;  // what of it earned points (after exclusions and points paid)
+  AmountMinor refunded_minor = 0;  // refunded so far
+  friend bool operator==(const PurchaseLineRecord&, const PurchaseLineRecord&) = default;
+};
+
+struct PurchaseRecord {
+  std::string event_id;
+  std::string member_id;
+  std::string store_id;  // a store-scoped POS key may refund only its stores' sales
+  TimeMs occurred_at = 0;
+  uint64_t lot_id = 0;       // the lot its points went to (0: none)
+  Points points_earned = 0;  // rate + bonuses (referral bonus excluded), reversible
+  AmountMinor order_total_minor = 0;
+  AmountMinor eligible_minor = 0;
+  AmountMinor refunded_minor = 0;
+  AmountMinor refunded_eligible_minor = 0;
+  Points points_reversed = 0;
+  Points points_redeemed = 0;  // points that paid for part of it
+  Points points_restored = 0;  // of those, given back by refunds
+  Points base_points = 0;      // qualifying "points" metric contribution
+  std::vector<PurchaseLineRecord> lines;
+  bool referral_trigger = false;  // earned the referee's first-purchase reward
+  Points referee_reward_points = 0;
+  bool referral_reversed = false;
+  friend bool operator==(const PurchaseRecord&, const PurchaseRecord&) = default;
+};
+
+}  // namespace loyalty

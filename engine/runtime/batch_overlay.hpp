@@ -1,0 +1,36 @@
+// What the events of one batch see of purchases and holds: the latest version an earlier
+// event of the batch wrote, else the store's. Members have their own overlay in the writer.
+// Thread-safety: none; owned by one partition writer, cleared between batches.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "engine/member_state.hpp"
+#include "engine/purchase_record.hpp"
+#include "engine/status.hpp"
+#include "engine/store.hpp"
+
+namespace loyalty {
+
+class BatchOverlay {
+ public:
+  explicit BatchOverlay(MemberStore& store) : store_(store) {}
+
+  // `out` is nullptr when there is no such purchase (hold). Pointers stay valid until the
+  // next wrote_* of the same id or clear().
+  Status purchase(const std::string& event_id, const PurchaseRecord*& out);
+  Status hold(const std::string& hold_id, const StoredHold*& out);
+
+  void wrote_purchase(const PurchaseRecord& purchase);
+  void wrote_hold(const std::string& member_id, const Hold& hold);
+  void clear();
+
+ private:
+  MemberStore& store_;
+  std::unordered_map<std::string, std::optional<PurchaseRecord>> purchases_;
+  std::unordered_map<std::string, std::optional<StoredHold>> holds_;
+};
+
+}  // namespace loyalty

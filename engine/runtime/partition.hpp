@@ -1,0 +1,74 @@
+// One partition's writer (internal to the runtime): drains its queue in batches, decides each
+// event against an overlay of what the batch touched, commits the batch in one atomic write,
+// then hands the batch's follow-ups to their partitions and answers.
+#pragma once
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "engine/runtime/batch_overlay.hpp"
+#include "engine/runtime/bounded_queue.hpp"
+#include "engine/runtime/runtime.hpp"
+
+namespace loyalty {
+
+class Runtime::Partition {
+ public:
+  struct Request {
+    Event event;
+    uint64_t fingerprint = 0;  // of the request as the client sent it
+    Completion done;
+  };
+  using PushResult = BoundedQueue<Request>::PushResult;
+
+  Partition(Runtime& runtime, size_t queue_capacity);
+  ~Partition();
+
+  // Client events respect the queue capacity; follow-ups (`internal`) go past it.
+  PushResult push(Request&& request, bool internal);
+  void stop();  // closes the queue, finishes what is queued, joins the writer
+
+ private:
+  // Everything one request accumulates in a batch; cleared between batches.
+  struct Work {
+    Request* request = nullptr;
+    EventResult result;
+    Effects effects;
+    bool applied = false;  // has effects to commit
+    std::optional<IdempotencyRecord> idempotency;
+    std::vector<IdentifierClaim> identifiers;
+  };
+
+  void run();
+  void process(std::vector<Request>& requests);
+  Status load(const std::string& member_id, std::optional<MemberState>*& slot);
+  bool claim(const std::string& key, const std::string& member_id);
+  Status identifier_free(IdentifierKind kind, const std::string& value,
+                         const std::string& member_id, bool& free);
+  Status prepare_signup(SignupEvent& signup, Work& work);
+  // Sets `decided` when an earlier request with the same client id settles this one.
+  Status check_idempotency(Work& work, const std::string& member_id, bool& decided);
+  // The stored records the engine needs for this event, or a refusal when one is missing.
+  Status prepare_context(Work& work, const std::string& member_id, ApplyContext& context);
+  Status decide(const ProgramVersion& program, Work& work);
+  void build_commit(const ProgramVersion& program);
+  void fail_batch(const Status& status);
+
+  Runtime& runtime_;
+  BoundedQueue<Request> queue_;
+  // Per-batch scratch, reused.
+  std::deque<Work> work_;
+  std::unordered_map<std::string, std::optional<MemberState>> members_;
+  std::unordered_map<std::string, const IdempotencyRecord*> batch_idempotency_;
+  BatchOverlay overlay_;
+  std::vector<std::pair<std::string, std::string>> claimed_;
+  CommitBatch commit_;
+  std::thread thread_;  // last: starts after everything it uses exists
+};
+
+}  // namespace loyalty

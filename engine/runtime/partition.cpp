@@ -120,7 +120,8 @@ Status Runtime::Partition::identifier_free(IdentifierKind kind, const std::strin
 }
 
 Status Runtime::Partition::prepare_signup(SignupEvent& signup, Work& work) {
-  if (!signup.referral_code.empty()) {
+  // A replayed sign-up from the event log already carries what was resolved the first time.
+  if (!signup.referral_code.empty() && signup.referrer_member_id.empty()) {
     const std::string code = normalise_referral_code(signup.referral_code);
     if (!code.empty()) {
       Status status = runtime_.store_.find_identifier(IdentifierKind::referral_code, code,
@@ -142,6 +143,11 @@ Status Runtime::Partition::prepare_signup(SignupEvent& signup, Work& work) {
       return Status::ok_status();
     }
     work.identifiers.push_back({kind, *value, signup.member_id});
+  }
+  if (!signup.assigned_referral_code.empty()) {
+    work.identifiers.push_back(
+        {IdentifierKind::referral_code, signup.assigned_referral_code, signup.member_id});
+    return Status::ok_status();
   }
   for (uint32_t attempt = 0; attempt < kReferralCodeAttemptsMax; ++attempt) {
     std::string code = referral_code_for(signup.member_id, attempt);
@@ -374,6 +380,12 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   if (status.ok()) {
     for (Work& work : work_) {
       if (!work.applied) continue;
+      if (runtime_.notification_sink_) {
+        for (const Notification& notification : work.effects.notifications) {
+          runtime_.notification_sink_(work.request->event.member_id(), notification);
+        }
+      }
+      if (!runtime_.options_.deliver_follow_ups) continue;
       for (Event& follow_up : work.effects.follow_ups) runtime_.deliver(std::move(follow_up));
     }
   }

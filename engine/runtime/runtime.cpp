@@ -57,6 +57,7 @@ Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& pr
   }
   // Follow-ups whose trigger committed but which were not applied before the last stop or
   // crash. One already applied is answered from its idempotency record and not applied again.
+  if (!options_.deliver_follow_ups) return;
   std::vector<Event> pending;
   if (Status status = store_.load_outbox(pending); !status.ok()) {
     std::fprintf(stderr,

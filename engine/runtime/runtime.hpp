@@ -34,7 +34,15 @@ struct RuntimeOptions {
   size_t queue_capacity = 16384;  // per partition; a full queue refuses with `unavailable`
                                   // (client events only: follow-ups are never refused)
   size_t batch_events_max = 512;  // events per group commit
+  // False when replaying an event log: the log holds each follow-up as an event of its own,
+  // at the place it was applied, so the follow-ups triggers make now are not delivered.
+  bool deliver_follow_ups = true;
 };
+
+// Told, on the writer thread right after each commit, the notifications that became durable
+// (follow-ups' included) in apply order. Must not block: the WebSocket hub posts them on.
+using NotificationSink =
+    std::function<void(const std::string& member_id, const Notification& notification)>;
 
 struct EventResult {
   Rejection rejection;  // code ok: applied (or replayed)
@@ -65,6 +73,9 @@ class Runtime {
   // triggered is applied, joins the writers. Idempotent.
   void stop();
 
+  // Set before the first submit (not thread-safe against commits in flight).
+  void set_notification_sink(NotificationSink sink) { notification_sink_ = std::move(sink); }
+
   uint32_t partition_count() const;
   uint32_t partition_of(std::string_view member_id) const;
 
@@ -85,6 +96,7 @@ class Runtime {
   std::atomic<uint64_t> in_flight_{0};
   std::mutex idle_mutex_;
   std::condition_variable idle_;
+  NotificationSink notification_sink_;
   std::vector<std::unique_ptr<Partition>> partitions_;
 };
 

@@ -97,7 +97,8 @@ int io_thread_count(const LimitsConfig& limits) {
 
 HttpServer::HttpServer(HttpServerOptions options, ApiContext context, KeyTable keys)
     : options_(std::move(options)),
-      shared_(std::make_shared<ServerShared>(std::move(context), std::move(keys), options_.limits)),
+      shared_(std::make_shared<ServerShared>(std::move(context), std::move(keys), options_.limits,
+                                             options_.rate_limits)),
       io_context_(io_thread_count(options_.limits)) {}
 
 HttpServer::~HttpServer() { stop(); }

@@ -27,6 +27,7 @@ class Listener;
 struct HttpServerOptions {
   ListenAddress listen;
   LimitsConfig limits;
+  RateLimitsConfig rate_limits;
 };
 
 class HttpServer {

@@ -14,7 +14,9 @@
 #include <random>
 
 #include "api/log.hpp"
+#include "api/metrics.hpp"
 #include "api/problem.hpp"
+#include "api/ws_session.hpp"
 
 namespace loyalty::api {
 namespace net = boost::asio;
@@ -183,7 +185,14 @@ void HttpSession::end_request() {
 
 void HttpSession::send_error(HttpResponse&& response) {
   begin_request();
+  observation_.begin_unrouted();
   request_keep_alive_ = false;  // the rest of the stream cannot be trusted
+  request_started_ = std::chrono::steady_clock::now();
+  request_method_ = parser_ ? std::string(parser_->get().method_string()) : std::string();
+  request_route_ = parser_ ? route_template(parser_->get().target()).value_or("unmatched")
+                           : std::string_view("unmatched");
+  request_principal_.clear();
+  request_member_.clear();
   if (parser_ && parser_->is_header_done()) {
     request_version_ = parser_->get().version();
     request_id_ = request_id_of(parser_->get()["X-Request-Id"]);
@@ -196,19 +205,59 @@ void HttpSession::send_error(HttpResponse&& response) {
 void HttpSession::handle_request() {
   begin_request();
   HttpRequest request = parser_->release();
+  observation_.begin(request.method(), request.target());
   request_version_ = request.version();
   request_keep_alive_ = request.keep_alive();
   request_id_ = request_id_of(request["X-Request-Id"]);
+  request_started_ = std::chrono::steady_clock::now();
+  request_method_ = std::string(request.method_string());
+  request_route_ = route_template(request.target()).value_or("unmatched");
+  request_principal_.clear();
+  request_member_.clear();
+  // GET /v1/stream: a WebSocket upgrade takes the connection over (api/ws_session.hpp).
+  if (is_stream_target(request)) {
+    auto caller = authenticate_stream(shared_->keys, request);
+    if (HttpResponse* refusal = std::get_if<HttpResponse>(&caller)) {
+      return send(std::move(*refusal));
+    }
+    const Principal& subscriber = std::get<Principal>(caller);
+    request_principal_ = subscriber.name;
+    request_member_ = subscriber.member_scope.value_or("");
+    if (const RateDecision decision = shared_->rate_limiter.take_for(subscriber);
+        !decision.allowed) {
+      return send(rate_limited_response(decision.retry_after_s));
+    }
+    log_request({request_id_, request_method_, request_route_,
+                 static_cast<unsigned>(http::status::switching_protocols),
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                           request_started_)
+                     .count(),
+                 request_principal_, request_member_});
+    observation_.finish(static_cast<unsigned>(http::status::switching_protocols));
+    end_request();
+    std::make_shared<WsSession>(std::move(stream_), shared_, std::move(std::get<Principal>(caller)))
+        ->run(std::move(request));
+    return;
+  }
 
   std::optional<Principal> principal;
   if (const auto it = request.find(http::field::authorization); it != request.end()) {
     principal = shared_->keys.authenticate(it->value());
   }
+  request_principal_ = principal ? principal->name : std::string();
+  request_member_ = principal ? principal->member_scope.value_or("") : std::string();
+  if (principal) {
+    if (const RateDecision decision = shared_->rate_limiter.take_for(*principal);
+        !decision.allowed) {
+      send(rate_limited_response(decision.retry_after_s));
+      return;
+    }
+  }
 
   // The backstop: a handler that throws (memory exhaustion, a bug) costs one 503, not the
   // process. Handlers report expected failures as values.
   const auto fail = [this](const char* what) {
-    log_line(std::string("request ") + request_id_ + " failed: " + what);
+    log_event(LogLevel::error, "request failed", {{"request_id", request_id_}, {"error", what}});
     return problem_response(ErrorCode::unavailable, "the server could not complete the request");
   };
   RouteResult result;
@@ -242,6 +291,11 @@ void HttpSession::send(HttpResponse&& response) {
   response.keep_alive(keep_alive);
   response.set("X-Request-Id", request_id_);
   response.prepare_payload();
+  observation_.finish(response.result_int());
+  const std::chrono::duration<double, std::milli> duration =
+      std::chrono::steady_clock::now() - request_started_;
+  log_request({request_id_, request_method_, request_route_, response.result_int(),
+               duration.count(), request_principal_, request_member_});
   response_ = std::move(response);
   stream_.expires_after(milliseconds(shared_->limits.idle_timeout_ms));
   http::async_write(

@@ -11,25 +11,33 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "api/auth.hpp"
+#include "api/metrics.hpp"
+#include "api/rate_limiter.hpp"
 #include "api/router.hpp"
 #include "api/server_config.hpp"
 
 namespace loyalty::api {
 
 struct ServerShared {
-  ServerShared(ApiContext api_context, KeyTable key_table, LimitsConfig limit_config)
-      : context(std::move(api_context)), keys(std::move(key_table)), limits(limit_config) {
+  ServerShared(ApiContext api_context, KeyTable key_table, LimitsConfig limit_config,
+               RateLimitsConfig rate_limit_config = {})
+      : context(std::move(api_context)),
+        keys(std::move(key_table)),
+        limits(limit_config),
+        rate_limiter(rate_limit_config) {
     context.ready = &ready;
   }
 
   ApiContext context;
   const KeyTable keys;
   const LimitsConfig limits;
+  RateLimiter rate_limiter;           // thread-safe
   std::atomic<bool> ready{false};     // /readyz: listening and not draining
   std::atomic<bool> draining{false};  // shutting down: no keep-alive after the current response
   std::atomic<size_t> connections{0};
@@ -77,6 +85,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool request_keep_alive_ = false;
   bool first_request_ = true;
   bool in_flight_ = false;
+  // For the request's structured log line (api/logger.hpp): never the credential itself.
+  std::chrono::steady_clock::time_point request_started_;
+  std::string request_method_;
+  std::string_view request_route_ = "unmatched";
+  std::string request_principal_;   // the key's name or "member-token"; "" when none
+  std::string request_member_;      // a member token's member id
+  RequestObservation observation_;  // times the current request for metrics()
 };
 
 }  // namespace loyalty::api

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "api/handlers.hpp"
+#include "api/metrics.hpp"
+#include "api/openapi.hpp"
 #include "api/problem.hpp"
 
 namespace loyalty::api {
@@ -39,7 +41,15 @@ RouteResult route(const ApiContext& context, const HttpRequest& request,
     if (method != http::verb::get) return method_not_allowed("GET");
     return path[0] == "healthz" ? handle_healthz() : handle_readyz(context);
   }
+  if (n == 1 && path[0] == "metrics") {  // Prometheus scrapes without credentials
+    if (method != http::verb::get) return method_not_allowed("GET");
+    return handle_metrics(context);
+  }
   if (n < 2 || path[0] != "v1") return not_found();
+  if (n == 2 && path[1] == "openapi.json") {
+    if (method != http::verb::get) return method_not_allowed("GET");
+    return handle_openapi();
+  }
 
   if (n == 2 && path[1] == "members") {
     if (method != http::verb::post) return method_not_allowed("POST");
@@ -57,7 +67,9 @@ RouteResult route(const ApiContext& context, const HttpRequest& request,
   }
   if (n == 3 && path[1] == "members") {
     if (method != http::verb::get) return method_not_allowed("GET");
-    if (Rejection r = authorize(principal, {Role::pos, Role::app, Role::admin}); !r.ok()) {
+    if (Rejection r =
+            authorize_member_read(principal, path[2], {Role::pos, Role::app, Role::admin});
+        !r.ok()) {
       return problem_response(r);
     }
     return handle_get_member(context, path[2]);
@@ -66,14 +78,17 @@ RouteResult route(const ApiContext& context, const HttpRequest& request,
     const std::string& member_id = path[2];
     if (path[3] == "ledger") {
       if (method != http::verb::get) return method_not_allowed("GET");
-      if (Rejection r = authorize(principal, {Role::pos, Role::app, Role::admin}); !r.ok()) {
+      if (Rejection r =
+              authorize_member_read(principal, member_id, {Role::pos, Role::app, Role::admin});
+          !r.ok()) {
         return problem_response(r);
       }
       return handle_ledger(context, member_id, target->params());
     }
     if (path[3] == "referrals") {
       if (method != http::verb::get) return method_not_allowed("GET");
-      if (Rejection r = authorize(principal, {Role::app, Role::admin}); !r.ok()) {
+      if (Rejection r = authorize_member_read(principal, member_id, {Role::app, Role::admin});
+          !r.ok()) {
         return problem_response(r);
       }
       return handle_referrals(context, member_id);

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <functional>
 #include <optional>
+#include <span>
+#include <string_view>
 #include <variant>
 
 #include "api/auth.hpp"
@@ -18,6 +20,8 @@
 
 namespace loyalty::api {
 
+class NotificationHub;
+
 // The services the handlers use. Copied into asynchronous completions, so it holds pointers.
 struct ApiContext {
   Runtime* runtime = nullptr;
@@ -25,6 +29,7 @@ struct ApiContext {
   ProgramRegistry* programs = nullptr;
   Clock clock;                               // the server's clock (system_clock_ms)
   const std::atomic<bool>* ready = nullptr;  // set by HttpServer: false while starting/draining
+  NotificationHub* hub = nullptr;  // WebSocket fan-out (ws_session.hpp); none: no subscriptions
 };
 
 // Delivers the response of an asynchronous step. Called exactly once, from any thread (a
@@ -37,6 +42,22 @@ struct Deferred {
 };
 
 using RouteResult = std::variant<HttpResponse, Deferred>;
+
+// One route the server serves: the method and the path as an OpenAPI path template
+// ("/v1/members/{member_id}", "/v1/holds/{hold_id}:capture"). docs/openapi.json describes
+// exactly these (tests/api/openapi_routes_test.cpp); route() below serves them.
+struct RouteSpec {
+  http::verb method;
+  std::string_view path;
+  bool websocket = false;  // an upgrade, taken over by the session before route() is called
+};
+
+// Every route, defined in routes.cpp. Add a route there, to route() and to docs/openapi.json.
+std::span<const RouteSpec> routes();
+
+// The path template of the route whose path `target` (origin form, query ignored) matches,
+// whatever the method; nullopt when none does. For metric labels of bounded cardinality.
+std::optional<std::string_view> route_template(std::string_view target);
 
 // The session sets the HTTP version, keep-alive, X-Request-Id and Content-Length afterwards.
 RouteResult route(const ApiContext& context, const HttpRequest& request,

@@ -19,7 +19,11 @@ constexpr int64_t kBodyBytesLimit = int64_t{64} << 20;   // a sanity bound on bo
 constexpr int64_t kHeaderBytesLimit = int64_t{1} << 20;  // and on header_bytes_max
 constexpr int64_t kConnectionsLimit = 1'000'000;
 constexpr int64_t kTimeoutMsLimit = 24 * 3600 * 1000;
+constexpr int64_t kWsBacklogLimit = 1'000'000;          // a sanity bound on ws_backlog_max
+constexpr int64_t kFeedRetentionLimit = 1'000'000'000;  // and on feed_retention_per_member
 constexpr size_t kNameLengthMax = 128;
+constexpr int64_t kRateLimitMax = 10'000'000;         // requests per second (or burst)
+constexpr int64_t kMemberBucketsLimit = 100'000'000;  // a sanity bound on member_buckets_max
 
 // Thrown inside this file only, caught by parse_server_config: keeps the checks linear.
 struct Refusal {
@@ -157,7 +161,8 @@ void read_limits(const toml::value& value, LimitsConfig& limits) {
   const toml::table& table = value.as_table();
   refuse_unknown_keys(table, "limits",
                       {"body_bytes_max", "batch_body_bytes_max", "header_bytes_max",
-                       "connections_max", "header_timeout_ms", "idle_timeout_ms", "io_threads"});
+                       "connections_max", "header_timeout_ms", "idle_timeout_ms", "io_threads",
+                       "ws_backlog_max", "feed_retention_per_member"});
   if (const toml::value* v = find(table, "body_bytes_max")) {
     limits.body_bytes_max =
         static_cast<size_t>(read_integer(*v, "limits.body_bytes_max", 1, kBodyBytesLimit));
@@ -186,12 +191,42 @@ void read_limits(const toml::value& value, LimitsConfig& limits) {
     limits.io_threads =
         static_cast<uint32_t>(read_integer(*v, "limits.io_threads", 0, kIoThreadsMax));
   }
+  if (const toml::value* v = find(table, "ws_backlog_max")) {
+    limits.ws_backlog_max =
+        static_cast<size_t>(read_integer(*v, "limits.ws_backlog_max", 1, kWsBacklogLimit));
+  }
+  if (const toml::value* v = find(table, "feed_retention_per_member")) {
+    limits.feed_retention_per_member = static_cast<uint64_t>(
+        read_integer(*v, "limits.feed_retention_per_member", 0, kFeedRetentionLimit));
+  }
+}
+
+void read_rate_limits(const toml::value& value, RateLimitsConfig& rate_limits) {
+  if (!value.is_table()) refuse("rate_limits", "must be a table");
+  const toml::table& table = value.as_table();
+  refuse_unknown_keys(table, "rate_limits",
+                      {"per_key_rps", "per_key_burst", "per_member_token_rps",
+                       "per_member_token_burst", "member_buckets_max"});
+  const auto read_u32 = [&](const char* key, uint32_t& out) {
+    if (const toml::value* v = find(table, key)) {
+      out = static_cast<uint32_t>(
+          read_integer(*v, std::string("rate_limits.") + key, 0, kRateLimitMax));
+    }
+  };
+  read_u32("per_key_rps", rate_limits.per_key_rps);
+  read_u32("per_key_burst", rate_limits.per_key_burst);
+  read_u32("per_member_token_rps", rate_limits.per_member_token_rps);
+  read_u32("per_member_token_burst", rate_limits.per_member_token_burst);
+  if (const toml::value* v = find(table, "member_buckets_max")) {
+    rate_limits.member_buckets_max = static_cast<size_t>(
+        read_integer(*v, "rate_limits.member_buckets_max", 1, kMemberBucketsLimit));
+  }
 }
 
 ServerConfig read_config(const toml::table& root) {
   refuse_unknown_keys(root, "",
                       {"listen", "data_dir", "program", "durability", "partitions", "api_keys",
-                       "member_tokens", "limits"});
+                       "member_tokens", "limits", "rate_limits"});
   ServerConfig config;
   if (const toml::value* v = find(root, "listen")) {
     std::optional<ListenAddress> address = parse_listen_address(read_string(*v, "listen"));
@@ -219,6 +254,7 @@ ServerConfig read_config(const toml::table& root) {
   if (const toml::value* v = find(root, "api_keys")) read_api_keys(*v, config);
   if (const toml::value* v = find(root, "member_tokens")) read_member_tokens(*v, config);
   if (const toml::value* v = find(root, "limits")) read_limits(*v, config.limits);
+  if (const toml::value* v = find(root, "rate_limits")) read_rate_limits(*v, config.rate_limits);
   return config;
 }
 

@@ -51,6 +51,31 @@ struct LimitsConfig {
   uint32_t idle_timeout_ms = 60000;
   // Threads running the network I/O; 0 = one per core. Default 0.
   uint32_t io_threads = 0;
+  // Messages one WebSocket may have waiting to be written (pushes, catch-up, results); past
+  // it the client is sent a close frame ("slow consumer") and dropped. Default 1024.
+  size_t ws_backlog_max = 1024;
+  // Notifications kept per member for WebSocket catch-up (after_seq); older ones are deleted
+  // as new ones are written. 0 keeps everything. Default 1000.
+  uint64_t feed_retention_per_member = 1000;
+};
+
+// [rate_limits]: optional; token buckets (api/rate_limiter.hpp). Over the limit → 429
+// rate_limited with Retry-After. An rps of 0 turns that limit off; a burst of 0 means one
+// second's worth (the rps).
+struct RateLimitsConfig {
+  // Sustained requests per second per API key. Default 1000: far above one POS terminal,
+  // low enough that one leaked or looping key cannot take the whole server.
+  uint32_t per_key_rps = 1000;
+  // Requests a key may make at once above its rate. Default 2000 (two seconds' worth).
+  uint32_t per_key_burst = 2000;
+  // Sustained requests per second per member (all of its member tokens together). Default 20:
+  // a mini-program refreshing a member's screen, not a scraper.
+  uint32_t per_member_token_rps = 20;
+  // Default 40 (two seconds' worth).
+  uint32_t per_member_token_burst = 40;
+  // Members whose buckets are held at once; beyond it idle (full) buckets are dropped, then
+  // the least recently used. Default 100000 (about 10 MB).
+  size_t member_buckets_max = 100000;
 };
 
 struct ListenAddress {
@@ -67,6 +92,7 @@ struct ServerConfig {
   std::vector<ApiKeyConfig> api_keys;
   std::string member_token_secret;  // [member_tokens] hs256_secret; "" when absent
   LimitsConfig limits;
+  RateLimitsConfig rate_limits;
 };
 
 // What is wrong and where: `key` is the dotted path ("api_keys[1].role", "limits.io_threads"),

@@ -19,6 +19,8 @@
 
 #include "api/auth.hpp"
 #include "api/http_server.hpp"
+#include "api/logger.hpp"
+#include "api/notification_hub.hpp"
 #include "api/router.hpp"
 #include "api/server_config.hpp"
 #include "api/system_clock.hpp"
@@ -37,9 +39,10 @@ constexpr int kExitBadConfig = 2;  // bad usage, configuration or program file
 // How long in-flight requests may take to be answered after the runtime drained.
 constexpr std::chrono::milliseconds kShutdownGrace{5000};
 
-void say(const std::string& line) {
-  std::string text = line + "\n";
-  std::fwrite(text.data(), 1, text.size(), stderr);
+// One structured log line on stderr (api/logger.hpp); the message still names the file and
+// key on a bad config (config.md "loyaltyd").
+void say(const std::string& line, api::LogLevel level = api::LogLevel::error) {
+  api::log_event(level, line);
 }
 
 bool read_file(const std::string& path, std::string& out, std::string& error) {
@@ -116,7 +119,7 @@ int run(const Options& options) {
   if (!options.data_dir.empty()) config.data_dir = options.data_dir;
   if (!options.program_path.empty()) config.program = options.program_path;
   if (config.api_keys.empty())
-    say("loyaltyd: no api_keys configured: only /healthz and /readyz answer");
+    say("loyaltyd: no api_keys configured: only /healthz and /readyz answer", api::LogLevel::warn);
 
   // A new data folder is only created once its seed program is known to be good.
   std::string seed_text;
@@ -133,7 +136,11 @@ int run(const Options& options) {
   }
 
   std::unique_ptr<RocksStore> store;
-  if (Status status = RocksStore::open({config.data_dir, config.durability}, store); !status.ok()) {
+  RocksStoreOptions store_options;
+  store_options.path = config.data_dir;
+  store_options.durability = config.durability;
+  store_options.feed_retention_per_member = config.limits.feed_retention_per_member;
+  if (Status status = RocksStore::open(store_options, store); !status.ok()) {
     say("loyaltyd: cannot open the data folder " + config.data_dir + ": " + status.message());
     return kExitFailure;
   }
@@ -170,7 +177,8 @@ int run(const Options& options) {
     version->program = std::move(*program);
     version->source_toml = it->source_toml;
     if (!options.program_path.empty()) {
-      say("loyaltyd: --program ignored: " + config.data_dir + " already has an active program");
+      say("loyaltyd: --program ignored: " + config.data_dir + " already has an active program",
+          api::LogLevel::warn);
     }
   } else {
     if (!seed && !load_seed()) {
@@ -186,16 +194,24 @@ int run(const Options& options) {
     version->program = std::move(*seed);
     version->source_toml = std::move(seed_text);
   }
-  say("loyaltyd: program " + version->label() + ", data in " + config.data_dir);
+  say("loyaltyd: program " + version->label() + ", data in " + config.data_dir,
+      api::LogLevel::info);
   ProgramRegistry programs(std::move(version));
 
   RuntimeOptions runtime_options;
   runtime_options.partitions =
       config.partitions > 0 ? config.partitions : std::max(1u, std::thread::hardware_concurrency());
-  Runtime runtime(runtime_options, *store, programs, &api::system_clock_ms);
+  // Outlives the runtime (its sink) and the server (sessions unsubscribe when they close).
+  api::NotificationHub hub;
+  Runtime runtime(runtime_options, *store, programs, &api::system_clock_ms,
+                  [&hub](const std::string& member_id, const Notification& notification) {
+                    hub.publish(member_id, notification);  // posts to the sessions; never blocks
+                  });
 
   api::ApiContext context{&runtime, store.get(), &programs, &api::system_clock_ms, nullptr};
-  api::HttpServer server({config.listen, config.limits}, context, api::KeyTable(config.api_keys));
+  context.hub = &hub;
+  api::HttpServer server({config.listen, config.limits, config.rate_limits}, context,
+                         api::KeyTable(config.api_keys, config.member_token_secret));
   if (Status status = server.start(); !status.ok()) {
     say("loyaltyd: " + status.message());
     runtime.stop();
@@ -209,13 +225,16 @@ int run(const Options& options) {
   signals.async_wait([&](const boost::system::error_code&, int number) { signal_number = number; });
   signal_context.run();
 
-  say("loyaltyd: stopping (" + std::string(signal_number == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
+  say("loyaltyd: stopping (" + std::string(signal_number == SIGTERM ? "SIGTERM" : "SIGINT") + ")",
+      api::LogLevel::info);
   server.stop_accepting();
   runtime.stop();  // finishes everything queued; completions post their responses
-  if (!server.wait_idle(kShutdownGrace)) say("loyaltyd: some requests were not answered in time");
+  if (!server.wait_idle(kShutdownGrace)) {
+    say("loyaltyd: some requests were not answered in time", api::LogLevel::warn);
+  }
   server.stop();
   store.reset();  // flushes and closes (after the server and runtime no longer use it)
-  say("loyaltyd: stopped");
+  say("loyaltyd: stopped", api::LogLevel::info);
   return kExitOk;
 }
 

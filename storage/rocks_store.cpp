@@ -10,8 +10,10 @@
 #include <rocksdb/slice.h>
 #include <rocksdb/snapshot.h>
 #include <rocksdb/table.h>
+#include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdio>
@@ -397,6 +399,7 @@ Status RocksStore::commit(const CommitBatch& batch) {
     add(ledger, storage::ledger_key(*entry.member_id, entry.entry->seq),
         encoder.ledger_entry(*entry.entry));
   }
+  std::unordered_map<std::string_view, uint64_t> newest_feed_seq;  // per member, this batch
   for (const NotificationWrite& notification : batch.notifications) {
     const MemberState* member = member_in_batch(notification.member_id);
     LOYALTY_CHECK(notification.notification != nullptr && notification.notification->seq >= 1);
@@ -404,6 +407,17 @@ Status RocksStore::commit(const CommitBatch& batch) {
                   notification.notification->seq < member->next_notification_seq);
     add(feed, storage::feed_key(*notification.member_id, notification.notification->seq),
         encoder.notification(*notification.notification));
+    uint64_t& newest = newest_feed_seq[*notification.member_id];
+    newest = std::max(newest, notification.notification->seq);
+  }
+  // Bounded retention: one range tombstone per member and commit (not per notification), so
+  // a busy member adds few tombstones for compaction to drop.
+  if (const uint64_t retention = impl_->options.feed_retention_per_member; retention > 0) {
+    for (const auto& [member_id, newest] : newest_feed_seq) {
+      if (newest <= retention || !put.ok()) continue;
+      put = write.DeleteRange(impl_->family(feed), storage::member_prefix(member_id),
+                              storage::feed_key(member_id, newest - retention + 1));
+    }
   }
   for (const IdempotencyRecord* record : batch.idempotency) {
     LOYALTY_CHECK(record != nullptr && !record->key.empty());
@@ -623,6 +637,22 @@ Status RocksStore::scan_members(const std::function<bool(const MemberState&)>& v
         more = visit(member);
         return Status::ok_status();
       });
+}
+
+Status RocksStore::read_figures(StorageFigures& out) {
+  rocksdb::DB& db = *impl_->db;
+  out = {};
+  // A property a RocksDB build does not know stays 0 rather than failing the scrape.
+  db.GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &out.memtable_bytes);
+  db.GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
+                              &out.pending_compaction_bytes);
+  db.GetAggregatedIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &out.sst_bytes);
+  rocksdb::VectorLogPtr wal_files;
+  if (Status status = from_rocks(db.GetSortedWalFiles(wal_files)); !status.ok()) return status;
+  for (const auto& file : wal_files) {
+    if (file->Type() == rocksdb::kAliveLogFile) out.live_wal_bytes += file->SizeFileBytes();
+  }
+  return Status::ok_status();
 }
 
 }  // namespace loyalty

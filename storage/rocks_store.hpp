@@ -27,6 +27,10 @@ struct RocksStoreOptions {
   std::string path;
   Durability durability = Durability::fsync;
   size_t block_cache_bytes = size_t{256} << 20;  // shared by all column families
+  // Notifications kept per member in "feed" (the WebSocket catch-up): a commit that writes a
+  // member's notification seq S deletes that member's entries with seq <= S - retention.
+  // 0 keeps everything. Default 0 here; loyaltyd passes [limits] feed_retention_per_member.
+  uint64_t feed_retention_per_member = 0;
 };
 
 struct LedgerPage {
@@ -44,6 +48,14 @@ struct StoredEvent {
   uint64_t log_seq = 0;  // position in the event log, 1, 2, … in commit order
   uint32_t program_version = 0;
   Event event;
+};
+
+// RocksDB's own figures, for monitoring (GET /metrics); each summed over the column families.
+struct StorageFigures {
+  uint64_t memtable_bytes = 0;            // rocksdb.cur-size-all-mem-tables
+  uint64_t pending_compaction_bytes = 0;  // rocksdb.estimate-pending-compaction-bytes
+  uint64_t sst_bytes = 0;                 // rocksdb.total-sst-files-size
+  uint64_t live_wal_bytes = 0;            // the live WAL files (DB::GetSortedWalFiles)
 };
 
 class RocksStore final : public MemberStore {
@@ -81,6 +93,9 @@ class RocksStore final : public MemberStore {
   Status scan_events(uint64_t from, const std::function<bool(const StoredEvent&)>& visit);
   // Every member, in key order; stop by returning false. Used by verify and exports.
   Status scan_members(const std::function<bool(const MemberState&)>& visit);
+
+  // RocksDB's figures now (lists the WAL folder: for scrapes, not hot paths).
+  Status read_figures(StorageFigures& out);
 
  private:
   struct Impl;

@@ -4,6 +4,7 @@
 // the follow-ups it produced for their partitions, then answer.
 #include "engine/runtime/partition.hpp"
 
+#include <chrono>
 #include <unordered_set>
 
 #include "engine/check.hpp"
@@ -370,8 +371,14 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   }
   if (status.ok()) {
     build_commit(*program);
-    if (!commit_.empty()) status = runtime_.store_.commit(commit_);
+    if (!commit_.empty()) {
+      const auto commit_start = std::chrono::steady_clock::now();
+      status = runtime_.store_.commit(commit_);
+      runtime_.metrics_.commit_seconds.record(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_start).count());
+    }
   }
+  runtime_.metrics_.batch_events.record(static_cast<double>(requests.size()));
   if (!status.ok()) fail_batch(status);
   for (const auto& [key, owner] : claimed_) runtime_.claims_->release(key, owner);
 
@@ -380,6 +387,7 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   if (status.ok()) {
     for (Work& work : work_) {
       if (!work.applied) continue;
+      runtime_.metrics_.count_applied(work.request->event.type());
       if (runtime_.notification_sink_) {
         for (const Notification& notification : work.effects.notifications) {
           runtime_.notification_sink_(work.request->event.member_id(), notification);

@@ -32,6 +32,7 @@ class Runtime::Partition {
   // Client events respect the queue capacity; follow-ups (`internal`) go past it.
   PushResult push(Request&& request, bool internal);
   void stop();  // closes the queue, finishes what is queued, joins the writer
+  size_t queue_depth() const { return queue_.size(); }
 
  private:
   // Everything one request accumulates in a batch; cleared between batches.

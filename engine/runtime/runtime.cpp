@@ -44,8 +44,10 @@ Completion log_follow_up(std::string id) {
 
 }  // namespace
 
-Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& programs, Clock clock)
+Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& programs, Clock clock,
+                 NotificationSink sink)
     : options_(options),
+      notification_sink_(std::move(sink)),
       store_(store),
       programs_(programs),
       clock_(std::move(clock)),
@@ -81,6 +83,10 @@ void Runtime::stop() {
 }
 
 uint32_t Runtime::partition_count() const { return static_cast<uint32_t>(partitions_.size()); }
+
+size_t Runtime::queue_depth(uint32_t partition) const {
+  return partition < partitions_.size() ? partitions_[partition]->queue_depth() : 0;
+}
 
 uint32_t Runtime::partition_of(std::string_view member_id) const {
   return static_cast<uint32_t>(stable_hash(member_id) % partitions_.size());

@@ -23,11 +23,17 @@
 #include "engine/apply.hpp"
 #include "engine/events.hpp"
 #include "engine/runtime/program_registry.hpp"
+#include "engine/runtime/runtime_metrics.hpp"
 #include "engine/store.hpp"
 
 namespace loyalty {
 
 class ClaimTable;
+
+// Told, on the writer thread right after each commit, the notifications that became durable
+// (follow-ups' included) in apply order. Must not block: the WebSocket hub posts them on.
+using NotificationSink =
+    std::function<void(const std::string& member_id, const Notification& notification)>;
 
 struct RuntimeOptions {
   uint32_t partitions = 2;        // writer threads; loyaltyd uses one per core by default
@@ -38,11 +44,6 @@ struct RuntimeOptions {
   // at the place it was applied, so the follow-ups triggers make now are not delivered.
   bool deliver_follow_ups = true;
 };
-
-// Told, on the writer thread right after each commit, the notifications that became durable
-// (follow-ups' included) in apply order. Must not block: the WebSocket hub posts them on.
-using NotificationSink =
-    std::function<void(const std::string& member_id, const Notification& notification)>;
 
 struct EventResult {
   Rejection rejection;  // code ok: applied (or replayed)
@@ -58,7 +59,10 @@ using Clock = std::function<TimeMs()>;
 class Runtime {
  public:
   // Starts the writers and delivers the follow-ups left in the store's outbox.
-  Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& programs, Clock clock);
+  // `sink` is given here, not later, because the writers start in the constructor and may
+  // already apply follow-ups from the outbox.
+  Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& programs, Clock clock,
+          NotificationSink sink = {});
   ~Runtime();  // stops and drains
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
@@ -73,11 +77,13 @@ class Runtime {
   // triggered is applied, joins the writers. Idempotent.
   void stop();
 
-  // Set before the first submit (not thread-safe against commits in flight).
-  void set_notification_sink(NotificationSink sink) { notification_sink_ = std::move(sink); }
-
   uint32_t partition_count() const;
   uint32_t partition_of(std::string_view member_id) const;
+
+  // For monitoring (any thread): the runtime's counters, and the requests waiting in one
+  // partition's queue (takes that queue's lock briefly: for scrapes, not hot paths).
+  const RuntimeMetrics& metrics() const { return metrics_; }
+  size_t queue_depth(uint32_t partition) const;
 
  private:
   class Partition;
@@ -87,16 +93,17 @@ class Runtime {
   void finished(size_t requests);  // requests whose completions have run
 
   RuntimeOptions options_;
+  NotificationSink notification_sink_;
   MemberStore& store_;
   ProgramRegistry& programs_;
   Clock clock_;
   std::unique_ptr<ClaimTable> claims_;
+  RuntimeMetrics metrics_;
   std::atomic<bool> accepting_{true};
   // Requests queued or being processed, follow-ups included; stop() waits for 0.
   std::atomic<uint64_t> in_flight_{0};
   std::mutex idle_mutex_;
   std::condition_variable idle_;
-  NotificationSink notification_sink_;
   std::vector<std::unique_ptr<Partition>> partitions_;
 };
 

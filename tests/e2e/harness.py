@@ -36,7 +36,7 @@ class Response:
 class Server:
     """One loyaltyd process. Restartable on the same data folder."""
 
-    def __init__(self, server_toml=None, program_toml=None, extra_args=()):
+    def __init__(self, server_toml=None, program_toml=None, extra_args=(), env=None):
         self.dir = tempfile.mkdtemp(prefix="loyalty-e2e-")
         self.data_dir = os.path.join(self.dir, "data")
         self.config = os.path.join(self.dir, "server.toml")
@@ -52,6 +52,7 @@ class Server:
             with open(self.program, "w") as f:
                 f.write(program_toml)
         self.extra_args = list(extra_args)
+        self.env = {**os.environ, **(env or {})}
         self.process = None
         self.port = None
         self.log_path = os.path.join(self.dir, "loyaltyd.log")
@@ -61,7 +62,7 @@ class Server:
         self.process = subprocess.Popen(
             [LOYALTYD, "--config", self.config, "--program", self.program,
              "--data", self.data_dir, "--listen", "127.0.0.1:0", *self.extra_args],
-            stdout=subprocess.PIPE, stderr=self.log, cwd=self.dir)
+            stdout=subprocess.PIPE, stderr=self.log, cwd=self.dir, env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             line = self.process.stdout.readline().decode()

@@ -473,6 +473,51 @@ TEST(RocksStoreTest, NotificationsAfterSeqOldestFirst) {
   EXPECT_EQ(out, std::vector<Notification>{other});
 }
 
+TEST(RocksStoreTest, FeedRetentionKeepsTheNewestPerMember) {
+  TempDir dir;
+  RocksStoreOptions options;
+  options.path = dir.path();
+  options.durability = Durability::wal;
+  options.block_cache_bytes = size_t{8} << 20;
+  options.feed_retention_per_member = 5;
+  std::unique_ptr<RocksStore> store;
+  expect_ok(RocksStore::open(options, store));
+  const std::string member = "m1";
+  const std::string neighbour = "m10";
+  const std::string prefix = "m";  // a key prefix of both: its range must not reach them
+  std::vector<Notification> all;
+  for (uint64_t seq = 1; seq <= 12; ++seq) all.push_back(notification(seq));
+  // Seqs 1..3 in one commit (under the retention: nothing deleted), then 4..12 one by one.
+  CommitBatch first;
+  for (size_t i = 0; i < 3; ++i) first.notifications.push_back({&member, &all[i]});
+  first.notifications.push_back({&neighbour, &all[0]});
+  first.notifications.push_back({&prefix, &all[0]});
+  expect_ok(store->commit(first));
+  std::vector<Notification> out;
+  expect_ok(store->read_notifications(member, 0, 100, out));
+  EXPECT_EQ(out, (std::vector<Notification>{all[0], all[1], all[2]}));
+  for (size_t i = 3; i < all.size(); ++i) {
+    CommitBatch batch;
+    batch.notifications.push_back({&member, &all[i]});
+    expect_ok(store->commit(batch));
+  }
+  expect_ok(store->read_notifications(member, 0, 100, out));
+  EXPECT_EQ(out, (std::vector<Notification>(all.begin() + 7, all.end())));  // seqs 8..12
+  expect_ok(store->read_notifications(neighbour, 0, 100, out));
+  EXPECT_EQ(out, std::vector<Notification>{all[0]});
+  expect_ok(store->read_notifications(prefix, 0, 100, out));
+  EXPECT_EQ(out, std::vector<Notification>{all[0]});
+
+  // Several of one member's notifications in one commit: trimmed by the newest.
+  CommitBatch burst;
+  std::vector<Notification> more;
+  for (uint64_t seq = 13; seq <= 20; ++seq) more.push_back(notification(seq));
+  for (const Notification& n : more) burst.notifications.push_back({&member, &n});
+  expect_ok(store->commit(burst));
+  expect_ok(store->read_notifications(member, 0, 100, out));
+  EXPECT_EQ(out, (std::vector<Notification>(more.begin() + 3, more.end())));  // seqs 16..20
+}
+
 TEST(RocksStoreTest, IdempotencyRecordsRoundTrip) {
   TempDir dir;
   auto store = open_store(dir.path());

@@ -1,0 +1,264 @@
+// Keeping the API's figures and rendering every figure in the Prometheus text format 0.0.4.
+#include "api/metrics.hpp"
+
+#include <charconv>
+#include <span>
+
+#include "engine/runtime/runtime_metrics.hpp"
+
+namespace loyalty::api {
+namespace {
+
+constexpr std::string_view kUnmatchedRoute = "unmatched";
+
+void append_number(std::string& out, double value) {
+  char buffer[64];
+  // Fixed notation, shortest round-trip: "0.0005" rather than "5e-04" for bucket bounds.
+  const auto [end, error] =
+      std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed);
+  if (error == std::errc{}) {
+    out.append(buffer, end);
+    return;
+  }
+  const auto [general_end, general_error] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out.append(buffer, general_error == std::errc{} ? general_end : buffer);
+}
+
+void append_number(std::string& out, uint64_t value) { out += std::to_string(value); }
+
+// Label values are route templates, method names and numbers; escaped all the same.
+void append_label_value(std::string& out, std::string_view value) {
+  out += '"';
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  out += '"';
+}
+
+void append_header(std::string& out, std::string_view name, std::string_view type,
+                   std::string_view help) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+// name{labels} value; `labels` is "" or `key="value",...` without braces.
+template <class Number>
+void append_sample(std::string& out, std::string_view name, std::string_view labels, Number value) {
+  out.append(name);
+  if (!labels.empty()) out.append("{").append(labels).append("}");
+  out += ' ';
+  append_number(out, value);
+  out += '\n';
+}
+
+std::string label(std::string_view key, std::string_view value) {
+  std::string text(key);
+  text += '=';
+  append_label_value(text, value);
+  return text;
+}
+
+std::string join_labels(std::string_view first, std::string_view second) {
+  if (first.empty()) return std::string(second);
+  return std::string(first) + "," + std::string(second);
+}
+
+std::string bound_label(double bound) {
+  std::string text;
+  append_number(text, bound);
+  return label("le", text);
+}
+
+// One histogram's _bucket (cumulative), _sum and _count lines. `buckets` are per bucket (not
+// cumulative) with the +Inf bucket last.
+void append_histogram(std::string& out, std::string_view name, std::string_view labels,
+                      std::span<const double> bounds, std::span<const uint64_t> buckets,
+                      double sum) {
+  const std::string bucket_name = std::string(name) + "_bucket";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    cumulative += buckets[i];
+    append_sample(out, bucket_name, join_labels(labels, bound_label(bounds[i])), cumulative);
+  }
+  cumulative += buckets[bounds.size()];
+  append_sample(out, bucket_name, join_labels(labels, label("le", "+Inf")), cumulative);
+  append_sample(out, std::string(name) + "_sum", labels, sum);
+  append_sample(out, std::string(name) + "_count", labels, cumulative);
+}
+
+template <size_t kBounds>
+void append_fixed_histogram(std::string& out, std::string_view name,
+                            const FixedHistogram<kBounds>& histogram) {
+  std::array<uint64_t, kBounds + 1> buckets{};
+  for (size_t i = 0; i <= kBounds; ++i) buckets[i] = histogram.bucket_count(i);
+  append_histogram(out, name, "", histogram.upper_bounds(), buckets, histogram.sum());
+}
+
+std::string_view event_type_label(EventType type) {
+  switch (type) {
+    case EventType::signup:
+      return "signup";
+    case EventType::purchase:
+      return "purchase";
+    case EventType::refund:
+      return "refund";
+    case EventType::redemption:
+      return "redemption";
+    case EventType::hold:
+      return "hold";
+    case EventType::hold_capture:
+      return "hold_capture";
+    case EventType::hold_void:
+      return "hold_void";
+    case EventType::adjustment:
+      return "adjustment";
+    case EventType::referral_reward:
+      return "referral_reward";
+    case EventType::referral_reversal:
+      return "referral_reversal";
+    case EventType::expire_points:
+      return "expire_points";
+    case EventType::evaluate_tier:
+      return "evaluate_tier";
+  }
+  return "unknown";
+}
+
+void render_runtime(std::string& out, const Runtime& runtime) {
+  const RuntimeMetrics& figures = runtime.metrics();
+  append_header(out, "loyalty_events_applied_total", "counter",
+                "Events applied and committed, by event type (replays and refusals excluded).");
+  for (size_t number = 1; number <= kEventTypeMax; ++number) {
+    const auto type = static_cast<EventType>(number);
+    append_sample(out, "loyalty_events_applied_total", label("type", event_type_label(type)),
+                  figures.applied(type));
+  }
+  append_header(out, "loyalty_batch_events", "histogram",
+                "Events per group commit batch taken from a partition queue.");
+  append_fixed_histogram(out, "loyalty_batch_events", figures.batch_events);
+  append_header(out, "loyalty_commit_duration_seconds", "histogram",
+                "Time to write one batch to storage (one atomic write), in seconds.");
+  append_fixed_histogram(out, "loyalty_commit_duration_seconds", figures.commit_seconds);
+  append_header(out, "loyalty_queue_depth", "gauge", "Requests waiting in a partition's queue.");
+  for (uint32_t partition = 0; partition < runtime.partition_count(); ++partition) {
+    append_sample(out, "loyalty_queue_depth", label("partition", std::to_string(partition)),
+                  static_cast<uint64_t>(runtime.queue_depth(partition)));
+  }
+}
+
+void render_storage(std::string& out, RocksStore& store) {
+  StorageFigures figures;
+  const bool ok = store.read_figures(figures).ok();
+  append_header(out, "loyalty_rocksdb_up", "gauge",
+                "1 when RocksDB's figures could be read for this scrape, else 0.");
+  append_sample(out, "loyalty_rocksdb_up", "", uint64_t{ok ? 1u : 0u});
+  if (!ok) return;
+  const std::pair<std::string_view, std::pair<std::string_view, uint64_t>> gauges[] = {
+      {"loyalty_rocksdb_memtable_bytes",
+       {"Size of all memtables (rocksdb.cur-size-all-mem-tables).", figures.memtable_bytes}},
+      {"loyalty_rocksdb_pending_compaction_bytes",
+       {"Estimated bytes compaction still has to rewrite "
+        "(rocksdb.estimate-pending-compaction-bytes).",
+        figures.pending_compaction_bytes}},
+      {"loyalty_rocksdb_live_wal_bytes",
+       {"Size of the live write-ahead log files.", figures.live_wal_bytes}},
+      {"loyalty_rocksdb_sst_bytes",
+       {"Size of all SST files (rocksdb.total-sst-files-size).", figures.sst_bytes}},
+  };
+  for (const auto& [name, help_and_value] : gauges) {
+    append_header(out, name, "gauge", help_and_value.first);
+    append_sample(out, name, "", help_and_value.second);
+  }
+}
+
+}  // namespace
+
+void Metrics::observe_request(std::string_view route, std::string_view method, unsigned status,
+                              double seconds) {
+  size_t bucket = 0;
+  while (bucket < kRequestSecondsBounds.size() && seconds > kRequestSecondsBounds[bucket]) {
+    ++bucket;
+  }
+  std::lock_guard lock(mutex_);
+  ++requests_[{std::string(route), std::string(method), status}];
+  auto it = latency_.find(route);
+  if (it == latency_.end()) it = latency_.emplace(std::string(route), Latency{}).first;
+  Latency& latency = it->second;
+  ++latency.buckets[bucket];
+  ++latency.count;
+  latency.sum += seconds;
+}
+
+void Metrics::render(std::string& out) const {
+  {
+    std::lock_guard lock(mutex_);
+    append_header(out, "loyalty_http_requests_total", "counter",
+                  "HTTP requests answered, by route template, method and status.");
+    for (const auto& [key, count] : requests_) {
+      const auto& [route, method, status] = key;
+      const std::string labels = label("route", route) + "," + label("method", method) + "," +
+                                 label("status", std::to_string(status));
+      append_sample(out, "loyalty_http_requests_total", labels, count);
+    }
+    append_header(out, "loyalty_http_request_duration_seconds", "histogram",
+                  "Time from a request read to its response handed to the socket, by route.");
+    for (const auto& [route, latency] : latency_) {
+      append_histogram(out, "loyalty_http_request_duration_seconds", label("route", route),
+                       kRequestSecondsBounds, latency.buckets, latency.sum);
+    }
+  }
+  append_header(out, "loyalty_ws_connections", "gauge", "Open WebSocket connections.");
+  append_sample(out, "loyalty_ws_connections", "",
+                static_cast<double>(ws_connections_.load(std::memory_order_relaxed)));
+  append_header(out, "loyalty_ws_slow_consumers_dropped_total", "counter",
+                "WebSocket clients disconnected because their backlog passed the limit.");
+  append_sample(out, "loyalty_ws_slow_consumers_dropped_total", "",
+                ws_slow_consumers_dropped_.load(std::memory_order_relaxed));
+}
+
+Metrics& metrics() {
+  static Metrics registry;
+  return registry;
+}
+
+void RequestObservation::begin(http::verb method, std::string_view target) {
+  start_ = std::chrono::steady_clock::now();
+  route_ = route_template(target).value_or(kUnmatchedRoute);
+  // Beast's names for the verbs it knows are static strings; unknown methods share one.
+  method_ = method == http::verb::unknown ? std::string_view("unknown")
+                                          : std::string_view(http::to_string(method));
+  active_ = true;
+}
+
+void RequestObservation::begin_unrouted() {
+  start_ = std::chrono::steady_clock::now();
+  route_ = kUnmatchedRoute;
+  method_ = "unknown";
+  active_ = true;
+}
+
+void RequestObservation::finish(unsigned status) {
+  if (!active_) return;
+  active_ = false;
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start_;
+  metrics().observe_request(route_, method_, status, elapsed.count());
+}
+
+HttpResponse handle_metrics(const ApiContext& context) {
+  std::string body;
+  body.reserve(16 * 1024);
+  metrics().render(body);
+  if (context.runtime != nullptr) render_runtime(body, *context.runtime);
+  if (context.store != nullptr) render_storage(body, *context.store);
+  HttpResponse response{http::status::ok, 11};
+  response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  response.body() = std::move(body);
+  return response;
+}
+
+}  // namespace loyalty::api

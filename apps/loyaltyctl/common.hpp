@@ -1,0 +1,54 @@
+// What every loyaltyctl command shares: exit codes (config.md: 0 ok, 1 the check found a
+// problem, 2 bad usage or input), opening the data folder, JSON text, and a progress display.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "storage/program_versions.hpp"
+#include "storage/rocks_store.hpp"
+
+namespace loyalty::ctl {
+
+constexpr int kExitOk = 0;
+constexpr int kExitProblemFound = 1;
+constexpr int kExitUsage = 2;
+
+struct Target {
+  std::string data_dir;     // --data
+  std::string config_path;  // --config: the folder is server.toml's data_dir
+  bool json = false;        // --json
+};
+
+// Fills data_dir from --config when --data is not given; prints why and returns kExitUsage on
+// failure, kExitOk otherwise.
+int resolve_data_dir(Target& target);
+int open_store(const std::string& data_dir, std::unique_ptr<RocksStore>& store,
+               Durability durability = Durability::fsync);
+int load_programs(RocksStore& store, const std::string& data_dir, StoredPrograms& programs);
+
+std::string json_escape(std::string_view text);
+std::string csv_field(std::string_view text);
+
+// A progress bar with rate and ETA on a terminal (stderr), plain lines every 10% otherwise.
+class Progress {
+ public:
+  Progress(std::string label, uint64_t total);
+  void advance(uint64_t done = 1);
+  void finish();
+
+ private:
+  void draw(bool final);
+  std::string label_;
+  uint64_t total_;
+  uint64_t done_ = 0;
+  uint64_t last_decile_ = 0;
+  bool terminal_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point drawn_{};
+};
+
+}  // namespace loyalty::ctl

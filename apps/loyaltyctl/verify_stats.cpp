@@ -1,0 +1,130 @@
+// verify: every member's books balance (Σ ledger = available + pending + held = Σ lots − debt).
+// stats: members per tier and the outstanding points liability.
+#include <iostream>
+#include <map>
+
+#include "apps/loyaltyctl/commands.hpp"
+#include "engine/apply.hpp"
+
+namespace loyalty::ctl {
+namespace {
+
+struct Breach {
+  std::string member_id;
+  Points ledger_sum = 0;
+  Points balance_total = 0;
+  bool lots_match = true;
+};
+
+}  // namespace
+
+int run_verify(const Target& target) {
+  std::unique_ptr<RocksStore> store;
+  if (int code = open_store(target.data_dir, store); code != kExitOk) return code;
+  std::vector<Breach> breaches;
+  size_t members = 0;
+  Status read_error;
+  Status status = store->scan_members([&](const MemberState& member) {
+    ++members;
+    Points ledger_sum = 0;
+    std::optional<uint64_t> cursor;
+    do {
+      LedgerPage page;
+      read_error = store->read_ledger(member.member_id, cursor, 500, page);
+      if (!read_error.ok()) return false;
+      for (const LedgerEntry& entry : page.entries) ledger_sum += entry.points;
+      cursor = page.next_cursor;
+    } while (cursor);
+    if (!member_invariants_hold(member, ledger_sum)) {
+      breaches.push_back(
+          {member.member_id, ledger_sum, member.balance.total(), lots_match_balance(member)});
+    }
+    return true;
+  });
+  if (!status.ok() || !read_error.ok()) {
+    std::cerr << "loyaltyctl verify: read failed: "
+              << (status.ok() ? read_error.message() : status.message()) << "\n";
+    return kExitProblemFound;
+  }
+  if (target.json) {
+    std::cout << "{\"members_checked\":" << members << ",\"breaches\":[";
+    for (size_t i = 0; i < breaches.size(); ++i) {
+      const Breach& b = breaches[i];
+      std::cout << (i ? "," : "") << "{\"member_id\":\"" << json_escape(b.member_id)
+                << "\",\"ledger_sum\":" << b.ledger_sum << ",\"balance_total\":" << b.balance_total
+                << ",\"lots_match\":" << (b.lots_match ? "true" : "false") << "}";
+    }
+    std::cout << "],\"ok\":" << (breaches.empty() ? "true" : "false") << "}\n";
+  } else {
+    for (const Breach& b : breaches) {
+      std::cout << "BREACH " << b.member_id << ": ledger " << b.ledger_sum << ", balance "
+                << b.balance_total << (b.lots_match ? "" : ", lots do not match") << "\n";
+    }
+    std::cout << members << " members checked, " << breaches.size() << " breaches\n";
+  }
+  return breaches.empty() ? kExitOk : kExitProblemFound;
+}
+
+int run_stats(const Target& target) {
+  std::unique_ptr<RocksStore> store;
+  if (int code = open_store(target.data_dir, store); code != kExitOk) return code;
+  StoredPrograms programs;
+  if (int code = load_programs(*store, target.data_dir, programs); code != kExitOk) return code;
+  const Program& program = programs.versions.at(*programs.active)->program;
+  size_t members = 0;
+  Points available = 0, pending = 0, held = 0;
+  std::map<std::string, size_t> per_tier;
+  std::map<std::string, Points> liability_by_month;  // "YYYY-MM" of expiry, or "never"
+  size_t referred = 0, referees_rewarded = 0;
+  Status status = store->scan_members([&](const MemberState& m) {
+    ++members;
+    available += m.balance.available;
+    pending += m.balance.pending;
+    held += m.balance.held;
+    ++per_tier[program.tier_name(m.tier_index)];
+    if (!m.referred_by.empty()) ++referred;
+    if (!m.referee_reward_trigger.empty()) ++referees_rewarded;
+    for (const Lot& lot : m.lots) {
+      const std::string month =
+          lot.expires_at == kTimeNever ? "never" : format_rfc3339(lot.expires_at).substr(0, 7);
+      liability_by_month[month] += lot.points_remaining;
+    }
+    return true;
+  });
+  if (!status.ok()) {
+    std::cerr << "loyaltyctl stats: read failed: " << status.message() << "\n";
+    return kExitProblemFound;
+  }
+  if (target.json) {
+    std::cout << "{\"members\":" << members
+              << ",\"points_outstanding\":{\"available\":" << available
+              << ",\"pending\":" << pending << ",\"held\":" << held << "},\"members_per_tier\":{";
+    bool first = true;
+    for (const auto& [tier, count] : per_tier) {
+      std::cout << (first ? "" : ",") << "\"" << json_escape(tier) << "\":" << count;
+      first = false;
+    }
+    std::cout << "},\"liability_by_expiry_month\":{";
+    first = true;
+    for (const auto& [month, points] : liability_by_month) {
+      std::cout << (first ? "" : ",") << "\"" << month << "\":" << points;
+      first = false;
+    }
+    std::cout << "},\"referral_funnel\":{\"referred\":" << referred
+              << ",\"first_purchase_rewarded\":" << referees_rewarded << "}}\n";
+  } else {
+    std::cout << "members: " << members << "\npoints outstanding: " << available + pending + held
+              << " (available " << available << ", pending " << pending << ", held " << held
+              << ")\nmembers per tier:\n";
+    for (const auto& [tier, count] : per_tier) std::cout << "  " << tier << ": " << count << "\n";
+    std::cout << "liability by expiry month:\n";
+    for (const auto& [month, points] : liability_by_month) {
+      std::cout << "  " << month << ": " << points << "\n";
+    }
+    std::cout << "referrals: " << referred << " referred, " << referees_rewarded
+              << " rewarded on a first purchase\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace loyalty::ctl

@@ -1,0 +1,139 @@
+"""GET /v1/openapi.json and GET /metrics on the real server, fetched with curl (no credentials)."""
+import asyncio
+import json
+import re
+import subprocess
+import time
+import unittest
+
+import websockets
+
+import harness
+from harness import line, purchase_body
+
+# name{label="value",...} value; label values may hold any character, escaped \\ \" \n.
+SAMPLE_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})? (\S+)$')
+
+
+def curl(url, *extra):
+    """Returns (status, content_type, body) of a GET with curl."""
+    done = subprocess.run(
+        ["curl", "-sS", "--max-time", "30", "-o", "-", "-w", "\n%{http_code} %{content_type}",
+         *extra, url], capture_output=True, text=True, check=True)
+    body, _, tail = done.stdout.rpartition("\n")
+    status, _, content_type = tail.partition(" ")
+    return int(status), content_type, body
+
+
+def parse_metrics(text):
+    """{'name{labels}': value} for every sample; fails on a line that is not the text format."""
+    samples = {}
+    for row in text.splitlines():
+        if not row or row.startswith("#"):
+            continue
+        match = SAMPLE_LINE.match(row)
+        assert match, f"not a Prometheus sample line: {row!r}"
+        samples[match.group(1) + (match.group(2) or "")] = float(match.group(3))
+    return samples
+
+
+class ObservabilityTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.Server().start()
+        cls.base = f"http://127.0.0.1:{cls.server.port}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def test_openapi_document_is_served_and_lists_purchase(self):
+        status, content_type, body = curl(self.base + "/v1/openapi.json")
+        self.assertEqual(status, 200)
+        self.assertTrue(content_type.startswith("application/json"), content_type)
+        document = json.loads(body)
+        self.assertTrue(document["openapi"].startswith("3.0."))
+        self.assertIn("post", document["paths"]["/v1/events/purchase"])
+        with open(f"{harness.SOURCE_DIR}/docs/openapi.json") as f:
+            self.assertEqual(json.load(f), document, "the server serves docs/openapi.json")
+
+    def test_every_documented_operation_is_routed(self):
+        _, _, body = curl(self.base + "/v1/openapi.json")
+        for path, item in json.loads(body)["paths"].items():
+            if path == "/v1/stream":  # a WebSocket upgrade, not a plain request
+                continue
+            target = re.sub(r"\{[^}]+\}", "x1", path)
+            for method in item:
+                r = self.server.request(method.upper(), target, key=None)
+                self.assertNotIn(r.status, (404, 405), f"{method} {path}: {r}")
+
+    def test_metrics_count_what_happened(self):
+        member = "obs-1"
+        self.assertIn(self.server.signup(member).status, (200, 201))
+        sent = 5
+        for n in range(sent):
+            r = self.server.purchase(purchase_body(f"obs-e{n}", member, [line("mug", "retail", 1000)]))
+            self.assertEqual(r.status, 200, r)
+        # A refusal is counted under its own status.
+        r = self.server.purchase(purchase_body("obs-bad", "nobody", [line("mug", "retail", 1000)]))
+        self.assertEqual(r.status, 404, r)
+
+        status, content_type, body = curl(self.base + "/metrics")
+        self.assertEqual(status, 200)
+        self.assertTrue(content_type.startswith("text/plain; version=0.0.4"), content_type)
+        samples = parse_metrics(body)
+        purchase_route = 'route="/v1/events/purchase"'
+        self.assertGreaterEqual(samples[
+            f'loyalty_http_requests_total{{{purchase_route},method="POST",status="200"}}'], sent)
+        self.assertGreaterEqual(samples[
+            f'loyalty_http_requests_total{{{purchase_route},method="POST",status="404"}}'], 1)
+        self.assertGreaterEqual(
+            samples[f'loyalty_http_request_duration_seconds_count{{{purchase_route}}}'], sent + 1)
+        self.assertEqual(
+            samples[f'loyalty_http_request_duration_seconds_bucket{{{purchase_route},le="+Inf"}}'],
+            samples[f'loyalty_http_request_duration_seconds_count{{{purchase_route}}}'])
+        self.assertGreater(samples[f'loyalty_http_request_duration_seconds_sum{{{purchase_route}}}'], 0)
+        self.assertGreaterEqual(samples['loyalty_events_applied_total{type="purchase"}'], sent)
+        self.assertGreaterEqual(samples['loyalty_events_applied_total{type="signup"}'], 1)
+        self.assertGreaterEqual(samples["loyalty_batch_events_count"], 1)
+        self.assertGreaterEqual(samples["loyalty_batch_events_sum"], sent + 1)
+        self.assertGreaterEqual(samples["loyalty_commit_duration_seconds_count"], 1)
+        self.assertGreater(samples["loyalty_commit_duration_seconds_sum"], 0)
+        self.assertIn('loyalty_queue_depth{partition="0"}', samples)
+        self.assertIn("loyalty_ws_connections", samples)
+        self.assertIn("loyalty_ws_slow_consumers_dropped_total", samples)
+        self.assertEqual(samples["loyalty_rocksdb_up"], 1)
+        self.assertGreater(samples["loyalty_rocksdb_memtable_bytes"], 0)
+        self.assertGreater(samples["loyalty_rocksdb_live_wal_bytes"], 0)
+        self.assertIn("loyalty_rocksdb_pending_compaction_bytes", samples)
+        self.assertIn("loyalty_rocksdb_sst_bytes", samples)
+        # Buckets are cumulative.
+        buckets = [v for k, v in samples.items()
+                   if k.startswith(f"loyalty_http_request_duration_seconds_bucket{{{purchase_route},")]
+        self.assertEqual(buckets, sorted(buckets))
+
+        # A second scrape sees the first.
+        _, _, body = curl(self.base + "/metrics")
+        self.assertGreaterEqual(
+            parse_metrics(body)['loyalty_http_requests_total{route="/metrics",method="GET",status="200"}'], 1)
+
+    def test_websocket_connections_gauge(self):
+        def gauge():
+            return parse_metrics(curl(self.base + "/metrics")[2])["loyalty_ws_connections"]
+
+        async def with_open_socket():
+            url = f"ws://127.0.0.1:{self.server.port}/v1/stream"
+            headers = {"Authorization": f"Bearer {harness.APP_KEY}"}
+            async with websockets.connect(url, extra_headers=headers, open_timeout=30):
+                return await asyncio.get_running_loop().run_in_executor(None, gauge)
+
+        self.assertGreaterEqual(asyncio.run(with_open_socket()), 1)
+        for _ in range(100):  # the server notices the close shortly after the client
+            if gauge() == 0:
+                break
+            time.sleep(0.05)
+        self.assertEqual(gauge(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,13 +1,15 @@
 // Endpoint handlers, called by the router once the path matched and the caller is authorized.
 // Grouped by resource: handlers_members.cpp (sign-up, reads, referrals), handlers_events.cpp
 // (purchases, refunds), handlers_batch.cpp, handlers_quotes.cpp, handlers_points.cpp
-// (redemptions, adjustments), handlers_holds.cpp, handlers_health.cpp.
+// (redemptions, adjustments), handlers_holds.cpp, handlers_program.cpp, handlers_jobs.cpp,
+// handlers_health.cpp.
 // Thread-safety: as route().
 #pragma once
 
 #include <boost/url/params_view.hpp>
 #include <string_view>
 
+#include "api/logger.hpp"
 #include "api/reply.hpp"
 #include "api/router.hpp"
 
@@ -53,6 +55,20 @@ RouteResult handle_hold_action(const ApiContext& context, const HttpRequest& req
 // GET /v1/holds/{hold_id}
 HttpResponse handle_get_hold(const ApiContext& context, std::string_view hold_id);
 
+// GET /v1/program: the active version. PUT /v1/program (admin): the TOML body becomes a version
+// and is activated without a restart. POST /v1/program:validate (admin): the same checks only.
+HttpResponse handle_get_program(const ApiContext& context);
+HttpResponse handle_put_program(const ApiContext& context, const HttpRequest& request);
+HttpResponse handle_validate_program(const HttpRequest& request);
+
+// POST /v1/jobs (admin) → 202 with the job, new or the existing one of the same id.
+HttpResponse handle_post_job(const ApiContext& context, const HttpRequest& request,
+                             const Principal& principal);
+// GET /v1/jobs/{job_id} (admin): the job document, or with Accept: text/csv a finished
+// recalculation's report as CSV.
+HttpResponse handle_get_job(const ApiContext& context, const HttpRequest& request,
+                            std::string_view job_id);
+
 // GET /healthz, GET /readyz (no auth).
 HttpResponse handle_healthz();
 HttpResponse handle_readyz(const ApiContext& context);
@@ -78,17 +94,26 @@ Reply reply_from(const EventResult& result, std::string_view what, Render&& rend
   return render(*answer);
 }
 
+// Runtime::submit for a request being handled: `done` runs on a writer thread inside a
+// RequestLogScope of the submitting request, so what it logs carries the request id.
+template <class Done>
+void submit_for_request(Runtime& runtime, Event event, Done done) {
+  runtime.submit(std::move(event), [request_id = std::string(current_request_id()),
+                                    done = std::move(done)](EventResult&& result) mutable {
+    const RequestLogScope scope(request_id);
+    done(std::move(result));
+  });
+}
+
 // Submits `event` to the runtime when the session starts the step, and answers with
 // to_response(render(result)). `render` runs on a runtime writer thread: keep it short.
 template <class Render>
 Deferred submit_and_reply(const ApiContext& context, Event event, Render render) {
   return Deferred{[context, event = std::move(event),
                    render = std::move(render)](Respond respond) mutable {
-    context.runtime->submit(
-        std::move(event),
-        [render = std::move(render), respond = std::move(respond)](EventResult&& result) mutable {
-          respond(to_response(render(result)));
-        });
+    submit_for_request(*context.runtime, std::move(event),
+                       [render = std::move(render), respond = std::move(respond)](
+                           EventResult&& result) mutable { respond(to_response(render(result))); });
   }};
 }
 

@@ -128,17 +128,17 @@ RouteResult handle_batch(const ApiContext& context, const HttpRequest& request,
       // The ids are taken before the event moves into the runtime.
       if (auto* purchase = std::get_if<PurchaseEvent>(&parsed_item)) {
         PurchaseEvent ids = purchase_ids(*purchase);
-        context.runtime->submit(Event{std::move(*purchase)},
-                                [state, i, ids = std::move(ids)](EventResult&& result) {
-                                  state->finish(i, purchase_reply(ids, result));
-                                });
+        submit_for_request(*context.runtime, Event{std::move(*purchase)},
+                           [state, i, ids = std::move(ids)](EventResult&& result) {
+                             state->finish(i, purchase_reply(ids, result));
+                           });
       } else {
         RefundEvent& refund = std::get<RefundEvent>(parsed_item);
         RefundEvent ids = refund_ids(refund);
-        context.runtime->submit(
-            Event{std::move(refund)}, [state, i, ids = std::move(ids)](EventResult&& result) {
-              state->finish(i, refund_reply(ids, state->refund_members[i], result));
-            });
+        submit_for_request(*context.runtime, Event{std::move(refund)},
+                           [state, i, ids = std::move(ids)](EventResult&& result) {
+                             state->finish(i, refund_reply(ids, state->refund_members[i], result));
+                           });
       }
     }
   }};

@@ -70,10 +70,10 @@ RouteResult handle_signup(const ApiContext& context, const HttpRequest& request)
   Event event{std::move(std::get<SignupEvent>(parsed))};
   return Deferred{[context, event = std::move(event)](Respond respond) mutable {
     std::string member_id = event.member_id();
-    context.runtime->submit(std::move(event), [context, member_id = std::move(member_id),
-                                               respond = std::move(respond)](EventResult&& result) {
-      respond(signup_answer(context, member_id, result));
-    });
+    submit_for_request(
+        *context.runtime, std::move(event),
+        [context, member_id = std::move(member_id), respond = std::move(respond)](
+            EventResult&& result) { respond(signup_answer(context, member_id, result)); });
   }};
 }
 

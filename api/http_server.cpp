@@ -10,6 +10,7 @@
 
 #include "api/http_session.hpp"
 #include "api/log.hpp"
+#include "api/tls.hpp"
 
 namespace loyalty::api {
 namespace net = boost::asio;
@@ -75,7 +76,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
       error_code ignored;
       socket.close(ignored);  // over connections_max: refuse by closing at once
     } else {
-      std::make_shared<HttpSession>(std::move(socket), shared_)->run();
+      if (shared_->tls) {
+        std::make_shared<HttpSession<TlsStream>>(std::move(socket), shared_)->run();
+      } else {
+        std::make_shared<HttpSession<PlainStream>>(std::move(socket), shared_)->run();
+      }
     }
     do_accept();
   }
@@ -99,7 +104,9 @@ HttpServer::HttpServer(HttpServerOptions options, ApiContext context, KeyTable k
     : options_(std::move(options)),
       shared_(std::make_shared<ServerShared>(std::move(context), std::move(keys), options_.limits,
                                              options_.rate_limits)),
-      io_context_(io_thread_count(options_.limits)) {}
+      io_context_(io_thread_count(options_.limits)) {
+  shared_->tls = options_.tls;
+}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -148,6 +155,16 @@ void HttpServer::stop_accepting() {
 bool HttpServer::wait_idle(std::chrono::milliseconds grace) {
   const auto deadline = std::chrono::steady_clock::now() + grace;
   while (shared_->requests_in_flight.load(std::memory_order_acquire) > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+bool HttpServer::close_streams(std::chrono::milliseconds grace) {
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  shared_->streams.go_away_all();
+  while (shared_->streams.size() > 0) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

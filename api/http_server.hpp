@@ -1,6 +1,7 @@
 // The HTTP server: a listener accepting connections into HttpSessions, and a pool of I/O
 // threads running one io_context. loyaltyd drives its life: start → (serve) → stop_accepting
-// → runtime.stop() → wait_idle → stop.
+// → runtime.stop() → wait_idle → close_streams → stop. With a TLS context every connection
+// is HTTPS (and wss://); without one, plain HTTP.
 // Thread-safety: call the methods from one controlling thread (loyaltyd's main thread). The
 // Runtime must be stopped before the server is destroyed: its completions post to sessions
 // that live on this server's io_context.
@@ -19,6 +20,10 @@
 #include "api/server_config.hpp"
 #include "engine/status.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace loyalty::api {
 
 struct ServerShared;
@@ -28,6 +33,7 @@ struct HttpServerOptions {
   ListenAddress listen;
   LimitsConfig limits;
   RateLimitsConfig rate_limits;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // make_tls_context (api/tls.hpp); null: plain
 };
 
 class HttpServer {
@@ -47,6 +53,9 @@ class HttpServer {
   // Waits until no request is between being read and being answered, at most `grace`.
   // Returns whether that happened.
   bool wait_idle(std::chrono::milliseconds grace);
+  // Sends every open WebSocket a close frame with 1001 (going away), after what it has queued,
+  // and waits until they are all closed, at most `grace`. Returns whether that happened.
+  bool close_streams(std::chrono::milliseconds grace);
   // Stops the I/O threads and closes every connection. Idempotent.
   void stop();
 

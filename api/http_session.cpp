@@ -16,7 +16,9 @@
 #include "api/log.hpp"
 #include "api/metrics.hpp"
 #include "api/problem.hpp"
+#include "api/tls.hpp"
 #include "api/ws_session.hpp"
+#include "engine/check.hpp"
 
 namespace loyalty::api {
 namespace net = boost::asio;
@@ -62,32 +64,68 @@ bool is_batch_target(std::string_view target) {
          (target.size() == kBatchPath.size() || target[kBatchPath.size()] == '?');
 }
 
+template <class Stream>
+Stream make_stream(net::ip::tcp::socket&& socket, ServerShared& shared) {
+  if constexpr (std::is_same_v<Stream, PlainStream>) {
+    return Stream(std::move(socket));
+  } else {
+    LOYALTY_CHECK(shared.tls != nullptr);  // the listener makes TLS sessions only with [tls]
+    return Stream(std::move(socket), *shared.tls);
+  }
+}
+
 }  // namespace
 
-HttpSession::HttpSession(net::ip::tcp::socket&& socket, std::shared_ptr<ServerShared> shared)
-    : stream_(std::move(socket)),
+template <class Stream>
+HttpSession<Stream>::HttpSession(net::ip::tcp::socket&& socket,
+                                 std::shared_ptr<ServerShared> shared)
+    : stream_(make_stream<Stream>(std::move(socket), *shared)),
       // Bounds what one connection can make the server buffer, pipelined requests included.
       buffer_(shared->limits.header_bytes_max + shared->limits.body_bytes_max + kReadChunk),
       shared_(std::move(shared)) {
   shared_->connections.fetch_add(1, std::memory_order_relaxed);
 }
 
-HttpSession::~HttpSession() {
+template <class Stream>
+HttpSession<Stream>::~HttpSession() {
   if (in_flight_) shared_->requests_in_flight.fetch_sub(1, std::memory_order_acq_rel);
   shared_->connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void HttpSession::run() {
-  net::dispatch(stream_.get_executor(),
-                beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
+template <class Stream>
+void HttpSession<Stream>::run() {
+  if constexpr (kTls) {
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      // The handshake counts as the start of the first request: a client that trickles it
+      // holds the connection no longer than one that trickles its headers.
+      beast::get_lowest_layer(self->stream_)
+          .expires_after(milliseconds(self->shared_->limits.header_timeout_ms));
+      self->stream_.async_handshake(
+          net::ssl::stream_base::server,
+          beast::bind_front_handler(&HttpSession<Stream>::on_handshake, self));
+    });
+  } else {
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession<Stream>::do_read,
+                                                                    this->shared_from_this()));
+  }
 }
 
-size_t HttpSession::body_limit_for(std::string_view target) const {
+template <class Stream>
+void HttpSession<Stream>::on_handshake(error_code error) {
+  // Plain HTTP sent to the TLS port, a client that distrusts the certificate, a timeout: there
+  // is no channel to answer on, so the connection just closes.
+  if (error) return;
+  do_read();
+}
+
+template <class Stream>
+size_t HttpSession<Stream>::body_limit_for(std::string_view target) const {
   return is_batch_target(target) ? shared_->limits.batch_body_bytes_max
                                  : shared_->limits.body_bytes_max;
 }
 
-void HttpSession::do_read() {
+template <class Stream>
+void HttpSession<Stream>::do_read() {
   parser_.emplace();
   // The parser checks a Content-Length against its limit as soon as the header is complete,
   // before on_read_header can tell a batch from other requests: it starts with the larger of
@@ -100,28 +138,31 @@ void HttpSession::do_read() {
     return;
   }
   // Between requests: wait at most idle_timeout for the first byte of the next one.
-  stream_.expires_after(milliseconds(shared_->limits.idle_timeout_ms));
+  beast::get_lowest_layer(stream_).expires_after(milliseconds(shared_->limits.idle_timeout_ms));
   stream_.async_read_some(
       buffer_.prepare(kReadChunk),
-      beast::bind_front_handler(&HttpSession::on_idle_read, shared_from_this()));
+      beast::bind_front_handler(&HttpSession<Stream>::on_idle_read, this->shared_from_this()));
 }
 
-void HttpSession::on_idle_read(error_code error, size_t bytes) {
+template <class Stream>
+void HttpSession<Stream>::on_idle_read(error_code error, size_t bytes) {
   if (error) return;  // closed by the client, idle too long, or the server is stopping
   buffer_.commit(bytes);
   do_read_header();
 }
 
-void HttpSession::do_read_header() {
+template <class Stream>
+void HttpSession<Stream>::do_read_header() {
   // One deadline for the whole request (headers, a 100 Continue, the body): a slow sender
   // cannot hold a connection for longer than header_timeout per request.
-  stream_.expires_after(milliseconds(shared_->limits.header_timeout_ms));
+  beast::get_lowest_layer(stream_).expires_after(milliseconds(shared_->limits.header_timeout_ms));
   http::async_read_header(
       stream_, buffer_, *parser_,
-      beast::bind_front_handler(&HttpSession::on_read_header, shared_from_this()));
+      beast::bind_front_handler(&HttpSession<Stream>::on_read_header, this->shared_from_this()));
 }
 
-void HttpSession::on_read_header(error_code error, size_t) {
+template <class Stream>
+void HttpSession<Stream>::on_read_header(error_code error, size_t) {
   if (error) return on_read_error(error);
   const auto& header = parser_->get();
   const size_t body_limit = body_limit_for(header.target());
@@ -131,26 +172,30 @@ void HttpSession::on_read_header(error_code error, size_t) {
   parser_->body_limit(body_limit);  // counted down as chunks arrive
   if (beast::iequals(header[http::field::expect], "100-continue")) {
     continue_ = http::response<http::empty_body>{http::status::continue_, header.version()};
-    http::async_write(
-        stream_, continue_,
-        beast::bind_front_handler(&HttpSession::on_continue_written, shared_from_this()));
+    http::async_write(stream_, continue_,
+                      beast::bind_front_handler(&HttpSession<Stream>::on_continue_written,
+                                                this->shared_from_this()));
     return;
   }
   on_continue_written({}, 0);
 }
 
-void HttpSession::on_continue_written(error_code error, size_t) {
+template <class Stream>
+void HttpSession<Stream>::on_continue_written(error_code error, size_t) {
   if (error) return;
-  http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+  http::async_read(
+      stream_, buffer_, *parser_,
+      beast::bind_front_handler(&HttpSession<Stream>::on_read, this->shared_from_this()));
 }
 
-void HttpSession::on_read(error_code error, size_t) {
+template <class Stream>
+void HttpSession<Stream>::on_read(error_code error, size_t) {
   if (error) return on_read_error(error);
   handle_request();
 }
 
-void HttpSession::on_read_error(error_code error) {
+template <class Stream>
+void HttpSession<Stream>::on_read_error(error_code error) {
   if (error == http::error::end_of_stream) return do_close();
   if (error == http::error::body_limit || error == http::error::buffer_overflow) {
     // The target is known once the request line was read (also when the header then failed).
@@ -173,17 +218,20 @@ void HttpSession::on_read_error(error_code error) {
   // Timeouts, resets and cancellation: nothing useful can be sent; the stream is closed.
 }
 
-void HttpSession::begin_request() {
+template <class Stream>
+void HttpSession<Stream>::begin_request() {
   if (!in_flight_) shared_->requests_in_flight.fetch_add(1, std::memory_order_acq_rel);
   in_flight_ = true;
 }
 
-void HttpSession::end_request() {
+template <class Stream>
+void HttpSession<Stream>::end_request() {
   if (in_flight_) shared_->requests_in_flight.fetch_sub(1, std::memory_order_acq_rel);
   in_flight_ = false;
 }
 
-void HttpSession::send_error(HttpResponse&& response) {
+template <class Stream>
+void HttpSession<Stream>::send_error(HttpResponse&& response) {
   begin_request();
   observation_.begin_unrouted();
   request_keep_alive_ = false;  // the rest of the stream cannot be trusted
@@ -202,7 +250,8 @@ void HttpSession::send_error(HttpResponse&& response) {
   send(std::move(response));
 }
 
-void HttpSession::handle_request() {
+template <class Stream>
+void HttpSession<Stream>::handle_request() {
   begin_request();
   HttpRequest request = parser_->release();
   observation_.begin(request.method(), request.target());
@@ -214,6 +263,7 @@ void HttpSession::handle_request() {
   request_route_ = route_template(request.target()).value_or("unmatched");
   request_principal_.clear();
   request_member_.clear();
+  const RequestLogScope log_scope(request_id_);
   // GET /v1/stream: a WebSocket upgrade takes the connection over (api/ws_session.hpp).
   if (is_stream_target(request)) {
     auto caller = authenticate_stream(shared_->keys, request);
@@ -227,6 +277,10 @@ void HttpSession::handle_request() {
         !decision.allowed) {
       return send(rate_limited_response(decision.retry_after_s));
     }
+    if (shared_->draining.load(std::memory_order_acquire)) {
+      // Shutdown has already told the open sockets to go away; a new one would be cut off.
+      return send(problem_response(ErrorCode::unavailable, "the server is shutting down"));
+    }
     log_request({request_id_, request_method_, request_route_,
                  static_cast<unsigned>(http::status::switching_protocols),
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
@@ -235,7 +289,8 @@ void HttpSession::handle_request() {
                  request_principal_, request_member_});
     observation_.finish(static_cast<unsigned>(http::status::switching_protocols));
     end_request();
-    std::make_shared<WsSession>(std::move(stream_), shared_, std::move(std::get<Principal>(caller)))
+    std::make_shared<WsSession<Stream>>(std::move(stream_), shared_,
+                                        std::move(std::get<Principal>(caller)), request_id_)
         ->run(std::move(request));
     return;
   }
@@ -271,7 +326,7 @@ void HttpSession::handle_request() {
     return;
   }
   auto answered = std::make_shared<std::atomic<bool>>(false);
-  Respond respond = [self = shared_from_this(), answered](HttpResponse&& response) {
+  Respond respond = [self = this->shared_from_this(), answered](HttpResponse&& response) {
     answered->store(true);
     // Called on a runtime writer thread: hand the response to the session's strand.
     net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
@@ -285,7 +340,8 @@ void HttpSession::handle_request() {
   }
 }
 
-void HttpSession::send(HttpResponse&& response) {
+template <class Stream>
+void HttpSession<Stream>::send(HttpResponse&& response) {
   const bool keep_alive = request_keep_alive_ && !shared_->draining.load(std::memory_order_acquire);
   response.version(request_version_);
   response.keep_alive(keep_alive);
@@ -297,13 +353,14 @@ void HttpSession::send(HttpResponse&& response) {
   log_request({request_id_, request_method_, request_route_, response.result_int(),
                duration.count(), request_principal_, request_member_});
   response_ = std::move(response);
-  stream_.expires_after(milliseconds(shared_->limits.idle_timeout_ms));
-  http::async_write(
-      stream_, response_,
-      beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), keep_alive));
+  beast::get_lowest_layer(stream_).expires_after(milliseconds(shared_->limits.idle_timeout_ms));
+  http::async_write(stream_, response_,
+                    beast::bind_front_handler(&HttpSession<Stream>::on_write,
+                                              this->shared_from_this(), keep_alive));
 }
 
-void HttpSession::on_write(bool keep_alive, error_code error, size_t) {
+template <class Stream>
+void HttpSession<Stream>::on_write(bool keep_alive, error_code error, size_t) {
   end_request();
   response_ = {};
   if (error) return;
@@ -312,9 +369,25 @@ void HttpSession::on_write(bool keep_alive, error_code error, size_t) {
   do_read();
 }
 
-void HttpSession::do_close() {
-  error_code ignored;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+template <class Stream>
+void HttpSession<Stream>::do_close() {
+  if constexpr (kTls) {
+    // close_notify, then the peer's (or EOF); bounded like any other step.
+    beast::get_lowest_layer(stream_).expires_after(milliseconds(shared_->limits.header_timeout_ms));
+    stream_.async_shutdown(
+        beast::bind_front_handler(&HttpSession<Stream>::on_shutdown, this->shared_from_this()));
+  } else {
+    error_code ignored;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+  }
 }
+
+template <class Stream>
+void HttpSession<Stream>::on_shutdown(error_code) {
+  // Whatever the peer did, the connection is finished; the socket closes with the session.
+}
+
+template class HttpSession<PlainStream>;
+template class HttpSession<TlsStream>;
 
 }  // namespace loyalty::api

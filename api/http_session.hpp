@@ -1,8 +1,12 @@
 // One HTTP/1.1 connection (after Beast's example/advanced/server): read a request, route it,
 // write the response, repeat while keep-alive. Every step runs on the connection's strand;
 // responses from runtime writer threads are posted back to it, never written from there.
+// The session is a template over its transport, instantiated for plain TCP (PlainStream) and
+// for TLS (TlsStream, api/tls.hpp): the one code path has the same timeouts, limits, request
+// ids and rate limits for both; a TLS connection first does its handshake within
+// header_timeout_ms, and closes with a TLS shutdown.
 // Thread-safety: a session is driven only by its own strand. ServerShared is shared by all
-// sessions and the server; its mutable parts are atomics.
+// sessions and the server; its mutable parts are atomics or thread-safe.
 #pragma once
 
 #include <atomic>
@@ -15,12 +19,18 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "api/auth.hpp"
 #include "api/metrics.hpp"
 #include "api/rate_limiter.hpp"
 #include "api/router.hpp"
 #include "api/server_config.hpp"
+#include "api/stream_registry.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace loyalty::api {
 
@@ -42,21 +52,28 @@ struct ServerShared {
   std::atomic<bool> draining{false};  // shutting down: no keep-alive after the current response
   std::atomic<size_t> connections{0};
   std::atomic<size_t> requests_in_flight{0};  // read but not yet fully answered
+  StreamRegistry streams;                     // open WebSocket sessions, told 1001 at shutdown
+  // [tls]: set before the server starts, read-only afterwards; null: plain HTTP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+// Stream: PlainStream or TlsStream (api/tls.hpp); both are instantiated in http_session.cpp.
+template <class Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
   HttpSession(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<ServerShared> shared);
   ~HttpSession();
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
 
-  // Starts reading on the session's strand.
+  // Starts the TLS handshake, or reading, on the session's strand.
   void run();
 
  private:
   using error_code = boost::beast::error_code;
+  static constexpr bool kTls = !std::is_same_v<Stream, boost::beast::tcp_stream>;
 
+  void on_handshake(error_code error);
   // The largest body accepted for a request to `target` (the batch endpoint has its own).
   size_t body_limit_for(std::string_view target) const;
   void do_read();
@@ -71,10 +88,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void send(HttpResponse&& response);
   void on_write(bool keep_alive, error_code error, size_t bytes);
   void do_close();
+  void on_shutdown(error_code error);
   void begin_request();
   void end_request();
 
-  boost::beast::tcp_stream stream_;
+  Stream stream_;
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<ServerShared> shared_;
   std::optional<http::request_parser<http::string_body>> parser_;

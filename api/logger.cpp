@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "engine/time.hpp"
 
@@ -23,6 +24,8 @@ std::string now_text() {
   text.insert(text.size() - 1, fraction);
   return text;
 }
+
+thread_local std::string_view current_request;
 
 void write_line(std::string line) {
   line += '\n';
@@ -55,8 +58,18 @@ std::string format_log_line(LogLevel level, std::string_view message,
 }
 
 void log_event(LogLevel level, std::string_view message, boost::json::object fields) {
+  if (!current_request.empty() && !fields.contains("request_id")) {
+    fields["request_id"] = current_request;
+  }
   write_line(format_log_line(level, message, fields));
 }
+
+RequestLogScope::RequestLogScope(std::string_view request_id)
+    : previous_(std::exchange(current_request, request_id)) {}
+
+RequestLogScope::~RequestLogScope() { current_request = previous_; }
+
+std::string_view current_request_id() { return current_request; }
 
 void log_request(const RequestLogEntry& entry) {
   boost::json::object fields;

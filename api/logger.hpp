@@ -17,8 +17,26 @@ enum class LogLevel : uint8_t { info = 0, warn = 1, error = 2 };
 
 std::string_view log_level_name(LogLevel level);
 
-// A server event: `message` says what happened; `fields` add machine-readable detail.
+// A server event: `message` says what happened; `fields` add machine-readable detail. Written
+// while a RequestLogScope is open on this thread, the line also carries its `request_id`.
 void log_event(LogLevel level, std::string_view message, boost::json::object fields = {});
+
+// Marks this thread as handling the request `request_id` until the scope ends, so that every
+// line logged meanwhile (a handler's storage error, a refusal from the runtime) can be found
+// from the id the client was answered with. Scopes nest; the id must outlive the scope.
+class RequestLogScope {
+ public:
+  explicit RequestLogScope(std::string_view request_id);
+  ~RequestLogScope();
+  RequestLogScope(const RequestLogScope&) = delete;
+  RequestLogScope& operator=(const RequestLogScope&) = delete;
+
+ private:
+  std::string_view previous_;
+};
+
+// The innermost open scope's request id on this thread; "" when none.
+std::string_view current_request_id();
 
 // One answered HTTP request.
 struct RequestLogEntry {

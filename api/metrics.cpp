@@ -125,6 +125,8 @@ std::string_view event_type_label(EventType type) {
       return "expire_points";
     case EventType::evaluate_tier:
       return "evaluate_tier";
+    case EventType::recalc_adjustment:
+      return "recalc_adjustment";
   }
   return "unknown";
 }

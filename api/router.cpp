@@ -129,6 +129,33 @@ RouteResult route(const ApiContext& context, const HttpRequest& request,
     }
     return handle_quote(context, request, *principal);
   }
+  // The program: any key may read it; changing it is the admin's (api.md).
+  if (n == 2 && path[1] == "program") {
+    if (method == http::verb::get) {
+      if (Rejection r = authorize(principal, {Role::pos, Role::app, Role::admin}); !r.ok()) {
+        return problem_response(r);
+      }
+      return handle_get_program(context);
+    }
+    if (method != http::verb::put) return method_not_allowed("GET, PUT");
+    if (Rejection r = authorize(principal, {Role::admin}); !r.ok()) return problem_response(r);
+    return handle_put_program(context, request);
+  }
+  if (n == 2 && path[1] == "program:validate") {
+    if (method != http::verb::post) return method_not_allowed("POST");
+    if (Rejection r = authorize(principal, {Role::admin}); !r.ok()) return problem_response(r);
+    return handle_validate_program(request);
+  }
+  if (n == 2 && path[1] == "jobs") {
+    if (method != http::verb::post) return method_not_allowed("POST");
+    if (Rejection r = authorize(principal, {Role::admin}); !r.ok()) return problem_response(r);
+    return handle_post_job(context, request, *principal);
+  }
+  if (n == 3 && path[1] == "jobs") {
+    if (method != http::verb::get) return method_not_allowed("GET");
+    if (Rejection r = authorize(principal, {Role::admin}); !r.ok()) return problem_response(r);
+    return handle_get_job(context, request, path[2]);
+  }
   // Holds are the POS's; admin may do everything (api.md "Auth").
   if (n == 2 && path[1] == "holds") {
     if (method != http::verb::post) return method_not_allowed("POST");

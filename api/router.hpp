@@ -18,6 +18,10 @@
 #include "engine/runtime/runtime.hpp"
 #include "storage/rocks_store.hpp"
 
+namespace loyalty::ops {
+class JobRunner;
+}  // namespace loyalty::ops
+
 namespace loyalty::api {
 
 class NotificationHub;
@@ -30,6 +34,7 @@ struct ApiContext {
   Clock clock;                               // the server's clock (system_clock_ms)
   const std::atomic<bool>* ready = nullptr;  // set by HttpServer: false while starting/draining
   NotificationHub* hub = nullptr;  // WebSocket fan-out (ws_session.hpp); none: no subscriptions
+  ops::JobRunner* jobs = nullptr;  // POST/GET /v1/jobs; none: those answer 503
 };
 
 // Delivers the response of an asynchronous step. Called exactly once, from any thread (a

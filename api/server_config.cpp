@@ -19,7 +19,8 @@ constexpr int64_t kBodyBytesLimit = int64_t{64} << 20;   // a sanity bound on bo
 constexpr int64_t kHeaderBytesLimit = int64_t{1} << 20;  // and on header_bytes_max
 constexpr int64_t kConnectionsLimit = 1'000'000;
 constexpr int64_t kTimeoutMsLimit = 24 * 3600 * 1000;
-constexpr int64_t kWsBacklogLimit = 1'000'000;          // a sanity bound on ws_backlog_max
+constexpr int64_t kWsBacklogLimit = 1'000'000;  // a sanity bound on ws_backlog_max
+constexpr int64_t kMemberCacheLimit = 100'000'000;
 constexpr int64_t kFeedRetentionLimit = 1'000'000'000;  // and on feed_retention_per_member
 constexpr size_t kNameLengthMax = 128;
 constexpr int64_t kRateLimitMax = 10'000'000;         // requests per second (or burst)
@@ -156,13 +157,29 @@ void read_member_tokens(const toml::value& value, ServerConfig& config) {
   }
 }
 
+// Only the keys' presence and type: the files are read when loyaltyd builds the TLS context
+// (api/tls.hpp), so that parsing stays pure.
+void read_tls(const toml::value& value, ServerConfig& config) {
+  if (!value.is_table()) refuse("tls", "must be a table");
+  const toml::table& table = value.as_table();
+  refuse_unknown_keys(table, "tls", {"cert_file", "key_file"});
+  TlsConfig tls;
+  const toml::value* cert = find(table, "cert_file");
+  if (cert == nullptr) refuse("tls.cert_file", "is required: the PEM certificate (chain) file");
+  tls.cert_file = read_nonempty_string(*cert, "tls.cert_file");
+  const toml::value* key = find(table, "key_file");
+  if (key == nullptr) refuse("tls.key_file", "is required: the PEM private key file");
+  tls.key_file = read_nonempty_string(*key, "tls.key_file");
+  config.tls = std::move(tls);
+}
+
 void read_limits(const toml::value& value, LimitsConfig& limits) {
   if (!value.is_table()) refuse("limits", "must be a table");
   const toml::table& table = value.as_table();
   refuse_unknown_keys(table, "limits",
                       {"body_bytes_max", "batch_body_bytes_max", "header_bytes_max",
                        "connections_max", "header_timeout_ms", "idle_timeout_ms", "io_threads",
-                       "ws_backlog_max", "feed_retention_per_member"});
+                       "ws_backlog_max", "feed_retention_per_member", "member_cache_members"});
   if (const toml::value* v = find(table, "body_bytes_max")) {
     limits.body_bytes_max =
         static_cast<size_t>(read_integer(*v, "limits.body_bytes_max", 1, kBodyBytesLimit));
@@ -195,6 +212,10 @@ void read_limits(const toml::value& value, LimitsConfig& limits) {
     limits.ws_backlog_max =
         static_cast<size_t>(read_integer(*v, "limits.ws_backlog_max", 1, kWsBacklogLimit));
   }
+  if (const toml::value* v = find(table, "member_cache_members")) {
+    limits.member_cache_members =
+        static_cast<size_t>(read_integer(*v, "limits.member_cache_members", 0, kMemberCacheLimit));
+  }
   if (const toml::value* v = find(table, "feed_retention_per_member")) {
     limits.feed_retention_per_member = static_cast<uint64_t>(
         read_integer(*v, "limits.feed_retention_per_member", 0, kFeedRetentionLimit));
@@ -223,10 +244,55 @@ void read_rate_limits(const toml::value& value, RateLimitsConfig& rate_limits) {
   }
 }
 
+// [[schedules]]: {job = "expire" | "evaluate_tiers", every = "day" | "month", at = "HH:MM"}.
+ops::Schedule read_schedule(const toml::value& value, const std::string& at) {
+  if (!value.is_table()) refuse(at, "must be a table ([[schedules]])");
+  const toml::table& table = value.as_table();
+  refuse_unknown_keys(table, at, {"job", "every", "at"});
+  ops::Schedule schedule;
+  const toml::value* job = find(table, "job");
+  if (job == nullptr) refuse(at + ".job", "is required (expire or evaluate_tiers)");
+  const std::string job_text = read_string(*job, at + ".job");
+  if (job_text == "expire")
+    schedule.job = JobType::expire;
+  else if (job_text == "evaluate_tiers")
+    schedule.job = JobType::evaluate_tiers;
+  else
+    refuse(at + ".job", "must be expire or evaluate_tiers");
+  const toml::value* every = find(table, "every");
+  if (every == nullptr) refuse(at + ".every", "is required (day or month)");
+  const std::string every_text = read_string(*every, at + ".every");
+  if (every_text == "day")
+    schedule.every = ops::ScheduleEvery::day;
+  else if (every_text == "month")
+    schedule.every = ops::ScheduleEvery::month;
+  else
+    refuse(at + ".every", "must be day or month (the 1st of each month)");
+  const toml::value* time = find(table, "at");
+  if (time == nullptr) refuse(at + ".at", "is required: a UTC time of day such as \"03:00\"");
+  const int minute = ops::parse_time_of_day(read_string(*time, at + ".at"));
+  if (minute < 0) refuse(at + ".at", "must be a UTC time of day HH:MM, from 00:00 to 23:59");
+  schedule.at_minute = static_cast<uint32_t>(minute);
+  return schedule;
+}
+
+void read_schedules(const toml::value& value, ServerConfig& config) {
+  if (!value.is_array()) refuse("schedules", "must be an array of tables ([[schedules]])");
+  const toml::array& list = value.as_array();
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string at = "schedules[" + std::to_string(i) + "]";
+    ops::Schedule schedule = read_schedule(list[i], at);
+    for (const ops::Schedule& earlier : config.schedules) {
+      if (earlier.job == schedule.job) refuse(at + ".job", "another schedule runs this job");
+    }
+    config.schedules.push_back(schedule);
+  }
+}
+
 ServerConfig read_config(const toml::table& root) {
   refuse_unknown_keys(root, "",
                       {"listen", "data_dir", "program", "durability", "partitions", "api_keys",
-                       "member_tokens", "limits", "rate_limits"});
+                       "member_tokens", "limits", "rate_limits", "tls", "schedules"});
   ServerConfig config;
   if (const toml::value* v = find(root, "listen")) {
     std::optional<ListenAddress> address = parse_listen_address(read_string(*v, "listen"));
@@ -255,6 +321,8 @@ ServerConfig read_config(const toml::table& root) {
   if (const toml::value* v = find(root, "member_tokens")) read_member_tokens(*v, config);
   if (const toml::value* v = find(root, "limits")) read_limits(*v, config.limits);
   if (const toml::value* v = find(root, "rate_limits")) read_rate_limits(*v, config.rate_limits);
+  if (const toml::value* v = find(root, "tls")) read_tls(*v, config);
+  if (const toml::value* v = find(root, "schedules")) read_schedules(*v, config);
   return config;
 }
 

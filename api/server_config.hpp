@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "ops/schedule.hpp"
 #include "storage/rocks_store.hpp"
 
 namespace loyalty::api {
@@ -57,6 +58,10 @@ struct LimitsConfig {
   // Notifications kept per member for WebSocket catch-up (after_seq); older ones are deleted
   // as new ones are written. 0 keeps everything. Default 1000.
   uint64_t feed_retention_per_member = 1000;
+  // Members the writers keep in memory between batches (least recently used leave first);
+  // bounds the server's memory however many members are stored. 0 turns the cache off.
+  // Default 500000 (a few hundred MiB for typical members).
+  size_t member_cache_members = 500000;
 };
 
 // [rate_limits]: optional; token buckets (api/rate_limiter.hpp). Over the limit → 429
@@ -83,6 +88,15 @@ struct ListenAddress {
   uint16_t port = 0;  // 0: the system picks a free port (loyaltyd logs the bound one)
 };
 
+// [tls]: optional. When present the listener speaks only TLS (1.2 and newer): HTTPS, and wss://
+// on GET /v1/stream, on the same port; without it everything is plain HTTP. Both files are PEM,
+// read once at start: the certificate file holds the server's certificate followed by any
+// intermediates; the private key must not be encrypted (there is no one to type a passphrase).
+struct TlsConfig {
+  std::string cert_file;
+  std::string key_file;
+};
+
 struct ServerConfig {
   ListenAddress listen{"127.0.0.1", 8080};
   std::string data_dir = "data";
@@ -93,6 +107,9 @@ struct ServerConfig {
   std::string member_token_secret;  // [member_tokens] hs256_secret; "" when absent
   LimitsConfig limits;
   RateLimitsConfig rate_limits;
+  std::optional<TlsConfig> tls;  // [tls]; none: plain HTTP
+  // [[schedules]]: the periodic jobs (ops/job_scheduler.hpp), at most one per job kind.
+  std::vector<ops::Schedule> schedules;
 };
 
 // What is wrong and where: `key` is the dotted path ("api_keys[1].role", "limits.io_threads"),

@@ -9,6 +9,7 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
 #include <utility>
@@ -18,6 +19,7 @@
 #include "api/log.hpp"
 #include "api/metrics.hpp"
 #include "api/problem.hpp"
+#include "api/tls.hpp"
 #include "engine/check.hpp"
 
 namespace loyalty::api {
@@ -99,27 +101,33 @@ Rejection authorize_subscribe(const Principal& principal, std::string_view membe
               " keys stream events)"};
 }
 
-WsSession::WsSession(beast::tcp_stream&& stream, std::shared_ptr<ServerShared> shared,
-                     Principal principal)
+template <class Stream>
+WsSession<Stream>::WsSession(Stream&& stream, std::shared_ptr<ServerShared> shared,
+                             Principal principal, std::string request_id)
     : ws_(std::move(stream)),
       close_deadline_(ws_.get_executor()),
       shared_(std::move(shared)),
-      principal_(std::move(principal)) {
+      principal_(std::move(principal)),
+      request_id_(std::move(request_id)) {
   shared_->connections.fetch_add(1, std::memory_order_relaxed);
   metrics().ws_connection_opened();
 }
 
-WsSession::~WsSession() {
+template <class Stream>
+WsSession<Stream>::~WsSession() {
   if (NotificationHub* hub = shared_->context.hub) {
     for (const auto& [member_id, subscription] : subscriptions_) hub->unsubscribe(member_id, this);
   }
+  shared_->streams.remove(this);
   metrics().ws_connection_closed();
   shared_->connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void WsSession::run(HttpRequest request) {
+template <class Stream>
+void WsSession<Stream>::run(HttpRequest request) {
   upgrade_request_ = std::move(request);
-  net::dispatch(ws_.get_executor(), [self = shared_from_this()] {
+  shared_->streams.add(this->shared_from_this());
+  net::dispatch(ws_.get_executor(), [self = this->shared_from_this()] {
     // The websocket stream keeps its own timers; the HTTP deadline must not cut it.
     beast::get_lowest_layer(self->ws_).expires_never();
     error_code ignored;
@@ -135,25 +143,32 @@ void WsSession::run(HttpRequest request) {
     self->ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& response) { response.set(http::field::server, "loyaltyd"); }));
     self->ws_.async_accept(self->upgrade_request_,
-                           beast::bind_front_handler(&WsSession::on_accept, self));
+                           beast::bind_front_handler(&WsSession<Stream>::on_accept, self));
   });
 }
 
-void WsSession::on_accept(error_code error) {
+template <class Stream>
+void WsSession<Stream>::on_accept(error_code error) {
   upgrade_request_ = {};
   if (error) return end();
+  accepted_ = true;
+  if (going_away_) return close_going_away();
   do_read();
 }
 
-void WsSession::do_read() {
+template <class Stream>
+void WsSession<Stream>::do_read() {
   if (reading_ || closing_ || results_.size() >= kEventsInFlightMax) return;
   reading_ = true;
-  ws_.async_read(read_buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+  ws_.async_read(read_buffer_,
+                 beast::bind_front_handler(&WsSession<Stream>::on_read, this->shared_from_this()));
 }
 
-void WsSession::on_read(error_code error, size_t) {
+template <class Stream>
+void WsSession<Stream>::on_read(error_code error, size_t) {
   reading_ = false;
   if (error) return end();  // closed by the client, timed out, too big, or the server stops
+  const RequestLogScope log_scope(request_id_);
   std::string message = beast::buffers_to_string(read_buffer_.data());
   read_buffer_.consume(read_buffer_.size());
   if (ws_.got_binary()) {
@@ -164,7 +179,8 @@ void WsSession::on_read(error_code error, size_t) {
   do_read();
 }
 
-void WsSession::handle_text(std::string_view text) {
+template <class Stream>
+void WsSession<Stream>::handle_text(std::string_view text) {
   ws::ClientMessage message = ws::parse_text_frame(text);
   if (auto* subscribe_op = std::get_if<ws::SubscribeOp>(&message)) {
     subscribe(std::move(*subscribe_op));
@@ -175,11 +191,13 @@ void WsSession::handle_text(std::string_view text) {
   }
 }
 
-void WsSession::handle_binary(std::string_view bytes) {
+template <class Stream>
+void WsSession<Stream>::handle_binary(std::string_view bytes) {
   start_event(ws::parse_binary_frame(bytes), true);
 }
 
-void WsSession::subscribe(ws::SubscribeOp&& op) {
+template <class Stream>
+void WsSession<Stream>::subscribe(ws::SubscribeOp&& op) {
   const std::string& member_id = op.member_id;
   if (Rejection r = authorize_subscribe(principal_, member_id); !r.ok()) {
     return enqueue(ws::error_text(make_problem(r), member_id), false);
@@ -202,7 +220,7 @@ void WsSession::subscribe(ws::SubscribeOp&& op) {
   }
   // Registered before the latest seq is read: a notification committed in between is either
   // in the store when it is read or pushed afterwards (and then a duplicate, dropped by seq).
-  hub->subscribe(member_id, shared_from_this());
+  hub->subscribe(member_id, this->shared_from_this());
   std::optional<MemberState> member;
   const Status status = shared_->context.store->load_member(member_id, member);
   if (!status.ok() || !member) {
@@ -224,7 +242,8 @@ void WsSession::subscribe(ws::SubscribeOp&& op) {
   continue_catch_up();
 }
 
-void WsSession::continue_catch_up() {
+template <class Stream>
+void WsSession<Stream>::continue_catch_up() {
   const size_t backlog_max = shared_->limits.ws_backlog_max;
   const size_t page = std::max<size_t>(1, std::min(kCatchUpPageMax, backlog_max / 2));
   for (auto& [member_id, subscription] : subscriptions_) {
@@ -256,13 +275,16 @@ void WsSession::continue_catch_up() {
   }
 }
 
-void WsSession::deliver(const std::string& member_id, const Notification& notification) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), member_id, notification] {
+template <class Stream>
+void WsSession<Stream>::deliver(const std::string& member_id, const Notification& notification) {
+  net::post(ws_.get_executor(), [self = this->shared_from_this(), member_id, notification] {
     self->on_notification(member_id, notification);
   });
 }
 
-void WsSession::on_notification(const std::string& member_id, const Notification& notification) {
+template <class Stream>
+void WsSession<Stream>::on_notification(const std::string& member_id,
+                                        const Notification& notification) {
   if (closing_) return;
   const auto it = subscriptions_.find(member_id);
   if (it == subscriptions_.end()) return;
@@ -279,7 +301,8 @@ void WsSession::on_notification(const std::string& member_id, const Notification
   enqueue(ws::push_text(member_id, notification), false);
 }
 
-void WsSession::start_event(BatchItem&& item, bool binary) {
+template <class Stream>
+void WsSession<Stream>::start_event(BatchItem&& item, bool binary) {
   const uint64_t slot = first_result_slot_ + results_.size();
   results_.emplace_back();
   const std::optional<std::string> event_id = item.event_id;
@@ -297,7 +320,7 @@ void WsSession::start_event(BatchItem&& item, bool binary) {
     return answer_now(error->to_problem());
   }
   const ApiContext& context = shared_->context;
-  auto self = shared_from_this();
+  auto self = this->shared_from_this();
   if (auto* purchase = std::get_if<PurchaseEvent>(&item.parsed)) {
     if (Rejection r = authorize_store(principal_, purchase->store_id); !r.ok()) {
       return answer_now(make_problem(r));
@@ -309,6 +332,7 @@ void WsSession::start_event(BatchItem&& item, bool binary) {
                                                           render](EventResult&& result) mutable {
       net::post(self->ws_.get_executor(),
                 [self, slot, ids = std::move(ids), render, result = std::move(result)]() mutable {
+                  const RequestLogScope log_scope(self->request_id_);
                   self->purchases_in_flight_.erase(ids.event_id);
                   self->finish_event(slot, render(&ids.event_id, purchase_reply(ids, result)));
                 });
@@ -336,19 +360,22 @@ void WsSession::start_event(BatchItem&& item, bool binary) {
                                                      render](EventResult&& result) mutable {
     net::post(self->ws_.get_executor(), [self, slot, ids = std::move(ids), member_id, render,
                                          result = std::move(result)]() mutable {
+      const RequestLogScope log_scope(self->request_id_);
       self->finish_event(slot, render(&ids.event_id, refund_reply(ids, member_id, result)));
     });
   });
 }
 
-void WsSession::finish_event(uint64_t slot, Outgoing&& result) {
+template <class Stream>
+void WsSession<Stream>::finish_event(uint64_t slot, Outgoing&& result) {
   if (closing_) return;
   LOYALTY_CHECK(slot >= first_result_slot_ && slot - first_result_slot_ < results_.size());
   results_[slot - first_result_slot_] = std::move(result);
   flush_results();
 }
 
-void WsSession::flush_results() {
+template <class Stream>
+void WsSession<Stream>::flush_results() {
   while (!results_.empty() && results_.front()) {
     Outgoing result = std::move(*results_.front());
     results_.pop_front();
@@ -358,23 +385,28 @@ void WsSession::flush_results() {
   do_read();  // reading may have paused for too many events in flight
 }
 
-void WsSession::enqueue(std::string data, bool binary) {
+template <class Stream>
+void WsSession<Stream>::enqueue(std::string data, bool binary) {
   if (closing_) return;
   if (queue_.size() >= shared_->limits.ws_backlog_max) return drop_slow_consumer();
   queue_.push_back(Outgoing{std::move(data), binary});
   if (!writing_) do_write();
 }
 
-void WsSession::do_write() {
+template <class Stream>
+void WsSession<Stream>::do_write() {
   writing_ = true;
   ws_.binary(queue_.front().binary);
-  ws_.async_write(net::buffer(queue_.front().data),
-                  beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
+  ws_.async_write(
+      net::buffer(queue_.front().data),
+      beast::bind_front_handler(&WsSession<Stream>::on_write, this->shared_from_this()));
 }
 
-void WsSession::on_write(error_code error, size_t) {
+template <class Stream>
+void WsSession<Stream>::on_write(error_code error, size_t) {
   writing_ = false;
   if (error) return end();
+  const RequestLogScope log_scope(request_id_);
   queue_.pop_front();
   if (closing_) {
     queue_.clear();
@@ -382,52 +414,85 @@ void WsSession::on_write(error_code error, size_t) {
   }
   if (!queue_.empty()) do_write();
   continue_catch_up();
+  close_going_away();
 }
 
-void WsSession::drop_slow_consumer() {
+template <class Stream>
+void WsSession<Stream>::drop_slow_consumer() {
   if (closing_) return;
   closing_ = true;
   metrics().ws_slow_consumer_dropped();
+  const RequestLogScope log_scope(request_id_);
   log_line("websocket: dropped a slow consumer (" + principal_.name + "): backlog over " +
                std::to_string(shared_->limits.ws_backlog_max),
            LogLevel::warn);
   // Everything waiting goes at once, but the message being written (its bytes are in use).
   queue_.erase(writing_ ? queue_.begin() + 1 : queue_.begin(), queue_.end());
   results_.clear();
-  if (NotificationHub* hub = shared_->context.hub) {
-    for (auto& [member_id, subscription] : subscriptions_) {
-      subscription.buffered.clear();
-      hub->unsubscribe(member_id, this);
-    }
-  }
+  unsubscribe_all();
   close_deadline_.expires_after(kCloseGrace);
-  close_deadline_.async_wait([self = shared_from_this()](error_code error) {
+  close_deadline_.async_wait([self = this->shared_from_this()](error_code error) {
     if (!error) beast::get_lowest_layer(self->ws_).close();  // never read up to the close frame
   });
   // Sent once the message being written is out (Beast queues the close behind it).
-  ws_.async_close(websocket::close_reason(websocket::close_code::policy_error,
-                                          slow_consumer_reason(shared_->limits.ws_backlog_max)),
-                  beast::bind_front_handler(&WsSession::on_close, shared_from_this()));
+  ws_.async_close(
+      websocket::close_reason(websocket::close_code::policy_error,
+                              slow_consumer_reason(shared_->limits.ws_backlog_max)),
+      beast::bind_front_handler(&WsSession<Stream>::on_close, this->shared_from_this()));
 }
 
-void WsSession::on_close(error_code) {
+template <class Stream>
+void WsSession<Stream>::go_away() {
+  net::post(ws_.get_executor(), [self = this->shared_from_this()] {
+    self->going_away_ = true;
+    self->close_going_away();
+  });
+}
+
+template <class Stream>
+void WsSession<Stream>::close_going_away() {
+  // Before the upgrade is answered on_accept comes back here; what is queued (results of events
+  // the runtime finished while draining, pushes) goes out first, then the close frame.
+  if (!going_away_ || !accepted_ || closing_ || writing_ || !queue_.empty()) return;
+  closing_ = true;
+  results_.clear();
+  unsubscribe_all();
+  close_deadline_.expires_after(kCloseGrace);
+  close_deadline_.async_wait([self = this->shared_from_this()](error_code error) {
+    if (!error) beast::get_lowest_layer(self->ws_).close();  // the client never answered
+  });
+  ws_.async_close(
+      websocket::close_reason(websocket::close_code::going_away, "server shutting down"),
+      beast::bind_front_handler(&WsSession<Stream>::on_close, this->shared_from_this()));
+}
+
+template <class Stream>
+void WsSession<Stream>::unsubscribe_all() {
+  NotificationHub* hub = shared_->context.hub;
+  for (auto& [member_id, subscription] : subscriptions_) {
+    subscription.buffered.clear();
+    if (hub != nullptr) hub->unsubscribe(member_id, this);
+  }
+}
+
+template <class Stream>
+void WsSession<Stream>::on_close(error_code) {
   // The close handshake is over (or failed): Beast has torn the connection down.
   end();
 }
 
-void WsSession::end() {
+template <class Stream>
+void WsSession<Stream>::end() {
   if (ended_) return;
   ended_ = true;
   closing_ = true;
   close_deadline_.cancel();
   if (!writing_) queue_.clear();
   results_.clear();
-  if (NotificationHub* hub = shared_->context.hub) {
-    for (auto& [member_id, subscription] : subscriptions_) {
-      subscription.buffered.clear();
-      hub->unsubscribe(member_id, this);
-    }
-  }
+  unsubscribe_all();
 }
+
+template class WsSession<PlainStream>;
+template class WsSession<TlsStream>;
 
 }  // namespace loyalty::api

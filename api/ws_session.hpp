@@ -4,13 +4,16 @@
 // feed, then live pushes from the NotificationHub, with no gap and no duplicate) and streams POS
 // events to the runtime, answering each in the order sent, as JSON text or FlatBuffers binary.
 // Every message waits in one bounded write queue: past [limits] ws_backlog_max the client is
-// sent a close frame saying why and is dropped.
-// Thread-safety: a session runs on its own strand; deliver() may be called from any thread.
+// sent a close frame saying why and is dropped. At shutdown every session is sent a close frame
+// with 1001 (going away) once what it has queued is written.
+// A template over the transport like HttpSession: PlainStream (ws://) or TlsStream (wss://).
+// Its log lines carry the request id of the upgrade request.
+// Thread-safety: a session runs on its own strand; deliver() and go_away() may be called from
+// any thread.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <cstdint>
 #include <deque>
@@ -24,6 +27,7 @@
 #include "api/http_message.hpp"
 #include "api/http_session.hpp"
 #include "api/notification_hub.hpp"
+#include "api/stream_registry.hpp"
 #include "api/ws_protocol.hpp"
 
 namespace loyalty::api {
@@ -41,11 +45,13 @@ std::variant<Principal, HttpResponse> authenticate_stream(const KeyTable& keys,
 // token only to its own member, pos keys to none (they stream events). Rejection::none() if so.
 Rejection authorize_subscribe(const Principal& principal, std::string_view member_id);
 
+template <class Stream>
 class WsSession final : public NotificationSubscriber,
-                        public std::enable_shared_from_this<WsSession> {
+                        public StreamRegistry::Session,
+                        public std::enable_shared_from_this<WsSession<Stream>> {
  public:
-  WsSession(boost::beast::tcp_stream&& stream, std::shared_ptr<ServerShared> shared,
-            Principal principal);
+  WsSession(Stream&& stream, std::shared_ptr<ServerShared> shared, Principal principal,
+            std::string request_id);
   ~WsSession() override;
   WsSession(const WsSession&) = delete;
   WsSession& operator=(const WsSession&) = delete;
@@ -55,6 +61,9 @@ class WsSession final : public NotificationSubscriber,
 
   // NotificationSubscriber: posts the notification to the strand.
   void deliver(const std::string& member_id, const Notification& notification) override;
+
+  // StreamRegistry::Session: posts the 1001 close to the strand.
+  void go_away() override;
 
  private:
   using error_code = boost::beast::error_code;
@@ -89,21 +98,27 @@ class WsSession final : public NotificationSubscriber,
   void do_write();
   void on_write(error_code error, size_t bytes);
   void drop_slow_consumer();
+  // Shutdown: closes with 1001 once the queue is written (called again as it drains).
+  void close_going_away();
+  void unsubscribe_all();
   void on_close(error_code error);
   void end();
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<Stream> ws_;
   boost::beast::flat_buffer read_buffer_;
   boost::asio::steady_timer close_deadline_;
   std::shared_ptr<ServerShared> shared_;
   const Principal principal_;
-  HttpRequest upgrade_request_;  // kept until the accept completes
+  const std::string request_id_;  // of the upgrade request, for log lines
+  HttpRequest upgrade_request_;   // kept until the accept completes
 
   std::deque<Outgoing> queue_;  // the front is being written while writing_
   bool writing_ = false;
   bool reading_ = false;
   bool closing_ = false;  // a close frame is going out (or the socket is gone): nothing more
   bool ended_ = false;
+  bool accepted_ = false;    // the upgrade is answered: frames may be written
+  bool going_away_ = false;  // shutdown: close with 1001 once the queue is written
 
   std::unordered_map<std::string, Subscription> subscriptions_;
 

@@ -24,9 +24,12 @@
 #include "api/router.hpp"
 #include "api/server_config.hpp"
 #include "api/system_clock.hpp"
+#include "api/tls.hpp"
 #include "engine/program_toml.hpp"
 #include "engine/runtime/program_registry.hpp"
 #include "engine/runtime/runtime.hpp"
+#include "ops/job_runner.hpp"
+#include "ops/job_scheduler.hpp"
 #include "storage/rocks_store.hpp"
 
 namespace {
@@ -120,6 +123,17 @@ int run(const Options& options) {
   if (!options.program_path.empty()) config.program = options.program_path;
   if (config.api_keys.empty())
     say("loyaltyd: no api_keys configured: only /healthz and /readyz answer", api::LogLevel::warn);
+  // The certificate and key are read now, before the data folder is touched: a bad [tls] is a
+  // bad configuration (exit 2), not a server that starts and then refuses every client.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  if (config.tls) {
+    auto made = api::make_tls_context(*config.tls);
+    if (const api::ConfigError* problem = std::get_if<api::ConfigError>(&made)) {
+      say(problem->to_line(options.config_path));
+      return kExitBadConfig;
+    }
+    tls = std::move(std::get<std::shared_ptr<boost::asio::ssl::context>>(made));
+  }
 
   // A new data folder is only created once its seed program is known to be good.
   std::string seed_text;
@@ -199,6 +213,7 @@ int run(const Options& options) {
   ProgramRegistry programs(std::move(version));
 
   RuntimeOptions runtime_options;
+  runtime_options.member_cache_members = config.limits.member_cache_members;
   runtime_options.partitions =
       config.partitions > 0 ? config.partitions : std::max(1u, std::thread::hardware_concurrency());
   // Outlives the runtime (its sink) and the server (sessions unsubscribe when they close).
@@ -208,14 +223,59 @@ int run(const Options& options) {
                     hub.publish(member_id, notification);  // posts to the sessions; never blocks
                   });
 
-  api::ApiContext context{&runtime, store.get(), &programs, &api::system_clock_ms, nullptr};
-  context.hub = &hub;
-  api::HttpServer server({config.listen, config.limits, config.rate_limits}, context,
-                         api::KeyTable(config.api_keys, config.member_token_secret));
-  if (Status status = server.start(); !status.ok()) {
-    say("loyaltyd: " + status.message());
+  // Jobs run through the runtime, so they start after it and stop before it: a job the stop
+  // interrupts stays `running` in its record and resumes at the next start.
+  ops::JobRunnerOptions job_options;
+  job_options.log = [](std::string_view line) {
+    say("loyaltyd: " + std::string(line), api::LogLevel::info);
+  };
+  ops::JobRunner jobs(*store, runtime, &api::system_clock_ms, std::move(job_options));
+  if (Status status = jobs.start(); !status.ok()) {
+    say("loyaltyd: cannot read the job records: " + status.message());
     runtime.stop();
     return kExitFailure;
+  }
+  ops::JobScheduler scheduler(
+      config.schedules, &api::system_clock_ms,
+      [&jobs](const ops::Schedule& schedule, TimeMs as_of) {
+        ops::JobSpec spec;
+        spec.type = schedule.job;
+        spec.as_of = as_of;
+        spec.requested_by = "schedule";
+        JobRecord job;
+        bool queued = false;
+        if (Status status = jobs.submit(spec, job, queued); !status.ok()) {
+          say("loyaltyd: cannot queue a scheduled job: " + status.message());
+        }
+      },
+      [&jobs](const ops::Schedule& schedule, TimeMs as_of) {
+        ops::JobSpec spec;
+        spec.type = schedule.job;
+        spec.as_of = as_of;
+        std::optional<JobRecord> job;
+        const Status status = jobs.find(ops::job_id_of(spec), job);
+        return status.ok() && job && job->state == JobState::succeeded;
+      });
+  for (const ops::Schedule& schedule : config.schedules) {
+    say("loyaltyd: schedule: " + ops::describe(schedule), api::LogLevel::info);
+  }
+  scheduler.start();
+
+  api::ApiContext context{&runtime, store.get(), &programs, &api::system_clock_ms, nullptr};
+  context.hub = &hub;
+  context.jobs = &jobs;
+  api::HttpServer server({config.listen, config.limits, config.rate_limits, std::move(tls)},
+                         context, api::KeyTable(config.api_keys, config.member_token_secret));
+  if (Status status = server.start(); !status.ok()) {
+    say("loyaltyd: " + status.message());
+    scheduler.stop();
+    jobs.stop();
+    runtime.stop();
+    return kExitFailure;
+  }
+  if (config.tls) {
+    say("loyaltyd: TLS on: https:// and wss:// only, certificate " + config.tls->cert_file,
+        api::LogLevel::info);
   }
   std::printf("loyaltyd listening on %s\n",
               api::format_listen_address(server.local_address()).c_str());
@@ -228,9 +288,15 @@ int run(const Options& options) {
   say("loyaltyd: stopping (" + std::string(signal_number == SIGTERM ? "SIGTERM" : "SIGINT") + ")",
       api::LogLevel::info);
   server.stop_accepting();
+  scheduler.stop();
+  jobs.stop();     // interrupts a running job between steps; it resumes at the next start
   runtime.stop();  // finishes everything queued; completions post their responses
   if (!server.wait_idle(kShutdownGrace)) {
     say("loyaltyd: some requests were not answered in time", api::LogLevel::warn);
+  }
+  // After the runtime drained, so that results of streamed events go out before the close.
+  if (!server.close_streams(kShutdownGrace)) {
+    say("loyaltyd: some WebSocket clients did not finish closing in time", api::LogLevel::warn);
   }
   server.stop();
   store.reset();  // flushes and closes (after the server and runtime no longer use it)

@@ -63,6 +63,9 @@ template <typename... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+// Clang 14 (the fuzz build) lacks C++20's aggregate deduction: spell the guide out.
+template <typename... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
 
 // The instant the event happens at, to which the member's clock is advanced first.
 std::optional<TimeMs> event_time(const Event& event) {
@@ -76,6 +79,7 @@ std::optional<TimeMs> event_time(const Event& event) {
           [](const HoldActionEvent& e) -> std::optional<TimeMs> { return e.at; },
           [](const AdjustmentEvent& e) -> std::optional<TimeMs> { return e.at; },
           [](const ReferralFollowUp& e) -> std::optional<TimeMs> { return e.at; },
+          [](const RecalcAdjustmentEvent& e) -> std::optional<TimeMs> { return e.at; },
           [&event](const JobStepEvent& e) -> std::optional<TimeMs> {
             // Tier evaluation looks at activity only; it expires nothing.
             if (event.type() == EventType::evaluate_tier) return std::nullopt;
@@ -110,6 +114,9 @@ Rejection dispatch(const ApplyContext& context, MemberState& member, const Event
           },
           [&](const JobStepEvent& e) {
             return handlers::job_step(context, member, kind, e, effects);
+          },
+          [&](const RecalcAdjustmentEvent& e) {
+            return handlers::recalc_adjustment(context, member, e, effects);
           },
       },
       event.body);

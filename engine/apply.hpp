@@ -111,7 +111,8 @@ struct Effects {
 struct ApplyContext {
   const ProgramVersion* program = nullptr;
   // Loaded by the runtime for the events that need them:
-  const PurchaseRecord* original_purchase = nullptr;  // refunds: the purchase refunded
+  // Refunds: the purchase refunded; recalc adjustments: the purchase corrected.
+  const PurchaseRecord* original_purchase = nullptr;
   const Hold* stored_hold = nullptr;  // hold actions: the hold as last stored (any state)
 };
 

@@ -72,8 +72,10 @@ Points base_points_of(const EarningResult& earned) {
   return 0;
 }
 
-PurchaseRecord purchase_record(const PurchaseEvent& e, const EarningInput& input,
-                               const EarningResult& earned, const Program& program) {
+}  // namespace
+
+PurchaseRecord make_purchase_record(const PurchaseEvent& e, const EarningInput& input,
+                                    const EarningResult& earned, const Program& program) {
   PurchaseRecord record;
   record.event_id = e.event_id;
   record.member_id = e.member_id;
@@ -111,8 +113,6 @@ PurchaseRecord purchase_record(const PurchaseEvent& e, const EarningInput& input
   return record;
 }
 
-}  // namespace
-
 Rejection purchase(const ApplyContext& context, MemberState& member, const PurchaseEvent& e,
                    Effects& effects) {
   const ProgramVersion& version = *context.program;
@@ -146,7 +146,7 @@ Rejection purchase(const ApplyContext& context, MemberState& member, const Purch
   }
   if (payment.points > 0) writer.notify("points.redeemed", -payment.points);
 
-  PurchaseRecord record = purchase_record(e, input, *earned, program);
+  PurchaseRecord record = make_purchase_record(e, input, *earned, program);
   record.points_redeemed = payment.points;
   if (earned->points > 0) {
     record.lot_id = credit_lot(program, member, earned->points, e.event_id, e.occurred_at, effects);

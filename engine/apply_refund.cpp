@@ -6,6 +6,7 @@
 #include "engine/entry_writer.hpp"
 #include "engine/handlers.hpp"
 #include "engine/lots.hpp"
+#include "engine/refund_math.hpp"
 #include "engine/tiers.hpp"
 
 namespace loyalty::handlers {
@@ -94,35 +95,11 @@ Rejection refund(const ApplyContext& context, MemberState& member, const RefundE
   std::vector<AmountMinor> per_line;
   if (Rejection r = allocate(e, record, per_line); !r.ok()) return r;
 
-  // A line's refunded eligible amount is floor(eligible × refunded / amount) of its cumulative
-  // refunded amount, so the refunds of a line add up to exactly its eligible amount.
-  AmountMinor amount = 0;
-  AmountMinor eligible = 0;
-  for (size_t i = 0; i < record.lines.size(); ++i) {
-    if (per_line[i] == 0) continue;
-    PurchaseLineRecord& line = record.lines[i];
-    const AmountMinor before = share(line.eligible_minor, line.refunded_minor, line.amount_minor);
-    line.refunded_minor += per_line[i];
-    eligible += share(line.eligible_minor, line.refunded_minor, line.amount_minor) - before;
-    amount += per_line[i];
-  }
-  const bool completes = record.refunded_minor + amount == record.order_total_minor;
-  const Points reversed = completes ? record.points_earned - record.points_reversed
-                          : record.eligible_minor > 0
-                              ? share(record.points_earned, eligible, record.eligible_minor)
-                              : 0;
-  const Points restored = completes ? record.points_redeemed - record.points_restored
-                          : record.order_total_minor > 0
-                              ? share(record.points_redeemed, amount, record.order_total_minor)
-                              : 0;
-  // Base points leave the tier activity the same cumulative way.
-  const auto base_taken = [&record](AmountMinor refunded_eligible) {
-    return record.eligible_minor > 0
-               ? share(record.base_points, refunded_eligible, record.eligible_minor)
-               : 0;
-  };
-  const Points base_back = base_taken(record.refunded_eligible_minor + eligible) -
-                           base_taken(record.refunded_eligible_minor);
+  const RefundFigures figures = refund_record(record, per_line);
+  const AmountMinor eligible = figures.eligible;
+  const bool completes = figures.completes;
+  const Points reversed = figures.reversed;
+  const Points restored = figures.restored;
 
   EntryWriter writer(member, effects, version.number, e.occurred_at, e.event_id);
   if (reversed > 0) {
@@ -156,19 +133,14 @@ Rejection refund(const ApplyContext& context, MemberState& member, const RefundE
     // Qualifying activity is reduced in the purchase's own month; tiers change only at the
     // next evaluation.
     record_activity(*program.tiers, member, record.occurred_at,
-                    {-eligible, -base_back, completes ? -1 : 0});
+                    {-eligible, -figures.base_back, completes ? -1 : 0});
   }
-
-  record.refunded_minor += amount;
-  record.refunded_eligible_minor += eligible;
-  record.points_reversed += reversed;
-  record.points_restored += restored;
 
   RefundAnswer answer;
   answer.points_reversed = reversed;
   answer.points_restored = restored;
   answer.referral_reversed = referral_reversed;
-  answer.refunded_minor = amount;
+  answer.refunded_minor = figures.amount;
   answer.remaining_minor = record.order_total_minor - record.refunded_minor;
   answer.balance = member.balance;
   effects.purchase = std::move(record);

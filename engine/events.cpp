@@ -37,6 +37,9 @@ template <typename... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+// Clang 14 (the fuzz build) lacks C++20's aggregate deduction: spell the guide out.
+template <typename... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
 
 EventType unique_kind_of(const EventBody& body) {
   return std::visit(
@@ -47,6 +50,7 @@ EventType unique_kind_of(const EventBody& body) {
           [](const RedemptionEvent&) { return EventType::redemption; },
           [](const HoldEvent&) { return EventType::hold; },
           [](const AdjustmentEvent&) { return EventType::adjustment; },
+          [](const RecalcAdjustmentEvent&) { return EventType::recalc_adjustment; },
           // These bodies serve two kinds each: Event(EventType, EventBody) must say which.
           [](const HoldActionEvent&) -> EventType { LOYALTY_CHECK(false && "kind needed"); },
           [](const ReferralFollowUp&) -> EventType { LOYALTY_CHECK(false && "kind needed"); },
@@ -88,6 +92,9 @@ std::string Event::idempotency_key() const {
       return "jx:" + std::get<JobStepEvent>(body).job_id + ":" + member_id();
     case EventType::evaluate_tier:
       return "jt:" + std::get<JobStepEvent>(body).job_id + ":" + member_id();
+    case EventType::recalc_adjustment:
+      // The adjustments' namespace: an operator's adjustment cannot take a recalc's id.
+      return "a:" + std::get<RecalcAdjustmentEvent>(body).adjustment_id();
   }
   LOYALTY_CHECK(false && "unknown event kind");
 }
@@ -163,6 +170,16 @@ uint64_t fingerprint(const Event& event) {
                    f.add(e.job_id);
                    f.add(e.member_id);
                    f.add(e.as_of);
+                 },
+                 [&f](const RecalcAdjustmentEvent& e) {
+                   // `at` is stamped when applying: a re-run of the job is the same request.
+                   f.add(e.job_id);
+                   f.add(e.event_id);
+                   f.add(e.member_id);
+                   f.add(e.points);
+                   f.add(e.points_recalculated);
+                   f.add(e.expires_at);
+                   f.add(static_cast<uint64_t>(e.program_version));
                  },
              },
              event.body);

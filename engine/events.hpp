@@ -26,6 +26,7 @@ enum class EventType : uint8_t {
   referral_reversal = 10,  // a follow-up: the referrer's reward clawed back
   expire_points = 11,      // the expiry job, per member, with an explicit as_of
   evaluate_tier = 12,      // the tier evaluation job, per member, with an explicit as_of
+  recalc_adjustment = 13,  // a recalculation's correction of one purchase (ops/recalculation)
 };
 
 struct SignupEvent {
@@ -125,8 +126,26 @@ struct JobStepEvent {
   TimeMs as_of = 0;
 };
 
+// A recalculation's correction of one purchase: `points` (non-zero) added to or taken from
+// what the purchase earned, written as an `adjust` entry with id recalc:<job_id>:<event_id>.
+// It belongs to the purchase: added points expire with the purchase's lot (`expires_at` when
+// that lot is gone), taken points come from that lot first.
+struct RecalcAdjustmentEvent {
+  std::string job_id;
+  std::string event_id;  // the purchase corrected
+  std::string member_id;
+  Points points = 0;               // the change: new figure − what the purchase gives now
+  Points points_recalculated = 0;  // what it earns under the new rules, before refunds
+  TimeMs expires_at = kTimeNever;  // for added points when the purchase's lot is gone
+  uint32_t program_version = 0;    // the stored version whose rules gave the new figure
+  TimeMs at = 0;                   // stamped by the runtime when 0
+
+  std::string adjustment_id() const { return "recalc:" + job_id + ":" + event_id; }
+};
+
 using EventBody = std::variant<SignupEvent, PurchaseEvent, RefundEvent, RedemptionEvent, HoldEvent,
-                               HoldActionEvent, AdjustmentEvent, ReferralFollowUp, JobStepEvent>;
+                               HoldActionEvent, AdjustmentEvent, ReferralFollowUp, JobStepEvent,
+                               RecalcAdjustmentEvent>;
 
 struct Event {
   EventBody body;

@@ -25,11 +25,20 @@ Rejection referral_follow_up(const ApplyContext& context, MemberState& member, E
                              const ReferralFollowUp& event, Effects& effects);
 Rejection job_step(const ApplyContext& context, MemberState& member, EventType kind,
                    const JobStepEvent& event, Effects& effects);
+// Needs context.original_purchase: the purchase corrected.
+Rejection recalc_adjustment(const ApplyContext& context, MemberState& member,
+                            const RecalcAdjustmentEvent& event, Effects& effects);
 
 // Brings the member to time `at`: holds past their time-out are released, pending points that
 // have matured become available, lots past their expiry date expire.
 void advance_member_clock(const ProgramVersion& program, MemberState& member, TimeMs at,
                           Effects& effects);
+
+// The record a refund of this purchase needs, before any payment or lot is filled in; per-line
+// eligible amounts computed the way earning did, so refunds by line are exact. Also used by
+// the recalculation to re-run a purchase's refunds under new rules.
+PurchaseRecord make_purchase_record(const PurchaseEvent& event, const EarningInput& input,
+                                    const EarningResult& earned, const Program& program);
 
 // Shared checks.
 Rejection invalid(std::string field, std::string message);

@@ -71,16 +71,23 @@ TimeMs lot_expiry(const ExpiryRules& rules, TimeMs earned_at) {
 
 uint64_t credit_lot(const Program& program, MemberState& member, Points points,
                     const std::string& reference, TimeMs earned_at, Effects& effects) {
+  const LotDates dates{earned_at, add_days(earned_at, program.earning.pending_days),
+                       lot_expiry(program.expiry, earned_at), program.earning.pending_days > 0};
+  return credit_lot_dated(member, points, reference, dates, effects);
+}
+
+uint64_t credit_lot_dated(MemberState& member, Points points, const std::string& reference,
+                          const LotDates& dates, Effects& effects) {
   LOYALTY_CHECK(points > 0);
   Lot lot;
   lot.lot_id = member.next_lot_id++;
   lot.reference = reference;
-  lot.earned_at = earned_at;
-  lot.available_at = add_days(earned_at, program.earning.pending_days);
-  lot.expires_at = lot_expiry(program.expiry, earned_at);
+  lot.earned_at = dates.earned_at;
+  lot.available_at = dates.available_at;
+  lot.expires_at = dates.expires_at;
   lot.points_initial = points;
   lot.points_remaining = points;
-  lot.pending = program.earning.pending_days > 0;
+  lot.pending = dates.pending;
   (lot.pending ? member.balance.pending : member.balance.available) += points;
   member.lots.push_back(lot);
   mark_written(effects, lot.lot_id);

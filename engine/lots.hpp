@@ -20,6 +20,18 @@ TimeMs lot_expiry(const ExpiryRules& rules, TimeMs earned_at);
 uint64_t credit_lot(const Program& program, MemberState& member, Points points,
                     const std::string& reference, TimeMs earned_at, Effects& effects);
 
+// The dates of a lot to credit: pending until available_at when `pending`.
+struct LotDates {
+  TimeMs earned_at = 0;
+  TimeMs available_at = 0;
+  TimeMs expires_at = kTimeNever;
+  bool pending = false;
+};
+// Adds a lot with the dates given (a recalculation's points live as long as the purchase's
+// own). Available lots repay debt first. Returns the lot id.
+uint64_t credit_lot_dated(MemberState& member, Points points, const std::string& reference,
+                          const LotDates& dates, Effects& effects);
+
 // Takes `points` (> 0) from free points: `first_lot` first when given (a refund reverses its own
 // lot first, pending or not), then available lots earliest-expiring first. What the lots cannot
 // cover becomes debt when `allow_debt`; the caller has checked the balance otherwise.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <exception>
 #include <initializer_list>
 #include <limits>
@@ -252,6 +253,13 @@ bool append_json(const TomlValue& value, const std::string& path, ErrorSink& err
       const std::string literal = literal_text(value);
       if (literal.empty() || literal.find('n') != std::string::npos) {
         errors.fail(path, "JSON has no inf or nan");
+        return false;
+      }
+      // Beyond a double's range (1e400) JSON readers make it infinity, which the API would
+      // then write as the non-JSON `Infinity` in every member view (found by
+      // fuzz/program_toml_fuzzer.cpp). toml11 reads such a literal as ±DBL_MAX.
+      if (std::abs(value.as_floating()) >= std::numeric_limits<double>::max()) {
+        errors.fail(path, "is beyond the range of a JSON number (about 1e308): " + literal);
         return false;
       }
       for (size_t i = 0; i < literal.size(); ++i) {
@@ -706,12 +714,55 @@ ProgramLoadError syntax_problem(const toml::exception& error, std::string_view s
   return ProgramLoadError{"", std::move(message)};
 }
 
+// Where `text` stops being UTF-8 (overlong forms, surrogates and code points past U+10FFFF
+// included), or npos. TOML documents must be UTF-8; toml11 3.7 reads past its buffer when it
+// reports invalid UTF-8 inside a literal string (found by fuzz/program_toml_fuzzer.cpp), so
+// such text never reaches it.
+size_t invalid_utf8_at(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    size_t length = 1;
+    unsigned char low = 0x80;  // bounds of the second byte, narrower after E0, ED, F0, F4
+    unsigned char high = 0xBF;
+    if (byte < 0x80) {
+      ++i;
+      continue;
+    }
+    if (byte >= 0xC2 && byte <= 0xDF) {
+      length = 2;
+    } else if (byte >= 0xE0 && byte <= 0xEF) {
+      length = 3;
+      if (byte == 0xE0) low = 0xA0;
+      if (byte == 0xED) high = 0x9F;
+    } else if (byte >= 0xF0 && byte <= 0xF4) {
+      length = 4;
+      if (byte == 0xF0) low = 0x90;
+      if (byte == 0xF4) high = 0x8F;
+    } else {
+      return i;
+    }
+    if (i + length > text.size()) return i;
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if (next < (k == 1 ? low : 0x80) || next > (k == 1 ? high : 0xBF)) return i;
+    }
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
 // The size and bracket nesting of the text, so that toml11's recursive descent stays shallow.
 // Brackets inside strings and comments do not count; for valid TOML the count is exact.
 Problem check_text_shape(std::string_view text, std::string_view source_name) {
   const std::string where = std::string(source_name) + ":";
   if (text.size() > kProgramTomlBytesMax) {
     return problem("", where + " larger than " + std::to_string(kProgramTomlBytesMax) + " bytes");
+  }
+  if (const size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+    const auto line =
+        1 + std::count(text.begin(), text.begin() + static_cast<ptrdiff_t>(bad), '\n');
+    return problem("", where + std::to_string(line) + ": not valid UTF-8 (TOML files are UTF-8)");
   }
   int depth = 0;
   size_t line = 1;

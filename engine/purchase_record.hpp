@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,12 @@ struct PurchaseRecord {
   bool referral_trigger = false;  // earned the referee's first-purchase reward
   Points referee_reward_points = 0;
   bool referral_reversed = false;
+  // Recalculation (recalc_adjustment events): the Σ of the adjustments applied to it, and the
+  // points the latest recalculation says it earns (before refunds). A later partial refund
+  // reverses its share of points_recalculated (of points_earned when never recalculated); the
+  // refund that completes it reverses what is left of points_earned + points_adjusted.
+  Points points_adjusted = 0;
+  std::optional<Points> points_recalculated;
   friend bool operator==(const PurchaseRecord&, const PurchaseRecord&) = default;
 };
 

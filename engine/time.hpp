@@ -17,7 +17,8 @@ inline constexpr TimeMs kMsPerSecond = 1000;
 inline constexpr TimeMs kMsPerDay = 86'400'000;
 
 // Accepts "2026-11-20T10:15:00Z", "2026-11-20T10:15:00.123+08:00" (offsets converted to
-// UTC), lower-case 't'/'z'. Refuses anything else, including out-of-range fields.
+// UTC), lower-case 't'/'z'. Refuses anything else, including out-of-range fields and times
+// whose UTC year is not 0000–9999 (so that format_rfc3339 writes back every accepted time).
 std::optional<TimeMs> parse_rfc3339(std::string_view text);
 // Always "YYYY-MM-DDTHH:MM:SSZ", with ".mmm" only when the milliseconds are not zero.
 std::string format_rfc3339(TimeMs time);

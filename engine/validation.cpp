@@ -153,6 +153,22 @@ Rejection validate(const JobStepEvent& e, TimeMs) {
   return check_id("member_id", e.member_id);
 }
 
+Rejection validate(const RecalcAdjustmentEvent& e, TimeMs) {
+  if (auto r = check_id("job_id", e.job_id); !r.ok()) return r;
+  if (auto r = check_id("event_id", e.event_id); !r.ok()) return r;
+  if (auto r = check_id("member_id", e.member_id); !r.ok()) return r;
+  // The adjustment id recalc:<job_id>:<event_id> is an id like any other.
+  if (auto r = check_id("job_id", e.adjustment_id()); !r.ok()) return r;
+  if (e.points == 0 || e.points > kPointsMax || e.points < -kPointsMax) {
+    return invalid("points", "points must be non-zero, between -10^12 and 10^12");
+  }
+  if (e.points_recalculated < 0 || e.points_recalculated > kPointsMax) {
+    return invalid("points_recalculated", "points_recalculated must be between 0 and 10^12");
+  }
+  if (e.program_version == 0) return invalid("program_version", "program_version is required");
+  return Rejection::none();
+}
+
 }  // namespace
 
 Rejection validate_input(const Event& event, TimeMs now) {

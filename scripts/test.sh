@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command (and all that CI runs): install what is missing, build, and run
 # the whole suite twice: Release (build/) and Debug with AddressSanitizer + UBSan (build-dev/).
+# Then every libFuzzer target for a few seconds over its seed corpus (build-fuzz/, clang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
@@ -15,7 +16,7 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 started=$(date +%s)
-for preset in release dev; do
+for preset in release dev fuzz; do
   echo "== build ($preset)"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset"
@@ -25,3 +26,5 @@ echo "== tests (release)"
 ctest --test-dir build --parallel 2 --timeout 600
 echo "== tests (dev: ASan + UBSan)"
 ctest --test-dir build-dev --parallel 2 --timeout 900
+echo "== fuzz (5 s per target; fuzz/run-long.sh for long runs)"
+ctest --test-dir build-fuzz --parallel 2 --timeout 120 -L fuzz

@@ -26,6 +26,8 @@ inline constexpr std::string_view kOutboxFamily = "outbox";
 
 inline constexpr std::string_view kProgramKeyPrefix = "program/";
 inline constexpr std::string_view kProgramActiveKey = "program_active";
+// "job/" + job id: job records (storage/job_record.hpp), also in "meta".
+inline constexpr std::string_view kJobKeyPrefix = "job/";
 
 void append_u64_be(std::string& out, uint64_t value);
 void append_u32_be(std::string& out, uint32_t value);

@@ -21,4 +21,13 @@ struct StoredPrograms {
 // it was validated when it was activated.
 Status load_stored_programs(RocksStore& store, StoredPrograms& out);
 
+// Stores a validated program as a version: the stored version with the very same source when
+// there is one (so re-running a recalculation or re-sending a PUT makes no new version), else
+// the next number. `make_active` also makes it the active version, dated `activated_at` (a
+// version stored without being made active keeps the time it was stored). Calls are serialised
+// within the process (one process owns a data folder), so two callers never take one number.
+Status add_program_version(RocksStore& store, Program program, std::string source_toml,
+                           TimeMs activated_at, bool make_active,
+                           std::shared_ptr<const ProgramVersion>& out);
+
 }  // namespace loyalty

@@ -30,7 +30,7 @@ LOYALTY_CODEC_COVERS(MonthActivity, 32);
 LOYALTY_CODEC_COVERS(ReferralReward, 88);
 LOYALTY_CODEC_COVERS(LedgerEntry, 112);
 LOYALTY_CODEC_COVERS(Notification, 88);
-LOYALTY_CODEC_COVERS(PurchaseRecord, 232);
+LOYALTY_CODEC_COVERS(PurchaseRecord, 256);
 LOYALTY_CODEC_COVERS(PurchaseLineRecord, 56);
 LOYALTY_CODEC_COVERS(ReferralLink, 88);
 LOYALTY_CODEC_COVERS(SignupEvent, 248);
@@ -44,6 +44,7 @@ LOYALTY_CODEC_COVERS(HoldActionEvent, 72);
 LOYALTY_CODEC_COVERS(AdjustmentEvent, 112);
 LOYALTY_CODEC_COVERS(ReferralFollowUp, 136);
 LOYALTY_CODEC_COVERS(JobStepEvent, 72);
+LOYALTY_CODEC_COVERS(RecalcAdjustmentEvent, 136);
 LOYALTY_CODEC_COVERS(PurchaseAnswer, 104);
 LOYALTY_CODEC_COVERS(BreakdownLine, 40);
 LOYALTY_CODEC_COVERS(RefundAnswer, 64);
@@ -435,6 +436,30 @@ JobStepEvent decode_job_step(const fb::JobStepEventRecord& record) {
   return JobStepEvent{to_string(record.job_id()), to_string(record.member_id()), record.as_of()};
 }
 
+Offset<fb::RecalcAdjustmentEventRecord> encode_recalc(FlatBufferBuilder& builder,
+                                                      const RecalcAdjustmentEvent& e) {
+  const auto job_id = optional_string(builder, e.job_id);
+  const auto event_id = optional_string(builder, e.event_id);
+  const auto member_id = optional_string(builder, e.member_id);
+  fb::RecalcAdjustmentEventRecordBuilder record(builder);
+  record.add_job_id(job_id);
+  record.add_event_id(event_id);
+  record.add_member_id(member_id);
+  record.add_points(e.points);
+  record.add_points_recalculated(e.points_recalculated);
+  record.add_expires_at(e.expires_at);
+  record.add_program_version(e.program_version);
+  record.add_at(e.at);
+  return record.Finish();
+}
+
+RecalcAdjustmentEvent decode_recalc(const fb::RecalcAdjustmentEventRecord& record) {
+  return RecalcAdjustmentEvent{to_string(record.job_id()),    to_string(record.event_id()),
+                               to_string(record.member_id()), record.points(),
+                               record.points_recalculated(),  record.expires_at(),
+                               record.program_version(),      record.at()};
+}
+
 // The body's union type and offset.
 std::pair<fb::StoredEventBody, Offset<void>> encode_body(FlatBufferBuilder& builder,
                                                          const EventBody& body) {
@@ -468,6 +493,9 @@ std::pair<fb::StoredEventBody, Offset<void>> encode_body(FlatBufferBuilder& buil
           [&](const JobStepEvent& e) {
             return std::pair{Body::JobStepEventRecord, encode_job_step(builder, e).Union()};
           },
+          [&](const RecalcAdjustmentEvent& e) {
+            return std::pair{Body::RecalcAdjustmentEventRecord, encode_recalc(builder, e).Union()};
+          },
       },
       body);
 }
@@ -495,6 +523,8 @@ std::optional<EventBody> decode_body(const fb::EventRecord& record) {
       return decode_follow_up(*record.event_as_ReferralFollowUpRecord());
     case Body::JobStepEventRecord:
       return decode_job_step(*record.event_as_JobStepEventRecord());
+    case Body::RecalcAdjustmentEventRecord:
+      return decode_recalc(*record.event_as_RecalcAdjustmentEventRecord());
     default:
       return std::nullopt;  // NONE, or a body type this build does not know
   }
@@ -525,6 +555,8 @@ bool kind_fits_body(EventType kind, const EventBody& body) {
     case EventType::expire_points:
     case EventType::evaluate_tier:
       return std::holds_alternative<JobStepEvent>(body);
+    case EventType::recalc_adjustment:
+      return std::holds_alternative<RecalcAdjustmentEvent>(body);
   }
   return false;  // a number no EventType has
 }
@@ -790,6 +822,9 @@ std::string_view RecordEncoder::purchase(const PurchaseRecord& purchase) {
   record.add_referral_trigger(purchase.referral_trigger);
   record.add_referee_reward_points(purchase.referee_reward_points);
   record.add_referral_reversed(purchase.referral_reversed);
+  record.add_points_adjusted(purchase.points_adjusted);
+  LOYALTY_CHECK(purchase.points_recalculated.value_or(0) >= 0);
+  record.add_points_recalculated(purchase.points_recalculated.value_or(-1));
   builder_.Finish(record.Finish());
   return bytes();
 }
@@ -1035,7 +1070,9 @@ Status decode_purchase(std::string_view event_id, std::string_view bytes, Purcha
   out.referral_trigger = record->referral_trigger();
   out.referee_reward_points = record->referee_reward_points();
   out.referral_reversed = record->referral_reversed();
-  if (out.member_id.empty()) return corruption("purchase");
+  out.points_adjusted = record->points_adjusted();
+  if (record->points_recalculated() >= 0) out.points_recalculated = record->points_recalculated();
+  if (out.member_id.empty() || record->points_recalculated() < -1) return corruption("purchase");
   return Status::ok_status();
 }
 

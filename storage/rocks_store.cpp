@@ -6,6 +6,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/iterator.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/snapshot.h>
@@ -18,6 +19,7 @@
 #include <atomic>
 #include <cstdio>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -88,6 +90,31 @@ Status from_rocks(const rocksdb::Status& status) {
   return Status::error(code, status.ToString());
 }
 
+// After a failed write RocksDB refuses every write (a "background error") until DB::Resume().
+// RocksStore resumes on its next write (Impl::write) instead of RocksDB's own retry loop, which
+// polls the free space every few seconds: writes come back with the first request after the disk
+// has room again. Soft errors (a compaction short of space) do not stop writes; RocksDB keeps
+// recovering those itself.
+// A resume moves writes to a new WAL file only when some memtable holds data (it flushes them);
+// with every memtable empty (just after open, or after a resume) RocksDB 7.8 keeps the WAL writer
+// that failed, and the next write trips an assertion in Debian's build (an I/O error in others).
+// So the default column family, which holds nothing else, always keeps one key in its memtable,
+// written without the WAL: put back after each flush of that family.
+class WriteRecovery final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status error,
+                            bool* auto_recovery) override {
+    if (error.severity() >= rocksdb::Status::Severity::kHardError) *auto_recovery = false;
+  }
+  void OnFlushCompleted(rocksdb::DB* /*db*/, const rocksdb::FlushJobInfo& flush) override {
+    if (flush.cf_name == rocksdb::kDefaultColumnFamilyName) anchor_needed.store(true);
+  }
+
+  std::atomic<bool> anchor_needed{true};
+};
+
+constexpr std::string_view kMemtableAnchorKey = "loyalty:memtable-anchor";
+
 Status corrupt_key(std::string_view family) {
   return Status::error(Status::Code::corruption,
                        "malformed key in column family " + std::string(family));
@@ -121,16 +148,53 @@ struct RocksStore::Impl {
   // in the log out of seq order, which replay does not need (their members are disjoint).
   // A failed write leaves its seqs unused: readers of the log must accept gaps.
   std::atomic<uint64_t> next_log_seq{1};
+  std::shared_ptr<WriteRecovery> recovery;
+  std::atomic<bool> write_failed{false};  // the last write failed: resume before the next
+  std::mutex resume_mutex;                // one resume at a time; the others then find it done
 
   rocksdb::ColumnFamilyHandle* family(Family which) const { return families[which]; }
+
+  // One atomic write with the store's durability; resumes writes after a failed one first
+  // (WriteRecovery). A write that fails leaves nothing of its batch behind.
+  Status write(rocksdb::WriteBatch& batch) {
+    if (write_failed.load()) {
+      std::lock_guard lock(resume_mutex);
+      if (write_failed.load()) {
+        const rocksdb::Status resumed = db->Resume();
+        if (!resumed.ok()) {
+          return Status::error(Status::Code::io_error, "writes stopped: " + resumed.ToString());
+        }
+        write_failed.store(false);
+      }
+    }
+    if (recovery->anchor_needed.exchange(false)) {
+      rocksdb::WriteOptions unlogged;
+      unlogged.disableWAL = true;
+      if (!db->Put(unlogged, handles.front(), slice(kMemtableAnchorKey), {}).ok()) {
+        recovery->anchor_needed.store(true);
+      }
+    }
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options.durability == Durability::fsync;
+    const rocksdb::Status written = db->Write(write_options, &batch);
+    if (!written.ok()) {
+      write_failed.store(true);
+      return Status::error(Status::Code::io_error, written.ToString());
+    }
+    return Status::ok_status();
+  }
 
   ~Impl() {
     if (db == nullptr) return;
     // The WAL of a Durability::wal store sits in the page cache; a clean close makes it
-    // durable like fsync would have.
-    const rocksdb::Status flushed = db->FlushWAL(/*sync=*/true);
-    if (!flushed.ok()) {
-      std::fprintf(stderr, "rocks_store: FlushWAL: %s\n", flushed.ToString().c_str());
+    // durable like fsync would have. Not after a failed write that was not resumed: the WAL
+    // writer that failed may still be the current one, and syncing it trips an assertion in
+    // RocksDB 7.8 (the close then reports the error instead).
+    if (!write_failed.load()) {
+      const rocksdb::Status flushed = db->FlushWAL(/*sync=*/true);
+      if (!flushed.ok()) {
+        std::fprintf(stderr, "rocks_store: FlushWAL: %s\n", flushed.ToString().c_str());
+      }
     }
     for (rocksdb::ColumnFamilyHandle* handle : handles) {
       const rocksdb::Status destroyed = db->DestroyColumnFamilyHandle(handle);
@@ -206,6 +270,13 @@ Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksS
   db_options.max_background_jobs = 2;
   db_options.bytes_per_sync = kBytesPerSync;
   db_options.wal_bytes_per_sync = kBytesPerSync;
+  if (options.env != nullptr) db_options.env = options.env;
+  // Failed writes are resumed by the store (WriteRecovery); the memtable anchor is never
+  // flushed at close (it was never in the WAL, and nothing needs it after).
+  const auto recovery = std::make_shared<WriteRecovery>();
+  db_options.listeners.push_back(recovery);
+  db_options.max_bgerror_resume_count = 0;
+  db_options.avoid_flush_during_shutdown = true;
 
   const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -227,6 +298,7 @@ Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksS
   }
 
   auto impl = std::make_unique<Impl>();
+  impl->recovery = recovery;
   impl->options = options;
   rocksdb::DB* db = nullptr;
   if (Status status =
@@ -464,13 +536,7 @@ Status RocksStore::commit(const CommitBatch& batch) {
     if (put.ok()) put = write.Delete(impl_->family(outbox), slice(id));
   }
   if (!put.ok()) return Status::error(Status::Code::io_error, put.ToString());
-
-  rocksdb::WriteOptions write_options;
-  write_options.sync = impl_->options.durability == Durability::fsync;
-  write_options.disableWAL = false;
-  const rocksdb::Status written = impl_->db->Write(write_options, &write);
-  if (!written.ok()) return Status::error(Status::Code::io_error, written.ToString());
-  return Status::ok_status();
+  return impl_->write(write);
 }
 
 Status RocksStore::read_ledger(std::string_view member_id, std::optional<uint64_t> before_seq,
@@ -545,11 +611,7 @@ Status RocksStore::save_program_version(const StoredProgramVersion& version, boo
     put = write.Put(impl_->family(meta), storage::kProgramActiveKey, active);
   }
   if (!put.ok()) return Status::error(Status::Code::io_error, put.ToString());
-  rocksdb::WriteOptions write_options;
-  write_options.sync = impl_->options.durability == Durability::fsync;
-  const rocksdb::Status written = impl_->db->Write(write_options, &write);
-  if (!written.ok()) return Status::error(Status::Code::io_error, written.ToString());
-  return Status::ok_status();
+  return impl_->write(write);
 }
 
 Status RocksStore::load_program_versions(std::vector<StoredProgramVersion>& out) {
@@ -589,9 +651,56 @@ Status RocksStore::active_program_version(std::optional<uint32_t>& out) {
   return Status::ok_status();
 }
 
-Status RocksStore::scan_events(uint64_t from,
-                               const std::function<bool(const StoredEvent&)>& visit) {
-  return impl_->scan(events, rocksdb::ReadOptions(), storage::event_key(from), {},
+Status RocksStore::save_job(const JobRecord& job) {
+  LOYALTY_CHECK(!job.id.empty() && storage::valid_member_key(job.id));
+  rocksdb::WriteBatch write;
+  if (Status status = from_rocks(
+          write.Put(impl_->family(meta), storage::job_key(job.id), storage::encode_job(job)));
+      !status.ok()) {
+    return status;
+  }
+  return impl_->write(write);
+}
+
+Status RocksStore::load_job(std::string_view job_id, std::optional<JobRecord>& out) {
+  out.reset();
+  if (job_id.empty() || !storage::valid_member_key(job_id)) return Status::ok_status();
+  return impl_->get(meta, storage::job_key(job_id), out,
+                    [job_id](std::string_view value, JobRecord& record) {
+                      return storage::decode_job(job_id, value, record);
+                    });
+}
+
+Status RocksStore::scan_jobs(const std::function<bool(const JobRecord&)>& visit) {
+  std::string end(storage::kJobKeyPrefix);
+  end.back() = static_cast<char>(end.back() + 1);
+  return impl_->scan(meta, rocksdb::ReadOptions(), storage::kJobKeyPrefix, end,
+                     [&](std::string_view key, std::string_view value, bool& more) -> Status {
+                       const std::optional<std::string_view> job_id = storage::parse_job_key(key);
+                       if (!job_id) return corrupt_key("meta");
+                       JobRecord job;
+                       if (Status status = storage::decode_job(*job_id, value, job); !status.ok()) {
+                         return status;
+                       }
+                       more = visit(job);
+                       return Status::ok_status();
+                     });
+}
+
+ReadSnapshot::~ReadSnapshot() { db_->ReleaseSnapshot(snapshot_); }
+
+std::unique_ptr<ReadSnapshot> RocksStore::snapshot() {
+  return std::unique_ptr<ReadSnapshot>(new ReadSnapshot(impl_->db.get(), impl_->db->GetSnapshot()));
+}
+
+Status RocksStore::scan_events(uint64_t from, const std::function<bool(const StoredEvent&)>& visit,
+                               const ReadSnapshot* snapshot) {
+  rocksdb::ReadOptions read;
+  if (snapshot != nullptr) {
+    LOYALTY_CHECK(snapshot->db_ == impl_->db.get());
+    read.snapshot = snapshot->snapshot_;
+  }
+  return impl_->scan(events, read, storage::event_key(from), {},
                      [&](std::string_view key, std::string_view value, bool& more) -> Status {
                        const std::optional<uint64_t> log_seq = storage::parse_event_key(key);
                        if (!log_seq) return corrupt_key("events");

@@ -15,8 +15,31 @@
 
 #include "engine/program.hpp"
 #include "engine/store.hpp"
+#include "storage/job_record.hpp"
+
+namespace rocksdb {
+class DB;
+class Env;
+class Snapshot;
+}  // namespace rocksdb
 
 namespace loyalty {
+
+// A consistent view of a RocksStore at one moment, for readers that make several passes over
+// it (recalculation) while writers carry on: reads through it see exactly the commits made
+// before it was taken. Destroy it before the store. Thread-safety: immutable, any thread.
+class ReadSnapshot {
+ public:
+  ~ReadSnapshot();
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+
+ private:
+  friend class RocksStore;
+  ReadSnapshot(rocksdb::DB* db, const rocksdb::Snapshot* snapshot) : db_(db), snapshot_(snapshot) {}
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+};
 
 enum class Durability : uint8_t {
   fsync = 0,  // the WAL is synced once per committed batch: survives power loss
@@ -31,6 +54,10 @@ struct RocksStoreOptions {
   // member's notification seq S deletes that member's entries with seq <= S - retention.
   // 0 keeps everything. Default 0 here; loyaltyd passes [limits] feed_retention_per_member.
   uint64_t feed_retention_per_member = 0;
+  // The RocksDB Env (file system, clock, threads) to run on; nullptr: the default one. Tests pass
+  // one that injects write errors and power cuts (tests/storage/fault_fs.hpp). Not owned: it
+  // must outlive the store.
+  rocksdb::Env* env = nullptr;
 };
 
 struct LedgerPage {
@@ -89,8 +116,17 @@ class RocksStore final : public MemberStore {
   Status load_program_versions(std::vector<StoredProgramVersion>& out);  // ascending number
   Status active_program_version(std::optional<uint32_t>& out);
 
+  // Job records (meta column family, storage/job_record.hpp). A save replaces the record and
+  // is written with the store's durability; reads take no lock, so polling never slows jobs.
+  Status save_job(const JobRecord& job);
+  Status load_job(std::string_view job_id, std::optional<JobRecord>& out);
+  Status scan_jobs(const std::function<bool(const JobRecord&)>& visit);  // in id order
+
   // The event log in commit order, from log_seq `from` (inclusive); stop by returning false.
-  Status scan_events(uint64_t from, const std::function<bool(const StoredEvent&)>& visit);
+  // With a snapshot: the log as it was when the snapshot was taken.
+  Status scan_events(uint64_t from, const std::function<bool(const StoredEvent&)>& visit,
+                     const ReadSnapshot* snapshot = nullptr);
+  std::unique_ptr<ReadSnapshot> snapshot();
   // Every member, in key order; stop by returning false. Used by verify and exports.
   Status scan_members(const std::function<bool(const MemberState&)>& visit);
 

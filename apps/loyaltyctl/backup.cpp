@@ -1,6 +1,7 @@
 // backup and restore of a data folder (RocksDB BackupEngine); a restore is verified at once.
 #include "storage/backup.hpp"
 
+#include <filesystem>
 #include <iostream>
 
 #include "apps/loyaltyctl/commands.hpp"
@@ -24,6 +25,11 @@ int run_backup(const Target& target, const std::string& backup_dir) {
 }
 
 int run_restore(const Target& target, const std::string& backup_dir) {
+  std::error_code ignored;
+  if (!std::filesystem::is_directory(backup_dir, ignored)) {  // bad input, not a failed restore
+    std::cerr << "loyaltyctl restore: " << backup_dir << " is not a backup folder\n";
+    return kExitUsage;
+  }
   BackupInfo info;
   if (Status s = restore_latest_backup(backup_dir, target.data_dir, info); !s.ok()) {
     std::cerr << "loyaltyctl restore: " << s.message() << "\n";

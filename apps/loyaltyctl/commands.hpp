@@ -15,6 +15,30 @@ int run_export(const Target& target, const std::string& what, const std::string&
 int run_backup(const Target& target, const std::string& backup_dir);
 int run_restore(const Target& target, const std::string& backup_dir);
 
+// import (import.cpp) and export events (export_events.cpp): see README.md, "loyaltyctl".
+struct ImportOptions {
+  std::string file;         // NDJSON or CSV
+  std::string report_path;  // --report: the rejected rows as CSV; empty: none
+  bool digest = false;      // --digest: print the data folder's state digest afterwards
+};
+int run_import(const Target& target, const ImportOptions& options);
+int run_export_events(const Target& target);
+
+struct RecalcOptions {
+  std::string program_path;  // --program
+  std::string from, to;      // --from, --to: RFC 3339
+  bool dry_run = false;      // --dry-run
+  bool apply = false;        // --apply
+  std::string report_path;   // --report: PATH.json and PATH.csv; empty: none
+};
+int run_recalc(const Target& target, const RecalcOptions& options);
+
+// --server mode (remote_jobs.cpp): the job runs on the server (POST /v1/jobs), followed until it
+// ends. Exit 0 succeeded, 1 failed or the server could not be reached, 2 bad usage or a 4xx.
+int check_server_target(const Target& target);  // --server with --key, and no --data/--config
+int run_remote_job(const Target& target, EventType kind, const std::string& as_of_text);
+int run_remote_recalc(const Target& target, const RecalcOptions& options);
+
 // A digest of every member and ledger entry (the NDJSON export, hashed), to compare stores.
 Status state_digest(RocksStore& store, uint64_t& digest, uint64_t& members);
 

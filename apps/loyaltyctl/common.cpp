@@ -112,7 +112,8 @@ void Progress::advance(uint64_t done) {
     if (now - drawn_ > std::chrono::milliseconds(100)) draw(false);
     return;
   }
-  const uint64_t decile = total_ == 0 ? 10 : done_ * 10 / total_;
+  if (total_ == 0) return;  // not counted yet: finish() reports
+  const uint64_t decile = done_ * 10 / total_;
   if (decile > last_decile_) {
     last_decile_ = decile;
     draw(false);

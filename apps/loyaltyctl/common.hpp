@@ -21,6 +21,9 @@ struct Target {
   std::string data_dir;     // --data
   std::string config_path;  // --config: the folder is server.toml's data_dir
   bool json = false;        // --json
+  std::string server_url;   // --server: a running loyaltyd instead of a data folder
+  std::string key;          // --key: an admin API key for --server
+  std::string ca_file;      // --cacert: a PEM CA to trust for an https:// --server
 };
 
 // Fills data_dir from --config when --data is not given; prints why and returns kExitUsage on
@@ -38,6 +41,7 @@ class Progress {
  public:
   Progress(std::string label, uint64_t total);
   void advance(uint64_t done = 1);
+  void set_total(uint64_t total) { total_ = total; }  // when counting ends after the start
   void finish();
 
  private:

@@ -1,12 +1,12 @@
-// expire and tiers evaluate: one job step per member with an explicit as_of, through the
-// runtime's writers. The job id is derived from the kind and as_of, so running the same job
-// again answers every step from its idempotency record and changes nothing more.
+// expire and tiers evaluate on a data folder: the ops member job through a runtime of our own.
 #include <atomic>
-#include <future>
+#include <chrono>
 #include <iostream>
+#include <thread>
 
 #include "apps/loyaltyctl/commands.hpp"
 #include "engine/runtime/runtime.hpp"
+#include "ops/member_jobs.hpp"
 
 namespace loyalty::ctl {
 
@@ -20,58 +20,55 @@ int run_job(const Target& target, EventType kind, const std::string& as_of_text)
   if (int code = open_store(target.data_dir, store); code != kExitOk) return code;
   StoredPrograms programs;
   if (int code = load_programs(*store, target.data_dir, programs); code != kExitOk) return code;
-  std::vector<std::string> members;
-  if (Status s = store->scan_members([&](const MemberState& m) {
-        members.push_back(m.member_id);
-        return true;
-      });
-      !s.ok()) {
-    std::cerr << "loyaltyctl: read failed: " << s.message() << "\n";
-    return kExitProblemFound;
-  }
   const bool expiring = kind == EventType::expire_points;
-  const std::string job_id =
-      std::string(expiring ? "expire:" : "evaluate-tiers:") + format_rfc3339(*as_of);
+  const ops::MemberJobKind job_kind =
+      expiring ? ops::MemberJobKind::expire : ops::MemberJobKind::evaluate_tiers;
+  const std::string job_id = ops::member_job_id(job_kind, *as_of);
   ProgramRegistry registry(programs.versions.at(*programs.active));
-  std::atomic<int64_t> points_expired{0}, tier_changes{0}, already_done{0}, failed{0};
-  std::mutex mutex;
-  std::condition_variable all_done;
-  size_t finished = 0;
+  ops::JobProgress progress;
+  ops::MemberJobResult result;
+  Status status;
   {
     Runtime runtime({.partitions = 2}, *store, registry, [as_of] { return *as_of; });
-    Progress progress(expiring ? "expire" : "tiers evaluate", members.size());
-    for (const std::string& member_id : members) {
-      runtime.submit(Event{kind, JobStepEvent{job_id, member_id, *as_of}}, [&](EventResult&& r) {
-        if (!r.rejection.ok()) {
-          ++failed;
-        } else if (r.replayed) {
-          ++already_done;
-        } else if (const auto* answer = std::get_if<JobStepAnswer>(&r.answer)) {
-          points_expired += answer->points_expired;
-          if (answer->tier_changed) ++tier_changes;
-        }
-        std::lock_guard lock(mutex);
-        ++finished;
-        all_done.notify_all();
-      });
-      progress.advance();
+    std::atomic<bool> finished{false};
+    std::thread worker([&] {
+      status = ops::run_member_job(*store, runtime, job_kind, job_id, *as_of, progress, result);
+      finished = true;
+    });
+    Progress bar(expiring ? "expire" : "tiers evaluate", 0);
+    uint64_t shown = 0;
+    while (true) {
+      const bool last = finished.load();  // read before the counters: the final draw is whole
+      bar.set_total(progress.total.load());
+      const uint64_t done = progress.done.load();
+      bar.advance(done - shown);
+      shown = done;
+      if (last) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    std::unique_lock lock(mutex);
-    all_done.wait(lock, [&] { return finished == members.size(); });
-    progress.finish();
+    worker.join();
+    bar.finish();
+  }
+  if (!status.ok()) {
+    std::cerr << "loyaltyctl: read failed: " << status.message() << "\n";
+    return kExitProblemFound;
   }
   if (target.json) {
-    std::cout << "{\"job_id\":\"" << json_escape(job_id) << "\",\"members\":" << members.size()
-              << ",\"points_expired\":" << points_expired << ",\"tier_changes\":" << tier_changes
-              << ",\"already_done\":" << already_done << ",\"failed\":" << failed << "}\n";
+    std::cout << "{\"job_id\":\"" << json_escape(job_id) << "\",\"members\":" << result.members
+              << ",\"points_expired\":" << result.points_expired
+              << ",\"tier_changes\":" << result.tier_changes
+              << ",\"already_done\":" << result.already_done << ",\"failed\":" << result.failed
+              << "}\n";
   } else {
-    std::cout << job_id << ": " << members.size() << " members, "
-              << (expiring ? std::to_string(points_expired.load()) + " points expired"
-                           : std::to_string(tier_changes.load()) + " tier changes")
-              << (already_done ? ", " + std::to_string(already_done.load()) + " already done" : "")
-              << (failed ? ", " + std::to_string(failed.load()) + " failed" : "") << "\n";
+    std::cout << job_id << ": " << result.members << " members, "
+              << (expiring ? std::to_string(result.points_expired) + " points expired"
+                           : std::to_string(result.tier_changes) + " tier changes")
+              << (result.already_done ? ", " + std::to_string(result.already_done) + " already done"
+                                      : "")
+              << (result.failed ? ", " + std::to_string(result.failed) + " failed" : "") << "\n";
+    if (result.failed) std::cerr << "first failure: " << result.first_failure << "\n";
   }
-  return failed == 0 ? kExitOk : kExitProblemFound;
+  return result.failed == 0 ? kExitOk : kExitProblemFound;
 }
 
 }  // namespace loyalty::ctl

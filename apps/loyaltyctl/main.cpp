@@ -1,5 +1,7 @@
-// loyaltyctl: operator commands against a data folder, with the server stopped (config.md).
+// loyaltyctl: operator commands against a data folder, with the server stopped, and the jobs
+// also against a running server (--server URL --key KEY) (config.md).
 #include <CLI/CLI.hpp>
+#include <iostream>
 
 #include "apps/loyaltyctl/commands.hpp"
 
@@ -34,18 +36,43 @@ int main(int argc, char** argv) {
   auto* evaluate = tiers->add_subcommand("evaluate", "downgrade members below their tier");
   evaluate->add_option("--as-of", as_of, "RFC 3339 time")->required();
   auto* export_command = app.add_subcommand("export", "members or the ledger as NDJSON or CSV");
-  export_command->add_option("what", what, "members | ledger")
+  export_command->add_option("what", what, "members | ledger | events (the log, importable)")
       ->required()
-      ->check(CLI::IsMember({"members", "ledger"}));
+      ->check(CLI::IsMember({"members", "ledger", "events"}));
   export_command->add_option("--format", format, "ndjson | csv")
       ->check(CLI::IsMember({"ndjson", "csv"}));
+  ImportOptions import_options;
+  auto* import_command = app.add_subcommand("import", "events from NDJSON or CSV (idempotent)");
+  import_command
+      ->add_option("file", import_options.file, "NDJSON events, or a members or purchases CSV")
+      ->required();
+  import_command->add_option("--report", import_options.report_path,
+                             "write the rejected rows as CSV");
+  import_command->add_flag("--digest", import_options.digest, "print the state digest afterwards");
   auto* backup = app.add_subcommand("backup", "back up the data folder (verified)");
   backup->add_option("--to", backup_dir, "backup folder")->required();
   auto* restore = app.add_subcommand("restore", "restore the newest backup, then verify");
   restore->add_option("--from", backup_dir, "backup folder")->required();
-  for (CLI::App* command :
-       {verify, stats, replay, expire, evaluate, export_command, backup, restore}) {
+  RecalcOptions recalc_options;
+  auto* recalc = app.add_subcommand("recalc", "re-run a program over a range's purchases");
+  recalc->add_option("--program", recalc_options.program_path, "program.toml to re-run under")
+      ->required();
+  recalc->add_option("--from", recalc_options.from, "RFC 3339: purchases at or after")->required();
+  recalc->add_option("--to", recalc_options.to, "RFC 3339: purchases before")->required();
+  auto* dry_run = recalc->add_flag("--dry-run", recalc_options.dry_run, "report only");
+  recalc->add_flag("--apply", recalc_options.apply, "write one adjust entry per changed purchase")
+      ->excludes(dry_run);
+  recalc->add_option("--report", recalc_options.report_path,
+                     "write the report to PATH.json and PATH.csv");
+  for (CLI::App* command : {verify, stats, replay, expire, evaluate, export_command, import_command,
+                            backup, restore, recalc}) {
     add_target(command, target);
+  }
+  // The jobs also run on a live server, through its API (POST /v1/jobs).
+  for (CLI::App* command : {expire, evaluate, recalc}) {
+    command->add_option("--server", target.server_url, "a running loyaltyd: http://HOST:PORT");
+    command->add_option("--key", target.key, "an admin API key, with --server");
+    command->add_option("--cacert", target.ca_file, "PEM CA to trust for an https:// --server");
   }
 
   try {
@@ -54,14 +81,29 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
+  if (!target.server_url.empty() || !target.key.empty() || !target.ca_file.empty()) {
+    if (int code = check_server_target(target); code != kExitOk) return code;
+    if (*expire) return run_remote_job(target, EventType::expire_points, as_of);
+    if (*evaluate) return run_remote_job(target, EventType::evaluate_tier, as_of);
+    if (*recalc) return run_remote_recalc(target, recalc_options);
+  }
   if (int code = resolve_data_dir(target); code != kExitOk) return code;
   if (*verify) return run_verify(target);
   if (*stats) return run_stats(target);
   if (*replay) return run_replay(target, into_dir);
   if (*expire) return run_job(target, EventType::expire_points, as_of);
   if (*evaluate) return run_job(target, EventType::evaluate_tier, as_of);
+  if (*export_command && what == "events") {
+    if (format != "ndjson") {
+      std::cerr << "loyaltyctl export: events are exported as NDJSON only\n";
+      return kExitUsage;
+    }
+    return run_export_events(target);
+  }
   if (*export_command) return run_export(target, what, format);
+  if (*import_command) return run_import(target, import_options);
   if (*backup) return run_backup(target, backup_dir);
   if (*restore) return run_restore(target, backup_dir);
+  if (*recalc) return run_recalc(target, recalc_options);
   return kExitUsage;
 }

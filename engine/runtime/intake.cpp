@@ -27,6 +27,7 @@ void stamp_server_time(Event& event, TimeMs now) {
                  [&](HoldEvent& e) { stamp(e.at); },
                  [&](HoldActionEvent& e) { stamp(e.at); },
                  [&](AdjustmentEvent& e) { stamp(e.at); },
+                 [&](RecalcAdjustmentEvent& e) { stamp(e.at); },
                  [](auto&) {},
              },
              event.body);

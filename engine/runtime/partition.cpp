@@ -48,6 +48,8 @@ const char* client_id_field(EventType kind) {
       return "hold_id";
     case EventType::adjustment:
       return "adjustment_id";
+    case EventType::recalc_adjustment:
+      return "job_id";
     case EventType::referral_reward:
     case EventType::referral_reversal:
       return "id";
@@ -66,11 +68,16 @@ const std::string* follow_up_id(const Event& event) {
   return &std::get<ReferralFollowUp>(event.body).id;
 }
 
+size_t per_partition(size_t total, uint32_t partitions) {
+  return partitions == 0 ? total : (total + partitions - 1) / partitions;
+}
+
 }  // namespace
 
 Runtime::Partition::Partition(Runtime& runtime, size_t queue_capacity)
     : runtime_(runtime),
       queue_(queue_capacity),
+      cache_(per_partition(runtime.options_.member_cache_members, runtime.options_.partitions)),
       overlay_(runtime.store_),
       thread_([this] { run(); }) {}
 
@@ -94,9 +101,11 @@ void Runtime::Partition::run() {
 Status Runtime::Partition::load(const std::string& member_id, std::optional<MemberState>*& slot) {
   auto it = members_.find(member_id);
   if (it == members_.end()) {
-    std::optional<MemberState> loaded;
-    Status status = runtime_.store_.load_member(member_id, loaded);
-    if (!status.ok()) return status;
+    std::optional<MemberState> loaded = cache_.take(member_id);
+    if (!loaded) {
+      Status status = runtime_.store_.load_member(member_id, loaded);
+      if (!status.ok()) return status;
+    }
     it = members_.emplace(member_id, std::move(loaded)).first;
   }
   slot = &it->second;
@@ -211,6 +220,16 @@ Status Runtime::Partition::prepare_context(Work& work, const std::string& member
     // A purchase of another member is as unknown to this member as a missing one.
     if (purchase == nullptr || purchase->member_id != member_id) {
       work.result.rejection = not_found("original_event_id", "no purchase with this event id");
+      return Status::ok_status();
+    }
+    context.original_purchase = purchase;
+  } else if (const auto* recalc = std::get_if<RecalcAdjustmentEvent>(&event.body)) {
+    const PurchaseRecord* purchase = nullptr;
+    if (Status status = overlay_.purchase(recalc->event_id, purchase); !status.ok()) {
+      return status;
+    }
+    if (purchase == nullptr || purchase->member_id != member_id) {
+      work.result.rejection = not_found("event_id", "no purchase with this event id");
       return Status::ok_status();
     }
     context.original_purchase = purchase;
@@ -346,12 +365,14 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
   }
 }
 
+// Every request of a batch that did not commit is answered `unavailable`, refusals and replays
+// included: they may have been decided against the batch's own uncommitted effects (a retry
+// answered as a replay of an event earlier in the batch, a hold found captured by it), and
+// would then tell the client of something that never happened. Retrying is always safe.
 void Runtime::Partition::fail_batch(const Status& status) {
   for (Work& work : work_) {
-    if (work.result.rejection.ok() && !work.result.replayed) {
-      work.result = EventResult{};
-      work.result.rejection = unavailable("storage is unavailable: " + status.message());
-    }
+    work.result = EventResult{};
+    work.result.rejection = unavailable("storage is unavailable: " + status.message());
   }
 }
 
@@ -403,6 +424,28 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
     }
     requests[i].done(std::move(work_[i].result));
   }
+  // A follow-up whose batch failed stays in the outbox; without this it would wait for the next
+  // start. It is queued again after this partition's next commit that succeeds (storage is back).
+  if (runtime_.options_.deliver_follow_ups) {
+    if (!status.ok()) {
+      for (Request& request : requests) {
+        if (follow_up_id(request.event) != nullptr) {
+          parked_follow_ups_.push_back(std::move(request.event));
+        }
+      }
+    } else if (!commit_.empty() && !parked_follow_ups_.empty()) {
+      for (Event& follow_up : parked_follow_ups_) runtime_.deliver(std::move(follow_up));
+      parked_follow_ups_.clear();
+    }
+  }
+  // Only what is committed goes back to the cache; after a failed commit the members the
+  // batch took out are read from storage again.
+  if (status.ok()) {
+    for (auto& [member_id, member] : members_) {
+      if (member) cache_.put(std::move(*member));
+    }
+  }
+  members_.clear();
   runtime_.finished(requests.size());
 }
 

@@ -13,6 +13,7 @@
 
 #include "engine/runtime/batch_overlay.hpp"
 #include "engine/runtime/bounded_queue.hpp"
+#include "engine/runtime/member_cache.hpp"
 #include "engine/runtime/runtime.hpp"
 
 namespace loyalty {
@@ -65,11 +66,13 @@ class Runtime::Partition {
   // Per-batch scratch, reused.
   std::deque<Work> work_;
   std::unordered_map<std::string, std::optional<MemberState>> members_;
+  MemberCache cache_;  // members of committed batches; see member_cache.hpp on coherence
   std::unordered_map<std::string, const IdempotencyRecord*> batch_idempotency_;
   BatchOverlay overlay_;
   std::vector<std::pair<std::string, std::string>> claimed_;
   CommitBatch commit_;
-  std::thread thread_;  // last: starts after everything it uses exists
+  std::vector<Event> parked_follow_ups_;  // their batch failed; queued again after a success
+  std::thread thread_;                    // last: starts after everything it uses exists
 };
 
 }  // namespace loyalty

@@ -29,7 +29,9 @@ Rejection unavailable(std::string message) {
 Completion log_follow_up(std::string id) {
   return [id = std::move(id)](EventResult&& result) {
     if (result.rejection.code == ErrorCode::unavailable) {
-      std::fprintf(stderr, "runtime: follow-up %s not applied (%s); it stays in the outbox\n",
+      std::fprintf(stderr,
+                   "runtime: follow-up %s not applied (%s); it stays in the outbox and is queued "
+                   "again after the next commit that succeeds\n",
                    id.c_str(), result.rejection.message.c_str());
     } else if (!result.rejection.ok()) {
       std::fprintf(stderr, "runtime: follow-up %s refused (%s %s: %s); removed from the outbox\n",

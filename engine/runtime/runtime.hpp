@@ -40,6 +40,9 @@ struct RuntimeOptions {
   size_t queue_capacity = 16384;  // per partition; a full queue refuses with `unavailable`
                                   // (client events only: follow-ups are never refused)
   size_t batch_events_max = 512;  // events per group commit
+  // Members kept in memory across batches, over all partitions (least recently used leave
+  // first): a busy member is then read from storage once, not per event. 0 turns it off.
+  size_t member_cache_members = 100'000;
   // False when replaying an event log: the log holds each follow-up as an event of its own,
   // at the place it was applied, so the follow-ups triggers make now are not delivered.
   bool deliver_follow_ups = true;

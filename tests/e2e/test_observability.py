@@ -1,10 +1,17 @@
 """GET /v1/openapi.json and GET /metrics on the real server, fetched with curl (no credentials)."""
 import asyncio
+import glob
 import json
+import os
 import re
+import resource
+import shlex
+import shutil
 import subprocess
+import tempfile
 import time
 import unittest
+from unittest import mock
 
 import websockets
 
@@ -133,6 +140,49 @@ class ObservabilityTest(unittest.TestCase):
                 break
             time.sleep(0.05)
         self.assertEqual(gauge(), 0)
+
+    def test_every_line_logged_for_a_request_carries_its_request_id(self):
+        # A failed commit is logged by the writer thread that finished the event, not by the
+        # session: that line too must be found from the id the client was answered with. The
+        # failure is real: once the write-ahead log may not grow (a file size limit set on the
+        # process), the next commit fails. The wrapper makes loyaltyd ignore SIGXFSZ, so that
+        # the write fails with EFBIG instead of the signal killing the process.
+        folder = tempfile.mkdtemp(prefix="loyalty-obs-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        wrapper = os.path.join(folder, "loyaltyd")
+        with open(wrapper, "w") as f:
+            f.write(f'#!/bin/sh\ntrap "" XFSZ\nexec {shlex.quote(harness.LOYALTYD)} "$@"\n')
+        os.chmod(wrapper, 0o755)
+        server = harness.Server()
+        self.addCleanup(server.cleanup)
+        with mock.patch.object(harness, "LOYALTYD", wrapper):
+            server.start()
+        self.assertEqual(server.signup("obs-fail").status, 201)
+        # The write-ahead log grows well past the server's own log, which must stay writable.
+        events = [{"type": "purchase", **purchase_body(f"obs-fill-{i}", "obs-fail",
+                                                       [line("mug", "retail", 1000)])}
+                  for i in range(300)]
+        r = server.request("POST", "/v1/events:batch", events, key=harness.POS_KEY)
+        self.assertEqual(r.status, 200, r)
+        wal = max(glob.glob(os.path.join(server.data_dir, "*.log")), key=os.path.getsize)
+        limit = os.path.getsize(wal)
+        self.assertGreater(limit, os.path.getsize(server.log_path) + 64 * 1024)
+        resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE, (limit, limit))
+
+        r = server.request("POST", "/v1/events/purchase",
+                           purchase_body("obs-fail-e1", "obs-fail", [line("mug", "retail", 1000)]),
+                           key=harness.POS_KEY, headers={"X-Request-Id": "obs-fail-1"})
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.headers["X-Request-Id"], "obs-fail-1")
+        entries = [json.loads(text) for text in server.read_log().splitlines()
+                   if text.startswith("{")]  # RocksDB may print plain lines of its own
+        failures = [e for e in entries if "storage is unavailable" in e["msg"]]
+        self.assertTrue(failures, f"the failed commit was not logged: {entries}")
+        for entry in failures:
+            self.assertEqual(entry["level"], "error", entry)
+            self.assertEqual(entry.get("request_id"), "obs-fail-1", entry)
+        requests = [e for e in entries if e["msg"] == "request" and e["request_id"] == "obs-fail-1"]
+        self.assertEqual([e["status"] for e in requests], [503])
 
 
 if __name__ == "__main__":

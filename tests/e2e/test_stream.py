@@ -419,5 +419,38 @@ class SlowConsumer(unittest.TestCase):
 
         run(scenario())
 
+
+class Shutdown(unittest.TestCase):
+    def test_sigterm_sends_going_away_to_every_open_socket(self):
+        server = Server()
+        self.addCleanup(server.cleanup)
+        server.start()
+        self.assertEqual(server.signup("bye-m").status, 201)
+
+        async def closed_frame(client):
+            with self.assertRaises(websockets.exceptions.ConnectionClosed) as caught:
+                while True:
+                    await asyncio.wait_for(client.ws.recv(), RECEIVE_TIMEOUT)
+            return caught.exception.rcvd
+
+        async def scenario():
+            # A subscriber and a POS that only streams events: both are told, not just cut.
+            async with StreamClient(server) as follower, StreamClient(server, key=POS_KEY) as pos:
+                self.assertEqual((await follower.subscribe("bye-m"))["op"], "subscribed")
+                await pos.send({"op": "event", "event": {
+                    "type": "purchase", **purchase_body("bye-e1", "bye-m",
+                                                        [line("latte-l", "beverage", 800)])}})
+                self.assertEqual((await pos.receive())["status"], 200)
+                stopping = asyncio.get_running_loop().run_in_executor(None, server.stop)
+                closes = await asyncio.gather(closed_frame(follower), closed_frame(pos))
+                self.assertEqual(await stopping, 0)
+                for close in closes:
+                    self.assertIsNotNone(close, "no close frame was received")
+                    self.assertEqual(close.code, 1001)
+                    self.assertEqual(close.reason, "server shutting down")
+
+        run(scenario())
+
+
 if __name__ == "__main__":
     unittest.main()

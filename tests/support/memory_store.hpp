@@ -22,6 +22,7 @@ class MemoryStore final : public MemberStore {
 
   Status load_member(std::string_view member_id, std::optional<MemberState>& out) override {
     std::lock_guard lock(mutex_);
+    ++member_loads_;
     out = find(members_, member_id);
     return Status::ok_status();
   }
@@ -103,6 +104,10 @@ class MemoryStore final : public MemberStore {
     std::lock_guard lock(mutex_);
     fail_if_ = std::move(filter);
   }
+  size_t member_loads() const {
+    std::lock_guard lock(mutex_);
+    return member_loads_;
+  }
   size_t commits() const {
     std::lock_guard lock(mutex_);
     return commits_;
@@ -176,6 +181,7 @@ class MemoryStore final : public MemberStore {
   bool fail_commits_ = false;
   CommitFilter fail_if_;
   size_t commits_ = 0;
+  size_t member_loads_ = 0;
   size_t failed_commits_ = 0;
   std::vector<Event> events_;
   std::map<std::string, MemberState> members_;

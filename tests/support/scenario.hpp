@@ -150,6 +150,23 @@ class Scenario {
     return apply(Event{kind, j});
   }
 
+  // A recalculation's correction of purchase `event_id` (its member is the purchase's).
+  Rejection recalc(const std::string& job_id, const std::string& event_id, Points points,
+                   Points points_recalculated, TimeMs when = at("2026-11-22T12:00:00Z"),
+                   TimeMs expires_at = kTimeNever, uint32_t program_version = 7) {
+    RecalcAdjustmentEvent r;
+    r.job_id = job_id;
+    r.event_id = event_id;
+    auto it = purchases_.find(event_id);
+    r.member_id = it == purchases_.end() ? "nobody" : it->second.member_id;
+    r.points = points;
+    r.points_recalculated = points_recalculated;
+    r.expires_at = expires_at;
+    r.program_version = program_version;
+    r.at = when;
+    return apply(Event{r});
+  }
+
   // Applies the event like the runtime would: the original purchase or stored hold in the
   // context, follow-ups delivered to their members right after (exactly once).
   Rejection apply(Event event) {
@@ -164,6 +181,11 @@ class Scenario {
     if (auto it = holds_.find(hold_id); it != holds_.end()) context.stored_hold = &it->second.hold;
     if (auto* r = std::get_if<RefundEvent>(&event.body)) {
       if (auto it = purchases_.find(r->original_event_id); it != purchases_.end()) {
+        context.original_purchase = &it->second;
+      }
+    }
+    if (auto* r = std::get_if<RecalcAdjustmentEvent>(&event.body)) {
+      if (auto it = purchases_.find(r->event_id); it != purchases_.end()) {
         context.original_purchase = &it->second;
       }
     }

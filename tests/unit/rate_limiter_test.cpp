@@ -218,5 +218,35 @@ TEST(Logger, RequestLineCarriesTheRequestAndNoCredential) {
   EXPECT_NE(output.find("\"duration_ms\":1.235"), std::string::npos) << output;
 }
 
+TEST(Logger, LinesWrittenInARequestScopeCarryItsId) {
+  const auto logged = [](auto&& write) {
+    ::testing::internal::CaptureStderr();
+    write();
+    return boost::json::parse(::testing::internal::GetCapturedStderr()).as_object();
+  };
+  EXPECT_FALSE(logged([] { log_event(LogLevel::error, "outside"); }).contains("request_id"));
+  {
+    const RequestLogScope outer("req-outer");
+    EXPECT_EQ(current_request_id(), "req-outer");
+    EXPECT_EQ(logged([] { log_event(LogLevel::error, "storage error"); }).at("request_id"),
+              "req-outer");
+    {
+      const RequestLogScope inner("req-inner");
+      EXPECT_EQ(logged([] { log_event(LogLevel::warn, "x"); }).at("request_id"), "req-inner");
+    }
+    EXPECT_EQ(current_request_id(), "req-outer");
+    // A caller that names the id itself keeps its own.
+    EXPECT_EQ(logged([] {
+                log_event(LogLevel::info, "x", {{"request_id", "given"}});
+              }).at("request_id"),
+              "given");
+    // Another thread is not in this request.
+    std::string other = "unset";
+    std::thread([&] { other = std::string(current_request_id()); }).join();
+    EXPECT_EQ(other, "");
+  }
+  EXPECT_EQ(current_request_id(), "");
+}
+
 }  // namespace
 }  // namespace loyalty::api

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <latch>
 #include <thread>
@@ -160,6 +161,54 @@ TEST_F(RuntimeTest, FailedCommitAnswersUnavailableAndChangesNothing) {
   ASSERT_TRUE(retried.rejection.ok());
   EXPECT_FALSE(retried.replayed);
   EXPECT_EQ(store_.member("m1")->balance.available, 64);
+}
+
+// A retry queued in the same batch as its original is answered from the batch. When the batch
+// then fails to commit, that answer must not stand: the original and the retry are both told
+// `unavailable`, and nothing was applied.
+TEST_F(RuntimeTest, AFailedBatchAcknowledgesNothingItDecided) {
+  start({.partitions = 1});
+  ASSERT_TRUE(submit(signup("m1")).rejection.ok());
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> commits{0};
+  // The first commit waits until both copies of e1 are queued behind it; every later one fails.
+  store_.fail_commits_if([&](const CommitBatch&) {
+    if (commits.fetch_add(1) > 0) return true;
+    released.wait();
+    return false;
+  });
+  std::promise<EventResult> blocker, original, retry;
+  auto answer_to = [](std::promise<EventResult>& p) {
+    return [&p](EventResult&& r) { p.set_value(std::move(r)); };
+  };
+  runtime_->submit(purchase("e0", "m1", 100), answer_to(blocker));
+  while (commits.load() == 0) std::this_thread::yield();
+  runtime_->submit(purchase("e1", "m1", 6400), answer_to(original));
+  runtime_->submit(purchase("e1", "m1", 6400), answer_to(retry));
+  release.set_value();
+  EXPECT_TRUE(blocker.get_future().get().rejection.ok());
+  const EventResult first = original.get_future().get();
+  const EventResult second = retry.get_future().get();
+  EXPECT_EQ(first.rejection.code, ErrorCode::unavailable);
+  EXPECT_EQ(second.rejection.code, ErrorCode::unavailable);
+  EXPECT_FALSE(second.replayed);
+  store_.fail_commits_if(nullptr);
+  EXPECT_EQ(store_.member("m1")->balance.available, 1);
+  const EventResult again = submit(purchase("e1", "m1", 6400));
+  ASSERT_TRUE(again.rejection.ok());
+  EXPECT_FALSE(again.replayed) << "e1 was never applied";
+}
+
+TEST_F(RuntimeTest, ABusyMemberIsReadFromStorageOnce) {
+  start();
+  ASSERT_TRUE(submit(signup("m1")).rejection.ok());
+  const size_t loads_before = store_.member_loads();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(submit(purchase("e" + std::to_string(i), "m1", 1000)).rejection.ok());
+  }
+  EXPECT_EQ(store_.member_loads(), loads_before) << "the writer kept m1 after its sign-up";
+  EXPECT_EQ(store_.member("m1")->balance.available, 200);
 }
 
 TEST_F(RuntimeTest, ValidationRefusalsNeverReachTheQueue) {
@@ -352,6 +401,25 @@ TEST_F(RuntimeDomainTest, ReferralRewardReachesAReferrerInAnotherPartitionOnce) 
   runtime_->stop();
   EXPECT_EQ(store_.member(referrer)->balance.available, kReferrerPoints);
   EXPECT_EQ(logged(EventType::referral_reward), 1u);
+}
+
+// A follow-up whose own commit failed (a full disk) is applied once storage works again, without
+// a restart: after the next commit of its partition that succeeds.
+TEST_F(RuntimeDomainTest, AFollowUpWhoseCommitFailedIsAppliedWhenStorageIsBack) {
+  store_.fail_commits_if([](const CommitBatch& batch) { return !batch.outbox_deletes.empty(); });
+  start(kFourPartitions);
+  const std::string referrer = member_in(1, "referrer-");
+  const std::string referee = member_in(2, "referee-");
+  refer_and_buy(referrer, referee);
+  while (store_.failed_commits() == 0) std::this_thread::yield();
+  store_.fail_commits_if(nullptr);
+  EXPECT_EQ(store_.member(referrer)->balance.available, 0);
+
+  ASSERT_TRUE(submit(purchase("e2", referrer, 100)).rejection.ok());
+  runtime_->stop();
+  EXPECT_EQ(store_.member(referrer)->balance.available, kReferrerPoints + 1);
+  EXPECT_EQ(entries_of_type(referrer, EntryType::referral_bonus), 1u);
+  EXPECT_TRUE(store_.outbox_ids().empty());
 }
 
 // The crash between trigger and delivery: the trigger (and its outbox record) is committed,

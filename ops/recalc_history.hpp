@@ -1,0 +1,40 @@
+// The history a recalculation re-runs: every purchase of a time range with what the member
+// was just before it (tier, purchase count), what points paid of it, its refunds line by line,
+// and its record as the store has it now. Rebuilt from the event log of one snapshot by
+// replaying the affected members' events through the pure engine, each under the program
+// version it ran with, in a scratch state of our own: the store is only read.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/events.hpp"
+#include "engine/purchase_record.hpp"
+#include "engine/recalc.hpp"
+#include "ops/job_progress.hpp"
+#include "storage/rocks_store.hpp"
+
+namespace loyalty::ops {
+
+struct PurchaseHistory {
+  PurchaseEvent purchase;
+  RecalcHistory history;               // history.purchase points at `purchase`
+  PurchaseRecord record;               // as of the snapshot: earned, reversed, adjusted
+  TimeMs lot_expires_at = kTimeNever;  // of the purchase's lot when it was earned
+  bool had_lot = false;
+  std::vector<std::string> adjusted_by_jobs;  // recalc job ids that adjusted it
+};
+
+struct HistoryScan {
+  uint64_t log_seq = 0;  // the newest event of the snapshot
+  // By member id, then log order. Not to be resized: each history points into its element.
+  std::vector<PurchaseHistory> purchases;
+};
+
+// Purchases with occurred_at in [from, to) as of `snapshot`. `progress.total` is set to
+// their number once counted; `progress.done` grows as each is reached in the replay.
+Status scan_history(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from, TimeMs to,
+                    JobProgress& progress, HistoryScan& out);
+
+}  // namespace loyalty::ops

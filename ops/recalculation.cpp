@@ -1,0 +1,190 @@
+// Batch reward recalculation: the history of a range's purchases from one snapshot, each
+// re-run under the new program (engine/recalc), the differences reported and, when applying,
+// written as one recalc_adjustment per changed purchase through the runtime's writers.
+#include "ops/recalculation.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <mutex>
+#include <set>
+
+#include "engine/lots.hpp"
+#include "engine/recalc.hpp"
+#include "ops/in_flight.hpp"
+#include "ops/recalc_history.hpp"
+
+namespace loyalty::ops {
+namespace {
+
+constexpr size_t kInFlightMax = 4096;
+
+// FNV-1a, 64 bit: stable across builds, so a job id never changes between versions.
+uint64_t fnv1a(std::string_view text, uint64_t state = 0xcbf29ce484222325ULL) {
+  for (const char c : text) {
+    state ^= static_cast<uint8_t>(c);
+    state *= 0x100000001b3ULL;
+  }
+  return state;
+}
+
+Status invalid(std::string message) {
+  return Status::error(Status::Code::invalid_argument, std::move(message));
+}
+
+// Deltas by order of magnitude and sign: [lower, upper).
+std::vector<RecalcBucket> empty_histogram() {
+  return {
+      {"-1000 or less", std::nullopt, -999, 0},
+      {"-999..-100", -999, -99, 0},
+      {"-99..-10", -99, -9, 0},
+      {"-9..-1", -9, 0, 0},
+      {"1..9", 1, 10, 0},
+      {"10..99", 10, 100, 0},
+      {"100..999", 100, 1000, 0},
+      {"1000 or more", 1000, std::nullopt, 0},
+  };
+}
+
+void count_in_histogram(std::vector<RecalcBucket>& histogram, Points delta) {
+  for (RecalcBucket& bucket : histogram) {
+    if ((!bucket.lower || delta >= *bucket.lower) && (!bucket.upper || delta < *bucket.upper)) {
+      ++bucket.count;
+      return;
+    }
+  }
+}
+
+// Compares every purchase's figure as recorded with the new rules' and fills the report.
+Status compare(const Program& program, const HistoryScan& scan, const RecalcRequest& request,
+               RecalcReport& out, std::vector<RecalcAdjustmentEvent>& planned) {
+  std::set<std::string_view> members;
+  out.histogram = empty_histogram();
+  for (const PurchaseHistory& p : scan.purchases) {
+    ++out.events_examined;
+    if (p.purchase.currency != program.currency) {
+      return invalid("the program's currency is " + program.currency + ", purchase " +
+                     p.purchase.event_id + " was in " + p.purchase.currency);
+    }
+    const std::optional<RecalcFigures> figures = recalc_purchase(program, p.history);
+    if (!figures) {
+      return invalid("purchase " + p.purchase.event_id +
+                     ": the new program's amounts are too large to compute exactly");
+    }
+    const Points old_points = effective_points(p.record);
+    const Points delta = figures->effective() - old_points;
+    if (delta == 0) continue;
+    if (std::find(p.adjusted_by_jobs.begin(), p.adjusted_by_jobs.end(), request.job_id) !=
+        p.adjusted_by_jobs.end()) {
+      ++out.events_already_adjusted;
+      continue;
+    }
+    ++out.events_changed;
+    members.insert(p.purchase.member_id);
+    out.total_delta += delta;
+    (delta > 0 ? out.total_positive : out.total_negative) += delta;
+    count_in_histogram(out.histogram, delta);
+    out.changes.push_back({p.purchase.member_id, p.purchase.event_id, p.purchase.occurred_at,
+                           old_points, figures->effective(), delta});
+    RecalcAdjustmentEvent event;
+    event.job_id = request.job_id;
+    event.event_id = p.purchase.event_id;
+    event.member_id = p.purchase.member_id;
+    event.points = delta;
+    event.points_recalculated = figures->earned;
+    // The purchase's lot as it was earned; a purchase that earned nothing had none, so its
+    // points expire as the new rules would have had them expire.
+    event.expires_at =
+        p.had_lot ? p.lot_expires_at : lot_expiry(program.expiry, p.purchase.occurred_at);
+    event.program_version = request.program->number;
+    planned.push_back(std::move(event));
+  }
+  out.members_affected = members.size();
+  out.largest = out.changes;
+  std::stable_sort(out.largest.begin(), out.largest.end(),
+                   [](const RecalcChange& a, const RecalcChange& b) {
+                     const Points abs_a = a.delta < 0 ? -a.delta : a.delta;
+                     const Points abs_b = b.delta < 0 ? -b.delta : b.delta;
+                     return abs_a > abs_b;
+                   });
+  if (out.largest.size() > kLargestShown) out.largest.resize(kLargestShown);
+  return Status::ok_status();
+}
+
+// Submits the adjustments (at most kInFlightMax at a time) and waits for every answer.
+void apply_all(Runtime& runtime, std::vector<RecalcAdjustmentEvent>& planned, JobProgress& progress,
+               RecalcReport& out) {
+  progress.total += planned.size();
+  std::mutex result_mutex;
+  InFlight in_flight(kInFlightMax);
+  for (RecalcAdjustmentEvent& adjustment : planned) {
+    in_flight.acquire();
+    const std::string id = adjustment.adjustment_id();
+    runtime.submit(Event{std::move(adjustment)}, [&, id](EventResult&& r) {
+      {
+        std::lock_guard lock(result_mutex);
+        if (!r.rejection.ok()) {
+          ++out.adjustments_failed;
+          if (out.first_failure.empty()) out.first_failure = id + ": " + r.rejection.message;
+        } else if (r.replayed) {
+          ++out.adjustments_replayed;
+        } else {
+          ++out.adjustments_applied;
+        }
+      }
+      ++progress.done;
+      in_flight.release();
+    });
+  }
+  in_flight.wait_idle();
+}
+
+}  // namespace
+
+std::string recalc_job_id(std::string_view program_source, TimeMs from, TimeMs to) {
+  uint64_t hash = fnv1a(program_source);
+  // Length-prefixed so that no (source, from, to) runs into another.
+  hash = fnv1a("\x1f" + std::to_string(program_source.size()) + ":" + std::to_string(from) + ":" +
+                   std::to_string(to),
+               hash);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return std::string("recalc-") + hex;
+}
+
+Status run_recalculation(RocksStore& store, Runtime* runtime, const RecalcRequest& request,
+                         JobProgress& progress, RecalcReport& out) {
+  if (request.program == nullptr) return invalid("a recalculation needs a program");
+  if (request.from >= request.to) return invalid("`from` must be before `to`");
+  if (request.job_id.empty()) return invalid("a recalculation needs a job id");
+  if (request.apply && runtime == nullptr) return invalid("applying needs a runtime");
+  if (request.apply && request.program->number == 0) {
+    return invalid("applying needs a stored program version (add_program_version)");
+  }
+  out = RecalcReport{};
+  out.job_id = request.job_id;
+  out.program_version = request.program->number;
+  out.program_label = request.program->number != 0 ? request.program->label()
+                                                   : request.program->program.id + "@unsaved";
+  out.from = request.from;
+  out.to = request.to;
+  out.applied = request.apply;
+
+  // One snapshot for both passes over the log; ingestion goes on meanwhile, and what it
+  // commits after this point is not part of the recalculation.
+  const std::unique_ptr<ReadSnapshot> snapshot = store.snapshot();
+  HistoryScan scan;
+  if (Status status = scan_history(store, *snapshot, request.from, request.to, progress, scan);
+      !status.ok()) {
+    return status;
+  }
+  out.log_seq = scan.log_seq;
+  std::vector<RecalcAdjustmentEvent> planned;
+  if (Status status = compare(request.program->program, scan, request, out, planned);
+      !status.ok()) {
+    return status;
+  }
+  if (request.apply) apply_all(*runtime, planned, progress, out);
+  return Status::ok_status();
+}
+
+}  // namespace loyalty::ops

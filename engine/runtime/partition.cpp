@@ -121,11 +121,15 @@ bool Runtime::Partition::claim(const std::string& key, const std::string& member
 // Whether `value` of `kind` is free for `member_id` (in the store, this batch and in flight).
 Status Runtime::Partition::identifier_free(IdentifierKind kind, const std::string& value,
                                            const std::string& member_id, bool& free) {
+  // Claim first, then read the store: a writer that held the claim releases it only after its
+  // commit, so whoever claims next is sure to see that commit. (Reading first could miss a
+  // commit that lands between the read and the claim, and give one phone to two members.)
+  free = claim(identifier_claim_key(kind, value), member_id);
+  if (!free) return Status::ok_status();
   std::string owner;
   Status status = runtime_.store_.find_identifier(kind, value, owner);
   if (!status.ok()) return status;
-  free =
-      (owner.empty() || owner == member_id) && claim(identifier_claim_key(kind, value), member_id);
+  free = owner.empty() || owner == member_id;
   return Status::ok_status();
 }
 
@@ -184,6 +188,14 @@ Status Runtime::Partition::check_idempotency(Work& work, const std::string& memb
   if (auto it = batch_idempotency_.find(key); it != batch_idempotency_.end()) {
     previous = it->second;
   } else {
+    // Claim before reading the store, as identifier_free does: the same id sent for two
+    // members lands in two partitions, and the claim is released only after its commit.
+    if (!claim("k:" + key, member_id)) {
+      work.result.rejection = {ErrorCode::idempotency_conflict, field,
+                               std::string("this ") + field + " is in use by another request"};
+      decided = true;
+      return Status::ok_status();
+    }
     Status status = runtime_.store_.load_idempotency(key, stored);
     if (!status.ok()) return status;
     if (stored) previous = &*stored;
@@ -198,11 +210,6 @@ Status Runtime::Partition::check_idempotency(Work& work, const std::string& memb
       work.result.rejection = {ErrorCode::idempotency_conflict, field,
                                std::string("this ") + field + " was used with a different payload"};
     }
-    return Status::ok_status();
-  }
-  if (!claim("k:" + key, member_id)) {
-    work.result.rejection = {ErrorCode::idempotency_conflict, field,
-                             std::string("this ") + field + " is in use by another request"};
     return Status::ok_status();
   }
   decided = false;

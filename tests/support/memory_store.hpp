@@ -28,9 +28,19 @@ class MemoryStore final : public MemberStore {
   }
 
   Status load_idempotency(std::string_view key, std::optional<IdempotencyRecord>& out) override {
-    std::lock_guard lock(mutex_);
-    out = find(idempotency_, key);
+    std::function<void(std::string_view)> hook;
+    {
+      std::lock_guard lock(mutex_);
+      out = find(idempotency_, key);
+      hook = after_idempotency_read_;
+    }
+    if (hook) hook(key);  // outside the lock: the hook may wait for another writer's commit
     return Status::ok_status();
+  }
+  // Runs after every idempotency read, to widen race windows in tests.
+  void after_idempotency_read(std::function<void(std::string_view)> hook) {
+    std::lock_guard lock(mutex_);
+    after_idempotency_read_ = std::move(hook);
   }
 
   Status find_identifier(IdentifierKind kind, std::string_view value,
@@ -182,6 +192,7 @@ class MemoryStore final : public MemberStore {
   CommitFilter fail_if_;
   size_t commits_ = 0;
   size_t member_loads_ = 0;
+  std::function<void(std::string_view)> after_idempotency_read_;
   size_t failed_commits_ = 0;
   std::vector<Event> events_;
   std::map<std::string, MemberState> members_;

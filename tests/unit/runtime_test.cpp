@@ -238,6 +238,44 @@ TEST_F(RuntimeTest, PhoneNumbersAreUniqueAcrossPartitions) {
   EXPECT_EQ(joined, 1);
 }
 
+TEST_F(RuntimeTest, OneEventIdSentForManyMembersAppliesOnce) {
+  start({.partitions = 4, .queue_capacity = 1024, .batch_events_max = 64});
+  constexpr int kMembers = 16;
+  for (int i = 0; i < kMembers; ++i) {
+    ASSERT_TRUE(submit(signup("m" + std::to_string(i))).rejection.ok());
+  }
+  // The first writer to read an id waits (up to 300 ms) for another writer to commit it: a
+  // writer that read before claiming would then apply it a second time.
+  std::atomic<bool> first{true};
+  store_.after_idempotency_read([&](std::string_view key) {
+    if (!first.exchange(false)) return;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    while (!store_.idempotency(std::string(key)) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  for (int round = 0; round < 5; ++round) {
+    first = true;
+    const std::string event_id = "shared-" + std::to_string(round);
+    std::vector<std::promise<EventResult>> promises(kMembers);
+    for (int i = 0; i < kMembers; ++i) {
+      runtime_->submit(purchase(event_id, "m" + std::to_string(i), 1000),
+                       [&promises, i](EventResult&& r) { promises[i].set_value(std::move(r)); });
+    }
+    int applied = 0;
+    for (auto& p : promises) {
+      EventResult r = p.get_future().get();
+      if (r.rejection.ok()) {
+        ++applied;
+      } else {
+        EXPECT_EQ(r.rejection.code, ErrorCode::idempotency_conflict);
+      }
+    }
+    EXPECT_EQ(applied, 1) << event_id << " belongs to one member only";
+  }
+  store_.after_idempotency_read(nullptr);
+}
+
 TEST_F(RuntimeTest, ReferralCodeLinksTheReferrer) {
   start();
   EventResult referrer = submit(signup("m1"));

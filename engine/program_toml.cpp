@@ -258,9 +258,15 @@ bool append_json(const TomlValue& value, const std::string& path, ErrorSink& err
       // Beyond a double's range (1e400) JSON readers make it infinity, which the API would
       // then write as the non-JSON `Infinity` in every member view (found by
       // fuzz/program_toml_fuzzer.cpp). toml11 reads such a literal as ±DBL_MAX.
-      if (std::abs(value.as_floating()) >= std::numeric_limits<double>::max()) {
+      const double number = value.as_floating();
+      if (std::abs(number) >= std::numeric_limits<double>::max()) {
         errors.fail(path, "is beyond the range of a JSON number (about 1e308): " + literal);
         return false;
+      }
+      // Zero (or an underflow to it) is written plainly: Boost.JSON 1.81 reads "0e400" as NaN.
+      if (number == 0.0) {
+        out += std::signbit(number) ? "-0.0" : "0.0";
+        return true;
       }
       for (size_t i = 0; i < literal.size(); ++i) {
         if (literal[i] == '_' || (i == 0 && literal[i] == '+')) continue;

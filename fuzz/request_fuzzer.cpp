@@ -41,11 +41,10 @@ void check_refusal(const ParseError& error) {
 // engine's to make for this event, if any.
 void check_validates(const Event& event, std::string_view allowed = {}) {
   const Rejection rejection = validate_input(event, kNowMs);
-  if (rejection.ok()) return;
+  if (rejection.ok() || (!allowed.empty() && rejection.field == allowed)) return;
   std::fprintf(stderr, "validate_input refused %s: %s\n", rejection.field.c_str(),
                rejection.message.c_str());
-  FUZZ_PROPERTY(!allowed.empty() && rejection.field == allowed,
-                "the engine's validator accepts what the parser accepted");
+  FUZZ_PROPERTY(false, "the engine's validator accepts what the parser accepted");
 }
 
 void check_purchase(const PurchaseEvent& purchase) {

@@ -4,6 +4,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/listener.h>
@@ -17,10 +18,12 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <limits>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -90,11 +93,13 @@ Status from_rocks(const rocksdb::Status& status) {
   return Status::error(code, status.ToString());
 }
 
-// After a failed write RocksDB refuses every write (a "background error") until DB::Resume().
-// RocksStore resumes on its next write (Impl::write) instead of RocksDB's own retry loop, which
-// polls the free space every few seconds: writes come back with the first request after the disk
-// has room again. Soft errors (a compaction short of space) do not stop writes; RocksDB keeps
-// recovering those itself.
+// After a failed write RocksDB refuses every write (a "background error") until DB::Resume(),
+// which flushes the memtables. RocksStore resumes on its own next write (Impl::write) once the
+// disk has room for that flush, and RocksDB's recovery threads are turned off: writes come back
+// with the first request after space returns, and no resume runs while the disk is still full.
+// (In RocksDB 7.8 a resume that fails half-way, its flushes still running, can leave the next
+// resume waiting for ever; and RocksDB's own polling for space mixed with ours answers "busy".)
+// Soft errors (a compaction short of space) do not stop writes or background work.
 // A resume moves writes to a new WAL file only when some memtable holds data (it flushes them);
 // with every memtable empty (just after open, or after a resume) RocksDB 7.8 keeps the WAL writer
 // that failed, and the next write trips an assertion in Debian's build (an I/O error in others).
@@ -102,9 +107,9 @@ Status from_rocks(const rocksdb::Status& status) {
 // written without the WAL: put back after each flush of that family.
 class WriteRecovery final : public rocksdb::EventListener {
  public:
-  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status error,
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status /*error*/,
                             bool* auto_recovery) override {
-    if (error.severity() >= rocksdb::Status::Severity::kHardError) *auto_recovery = false;
+    *auto_recovery = false;
   }
   void OnFlushCompleted(rocksdb::DB* /*db*/, const rocksdb::FlushJobInfo& flush) override {
     if (flush.cf_name == rocksdb::kDefaultColumnFamilyName) anchor_needed.store(true);
@@ -112,6 +117,12 @@ class WriteRecovery final : public rocksdb::EventListener {
 
   std::atomic<bool> anchor_needed{true};
 };
+
+// Free space a resume wants beyond the memtables it flushes.
+constexpr uint64_t kResumeHeadroomBytes = uint64_t{1} << 20;
+// How long a resume waits for running flushes and compactions to end, and how often it looks.
+constexpr std::chrono::milliseconds kQuietWaitMax{3000};
+constexpr std::chrono::milliseconds kQuietPoll{10};
 
 constexpr std::string_view kMemtableAnchorKey = "loyalty:memtable-anchor";
 
@@ -154,12 +165,42 @@ struct RocksStore::Impl {
 
   rocksdb::ColumnFamilyHandle* family(Family which) const { return families[which]; }
 
+  // Until no flush or compaction runs (one that failed holds its thread a second more), or
+  // kQuietWaitMax has passed.
+  void wait_for_quiet_background() const {
+    const auto deadline = std::chrono::steady_clock::now() + kQuietWaitMax;
+    while (std::chrono::steady_clock::now() < deadline) {
+      uint64_t flushes = 0, compactions = 0;
+      db->GetIntProperty(rocksdb::DB::Properties::kNumRunningFlushes, &flushes);
+      db->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions, &compactions);
+      if (flushes == 0 && compactions == 0) return;
+      std::this_thread::sleep_for(kQuietPoll);
+    }
+  }
+
+  // Whether the disk has room for what a resume writes (the memtables), when the file system
+  // can tell; RocksDB's own recovery asks the same before resuming.
+  Status room_to_resume() const {
+    uint64_t free_bytes = 0;
+    if (!db->GetEnv()->GetFreeSpace(options.path, &free_bytes).ok()) return Status::ok_status();
+    uint64_t memtable_bytes = 0;
+    db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtable_bytes);
+    if (free_bytes >= memtable_bytes + kResumeHeadroomBytes) return Status::ok_status();
+    return Status::error(Status::Code::io_error, "writes stopped: the disk is full (" +
+                                                     std::to_string(free_bytes) + " bytes free)");
+  }
+
   // One atomic write with the store's durability; resumes writes after a failed one first
   // (WriteRecovery). A write that fails leaves nothing of its batch behind.
   Status write(rocksdb::WriteBatch& batch) {
     if (write_failed.load()) {
       std::lock_guard lock(resume_mutex);
       if (write_failed.load()) {
+        if (Status room = room_to_resume(); !room.ok()) return room;
+        // A flush or compaction still running can fail into the resume and make it fail; and a
+        // resume started while the flushes of one that failed still run can wait for ever
+        // (RocksDB 7.8). So it starts once background work is quiet, waiting a bounded time.
+        wait_for_quiet_background();
         const rocksdb::Status resumed = db->Resume();
         if (!resumed.ok()) {
           return Status::error(Status::Code::io_error, "writes stopped: " + resumed.ToString());

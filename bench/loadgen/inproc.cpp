@@ -25,12 +25,28 @@ std::string temporary_folder() {
       .string();
 }
 
+// Removes a temporary data folder however the run ends.
+class TemporaryFolder {
+ public:
+  explicit TemporaryFolder(std::string path) : path_(std::move(path)) {}
+  ~TemporaryFolder() {
+    std::error_code ignored;  // a destructor must not throw
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  TemporaryFolder(const TemporaryFolder&) = delete;
+  TemporaryFolder& operator=(const TemporaryFolder&) = delete;
+
+ private:
+  std::string path_;
+};
+
 }  // namespace
 
 int run_inproc(const InprocOptions& options) {
   const bool temporary = options.data_dir.empty();
   const std::string dir = temporary ? temporary_folder() : options.data_dir;
   if (temporary) std::filesystem::remove_all(dir);
+  const TemporaryFolder cleanup(temporary ? dir : std::string());
   const Durability durability = options.durability == "wal" ? Durability::wal : Durability::fsync;
 
   RunReport report;
@@ -75,7 +91,6 @@ int run_inproc(const InprocOptions& options) {
   report.facts["bytes_per_member"] =
       static_cast<double>(bytes) /
       static_cast<double>(std::max<uint64_t>(options.load.workload.members, 1));
-  if (temporary) std::filesystem::remove_all(dir);
   const bool written = finish_report(report, options.load.json_path);
   return written && phases_healthy(report, options.load) ? 0 : 1;
 }

@@ -88,6 +88,14 @@ int main(int argc, char** argv) {
                                ("loyalty-storage-limit-" + std::to_string(::getpid())))
                                   .string();
   capture.folder = scratch + "-capture";
+  // However the run ends (a failed step returns early), no scratch folder is left behind.
+  struct RemoveScratch {
+    std::vector<std::string> folders;
+    ~RemoveScratch() {
+      std::error_code ignored;  // a destructor must not throw
+      for (const std::string& folder : folders) std::filesystem::remove_all(folder, ignored);
+    }
+  } remove_scratch{{scratch, capture.folder}};
   std::vector<std::pair<std::string, Durability>> durabilities;
   if (durability != "fsync") durabilities.emplace_back("wal", Durability::wal);
   if (durability != "wal") durabilities.emplace_back("fsync", Durability::fsync);

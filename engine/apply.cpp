@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "engine/check.hpp"
 #include "engine/entry_writer.hpp"
 #include "engine/handlers.hpp"
 #include "engine/lots.hpp"
@@ -51,8 +52,7 @@ void advance_member_clock(const ProgramVersion& program, MemberState& member, Ti
     effects.holds_written.push_back(*it);
     it = member.holds.erase(it);
   }
-  mature_lots(member, at, effects);
-  expire_lots(member, at, program.number, effects);
+  advance_lots(member, at, program.number, effects);
 }
 
 }  // namespace handlers
@@ -122,6 +122,18 @@ Rejection dispatch(const ApplyContext& context, MemberState& member, const Event
       event.body);
 }
 
+// Undoes an event's changes to `lots`: drops the lots it created, puts back the ones it changed.
+void restore_lots(std::vector<Lot>& lots, uint64_t first_new_lot, std::vector<Lot>& before) {
+  while (!lots.empty() && lots.back().lot_id >= first_new_lot) lots.pop_back();
+  for (Lot& original : before) {
+    const auto it = std::lower_bound(
+        lots.begin(), lots.end(), original.lot_id,
+        [](const Lot& lot, uint64_t id) { return lot.lot_id < id; });
+    LOYALTY_CHECK(it != lots.end() && it->lot_id == original.lot_id);
+    *it = std::move(original);
+  }
+}
+
 }  // namespace
 
 Rejection apply_event(const ApplyContext& context, std::optional<MemberState>& member,
@@ -136,13 +148,25 @@ Rejection apply_event(const ApplyContext& context, std::optional<MemberState>& m
   if (!member) {
     return {ErrorCode::not_found, "member_id", "no member with this id; sign up first"};
   }
+  // The event works on a copy of the member, but not of its lots: a busy member has thousands
+  // (one per purchase until spent or expired) and an event changes a few. Those it changes are
+  // kept as they were (Effects::lots_before) and put back if the event is refused.
+  std::vector<Lot> lots = std::move(member->lots);
+  member->lots.clear();
+  const uint64_t first_new_lot = member->next_lot_id;
   MemberState scratch = *member;
+  scratch.lots = std::move(lots);
   if (const std::optional<TimeMs> at = event_time(event)) {
     handlers::advance_member_clock(*context.program, scratch, *at, scratch_effects);
   }
   const Rejection r = dispatch(context, scratch, event, scratch_effects);
-  if (!r.ok()) return r;
+  if (!r.ok()) {
+    restore_lots(scratch.lots, first_new_lot, scratch_effects.lots_before);
+    member->lots = std::move(scratch.lots);
+    return r;
+  }
   scratch.program_version = context.program->number;
+  scratch_effects.lots_before.clear();
   *member = std::move(scratch);
   effects = std::move(scratch_effects);
   return r;

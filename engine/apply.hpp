@@ -90,6 +90,9 @@ struct Effects {
   std::vector<LedgerEntry> entries;
   std::vector<Notification> notifications;
   std::vector<uint64_t> lots_written;      // lot ids of `member.lots` whose records changed
+  // Lots as they were before this event changed them (not the ones it created): apply_event
+  // undoes a refused event with these, and empties them when the event is applied.
+  std::vector<Lot> lots_before;
   std::optional<PurchaseRecord> purchase;  // created by a purchase, updated by a refund
   std::vector<Hold> holds_written;         // created or settled holds, as GET /v1/holds shows
   std::vector<Event> follow_ups;           // to other members, delivered exactly once
@@ -100,6 +103,7 @@ struct Effects {
     entries.clear();
     notifications.clear();
     lots_written.clear();
+    lots_before.clear();
     purchase.reset();
     holds_written.clear();
     follow_ups.clear();

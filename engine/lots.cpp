@@ -10,18 +10,23 @@
 namespace loyalty {
 namespace {
 
-void mark_written(Effects& effects, uint64_t lot_id) {
-  if (std::find(effects.lots_written.begin(), effects.lots_written.end(), lot_id) ==
+// Called before `lot` changes: the first change of an event keeps the lot as it was, so that
+// apply_event can undo a refused event without copying every lot of the member.
+void before_change(Effects& effects, const Lot& lot) {
+  if (std::find(effects.lots_written.begin(), effects.lots_written.end(), lot.lot_id) !=
       effects.lots_written.end()) {
-    effects.lots_written.push_back(lot_id);
+    return;
   }
+  effects.lots_written.push_back(lot.lot_id);
+  effects.lots_before.push_back(lot);
 }
 
+// Lots are kept in lot_id order (credited in that order, read back by key in that order).
 Lot* find_lot(MemberState& member, uint64_t lot_id) {
-  for (Lot& lot : member.lots) {
-    if (lot.lot_id == lot_id) return &lot;
-  }
-  return nullptr;
+  const auto it = std::lower_bound(
+      member.lots.begin(), member.lots.end(), lot_id,
+      [](const Lot& lot, uint64_t id) { return lot.lot_id < id; });
+  return it != member.lots.end() && it->lot_id == lot_id ? &*it : nullptr;
 }
 
 // Available lots in spending order: earliest expiry first, then oldest.
@@ -30,9 +35,13 @@ std::vector<Lot*> spending_order(MemberState& member) {
   for (Lot& lot : member.lots) {
     if (!lot.pending && lot.points_remaining > lot.points_held) order.push_back(&lot);
   }
-  std::sort(order.begin(), order.end(), [](const Lot* a, const Lot* b) {
+  const auto earlier = [](const Lot* a, const Lot* b) {
     return a->expires_at != b->expires_at ? a->expires_at < b->expires_at : a->lot_id < b->lot_id;
-  });
+  };
+  // Lots are credited in time order, so they are usually in spending order already.
+  if (!std::is_sorted(order.begin(), order.end(), earlier)) {
+    std::sort(order.begin(), order.end(), earlier);
+  }
   return order;
 }
 
@@ -40,9 +49,9 @@ std::vector<Lot*> spending_order(MemberState& member) {
 Points take_from(MemberState& member, Lot& lot, Points wanted, Effects& effects) {
   const Points taken = std::min(wanted, lot.points_remaining - lot.points_held);
   if (taken <= 0) return 0;
+  before_change(effects, lot);
   lot.points_remaining -= taken;
   (lot.pending ? member.balance.pending : member.balance.available) -= taken;
-  mark_written(effects, lot.lot_id);
   return taken;
 }
 
@@ -50,9 +59,14 @@ Points take_from(MemberState& member, Lot& lot, Points wanted, Effects& effects)
 void repay_debt(MemberState& member, Lot& lot, Effects& effects) {
   const Points repaid = std::min(member.debt, lot.points_remaining - lot.points_held);
   if (repaid <= 0) return;
+  before_change(effects, lot);
   lot.points_remaining -= repaid;
   member.debt -= repaid;
-  mark_written(effects, lot.lot_id);
+}
+
+// When the clock next has to look at an open lot: it matures or expires.
+TimeMs due_at(const Lot& lot) {
+  return lot.pending ? std::min(lot.available_at, lot.expires_at) : lot.expires_at;
 }
 
 }  // namespace
@@ -89,8 +103,12 @@ uint64_t credit_lot_dated(MemberState& member, Points points, const std::string&
   lot.points_remaining = points;
   lot.pending = dates.pending;
   (lot.pending ? member.balance.pending : member.balance.available) += points;
+  LOYALTY_CHECK(member.lots.empty() || member.lots.back().lot_id < lot.lot_id);
+  if (member.lot_deadline.at != 0) {
+    member.lot_deadline.at = std::min(member.lot_deadline.at, due_at(lot));
+  }
   member.lots.push_back(lot);
-  mark_written(effects, lot.lot_id);
+  effects.lots_written.push_back(lot.lot_id);  // new: undone by dropping it, no pre-image
   if (!lot.pending) repay_debt(member, member.lots.back(), effects);
   return lot.lot_id;
 }
@@ -120,9 +138,9 @@ void reserve_for_hold(MemberState& member, Hold& hold, Effects& effects) {
   for (Lot* lot : spending_order(member)) {
     if (left == 0) break;
     const Points reserved = std::min(left, lot->points_remaining - lot->points_held);
+    before_change(effects, *lot);
     lot->points_held += reserved;
     hold.takes.push_back({lot->lot_id, reserved});
-    mark_written(effects, lot->lot_id);
     left -= reserved;
   }
   LOYALTY_CHECK(left == 0);  // the caller checked the available balance
@@ -134,8 +152,8 @@ void release_hold(MemberState& member, const Hold& hold, Effects& effects) {
   for (const LotTake& take : hold.takes) {
     Lot* lot = find_lot(member, take.lot_id);
     LOYALTY_CHECK(lot != nullptr && lot->points_held >= take.points);
+    before_change(effects, *lot);
     lot->points_held -= take.points;
-    mark_written(effects, lot->lot_id);
   }
   member.balance.held -= hold.points;
   member.balance.available += hold.points;
@@ -150,20 +168,32 @@ void spend_hold(MemberState& member, const Hold& hold, Effects& effects) {
   for (const LotTake& take : hold.takes) {
     Lot* lot = find_lot(member, take.lot_id);
     LOYALTY_CHECK(lot != nullptr && lot->points_held >= take.points);
+    before_change(effects, *lot);
     lot->points_held -= take.points;
     lot->points_remaining -= take.points;
-    mark_written(effects, lot->lot_id);
   }
   member.balance.held -= hold.points;
+}
+
+void advance_lots(MemberState& member, TimeMs as_of, uint32_t program_version,
+                  Effects& effects) {
+  if (member.lot_deadline.at != 0 && as_of < member.lot_deadline.at) return;
+  mature_lots(member, as_of, effects);
+  expire_lots(member, as_of, program_version, effects);
+  // A lot whose free points are all held stays due (it expires once released): the deadline
+  // may then be in the past, which only costs a look at the lots.
+  TimeMs next = kTimeNever;
+  for (const Lot& lot : member.lots) next = std::min(next, due_at(lot));
+  member.lot_deadline.at = std::max<TimeMs>(next, 1);
 }
 
 void mature_lots(MemberState& member, TimeMs as_of, Effects& effects) {
   for (Lot& lot : member.lots) {
     if (!lot.pending || lot.available_at > as_of) continue;
+    before_change(effects, lot);
     lot.pending = false;
     member.balance.pending -= lot.points_remaining;
     member.balance.available += lot.points_remaining;
-    mark_written(effects, lot.lot_id);
     repay_debt(member, lot, effects);
   }
 }
@@ -174,9 +204,9 @@ Points expire_lots(MemberState& member, TimeMs as_of, uint32_t program_version, 
     const Points free = lot.points_remaining - lot.points_held;
     if (lot.expires_at > as_of || free <= 0) continue;
     EntryWriter writer(member, effects, program_version, lot.expires_at, lot.reference);
+    before_change(effects, lot);
     lot.points_remaining -= free;
     (lot.pending ? member.balance.pending : member.balance.available) -= free;
-    mark_written(effects, lot.lot_id);
     expired_total += free;
     writer.entry(EntryType::expire, -free, "expiry");
     writer.notify("points.expired", -free);

@@ -48,6 +48,11 @@ void release_hold(MemberState& member, const Hold& hold, Effects& effects);
 // Spends a hold's reserved points.
 void spend_hold(MemberState& member, const Hold& hold, Effects& effects);
 
+// Matures and expires what is due at `as_of` (mature_lots, then expire_lots), looking at the
+// lots only when member.lot_deadline says something may be due; then brings the deadline up
+// to date.
+void advance_lots(MemberState& member, TimeMs as_of, uint32_t program_version,
+                  Effects& effects);
 // Pending lots whose available_at has passed become available (repaying debt first).
 void mature_lots(MemberState& member, TimeMs as_of, Effects& effects);
 // Free points of lots past their expiry date expire (held points never do). Returns the points

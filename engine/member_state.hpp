@@ -74,6 +74,15 @@ struct ReferralReward {
   friend bool operator==(const ReferralReward&, const ReferralReward&) = default;
 };
 
+// The earliest time at which the member's clock has work to do on its lots: a pending lot
+// matures or an open lot expires. Never later than the truth; 0 when unknown (look at every
+// lot). It is derived from the lots and kept only in memory, so it is not part of the member's
+// value: any two compare equal.
+struct LotDeadline {
+  TimeMs at = 0;
+  friend bool operator==(const LotDeadline&, const LotDeadline&) { return true; }
+};
+
 struct MemberState {
   std::string member_id;
   TimeMs joined_at = 0;
@@ -98,6 +107,7 @@ struct MemberState {
   uint64_t next_lot_id = 1;
   uint64_t next_notification_seq = 1;  // the WebSocket feed's per-member seq
   std::vector<Lot> lots;               // open lots (points_remaining != 0), by lot_id
+  LotDeadline lot_deadline;            // lets the clock skip the lots when nothing is due
   std::vector<Hold> holds;             // active holds only; settled ones live in the holds store
 
   // Referrals: as referee (referred_by set at sign-up) and as referrer.

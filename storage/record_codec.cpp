@@ -21,7 +21,8 @@ namespace loyalty::storage {
 #if defined(__x86_64__) && defined(__GLIBCXX__)
 #define LOYALTY_CODEC_COVERS(type, size) \
   static_assert(sizeof(type) == (size), "a field of " #type " is not stored")
-LOYALTY_CODEC_COVERS(MemberState, 432);
+// MemberState::lot_deadline (8 bytes) is derived from the lots and deliberately not stored.
+LOYALTY_CODEC_COVERS(MemberState, 440);
 LOYALTY_CODEC_COVERS(Balance, 24);
 LOYALTY_CODEC_COVERS(Lot, 96);
 LOYALTY_CODEC_COVERS(Hold, 128);

@@ -298,8 +298,6 @@ Status Runtime::Partition::decide(const ProgramVersion& program, Work& work) {
   if (!work.effects.entries.empty()) {
     LOYALTY_CHECK(work.effects.entries.back().balance_after == member.balance.total());
   }
-  // Σ lots − debt == available + pending + held, after every applied event.
-  LOYALTY_CHECK(lots_match_balance(member));
   work.applied = true;
   work.result.answer = work.effects.answer;
   work.result.notifications = work.effects.notifications;
@@ -331,7 +329,12 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
     if (!work.applied) continue;
     const std::string& member_id = work.request->event.member_id();
     const MemberState& member = *members_.at(member_id);
-    if (members_written.insert(member.member_id).second) commit_.members.push_back(&member);
+    if (members_written.insert(member.member_id).second) {
+      // Σ lots − debt == available + pending + held, for every member a batch writes. (Once
+      // per batch, not per event: the sum runs over all the member's open lots.)
+      LOYALTY_CHECK(lots_match_balance(member));
+      commit_.members.push_back(&member);
+    }
     for (uint64_t lot_id : work.effects.lots_written) lots_written[&member].insert(lot_id);
     for (const LedgerEntry& entry : work.effects.entries) {
       commit_.entries.push_back({&member.member_id, &entry});
@@ -449,7 +452,11 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   // batch took out are read from storage again.
   if (status.ok()) {
     for (auto& [member_id, member] : members_) {
-      if (member) cache_.put(std::move(*member));
+      if (!member) continue;
+      // A spent or expired lot is stored (the ledger refers to it) but is no longer part of
+      // the member's state, as when the member is read from storage.
+      std::erase_if(member->lots, [](const Lot& lot) { return lot.points_remaining == 0; });
+      cache_.put(std::move(*member));
     }
   }
   members_.clear();

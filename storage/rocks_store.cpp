@@ -318,6 +318,7 @@ Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksS
   db_options.listeners.push_back(recovery);
   db_options.max_bgerror_resume_count = 0;
   db_options.avoid_flush_during_shutdown = true;
+  db_options.db_write_buffer_size = options.memtable_budget_bytes;
 
   const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;

@@ -50,6 +50,9 @@ struct RocksStoreOptions {
   std::string path;
   Durability durability = Durability::fsync;
   size_t block_cache_bytes = size_t{256} << 20;  // shared by all column families
+  // All memtables together (RocksDB's db_write_buffer_size): past it the largest is flushed.
+  // Without it twelve column families could hold 12 × 2 × 64 MiB in memory.
+  size_t memtable_budget_bytes = size_t{256} << 20;
   // Notifications kept per member in "feed" (the WebSocket catch-up): a commit that writes a
   // member's notification seq S deletes that member's entries with seq <= S - retention.
   // 0 keeps everything. Default 0 here; loyaltyd passes [limits] feed_retention_per_member.

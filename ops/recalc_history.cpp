@@ -47,6 +47,12 @@ const T* find_in(const std::unordered_map<std::string, T>& map, const std::strin
   return it == map.end() ? nullptr : &it->second;
 }
 
+// A stop asked for while scanning: `busy`, like the member jobs, so the job runner leaves the
+// job to resume at the next start.
+Status interrupted(const std::string& where) {
+  return Status::error(Status::Code::busy, "recalculation interrupted while " + where);
+}
+
 // What points paid of the purchase, in minor units, the way the purchase handler valued it.
 AmountMinor paid_by_points(const Program& program, Points points_redeemed) {
   if (points_redeemed <= 0 || !program.redemption) return 0;
@@ -133,12 +139,21 @@ Status scan_history(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from
   StoredPrograms programs;
   if (Status status = load_stored_programs(store, programs); !status.ok()) return status;
 
+  // Both passes read the whole log, which is most of a recalculation's time, so a stop asked
+  // for (loyaltyd shutting down) is honoured between events: nothing is written here.
+  bool stopped = false;
+  const auto stop_now = [&] {
+    stopped = stopped || progress.stop_requested.load(std::memory_order_relaxed);
+    return stopped;
+  };
+
   // Pass 1: who has purchases in range (only their events need replaying), and how many.
   std::set<std::string> members;
   uint64_t in_range = 0;
   Status status = store.scan_events(
       1,
       [&](const StoredEvent& stored) {
+        if (stop_now()) return false;
         out.log_seq = std::max(out.log_seq, stored.log_seq);
         if (const auto* p = std::get_if<PurchaseEvent>(&stored.event.body)) {
           if (p->occurred_at >= from && p->occurred_at < to) {
@@ -150,6 +165,7 @@ Status scan_history(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from
       },
       &snapshot);
   if (!status.ok()) return status;
+  if (stopped) return interrupted("counting the purchases in range");
   progress.total = in_range;
 
   // Pass 2: replay those members from empty, in log order (a member's events are in the
@@ -159,6 +175,7 @@ Status scan_history(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from
   status = store.scan_events(
       1,
       [&](const StoredEvent& stored) {
+        if (stop_now()) return false;
         if (!members.contains(stored.event.member_id())) return true;
         replayed = replay_one(programs, stored, from, to, scratch, progress, out);
         return replayed.ok();
@@ -166,6 +183,10 @@ Status scan_history(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from
       &snapshot);
   if (!status.ok()) return status;
   if (!replayed.ok()) return replayed;
+  if (stopped) {
+    return interrupted("replaying, " + std::to_string(progress.done.load()) + " of " +
+                       std::to_string(in_range) + " purchases reached");
+  }
 
   std::stable_sort(out.purchases.begin(), out.purchases.end(),
                    [](const PurchaseHistory& a, const PurchaseHistory& b) {

@@ -110,13 +110,25 @@ Status compare(const Program& program, const HistoryScan& scan, const RecalcRequ
   return Status::ok_status();
 }
 
-// Submits the adjustments (at most kInFlightMax at a time) and waits for every answer.
-void apply_all(Runtime& runtime, std::vector<RecalcAdjustmentEvent>& planned, JobProgress& progress,
+// Submits the adjustments (at most kInFlightMax at a time) and waits for every answer. A stop
+// asked for is honoured between members (`planned` is in member order), after the answers of
+// what was submitted: false then. Every adjustment is idempotent and a re-run of the job skips
+// the purchases it adjusted already, so the job resumes where this left off.
+bool apply_all(Runtime& runtime, std::vector<RecalcAdjustmentEvent>& planned, JobProgress& progress,
                RecalcReport& out) {
   progress.total += planned.size();
   std::mutex result_mutex;
   InFlight in_flight(kInFlightMax);
+  bool stopped = false;
+  std::string previous_member;  // a copy: the adjustment is moved into its event below
   for (RecalcAdjustmentEvent& adjustment : planned) {
+    if (adjustment.member_id != previous_member) {
+      if (progress.stop_requested.load()) {
+        stopped = true;
+        break;
+      }
+      previous_member = adjustment.member_id;
+    }
     in_flight.acquire();
     const std::string id = adjustment.adjustment_id();
     runtime.submit(Event{std::move(adjustment)}, [&, id](EventResult&& r) {
@@ -136,6 +148,7 @@ void apply_all(Runtime& runtime, std::vector<RecalcAdjustmentEvent>& planned, Jo
     });
   }
   in_flight.wait_idle();
+  return !stopped;
 }
 
 }  // namespace
@@ -183,7 +196,13 @@ Status run_recalculation(RocksStore& store, Runtime* runtime, const RecalcReques
       !status.ok()) {
     return status;
   }
-  if (request.apply) apply_all(*runtime, planned, progress, out);
+  if (request.apply && !apply_all(*runtime, planned, progress, out)) {
+    return Status::error(Status::Code::busy,
+                         request.job_id + ": interrupted after " +
+                             std::to_string(out.adjustments_applied + out.adjustments_replayed +
+                                            out.adjustments_failed) +
+                             " of " + std::to_string(planned.size()) + " adjustments");
+  }
   return Status::ok_status();
 }
 

@@ -83,7 +83,10 @@ std::string recalc_job_id(std::string_view program_source, TimeMs from, TimeMs t
 // examined; when applying, `total` then grows by the adjustments to write and `done` as each
 // is answered. A bad request (no program, from >= to, apply without a runtime or with an
 // unstored program, a program in another currency than the purchases) is Status
-// invalid_argument; an unreadable store is its Status.
+// invalid_argument; an unreadable store is its Status. `progress.stop_requested` stops it
+// early with Status busy: while reading the log, between events; while applying, between
+// members, once what was submitted is answered. A later run of the same job finishes the
+// work, each adjustment once.
 Status run_recalculation(RocksStore& store, Runtime* runtime, const RecalcRequest& request,
                          JobProgress& progress, RecalcReport& out);
 

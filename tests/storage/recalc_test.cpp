@@ -506,6 +506,35 @@ TEST_F(RecalcTest, APurchaseCommittedWhileItRunsIsAppliedNormallyAndNotPartOfIt)
   expect_books_balance(read_state(*store_));
 }
 
+// loyaltyd's SIGTERM asks the running job to stop (JobProgress::stop_requested): a
+// recalculation must end early, having written nothing half-way, and the same job run again
+// later must do the whole work exactly once.
+TEST_F(RecalcTest, AStopAskedForEndsTheRunEarlyAndTheJobFinishesItLater) {
+  const ops::RecalcRequest dry = request_b(false);
+  const ops::RecalcRequest apply = request_b(true);
+  const StoreState before = read_state(*store_);
+  for (const ops::RecalcRequest* request : {&dry, &apply}) {
+    ops::JobProgress progress;
+    progress.stop_requested = true;
+    ops::RecalcReport report;
+    const Status status = ops::run_recalculation(*store_, request->apply ? runtime_.get() : nullptr,
+                                                 *request, progress, report);
+    EXPECT_EQ(status.code(), Status::Code::busy)
+        << (request->apply ? "apply" : "dry run") << ": " << status.message();
+    EXPECT_EQ(report.adjustments_applied, 0u);
+  }
+  EXPECT_EQ(read_state(*store_), before) << "a stopped run writes nothing";
+
+  const ops::RecalcReport resumed = run(apply);
+  expect_report_matches(resumed);
+  EXPECT_EQ(resumed.adjustments_applied, 4u);
+  EXPECT_EQ(resumed.adjustments_replayed, 0u);
+  const ops::RecalcReport again = run(apply);
+  EXPECT_EQ(again.events_changed, 0u);
+  EXPECT_EQ(again.events_already_adjusted, 0u) << "delta 0: nothing left to adjust";
+  expect_books_balance(read_state(*store_));
+}
+
 TEST_F(RecalcTest, TheSnapshotHidesLaterCommits) {
   const std::unique_ptr<ReadSnapshot> snapshot = store_->snapshot();
   size_t before = 0;

@@ -17,6 +17,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_server  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "ops"))
+import ops_bench  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(HERE)
 
@@ -24,9 +27,11 @@ PROFILES = {
     # members, measured seconds per phase, warm-up, wrk seconds, PostgreSQL seconds,
     # storage-limit seconds, events captured for the storage limit, micro min time
     "quick": dict(members=20_000, seconds=4, warmup=1, wrk_seconds=4, pg_seconds=6,
-                  storage_seconds=2, capture_events=20_000, micro_min_time=0.02),
+                  storage_seconds=2, capture_events=20_000, micro_min_time=0.02,
+                  ops_events=20_000),
     "full": dict(members=1_000_000, seconds=20, warmup=3, wrk_seconds=20, pg_seconds=30,
-                 storage_seconds=10, capture_events=100_000, micro_min_time=0.5),
+                 storage_seconds=10, capture_events=100_000, micro_min_time=0.5,
+                 ops_events=1_000_000),
 }
 WRK_THREADS = 2
 WRK_CONNECTIONS = 64        # single events and /healthz
@@ -185,6 +190,14 @@ def postgres(args, p, work):
     return read_json(out)
 
 
+def operations(args, p, work):
+    """loyaltyctl import and recalc over a generated history (bench/ops, issue 5)."""
+    out = os.path.join(work, "ops.json")
+    run([sys.executable, os.path.join(HERE, "ops", "ops_bench.py"), "--build", args.build,
+         "--events", p["ops_events"], "--json", out], work, "ops", timeout=4 * 3600)
+    return read_json(out)
+
+
 # --- the table -----------------------------------------------------------------------------
 
 def rate(value):
@@ -272,6 +285,10 @@ def build_rows(results):
                  f"{results['inproc_fsync']['bytes_per_member']:,.0f} B", "", "", "—"))
     rows.append(("bytes on disk per member (loyaltyd after the HTTP/WS runs, flushed)",
                  f"{server['server_disk']['bytes_per_member']:,.0f} B", "", "", "—"))
+    for figure, value, events, seconds in ops_bench.table_rows(results["ops"]):
+        detail = ", ".join(part for part in (events, f"{seconds} s" if seconds else "") if part)
+        rows.append((f"ops: {figure}" + (f" ({detail})" if detail else ""), value, "", "",
+                     "— (issue 5: measure)"))
     return rows
 
 
@@ -345,6 +362,7 @@ def main():
         results["inproc_fsync"] = inproc(args, p, work, "fsync")
         results["server"] = server_figures(args, p, work)
         results["pg"] = postgres(args, p, work)
+        results["ops"] = operations(args, p, work)
     finally:
         if args.keep:
             log(f"raw outputs kept in {work}")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command (and all that CI runs): install what is missing, build, and run
 # the whole suite twice: Release (build/) and Debug with AddressSanitizer + UBSan (build-dev/).
-# Then every libFuzzer target for a few seconds over its seed corpus (build-fuzz/, clang).
+# Then every libFuzzer target for a few seconds over its seed corpus (build-fuzz/, clang), and
+# the in-process race test under ThreadSanitizer (build-tsan/: the engine, runtime and that test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
@@ -14,9 +15,10 @@ export CTEST_OUTPUT_ON_FAILURE=1
 # Sanitizer findings fail the run; leaks are reported at exit of every binary, loyaltyd too.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 
 started=$(date +%s)
-for preset in release dev fuzz; do
+for preset in release dev fuzz tsan; do
   echo "== build ($preset)"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset"
@@ -28,3 +30,5 @@ echo "== tests (dev: ASan + UBSan)"
 ctest --test-dir build-dev --parallel 2 --timeout 900
 echo "== fuzz (5 s per target; fuzz/run-long.sh for long runs)"
 ctest --test-dir build-fuzz --parallel 2 --timeout 120 -L fuzz
+echo "== races under ThreadSanitizer"
+ctest --test-dir build-tsan --parallel 2 --timeout 300 -L tsan

@@ -141,6 +141,7 @@ def generate(path, events, seed):
 
     counts = {"signup": 0, "purchase": 0, "refund": 0, "redemption": 0, "lines": 0}
     earn_floor = [0] * members     # points the member surely has (see below)
+    earned_today = {}              # member -> floor of today's purchases, settled at day end
     refunded = [False] * members   # a refund is coming: no redemptions from then on
     pending = []                   # (time, seq, row) of refunds and redemptions still to come
     seq = 0
@@ -186,8 +187,10 @@ def generate(path, events, seed):
                 seq += 1
                 counts["lines"] += len(lines)
                 # A lower bound of what it earns: 1 point per whole 1.00 CNY of eligible spend
-                # (multipliers, tiers and bonuses only add).
-                earn_floor[i] += sum(a for _, c, _, a in lines if c != "gift-card") // 100
+                # (multipliers, tiers and bonuses only add). Counted from the next day on: a
+                # purchase made later today may happen after a redemption made now.
+                earned_today[i] = earned_today.get(i, 0) + \
+                    sum(a for _, c, _, a in lines if c != "gift-card") // 100
                 if rng.random() < REFUND_SHARE:
                     refund_at = at + 3600 + rng.randrange(14 * day_seconds)
                     if refund_at < start + HISTORY_DAYS * day_seconds:
@@ -205,6 +208,9 @@ def generate(path, events, seed):
                         "redemption_id": f"x-{event_id}", "points": points,
                         "occurred_at": rfc3339(redeem_at)}))
                     seq += 1
+            for i, points in earned_today.items():
+                earn_floor[i] += points
+            earned_today.clear()
             while pending and pending[0][0] < day_end:
                 rows.append(heapq.heappop(pending))
             rows.sort(key=lambda r: (r[0], r[1]))

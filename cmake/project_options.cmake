@@ -16,3 +16,16 @@ function(loyalty_target_options target)
     target_link_options(${target} PUBLIC -fsanitize=thread)
   endif()
 endfunction()
+
+# Programs that run the store get jemalloc as their allocator (RocksDB's recommendation): with
+# glibc's malloc, memtable arenas and per-event allocations freed on other threads fragment
+# the heap, and malloc/free was a tenth of the ingest profile (bench/RESULTS.md). Not in the
+# sanitizer builds, whose runtimes bring their own allocator.
+function(loyalty_use_jemalloc target)
+  if(LOYALTY_SANITIZE OR LOYALTY_TSAN OR LOYALTY_FUZZ)
+    return()
+  endif()
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+  target_link_libraries(${target} PRIVATE PkgConfig::JEMALLOC)
+endfunction()

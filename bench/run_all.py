@@ -28,10 +28,10 @@ PROFILES = {
     # storage-limit seconds, events captured for the storage limit, micro min time
     "quick": dict(members=20_000, seconds=4, warmup=1, wrk_seconds=4, pg_seconds=6,
                   storage_seconds=2, capture_events=20_000, micro_min_time=0.02,
-                  ops_events=20_000),
+                  ops_events=20_000, scale_members=200_000, scale_seconds=4),
     "full": dict(members=1_000_000, seconds=20, warmup=3, wrk_seconds=20, pg_seconds=30,
                  storage_seconds=10, capture_events=100_000, micro_min_time=0.5,
-                 ops_events=1_000_000),
+                 ops_events=1_000_000, scale_members=10_000_000, scale_seconds=20),
 }
 WRK_THREADS = 2
 WRK_CONNECTIONS = 64        # single events and /healthz
@@ -198,6 +198,15 @@ def operations(args, p, work):
     return read_json(out)
 
 
+def scale(args, p, work):
+    """loyaltyd over many stored members: start-up time and RSS (bench/scale)."""
+    out = os.path.join(work, "scale.json")
+    run([sys.executable, os.path.join(HERE, "scale", "scale_bench.py"), "--build", args.build,
+         "--members", p["scale_members"], "--seconds", p["scale_seconds"], "--json", out],
+        work, "scale", timeout=4 * 3600)
+    return read_json(out)
+
+
 # --- the table -----------------------------------------------------------------------------
 
 def rate(value):
@@ -285,6 +294,12 @@ def build_rows(results):
                  f"{results['inproc_fsync']['bytes_per_member']:,.0f} B", "", "", "—"))
     rows.append(("bytes on disk per member (loyaltyd after the HTTP/WS runs, flushed)",
                  f"{server['server_disk']['bytes_per_member']:,.0f} B", "", "", "—"))
+    scaled = results["scale"]
+    rows.append((f"loyaltyd start-up with {scaled['members']:,} members stored",
+                 f"{scaled['startup_seconds']:.2f} s", "", "", "< 2 s"))
+    rows.append((f"peak RSS, loyaltyd with {scaled['members']:,} members, purchases over all of "
+                 f"them ({scaled['load_events_per_s']:,.0f}/s)",
+                 f"{scaled['rss_peak_bytes'] / 2**20:,.0f} MiB", "", "", "≤ 2 GiB at 10M members"))
     for figure, value, events, seconds in ops_bench.table_rows(results["ops"]):
         detail = ", ".join(part for part in (events, f"{seconds} s" if seconds else "") if part)
         rows.append((f"ops: {figure}" + (f" ({detail})" if detail else ""), value, "", "",
@@ -363,6 +378,7 @@ def main():
         results["server"] = server_figures(args, p, work)
         results["pg"] = postgres(args, p, work)
         results["ops"] = operations(args, p, work)
+        results["scale"] = scale(args, p, work)
     finally:
         if args.keep:
             log(f"raw outputs kept in {work}")

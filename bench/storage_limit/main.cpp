@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "bench/storage_limit/capture.hpp"
 #include "bench/storage_limit/replay.hpp"
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   ReferenceShape reference;
   uint32_t reference_writers = 1;
   std::string json_path;
+  std::vector<std::string> without;
   app.add_option("--seconds", seconds, "seconds per measurement")->capture_default_str();
   app.add_option("--durability", durability, "wal, fsync or both")
       ->check(CLI::IsMember({"wal", "fsync", "both"}))
@@ -75,6 +77,12 @@ int main(int argc, char** argv) {
   app.add_option("--reference-writers", reference_writers, "reference writer threads")
       ->capture_default_str();
   app.add_option("--json", json_path, "write the figures here as JSON");
+  app.add_option("--without", without,
+                 "our layout without these column families' writes (what a leaner layout "
+                 "would gain), e.g. --without idempotency,feed")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"members", "lots", "ledger", "feed", "idempotency", "events",
+                             "identifiers", "meta", "purchases", "holds", "referrals", "outbox"}));
   CLI11_PARSE(app, argc, argv);
   if (purchases_only) {
     capture.workload.refund_share = 0;
@@ -113,12 +121,17 @@ int main(int argc, char** argv) {
     boost::json::object ours;
     for (const auto& [name, value] : durabilities) {
       ReplayResult result;
-      if (!replay_layout({scratch, value, seconds, writers}, layout, result, error)) {
+      const ReplayOptions replay{scratch, value, seconds, writers,
+                                 std::set<std::string>(without.begin(), without.end())};
+      if (!replay_layout(replay, layout, result, error)) {
         std::fprintf(stderr, "storage_limit: %s\n", error.c_str());
         return 1;
       }
-      std::printf("our layout, %-5s %10.0f events/s  (%u writers, %.1f MB/s)\n", name.c_str(),
-                  result.events_per_s(), writers,
+      std::string label = "our layout";
+      for (const std::string& family : without)
+        label += (family == without.front() ? " without " : ", ") + family;
+      std::printf("%s, %-5s %10.0f events/s  (%u writers, %.1f MB/s)\n", label.c_str(),
+                  name.c_str(), result.events_per_s(), writers,
                   static_cast<double>(result.bytes) / result.seconds / 1e6);
       ours[name] = result.events_per_s();
     }
@@ -128,8 +141,8 @@ int main(int argc, char** argv) {
     boost::json::object shaped;
     for (const auto& [name, value] : durabilities) {
       ReplayResult result;
-      if (!write_reference_shape({scratch, value, seconds, reference_writers}, reference, result,
-                                 error)) {
+      if (!write_reference_shape({scratch, value, seconds, reference_writers, {}}, reference,
+                                 result, error)) {
         std::fprintf(stderr, "storage_limit: %s\n", error.c_str());
         return 1;
       }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <thread>
 #include <vector>
@@ -58,6 +59,40 @@ bool open_fresh(const ReplayOptions& options, RawDb& raw, std::string& error) {
          raw.open(options.folder, /*keep_wal=*/false, error);
 }
 
+// Copies a batch's writes into `out`, except those to the families `without` names.
+class FamilyFilter final : public rocksdb::WriteBatch::Handler {
+ public:
+  FamilyFilter(const RawDb& raw, const std::map<uint32_t, std::string>& names,
+               const std::set<std::string>& without, rocksdb::WriteBatch& out)
+      : raw_(raw), names_(names), without_(without), out_(out) {}
+
+  rocksdb::Status PutCF(uint32_t id, const rocksdb::Slice& key,
+                        const rocksdb::Slice& value) override {
+    rocksdb::ColumnFamilyHandle* family = kept(id);
+    return family == nullptr ? rocksdb::Status::OK() : out_.Put(family, key, value);
+  }
+  rocksdb::Status DeleteCF(uint32_t id, const rocksdb::Slice& key) override {
+    rocksdb::ColumnFamilyHandle* family = kept(id);
+    return family == nullptr ? rocksdb::Status::OK() : out_.Delete(family, key);
+  }
+  rocksdb::Status DeleteRangeCF(uint32_t id, const rocksdb::Slice& begin,
+                                const rocksdb::Slice& end) override {
+    rocksdb::ColumnFamilyHandle* family = kept(id);
+    return family == nullptr ? rocksdb::Status::OK() : out_.DeleteRange(family, begin, end);
+  }
+
+ private:
+  rocksdb::ColumnFamilyHandle* kept(uint32_t id) const {
+    const std::string& name = names_.at(id);
+    return without_.contains(name) ? nullptr : raw_.family(name);
+  }
+
+  const RawDb& raw_;
+  const std::map<uint32_t, std::string>& names_;
+  const std::set<std::string>& without_;
+  rocksdb::WriteBatch& out_;
+};
+
 rocksdb::WriteOptions write_options(Durability durability) {
   rocksdb::WriteOptions write;
   write.sync = durability == Durability::fsync;  // as RocksStore::commit
@@ -79,8 +114,17 @@ bool replay_layout(const ReplayOptions& options, const CapturedLayout& layout, R
     // Each writer replays its own share of the batches, as each partition commits its own.
     std::vector<std::vector<std::pair<rocksdb::WriteBatch, uint32_t>>> shares(options.writers);
     for (size_t i = 0; i < layout.batches.size(); ++i) {
-      shares[i % options.writers].emplace_back(rocksdb::WriteBatch(layout.batches[i]),
-                                               layout.batch_events[i]);
+      rocksdb::WriteBatch batch(layout.batches[i]);
+      if (!options.without.empty()) {
+        rocksdb::WriteBatch kept;
+        FamilyFilter filter(raw, layout.family_ids, options.without, kept);
+        if (rocksdb::Status status = batch.Iterate(&filter); !status.ok()) {
+          error = "filtering a captured batch: " + status.ToString();
+          return false;
+        }
+        batch = std::move(kept);
+      }
+      shares[i % options.writers].emplace_back(std::move(batch), layout.batch_events[i]);
     }
     const rocksdb::WriteOptions write = write_options(options.durability);
     Totals totals;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include "bench/storage_limit/capture.hpp"
@@ -18,6 +19,9 @@ struct ReplayOptions {
   Durability durability = Durability::fsync;
   double seconds = 5;
   uint32_t writers = 2;  // threads writing at once (our runtime: one per partition)
+  // Our layout only: column families whose writes are left out of every batch, to measure
+  // what a leaner layout would gain before building it (`--without`).
+  std::set<std::string> without;
 };
 
 struct ReferenceShape {

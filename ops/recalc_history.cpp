@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "engine/apply.hpp"
+#include "engine/check.hpp"
 #include "storage/program_versions.hpp"
 
 namespace loyalty::ops {
@@ -133,8 +134,41 @@ Status replay_one(const StoredPrograms& programs, const StoredEvent& stored, Tim
 
 }  // namespace
 
+bool MemberSlice::contains(std::string_view member_id) const {
+  // FNV-1a: the same slice for a member in every pass of one run.
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const char c : member_id) {
+    hash ^= static_cast<uint8_t>(c);
+    hash *= 0x100000001b3ULL;
+  }
+  return count <= 1 || hash % count == index;
+}
+
+Status count_purchases_in_range(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from,
+                                TimeMs to, JobProgress& progress, uint64_t& purchases,
+                                uint64_t& log_seq) {
+  purchases = 0;
+  log_seq = 0;
+  bool stopped = false;
+  Status status = store.scan_events(
+      1,
+      [&](const StoredEvent& stored) {
+        stopped = stopped || progress.stop_requested.load(std::memory_order_relaxed);
+        if (stopped) return false;
+        log_seq = std::max(log_seq, stored.log_seq);
+        if (const auto* p = std::get_if<PurchaseEvent>(&stored.event.body)) {
+          if (p->occurred_at >= from && p->occurred_at < to) ++purchases;
+        }
+        return true;
+      },
+      &snapshot);
+  if (!status.ok()) return status;
+  if (stopped) return interrupted("counting the purchases in range");
+  return Status::ok_status();
+}
+
 Status scan_history(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from, TimeMs to,
-                    JobProgress& progress, HistoryScan& out) {
+                    const MemberSlice& slice, JobProgress& progress, HistoryScan& out) {
   out = HistoryScan{};
   StoredPrograms programs;
   if (Status status = load_stored_programs(store, programs); !status.ok()) return status;
@@ -147,7 +181,7 @@ Status scan_history(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from
     return stopped;
   };
 
-  // Pass 1: who has purchases in range (only their events need replaying), and how many.
+  // Pass 1: who of the slice has purchases in range (only their events need replaying).
   std::set<std::string> members;
   uint64_t in_range = 0;
   Status status = store.scan_events(
@@ -156,7 +190,7 @@ Status scan_history(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from
         if (stop_now()) return false;
         out.log_seq = std::max(out.log_seq, stored.log_seq);
         if (const auto* p = std::get_if<PurchaseEvent>(&stored.event.body)) {
-          if (p->occurred_at >= from && p->occurred_at < to) {
+          if (p->occurred_at >= from && p->occurred_at < to && slice.contains(p->member_id)) {
             members.insert(p->member_id);
             ++in_range;
           }
@@ -165,8 +199,7 @@ Status scan_history(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from
       },
       &snapshot);
   if (!status.ok()) return status;
-  if (stopped) return interrupted("counting the purchases in range");
-  progress.total = in_range;
+  if (stopped) return interrupted("finding the purchases in range");
 
   // Pass 2: replay those members from empty, in log order (a member's events are in the
   // order they were applied), over the same snapshot.
@@ -185,8 +218,9 @@ Status scan_history(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from
   if (!replayed.ok()) return replayed;
   if (stopped) {
     return interrupted("replaying, " + std::to_string(progress.done.load()) + " of " +
-                       std::to_string(in_range) + " purchases reached");
+                       std::to_string(progress.total.load()) + " purchases reached");
   }
+  LOYALTY_CHECK(out.purchases.size() == in_range);
 
   std::stable_sort(out.purchases.begin(), out.purchases.end(),
                    [](const PurchaseHistory& a, const PurchaseHistory& b) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/events.hpp"
@@ -26,15 +27,29 @@ struct PurchaseHistory {
   std::vector<std::string> adjusted_by_jobs;  // recalc job ids that adjusted it
 };
 
+// The members one pass replays: those whose id hashes to `index` of `count` slices. A long
+// history is replayed one slice at a time, so the memory a pass needs follows its slice.
+struct MemberSlice {
+  uint32_t index = 0;
+  uint32_t count = 1;
+  bool contains(std::string_view member_id) const;
+};
+
 struct HistoryScan {
   uint64_t log_seq = 0;  // the newest event of the snapshot
   // By member id, then log order. Not to be resized: each history points into its element.
   std::vector<PurchaseHistory> purchases;
 };
 
-// Purchases with occurred_at in [from, to) as of `snapshot`. `progress.total` is set to
-// their number once counted; `progress.done` grows as each is reached in the replay.
+// Counts the purchases with occurred_at in [from, to) as of `snapshot`, and the newest log_seq.
+Status count_purchases_in_range(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from,
+                                TimeMs to, JobProgress& progress, uint64_t& purchases,
+                                uint64_t& log_seq);
+
+// The purchases of `slice`'s members with occurred_at in [from, to) as of `snapshot`.
+// `progress.done` grows as each is reached in the replay. A stop asked for ends it early with
+// Status busy.
 Status scan_history(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from, TimeMs to,
-                    JobProgress& progress, HistoryScan& out);
+                    const MemberSlice& slice, JobProgress& progress, HistoryScan& out);
 
 }  // namespace loyalty::ops

@@ -38,6 +38,7 @@ std::string recalc_report_json(const RecalcReport& r) {
   out += ",\"events_changed\":" + std::to_string(r.events_changed);
   out += ",\"events_already_adjusted\":" + std::to_string(r.events_already_adjusted);
   out += ",\"members_affected\":" + std::to_string(r.members_affected);
+  out += ",\"passes\":" + std::to_string(r.passes);
   out += ",\"total_delta\":" + std::to_string(r.total_delta);
   out += ",\"total_positive\":" + std::to_string(r.total_positive);
   out += ",\"total_negative\":" + std::to_string(r.total_negative);

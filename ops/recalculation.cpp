@@ -54,11 +54,11 @@ void count_in_histogram(std::vector<RecalcBucket>& histogram, Points delta) {
   }
 }
 
-// Compares every purchase's figure as recorded with the new rules' and fills the report.
+// Compares every purchase's figure as recorded with the new rules' and adds it to the report
+// (a slice's members at a time: the slices are disjoint, so their counts add up).
 Status compare(const Program& program, const HistoryScan& scan, const RecalcRequest& request,
                RecalcReport& out, std::vector<RecalcAdjustmentEvent>& planned) {
   std::set<std::string_view> members;
-  out.histogram = empty_histogram();
   for (const PurchaseHistory& p : scan.purchases) {
     ++out.events_examined;
     if (p.purchase.currency != program.currency) {
@@ -98,7 +98,17 @@ Status compare(const Program& program, const HistoryScan& scan, const RecalcRequ
     event.program_version = request.program->number;
     planned.push_back(std::move(event));
   }
-  out.members_affected = members.size();
+  out.members_affected += members.size();
+  return Status::ok_status();
+}
+
+// The slices' changes back in member order (each member is in one slice, in log order), and
+// the largest of them.
+void finish_report(RecalcReport& out) {
+  std::stable_sort(out.changes.begin(), out.changes.end(),
+                   [](const RecalcChange& a, const RecalcChange& b) {
+                     return a.member_id < b.member_id;
+                   });
   out.largest = out.changes;
   std::stable_sort(out.largest.begin(), out.largest.end(),
                    [](const RecalcChange& a, const RecalcChange& b) {
@@ -107,7 +117,6 @@ Status compare(const Program& program, const HistoryScan& scan, const RecalcRequ
                      return abs_a > abs_b;
                    });
   if (out.largest.size() > kLargestShown) out.largest.resize(kLargestShown);
-  return Status::ok_status();
 }
 
 // Submits the adjustments (at most kInFlightMax at a time) and waits for every answer. A stop
@@ -182,27 +191,43 @@ Status run_recalculation(RocksStore& store, Runtime* runtime, const RecalcReques
   out.to = request.to;
   out.applied = request.apply;
 
-  // One snapshot for both passes over the log; ingestion goes on meanwhile, and what it
+  // One snapshot for every pass over the log; ingestion goes on meanwhile, and what it
   // commits after this point is not part of the recalculation.
   const std::unique_ptr<ReadSnapshot> snapshot = store.snapshot();
-  HistoryScan scan;
-  if (Status status = scan_history(store, *snapshot, request.from, request.to, progress, scan);
+  uint64_t in_range = 0;
+  if (Status status = count_purchases_in_range(store, *snapshot, request.from, request.to,
+                                               progress, in_range, out.log_seq);
       !status.ok()) {
     return status;
   }
-  out.log_seq = scan.log_seq;
-  std::vector<RecalcAdjustmentEvent> planned;
-  if (Status status = compare(request.program->program, scan, request, out, planned);
-      !status.ok()) {
-    return status;
+  progress.total = in_range;
+  const uint64_t per_pass = std::max<uint64_t>(request.purchases_per_pass, 1);
+  out.passes = static_cast<uint32_t>(std::max<uint64_t>((in_range + per_pass - 1) / per_pass, 1));
+  out.histogram = empty_histogram();
+  for (uint32_t index = 0; index < out.passes; ++index) {
+    HistoryScan scan;
+    if (Status status = scan_history(store, *snapshot, request.from, request.to,
+                                     {index, out.passes}, progress, scan);
+        !status.ok()) {
+      return status;
+    }
+    std::vector<RecalcAdjustmentEvent> planned;
+    if (Status status = compare(request.program->program, scan, request, out, planned);
+        !status.ok()) {
+      return status;
+    }
+    const size_t planned_count = planned.size();
+    if (request.apply && !apply_all(*runtime, planned, progress, out)) {
+      return Status::error(Status::Code::busy,
+                           request.job_id + ": interrupted after " +
+                               std::to_string(out.adjustments_applied + out.adjustments_replayed +
+                                              out.adjustments_failed) +
+                               " adjustments, in pass " + std::to_string(index + 1) + " of " +
+                               std::to_string(out.passes) + " (" +
+                               std::to_string(planned_count) + " planned in it)");
+    }
   }
-  if (request.apply && !apply_all(*runtime, planned, progress, out)) {
-    return Status::error(Status::Code::busy,
-                         request.job_id + ": interrupted after " +
-                             std::to_string(out.adjustments_applied + out.adjustments_replayed +
-                                            out.adjustments_failed) +
-                             " of " + std::to_string(planned.size()) + " adjustments");
-  }
+  finish_report(out);
   return Status::ok_status();
 }
 

@@ -24,6 +24,10 @@ struct RecalcRequest {
       program;              // the rules to re-run history under (stored version when applying)
   TimeMs from = 0, to = 0;  // purchases with occurred_at in [from, to)
   bool apply = false;       // false: dry run, a report only
+  // Purchases of the range replayed in one pass (default 200,000; at ~3.5 KiB each, ~700 MiB
+  // at peak). A longer range is replayed in slices of its members, one pass each: memory
+  // follows the slice, and the log is read twice more per slice.
+  uint64_t purchases_per_pass = 200'000;
 };
 
 // One purchase whose effective points change.
@@ -58,6 +62,7 @@ struct RecalcReport {
   // twice by one job, so not counted as changed even if a later refund moved them.
   uint64_t events_already_adjusted = 0;
   uint64_t members_affected = 0;
+  uint32_t passes = 0;  // member slices replayed (purchases_per_pass)
   Points total_delta = 0;
   Points total_positive = 0;  // sum of the positive deltas
   Points total_negative = 0;  // sum of the negative deltas (≤ 0)

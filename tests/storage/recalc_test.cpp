@@ -472,6 +472,32 @@ TEST_F(RecalcTest, ApplyWritesExactlyTheAdjustmentsOnceAndReplaysToTheSameState)
   EXPECT_EQ(rebuilt_state.purchases, original.purchases);
 }
 
+// A long range is replayed in slices of its members to bound memory: with one purchase per
+// pass the 5 purchases of 3 members take 5 slices (some of them empty), and the report and the
+// adjustments must be exactly those of one pass.
+TEST_F(RecalcTest, ReplayingInSlicesOfMembersGivesTheSameReportAndAdjustments) {
+  ops::RecalcRequest dry = request_b(false);
+  dry.purchases_per_pass = 1;
+  const ops::RecalcReport sliced = run(dry);
+  EXPECT_EQ(sliced.passes, 5u);
+  expect_report_matches(sliced);
+  EXPECT_EQ(run(request_b(false)).passes, 1u);
+
+  ops::RecalcRequest apply = request_b(true);
+  apply.purchases_per_pass = 2;
+  const ops::RecalcReport applied = run(apply);
+  EXPECT_EQ(applied.passes, 3u);
+  expect_report_matches(applied);
+  EXPECT_EQ(applied.adjustments_applied, 4u);
+  const StoreState state = read_state(*store_);
+  const std::string prefix = "recalc:" + apply.job_id + ":";
+  using Adjustments = std::vector<std::pair<std::string, Points>>;
+  EXPECT_EQ(adjustments(state, "m1"), (Adjustments{{prefix + "p1", 250}, {prefix + "p2", 8}}));
+  EXPECT_EQ(adjustments(state, "m2"), (Adjustments{{prefix + "p4", -25}}));
+  EXPECT_EQ(adjustments(state, "m3"), (Adjustments{{prefix + "p6", 30}}));
+  expect_books_balance(state);
+}
+
 TEST_F(RecalcTest, APurchaseCommittedWhileItRunsIsAppliedNormallyAndNotPartOfIt) {
   const ops::RecalcRequest request = request_b(true);
   ops::JobProgress progress;

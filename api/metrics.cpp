@@ -171,6 +171,9 @@ void render_storage(std::string& out, RocksStore& store) {
        {"Size of the live write-ahead log files.", figures.live_wal_bytes}},
       {"loyalty_rocksdb_sst_bytes",
        {"Size of all SST files (rocksdb.total-sst-files-size).", figures.sst_bytes}},
+      {"loyalty_rocksdb_block_cache_bytes",
+       {"Memory held by the block cache, bounded by its capacity (rocksdb.block-cache-usage).",
+        figures.block_cache_bytes}},
   };
   for (const auto& [name, help_and_value] : gauges) {
     append_header(out, name, "gauge", help_and_value.first);

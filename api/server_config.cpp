@@ -21,6 +21,7 @@ constexpr int64_t kConnectionsLimit = 1'000'000;
 constexpr int64_t kTimeoutMsLimit = 24 * 3600 * 1000;
 constexpr int64_t kWsBacklogLimit = 1'000'000;  // a sanity bound on ws_backlog_max
 constexpr int64_t kMemberCacheLimit = 100'000'000;
+constexpr int64_t kMemberCacheMibLimit = 1 << 20;  // 1 TiB
 constexpr int64_t kFeedRetentionLimit = 1'000'000'000;  // and on feed_retention_per_member
 constexpr size_t kNameLengthMax = 128;
 constexpr int64_t kRateLimitMax = 10'000'000;         // requests per second (or burst)
@@ -179,7 +180,8 @@ void read_limits(const toml::value& value, LimitsConfig& limits) {
   refuse_unknown_keys(table, "limits",
                       {"body_bytes_max", "batch_body_bytes_max", "header_bytes_max",
                        "connections_max", "header_timeout_ms", "idle_timeout_ms", "io_threads",
-                       "ws_backlog_max", "feed_retention_per_member", "member_cache_members"});
+                       "ws_backlog_max", "feed_retention_per_member", "member_cache_members",
+                       "member_cache_mib"});
   if (const toml::value* v = find(table, "body_bytes_max")) {
     limits.body_bytes_max =
         static_cast<size_t>(read_integer(*v, "limits.body_bytes_max", 1, kBodyBytesLimit));
@@ -215,6 +217,11 @@ void read_limits(const toml::value& value, LimitsConfig& limits) {
   if (const toml::value* v = find(table, "member_cache_members")) {
     limits.member_cache_members =
         static_cast<size_t>(read_integer(*v, "limits.member_cache_members", 0, kMemberCacheLimit));
+  }
+  if (const toml::value* v = find(table, "member_cache_mib")) {
+    limits.member_cache_bytes = static_cast<size_t>(read_integer(
+                                    *v, "limits.member_cache_mib", 0, kMemberCacheMibLimit))
+                                << 20;
   }
   if (const toml::value* v = find(table, "feed_retention_per_member")) {
     limits.feed_retention_per_member = static_cast<uint64_t>(

@@ -62,6 +62,7 @@ struct LimitsConfig {
   // bounds the server's memory however many members are stored. 0 turns the cache off.
   // Default 500000 (a few hundred MiB for typical members).
   size_t member_cache_members = 500000;
+  size_t member_cache_bytes = size_t{512} << 20;  // [limits] member_cache_mib
 };
 
 // [rate_limits]: optional; token buckets (api/rate_limiter.hpp). Over the limit → 429

@@ -214,6 +214,7 @@ int run(const Options& options) {
 
   RuntimeOptions runtime_options;
   runtime_options.member_cache_members = config.limits.member_cache_members;
+  runtime_options.member_cache_bytes = config.limits.member_cache_bytes;
   runtime_options.partitions =
       config.partitions > 0 ? config.partitions : std::max(1u, std::thread::hardware_concurrency());
   // Outlives the runtime (its sink) and the server (sessions unsubscribe when they close).

@@ -798,6 +798,8 @@ Status RocksStore::read_figures(StorageFigures& out) {
   db.GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
                               &out.pending_compaction_bytes);
   db.GetAggregatedIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &out.sst_bytes);
+  // Every family shares one block cache: asked of one family, not summed over them.
+  db.GetIntProperty(rocksdb::DB::Properties::kBlockCacheUsage, &out.block_cache_bytes);
   rocksdb::VectorLogPtr wal_files;
   if (Status status = from_rocks(db.GetSortedWalFiles(wal_files)); !status.ok()) return status;
   for (const auto& file : wal_files) {

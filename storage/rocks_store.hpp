@@ -86,6 +86,7 @@ struct StorageFigures {
   uint64_t pending_compaction_bytes = 0;  // rocksdb.estimate-pending-compaction-bytes
   uint64_t sst_bytes = 0;                 // rocksdb.total-sst-files-size
   uint64_t live_wal_bytes = 0;            // the live WAL files (DB::GetSortedWalFiles)
+  uint64_t block_cache_bytes = 0;         // rocksdb.block-cache-usage (one cache for all)
 };
 
 class RocksStore final : public MemberStore {

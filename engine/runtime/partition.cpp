@@ -77,7 +77,8 @@ size_t per_partition(size_t total, uint32_t partitions) {
 Runtime::Partition::Partition(Runtime& runtime, size_t queue_capacity)
     : runtime_(runtime),
       queue_(queue_capacity),
-      cache_(per_partition(runtime.options_.member_cache_members, runtime.options_.partitions)),
+      cache_(per_partition(runtime.options_.member_cache_members, runtime.options_.partitions),
+             per_partition(runtime.options_.member_cache_bytes, runtime.options_.partitions)),
       overlay_(runtime.store_),
       thread_([this] { run(); }) {}
 

@@ -43,6 +43,9 @@ struct RuntimeOptions {
   // Members kept in memory across batches, over all partitions (least recently used leave
   // first): a busy member is then read from storage once, not per event. 0 turns it off.
   size_t member_cache_members = 100'000;
+  // And the bytes those members take (MemberCache's approximate_bytes), over all partitions: a
+  // busy member holds one lot per unspent purchase, so a count alone does not bound memory.
+  size_t member_cache_bytes = size_t{256} << 20;
   // False when replaying an event log: the log holds each follow-up as an event of its own,
   // at the place it was applied, so the follow-ups triggers make now are not delivered.
   bool deliver_follow_ups = true;

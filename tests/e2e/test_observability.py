@@ -111,6 +111,7 @@ class ObservabilityTest(unittest.TestCase):
         self.assertIn("loyalty_ws_slow_consumers_dropped_total", samples)
         self.assertEqual(samples["loyalty_rocksdb_up"], 1)
         self.assertGreater(samples["loyalty_rocksdb_memtable_bytes"], 0)
+        self.assertIn("loyalty_rocksdb_block_cache_bytes", samples)
         self.assertGreater(samples["loyalty_rocksdb_live_wal_bytes"], 0)
         self.assertIn("loyalty_rocksdb_pending_compaction_bytes", samples)
         self.assertIn("loyalty_rocksdb_sst_bytes", samples)

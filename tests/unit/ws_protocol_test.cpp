@@ -112,6 +112,14 @@ TEST(WsLimitsConfig, BacklogAndFeedRetentionParseWithDefaults) {
   EXPECT_EQ(std::get<ServerConfig>(set).limits.ws_backlog_max, 5u);
   EXPECT_EQ(std::get<ServerConfig>(set).limits.feed_retention_per_member, 0u);
 
+  EXPECT_EQ(std::get<ServerConfig>(defaults).limits.member_cache_bytes, size_t{512} << 20);
+  auto cache = parse_server_config("[limits]\nmember_cache_mib = 64\n", "server.toml");
+  ASSERT_TRUE(std::holds_alternative<ServerConfig>(cache));
+  EXPECT_EQ(std::get<ServerConfig>(cache).limits.member_cache_bytes, size_t{64} << 20);
+  auto negative = parse_server_config("[limits]\nmember_cache_mib = -1\n", "server.toml");
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(negative));
+  EXPECT_EQ(std::get<ConfigError>(negative).key, "limits.member_cache_mib");
+
   auto zero = parse_server_config("[limits]\nws_backlog_max = 0\n", "server.toml");
   ASSERT_TRUE(std::holds_alternative<ConfigError>(zero));
   EXPECT_EQ(std::get<ConfigError>(zero).key, "limits.ws_backlog_max");

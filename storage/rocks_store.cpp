@@ -231,10 +231,19 @@ struct RocksStore::Impl {
     // durable like fsync would have. Not after a failed write that was not resumed: the WAL
     // writer that failed may still be the current one, and syncing it trips an assertion in
     // RocksDB 7.8 (the close then reports the error instead).
+    // Then every memtable is flushed, so that the next start has no WAL to replay (the
+    // anchor goes to disk with the default family: an empty value nothing reads).
     if (!write_failed.load()) {
       const rocksdb::Status flushed = db->FlushWAL(/*sync=*/true);
       if (!flushed.ok()) {
         std::fprintf(stderr, "rocks_store: FlushWAL: %s\n", flushed.ToString().c_str());
+      }
+      rocksdb::FlushOptions wait;
+      wait.wait = true;
+      const rocksdb::Status memtables =
+          options.flush_at_close ? db->Flush(wait, handles) : rocksdb::Status::OK();
+      if (!memtables.ok()) {
+        std::fprintf(stderr, "rocks_store: Flush: %s\n", memtables.ToString().c_str());
       }
     }
     for (rocksdb::ColumnFamilyHandle* handle : handles) {
@@ -319,6 +328,11 @@ Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksS
   db_options.max_bgerror_resume_count = 0;
   db_options.avoid_flush_during_shutdown = true;
   db_options.db_write_buffer_size = options.memtable_budget_bytes;
+  // The WAL a start-up must replay, bounded: past this RocksDB flushes the families that keep
+  // the oldest WAL file alive. (Its default, four times every family's write buffers, is
+  // 6.5 GiB here, and the default family's memtable anchor would keep old files alive until
+  // then.)
+  db_options.max_total_wal_size = options.memtable_budget_bytes;
 
   const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;

@@ -53,6 +53,9 @@ struct RocksStoreOptions {
   // All memtables together (RocksDB's db_write_buffer_size): past it the largest is flushed.
   // Without it twelve column families could hold 12 × 2 × 64 MiB in memory.
   size_t memtable_budget_bytes = size_t{256} << 20;
+  // A clean close flushes every memtable, so the next open has no WAL to replay (start-up
+  // time). Off only where the WAL itself is read after the close (bench/storage_limit).
+  bool flush_at_close = true;
   // Notifications kept per member in "feed" (the WebSocket catch-up): a commit that writes a
   // member's notification seq S deletes that member's entries with seq <= S - retention.
   // 0 keeps everything. Default 0 here; loyaltyd passes [limits] feed_retention_per_member.

@@ -22,7 +22,10 @@ TimeMs wall_clock_ms() {
 
 bool BenchEngine::open(const BenchEngineOptions& options, std::string& error) {
   if (Status status =
-          RocksStore::open({.path = options.data_dir, .durability = options.durability}, store_);
+          RocksStore::open({.path = options.data_dir,
+                            .durability = options.durability,
+                            .flush_at_close = options.flush_at_close},
+                           store_);
       !status.ok()) {
     error = options.data_dir + ": " + status.message();
     return false;

@@ -22,6 +22,7 @@ struct BenchEngineOptions {
   Durability durability = Durability::fsync;
   std::string program_path = default_program_path();
   uint32_t partitions = 0;  // 0: one per core, as loyaltyd
+  bool flush_at_close = true;  // RocksStoreOptions::flush_at_close
 };
 
 class BenchEngine final : public Target {

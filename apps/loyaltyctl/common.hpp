@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "ops/text_escape.hpp"
 #include "storage/program_versions.hpp"
 #include "storage/rocks_store.hpp"
 
@@ -33,8 +34,9 @@ int open_store(const std::string& data_dir, std::unique_ptr<RocksStore>& store,
                Durability durability = Durability::fsync);
 int load_programs(RocksStore& store, const std::string& data_dir, StoredPrograms& programs);
 
-std::string json_escape(std::string_view text);
-std::string csv_field(std::string_view text);
+// The reports' escaping is ops' (ops/text_escape.hpp): one implementation for both.
+using ops::csv_field;
+using ops::json_escape;
 
 // A progress bar with rate and ETA on a terminal (stderr), plain lines every 10% otherwise.
 class Progress {

@@ -20,8 +20,9 @@
 
 namespace loyalty {
 
-// The heap a member takes, roughly: the struct, its lots, holds, activity months, referral
-// rewards and the strings too long to live inside their std::string.
+// The heap a member takes, roughly: the struct, its lots (each with a typical reference),
+// holds, activity months, referral rewards and the strings too long to live inside their
+// std::string. Constant time in the number of lots.
 size_t approximate_bytes(const MemberState& member);
 
 class MemberCache {

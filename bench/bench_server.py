@@ -57,9 +57,16 @@ class BenchServer:
 
     def peak_rss_bytes(self):
         """The server's peak resident set (VmHWM), while it runs."""
+        return self._status_bytes("VmHWM:")
+
+    def rss_bytes(self):
+        """The server's resident set now (VmRSS), while it runs."""
+        return self._status_bytes("VmRSS:")
+
+    def _status_bytes(self, field):
         with open(f"/proc/{self.process.pid}/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1]) * 1024
         return 0
 

@@ -39,18 +39,10 @@ def log(text):
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def sample_rss(pid, stop, samples):
+def sample_rss(server, stop, samples):
     while not stop.wait(1.0):
         try:
-            samples.append(rss_bytes(pid))
+            samples.append(server.rss_bytes())
         except FileNotFoundError:
             return
 
@@ -79,14 +71,13 @@ def bench(args, loadgen):
         started = time.monotonic()
         server.start()
         figures["startup_seconds"] = time.monotonic() - started
-        pid = server.process.pid
-        figures["rss_after_start_bytes"] = rss_bytes(pid)
+        figures["rss_after_start_bytes"] = server.rss_bytes()
         log(f"listening after {figures['startup_seconds']:.2f} s, "
             f"RSS {figures['rss_after_start_bytes'] / 2**20:,.0f} MiB")
 
         stop = threading.Event()
         samples = []
-        sampler = threading.Thread(target=sample_rss, args=(pid, stop, samples))
+        sampler = threading.Thread(target=sample_rss, args=(server, stop, samples))
         sampler.start()
         try:
             out = subprocess.run(
@@ -100,7 +91,7 @@ def bench(args, loadgen):
             sampler.join()
         peak = next(line for line in out.splitlines() if line.startswith("peak"))
         figures["load_events_per_s"] = float(peak.split(")", 1)[1].split()[0])
-        figures["rss_under_load_peak_bytes"] = max(samples + [rss_bytes(pid)])
+        figures["rss_under_load_peak_bytes"] = max(samples + [server.rss_bytes()])
         figures["rss_peak_bytes"] = server.peak_rss_bytes()
         code = server.stop()
         if code != 0:

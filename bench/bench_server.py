@@ -63,6 +63,13 @@ class BenchServer:
         """The server's resident set now (VmRSS), while it runs."""
         return self._status_bytes("VmRSS:")
 
+    def cpu_seconds(self):
+        """User and system CPU the server has used so far, over all its threads."""
+        with open(f"/proc/{self.process.pid}/stat") as f:
+            # The fields after the command's closing parenthesis; utime and stime are 14th/15th.
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def _status_bytes(self, field):
         with open(f"/proc/{self.process.pid}/status") as f:
             for line in f:

@@ -147,6 +147,11 @@ def server_figures(args, p, work):
                                   "wrk_purchase", members)
         figures["healthz"] = wrk("healthz.lua", port, seconds, WRK_CONNECTIONS, work,
                                  "wrk_healthz", members)
+        cpu_before, started = server.cpu_seconds(), time.monotonic()
+        figures["member_read"] = wrk("member.lua", port, seconds, WRK_CONNECTIONS, work,
+                                     "wrk_member_read", members)
+        figures["member_read"]["cores"] = ((server.cpu_seconds() - cpu_before) /
+                                           (time.monotonic() - started))
         for share in (50, 80):
             out = os.path.join(work, f"http_open_{share}.json")
             rate = figures["purchase"]["rps"] * share / 100
@@ -280,6 +285,11 @@ def build_rows(results):
         rows.append((f"WebSocket ingest, {frames} frames, events/s",
                      f"{rate(p['events_per_s'])} · {latencies(p)}" + failures_note(p),
                      f"{pg_tps:,.0f} tps", ratio(p["events_per_s"], pg_tps), target))
+    reads = server["member_read"]
+    rows.append(("HTTP reads GET /v1/members/{id} req/s, and the cores loyaltyd used (limit: "
+                 "GET /healthz)", f"{rate(reads['rps'])} · {reads['cores']:.2f} cores",
+                 rate(healthz["rps"]), ratio(reads["rps"], healthz["rps"]),
+                 "over both cores, no writer's lock"))
     rows.append(("HTTP limit: GET /healthz req/s (same wrk settings)", rate(healthz["rps"]), "",
                  "", "— (issue: trivial Beast ≈ 75,000/s)"))
     rows.append(("PostgreSQL earn transaction, pgbench -c 64, fsync + synchronous_commit",

@@ -86,6 +86,9 @@ class ServerBenchmarksSmoke(unittest.TestCase):
     def test_wrk_healthz_script(self):
         self.assertIn("Requests/sec", self.wrk("healthz.lua"))
 
+    def test_wrk_member_read_script(self):
+        self.assertIn("Requests/sec", self.wrk("member.lua"))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -9,20 +9,41 @@
 #include <utility>
 
 #include "engine/time.hpp"
+#include "ops/text_escape.hpp"
 
 namespace loyalty::api {
 namespace {
 
-// Always with milliseconds, so that lines sort and align.
+// Always with milliseconds, so that lines sort and align. Each thread keeps the text of the
+// last second it formatted: a busy server logs many lines a second.
 std::string now_text() {
   const auto now = std::chrono::system_clock::now();
   const TimeMs ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::string text = format_rfc3339(ms - ms % kMsPerSecond);  // "…:SSZ"
-  char fraction[8];
-  std::snprintf(fraction, sizeof fraction, ".%03d", static_cast<int>(ms % kMsPerSecond));
-  text.insert(text.size() - 1, fraction);
+  const TimeMs second = ms - ms % kMsPerSecond;
+  thread_local TimeMs formatted_second = -1;
+  thread_local std::string second_text;  // "…:SS", without the "Z"
+  if (second != formatted_second) {
+    second_text = format_rfc3339(second);
+    second_text.pop_back();
+    formatted_second = second;
+  }
+  const int millis = static_cast<int>(ms % kMsPerSecond);
+  std::string text = second_text;
+  text += '.';
+  text += static_cast<char>('0' + millis / 100);
+  text += static_cast<char>('0' + millis / 10 % 10);
+  text += static_cast<char>('0' + millis % 10);
+  text += 'Z';
   return text;
+}
+
+void append_field(std::string& line, std::string_view key, std::string_view text) {
+  line += ",\"";
+  line += key;
+  line += "\":\"";
+  line += ops::json_escape(text);
+  line += '"';
 }
 
 thread_local std::string_view current_request;
@@ -71,21 +92,30 @@ RequestLogScope::~RequestLogScope() { current_request = previous_; }
 
 std::string_view current_request_id() { return current_request; }
 
+// The line format_log_line would make, written directly: one is logged per request, and the
+// JSON object, its map and its serializer were an eighth of the server's time for reads.
 void log_request(const RequestLogEntry& entry) {
-  boost::json::object fields;
-  fields["request_id"] = entry.request_id;
-  fields["method"] = entry.method;
-  fields["route"] = entry.route;
-  fields["status"] = entry.status;
-  if (!entry.principal.empty()) fields["principal"] = entry.principal;
-  if (!entry.member_id.empty()) fields["member_id"] = entry.member_id;
   const LogLevel level = entry.status >= 500 ? LogLevel::error : LogLevel::info;
-  std::string line = format_log_line(level, "request", fields);
-  // Boost.JSON writes doubles as "2.26E0"; "2.260" reads better and parses the same.
+  std::string line;
+  line.reserve(256);
+  line += "{\"time\":\"";
+  line += now_text();
+  line += "\",\"level\":\"";
+  line += log_level_name(level);
+  line += "\",\"msg\":\"request\"";
+  append_field(line, "request_id", entry.request_id);
+  append_field(line, "method", entry.method);
+  append_field(line, "route", entry.route);
+  line += ",\"status\":";
+  line += std::to_string(entry.status);
+  if (!entry.principal.empty()) append_field(line, "principal", entry.principal);
+  if (!entry.member_id.empty()) append_field(line, "member_id", entry.member_id);
+  // "2.260" rather than Boost.JSON's "2.26E0": it reads better and parses the same.
   char duration[48];
-  const double milliseconds = std::isfinite(entry.duration_ms) ? entry.duration_ms : 0.0;
-  std::snprintf(duration, sizeof duration, ",\"duration_ms\":%.3f", milliseconds);
-  line.insert(line.size() - 1, duration);  // before the closing brace
+  const double milliseconds =
+      std::isfinite(entry.duration_ms) && entry.duration_ms > 0 ? entry.duration_ms : 0.0;
+  std::snprintf(duration, sizeof duration, ",\"duration_ms\":%.3f}", milliseconds);
+  line += duration;
   write_line(std::move(line));
 }
 

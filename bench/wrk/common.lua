@@ -116,4 +116,20 @@ function M.report(label)
                          table.concat(parts, " ")))
 end
 
+-- Makes the calling script one that GETs path() on every request with the API key: wrk's
+-- callbacks are globals, so they are set here for the scripts that differ only in the path.
+function M.get_script(path)
+  local headers = {}
+  setup = function(thread) M.setup(thread) end
+  init = function(args)
+    headers["Authorization"] = "Bearer " .. M.key
+    M.init_counts()
+  end
+  request = function() return wrk.format("GET", path(), headers, nil) end
+  if M.check then
+    response = function(status, headers, body) M.count(status) end
+  end
+  done = function(summary, latency, requests) M.report("requests") end
+end
+
 return M

@@ -5,21 +5,4 @@
 package.path = (debug.getinfo(1, "S").source:match("@?(.*/)") or "./") .. "?.lua;" .. package.path
 local common = require("common")
 
-local headers = {}
-
-function setup(thread) common.setup(thread) end
-
-function init(args)
-  headers["Authorization"] = "Bearer " .. common.key
-  common.init_counts()
-end
-
-function request()
-  return wrk.format("GET", "/healthz", headers, nil)
-end
-
-if common.check then
-  function response(status, headers, body) common.count(status) end
-end
-
-function done(summary, latency, requests) common.report("requests") end
+common.get_script(function() return "/healthz" end)

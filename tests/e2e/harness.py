@@ -135,3 +135,57 @@ def purchase_body(event_id, member_id, lines, occurred_at="2026-11-20T10:15:00Z"
 
 def line(sku, category, amount_minor, quantity=1):
     return {"sku": sku, "category": category, "quantity": quantity, "amount_minor": amount_minor}
+
+
+# The program of the operator tests (import, export, jobs, backup): earning, a milestone, two
+# tiers by monthly spend, referrals, redemption and expiry, so every job has something to do.
+OPERATOR_PROGRAM = """
+[program]
+id = "{program_id}"
+currency = "CNY"
+
+[earning]
+points_per_unit = 1
+unit_minor = 100
+
+[[milestones]]
+purchase_count = 2
+bonus_points = 25
+
+[tiers]
+metric = "spend"
+window_months = 1
+retain_months = 0
+
+[[tiers.levels]]
+name = "green"
+threshold = 0
+
+[[tiers.levels]]
+name = "gold"
+threshold = 50000
+multiplier = 1.5
+
+[referral]
+referrer_points = 200
+referee_first_purchase_points = 50
+qualifying_min_amount_minor = 1000
+window_days = 365
+
+[redemption]
+points_per_currency_unit = 100
+min_points = 10
+
+[expiry]
+mode = "days"
+days = 90
+"""
+
+
+def operator_program(program_id):
+    return OPERATOR_PROGRAM.replace("{program_id}", program_id)
+
+
+def ctl(*args, timeout=120):
+    """Runs build/loyaltyctl; the finished process, its output as text."""
+    return subprocess.run([LOYALTYCTL, *args], capture_output=True, text=True, timeout=timeout)

@@ -12,56 +12,13 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import ADMIN_KEY, APP_KEY, LOYALTYCTL, POS_KEY, Server, line, purchase_body
+from harness import (ADMIN_KEY, APP_KEY, LOYALTYCTL, POS_KEY, Server, ctl, line,
+                     operator_program, purchase_body)
 
 STORE_TAMPER = os.environ.get("STORE_TAMPER", os.path.join(os.path.dirname(LOYALTYCTL),
                                                            "tests", "e2e", "store_tamper"))
 
-PROGRAM = """
-[program]
-id = "import-club"
-currency = "CNY"
-
-[earning]
-points_per_unit = 1
-unit_minor = 100
-
-[[milestones]]
-purchase_count = 2
-bonus_points = 25
-
-[tiers]
-metric = "spend"
-window_months = 1
-retain_months = 0
-
-[[tiers.levels]]
-name = "green"
-threshold = 0
-
-[[tiers.levels]]
-name = "gold"
-threshold = 50000
-multiplier = 1.5
-
-[referral]
-referrer_points = 200
-referee_first_purchase_points = 50
-qualifying_min_amount_minor = 1000
-window_days = 365
-
-[redemption]
-points_per_currency_unit = 100
-min_points = 10
-
-[expiry]
-mode = "days"
-days = 90
-"""
-
-
-def ctl(*args):
-    return subprocess.run([LOYALTYCTL, *args], capture_output=True, text=True, timeout=120)
+PROGRAM = operator_program("import-club")
 
 
 def rejected_lines(stdout):

@@ -5,57 +5,11 @@ import csv
 import io
 import json
 import os
-import subprocess
 import unittest
 
-from harness import APP_KEY, LOYALTYCTL, POS_KEY, Server, line, purchase_body
+from harness import APP_KEY, POS_KEY, Server, ctl, line, operator_program, purchase_body
 
-PROGRAM = """
-[program]
-id = "ops-club"
-currency = "CNY"
-
-[earning]
-points_per_unit = 1
-unit_minor = 100
-
-[[milestones]]
-purchase_count = 2
-bonus_points = 25
-
-[tiers]
-metric = "spend"
-window_months = 1
-retain_months = 0
-
-[[tiers.levels]]
-name = "green"
-threshold = 0
-
-[[tiers.levels]]
-name = "gold"
-threshold = 50000
-multiplier = 1.5
-
-[referral]
-referrer_points = 200
-referee_first_purchase_points = 50
-qualifying_min_amount_minor = 1000
-window_days = 365
-
-[redemption]
-points_per_currency_unit = 100
-min_points = 10
-
-[expiry]
-mode = "days"
-days = 90
-"""
-
-
-def ctl(*args):
-    done = subprocess.run([LOYALTYCTL, *args], capture_output=True, text=True, timeout=120)
-    return done
+PROGRAM = operator_program("ops-club")
 
 
 class Operations(unittest.TestCase):

@@ -26,31 +26,7 @@ Problem unreadable(std::string detail) {
 }
 
 BatchItem read_item(const json::value& value) {
-  BatchItem item;
-  const json::object* object = value.if_object();
-  if (object == nullptr) {
-    item.parsed = ParseError{"", "each event must be a JSON object", InvalidKind::malformed};
-    return item;
-  }
-  if (const json::value* id = object->if_contains("event_id"); id != nullptr && id->is_string()) {
-    item.event_id = std::string(id->get_string());
-  }
-  using Event = std::variant<PurchaseEvent, RefundEvent>;
-  Parsed<Event> parsed = json_fields::guarded<Event>([&]() -> Event {
-    const Fields f(*object, "");
-    const std::string type = f.string("type", f.required("type"));
-    if (type == "purchase") return read_purchase_object(*object, "type");
-    if (type == "refund") return read_refund_object(*object, "type");
-    malformed("type", "type must be \"purchase\" or \"refund\"");
-  });
-  if (ParseError* error = std::get_if<ParseError>(&parsed)) {
-    item.parsed = std::move(*error);
-  } else if (auto* purchase = std::get_if<PurchaseEvent>(&std::get<Event>(parsed))) {
-    item.parsed = std::move(*purchase);
-  } else {
-    item.parsed = std::move(std::get<RefundEvent>(std::get<Event>(parsed)));
-  }
-  return item;
+  return read_typed_event(value, "", "each event must be a JSON object");
 }
 
 std::variant<std::vector<BatchItem>, Problem> read_array(std::string_view body) {
@@ -112,6 +88,36 @@ std::variant<std::vector<BatchItem>, Problem> read_ndjson(std::string_view body)
 }
 
 }  // namespace
+
+BatchItem read_typed_event(const json::value& value, std::string_view field,
+                           std::string_view not_an_object) {
+  BatchItem item;
+  const json::object* object = value.if_object();
+  if (object == nullptr) {
+    item.parsed =
+        ParseError{std::string(field), std::string(not_an_object), InvalidKind::malformed};
+    return item;
+  }
+  if (const json::value* id = object->if_contains("event_id"); id != nullptr && id->is_string()) {
+    item.event_id = std::string(id->get_string());
+  }
+  using Event = std::variant<PurchaseEvent, RefundEvent>;
+  Parsed<Event> parsed = json_fields::guarded<Event>([&]() -> Event {
+    const Fields f(*object, "");
+    const std::string type = f.string("type", f.required("type"));
+    if (type == "purchase") return read_purchase_object(*object, "type");
+    if (type == "refund") return read_refund_object(*object, "type");
+    malformed("type", "type must be \"purchase\" or \"refund\"");
+  });
+  if (ParseError* error = std::get_if<ParseError>(&parsed)) {
+    item.parsed = std::move(*error);
+  } else if (auto* purchase = std::get_if<PurchaseEvent>(&std::get<Event>(parsed))) {
+    item.parsed = std::move(*purchase);
+  } else {
+    item.parsed = std::move(std::get<RefundEvent>(std::get<Event>(parsed)));
+  }
+  return item;
+}
 
 std::variant<std::vector<BatchItem>, Problem> parse_batch_request(std::string_view body,
                                                                   BatchFormat format) {

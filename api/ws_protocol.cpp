@@ -24,34 +24,8 @@ constexpr int64_t kSeqMax = std::numeric_limits<int64_t>::max();
 constexpr flatbuffers::uoffset_t kVerifierDepthMax = 16;
 constexpr flatbuffers::uoffset_t kVerifierTablesMax = 4096;
 
-// A typed event object ({"type": "purchase"|"refund", …}) as a batch item (the batch
-// endpoint's item reader, on one event).
 BatchItem read_event(const json::value& value) {
-  BatchItem item;
-  const json::object* object = value.if_object();
-  if (object == nullptr) {
-    item.parsed = ParseError{"event", "event must be a JSON object", InvalidKind::malformed};
-    return item;
-  }
-  if (const json::value* id = object->if_contains("event_id"); id != nullptr && id->is_string()) {
-    item.event_id = std::string(id->get_string());
-  }
-  using Event = std::variant<PurchaseEvent, RefundEvent>;
-  Parsed<Event> parsed = json_fields::guarded<Event>([&]() -> Event {
-    const Fields f(*object, "");
-    const std::string type = f.string("type", f.required("type"));
-    if (type == "purchase") return read_purchase_object(*object, "type");
-    if (type == "refund") return read_refund_object(*object, "type");
-    malformed("type", "type must be \"purchase\" or \"refund\"");
-  });
-  if (ParseError* error = std::get_if<ParseError>(&parsed)) {
-    item.parsed = std::move(*error);
-  } else if (auto* purchase = std::get_if<PurchaseEvent>(&std::get<Event>(parsed))) {
-    item.parsed = std::move(*purchase);
-  } else {
-    item.parsed = std::move(std::get<RefundEvent>(std::get<Event>(parsed)));
-  }
-  return item;
+  return read_typed_event(value, "event", "event must be a JSON object");
 }
 
 void put_string(json::object& object, std::string_view key, const flatbuffers::String* value) {

@@ -61,6 +61,14 @@ AmountMinor paid_by_points(const Program& program, Points points_redeemed) {
                                   program.redemption->points_per_currency_unit);
 }
 
+// The event when it is a purchase with occurred_at in [from, to) — what a recalculation re-runs.
+const PurchaseEvent* purchase_in_range(const Event& event, TimeMs from, TimeMs to) {
+  const auto* purchase = std::get_if<PurchaseEvent>(&event.body);
+  return purchase != nullptr && purchase->occurred_at >= from && purchase->occurred_at < to
+             ? purchase
+             : nullptr;
+}
+
 Status replay_one(const StoredPrograms& programs, const StoredEvent& stored, TimeMs from, TimeMs to,
                   Scratch& scratch, JobProgress& progress, HistoryScan& out) {
   const auto version = programs.versions.find(stored.program_version);
@@ -75,11 +83,9 @@ Status replay_one(const StoredPrograms& programs, const StoredEvent& stored, Tim
   context.original_purchase = find_in(scratch.purchases, purchase_named_by(event));
   context.stored_hold = find_in(scratch.holds, hold_of(event));
 
-  const auto* purchase = std::get_if<PurchaseEvent>(&event.body);
-  const bool in_range =
-      purchase != nullptr && purchase->occurred_at >= from && purchase->occurred_at < to;
+  const PurchaseEvent* purchase = purchase_in_range(event, from, to);
   RecalcHistory before;
-  if (in_range && member) {
+  if (purchase != nullptr && member) {
     before.tier_index = member->tier_index;
     before.tier_name = context.program->program.tier_name(member->tier_index);
     before.purchase_count_before = member->purchase_count;
@@ -99,7 +105,7 @@ Status replay_one(const StoredPrograms& programs, const StoredEvent& stored, Tim
   scratch.purchases[record.event_id] = record;
   const auto tracked = scratch.tracked.find(record.event_id);
 
-  if (in_range) {
+  if (purchase != nullptr) {
     PurchaseHistory history;
     history.purchase = *purchase;
     history.history = std::move(before);
@@ -156,9 +162,7 @@ Status count_purchases_in_range(RocksStore& store, const ReadSnapshot& snapshot,
         stopped = stopped || progress.stop_requested.load(std::memory_order_relaxed);
         if (stopped) return false;
         log_seq = std::max(log_seq, stored.log_seq);
-        if (const auto* p = std::get_if<PurchaseEvent>(&stored.event.body)) {
-          if (p->occurred_at >= from && p->occurred_at < to) ++purchases;
-        }
+        if (purchase_in_range(stored.event, from, to) != nullptr) ++purchases;
         return true;
       },
       &snapshot);
@@ -189,11 +193,10 @@ Status scan_history(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from
       [&](const StoredEvent& stored) {
         if (stop_now()) return false;
         out.log_seq = std::max(out.log_seq, stored.log_seq);
-        if (const auto* p = std::get_if<PurchaseEvent>(&stored.event.body)) {
-          if (p->occurred_at >= from && p->occurred_at < to && slice.contains(p->member_id)) {
-            members.insert(p->member_id);
-            ++in_range;
-          }
+        const PurchaseEvent* p = purchase_in_range(stored.event, from, to);
+        if (p != nullptr && slice.contains(p->member_id)) {
+          members.insert(p->member_id);
+          ++in_range;
         }
         return true;
       },

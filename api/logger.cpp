@@ -46,6 +46,20 @@ void append_field(std::string& line, std::string_view key, std::string_view text
   line += '"';
 }
 
+// `{"time":…,"level":…,"msg":…` — every line starts so; the caller adds its fields and "}".
+std::string line_head(LogLevel level, std::string_view message) {
+  std::string line;
+  line.reserve(256);
+  line += "{\"time\":\"";
+  line += now_text();
+  line += "\",\"level\":\"";
+  line += log_level_name(level);
+  line += "\",\"msg\":\"";
+  line += ops::json_escape(message);
+  line += '"';
+  return line;
+}
+
 thread_local std::string_view current_request;
 
 void write_line(std::string line) {
@@ -69,13 +83,17 @@ std::string_view log_level_name(LogLevel level) {
 
 std::string format_log_line(LogLevel level, std::string_view message,
                             const boost::json::object& fields) {
-  boost::json::object line;
-  line.reserve(fields.size() + 3);
-  line["time"] = now_text();
-  line["level"] = log_level_name(level);
-  line["msg"] = message;
-  for (const auto& field : fields) line[field.key()] = field.value();
-  return boost::json::serialize(line);
+  std::string line = line_head(level, message);
+  for (const auto& field : fields) {
+    // The head's keys are the logger's own: a field may not repeat them.
+    if (field.key() == "time" || field.key() == "level" || field.key() == "msg") continue;
+    line += ",\"";
+    line += ops::json_escape(field.key());
+    line += "\":";
+    line += boost::json::serialize(field.value());
+  }
+  line += '}';
+  return line;
 }
 
 void log_event(LogLevel level, std::string_view message, boost::json::object fields) {
@@ -92,17 +110,11 @@ RequestLogScope::~RequestLogScope() { current_request = previous_; }
 
 std::string_view current_request_id() { return current_request; }
 
-// The line format_log_line would make, written directly: one is logged per request, and the
-// JSON object, its map and its serializer were an eighth of the server's time for reads.
+// The line format_log_line would make, without a JSON object: one is logged per request, and
+// the object, its map and its serializer were an eighth of the server's time for reads.
 void log_request(const RequestLogEntry& entry) {
   const LogLevel level = entry.status >= 500 ? LogLevel::error : LogLevel::info;
-  std::string line;
-  line.reserve(256);
-  line += "{\"time\":\"";
-  line += now_text();
-  line += "\",\"level\":\"";
-  line += log_level_name(level);
-  line += "\",\"msg\":\"request\"";
+  std::string line = line_head(level, "request");
   append_field(line, "request_id", entry.request_id);
   append_field(line, "method", entry.method);
   append_field(line, "route", entry.route);

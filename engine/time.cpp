@@ -107,6 +107,12 @@ int iso_weekday(TimeMs time) {
   return static_cast<int>(encoding);
 }
 
+TimeMs day_start(TimeMs time) { return from_days(to_days(time)); }
+
+int minute_of_day(TimeMs time) {
+  return static_cast<int>((time - day_start(time)) / (60 * kMsPerSecond));
+}
+
 int64_t month_index(TimeMs time) {
   const year_month_day date{to_days(time)};
   return int64_t{static_cast<int>(date.year())} * 12 + static_cast<unsigned>(date.month()) - 1;

@@ -24,6 +24,8 @@ std::optional<TimeMs> parse_rfc3339(std::string_view text);
 std::string format_rfc3339(TimeMs time);
 
 int iso_weekday(TimeMs time);      // 1 = Monday … 7 = Sunday
+TimeMs day_start(TimeMs time);     // midnight at the start of `time`'s day
+int minute_of_day(TimeMs time);    // 0 … 1439
 int64_t month_index(TimeMs time);  // year × 12 + (month − 1): comparable month numbers
 int year_of(TimeMs time);
 TimeMs add_days(TimeMs time, int64_t days);

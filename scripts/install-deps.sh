@@ -6,7 +6,8 @@ set -euo pipefail
 build_packages=(cmake ninja-build g++ ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librocksdb-dev libflatbuffers-dev flatbuffers-compiler libtoml11-dev libcli11-dev
-  libssl-dev libgtest-dev libbenchmark-dev libjemalloc-dev)
+  libssl-dev libgtest-dev libbenchmark-dev libjemalloc-dev
+  libhowardhinnant-date-dev tzdata)  # date/tz reads the zones of tzdata (program time_zone)
 test_packages=(curl openssl python3 python3-websockets wrk postgresql)  # postgresql: bench/pg
 # The fuzz build (fuzz/, preset "fuzz"): clang, and libFuzzer's runtime from compiler-rt.
 test_packages+=(clang libclang-rt-14-dev)

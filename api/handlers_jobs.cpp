@@ -9,6 +9,7 @@
 #include "api/jobs_json.hpp"
 #include "engine/apply.hpp"
 #include "engine/program_toml.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 #include "ops/job_runner.hpp"
 #include "storage/program_versions.hpp"
 
@@ -32,7 +33,7 @@ std::variant<std::shared_ptr<const ProgramVersion>, Problem> recalc_program(
       if (version->source_toml == *request.program_toml) return version;
     }
     std::variant<Program, ProgramLoadError> parsed =
-        parse_program_toml(*request.program_toml, "program_toml");
+        parse_program_toml(*request.program_toml, "program_toml", os_time_zones());
     if (const auto* error = std::get_if<ProgramLoadError>(&parsed)) {
       // A syntax error: the text is not TOML (400); otherwise the rules are refused (422).
       if (error->key.empty()) {

@@ -8,6 +8,7 @@
 #include "api/handlers.hpp"
 #include "api/log.hpp"
 #include "engine/program_toml.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 #include "storage/program_versions.hpp"
 
 namespace loyalty::api {
@@ -36,7 +37,8 @@ HttpResponse unsupported_type() {
 // message names the line), 422 naming the TOML key when the rules are refused.
 std::variant<Program, HttpResponse> read_program(const HttpRequest& request) {
   if (!is_toml_body(request)) return unsupported_type();
-  std::variant<Program, ProgramLoadError> parsed = parse_program_toml(request.body(), "body");
+  std::variant<Program, ProgramLoadError> parsed =
+      parse_program_toml(request.body(), "body", os_time_zones());
   if (const auto* error = std::get_if<ProgramLoadError>(&parsed)) {
     if (error->key.empty()) return problem_response(ErrorCode::invalid_request, error->message);
     return problem_response(ErrorCode::invalid_request, error->key + ": " + error->message,
@@ -50,6 +52,7 @@ json::object program_json(const ProgramVersion& version, TimeMs activated_at) {
                       {"label", version.label()},
                       {"program_id", version.program.id},
                       {"currency", version.program.currency},
+                      {"time_zone", version.program.time_zone->name()},
                       {"activated_at", format_rfc3339(activated_at)},
                       {"source_toml", version.source_toml}};
 }
@@ -97,9 +100,10 @@ HttpResponse handle_validate_program(const HttpRequest& request) {
   std::variant<Program, HttpResponse> program = read_program(request);
   if (auto* refusal = std::get_if<HttpResponse>(&program)) return std::move(*refusal);
   const Program& valid = std::get<Program>(program);
-  return json_response(
-      http::status::ok,
-      json::object{{"valid", true}, {"program_id", valid.id}, {"currency", valid.currency}});
+  return json_response(http::status::ok, json::object{{"valid", true},
+                                                      {"program_id", valid.id},
+                                                      {"currency", valid.currency},
+                                                      {"time_zone", valid.time_zone->name()}});
 }
 
 }  // namespace loyalty::api

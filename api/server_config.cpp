@@ -276,9 +276,11 @@ ops::Schedule read_schedule(const toml::value& value, const std::string& at) {
   else
     refuse(at + ".every", "must be day or month (the 1st of each month)");
   const toml::value* time = find(table, "at");
-  if (time == nullptr) refuse(at + ".at", "is required: a UTC time of day such as \"03:00\"");
+  if (time == nullptr)
+    refuse(at + ".at",
+           "is required: a local time of day (the program's time_zone) such as \"03:00\"");
   const int minute = ops::parse_time_of_day(read_string(*time, at + ".at"));
-  if (minute < 0) refuse(at + ".at", "must be a UTC time of day HH:MM, from 00:00 to 23:59");
+  if (minute < 0) refuse(at + ".at", "must be a local time of day HH:MM, from 00:00 to 23:59");
   schedule.at_minute = static_cast<uint32_t>(minute);
   return schedule;
 }

@@ -28,6 +28,7 @@
 #include "engine/program_toml.hpp"
 #include "engine/runtime/program_registry.hpp"
 #include "engine/runtime/runtime.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 #include "ops/job_runner.hpp"
 #include "ops/job_scheduler.hpp"
 #include "storage/rocks_store.hpp"
@@ -73,7 +74,8 @@ std::string program_error_line(std::string_view source, const ProgramLoadError& 
 // Parses and validates program TOML; on failure `error` holds the one line to print.
 std::optional<Program> load_program(std::string_view text, std::string_view source,
                                     std::string& error) {
-  std::variant<Program, ProgramLoadError> parsed = parse_program_toml(text, source);
+  std::variant<Program, ProgramLoadError> parsed =
+      parse_program_toml(text, source, os_time_zones());
   if (const ProgramLoadError* problem = std::get_if<ProgramLoadError>(&parsed)) {
     error = program_error_line(source, *problem);
     return std::nullopt;
@@ -238,6 +240,7 @@ int run(const Options& options) {
   }
   ops::JobScheduler scheduler(
       config.schedules, &api::system_clock_ms,
+      [&programs] { return programs.active()->program.time_zone; },
       [&jobs](const ops::Schedule& schedule, TimeMs as_of) {
         ops::JobSpec spec;
         spec.type = schedule.job;
@@ -258,7 +261,8 @@ int run(const Options& options) {
         return status.ok() && job && job->state == JobState::succeeded;
       });
   for (const ops::Schedule& schedule : config.schedules) {
-    say("loyaltyd: schedule: " + ops::describe(schedule), api::LogLevel::info);
+    say("loyaltyd: schedule: " + ops::describe(schedule, *programs.active()->program.time_zone),
+        api::LogLevel::info);
   }
   scheduler.start();
 

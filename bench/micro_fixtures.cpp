@@ -8,6 +8,7 @@
 
 #include "engine/program_toml.hpp"
 #include "engine/referral_code.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 
 namespace loyalty::bench {
 namespace {
@@ -24,7 +25,7 @@ ProgramVersion load_shipped() {
   std::ifstream file(path);
   std::stringstream text;
   text << file.rdbuf();
-  auto parsed = parse_program_toml(text.str(), path);
+  auto parsed = parse_program_toml(text.str(), path, os_time_zones());
   if (auto* error = std::get_if<ProgramLoadError>(&parsed)) die(path + ": " + error->message);
   return ProgramVersion{1, std::get<Program>(std::move(parsed)), text.str()};
 }

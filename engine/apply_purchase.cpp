@@ -183,7 +183,7 @@ Rejection purchase(const ApplyContext& context, MemberState& member, const Purch
   member.lifetime_points += points_earned;
   bool tier_changed = false;
   if (program.tiers) {
-    record_activity(*program.tiers, member, e.occurred_at,
+    record_activity(*program.tiers, *program.time_zone, member, e.occurred_at,
                     {earned->eligible_minor, record.base_points, 1});
     tier_changed = upgrade_if_qualified(version, member, e.occurred_at, e.event_id, effects);
   }

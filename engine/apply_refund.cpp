@@ -132,7 +132,7 @@ Rejection refund(const ApplyContext& context, MemberState& member, const RefundE
   if (program.tiers) {
     // Qualifying activity is reduced in the purchase's own month; tiers change only at the
     // next evaluation.
-    record_activity(*program.tiers, member, record.occurred_at,
+    record_activity(*program.tiers, *program.time_zone, member, record.occurred_at,
                     {-eligible, -figures.base_back, completes ? -1 : 0});
   }
 

@@ -93,13 +93,21 @@ void add_line_multiplier_stages(const EarningRules& rules, const PurchaseEvent& 
 
 }  // namespace
 
-bool campaign_applies(const Campaign& campaign, const PurchaseEvent& purchase) {
+bool campaign_applies(const Campaign& campaign, const PurchaseEvent& purchase, TimeMs local_time) {
   if (purchase.occurred_at < campaign.starts_at || purchase.occurred_at >= campaign.ends_at) {
     return false;
   }
   if (campaign.iso_weekday_mask != 0 &&
-      (campaign.iso_weekday_mask & (1u << iso_weekday(purchase.occurred_at))) == 0) {
+      (campaign.iso_weekday_mask & (1u << iso_weekday(local_time))) == 0) {
     return false;
+  }
+  if (!campaign.hours.empty()) {
+    const auto minute = static_cast<uint32_t>(minute_of_day(local_time));
+    if (std::none_of(campaign.hours.begin(), campaign.hours.end(), [minute](LocalHours span) {
+          return span.start_minute <= minute && minute < span.end_minute;
+        })) {
+      return false;
+    }
   }
   return campaign.stores.empty() || campaign.stores.contains(purchase.store_id);
 }
@@ -125,8 +133,11 @@ std::optional<EarningResult> compute_earning(const Program& program, const Earni
   std::vector<MultiplierStage> stages;
   add_line_multiplier_stages(rules, p, stages);
   std::vector<const Campaign*> bonus_campaigns;
+  // Campaign days and hours are the store's local ones (domain.md, "Local time").
+  const TimeMs local_time =
+      program.campaigns.empty() ? 0 : program.zone_of_store(p.store_id).local_of(p.occurred_at);
   for (const Campaign& campaign : program.campaigns) {
-    if (!campaign_applies(campaign, p)) continue;
+    if (!campaign_applies(campaign, p, local_time)) continue;
     if (campaign.bonus_points) {
       bonus_campaigns.push_back(&campaign);
       continue;

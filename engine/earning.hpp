@@ -40,7 +40,8 @@ struct EarningResult {
 // than answered with a wrong number.
 std::optional<EarningResult> compute_earning(const Program& program, const EarningInput& input);
 
-// Whether the campaign's time window, weekday and store conditions hold for the purchase.
-bool campaign_applies(const Campaign& campaign, const PurchaseEvent& purchase);
+// Whether the campaign's time window, weekday, hours and store conditions hold for the purchase.
+// `local_time` is the purchase's time on its store's clock (Program::zone_of_store).
+bool campaign_applies(const Campaign& campaign, const PurchaseEvent& purchase, TimeMs local_time);
 
 }  // namespace loyalty

@@ -71,14 +71,16 @@ TimeMs due_at(const Lot& lot) {
 
 }  // namespace
 
-TimeMs lot_expiry(const ExpiryRules& rules, TimeMs earned_at) {
+TimeMs lot_expiry(const Program& program, TimeMs earned_at) {
+  const ExpiryRules& rules = program.expiry;
   switch (rules.mode) {
     case ExpiryMode::never:
       return kTimeNever;
     case ExpiryMode::days:
       return add_days(earned_at, rules.days);
     case ExpiryMode::end_of_month:
-      return end_of_month_after(earned_at, static_cast<int>(rules.months));
+      return local_end_of_month_after(*program.time_zone, earned_at,
+                                      static_cast<int>(rules.months));
   }
   return kTimeNever;
 }
@@ -86,7 +88,7 @@ TimeMs lot_expiry(const ExpiryRules& rules, TimeMs earned_at) {
 uint64_t credit_lot(const Program& program, MemberState& member, Points points,
                     const std::string& reference, TimeMs earned_at, Effects& effects) {
   const LotDates dates{earned_at, add_days(earned_at, program.earning.pending_days),
-                       lot_expiry(program.expiry, earned_at), program.earning.pending_days > 0};
+                       lot_expiry(program, earned_at), program.earning.pending_days > 0};
   return credit_lot_dated(member, points, reference, dates, effects);
 }
 

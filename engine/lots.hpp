@@ -13,7 +13,9 @@ namespace loyalty {
 
 struct Effects;
 
-TimeMs lot_expiry(const ExpiryRules& rules, TimeMs earned_at);
+// When points earned at `earned_at` expire: `days` 24-hour days later, or at local midnight
+// after the last day of the month `months` on (the program's zone), or never.
+TimeMs lot_expiry(const Program& program, TimeMs earned_at);
 
 // Adds a lot of `points` (> 0) earned at `earned_at` by `reference`. Available lots repay debt
 // first. Returns the lot id.

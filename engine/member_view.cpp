@@ -39,7 +39,7 @@ MemberView build_member_view(const ProgramVersion& version, const MemberState& m
     progress.window = tiers.window == TierWindow::rolling
                           ? std::to_string(tiers.window_months) + " months"
                           : "calendar year";
-    progress.value = qualifying_value(tiers, member, now);
+    progress.value = qualifying_value(tiers, *program.time_zone, member, now);
     const uint32_t next = member.tier_index + 1;
     if (next < tiers.levels.size()) {
       progress.next_tier = tiers.levels[next].name;
@@ -48,7 +48,9 @@ MemberView build_member_view(const ProgramVersion& version, const MemberState& m
     view.qualifying = progress;
   }
   std::map<TimeMs, Points> by_date;
-  const TimeMs horizon = add_days(now, kExpiringWindowDays);
+  // Through the end of the local day kExpiringWindowDays after today: "expiring by 6 July" on
+  // the member's screen includes what ends at midnight of 6 July, whatever the hour is now.
+  const TimeMs horizon = local_day_start(*program.time_zone, now, kExpiringWindowDays + 1);
   for (const Lot& lot : member.lots) {
     const Points free = lot.points_remaining - lot.points_held;  // held points never expire
     if (free > 0 && lot.expires_at != kTimeNever && lot.expires_at > now &&

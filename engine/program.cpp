@@ -13,4 +13,13 @@ std::string Program::tier_name(uint32_t tier_index) const {
   return tiers->levels[tier_index].name;
 }
 
+const TimeZone& Program::zone_of_store(std::string_view store_id) const {
+  if (!store_time_zones.empty()) {
+    if (const auto it = store_time_zones.find(store_id); it != store_time_zones.end()) {
+      return *it->second;
+    }
+  }
+  return *time_zone;
+}
+
 }  // namespace loyalty

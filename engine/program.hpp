@@ -12,6 +12,7 @@
 #include "engine/decimal.hpp"
 #include "engine/rational.hpp"
 #include "engine/time.hpp"
+#include "engine/time_zone.hpp"
 #include "engine/types.hpp"
 
 namespace loyalty {
@@ -28,11 +29,20 @@ struct EarningRules {
   std::map<std::string, Decimal> sku_multipliers;  // replaces the category multiplier
 };
 
+// A span of the local day, "14:00-17:00": minutes after local midnight, start inclusive, end
+// exclusive (1440 for a span that runs to midnight).
+struct LocalHours {
+  uint32_t start_minute = 0;
+  uint32_t end_minute = 0;
+  friend bool operator==(const LocalHours&, const LocalHours&) = default;
+};
+
 struct Campaign {
   std::string id;
   TimeMs starts_at = 0;
   TimeMs ends_at = kTimeNever;        // exclusive
-  uint8_t iso_weekday_mask = 0;       // bit d set = ISO weekday d applies; 0 = every day
+  uint8_t iso_weekday_mask = 0;       // bit d set = local ISO weekday d applies; 0 = every day
+  std::vector<LocalHours> hours;      // local times of day it applies at; empty = all day
   std::set<std::string> stores;       // empty = every store
   std::set<std::string> categories;   // empty = every line
   std::optional<Decimal> multiplier;  // exactly one of multiplier / bonus_points
@@ -92,6 +102,10 @@ struct Program {
   std::string id;
   std::string currency;  // ISO 4217, three upper-case letters
   Rounding rounding = Rounding::floor;
+  // Where the program runs: tier windows, month-end expiry, activity months and schedules are
+  // judged on this zone's calendar; campaign days and hours too, unless the store has its own.
+  TimeZonePtr time_zone = utc_time_zone();
+  std::map<std::string, TimeZonePtr, std::less<>> store_time_zones;  // [[stores]] in other zones
   EarningRules earning;
   std::vector<Campaign> campaigns;
   std::vector<Milestone> milestones;          // ascending purchase_count
@@ -103,6 +117,8 @@ struct Program {
   // The tier multiplier of level `tier_index`, 1 when the program has no tiers.
   Decimal tier_multiplier(uint32_t tier_index) const;
   std::string tier_name(uint32_t tier_index) const;
+  // The zone a purchase at `store_id` is judged in: the store's own, else the program's.
+  const TimeZone& zone_of_store(std::string_view store_id) const;
 };
 
 // A program as activated: the rules plus the version number every ledger entry records.

@@ -7,6 +7,7 @@
 #include <array>
 #include <cmath>
 #include <exception>
+#include <functional>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -237,6 +238,77 @@ std::optional<uint8_t> read_weekday_mask(const TomlValue& value, const std::stri
     mask = static_cast<uint8_t>(mask | (1u << *day));
   }
   return mask;
+}
+
+// "HH:MM" with two digits each → minutes after midnight, up to `max_minute`; nullopt otherwise.
+std::optional<uint32_t> minute_of(std::string_view text, uint32_t max_minute) {
+  const auto digit = [&](size_t i) { return text[i] >= '0' && text[i] <= '9'; };
+  if (text.size() != 5 || text[2] != ':' || !digit(0) || !digit(1) || !digit(3) || !digit(4)) {
+    return std::nullopt;
+  }
+  const uint32_t hours = static_cast<uint32_t>((text[0] - '0') * 10 + (text[1] - '0'));
+  const uint32_t minutes = static_cast<uint32_t>((text[3] - '0') * 10 + (text[4] - '0'));
+  if (minutes > 59) return std::nullopt;
+  const uint32_t minute = hours * 60 + minutes;
+  if (minute > max_minute) return std::nullopt;
+  return minute;
+}
+
+// ["07:00-10:00", "14:00-17:00"]: local spans of the day, start inclusive, end exclusive.
+std::optional<std::vector<LocalHours>> read_hours(const TomlValue& value, const std::string& path,
+                                                  ErrorSink& errors) {
+  const TomlValue::array_type* array = read_array(value, path, errors);
+  if (array == nullptr) return std::nullopt;
+  if (array->empty()) {
+    errors.fail(path, "must list at least one span; leave it out for the whole day");
+    return std::nullopt;
+  }
+  if (array->size() > kCampaignHoursMax) {
+    errors.fail(path, "at most " + std::to_string(kCampaignHoursMax) + " spans");
+    return std::nullopt;
+  }
+  std::vector<LocalHours> spans;
+  for (size_t i = 0; i < array->size(); ++i) {
+    const std::string span_path = element_path(path, i);
+    const std::optional<std::string> text = read_string((*array)[i], span_path, errors);
+    if (!text) return std::nullopt;
+    const std::string_view span = *text;
+    const size_t dash = span.find('-');
+    const std::optional<uint32_t> start =
+        dash == std::string_view::npos ? std::nullopt : minute_of(span.substr(0, dash), 1439);
+    const std::optional<uint32_t> end =
+        dash == std::string_view::npos ? std::nullopt : minute_of(span.substr(dash + 1), 1440);
+    if (!start || !end) {
+      errors.fail(span_path,
+                  "must be \"HH:MM-HH:MM\" in local time (00:00 to 24:00), got \"" + *text + "\"");
+      return std::nullopt;
+    }
+    if (*start >= *end) {
+      errors.fail(span_path,
+                  "must start before it ends (a span may not cross midnight: write "
+                  "\"22:00-24:00\" and \"00:00-02:00\"), got \"" +
+                      *text + "\"");
+      return std::nullopt;
+    }
+    spans.push_back({*start, *end});
+  }
+  return spans;
+}
+
+// An IANA zone name, resolved now: the program carries the rules, not the name.
+std::optional<TimeZonePtr> read_zone(const TomlValue& value, const std::string& path,
+                                     ErrorSink& errors, const TimeZoneDatabase& zones) {
+  const std::optional<std::string> name = read_string(value, path, errors);
+  if (!name) return std::nullopt;
+  TimeZonePtr zone = name->size() <= kTimeZoneNameLengthMax ? zones.find(*name) : nullptr;
+  if (!zone) {
+    std::string quoted;
+    append_quoted(quoted, name->substr(0, kTimeZoneNameLengthMax));
+    errors.fail(path, "unknown time zone " + quoted +
+                          " (an IANA name of this system's tzdata, such as \"Asia/Shanghai\")");
+    return std::nullopt;
+  }
+  return zone;
 }
 
 bool append_json(const TomlValue& value, const std::string& path, ErrorSink& errors,
@@ -476,14 +548,47 @@ void refuse_unless(const TableReader& table, std::string_view key, bool applies,
 // ---------------------------------------------------------------------------------------------
 // Sections
 
-void read_program_section(const TableReader& root, Program& program) {
-  const auto table = root.table("program", Presence::required, {"id", "currency", "rounding"});
+void read_program_section(const TableReader& root, Program& program,
+                          const TimeZoneDatabase& zones) {
+  const auto table =
+      root.table("program", Presence::required, {"id", "currency", "rounding", "time_zone"});
   if (!table) return;
   if (auto id = table->string("id", Presence::required)) program.id = std::move(*id);
   if (auto currency = table->string("currency", Presence::required)) {
     program.currency = std::move(*currency);
   }
   if (auto rounding = read_choice(*table, "rounding", kRoundings)) program.rounding = *rounding;
+  if (const TomlValue* value = table->find("time_zone", Presence::optional)) {
+    if (auto zone = read_zone(*value, table->path_of("time_zone"), root.errors(), zones)) {
+      program.time_zone = std::move(*zone);
+    }
+  }
+}
+
+// [[stores]]: the stores whose zone is not the program's.
+void read_stores(const TableReader& root, Program& program, const TimeZoneDatabase& zones) {
+  const auto entries = root.tables("stores", Presence::optional);
+  if (entries.size() > kStoresMax) {
+    root.errors().fail("stores", "at most " + std::to_string(kStoresMax) + " stores");
+    return;
+  }
+  std::map<std::string, std::string> seen;  // id → the path that named it first
+  for (const auto& [path, value] : entries) {
+    const auto table = TableReader::open(*value, path, root.errors(), {"id", "time_zone"});
+    if (!table) return;
+    const std::optional<std::string> id = table->string("id", Presence::required);
+    if (!id) return;
+    if (const auto [earlier, added] = seen.emplace(*id, path); !added) {
+      root.errors().fail(table->path_of("id"),
+                         "duplicate store id \"" + *id + "\" (also " + earlier->second + ")");
+      return;
+    }
+    const TomlValue* value_of_zone = table->find("time_zone", Presence::required);
+    if (value_of_zone == nullptr) return;
+    auto zone = read_zone(*value_of_zone, table->path_of("time_zone"), root.errors(), zones);
+    if (!zone) return;
+    program.store_time_zones.emplace(*id, std::move(*zone));
+  }
 }
 
 void read_earning(const TableReader& root, Program& program) {
@@ -518,8 +623,8 @@ void read_campaigns(const TableReader& root, Program& program) {
   for (const auto& [path, value] : root.tables("campaigns", Presence::optional)) {
     const auto table =
         TableReader::open(*value, path, root.errors(),
-                          {"id", "starts_at", "ends_at", "days_of_week", "stores", "categories",
-                           "multiplier", "bonus_points", "min_amount_minor"});
+                          {"id", "starts_at", "ends_at", "days_of_week", "hours", "stores",
+                           "categories", "multiplier", "bonus_points", "min_amount_minor"});
     if (!table) return;
     Campaign campaign;
     // A campaign is defined by its window: an open-ended one belongs in the base rules.
@@ -528,6 +633,9 @@ void read_campaigns(const TableReader& root, Program& program) {
     if (auto end = table->time("ends_at", Presence::required)) campaign.ends_at = *end;
     if (auto mask = table->read("days_of_week", Presence::optional, read_weekday_mask)) {
       campaign.iso_weekday_mask = *mask;
+    }
+    if (auto hours = table->read("hours", Presence::optional, read_hours)) {
+      campaign.hours = std::move(*hours);
     }
     if (auto stores = table->string_set("stores")) campaign.stores = std::move(*stores);
     if (auto names = table->string_set("categories")) campaign.categories = std::move(*names);
@@ -670,16 +778,21 @@ void read_expiry(const TableReader& root, Program& program) {
   }
 }
 
-Problem build_program(const TomlValue& document, Program& program) {
+Problem build_program(const TomlValue& document, const TimeZoneDatabase& zones, Program& program) {
   ErrorSink errors;
   const auto root = TableReader::open(document, "", errors,
-                                      {"program", "earning", "campaigns", "milestones", "tiers",
-                                       "referral", "redemption", "expiry"});
+                                      {"program", "stores", "earning", "campaigns", "milestones",
+                                       "tiers", "referral", "redemption", "expiry"});
   if (!root) return errors.error();
+  using SectionReader = std::function<void(const TableReader&, Program&)>;
+  const auto with_zones = [&zones](auto read) -> SectionReader {
+    return [read, &zones](const TableReader& table, Program& out) { read(table, out, zones); };
+  };
   // In file order, stopping at the first section with a problem.
-  for (const auto read_section :
-       {read_program_section, read_earning, read_campaigns, read_milestones, read_tiers,
-        read_referral, read_redemption, read_expiry}) {
+  for (const SectionReader& read_section :
+       {with_zones(read_program_section), with_zones(read_stores), SectionReader(read_earning),
+        SectionReader(read_campaigns), SectionReader(read_milestones), SectionReader(read_tiers),
+        SectionReader(read_referral), SectionReader(read_redemption), SectionReader(read_expiry)}) {
     read_section(*root, program);
     if (errors.failed()) return errors.error();
   }
@@ -807,7 +920,8 @@ Problem check_text_shape(std::string_view text, std::string_view source_name) {
 }  // namespace
 
 std::variant<Program, ProgramLoadError> parse_program_toml(std::string_view text,
-                                                           std::string_view source_name) {
+                                                           std::string_view source_name,
+                                                           const TimeZoneDatabase& zones) {
   try {
     if (Problem found = check_text_shape(text, source_name)) return *std::move(found);
     std::istringstream stream{std::string(text)};
@@ -819,7 +933,7 @@ std::variant<Program, ProgramLoadError> parse_program_toml(std::string_view text
       return syntax_problem(error, source_name);
     }
     Program program;
-    if (Problem found = build_program(document, program)) return *std::move(found);
+    if (Problem found = build_program(document, zones, program)) return *std::move(found);
     if (Problem found = validate_program(program)) return *std::move(found);
     return program;
   } catch (const std::exception& error) {

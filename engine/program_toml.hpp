@@ -1,5 +1,6 @@
 // Loading program.toml (config.md) into a Program, and the semantic checks every program
-// must pass before it is activated. Pure: no file I/O, no clock; safe to call from any thread.
+// must pass before it is activated. No clock, and no file I/O of its own (zone names go to the
+// database passed in); safe to call from any thread.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +12,7 @@
 
 #include "engine/decimal.hpp"
 #include "engine/program.hpp"
+#include "engine/time_zone.hpp"
 
 namespace loyalty {
 
@@ -44,12 +46,16 @@ inline constexpr uint32_t kReferralWindowDaysMax = 3650;
 inline constexpr uint32_t kHoldTtlSecondsMax = 86'400 * 30;
 inline constexpr uint32_t kExpiryDaysMax = 36'500;
 inline constexpr uint32_t kExpiryMonthsMax = 1200;
+inline constexpr size_t kStoresMax = 10000;           // [[stores]] with a zone of their own
+inline constexpr size_t kCampaignHoursMax = 24;       // spans in one campaign's `hours`
+inline constexpr size_t kTimeZoneNameLengthMax = 64;  // the longest IANA name has 32
 
 // Parses program.toml text and validates the result (validate_program). `source_name` (usually
-// the file path) only appears in messages about the text itself: syntax, size, nesting. Never
-// throws.
+// the file path) only appears in messages about the text itself: syntax, size, nesting. Zone
+// names (`program.time_zone`, `stores[i].time_zone`) are resolved in `zones`: the programs pass
+// the operating system's (engine/tzdb/os_time_zones.hpp). Never throws.
 [[nodiscard]] std::variant<Program, ProgramLoadError> parse_program_toml(
-    std::string_view text, std::string_view source_name);
+    std::string_view text, std::string_view source_name, const TimeZoneDatabase& zones);
 
 // The semantic checks of config.md, for programs from TOML and programs built in code alike.
 // Returns the first problem found, checking sections in file order.

@@ -98,6 +98,35 @@ Problem check_program_section(const Program& program) {
   if (program.rounding != Rounding::floor && program.rounding != Rounding::nearest) {
     return problem("program.rounding", "must be \"floor\" or \"nearest\"");
   }
+  if (!program.time_zone) return problem("program.time_zone", "must name a time zone");
+  return std::nullopt;
+}
+
+Problem check_stores(const Program& program) {
+  if (program.store_time_zones.size() > kStoresMax) {
+    return problem("stores", "at most " + std::to_string(kStoresMax) + " stores");
+  }
+  size_t index = 0;
+  for (const auto& [id, zone] : program.store_time_zones) {
+    const std::string path = element_path("stores", index++);
+    if (!is_name(id)) return problem(path + ".id", kNameRule);
+    if (!zone) return problem(path + ".time_zone", "must name a time zone");
+  }
+  return std::nullopt;
+}
+
+// Spans of the local day: start before end, within the day. Overlapping spans are allowed and
+// mean their union.
+Problem check_hours(const std::vector<LocalHours>& hours, const std::string& path) {
+  if (hours.size() > kCampaignHoursMax) {
+    return problem(path, "at most " + std::to_string(kCampaignHoursMax) + " spans");
+  }
+  for (size_t i = 0; i < hours.size(); ++i) {
+    if (hours[i].start_minute >= hours[i].end_minute || hours[i].end_minute > 24 * 60) {
+      return problem(element_path(path, i),
+                     "must start before it ends, within one day (00:00 to 24:00)");
+    }
+  }
   return std::nullopt;
 }
 
@@ -144,6 +173,7 @@ Problem check_campaign(const Campaign& campaign, const std::string& path) {
   if ((campaign.iso_weekday_mask & 1u) != 0) {
     return problem(path + ".days_of_week", "ISO weekdays are 1 (Monday) to 7 (Sunday)");
   }
+  if (Problem found = check_hours(campaign.hours, path + ".hours")) return found;
   if (Problem found = check_names(path + ".stores", campaign.stores)) return found;
   if (Problem found = check_names(path + ".categories", campaign.categories)) return found;
   if (campaign.multiplier && campaign.bonus_points) {
@@ -330,8 +360,9 @@ Problem check_expiry(const Program& program) {
 }  // namespace
 
 std::optional<ProgramLoadError> validate_program(const Program& program) {
-  for (const auto check : {check_program_section, check_earning, check_campaigns, check_milestones,
-                           check_tiers, check_referral, check_redemption, check_expiry}) {
+  for (const auto check :
+       {check_program_section, check_stores, check_earning, check_campaigns, check_milestones,
+        check_tiers, check_referral, check_redemption, check_expiry}) {
     if (Problem found = check(program)) return found;
   }
   return std::nullopt;

@@ -48,8 +48,9 @@ void change_tier(const ProgramVersion& program, MemberState& member, uint32_t to
 
 }  // namespace
 
-void record_activity(const TierRules& rules, MemberState& member, TimeMs at, Activity delta) {
-  const int64_t month = month_index(at);
+void record_activity(const TierRules& rules, const TimeZone& zone, MemberState& member, TimeMs at,
+                     Activity delta) {
+  const int64_t month = local_month_index(zone, at);
   auto& months = member.activity;
   auto it = std::lower_bound(months.begin(), months.end(), month,
                              [](const MonthActivity& m, int64_t value) { return m.month < value; });
@@ -66,8 +67,9 @@ void record_activity(const TierRules& rules, MemberState& member, TimeMs at, Act
                             [keep_from](const MonthActivity& m) { return m.month >= keep_from; }));
 }
 
-int64_t qualifying_value(const TierRules& rules, const MemberState& member, TimeMs as_of) {
-  const int64_t month = month_index(as_of);
+int64_t qualifying_value(const TierRules& rules, const TimeZone& zone, const MemberState& member,
+                         TimeMs as_of) {
+  const int64_t month = local_month_index(zone, as_of);
   const int64_t from = window_start(rules, month);
   int64_t value = 0;
   for (const MonthActivity& m : member.activity) {
@@ -88,7 +90,8 @@ bool upgrade_if_qualified(const ProgramVersion& program, MemberState& member, Ti
                           const std::string& reference, Effects& effects) {
   if (!program.program.tiers) return false;
   const TierRules& rules = *program.program.tiers;
-  const uint32_t reached = tier_for_value(rules, qualifying_value(rules, member, at));
+  const uint32_t reached =
+      tier_for_value(rules, qualifying_value(rules, *program.program.time_zone, member, at));
   if (reached <= member.tier_index) return false;
   change_tier(program, member, reached, at, reference, effects);
   return true;
@@ -103,9 +106,12 @@ bool evaluate_tier(const ProgramVersion& program, MemberState& member, TimeMs as
                 effects);
     return true;
   }
-  const uint32_t met = tier_for_value(rules, qualifying_value(rules, member, as_of));
+  const TimeZone& zone = *program.program.time_zone;
+  const uint32_t met = tier_for_value(rules, qualifying_value(rules, zone, member, as_of));
   if (met >= member.tier_index) return false;
-  if (add_months(member.tier_since, static_cast<int>(rules.retain_months)) > as_of) return false;
+  if (local_add_months(zone, member.tier_since, static_cast<int>(rules.retain_months)) > as_of) {
+    return false;
+  }
   change_tier(program, member, met, as_of, reference, effects);
   return true;
 }

@@ -18,12 +18,14 @@ struct Activity {
   int64_t purchases = 0;
 };
 
-// Adds (or, negative, takes back) activity in the month of `at`; keeps only the months any
-// window could still count.
-void record_activity(const TierRules& rules, MemberState& member, TimeMs at, Activity delta);
+// Adds (or, negative, takes back) activity in the local month of `at` (the program's zone);
+// keeps only the months any window could still count.
+void record_activity(const TierRules& rules, const TimeZone& zone, MemberState& member, TimeMs at,
+                     Activity delta);
 
-// The qualifying value over the window that ends in the month of `as_of`.
-int64_t qualifying_value(const TierRules& rules, const MemberState& member, TimeMs as_of);
+// The qualifying value over the window that ends in the local month of `as_of`.
+int64_t qualifying_value(const TierRules& rules, const TimeZone& zone, const MemberState& member,
+                         TimeMs as_of);
 
 // The highest level whose threshold `value` meets.
 uint32_t tier_for_value(const TierRules& rules, int64_t value);
@@ -33,7 +35,8 @@ bool upgrade_if_qualified(const ProgramVersion& program, MemberState& member, Ti
                           const std::string& reference, Effects& effects);
 
 // Tier evaluation: drops a member whose value is below their tier's threshold and who has held
-// the tier at least retain_months, to the highest tier met. Returns true if the tier changed.
+// the tier at least retain_months (local calendar months), to the highest tier met. Returns true if
+// the tier changed.
 bool evaluate_tier(const ProgramVersion& program, MemberState& member, TimeMs as_of,
                    const std::string& reference, Effects& effects);
 

@@ -1,9 +1,10 @@
 // Fuzz target: the program.toml loader (engine/program_toml.hpp: parse_program_toml, which ends
 // in validate_program). Properties of every program it accepts: validate_program accepts it
 // again; tier thresholds start at 0 and strictly ascend; milestone counts strictly ascend;
-// campaigns end after they start; the limits hold; tier benefits are a JSON object; and the
-// earning arithmetic on extreme baskets stays exact (UBSan stops on any overflow) with the
-// breakdown adding up to the points.
+// campaigns end after they start; the limits hold; tier benefits are a JSON object; every zone
+// (the program's, each store's) resolves again by its name and converts consistently; campaign
+// hours are spans inside one day; and the earning arithmetic on extreme baskets stays exact
+// (UBSan stops on any overflow) with the breakdown adding up to the points.
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstddef>
@@ -12,12 +13,28 @@
 
 #include "engine/earning.hpp"
 #include "engine/program_toml.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 #include "fuzz/property.hpp"
 
 namespace {
 using namespace loyalty;
 
+// A zone the loader accepted: its name resolves again, and local time round-trips (the instant of
+// an instant's local time shows the same local time; in an overlap it may be the other one).
+void check_zone(const TimeZonePtr& zone) {
+  FUZZ_PROPERTY(zone != nullptr, "an accepted program's zones are resolved");
+  FUZZ_PROPERTY(os_time_zones().find(zone->name()) != nullptr, "a zone resolves by its name");
+  for (const TimeMs instant : {TimeMs{0}, TimeMs{1'790'000'000'000}, TimeMs{2'240'000'000'000}}) {
+    const TimeMs local = zone->local_of(instant);
+    FUZZ_PROPERTY(zone->local_of(zone->instant_of(local)) == local,
+                  "local time round-trips through its instant");
+  }
+}
+
 void check_shape(const Program& program) {
+  check_zone(program.time_zone);
+  FUZZ_PROPERTY(program.store_time_zones.size() <= kStoresMax, "store limit");
+  for (const auto& [store, zone] : program.store_time_zones) check_zone(zone);
   FUZZ_PROPERTY(!validate_program(program).has_value(), "an accepted program validates again");
   FUZZ_PROPERTY(program.campaigns.size() <= kCampaignsMax, "campaign limit");
   FUZZ_PROPERTY(program.milestones.size() <= kMilestonesMax, "milestone limit");
@@ -25,6 +42,11 @@ void check_shape(const Program& program) {
     FUZZ_PROPERTY(campaign.starts_at < campaign.ends_at, "a campaign ends after it starts");
     FUZZ_PROPERTY(campaign.multiplier.has_value() != campaign.bonus_points.has_value(),
                   "a campaign has exactly one of multiplier and bonus_points");
+    FUZZ_PROPERTY(campaign.hours.size() <= kCampaignHoursMax, "hours limit");
+    for (const LocalHours& span : campaign.hours) {
+      FUZZ_PROPERTY(span.start_minute < span.end_minute && span.end_minute <= 24 * 60,
+                    "campaign hours are a span inside one day");
+    }
   }
   for (size_t i = 1; i < program.milestones.size(); ++i) {
     FUZZ_PROPERTY(program.milestones[i - 1].purchase_count < program.milestones[i].purchase_count,
@@ -101,7 +123,7 @@ void check_earning(const Program& program, const Campaign* campaign) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto parsed = parse_program_toml(text, "fuzz.toml");
+  auto parsed = parse_program_toml(text, "fuzz.toml", os_time_zones());
   if (const auto* error = std::get_if<ProgramLoadError>(&parsed)) {
     FUZZ_PROPERTY(!error->message.empty(), "a refused program is told why");
     return 0;

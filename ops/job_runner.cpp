@@ -7,6 +7,7 @@
 
 #include "engine/check.hpp"
 #include "engine/program_toml.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 #include "ops/member_jobs.hpp"
 #include "ops/recalculation.hpp"
 #include "ops/text_escape.hpp"
@@ -317,7 +318,7 @@ std::shared_ptr<const ProgramVersion> JobRunner::recalc_program(const JobRecord&
                                                                 std::string& error) {
   if (job.program_version == 0) {
     std::variant<Program, ProgramLoadError> parsed =
-        parse_program_toml(job.program_toml, "job " + job.id);
+        parse_program_toml(job.program_toml, "job " + job.id, os_time_zones());
     if (const auto* problem = std::get_if<ProgramLoadError>(&parsed)) {
       error = "the job's program no longer loads: " +
               (problem->key.empty() ? problem->message : problem->key + ": " + problem->message);

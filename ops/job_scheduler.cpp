@@ -5,14 +5,15 @@
 
 namespace loyalty::ops {
 
-JobScheduler::JobScheduler(std::vector<Schedule> schedules, Clock clock, Submit submit,
-                           Succeeded succeeded, std::chrono::milliseconds recheck)
+JobScheduler::JobScheduler(std::vector<Schedule> schedules, Clock clock, ZoneSource zone,
+                           Submit submit, Succeeded succeeded, std::chrono::milliseconds recheck)
     : schedules_(std::move(schedules)),
       clock_(std::move(clock)),
+      zone_(std::move(zone)),
       submit_(std::move(submit)),
       succeeded_(std::move(succeeded)),
       recheck_(recheck),
-      next_(schedules_.size(), kTimeNever) {}
+      last_due_(schedules_.size(), kTimeNever) {}
 
 JobScheduler::~JobScheduler() { stop(); }
 
@@ -33,25 +34,34 @@ void JobScheduler::stop() {
 
 void JobScheduler::catch_up() {
   const TimeMs now = clock_();
+  const TimeZonePtr zone = zone_();
   for (size_t i = 0; i < schedules_.size(); ++i) {
-    const TimeMs due = latest_due(schedules_[i], now);
+    const TimeMs due = latest_due(schedules_[i], *zone, now);
     if (!succeeded_(schedules_[i], due)) submit_(schedules_[i], due);
-    next_[i] = next_due(schedules_[i], now);
+    last_due_[i] = due;
   }
 }
 
 void JobScheduler::run_due() {
   const TimeMs now = clock_();
+  const TimeZonePtr zone = zone_();
   for (size_t i = 0; i < schedules_.size(); ++i) {
-    if (next_[i] > now) continue;
-    submit_(schedules_[i], latest_due(schedules_[i], now));
-    next_[i] = next_due(schedules_[i], now);
+    const TimeMs due = latest_due(schedules_[i], *zone, now);
+    // Later only: a new zone that puts the latest instant before the one already queued has
+    // nothing new to run.
+    if (last_due_[i] != kTimeNever && due <= last_due_[i]) continue;
+    submit_(schedules_[i], due);
+    last_due_[i] = due;
   }
 }
 
 TimeMs JobScheduler::next_instant() const {
+  const TimeMs now = clock_();
+  const TimeZonePtr zone = zone_();
   TimeMs earliest = kTimeNever;
-  for (TimeMs next : next_) earliest = std::min(earliest, next);
+  for (const Schedule& schedule : schedules_) {
+    earliest = std::min(earliest, next_due(schedule, *zone, now));
+  }
   return earliest;
 }
 

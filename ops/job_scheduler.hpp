@@ -1,4 +1,6 @@
-// Queues the periodic jobs of server.toml [[schedules]] when they fall due. At each due instant
+// Queues the periodic jobs of server.toml [[schedules]] when they fall due, on the local calendar
+// of the active program's zone (read at every decision, so a new program version's zone counts
+// from its activation on). At each due instant
 // it queues the job with as_of = that instant; the job id is derived from the kind and as_of
 // (ops::member_job_id), so the same due instant is one job however often it is asked for. At
 // start it catches up: for each schedule, the latest due instant that has no succeeded job is
@@ -24,11 +26,13 @@ class JobScheduler {
   using Submit = std::function<void(const Schedule& schedule, TimeMs as_of)>;
   // Whether the job of `schedule` as of `as_of` has already succeeded.
   using Succeeded = std::function<bool(const Schedule& schedule, TimeMs as_of)>;
+  // The zone whose local times the schedules name: the active program's.
+  using ZoneSource = std::function<TimeZonePtr()>;
 
   // `clock` is read for every decision (injected, so tests can move time); the thread waits
   // in real time for at most `recheck` between readings, so a clock that jumps is seen soon.
-  JobScheduler(std::vector<Schedule> schedules, Clock clock, Submit submit, Succeeded succeeded,
-               std::chrono::milliseconds recheck = std::chrono::seconds(30));
+  JobScheduler(std::vector<Schedule> schedules, Clock clock, ZoneSource zone, Submit submit,
+               Succeeded succeeded, std::chrono::milliseconds recheck = std::chrono::seconds(30));
   ~JobScheduler();  // stop()
   JobScheduler(const JobScheduler&) = delete;
   JobScheduler& operator=(const JobScheduler&) = delete;
@@ -38,13 +42,12 @@ class JobScheduler {
   void stop();  // idempotent
 
   // The steps the thread takes, public so that tests can drive them with their own clock.
-  // catch_up: the latest due instant at or before now of every schedule, unless succeeded;
-  // sets each schedule's next instant after now.
+  // catch_up: the latest due instant at or before now of every schedule, unless succeeded.
   void catch_up();
-  // Queues every schedule whose next instant is at or before now (as of the latest such
-  // instant: when several passed unseen, one run as of the latest covers them) and moves it on.
+  // Queues every schedule whose latest due instant is later than the one it last queued (or
+  // caught up with): when several passed unseen, one run as of the latest covers them.
   void run_due();
-  // The earliest next instant of all schedules (kTimeNever without schedules).
+  // The earliest due instant after now of all schedules (kTimeNever without schedules).
   TimeMs next_instant() const;
 
  private:
@@ -52,10 +55,11 @@ class JobScheduler {
 
   const std::vector<Schedule> schedules_;
   Clock clock_;
+  ZoneSource zone_;
   Submit submit_;
   Succeeded succeeded_;
   const std::chrono::milliseconds recheck_;
-  std::vector<TimeMs> next_;  // per schedule; written by catch_up/run_due on one thread
+  std::vector<TimeMs> last_due_;  // per schedule; written by catch_up/run_due on one thread
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

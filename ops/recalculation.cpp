@@ -93,8 +93,7 @@ Status compare(const Program& program, const HistoryScan& scan, const RecalcRequ
     event.points_recalculated = figures->earned;
     // The purchase's lot as it was earned; a purchase that earned nothing had none, so its
     // points expire as the new rules would have had them expire.
-    event.expires_at =
-        p.had_lot ? p.lot_expires_at : lot_expiry(program.expiry, p.purchase.occurred_at);
+    event.expires_at = p.had_lot ? p.lot_expires_at : lot_expiry(program, p.purchase.occurred_at);
     event.program_version = request.program->number;
     planned.push_back(std::move(event));
   }

@@ -1,7 +1,6 @@
-// Due instants of a schedule, with the C++20 calendar (UTC, no leap seconds: as engine/time).
+// Due instants of a schedule on the local calendar of the program's zone.
 #include "ops/schedule.hpp"
 
-#include <chrono>
 #include <cstdio>
 
 #include "engine/check.hpp"
@@ -9,53 +8,36 @@
 namespace loyalty::ops {
 namespace {
 
-using std::chrono::days;
-using std::chrono::floor;
-using std::chrono::milliseconds;
-using std::chrono::sys_days;
-using std::chrono::year_month_day;
-
 constexpr TimeMs kMsPerMinute = 60'000;
 
-sys_days day_of(TimeMs time) {
-  return floor<days>(std::chrono::sys_time<milliseconds>(milliseconds(time)));
+// Local midnight that starts the period (day or month) holding local time `local`, moved by
+// `periods` periods.
+TimeMs period_start(ScheduleEvery every, TimeMs local, int periods) {
+  if (every == ScheduleEvery::day) return day_start(local) + TimeMs{periods} * kMsPerDay;
+  const TimeMs first_of_month = end_of_month_after(local, -1);  // the end of last month
+  return add_months(first_of_month, periods);
 }
 
-TimeMs ms_of(sys_days day) {
-  return std::chrono::duration_cast<milliseconds>(day.time_since_epoch()).count();
-}
-
-// The due instant in the period (day or month) that contains `time`; it may lie after `time`.
-TimeMs due_in_period_of(const Schedule& schedule, TimeMs time) {
-  sys_days start = day_of(time);
-  if (schedule.every == ScheduleEvery::month) {
-    const year_month_day date{start};
-    start = sys_days{date.year() / date.month() / 1};
-  }
-  return ms_of(start) + TimeMs{schedule.at_minute} * kMsPerMinute;
-}
-
-// The same period's due instant `periods` periods later (or earlier, when negative).
-TimeMs shift(const Schedule& schedule, TimeMs due, int periods) {
-  if (schedule.every == ScheduleEvery::day) return due + TimeMs{periods} * kMsPerDay;
-  const year_month_day date{day_of(due)};
-  const auto month =
-      std::chrono::year_month{date.year(), date.month()} + std::chrono::months{periods};
-  return ms_of(sys_days{month / 1}) + TimeMs{schedule.at_minute} * kMsPerMinute;
+// The instant of the schedule's time of day in the local period starting at `start`. A time
+// the clocks skip (spring forward) runs when they resume; one they pass twice, the first time.
+TimeMs due_in(const Schedule& schedule, const TimeZone& zone, TimeMs start) {
+  return zone.instant_of(start + TimeMs{schedule.at_minute} * kMsPerMinute);
 }
 
 }  // namespace
 
-TimeMs latest_due(const Schedule& schedule, TimeMs now) {
+TimeMs latest_due(const Schedule& schedule, const TimeZone& zone, TimeMs now) {
   LOYALTY_CHECK(schedule.at_minute < kMinutesPerDay);
-  const TimeMs due = due_in_period_of(schedule, now);
-  return due <= now ? due : shift(schedule, due, -1);
+  const TimeMs local = zone.local_of(now);
+  const TimeMs due = due_in(schedule, zone, period_start(schedule.every, local, 0));
+  return due <= now ? due : due_in(schedule, zone, period_start(schedule.every, local, -1));
 }
 
-TimeMs next_due(const Schedule& schedule, TimeMs now) {
+TimeMs next_due(const Schedule& schedule, const TimeZone& zone, TimeMs now) {
   LOYALTY_CHECK(schedule.at_minute < kMinutesPerDay);
-  const TimeMs due = due_in_period_of(schedule, now);
-  return due > now ? due : shift(schedule, due, 1);
+  const TimeMs local = zone.local_of(now);
+  const TimeMs due = due_in(schedule, zone, period_start(schedule.every, local, 0));
+  return due > now ? due : due_in(schedule, zone, period_start(schedule.every, local, 1));
 }
 
 int parse_time_of_day(std::string_view text) {
@@ -69,13 +51,13 @@ int parse_time_of_day(std::string_view text) {
   return hours * 60 + minutes;
 }
 
-std::string describe(const Schedule& schedule) {
+std::string describe(const Schedule& schedule, const TimeZone& zone) {
   char at[16];
   std::snprintf(at, sizeof at, "%02u:%02u", schedule.at_minute / 60, schedule.at_minute % 60);
   return std::string(job_type_name(schedule.job)) +
          (schedule.every == ScheduleEvery::day ? " every day at "
                                                : " on the 1st of every month at ") +
-         at + " UTC";
+         at + " " + zone.name();
 }
 
 }  // namespace loyalty::ops

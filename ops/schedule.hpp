@@ -1,6 +1,6 @@
 // When the periodic jobs are due (server.toml [[schedules]]): every day, or on the 1st of every
-// month, at a time of day in UTC. Pure calendar arithmetic, so that the scheduler's decisions
-// can be tested with any clock.
+// month, at a local time of day in the program's zone (domain.md, "Local time"). Pure calendar
+// arithmetic, so that the scheduler's decisions can be tested with any clock.
 // Thread-safety: plain values and free functions.
 #pragma once
 
@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "engine/time.hpp"
+#include "engine/time_zone.hpp"
 #include "storage/job_record.hpp"
 
 namespace loyalty::ops {
@@ -18,21 +19,21 @@ enum class ScheduleEvery : uint8_t { day = 0, month = 1 };
 struct Schedule {
   JobType job = JobType::expire;  // expire or evaluate_tiers (recalculation is never periodic)
   ScheduleEvery every = ScheduleEvery::day;
-  uint32_t at_minute = 0;  // minutes after midnight UTC, 0 to 1439
+  uint32_t at_minute = 0;  // minutes after local midnight, 0 to 1439
 
   bool operator==(const Schedule&) const = default;
 };
 
 inline constexpr uint32_t kMinutesPerDay = 24 * 60;
 
-// The latest due instant at or before `now`.
-TimeMs latest_due(const Schedule& schedule, TimeMs now);
-// The first due instant after `now`.
-TimeMs next_due(const Schedule& schedule, TimeMs now);
+// The latest due instant at or before `now`, on `zone`'s calendar.
+TimeMs latest_due(const Schedule& schedule, const TimeZone& zone, TimeMs now);
+// The first due instant after `now`, on `zone`'s calendar.
+TimeMs next_due(const Schedule& schedule, const TimeZone& zone, TimeMs now);
 
 // "HH:MM" (two digits each, 00:00 to 23:59) → minutes after midnight; -1 when malformed.
 int parse_time_of_day(std::string_view text);
-// "expire every day at 03:00 UTC", for logs.
-std::string describe(const Schedule& schedule);
+// "expire every day at 03:00 Asia/Shanghai", for logs.
+std::string describe(const Schedule& schedule, const TimeZone& zone);
 
 }  // namespace loyalty::ops

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "engine/program_toml.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 
 namespace loyalty {
 
@@ -14,7 +15,8 @@ Status load_stored_programs(RocksStore& store, StoredPrograms& out) {
   if (Status status = store.active_program_version(out.active); !status.ok()) return status;
   for (const StoredProgramVersion& version : stored) {
     auto parsed = parse_program_toml(version.source_toml,
-                                     "stored program version " + std::to_string(version.number));
+                                     "stored program version " + std::to_string(version.number),
+                                     os_time_zones());
     if (const auto* error = std::get_if<ProgramLoadError>(&parsed)) {
       return Status::error(Status::Code::corruption,
                            "stored program version " + std::to_string(version.number) +

@@ -10,6 +10,7 @@
 #include "apps/loyaltyctl/commands.hpp"
 #include "engine/program_toml.hpp"
 #include "engine/runtime/runtime.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 #include "ops/recalculation.hpp"
 
 namespace loyalty::ctl {
@@ -31,7 +32,8 @@ std::optional<Program> load_program_file(const std::string& path, std::string& s
   std::stringstream text;
   text << file.rdbuf();
   source = text.str();
-  std::variant<Program, ProgramLoadError> parsed = parse_program_toml(source, path);
+  std::variant<Program, ProgramLoadError> parsed =
+      parse_program_toml(source, path, os_time_zones());
   std::optional<ProgramLoadError> problem;
   if (const auto* error = std::get_if<ProgramLoadError>(&parsed)) {
     problem = *error;

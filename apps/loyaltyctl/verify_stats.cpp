@@ -74,7 +74,9 @@ int run_stats(const Target& target) {
   size_t members = 0;
   Points available = 0, pending = 0, held = 0;
   std::map<std::string, size_t> per_tier;
-  std::map<std::string, Points> liability_by_month;  // "YYYY-MM" of expiry, or "never"
+  // "YYYY-MM" of the local month (the program's zone) whose end the points do not outlive: the
+  // last month they can be spent in, so points that expire at midnight after 30 June are June's.
+  std::map<std::string, Points> liability_by_month;  // or "never"
   size_t referred = 0, referees_rewarded = 0;
   Status status = store->scan_members([&](const MemberState& m) {
     ++members;
@@ -86,7 +88,9 @@ int run_stats(const Target& target) {
     if (!m.referee_reward_trigger.empty()) ++referees_rewarded;
     for (const Lot& lot : m.lots) {
       const std::string month =
-          lot.expires_at == kTimeNever ? "never" : format_rfc3339(lot.expires_at).substr(0, 7);
+          lot.expires_at == kTimeNever
+              ? "never"
+              : format_rfc3339(program.time_zone->local_of(lot.expires_at - 1)).substr(0, 7);
       liability_by_month[month] += lot.points_remaining;
     }
     return true;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "engine/program_toml.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 
 namespace loyalty::bench {
 
@@ -55,7 +56,8 @@ bool BenchEngine::open(const BenchEngineOptions& options, std::string& error) {
     }
     text = read.str();
   }
-  std::variant<Program, ProgramLoadError> parsed = parse_program_toml(text, options.program_path);
+  std::variant<Program, ProgramLoadError> parsed =
+      parse_program_toml(text, options.program_path, os_time_zones());
   if (const auto* problem = std::get_if<ProgramLoadError>(&parsed)) {
     error = options.program_path + ": " + problem->key + ": " + problem->message;
     return false;

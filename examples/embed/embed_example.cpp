@@ -8,6 +8,7 @@
 
 #include "engine/program_toml.hpp"
 #include "engine/runtime/runtime.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 #include "storage/rocks_store.hpp"
 
 using namespace loyalty;
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
   std::ifstream file(argv[1]);
   std::stringstream text;
   text << file.rdbuf();
-  auto parsed = parse_program_toml(text.str(), argv[1]);
+  auto parsed = parse_program_toml(text.str(), argv[1], os_time_zones());
   if (auto* error = std::get_if<ProgramLoadError>(&parsed)) {
     std::cerr << argv[1] << ": " << error->key << ": " << error->message << "\n";
     return 2;

@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "engine/program_toml.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 
 namespace loyalty::durability {
 namespace {
@@ -89,7 +90,7 @@ TempDir::~TempDir() {
 }
 
 ProgramVersion program_version() {
-  auto parsed = parse_program_toml(kProgramToml, "durability program");
+  auto parsed = parse_program_toml(kProgramToml, "durability program", os_time_zones());
   if (const auto* error = std::get_if<ProgramLoadError>(&parsed)) {
     ADD_FAILURE() << error->key << ": " << error->message;
     return {};

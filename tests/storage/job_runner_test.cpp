@@ -11,6 +11,7 @@
 
 #include "engine/program_toml.hpp"
 #include "engine/runtime/runtime.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 #include "ops/member_jobs.hpp"
 #include "ops/recalculation.hpp"
 #include "storage/job_record.hpp"
@@ -344,7 +345,8 @@ TEST_F(Runner, FailsAJobWhoseProgramIsGoneAndQueuesAFailedJobAgain) {
   const std::string doubled_toml =
       "[program]\nid = \"test-club\"\ncurrency = \"CNY\"\n"
       "[earning]\npoints_per_unit = 2\nunit_minor = 100\n";
-  std::variant<Program, ProgramLoadError> doubled = parse_program_toml(doubled_toml, "test");
+  std::variant<Program, ProgramLoadError> doubled =
+      parse_program_toml(doubled_toml, "test", os_time_zones());
   ASSERT_TRUE(std::holds_alternative<Program>(doubled));
   ops::JobSpec spec;
   spec.type = JobType::recalculate;

@@ -16,6 +16,7 @@
 
 #include "engine/program_toml.hpp"
 #include "engine/runtime/runtime.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 #include "ops/recalculation.hpp"
 #include "storage/program_versions.hpp"
 #include "storage/record_codec.hpp"
@@ -101,7 +102,7 @@ std::string program_b_source() {
 }
 
 Program parse(std::string_view source) {
-  auto parsed = parse_program_toml(source, "test");
+  auto parsed = parse_program_toml(source, "test", os_time_zones());
   EXPECT_TRUE(std::holds_alternative<Program>(parsed));
   return std::get<Program>(std::move(parsed));
 }

@@ -11,6 +11,7 @@
 #include "api/request_parsing.hpp"
 #include "engine/program_toml.hpp"
 #include "engine/time.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 
 namespace loyalty {
 namespace {
@@ -83,16 +84,18 @@ TEST(FuzzRegression, ProfileNumberBeyondDoubleIsRefusedNamingProfile) {
 // fuzz_program_toml: tier benefits `{ x = 1e400 }` were accepted; the member view parsed them
 // to infinity and answered GET /v1/members/{id} with `"benefits":{"x":Infinity}`, not JSON.
 TEST(FuzzRegression, BenefitNumberBeyondDoubleIsRefusedNamingTheKey) {
-  const auto parsed = parse_program_toml(
-      corpus_file("program_toml", "regression_benefits_1e400.toml"), "program.toml");
+  const auto parsed =
+      parse_program_toml(corpus_file("program_toml", "regression_benefits_1e400.toml"),
+                         "program.toml", os_time_zones());
   const auto* error = std::get_if<ProgramLoadError>(&parsed);
   ASSERT_NE(error, nullptr);
   EXPECT_EQ(error->key, "tiers.levels[0].benefits.x");
 
   // fuzz_program_toml again: `0e400` is 0 to toml11 but NaN to Boost.JSON 1.81, so zeros are
   // written as 0.0.
-  const auto zeros = parse_program_toml(
-      corpus_file("program_toml", "regression_benefits_0e400.toml"), "program.toml");
+  const auto zeros =
+      parse_program_toml(corpus_file("program_toml", "regression_benefits_0e400.toml"),
+                         "program.toml", os_time_zones());
   ASSERT_TRUE(std::holds_alternative<Program>(zeros));
   EXPECT_EQ(std::get<Program>(zeros).tiers->levels[0].benefits_json, R"({"x":0.0,"y":-0.0})");
 
@@ -108,7 +111,7 @@ name = "green"
 threshold = 0
 benefits = { x = 1.5e300, y = 1e-400 }
 )";
-  const auto accepted = parse_program_toml(large, "program.toml");
+  const auto accepted = parse_program_toml(large, "program.toml", os_time_zones());
   ASSERT_TRUE(std::holds_alternative<Program>(accepted));
   const std::string& benefits = std::get<Program>(accepted).tiers->levels[0].benefits_json;
   boost::system::error_code json_error;
@@ -124,14 +127,15 @@ benefits = { x = 1.5e300, y = 1e-400 }
 TEST(FuzzRegression, ProgramTextThatIsNotUtf8IsRefusedWithItsLine) {
   for (const char* name :
        {"regression_literal_string_bad_utf8.toml", "regression_ml_literal_string_bad_utf8.toml"}) {
-    const auto parsed = parse_program_toml(corpus_file("program_toml", name), "program.toml");
+    const auto parsed =
+        parse_program_toml(corpus_file("program_toml", name), "program.toml", os_time_zones());
     const auto* error = std::get_if<ProgramLoadError>(&parsed);
     ASSERT_NE(error, nullptr) << name;
     EXPECT_NE(error->message.find("not valid UTF-8"), std::string::npos) << error->message;
   }
   const std::string header = "[program]\nid = \"p\"\ncurrency = \"CNY\"\n# ";
   for (const char* bad : {"\xC0\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xF5", "\xE2\x82"}) {
-    const auto parsed = parse_program_toml(header + bad + "\n", "program.toml");
+    const auto parsed = parse_program_toml(header + bad + "\n", "program.toml", os_time_zones());
     const auto* error = std::get_if<ProgramLoadError>(&parsed);
     ASSERT_NE(error, nullptr);
     EXPECT_EQ(error->message, "program.toml:4: not valid UTF-8 (TOML files are UTF-8)");
@@ -139,7 +143,7 @@ TEST(FuzzRegression, ProgramTextThatIsNotUtf8IsRefusedWithItsLine) {
   // UTF-8 itself is welcome, in comments and in strings.
   const auto accepted = parse_program_toml(header + "caf\xC3\xA9 \xF0\x9F\x98\x80\n" +
                                                "[earning]\npoints_per_unit = 1\nunit_minor = 100\n",
-                                           "program.toml");
+                                           "program.toml", os_time_zones());
   EXPECT_TRUE(std::holds_alternative<Program>(accepted));
 }
 

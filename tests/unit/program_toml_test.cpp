@@ -22,6 +22,8 @@
 #include <variant>
 #include <vector>
 
+#include "engine/tzdb/os_time_zones.hpp"
+
 #ifndef LOYALTY_SOURCE_DIR
 #error "LOYALTY_SOURCE_DIR must name the repository root (set on the test target)"
 #endif
@@ -84,7 +86,7 @@ constexpr TimeMs kDec1 = 1'796'083'200'000;  // 2026-12-01T00:00:00Z
 Decimal scaled(int64_t value) { return Decimal{value}; }
 
 Program parse_ok(const std::string& text) {
-  auto result = parse_program_toml(text, "test.toml");
+  auto result = parse_program_toml(text, "test.toml", os_time_zones());
   if (const auto* error = std::get_if<ProgramLoadError>(&result)) {
     ADD_FAILURE() << "unexpected error at \"" << error->key << "\": " << error->message;
     return Program{};
@@ -431,6 +433,34 @@ days = 365
          EXPECT_EQ(p.redemption->max_redeem_fraction, scaled(5000));
          EXPECT_EQ(p.expiry.days, 365u);
        }},
+      // Local time (domain.md, "Local time").
+      {"time_zone_defaults_to_utc", kBase,
+       [](const Program& p) {
+         EXPECT_EQ(p.time_zone->name(), "UTC");
+         EXPECT_TRUE(p.store_time_zones.empty());
+         EXPECT_EQ(&p.zone_of_store("s-1"), p.time_zone.get());
+       }},
+      {"time_zone_and_stores_are_resolved",
+       "[program]\nid = \"p\"\ncurrency = \"CNY\"\ntime_zone = \"Asia/Shanghai\"\n"
+       "[[stores]]\nid = \"s-london\"\ntime_zone = \"Europe/London\"\n"
+       "[[stores]]\nid = \"s-urumqi-1\"\ntime_zone = \"Asia/Urumqi\"\n"
+       "[earning]\npoints_per_unit = 1\nunit_minor = 100\n",
+       [](const Program& p) {
+         EXPECT_EQ(p.time_zone->name(), "Asia/Shanghai");
+         ASSERT_EQ(p.store_time_zones.size(), 2u);
+         EXPECT_EQ(p.zone_of_store("s-london").name(), "Europe/London");
+         EXPECT_EQ(p.zone_of_store("s-urumqi-1").name(), "Asia/Urumqi");
+         EXPECT_EQ(p.zone_of_store("s-1").name(), "Asia/Shanghai") << "the program's zone";
+         // Resolved, not just named: 12:00 UTC is 20:00 in Shanghai.
+         EXPECT_EQ(p.time_zone->local_of(kNov1 + 12 * 3'600'000), kNov1 + 20 * 3'600'000);
+       }},
+      {"campaign_hours_are_local_spans",
+       with_campaign("multiplier = 2\nhours = [\"07:00-10:00\", \"14:30-17:00\", "
+                     "\"22:00-24:00\"]"),
+       [](const Program& p) {
+         EXPECT_EQ(p.campaigns.at(0).hours,
+                   (std::vector<LocalHours>{{420, 600}, {870, 1020}, {1320, 1440}}));
+       }},
   };
 }
 
@@ -699,6 +729,54 @@ bonus_points = 5
        with_base("\n[expiry]\nmode = \"end_of_month\"\nmonths = 12\ndays = 30"), "expiry.days"},
       {"expiry_months_with_never", with_base("\n[expiry]\nmode = \"never\"\nmonths = 12"),
        "expiry.months"},
+      // Local time: each error names the key.
+      {"unknown_time_zone",
+       with_program("id = \"p\"\ncurrency = \"CNY\"\ntime_zone = \"Asia/Atlantis\""),
+       "program.time_zone"},
+      {"time_zone_offset_is_not_a_zone",
+       with_program("id = \"p\"\ncurrency = \"CNY\"\ntime_zone = \"+08:00\""), "program.time_zone"},
+      {"time_zone_path_is_not_a_zone",
+       with_program("id = \"p\"\ncurrency = \"CNY\"\ntime_zone = \"../../etc/passwd\""),
+       "program.time_zone"},
+      {"time_zone_is_not_a_string", with_program("id = \"p\"\ncurrency = \"CNY\"\ntime_zone = 8"),
+       "program.time_zone"},
+      {"unknown_store_time_zone",
+       "[program]\nid = \"p\"\ncurrency = \"CNY\"\n"
+       "[[stores]]\nid = \"s-1\"\ntime_zone = \"Europe/London\"\n"
+       "[[stores]]\nid = \"s-2\"\ntime_zone = \"Europe/Londn\"\n"
+       "[earning]\npoints_per_unit = 1\nunit_minor = 100\n",
+       "stores[1].time_zone"},
+      {"store_without_time_zone",
+       "[program]\nid = \"p\"\ncurrency = \"CNY\"\n[[stores]]\nid = \"s-1\"\n"
+       "[earning]\npoints_per_unit = 1\nunit_minor = 100\n",
+       "stores[0].time_zone"},
+      {"duplicate_store",
+       "[program]\nid = \"p\"\ncurrency = \"CNY\"\n"
+       "[[stores]]\nid = \"s-1\"\ntime_zone = \"UTC\"\n"
+       "[[stores]]\nid = \"s-1\"\ntime_zone = \"Asia/Tokyo\"\n"
+       "[earning]\npoints_per_unit = 1\nunit_minor = 100\n",
+       "stores[1].id"},
+      {"unknown_store_key",
+       "[program]\nid = \"p\"\ncurrency = \"CNY\"\n"
+       "[[stores]]\nid = \"s-1\"\nzone = \"UTC\"\n"
+       "[earning]\npoints_per_unit = 1\nunit_minor = 100\n",
+       "stores[0].zone"},
+      {"hours_end_before_start",
+       with_campaign("multiplier = 2\nhours = [\"07:00-10:00\", "
+                     "\"17:00-14:00\"]"),
+       "campaigns[0].hours[1]"},
+      {"hours_cross_midnight", with_campaign("multiplier = 2\nhours = [\"22:00-02:00\"]"),
+       "campaigns[0].hours[0]"},
+      {"hours_empty_span", with_campaign("multiplier = 2\nhours = [\"10:00-10:00\"]"),
+       "campaigns[0].hours[0]"},
+      {"hours_past_midnight", with_campaign("multiplier = 2\nhours = [\"23:00-24:30\"]"),
+       "campaigns[0].hours[0]"},
+      {"hours_start_at_24", with_campaign("multiplier = 2\nhours = [\"24:00-24:00\"]"),
+       "campaigns[0].hours[0]"},
+      {"hours_without_minutes", with_campaign("multiplier = 2\nhours = [\"7-10\"]"),
+       "campaigns[0].hours[0]"},
+      {"hours_empty_list", with_campaign("multiplier = 2\nhours = []"), "campaigns[0].hours"},
+      {"hours_not_strings", with_campaign("multiplier = 2\nhours = [7]"), "campaigns[0].hours[0]"},
   };
 }
 
@@ -708,7 +786,7 @@ class InvalidSnippet : public testing::TestWithParam<InvalidCase> {};
 
 TEST_P(InvalidSnippet, NamesTheOffendingKey) {
   const InvalidCase& test_case = GetParam();
-  const auto result = parse_program_toml(test_case.toml, "test.toml");
+  const auto result = parse_program_toml(test_case.toml, "test.toml", os_time_zones());
   const auto* error = std::get_if<ProgramLoadError>(&result);
   ASSERT_NE(error, nullptr) << "accepted:\n" << test_case.toml;
   EXPECT_EQ(error->key, test_case.key) << error->message << "\n" << test_case.toml;
@@ -725,7 +803,7 @@ INSTANTIATE_TEST_SUITE_P(ProgramToml, InvalidSnippet, testing::ValuesIn(invalid_
 // Messages
 
 std::string error_message(const std::string& toml) {
-  const auto result = parse_program_toml(toml, "programs/x.toml");
+  const auto result = parse_program_toml(toml, "programs/x.toml", os_time_zones());
   const auto* error = std::get_if<ProgramLoadError>(&result);
   return error == nullptr ? std::string("(accepted)") : error->message;
 }
@@ -761,7 +839,7 @@ TEST(ProgramTomlMessages, GarbageNeverThrows) {
   for (const std::string& text : {std::string("\xff\xfe\x00\x01", 4), std::string("[[[["),
                                   std::string("a = \"\\uD800\""), std::string(10000, '[')}) {
     EXPECT_NO_THROW({
-      const auto result = parse_program_toml(text, "garbage.toml");
+      const auto result = parse_program_toml(text, "garbage.toml", os_time_zones());
       EXPECT_TRUE(std::holds_alternative<ProgramLoadError>(result));
     });
   }
@@ -829,6 +907,23 @@ TEST(ValidateProgram, WeekdayZeroBitIsRefused) {
   campaign.iso_weekday_mask = 0b0000'0011;
   program.campaigns.push_back(campaign);
   EXPECT_EQ(validation_key(program), "campaigns[0].days_of_week");
+}
+
+TEST(ValidateProgram, ZonesAndHoursOfProgramsBuiltInCode) {
+  Program program = valid_program();
+  program.time_zone = nullptr;
+  EXPECT_EQ(validation_key(program), "program.time_zone");
+  program = valid_program();
+  program.store_time_zones["s-1"] = os_time_zones().find("Europe/London");
+  program.store_time_zones["s-2"] = nullptr;
+  EXPECT_EQ(validation_key(program), "stores[1].time_zone");
+  program = valid_program();
+  Campaign campaign;
+  campaign.id = "c";
+  campaign.multiplier = Decimal::from_integer(2);
+  campaign.hours = {{0, 60}, {600, 1441}};
+  program.campaigns.push_back(campaign);
+  EXPECT_EQ(validation_key(program), "campaigns[0].hours[1]");
 }
 
 TEST(ValidateProgram, OpenEndedCampaignBuiltInCodeIsAccepted) {
@@ -904,7 +999,7 @@ TEST(ShippedConfig, EveryProgramFileLoadsAndValidates) {
     SCOPED_TRACE(path.string());
     const std::string text = read_file(path);
     ASSERT_FALSE(text.empty());
-    const auto result = parse_program_toml(text, path.string());
+    const auto result = parse_program_toml(text, path.string(), os_time_zones());
     if (const auto* error = std::get_if<ProgramLoadError>(&result)) {
       ADD_FAILURE() << error->key << ": " << error->message;
       continue;
@@ -948,6 +1043,7 @@ TEST(ShippedConfig, ExamplesCoverTheirFeatures) {
 
   const Program coffee = parse_ok(read_file(examples / "coffee_chain.toml"));
   EXPECT_EQ(coffee.rounding, Rounding::nearest);
+
 }
 
 }  // namespace

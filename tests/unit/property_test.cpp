@@ -24,7 +24,9 @@
 #include <utility>
 #include <vector>
 
+#include "engine/check.hpp"
 #include "engine/tiers.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 #include "tests/support/scenario.hpp"
 #include "tests/unit/reference_model.hpp"
 
@@ -168,6 +170,24 @@ model::Rules draw_rules(Dice& dice, Ms t0) {
   return r;
 }
 
+// Where the program runs, drawn with a die of its own so that a stream's other draws (and so the
+// streams of seeds recorded before zones existed) stay the same: the same events, judged locally.
+void draw_zones(Dice& dice, model::Rules& r) {
+  r.time_zone = dice.pick<std::string>({"UTC", "UTC", "Asia/Shanghai", "America/New_York",
+                                        "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kathmandu"});
+  if (dice.chance(40)) {
+    r.store_2_zone =
+        dice.pick<std::string>({"Europe/London", "America/Los_Angeles", "Asia/Tokyo", "UTC"});
+  }
+  if (dice.chance(40)) r.weekend_hours = {{7 * 60, 11 * 60}, {17 * 60, 24 * 60}};
+}
+
+TimeZonePtr zone_named(const std::string& name) {
+  TimeZonePtr zone = os_time_zones().find(name);
+  LOYALTY_CHECK(zone != nullptr);
+  return zone;
+}
+
 Decimal tenths(int64_t value) { return Decimal{value * (Decimal::kScale / 10)}; }
 
 // The same program, for the engine.
@@ -176,6 +196,8 @@ Program to_program(const model::Rules& r) {
   p.id = "property";
   p.currency = r.currency;
   p.rounding = r.round_nearest ? Rounding::nearest : Rounding::floor;
+  p.time_zone = zone_named(r.time_zone);
+  if (!r.store_2_zone.empty()) p.store_time_zones["s-2"] = zone_named(r.store_2_zone);
   p.earning.points_per_unit = tenths(r.points_per_unit_tenths);
   p.earning.unit_minor = r.unit_minor;
   p.earning.max_points_per_event = r.cap_points;
@@ -187,6 +209,9 @@ Program to_program(const model::Rules& r) {
     Campaign c;
     c.id = "weekend";
     c.iso_weekday_mask = (1u << 6) | (1u << 7);
+    for (const auto& [from, to] : r.weekend_hours) {
+      c.hours.push_back({static_cast<uint32_t>(from), static_cast<uint32_t>(to)});
+    }
     c.multiplier = tenths(20);
     p.campaigns.push_back(c);
   }
@@ -254,7 +279,8 @@ std::string describe_rules(const model::Rules& r) {
   s << "ppu=" << r.points_per_unit_tenths << "/10 per " << r.unit_minor << " minor, "
     << (r.round_nearest ? "nearest" : "floor") << ", excluded=" << r.excluded_category
     << ", x2 category=" << (r.doubled_category.empty() ? "-" : r.doubled_category)
-    << ", weekend x2=" << r.weekend_campaign;
+    << ", weekend x2=" << r.weekend_campaign << (r.weekend_hours.empty() ? "" : " in hours")
+    << ", zone " << r.time_zone << (r.store_2_zone.empty() ? "" : ", s-2 in " + r.store_2_zone);
   if (!r.fest_category.empty()) s << ", fest x1.5 " << r.fest_category;
   if (!r.bonus_store.empty()) {
     s << ", bonus " << r.bonus_points << " at " << r.bonus_store << " from " << r.bonus_min_minor;
@@ -349,7 +375,9 @@ class Generator {
   Ms event_time() {
     if (dice_.chance(10)) return now_ - dice_.between(1, 4 * 24 * 60) * kMinuteMs;
     if (dice_.chance(3)) {
-      const Ms month_start = model::start_of_month_after(now_, -1);
+      const std::string& zone = model_.rules().time_zone;  // around the local month's start
+      const Ms month_start = model::instant_in(
+          zone, model::start_of_month_after(model::local_time_in(zone, now_), -1));
       return month_start - dice_.between(1, 3 * 24 * 60) * kMinuteMs;
     }
     return now_;
@@ -794,7 +822,7 @@ class Runner {
     if (holds != model_.active_holds(id)) return "holds: " + who + "active holds differ";
     const Program& program = scenario_.program().program;
     if (program.tiers) {
-      const int64_t engine_value = qualifying_value(*program.tiers, e, now_);
+      const int64_t engine_value = qualifying_value(*program.tiers, *program.time_zone, e, now_);
       const int64_t model_value = model_.qualifying(id, now_);
       if (engine_value != model_value) {
         return "qualifying: " + who + "engine qualifying value " + std::to_string(engine_value) +
@@ -885,6 +913,8 @@ StreamResult run_stream(uint64_t seed, int ops, bool verbose) {
   const Ms t0 = stream_start(dice);
   StreamResult result;
   result.rules = draw_rules(dice, t0);
+  Dice zone_dice(splitmix64(seed ^ 0x7a6f'6e65ULL));
+  draw_zones(zone_dice, result.rules);
   Runner runner(result.rules);
   ::testing::ScopedFakeTestPartResultReporter intercept(
       ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD,
@@ -1147,7 +1177,9 @@ TEST(PropertyRegression, BackDatedPurchaseIsJudgedOnItsOwnWindow) {
   ASSERT_TRUE(s.purchase("e3", "m1", {testing::line("a", "food", 6000)},
                          testing::at("2026-12-31T22:00:00Z"))
                   .ok());
-  EXPECT_EQ(qualifying_value(tiers, s.state("m1"), testing::at("2026-12-31T22:00:00Z")), 21000);
+  EXPECT_EQ(
+      qualifying_value(tiers, *utc_time_zone(), s.state("m1"), testing::at("2026-12-31T22:00:00Z")),
+      21000);
   EXPECT_TRUE(s.last().tier_changed) << "15,000 + 6,000 in Jan … Dec 2026 reach silver";
   EXPECT_EQ(s.state("m1").tier_index, 1u);
 }

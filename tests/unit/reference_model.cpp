@@ -2,7 +2,10 @@
 // spec leaves open are marked "choice:" and follow docs/decisions.md or the engine's design.
 #include "tests/unit/reference_model.hpp"
 
+#include <date/tz.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <stdexcept>
 
@@ -93,6 +96,18 @@ std::string time_text(Ms t) {
 }
 
 }  // namespace
+
+Ms local_time_in(const std::string& zone, Ms instant) {
+  if (zone == "UTC") return instant;
+  const date::sys_time<std::chrono::milliseconds> time{std::chrono::milliseconds{instant}};
+  return date::locate_zone(zone)->to_local(time).time_since_epoch().count();
+}
+
+Ms instant_in(const std::string& zone, Ms local) {
+  if (zone == "UTC") return local;
+  const date::local_time<std::chrono::milliseconds> time{std::chrono::milliseconds{local}};
+  return date::locate_zone(zone)->to_sys(time, date::choose::earliest).time_since_epoch().count();
+}
 
 int64_t month_number(Ms t) {
   const Civil c = civil_from_days(day_number(t));
@@ -207,8 +222,10 @@ uint64_t Model::credit(Member& m, int64_t points, Ms at) const {
     case Rules::Expiry::days:
       lot.expires_at = at + rules_.expiry_days * kDayMs;
       break;
-    case Rules::Expiry::end_of_month:
-      lot.expires_at = start_of_month_after(at, rules_.expiry_months);
+    case Rules::Expiry::end_of_month:  // local midnight after the month's last day
+      lot.expires_at = instant_in(
+          rules_.time_zone,
+          start_of_month_after(local_time_in(rules_.time_zone, at), rules_.expiry_months));
       break;
   }
   m.lots.push_back(lot);
@@ -296,7 +313,7 @@ void Model::advance(Member& m, Ms at) const {
 // Tiers
 
 int64_t Model::qualifying_of(const Member& m, Ms as_of) const {
-  const int64_t month = month_number(as_of);
+  const int64_t month = month_number(local_time_in(rules_.time_zone, as_of));
   const int64_t from =
       rules_.calendar_year ? month - floor_mod(month, 12) : month - rules_.window_months + 1;
   int64_t value = 0;
@@ -435,7 +452,17 @@ Outcome Model::purchase(const Op& op) {
   }
 
   // Points = round(Σ eligible × rate × line multiplier × campaigns × tier-before) + bonuses.
-  const bool weekend = rules_.weekend_campaign && iso_weekday_of(op.at) >= 6;
+  // The campaign's days and hours are the store's local ones.
+  const Ms store_time = local_time_in(
+      op.store == "s-2" && !rules_.store_2_zone.empty() ? rules_.store_2_zone : rules_.time_zone,
+      op.at);
+  const int minute = static_cast<int>(floor_mod(store_time, kDayMs) / 60'000);
+  const bool in_hours = rules_.weekend_hours.empty() ||
+                        std::any_of(rules_.weekend_hours.begin(), rules_.weekend_hours.end(),
+                                    [minute](const auto& span) {
+                                      return span.first <= minute && minute < span.second;
+                                    });
+  const bool weekend = rules_.weekend_campaign && iso_weekday_of(store_time) >= 6 && in_hours;
   const bool fest_on =
       !rules_.fest_category.empty() && op.at >= rules_.fest_from && op.at < rules_.fest_until;
   const int64_t tier_tenths = rules_.tiers ? rules_.levels[m.tier].second : 10;
@@ -531,7 +558,8 @@ Outcome Model::purchase(const Op& op) {
 
   m.purchases += 1;
   if (rules_.tiers) {
-    m.activity.push_back({month_number(op.at), eligible_total, base_points, 1});
+    m.activity.push_back(
+        {month_number(local_time_in(rules_.time_zone, op.at)), eligible_total, base_points, 1});
     const uint32_t reached = tier_for(qualifying_of(m, op.at));
     if (reached > m.tier) {  // upgrade at once, straight to the highest tier reached
       m.tier = reached;
@@ -667,7 +695,8 @@ Outcome Model::refund(const Op& op) {
   if (rules_.tiers) {
     // Qualifying activity is taken back in the purchase's month; the tier moves only at the
     // next evaluation.
-    m.activity.push_back({month_number(p.at), -eligible, -base_back, completes ? -1 : 0});
+    m.activity.push_back({month_number(local_time_in(rules_.time_zone, p.at)), -eligible,
+                          -base_back, completes ? -1 : 0});
   }
   p.refunded += op.amount;
   p.reversed += reversed;
@@ -782,7 +811,10 @@ Outcome Model::evaluate(const Op& op) {
   Outcome out;
   if (!rules_.tiers) return out;
   const uint32_t met = tier_for(qualifying_of(m, op.at));
-  if (met < m.tier && plus_months(m.tier_since, rules_.retain_months) <= op.at) {
+  const Ms retained_until =
+      instant_in(rules_.time_zone,
+                 plus_months(local_time_in(rules_.time_zone, m.tier_since), rules_.retain_months));
+  if (met < m.tier && retained_until <= op.at) {
     m.tier = met;
     m.tier_since = op.at;
     m.ledger.push_back({EntryType::tier_change, 0, op.at});

@@ -1,5 +1,6 @@
 // A deliberately simple reference model of domain.md for the property test (TigerBeetle's
 // auditor): flat lists, linear scans, exact integer arithmetic, no shared code with engine/.
+// Local time comes straight from the date/tz library (its own conversions, not the engine's).
 // It only shares the two enums it is compared on (refusal codes and ledger entry types).
 // Where domain.md is silent it follows the choices in docs/decisions.md and the engine's
 // documented behaviour; each such choice is marked "choice:" in reference_model.cpp.
@@ -31,7 +32,10 @@ struct Rules {
   bool round_nearest = false;  // else floor
   std::string excluded_category = "tobacco";
   std::string doubled_category = "beverage";  // ×2 category multiplier ("" none)
-  bool weekend_campaign = true;               // ×2 on Saturdays and Sundays (UTC), every line
+  bool weekend_campaign = true;               // ×2 on local Saturdays and Sundays, every line
+  std::vector<std::pair<int, int>> weekend_hours;  // local minutes [from, to) it is on; {} all day
+  std::string time_zone = "UTC";                   // the program's IANA zone
+  std::string store_2_zone;                        // "" = store s-2 is in the program's zone
   std::string fest_category;                  // "" none: ×1.5 on this category in [from, until)
   Ms fest_from = 0;
   Ms fest_until = 0;
@@ -268,6 +272,11 @@ class Model {
   std::map<std::string, std::string> holds_seen_;  // hold id → member, ever accepted
   std::vector<std::string> hold_order_;
 };
+
+// Local time in an IANA zone: the wall-clock time of an instant, and the instant of a wall-clock
+// time (a skipped one is the instant the clocks resume, a repeated one its first occurrence).
+Ms local_time_in(const std::string& zone, Ms instant);
+Ms instant_in(const std::string& zone, Ms local);
 
 // Calendar helpers, written here rather than taken from engine/time.hpp.
 int64_t month_number(Ms t);                 // year × 12 + month − 1

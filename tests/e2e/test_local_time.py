@@ -222,6 +222,30 @@ class LocalTimeOverHttp(unittest.TestCase):
         self.assertIn("stores[0].time_zone", bad_server.read_log())
 
 
+class ShippedProgram(unittest.TestCase):
+    """The README's curl example against the shipped coffee club, which runs in Shanghai."""
+
+    def test_readme_purchase_earns_the_weekend_bonus_in_local_time(self):
+        s = Server().start()
+        self.addCleanup(s.cleanup)
+        self.assertEqual(s.signup("m-42", phone="+8613800000042").status, 201)
+        lattes = [line("latte-l", "beverage", 6400, quantity=2)]
+        r = s.purchase(purchase_body("pos-17-000123", "m-42", lattes,
+                                     occurred_at="2026-11-21T10:15:00+08:00"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["points_earned"], 192, r)
+        self.assertEqual(breakdown(r.json), {"base": 64, "sku:latte-l": 32,
+                                             "campaign:double-weekend": 96})
+        # Saturday 01:30 in Shanghai is Friday in UTC and earns it; Monday 01:30 does not.
+        r = s.purchase(purchase_body("pos-17-000124", "m-42", lattes,
+                                     occurred_at="2026-11-21T01:30:00+08:00"))
+        self.assertIn("campaign:double-weekend", breakdown(r.json))
+        r = s.purchase(purchase_body("pos-17-000125", "m-42", lattes,
+                                     occurred_at="2026-11-23T01:30:00+08:00"))
+        self.assertNotIn("campaign:double-weekend", breakdown(r.json))
+        self.assertEqual(s.request("GET", "/v1/program").json["time_zone"], "Asia/Shanghai")
+
+
 class LocalTimeStats(unittest.TestCase):
     """loyaltyctl stats: the liability by the local month the points can last be spent in."""
 

@@ -1023,6 +1023,7 @@ TEST(ShippedConfig, DefaultProgramIsTheCoffeeClub) {
   EXPECT_TRUE(program.redemption.has_value());
   EXPECT_EQ(program.expiry.mode, ExpiryMode::days);
   EXPECT_EQ(program.expiry.days, 365u);
+  EXPECT_EQ(program.time_zone->name(), "Asia/Shanghai") << "a coffee club in Shanghai";
 }
 
 TEST(ShippedConfig, ExamplesCoverTheirFeatures) {
@@ -1044,6 +1045,16 @@ TEST(ShippedConfig, ExamplesCoverTheirFeatures) {
   const Program coffee = parse_ok(read_file(examples / "coffee_chain.toml"));
   EXPECT_EQ(coffee.rounding, Rounding::nearest);
 
+  // Each example runs somewhere, and the hotel group has a hotel in another zone.
+  EXPECT_NE(hotel.time_zone->name(), "UTC");
+  EXPECT_NE(market.time_zone->name(), "UTC");
+  EXPECT_NE(coffee.time_zone->name(), "UTC");
+  EXPECT_TRUE(std::any_of(coffee.campaigns.begin(), coffee.campaigns.end(),
+                          [](const Campaign& c) { return !c.hours.empty(); }));
+  EXPECT_FALSE(hotel.store_time_zones.empty());
+  for (const auto& [store, zone] : hotel.store_time_zones) {
+    EXPECT_NE(zone->name(), hotel.time_zone->name()) << store;
+  }
 }
 
 }  // namespace

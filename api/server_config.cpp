@@ -279,9 +279,11 @@ ops::Schedule read_schedule(const toml::value& value, const std::string& at) {
   if (time == nullptr)
     refuse(at + ".at",
            "is required: a local time of day (the program's time_zone) such as \"03:00\"");
-  const int minute = ops::parse_time_of_day(read_string(*time, at + ".at"));
-  if (minute < 0) refuse(at + ".at", "must be a local time of day HH:MM, from 00:00 to 23:59");
-  schedule.at_minute = static_cast<uint32_t>(minute);
+  const std::optional<int> minute = parse_time_of_day(read_string(*time, at + ".at"));
+  if (!minute || *minute >= static_cast<int>(ops::kMinutesPerDay)) {
+    refuse(at + ".at", "must be a local time of day HH:MM, from 00:00 to 23:59");
+  }
+  schedule.at_minute = static_cast<uint32_t>(*minute);
   return schedule;
 }
 

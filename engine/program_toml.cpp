@@ -240,21 +240,8 @@ std::optional<uint8_t> read_weekday_mask(const TomlValue& value, const std::stri
   return mask;
 }
 
-// "HH:MM" with two digits each → minutes after midnight, up to `max_minute`; nullopt otherwise.
-std::optional<uint32_t> minute_of(std::string_view text, uint32_t max_minute) {
-  const auto digit = [&](size_t i) { return text[i] >= '0' && text[i] <= '9'; };
-  if (text.size() != 5 || text[2] != ':' || !digit(0) || !digit(1) || !digit(3) || !digit(4)) {
-    return std::nullopt;
-  }
-  const uint32_t hours = static_cast<uint32_t>((text[0] - '0') * 10 + (text[1] - '0'));
-  const uint32_t minutes = static_cast<uint32_t>((text[3] - '0') * 10 + (text[4] - '0'));
-  if (minutes > 59) return std::nullopt;
-  const uint32_t minute = hours * 60 + minutes;
-  if (minute > max_minute) return std::nullopt;
-  return minute;
-}
-
-// ["07:00-10:00", "14:00-17:00"]: local spans of the day, start inclusive, end exclusive.
+// ["07:00-10:00", "14:00-17:00"]: local spans of the day, start inclusive, end exclusive. Their
+// order within the day is validate_program's to check.
 std::optional<std::vector<LocalHours>> read_hours(const TomlValue& value, const std::string& path,
                                                   ErrorSink& errors) {
   const TomlValue::array_type* array = read_array(value, path, errors);
@@ -273,24 +260,16 @@ std::optional<std::vector<LocalHours>> read_hours(const TomlValue& value, const 
     const std::optional<std::string> text = read_string((*array)[i], span_path, errors);
     if (!text) return std::nullopt;
     const std::string_view span = *text;
-    const size_t dash = span.find('-');
-    const std::optional<uint32_t> start =
-        dash == std::string_view::npos ? std::nullopt : minute_of(span.substr(0, dash), 1439);
-    const std::optional<uint32_t> end =
-        dash == std::string_view::npos ? std::nullopt : minute_of(span.substr(dash + 1), 1440);
+    const std::optional<int> start =
+        span.size() == 11 && span[5] == '-' ? parse_time_of_day(span.substr(0, 5)) : std::nullopt;
+    const std::optional<int> end =
+        span.size() == 11 && span[5] == '-' ? parse_time_of_day(span.substr(6)) : std::nullopt;
     if (!start || !end) {
       errors.fail(span_path,
                   "must be \"HH:MM-HH:MM\" in local time (00:00 to 24:00), got \"" + *text + "\"");
       return std::nullopt;
     }
-    if (*start >= *end) {
-      errors.fail(span_path,
-                  "must start before it ends (a span may not cross midnight: write "
-                  "\"22:00-24:00\" and \"00:00-02:00\"), got \"" +
-                      *text + "\"");
-      return std::nullopt;
-    }
-    spans.push_back({*start, *end});
+    spans.push_back({static_cast<uint32_t>(*start), static_cast<uint32_t>(*end)});
   }
   return spans;
 }

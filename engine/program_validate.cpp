@@ -115,8 +115,8 @@ Problem check_stores(const Program& program) {
   return std::nullopt;
 }
 
-// Spans of the local day: start before end, within the day. Overlapping spans are allowed and
-// mean their union.
+// Spans of the local day: start before end, within the day (one across midnight is two spans).
+// Overlapping spans are allowed and mean their union.
 Problem check_hours(const std::vector<LocalHours>& hours, const std::string& path) {
   if (hours.size() > kCampaignHoursMax) {
     return problem(path, "at most " + std::to_string(kCampaignHoursMax) + " spans");
@@ -124,7 +124,8 @@ Problem check_hours(const std::vector<LocalHours>& hours, const std::string& pat
   for (size_t i = 0; i < hours.size(); ++i) {
     if (hours[i].start_minute >= hours[i].end_minute || hours[i].end_minute > 24 * 60) {
       return problem(element_path(path, i),
-                     "must start before it ends, within one day (00:00 to 24:00)");
+                     "must start before it ends, within one day (a span across midnight is two: "
+                     "\"22:00-24:00\" and \"00:00-02:00\")");
     }
   }
   return std::nullopt;

@@ -113,6 +113,18 @@ int minute_of_day(TimeMs time) {
   return static_cast<int>((time - day_start(time)) / (60 * kMsPerSecond));
 }
 
+std::optional<int> parse_time_of_day(std::string_view text) {
+  int hours = 0;
+  int minutes = 0;
+  if (text.size() != 5 || text[2] != ':' || !read_digits(text, 0, 2, hours) ||
+      !read_digits(text, 3, 2, minutes) || minutes > 59) {
+    return std::nullopt;
+  }
+  const int minute = hours * 60 + minutes;
+  if (minute > 24 * 60) return std::nullopt;
+  return minute;
+}
+
 int64_t month_index(TimeMs time) {
   const year_month_day date{to_days(time)};
   return int64_t{static_cast<int>(date.year())} * 12 + static_cast<unsigned>(date.month()) - 1;

@@ -26,6 +26,9 @@ std::string format_rfc3339(TimeMs time);
 int iso_weekday(TimeMs time);      // 1 = Monday … 7 = Sunday
 TimeMs day_start(TimeMs time);     // midnight at the start of `time`'s day
 int minute_of_day(TimeMs time);    // 0 … 1439
+// "HH:MM" (two digits each) from "00:00" to "24:00" → minutes after midnight (24:00 = 1440, the
+// end of a day); nullopt for anything else. Campaign hours and schedules are written this way.
+std::optional<int> parse_time_of_day(std::string_view text);
 int64_t month_index(TimeMs time);  // year × 12 + (month − 1): comparable month numbers
 int year_of(TimeMs time);
 TimeMs add_days(TimeMs time, int64_t days);

@@ -40,17 +40,6 @@ TimeMs next_due(const Schedule& schedule, const TimeZone& zone, TimeMs now) {
   return due > now ? due : due_in(schedule, zone, period_start(schedule.every, local, 1));
 }
 
-int parse_time_of_day(std::string_view text) {
-  const auto digit = [&](size_t i) { return text[i] >= '0' && text[i] <= '9'; };
-  if (text.size() != 5 || text[2] != ':' || !digit(0) || !digit(1) || !digit(3) || !digit(4)) {
-    return -1;
-  }
-  const int hours = (text[0] - '0') * 10 + (text[1] - '0');
-  const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
-  if (hours > 23 || minutes > 59) return -1;
-  return hours * 60 + minutes;
-}
-
 std::string describe(const Schedule& schedule, const TimeZone& zone) {
   char at[16];
   std::snprintf(at, sizeof at, "%02u:%02u", schedule.at_minute / 60, schedule.at_minute % 60);

@@ -31,8 +31,6 @@ TimeMs latest_due(const Schedule& schedule, const TimeZone& zone, TimeMs now);
 // The first due instant after `now`, on `zone`'s calendar.
 TimeMs next_due(const Schedule& schedule, const TimeZone& zone, TimeMs now);
 
-// "HH:MM" (two digits each, 00:00 to 23:59) → minutes after midnight; -1 when malformed.
-int parse_time_of_day(std::string_view text);
 // "expire every day at 03:00 Asia/Shanghai", for logs.
 std::string describe(const Schedule& schedule, const TimeZone& zone);
 

@@ -247,7 +247,8 @@ class ShippedProgram(unittest.TestCase):
 
 
 class LocalTimeStats(unittest.TestCase):
-    """loyaltyctl stats: the liability by the local month the points can last be spent in."""
+    """loyaltyctl stats: the liability by the local month the points can last be spent in; and
+    loyaltyctl replay of a local-time history."""
 
     def test_liability_months_are_local(self):
         program = PROGRAM.replace('mode = "end_of_month"\nmonths = 1',
@@ -264,6 +265,12 @@ class LocalTimeStats(unittest.TestCase):
         self.assertEqual(done.returncode, 0, done)
         stats = json.loads(done.stdout)
         self.assertEqual(stats["liability_by_expiry_month"], {"2026-12": 100})
+        # Replaying the event log under the stored (Shanghai) version gives the same state.
+        done = ctl("replay", "--data", s.data_dir, "--into", os.path.join(s.dir, "replayed"),
+                   "--json")
+        self.assertEqual(done.returncode, 0, done)
+        replay = json.loads(done.stdout)
+        self.assertTrue(replay["ok"], replay)
 
 
 if __name__ == "__main__":

@@ -156,9 +156,11 @@ TEST(ScheduleInstants, DaylightSavingGapRunsWhenClocksResumeAndOverlapRunsOnce) 
 }
 
 TEST(ScheduleInstants, TimeOfDayAndDescription) {
-  EXPECT_EQ(ops::parse_time_of_day("00:00"), 0);
-  EXPECT_EQ(ops::parse_time_of_day("23:59"), 1439);
-  EXPECT_EQ(ops::parse_time_of_day("12:5"), -1);
+  EXPECT_EQ(parse_time_of_day("00:00"), 0);
+  EXPECT_EQ(parse_time_of_day("23:59"), 1439);
+  EXPECT_EQ(parse_time_of_day("24:00"), 1440) << "the end of a day, for campaign hours";
+  EXPECT_EQ(parse_time_of_day("12:5"), std::nullopt);
+  EXPECT_EQ(parse_time_of_day("24:01"), std::nullopt);
   EXPECT_EQ(ops::describe({JobType::expire, ScheduleEvery::day, 185}, *utc_time_zone()),
             "expire every day at 03:05 UTC");
   EXPECT_EQ(ops::describe({JobType::evaluate_tiers, ScheduleEvery::month, 0}, *utc_time_zone()),

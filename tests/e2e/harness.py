@@ -8,6 +8,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.parse
 
 SOURCE_DIR = os.environ.get("LOYALTY_SOURCE_DIR", os.path.abspath(os.path.join(
     os.path.dirname(__file__), "..", "..")))
@@ -189,3 +190,33 @@ def operator_program(program_id):
 def ctl(*args, timeout=120):
     """Runs build/loyaltyctl; the finished process, its output as text."""
     return subprocess.run([LOYALTYCTL, *args], capture_output=True, text=True, timeout=timeout)
+
+
+# Jobs (POST /v1/jobs, GET /v1/jobs/{job_id}).
+JOB_TIMEOUT = 120
+
+
+def job_path(job_id):
+    return "/v1/jobs/" + urllib.parse.quote(job_id, safe=":")
+
+
+def post_job(server, body, key=ADMIN_KEY):
+    return server.request("POST", "/v1/jobs", body, key=key)
+
+
+def wait_job(server, job_id):
+    """The job's document once it has succeeded or failed."""
+    deadline = time.time() + JOB_TIMEOUT
+    while time.time() < deadline:
+        r = server.request("GET", job_path(job_id))
+        assert r.status == 200, r
+        if r.json["state"] in ("succeeded", "failed"):
+            return r.json
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def run_job(server, body):
+    r = post_job(server, body)
+    assert r.status == 202, r
+    return wait_job(server, r.json["job_id"])

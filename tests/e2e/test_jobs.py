@@ -14,13 +14,12 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.parse
 import http.client
 
 import websockets
 
-from harness import (ADMIN_KEY, APP_KEY, LOYALTYCTL, POS_KEY, SOURCE_DIR, Server, line,
-                     purchase_body)
+from harness import (ADMIN_KEY, APP_KEY, JOB_TIMEOUT, LOYALTYCTL, POS_KEY, SOURCE_DIR, Server,
+                     job_path, line, post_job, purchase_body, run_job, wait_job)
 
 PROGRAM = """
 [program]
@@ -50,7 +49,6 @@ days = 30
 """
 
 EXPIRY_DAYS = 30
-JOB_TIMEOUT = 120
 
 
 def server_toml(extra=""):
@@ -76,31 +74,6 @@ def whole_seconds(moment):
 
 def ctl(*args):
     return subprocess.run([LOYALTYCTL, *args], capture_output=True, text=True, timeout=300)
-
-
-def job_path(job_id):
-    return "/v1/jobs/" + urllib.parse.quote(job_id, safe=":")
-
-
-def post_job(server, body, key=ADMIN_KEY):
-    return server.request("POST", "/v1/jobs", body, key=key)
-
-
-def wait_job(server, job_id):
-    deadline = time.time() + JOB_TIMEOUT
-    while time.time() < deadline:
-        r = server.request("GET", job_path(job_id))
-        assert r.status == 200, r
-        if r.json["state"] in ("succeeded", "failed"):
-            return r.json
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not finish")
-
-
-def run_job(server, body):
-    r = post_job(server, body)
-    assert r.status == 202, r
-    return wait_job(server, r.json["job_id"])
 
 
 def ledger(server, member_id):

@@ -6,11 +6,10 @@ every bad zone or hours value is refused naming its key (loyaltyd, PUT /v1/progr
 POST /v1/program:validate, loyaltyctl recalc)."""
 import json
 import os
-import time
 import unittest
 
 import harness
-from harness import ADMIN_KEY, POS_KEY, Server, ctl, line, purchase_body
+from harness import ADMIN_KEY, Server, ctl, line, purchase_body, run_job
 
 PROGRAM = """
 [program]
@@ -57,21 +56,6 @@ threshold = 50000
 mode = "end_of_month"
 months = 1
 """
-
-JOB_TIMEOUT = 60
-
-
-def run_job(server, body):
-    r = server.request("POST", "/v1/jobs", body)
-    assert r.status == 202, r
-    deadline = time.time() + JOB_TIMEOUT
-    while time.time() < deadline:
-        job = server.request("GET", "/v1/jobs/" + r.json["job_id"]).json
-        if job["state"] in ("succeeded", "failed"):
-            return job
-        time.sleep(0.02)
-    raise AssertionError(f"job {r.json['job_id']} did not finish")
-
 
 def breakdown(answer):
     return {part["rule"]: part["points"] for part in answer["breakdown"]}

@@ -10,9 +10,8 @@ import subprocess
 import sys
 import time
 import unittest
-import urllib.parse
 
-from harness import LOYALTYCTL, SOURCE_DIR, Server
+from harness import LOYALTYCTL, SOURCE_DIR, Server, job_path
 
 sys.path.insert(0, os.path.join(SOURCE_DIR, "bench", "ops"))
 import ops_bench  # noqa: E402  (the benchmark's history generator)
@@ -23,10 +22,6 @@ JOB_TIMEOUT = 300
 
 def ctl(*args):
     return subprocess.run([LOYALTYCTL, *args], capture_output=True, text=True, timeout=600)
-
-
-def job_path(job_id):
-    return "/v1/jobs/" + urllib.parse.quote(job_id, safe=":")
 
 
 class RecalcShutdown(unittest.TestCase):

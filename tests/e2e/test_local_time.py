@@ -171,6 +171,14 @@ class LocalTimeOverHttp(unittest.TestCase):
         self.assertEqual(s.member("m-recalc").json["balance"]["available"], 100)
         saturday = self.buy("rc-2", "m-recalc", "2026-11-21T01:30:00+08:00")
         self.assertEqual(saturday["points_earned"], 200, saturday)
+        # A recalculation under the stored UTC version (2) judges the same instant as a Friday:
+        # rc-2 would lose its bonus, rc-1 stays as it is.
+        job = run_job(s, {"type": "recalculate", "program_version": 2,
+                          "from": "2026-11-20T17:00:00Z", "to": "2026-11-20T18:00:00Z"})
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(job["result"]["events_examined"], 2)
+        self.assertEqual(job["result"]["events_changed"], 1)
+        self.assertEqual(job["result"]["total_delta"], -100)
 
     def test_bad_zones_and_hours_are_refused_naming_the_key(self):
         s = self.server

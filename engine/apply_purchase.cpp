@@ -182,8 +182,9 @@ Rejection purchase(const ApplyContext& context, MemberState& member, const Purch
   member.purchase_count += 1;
   member.lifetime_points += points_earned;
   bool tier_changed = false;
+  record.activity_month = local_month_index(*program.time_zone, e.occurred_at);
   if (program.tiers) {
-    record_activity(*program.tiers, *program.time_zone, member, e.occurred_at,
+    record_activity(*program.tiers, member, *record.activity_month,
                     {earned->eligible_minor, record.base_points, 1});
     tier_changed = upgrade_if_qualified(version, member, e.occurred_at, e.event_id, effects);
   }

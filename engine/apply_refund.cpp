@@ -130,9 +130,10 @@ Rejection refund(const ApplyContext& context, MemberState& member, const RefundE
     }
   }
   if (program.tiers) {
-    // Qualifying activity is reduced in the purchase's own month; tiers change only at the
-    // next evaluation.
-    record_activity(*program.tiers, *program.time_zone, member, record.occurred_at,
+    // Qualifying activity is reduced in the purchase's own month, the one it was recorded in
+    // (UTC's for purchases from before local time); tiers change only at the next evaluation.
+    record_activity(*program.tiers, member,
+                    record.activity_month.value_or(month_index(record.occurred_at)),
                     {-eligible, -figures.base_back, completes ? -1 : 0});
   }
 

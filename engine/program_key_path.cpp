@@ -3,7 +3,23 @@
 
 #include <algorithm>
 
+#include "engine/types.hpp"
+
 namespace loyalty {
+
+bool is_program_name(std::string_view text) {
+  return !text.empty() && text.size() <= kIdLengthMax &&
+         std::none_of(text.begin(), text.end(), [](char c) {
+           const auto byte = static_cast<unsigned char>(c);
+           return byte < 0x20 || byte == 0x7f;
+         });
+}
+
+const std::string& program_name_rule() {
+  static const std::string rule =
+      "names must be 1 to " + std::to_string(kIdLengthMax) + " bytes without control characters";
+  return rule;
+}
 
 bool is_bare_key(std::string_view key) {
   if (key.empty()) return false;

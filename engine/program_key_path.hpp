@@ -14,4 +14,9 @@ void append_quoted(std::string& out, std::string_view text);
 std::string child_path(std::string_view parent, std::string_view key);
 std::string element_path(std::string_view array_path, size_t index);
 
+// Names (categories, SKUs, stores, tiers) are matched against requests or shown to members; any
+// UTF-8 will do, but no control characters that would garble logs and reports.
+bool is_program_name(std::string_view text);
+const std::string& program_name_rule();  // what an error says a name must be
+
 }  // namespace loyalty

@@ -557,6 +557,10 @@ void read_stores(const TableReader& root, Program& program, const TimeZoneDataba
     if (!table) return;
     const std::optional<std::string> id = table->string("id", Presence::required);
     if (!id) return;
+    if (!is_program_name(*id)) {
+      root.errors().fail(table->path_of("id"), program_name_rule());
+      return;
+    }
     if (const auto [earlier, added] = seen.emplace(*id, path); !added) {
       root.errors().fail(table->path_of("id"),
                          "duplicate store id \"" + *id + "\" (also " + earlier->second + ")");

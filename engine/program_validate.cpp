@@ -37,18 +37,6 @@ bool is_id(std::string_view text) {
          std::all_of(text.begin(), text.end(), [](char c) { return c > ' ' && c <= '~'; });
 }
 
-// Names (categories, SKUs, stores, tiers) are matched against requests or shown to members;
-// any UTF-8 will do, but no control characters that would garble logs and reports.
-bool is_name(std::string_view text) {
-  return !text.empty() && text.size() <= kIdLengthMax &&
-         std::none_of(text.begin(), text.end(), [](char c) {
-           const auto byte = static_cast<unsigned char>(c);
-           return byte < 0x20 || byte == 0x7f;
-         });
-}
-
-const std::string kNameRule =
-    "names must be 1 to " + std::to_string(kIdLengthMax) + " bytes without control characters";
 const std::string kIdRule =
     "must be 1 to " + std::to_string(kIdLengthMax) + " printable ASCII characters, no spaces";
 
@@ -57,7 +45,7 @@ Problem check_names(const std::string& key, const std::set<std::string>& names) 
     return problem(key, "has more than " + std::to_string(kNameListEntriesMax) + " entries");
   }
   for (const std::string& name : names) {
-    if (!is_name(name)) return problem(key, kNameRule);
+    if (!is_program_name(name)) return problem(key, program_name_rule());
   }
   return std::nullopt;
 }
@@ -80,7 +68,7 @@ Problem check_multiplier_table(const std::string& key,
   }
   for (const auto& [name, rate] : rates) {
     const std::string entry = child_path(key, name);
-    if (!is_name(name)) return problem(entry, kNameRule);
+    if (!is_program_name(name)) return problem(entry, program_name_rule());
     if (Problem found = check_multiplier(entry, rate)) return found;
   }
   return std::nullopt;
@@ -109,7 +97,7 @@ Problem check_stores(const Program& program) {
   size_t index = 0;
   for (const auto& [id, zone] : program.store_time_zones) {
     const std::string path = element_path("stores", index++);
-    if (!is_name(id)) return problem(path + ".id", kNameRule);
+    if (!is_program_name(id)) return problem(path + ".id", program_name_rule());
     if (!zone) return problem(path + ".time_zone", "must name a time zone");
   }
   return std::nullopt;
@@ -245,7 +233,7 @@ Problem check_milestones(const Program& program) {
 Problem check_tier_level(const TierRules& tiers, size_t index) {
   const TierLevel& level = tiers.levels[index];
   const std::string path = element_path("tiers.levels", index);
-  if (!is_name(level.name)) return problem(path + ".name", kNameRule);
+  if (!is_program_name(level.name)) return problem(path + ".name", program_name_rule());
   for (size_t j = 0; j < index; ++j) {
     if (tiers.levels[j].name == level.name) {
       return problem(path + ".name", "duplicate tier name \"" + level.name + "\" (also " +

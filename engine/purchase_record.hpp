@@ -35,6 +35,11 @@ struct PurchaseRecord {
   Points points_redeemed = 0;  // points that paid for part of it
   Points points_restored = 0;  // of those, given back by refunds
   Points base_points = 0;      // qualifying "points" metric contribution
+  // The month (month_index) its qualifying activity went to: the program's local month when it
+  // was applied, so that a refund takes activity back from that month even after a program
+  // version with another zone. Absent in records written before local time: those months were
+  // UTC ones.
+  std::optional<int64_t> activity_month;
   std::vector<PurchaseLineRecord> lines;
   bool referral_trigger = false;  // earned the referee's first-purchase reward
   Points referee_reward_points = 0;

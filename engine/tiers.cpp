@@ -48,9 +48,7 @@ void change_tier(const ProgramVersion& program, MemberState& member, uint32_t to
 
 }  // namespace
 
-void record_activity(const TierRules& rules, const TimeZone& zone, MemberState& member, TimeMs at,
-                     Activity delta) {
-  const int64_t month = local_month_index(zone, at);
+void record_activity(const TierRules& rules, MemberState& member, int64_t month, Activity delta) {
   auto& months = member.activity;
   auto it = std::lower_bound(months.begin(), months.end(), month,
                              [](const MonthActivity& m, int64_t value) { return m.month < value; });

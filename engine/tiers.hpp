@@ -18,10 +18,9 @@ struct Activity {
   int64_t purchases = 0;
 };
 
-// Adds (or, negative, takes back) activity in the local month of `at` (the program's zone);
-// keeps only the months any window could still count.
-void record_activity(const TierRules& rules, const TimeZone& zone, MemberState& member, TimeMs at,
-                     Activity delta);
+// Adds (or, negative, takes back) activity in `month` (month_index; the program's local month of
+// the purchase, local_month_index); keeps only the months any window could still count.
+void record_activity(const TierRules& rules, MemberState& member, int64_t month, Activity delta);
 
 // The qualifying value over the window that ends in the local month of `as_of`.
 int64_t qualifying_value(const TierRules& rules, const TimeZone& zone, const MemberState& member,

@@ -31,7 +31,7 @@ LOYALTY_CODEC_COVERS(MonthActivity, 32);
 LOYALTY_CODEC_COVERS(ReferralReward, 88);
 LOYALTY_CODEC_COVERS(LedgerEntry, 112);
 LOYALTY_CODEC_COVERS(Notification, 88);
-LOYALTY_CODEC_COVERS(PurchaseRecord, 256);
+LOYALTY_CODEC_COVERS(PurchaseRecord, 272);
 LOYALTY_CODEC_COVERS(PurchaseLineRecord, 56);
 LOYALTY_CODEC_COVERS(ReferralLink, 88);
 LOYALTY_CODEC_COVERS(SignupEvent, 248);
@@ -826,6 +826,8 @@ std::string_view RecordEncoder::purchase(const PurchaseRecord& purchase) {
   record.add_points_adjusted(purchase.points_adjusted);
   LOYALTY_CHECK(purchase.points_recalculated.value_or(0) >= 0);
   record.add_points_recalculated(purchase.points_recalculated.value_or(-1));
+  LOYALTY_CHECK(purchase.activity_month.value_or(0) >= 0);
+  record.add_activity_month(purchase.activity_month.value_or(-1));
   builder_.Finish(record.Finish());
   return bytes();
 }
@@ -1073,7 +1075,11 @@ Status decode_purchase(std::string_view event_id, std::string_view bytes, Purcha
   out.referral_reversed = record->referral_reversed();
   out.points_adjusted = record->points_adjusted();
   if (record->points_recalculated() >= 0) out.points_recalculated = record->points_recalculated();
-  if (out.member_id.empty() || record->points_recalculated() < -1) return corruption("purchase");
+  if (record->activity_month() >= 0) out.activity_month = record->activity_month();
+  if (out.member_id.empty() || record->points_recalculated() < -1 ||
+      record->activity_month() < -1) {
+    return corruption("purchase");
+  }
   return Status::ok_status();
 }
 

@@ -90,6 +90,9 @@ class OsTimeZoneDatabase final : public TimeZoneDatabase {
  public:
   TimeZonePtr find(std::string_view name) const override {
     if (name == "UTC") return utc_time_zone();  // no file needed for the default
+    // The one file of the database that is not a place: a link to /etc/localtime, whatever the
+    // host is set to, so the same program would mean other rules on another machine.
+    if (name == "localtime") return nullptr;
     const std::string key(name);
     std::lock_guard lock(mutex_);
     if (const auto it = zones_.find(key); it != zones_.end()) return it->second;

@@ -675,6 +675,7 @@ TEST(RecalcCodec, AdjustmentsAndRecalculatedPurchasesRoundTrip) {
   EXPECT_EQ(read.points_earned, 100);
   EXPECT_EQ(read.points_adjusted, 0);
   EXPECT_FALSE(read.points_recalculated.has_value());
+  EXPECT_FALSE(read.activity_month.has_value()) << "a record from before local time";
 }
 
 }  // namespace

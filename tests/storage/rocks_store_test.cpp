@@ -251,6 +251,7 @@ PurchaseRecord refundable_purchase(const std::string& event_id, const std::strin
   record.referral_trigger = true;
   record.referee_reward_points = 200;
   record.referral_reversed = false;
+  record.activity_month = 2023 * 12 + 10;
   return record;
 }
 

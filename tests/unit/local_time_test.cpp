@@ -94,7 +94,8 @@ TEST(LocalTime, WallClockTimesToInstantsThroughGapsAndOverlaps) {
 }
 
 TEST(LocalTime, UnknownZonesAreNotFound) {
-  for (const char* name : {"Asia/Atlantis", "", "+08:00", "../../etc/passwd", "asia/shanghai"}) {
+  for (const char* name :
+       {"Asia/Atlantis", "", "+08:00", "../../etc/passwd", "asia/shanghai", "localtime"}) {
     EXPECT_EQ(os_time_zones().find(name), nullptr) << name;
   }
   EXPECT_EQ(os_time_zones().find("UTC"), utc_time_zone());
@@ -288,6 +289,25 @@ TEST(LocalRules, RollingWindowMonthsAreLocalMonths) {
   ASSERT_TRUE(s.purchase("e2", "m1", {line("a", "food", 20000)}, at("2026-12-01T10:00:00Z")).ok());
   EXPECT_TRUE(s.last().tier_changed) << "both in the local December";
   EXPECT_EQ(s.last().tier, "gold");
+}
+
+TEST(LocalRules, ARefundTakesActivityBackFromTheMonthItWasRecordedIn) {
+  Program program = shanghai_program();
+  program.campaigns.clear();
+  program.time_zone = utc_time_zone();
+  program.tiers = spend_tiers(TierWindow::rolling);
+  Scenario s(program);
+  ASSERT_TRUE(s.member("m1").ok());
+  // 30 June 20:00 UTC: June under the UTC version (1 July 04:00 in Shanghai).
+  ASSERT_TRUE(s.purchase("e1", "m1", {line("a", "food", 30000)}, at("2026-06-30T20:00:00Z")).ok());
+  ASSERT_EQ(s.state("m1").activity.back().month, 2026 * 12 + 5);
+  // A new version in Shanghai; the refund of that purchase empties June, July is untouched.
+  s.program().program.time_zone = zone("Asia/Shanghai");
+  ASSERT_TRUE(s.refund("r1", "e1", 30000, at("2026-07-02T10:00:00Z")).ok());
+  for (const MonthActivity& month : s.state("m1").activity) {
+    EXPECT_EQ(month.spend_minor, 0) << "month " << month.month;
+    EXPECT_EQ(month.purchases, 0) << "month " << month.month;
+  }
 }
 
 TEST(LocalRules, EndOfMonthExpiryRunsAtLocalMidnight) {

@@ -756,6 +756,12 @@ bonus_points = 5
        "[[stores]]\nid = \"s-1\"\ntime_zone = \"Asia/Tokyo\"\n"
        "[earning]\npoints_per_unit = 1\nunit_minor = 100\n",
        "stores[1].id"},
+      {"bad_store_id_named_in_file_order",
+       "[program]\nid = \"p\"\ncurrency = \"CNY\"\n"
+       "[[stores]]\nid = \"zz\"\ntime_zone = \"UTC\"\n"
+       "[[stores]]\nid = \"a\\u0007\"\ntime_zone = \"UTC\"\n"
+       "[earning]\npoints_per_unit = 1\nunit_minor = 100\n",
+       "stores[1].id"},
       {"unknown_store_key",
        "[program]\nid = \"p\"\ncurrency = \"CNY\"\n"
        "[[stores]]\nid = \"s-1\"\nzone = \"UTC\"\n"

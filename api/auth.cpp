@@ -83,8 +83,7 @@ std::optional<Principal> KeyTable::authenticate(std::string_view authorization_h
   return principal;
 }
 
-Rejection authorize(const std::optional<Principal>& principal,
-                    std::initializer_list<Role> allowed) {
+Rejection authorize(const std::optional<Principal>& principal, RoleSet allowed) {
   if (!principal) {
     return {ErrorCode::unauthorized, "",
             "a valid API key or an unexpired member token is required: Authorization: Bearer "
@@ -93,7 +92,7 @@ Rejection authorize(const std::optional<Principal>& principal,
   if (principal->is_member_token()) {
     return {ErrorCode::forbidden, "", "a member token may only read its own member"};
   }
-  if (std::find(allowed.begin(), allowed.end(), principal->role) == allowed.end()) {
+  if (!allowed.contains(principal->role)) {
     return {ErrorCode::forbidden, "",
             "this endpoint is not open to " + std::string(role_name(principal->role)) + " keys"};
   }
@@ -101,7 +100,7 @@ Rejection authorize(const std::optional<Principal>& principal,
 }
 
 Rejection authorize_member_read(const std::optional<Principal>& principal,
-                                std::string_view member_id, std::initializer_list<Role> allowed) {
+                                std::string_view member_id, RoleSet allowed) {
   if (principal && principal->is_member_token()) {
     if (*principal->member_scope == member_id) return Rejection::none();
     return {ErrorCode::forbidden, "", "this member token is for another member"};

@@ -57,14 +57,31 @@ class KeyTable {
   std::function<TimeMs()> clock_;
 };
 
+// The key roles a route or message is open to: {Role::pos, Role::admin}. A value, so that the
+// route table (api/routes.cpp) can hold it.
+class RoleSet {
+ public:
+  constexpr RoleSet() = default;
+  constexpr RoleSet(std::initializer_list<Role> roles) {
+    for (const Role role : roles) bits_ = static_cast<uint8_t>(bits_ | bit(role));
+  }
+  constexpr bool contains(Role role) const { return (bits_ & bit(role)) != 0; }
+
+ private:
+  static constexpr uint8_t bit(Role role) {
+    return static_cast<uint8_t>(1u << static_cast<unsigned>(role));
+  }
+  uint8_t bits_ = 0;
+};
+
 // unauthorized when there is no principal, forbidden when its role is not in `allowed` or it
 // is a member token; Rejection::none() when the call may go ahead.
-Rejection authorize(const std::optional<Principal>& principal, std::initializer_list<Role> allowed);
+Rejection authorize(const std::optional<Principal>& principal, RoleSet allowed);
 
 // For reads of one member (GET /v1/members/{id}, /ledger, /referrals): a member token for
 // `member_id` may go ahead, one for another member is forbidden; keys as authorize().
 Rejection authorize_member_read(const std::optional<Principal>& principal,
-                                std::string_view member_id, std::initializer_list<Role> allowed);
+                                std::string_view member_id, RoleSet allowed);
 
 // The WebSocket feed: whether `principal` may subscribe to `member_id`. admin and app keys
 // may follow any member, a member token only its own; pos keys may not subscribe.

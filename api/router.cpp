@@ -1,17 +1,71 @@
-// Path matching, method checks and authorization, then dispatch to the handlers.
+// Dispatch through the route table (routes.cpp): match the path, pick the route of the method,
+// authorize the caller as the route says, call its handler.
 #include "api/router.hpp"
 
 #include <boost/url/parse.hpp>
 #include <string>
 #include <vector>
 
-#include "api/handlers.hpp"
-#include "api/metrics.hpp"
-#include "api/openapi.hpp"
 #include "api/problem.hpp"
 
 namespace loyalty::api {
 namespace {
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> segments;
+  if (path.starts_with('/')) path.remove_prefix(1);
+  while (true) {
+    const size_t slash = path.find('/');
+    segments.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return segments;
+}
+
+// A route's path template, split once: "/v1/holds/{hold_id}:capture" → v1, holds,
+// {hold_id}:capture.
+struct CompiledRoute {
+  const RouteSpec* spec = nullptr;
+  std::vector<std::string_view> parts;
+  // Its last segment is not a bare parameter: "/v1/holds/h1:capture" is the capture route, not
+  // the hold's GET, whenever both have the method.
+  bool literal_end = false;
+};
+
+const std::vector<CompiledRoute>& compiled_routes() {
+  static const std::vector<CompiledRoute> compiled = [] {
+    std::vector<CompiledRoute> out;
+    for (const RouteSpec& spec : routes()) {
+      out.push_back({&spec, split_path(spec.path), !spec.path.ends_with('}')});
+    }
+    return out;
+  }();
+  return compiled;
+}
+
+// "{name}" matches any non-empty segment, "{name}:verb" one that ends in ":verb" after at least
+// one character (the parameter is what precedes it); anything else matches itself.
+std::optional<std::string_view> match_segment(std::string_view part, std::string_view segment) {
+  if (!part.starts_with('{')) {
+    return part == segment ? std::optional<std::string_view>(std::string_view()) : std::nullopt;
+  }
+  const std::string_view suffix = part.substr(part.find('}') + 1);
+  if (segment.size() <= suffix.size() || !segment.ends_with(suffix)) return std::nullopt;
+  return segment.substr(0, segment.size() - suffix.size());
+}
+
+// Whether `segments` fit the route; the parameters' values go to `params` when it is given.
+bool matches(const CompiledRoute& route, const std::vector<std::string_view>& segments,
+             std::vector<std::string_view>* params = nullptr) {
+  if (route.parts.size() != segments.size()) return false;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::optional<std::string_view> value = match_segment(route.parts[i], segments[i]);
+    if (!value) return false;
+    if (params != nullptr && route.parts[i].starts_with('{')) params->push_back(*value);
+  }
+  return true;
+}
 
 HttpResponse method_not_allowed(std::string_view allow) {
   HttpResponse response = problem_response_with_status(
@@ -23,7 +77,38 @@ HttpResponse method_not_allowed(std::string_view allow) {
 
 HttpResponse not_found() { return problem_response(ErrorCode::not_found, "no such endpoint"); }
 
+Rejection authorize_route(const RouteSpec& spec, const std::optional<Principal>& principal,
+                          const std::vector<std::string_view>& params) {
+  switch (spec.access) {
+    case Access::open:
+      return Rejection::none();
+    case Access::keys:
+      return authorize(principal, spec.roles);
+    case Access::member_read:
+      return authorize_member_read(principal, params.at(0), spec.roles);
+  }
+  return authorize(principal, RoleSet{});
+}
+
+void append_method(std::string& allow, http::verb method) {
+  const std::string_view name = http::to_string(method);
+  if (allow.find(name) != std::string::npos) return;
+  allow += allow.empty() ? "" : ", ";
+  allow += name;
+}
+
 }  // namespace
+
+std::optional<std::string_view> route_template(std::string_view target) {
+  const std::vector<std::string_view> segments = split_path(target.substr(0, target.find('?')));
+  std::optional<std::string_view> generic;
+  for (const CompiledRoute& route : compiled_routes()) {
+    if (!matches(route, segments)) continue;
+    if (route.literal_end) return route.spec->path;
+    if (!generic) generic = route.spec->path;
+  }
+  return generic;
+}
 
 RouteResult route(const ApiContext& context, const HttpRequest& request,
                   const std::optional<Principal>& principal) {
@@ -32,165 +117,28 @@ RouteResult route(const ApiContext& context, const HttpRequest& request,
     return problem_response(ErrorCode::invalid_request, "the request target is not a valid path");
   }
   // Segments come percent-decoded, so "/v1/members/m%2F1" names member "m/1".
-  std::vector<std::string> path;
-  for (const std::string segment : target->segments()) path.push_back(segment);
-  const http::verb method = request.method();
-  const size_t n = path.size();
+  std::vector<std::string> decoded;
+  for (const std::string segment : target->segments()) decoded.push_back(segment);
+  const std::vector<std::string_view> segments(decoded.begin(), decoded.end());
 
-  if (n == 1 && (path[0] == "healthz" || path[0] == "readyz")) {
-    if (method != http::verb::get) return method_not_allowed("GET");
-    return path[0] == "healthz" ? handle_healthz() : handle_readyz(context);
+  const CompiledRoute* chosen = nullptr;
+  std::string allow_literal, allow_generic;  // the methods of the matching routes, for a 405
+  for (const CompiledRoute& route : compiled_routes()) {
+    if (route.spec->websocket() || !matches(route, segments)) continue;
+    append_method(route.literal_end ? allow_literal : allow_generic, route.spec->method);
+    if (route.spec->method != request.method()) continue;
+    if (chosen == nullptr || (route.literal_end && !chosen->literal_end)) chosen = &route;
   }
-  if (n == 1 && path[0] == "metrics") {  // Prometheus scrapes without credentials
-    if (method != http::verb::get) return method_not_allowed("GET");
-    return handle_metrics(context);
+  if (chosen == nullptr) {
+    if (allow_literal.empty() && allow_generic.empty()) return not_found();
+    return method_not_allowed(allow_literal.empty() ? allow_generic : allow_literal);
   }
-  if (n < 2 || path[0] != "v1") return not_found();
-  if (n == 2 && path[1] == "openapi.json") {
-    if (method != http::verb::get) return method_not_allowed("GET");
-    return handle_openapi();
+  std::vector<std::string_view> params;
+  matches(*chosen, segments, &params);
+  if (Rejection r = authorize_route(*chosen->spec, principal, params); !r.ok()) {
+    return problem_response(r);
   }
-
-  if (n == 2 && path[1] == "members") {
-    if (method != http::verb::post) return method_not_allowed("POST");
-    if (Rejection r = authorize(principal, {Role::app, Role::admin}); !r.ok()) {
-      return problem_response(r);
-    }
-    return handle_signup(context, request);
-  }
-  if (n == 2 && path[1] == "members:lookup") {
-    if (method != http::verb::get) return method_not_allowed("GET");
-    if (Rejection r = authorize(principal, {Role::pos, Role::app, Role::admin}); !r.ok()) {
-      return problem_response(r);
-    }
-    return handle_lookup(context, target->params());
-  }
-  if (n == 3 && path[1] == "members") {
-    if (method != http::verb::get) return method_not_allowed("GET");
-    if (Rejection r =
-            authorize_member_read(principal, path[2], {Role::pos, Role::app, Role::admin});
-        !r.ok()) {
-      return problem_response(r);
-    }
-    return handle_get_member(context, path[2]);
-  }
-  if (n == 4 && path[1] == "members") {
-    const std::string& member_id = path[2];
-    if (path[3] == "ledger") {
-      if (method != http::verb::get) return method_not_allowed("GET");
-      if (Rejection r =
-              authorize_member_read(principal, member_id, {Role::pos, Role::app, Role::admin});
-          !r.ok()) {
-        return problem_response(r);
-      }
-      return handle_ledger(context, member_id, target->params());
-    }
-    if (path[3] == "referrals") {
-      if (method != http::verb::get) return method_not_allowed("GET");
-      if (Rejection r = authorize_member_read(principal, member_id, {Role::app, Role::admin});
-          !r.ok()) {
-        return problem_response(r);
-      }
-      return handle_referrals(context, member_id);
-    }
-    if (path[3] == "redemptions") {
-      if (method != http::verb::post) return method_not_allowed("POST");
-      if (Rejection r = authorize(principal, {Role::pos, Role::app, Role::admin}); !r.ok()) {
-        return problem_response(r);
-      }
-      return handle_redemption(context, request, member_id);
-    }
-    if (path[3] == "adjustments") {
-      if (method != http::verb::post) return method_not_allowed("POST");
-      if (Rejection r = authorize(principal, {Role::admin}); !r.ok()) return problem_response(r);
-      return handle_adjustment(context, request, member_id);
-    }
-    return not_found();
-  }
-  if (n == 3 && path[1] == "events" && (path[2] == "purchase" || path[2] == "refund")) {
-    if (method != http::verb::post) return method_not_allowed("POST");
-    if (Rejection r = authorize(principal, {Role::pos, Role::admin}); !r.ok()) {
-      return problem_response(r);
-    }
-    if (path[2] == "purchase") return handle_purchase(context, request, *principal);
-    return handle_refund(context, request, *principal);
-  }
-  if (n == 2 && path[1] == "events:batch") {
-    if (method != http::verb::post) return method_not_allowed("POST");
-    if (Rejection r = authorize(principal, {Role::pos, Role::admin}); !r.ok()) {
-      return problem_response(r);
-    }
-    return handle_batch(context, request, *principal);
-  }
-  if (n == 2 && path[1] == "quotes") {
-    if (method != http::verb::post) return method_not_allowed("POST");
-    if (Rejection r = authorize(principal, {Role::pos, Role::app, Role::admin}); !r.ok()) {
-      return problem_response(r);
-    }
-    return handle_quote(context, request, *principal);
-  }
-  // The program: any key may read it; changing it is the admin's (api.md).
-  if (n == 2 && path[1] == "program") {
-    if (method == http::verb::get) {
-      if (Rejection r = authorize(principal, {Role::pos, Role::app, Role::admin}); !r.ok()) {
-        return problem_response(r);
-      }
-      return handle_get_program(context);
-    }
-    if (method != http::verb::put) return method_not_allowed("GET, PUT");
-    if (Rejection r = authorize(principal, {Role::admin}); !r.ok()) return problem_response(r);
-    return handle_put_program(context, request);
-  }
-  if (n == 2 && path[1] == "program:validate") {
-    if (method != http::verb::post) return method_not_allowed("POST");
-    if (Rejection r = authorize(principal, {Role::admin}); !r.ok()) return problem_response(r);
-    return handle_validate_program(request);
-  }
-  if (n == 2 && path[1] == "jobs") {
-    if (method != http::verb::post) return method_not_allowed("POST");
-    if (Rejection r = authorize(principal, {Role::admin}); !r.ok()) return problem_response(r);
-    return handle_post_job(context, request, *principal);
-  }
-  if (n == 3 && path[1] == "jobs") {
-    if (method != http::verb::get) return method_not_allowed("GET");
-    if (Rejection r = authorize(principal, {Role::admin}); !r.ok()) return problem_response(r);
-    return handle_get_job(context, request, path[2]);
-  }
-  // Holds are the POS's; admin may do everything (api.md "Auth").
-  if (n == 2 && path[1] == "holds") {
-    if (method != http::verb::post) return method_not_allowed("POST");
-    if (Rejection r = authorize(principal, {Role::pos, Role::admin}); !r.ok()) {
-      return problem_response(r);
-    }
-    return handle_create_hold(context, request);
-  }
-  if (n == 3 && path[1] == "holds") {
-    // GET names the hold by the whole segment; POST by what precedes ":capture" / ":void"
-    // (hold ids may themselves contain ':').
-    const std::string& segment = path[2];
-    std::optional<EventType> action;
-    std::string_view hold_id = segment;
-    if (const size_t colon = segment.rfind(':'); colon != std::string::npos) {
-      const std::string_view verb = std::string_view(segment).substr(colon + 1);
-      if (verb == "capture") action = EventType::hold_capture;
-      if (verb == "void") action = EventType::hold_void;
-      if (action) hold_id = std::string_view(segment).substr(0, colon);
-    }
-    if (method == http::verb::get) {
-      if (Rejection r = authorize(principal, {Role::pos, Role::admin}); !r.ok()) {
-        return problem_response(r);
-      }
-      return handle_get_hold(context, segment);
-    }
-    if (method != http::verb::post || !action) {
-      return method_not_allowed(action ? "POST" : "GET");
-    }
-    if (Rejection r = authorize(principal, {Role::pos, Role::admin}); !r.ok()) {
-      return problem_response(r);
-    }
-    return handle_hold_action(context, request, hold_id, *action);
-  }
-  return not_found();
+  return chosen->spec->handler(RouteCall{context, request, principal, params, target->params()});
 }
 
 }  // namespace loyalty::api

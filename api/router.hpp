@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/url/params_view.hpp>
 #include <functional>
 #include <optional>
 #include <span>
@@ -48,16 +49,40 @@ struct Deferred {
 
 using RouteResult = std::variant<HttpResponse, Deferred>;
 
-// One route the server serves: the method and the path as an OpenAPI path template
-// ("/v1/members/{member_id}", "/v1/holds/{hold_id}:capture"). docs/openapi.json describes
-// exactly these (tests/api/openapi_routes_test.cpp); route() below serves them.
+// Who may call a route (api.md "Auth").
+enum class Access : uint8_t {
+  open,         // anyone, with or without credentials (probes, metrics, the API description)
+  keys,         // API keys of the route's roles
+  member_read,  // those, and a member token of the member the path's first parameter names
+};
+
+// What a handler gets: the request, its caller (authorized as the route says) and the path's
+// {parameters}, percent-decoded, in the template's order.
+struct RouteCall {
+  const ApiContext& context;
+  const HttpRequest& request;
+  const std::optional<Principal>& principal;
+  std::span<const std::string_view> params;
+  boost::urls::params_view query;
+};
+using RouteHandler = RouteResult (*)(const RouteCall& call);
+
+// One route the server serves: the method, the path as an OpenAPI path template
+// ("/v1/members/{member_id}", "/v1/holds/{hold_id}:capture"), who may call it and what answers
+// it. docs/openapi.json describes exactly these (tests/api/openapi_routes_test.cpp), the role
+// test reads them (tests/e2e/test_roles.py), and route() dispatches through them.
 struct RouteSpec {
   http::verb method;
   std::string_view path;
-  bool websocket = false;  // an upgrade, taken over by the session before route() is called
+  Access access = Access::open;
+  RoleSet roles;                   // with Access::keys and Access::member_read
+  RouteHandler handler = nullptr;  // nullptr: the WebSocket upgrade, taken over by the session
+                                   // before route() is called
+
+  bool websocket() const { return handler == nullptr; }
 };
 
-// Every route, defined in routes.cpp. Add a route there, to route() and to docs/openapi.json.
+// Every route, defined in routes.cpp. Add a route there and to docs/openapi.json.
 std::span<const RouteSpec> routes();
 
 // The path template of the route whose path `target` (origin form, query ignored) matches,

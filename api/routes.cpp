@@ -1,86 +1,95 @@
-// The route table: what route() serves, as data for the OpenAPI check and metric labels.
+// The route table: every route the server serves, who may call it and the handler that answers
+// it. route() dispatches through it; the OpenAPI test, the role test and metric labels read it.
 #include <array>
 #include <vector>
 
-#include "api/router.hpp"
+#include "api/handlers.hpp"
+#include "api/metrics.hpp"
+#include "api/openapi.hpp"
 
 namespace loyalty::api {
 namespace {
 
 using http::verb;
 
+// Handlers take what they use; these adapt each to the table's one signature. A route of
+// Access::keys or member_read has a principal by the time its handler runs.
+RouteResult signup(const RouteCall& c) { return handle_signup(c.context, c.request); }
+RouteResult lookup(const RouteCall& c) { return handle_lookup(c.context, c.query); }
+RouteResult get_member(const RouteCall& c) { return handle_get_member(c.context, c.params[0]); }
+RouteResult ledger(const RouteCall& c) { return handle_ledger(c.context, c.params[0], c.query); }
+RouteResult referrals(const RouteCall& c) { return handle_referrals(c.context, c.params[0]); }
+RouteResult redemption(const RouteCall& c) {
+  return handle_redemption(c.context, c.request, c.params[0]);
+}
+RouteResult adjustment(const RouteCall& c) {
+  return handle_adjustment(c.context, c.request, c.params[0]);
+}
+RouteResult quote(const RouteCall& c) { return handle_quote(c.context, c.request, *c.principal); }
+RouteResult purchase(const RouteCall& c) {
+  return handle_purchase(c.context, c.request, *c.principal);
+}
+RouteResult refund(const RouteCall& c) { return handle_refund(c.context, c.request, *c.principal); }
+RouteResult batch(const RouteCall& c) { return handle_batch(c.context, c.request, *c.principal); }
+RouteResult create_hold(const RouteCall& c) { return handle_create_hold(c.context, c.request); }
+RouteResult get_hold(const RouteCall& c) { return handle_get_hold(c.context, c.params[0]); }
+RouteResult capture_hold(const RouteCall& c) {
+  return handle_hold_action(c.context, c.request, c.params[0], EventType::hold_capture);
+}
+RouteResult void_hold(const RouteCall& c) {
+  return handle_hold_action(c.context, c.request, c.params[0], EventType::hold_void);
+}
+RouteResult get_program(const RouteCall& c) { return handle_get_program(c.context); }
+RouteResult put_program(const RouteCall& c) { return handle_put_program(c.context, c.request); }
+RouteResult validate_program(const RouteCall& c) { return handle_validate_program(c.request); }
+RouteResult post_job(const RouteCall& c) {
+  return handle_post_job(c.context, c.request, *c.principal);
+}
+RouteResult get_job(const RouteCall& c) {
+  return handle_get_job(c.context, c.request, c.params[0]);
+}
+RouteResult openapi(const RouteCall&) { return handle_openapi(); }
+RouteResult healthz(const RouteCall&) { return handle_healthz(); }
+RouteResult readyz(const RouteCall& c) { return handle_readyz(c.context); }
+RouteResult metrics(const RouteCall& c) { return handle_metrics(c.context); }
+
+constexpr RoleSet kAnyKey{Role::pos, Role::app, Role::admin};
+constexpr RoleSet kPos{Role::pos, Role::admin};  // admin may call everything (api.md "Auth")
+constexpr RoleSet kApp{Role::app, Role::admin};
+constexpr RoleSet kAdmin{Role::admin};
+
 constexpr std::array kRoutes{
-    RouteSpec{verb::post, "/v1/members"},
-    RouteSpec{verb::get, "/v1/members:lookup"},
-    RouteSpec{verb::get, "/v1/members/{member_id}"},
-    RouteSpec{verb::get, "/v1/members/{member_id}/ledger"},
-    RouteSpec{verb::get, "/v1/members/{member_id}/referrals"},
-    RouteSpec{verb::post, "/v1/members/{member_id}/redemptions"},
-    RouteSpec{verb::post, "/v1/members/{member_id}/adjustments"},
-    RouteSpec{verb::post, "/v1/quotes"},
-    RouteSpec{verb::post, "/v1/events/purchase"},
-    RouteSpec{verb::post, "/v1/events/refund"},
-    RouteSpec{verb::post, "/v1/events:batch"},
-    RouteSpec{verb::post, "/v1/holds"},
-    RouteSpec{verb::get, "/v1/holds/{hold_id}"},
-    RouteSpec{verb::post, "/v1/holds/{hold_id}:capture"},
-    RouteSpec{verb::post, "/v1/holds/{hold_id}:void"},
-    RouteSpec{verb::get, "/v1/program"},
-    RouteSpec{verb::put, "/v1/program"},
-    RouteSpec{verb::post, "/v1/program:validate"},
-    RouteSpec{verb::post, "/v1/jobs"},
-    RouteSpec{verb::get, "/v1/jobs/{job_id}"},
-    RouteSpec{verb::get, "/v1/stream", /*websocket=*/true},
-    RouteSpec{verb::get, "/v1/openapi.json"},
-    RouteSpec{verb::get, "/healthz"},
-    RouteSpec{verb::get, "/readyz"},
-    RouteSpec{verb::get, "/metrics"},
+    RouteSpec{verb::post, "/v1/members", Access::keys, kApp, signup},
+    RouteSpec{verb::get, "/v1/members:lookup", Access::keys, kAnyKey, lookup},
+    RouteSpec{verb::get, "/v1/members/{member_id}", Access::member_read, kAnyKey, get_member},
+    RouteSpec{verb::get, "/v1/members/{member_id}/ledger", Access::member_read, kAnyKey, ledger},
+    RouteSpec{verb::get, "/v1/members/{member_id}/referrals", Access::member_read, kApp, referrals},
+    RouteSpec{verb::post, "/v1/members/{member_id}/redemptions", Access::keys, kAnyKey, redemption},
+    RouteSpec{verb::post, "/v1/members/{member_id}/adjustments", Access::keys, kAdmin, adjustment},
+    RouteSpec{verb::post, "/v1/quotes", Access::keys, kAnyKey, quote},
+    RouteSpec{verb::post, "/v1/events/purchase", Access::keys, kPos, purchase},
+    RouteSpec{verb::post, "/v1/events/refund", Access::keys, kPos, refund},
+    RouteSpec{verb::post, "/v1/events:batch", Access::keys, kPos, batch},
+    RouteSpec{verb::post, "/v1/holds", Access::keys, kPos, create_hold},
+    RouteSpec{verb::get, "/v1/holds/{hold_id}", Access::keys, kPos, get_hold},
+    RouteSpec{verb::post, "/v1/holds/{hold_id}:capture", Access::keys, kPos, capture_hold},
+    RouteSpec{verb::post, "/v1/holds/{hold_id}:void", Access::keys, kPos, void_hold},
+    // The program: any key may read it; changing it is the admin's (api.md).
+    RouteSpec{verb::get, "/v1/program", Access::keys, kAnyKey, get_program},
+    RouteSpec{verb::put, "/v1/program", Access::keys, kAdmin, put_program},
+    RouteSpec{verb::post, "/v1/program:validate", Access::keys, kAdmin, validate_program},
+    RouteSpec{verb::post, "/v1/jobs", Access::keys, kAdmin, post_job},
+    RouteSpec{verb::get, "/v1/jobs/{job_id}", Access::keys, kAdmin, get_job},
+    // Authorized per message by the WebSocket session (ws_session.cpp).
+    RouteSpec{verb::get, "/v1/stream", Access::open, {}, nullptr},
+    RouteSpec{verb::get, "/v1/openapi.json", Access::open, {}, openapi},
+    RouteSpec{verb::get, "/healthz", Access::open, {}, healthz},
+    RouteSpec{verb::get, "/readyz", Access::open, {}, readyz},
+    RouteSpec{verb::get, "/metrics", Access::open, {}, metrics},  // Prometheus scrapes without keys
 };
-
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> segments;
-  if (path.starts_with('/')) path.remove_prefix(1);
-  while (true) {
-    const size_t slash = path.find('/');
-    segments.push_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash + 1);
-  }
-  return segments;
-}
-
-// "{name}" matches any non-empty segment, "{name}:verb" one that ends in ":verb" after at
-// least one character; anything else matches itself.
-bool segment_matches(std::string_view pattern, std::string_view segment) {
-  if (!pattern.starts_with('{')) return pattern == segment;
-  const std::string_view suffix = pattern.substr(pattern.find('}') + 1);
-  return segment.size() > suffix.size() && segment.ends_with(suffix);
-}
-
-bool path_matches(std::string_view pattern, const std::vector<std::string_view>& segments) {
-  const std::vector<std::string_view> parts = split_path(pattern);
-  if (parts.size() != segments.size()) return false;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (!segment_matches(parts[i], segments[i])) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
 std::span<const RouteSpec> routes() { return kRoutes; }
-
-std::optional<std::string_view> route_template(std::string_view target) {
-  const std::string_view path = target.substr(0, target.find('?'));
-  const std::vector<std::string_view> segments = split_path(path);
-  // Literal suffixes first: "/v1/holds/h1:capture" is the capture route, not the hold's GET.
-  std::optional<std::string_view> generic;
-  for (const RouteSpec& spec : kRoutes) {
-    if (!path_matches(spec.path, segments)) continue;
-    if (!spec.path.ends_with('}')) return spec.path;
-    if (!generic) generic = spec.path;
-  }
-  return generic;
-}
 
 }  // namespace loyalty::api

@@ -122,15 +122,21 @@ RouteResult route(const ApiContext& context, const HttpRequest& request,
   const std::vector<std::string_view> segments(decoded.begin(), decoded.end());
 
   const CompiledRoute* chosen = nullptr;
-  std::string allow_literal, allow_generic;  // the methods of the matching routes, for a 405
+  bool path_found = false;
   for (const CompiledRoute& route : compiled_routes()) {
     if (route.spec->websocket() || !matches(route, segments)) continue;
-    append_method(route.literal_end ? allow_literal : allow_generic, route.spec->method);
+    path_found = true;
     if (route.spec->method != request.method()) continue;
     if (chosen == nullptr || (route.literal_end && !chosen->literal_end)) chosen = &route;
   }
   if (chosen == nullptr) {
-    if (allow_literal.empty() && allow_generic.empty()) return not_found();
+    if (!path_found) return not_found();
+    // The methods of the matching routes, those with a literal suffix when there are any.
+    std::string allow_literal, allow_generic;
+    for (const CompiledRoute& route : compiled_routes()) {
+      if (route.spec->websocket() || !matches(route, segments)) continue;
+      append_method(route.literal_end ? allow_literal : allow_generic, route.spec->method);
+    }
     return method_not_allowed(allow_literal.empty() ? allow_generic : allow_literal);
   }
   std::vector<std::string_view> params;

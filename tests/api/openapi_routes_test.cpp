@@ -146,6 +146,35 @@ TEST(Router, ServesEveryRouteOfTheTable) {
   }
 }
 
+// A path that matches with another method answers 405 naming the methods it has (those of the
+// routes with a literal suffix, like :capture, when the path has one); an unknown path 404.
+TEST(Router, WrongMethodsAndUnknownPathsAnswer405And404) {
+  ApiContext context;
+  const auto answer = [&](http::verb method, std::string_view target) {
+    HttpRequest request{method, target, 11};
+    RouteResult result = route(context, request, std::nullopt);
+    const HttpResponse* response = std::get_if<HttpResponse>(&result);
+    EXPECT_NE(response, nullptr) << target;
+    return response
+               ? std::make_pair(response->result(), std::string((*response)[http::field::allow]))
+               : std::make_pair(http::status::unknown, std::string());
+  };
+  EXPECT_EQ(answer(http::verb::patch, "/v1/program"),
+            std::make_pair(http::status::method_not_allowed, std::string("GET, PUT")));
+  EXPECT_EQ(answer(http::verb::delete_, "/v1/holds/h1:capture"),
+            std::make_pair(http::status::method_not_allowed, std::string("POST")));
+  EXPECT_EQ(answer(http::verb::post, "/v1/holds/h1"),
+            std::make_pair(http::status::method_not_allowed, std::string("GET")));
+  EXPECT_EQ(answer(http::verb::post, "/healthz"),
+            std::make_pair(http::status::method_not_allowed, std::string("GET")));
+  // A GET of a hold whose id ends in ":capture" is the hold's GET (401: it needs a key).
+  EXPECT_EQ(answer(http::verb::get, "/v1/holds/h1:capture").first, http::status::unauthorized);
+  for (const char* target : {"/v1/nothing", "/v1/members/m1/nothing", "/v1/members/", "/",
+                             "/v2/members", "/v1/stream"}) {
+    EXPECT_EQ(answer(http::verb::get, target).first, http::status::not_found) << target;
+  }
+}
+
 TEST(Router, RouteTemplatesNameTheRoute) {
   EXPECT_EQ(route_template("/v1/events/purchase"), "/v1/events/purchase");
   EXPECT_EQ(route_template("/v1/members/m-42?x=1"), "/v1/members/{member_id}");

@@ -73,9 +73,11 @@ HttpResponse handle_get_job(const ApiContext& context, const HttpRequest& reques
 HttpResponse handle_healthz();
 HttpResponse handle_readyz(const ApiContext& context);
 
-// The problem for a refusal that came back from the runtime: invalid_request there is about
-// meaning (422); storage failure details are logged, not sent.
+// The problem for a refusal of the engine: invalid_request there is about meaning (422).
 Problem runtime_problem(const Rejection& rejection);
+// The problem for an event the runtime did not apply: 503 when storage failed (the details are
+// logged, not sent), else its refusal.
+Problem result_problem(const EventResult& result);
 
 // 503 unavailable for a failed store operation; the status message (which may name files) is
 // logged with `what`, never sent.
@@ -88,7 +90,7 @@ Problem missing_answer(std::string_view what);
 // is a T.
 template <class T, class Render>
 Reply reply_from(const EventResult& result, std::string_view what, Render&& render) {
-  if (!result.rejection.ok()) return runtime_problem(result.rejection);
+  if (!result.rejection.ok()) return result_problem(result);
   const T* answer = std::get_if<T>(&result.answer);
   if (answer == nullptr) return missing_answer(what);
   return render(*answer);

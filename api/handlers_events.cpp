@@ -13,11 +13,15 @@
 namespace loyalty::api {
 
 Problem runtime_problem(const Rejection& rejection) {
-  if (rejection.code == ErrorCode::unavailable && rejection.message.starts_with("storage")) {
-    log_line("runtime: " + rejection.message);
+  return make_problem(rejection, InvalidKind::semantic);
+}
+
+Problem result_problem(const EventResult& result) {
+  if (!result.storage.ok()) {
+    log_line("runtime: storage is unavailable: " + result.storage.message());
     return make_problem(ErrorCode::unavailable, "storage is unavailable; retry shortly");
   }
-  return make_problem(rejection, InvalidKind::semantic);
+  return runtime_problem(result.rejection);
 }
 
 Problem storage_problem(const Status& status, std::string_view what) {

@@ -30,7 +30,7 @@ boost::json::object view_json(const ApiContext& context, const MemberState& memb
 
 HttpResponse signup_answer(const ApiContext& context, const std::string& member_id,
                            EventResult& result) {
-  if (!result.rejection.ok()) return problem_response(runtime_problem(result.rejection));
+  if (!result.rejection.ok()) return problem_response(result_problem(result));
   if (!result.member) {  // the runtime answers sign-ups with the member; read it if it did not
     if (Status status = context.store->load_member(member_id, result.member); !status.ok()) {
       return problem_response(storage_problem(status, "load_member"));

@@ -381,10 +381,7 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
 // answered as a replay of an event earlier in the batch, a hold found captured by it), and
 // would then tell the client of something that never happened. Retrying is always safe.
 void Runtime::Partition::fail_batch(const Status& status) {
-  for (Work& work : work_) {
-    work.result = EventResult{};
-    work.result.rejection = unavailable("storage is unavailable: " + status.message());
-  }
+  for (Work& work : work_) work.result = storage_failure(status);
 }
 
 void Runtime::Partition::process(std::vector<Request>& requests) {
@@ -431,7 +428,7 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   }
   for (size_t i = 0; i < requests.size(); ++i) {
     if (work_[i].request == nullptr) {  // not reached because storage failed earlier
-      work_[i].result.rejection = unavailable("storage is unavailable: " + status.message());
+      work_[i].result = storage_failure(status);
     }
     requests[i].done(std::move(work_[i].result));
   }

@@ -25,6 +25,17 @@ Rejection unavailable(std::string message) {
   return {ErrorCode::unavailable, "", std::move(message)};
 }
 
+}  // namespace
+
+EventResult storage_failure(const Status& status) {
+  EventResult result;
+  result.rejection = unavailable("storage is unavailable: " + status.message());
+  result.storage = status;
+  return result;
+}
+
+namespace {
+
 // Follow-ups have no client waiting: what happened to one goes to the log, one line each.
 Completion log_follow_up(std::string id) {
   return [id = std::move(id)](EventResult&& result) {
@@ -137,7 +148,7 @@ void Runtime::submit(Event event, Completion done) {
   stamp_server_time(event, now);
   Status status;
   refused.rejection = resolve_member(store_, event, status);
-  if (!status.ok()) refused.rejection = unavailable("storage is unavailable: " + status.message());
+  if (!status.ok()) refused = storage_failure(status);
   if (!refused.rejection.ok()) {
     done(std::move(refused));
     return;

@@ -24,6 +24,7 @@
 #include "engine/events.hpp"
 #include "engine/runtime/program_registry.hpp"
 #include "engine/runtime/runtime_metrics.hpp"
+#include "engine/status.hpp"
 #include "engine/store.hpp"
 
 namespace loyalty {
@@ -53,11 +54,18 @@ struct RuntimeOptions {
 
 struct EventResult {
   Rejection rejection;  // code ok: applied (or replayed)
+  // Not ok: the store could not read or commit what the event needed; nothing was applied. An
+  // operational error, not a refusal: `rejection` is `unavailable` too, so a caller that only
+  // asks "applied?" stays right, and the API answers 503 from this status, not from a message.
+  Status storage;
   bool replayed = false;
   Answer answer;
   std::optional<MemberState> member;        // the member after the event (sign-ups answer with it)
   std::vector<Notification> notifications;  // durable changes to push to subscribers
 };
+
+// The result of an event that storage failed.
+EventResult storage_failure(const Status& status);
 
 using Completion = std::function<void(EventResult&&)>;
 using Clock = std::function<TimeMs()>;

@@ -154,7 +154,10 @@ TEST_F(RuntimeTest, FailedCommitAnswersUnavailableAndChangesNothing) {
   store_.fail_commits(true);
   EventResult failed = submit(purchase("e1", "m1", 6400));
   EXPECT_EQ(failed.rejection.code, ErrorCode::unavailable);
+  EXPECT_FALSE(failed.storage.ok()) << "a storage failure is a status, not only a refusal";
   store_.fail_commits(false);
+  EXPECT_TRUE(submit(purchase("e0", "m-nobody", 100)).storage.ok())
+      << "a business refusal is not a storage failure";
   EXPECT_EQ(store_.member("m1")->balance.available, 0);
   // The client's retry of the same event succeeds once storage is back.
   EventResult retried = submit(purchase("e1", "m1", 6400));

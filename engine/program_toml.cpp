@@ -7,7 +7,6 @@
 #include <array>
 #include <cmath>
 #include <exception>
-#include <functional>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -767,15 +766,13 @@ Problem build_program(const TomlValue& document, const TimeZoneDatabase& zones, 
                                       {"program", "stores", "earning", "campaigns", "milestones",
                                        "tiers", "referral", "redemption", "expiry"});
   if (!root) return errors.error();
-  using SectionReader = std::function<void(const TableReader&, Program&)>;
-  const auto with_zones = [&zones](auto read) -> SectionReader {
-    return [read, &zones](const TableReader& table, Program& out) { read(table, out, zones); };
-  };
-  // In file order, stopping at the first section with a problem.
-  for (const SectionReader& read_section :
-       {with_zones(read_program_section), with_zones(read_stores), SectionReader(read_earning),
-        SectionReader(read_campaigns), SectionReader(read_milestones), SectionReader(read_tiers),
-        SectionReader(read_referral), SectionReader(read_redemption), SectionReader(read_expiry)}) {
+  // In file order, stopping at the first section with a problem; the first two resolve zones.
+  read_program_section(*root, program, zones);
+  if (errors.failed()) return errors.error();
+  read_stores(*root, program, zones);
+  if (errors.failed()) return errors.error();
+  for (const auto read_section : {read_earning, read_campaigns, read_milestones, read_tiers,
+                                  read_referral, read_redemption, read_expiry}) {
     read_section(*root, program);
     if (errors.failed()) return errors.error();
   }

@@ -26,6 +26,10 @@ struct Notification {
   Points points = 0;
   std::string reference;
   TimeMs at = 0;
+  // The ledger entry it is stored with: the newest entry of the member when it was made.
+  // Every notification follows an entry of its own event, so the feed needs no records of its
+  // own (storage keeps it inside the ledger).
+  uint64_t entry_seq = 0;
   friend bool operator==(const Notification&, const Notification&) = default;
 };
 

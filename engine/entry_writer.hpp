@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/apply.hpp"
+#include "engine/check.hpp"
 
 namespace loyalty {
 
@@ -26,9 +27,13 @@ class EntryWriter {
                                            std::move(rule), version_, running_});
   }
 
+  // After the entry it tells of: the notification is stored with the event's newest entry.
   void notify(std::string type, Points points) {
-    effects_.notifications.push_back(
-        Notification{member_.next_notification_seq++, std::move(type), points, reference_, at_});
+    LOYALTY_CHECK(!effects_.entries.empty() &&
+                  effects_.entries.back().seq + 1 == member_.next_ledger_seq);
+    effects_.notifications.push_back(Notification{member_.next_notification_seq++, std::move(type),
+                                                  points, reference_, at_,
+                                                  effects_.entries.back().seq});
   }
 
  private:

@@ -78,10 +78,6 @@ std::string ledger_key(std::string_view member_id, uint64_t seq) {
   return member_number_key(member_id, kU64Max - seq);
 }
 
-std::string feed_key(std::string_view member_id, uint64_t seq) {
-  return member_number_key(member_id, seq);
-}
-
 std::string event_key(uint64_t log_seq) {
   std::string key;
   append_u64_be(key, log_seq);
@@ -119,10 +115,6 @@ std::optional<MemberKey> parse_ledger_key(std::string_view key) {
   std::optional<MemberKey> parsed = parse_member_number_key(key);
   if (parsed) parsed->number = kU64Max - parsed->number;
   return parsed;
-}
-
-std::optional<MemberKey> parse_feed_key(std::string_view key) {
-  return parse_member_number_key(key);
 }
 
 std::optional<uint64_t> parse_event_key(std::string_view key) { return read_u64_be(key); }

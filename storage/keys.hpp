@@ -14,6 +14,7 @@ namespace loyalty::storage {
 inline constexpr std::string_view kMembersFamily = "members";
 inline constexpr std::string_view kLotsFamily = "lots";
 inline constexpr std::string_view kLedgerFamily = "ledger";
+// Layout 1 only: the feed, now kept inside the ledger's records.
 inline constexpr std::string_view kFeedFamily = "feed";
 inline constexpr std::string_view kIdempotencyFamily = "idempotency";
 inline constexpr std::string_view kEventsFamily = "events";
@@ -24,6 +25,10 @@ inline constexpr std::string_view kHoldsFamily = "holds";
 inline constexpr std::string_view kReferralsFamily = "referrals";
 inline constexpr std::string_view kOutboxFamily = "outbox";
 
+// "layout" in "meta": the record layout the folder was written with (docs/storage.md), as a
+// big-endian u32. Absent in folders of layout 1 (before issue 15), which had a "feed" family.
+inline constexpr std::string_view kLayoutKey = "layout";
+inline constexpr uint32_t kLayoutCurrent = 2;
 inline constexpr std::string_view kProgramKeyPrefix = "program/";
 inline constexpr std::string_view kProgramActiveKey = "program_active";
 // "job/" + job id: job records (storage/job_record.hpp), also in "meta".
@@ -38,7 +43,7 @@ std::optional<uint32_t> read_u32_be(std::string_view bytes);
 // Whether an id can be used as (part of) a key: non-empty, no 0 byte.
 bool valid_member_key(std::string_view member_id);
 
-// member_id + 0: every key of one member in "lots", "ledger" and "feed" starts with it.
+// member_id + 0: every key of one member in "lots" and "ledger" starts with it.
 std::string member_prefix(std::string_view member_id);
 // The first key after every key that starts with member_prefix(member_id).
 std::string member_prefix_end(std::string_view member_id);
@@ -46,21 +51,19 @@ std::string member_prefix_end(std::string_view member_id);
 std::string lot_key(std::string_view member_id, uint64_t lot_id);
 // Stores UINT64_MAX - seq, so that a forward scan of the member's prefix is newest first.
 std::string ledger_key(std::string_view member_id, uint64_t seq);
-std::string feed_key(std::string_view member_id, uint64_t seq);
 std::string event_key(uint64_t log_seq);
 std::string identifier_key(IdentifierKind kind, std::string_view value);
 std::string program_key(uint32_t number);
 // referrer_id + 0 + referee_id: a referrer's links are the keys under member_prefix(referrer).
 std::string referral_key(std::string_view referrer_id, std::string_view referee_id);
 
-// A key of "lots", "ledger" or "feed" split into its parts; nullopt when malformed.
+// A key of "lots" or "ledger" split into its parts; nullopt when malformed.
 struct MemberKey {
   std::string_view member_id;
   uint64_t number = 0;  // lot_id or seq, decoded (the ledger's inversion undone)
 };
 std::optional<MemberKey> parse_lot_key(std::string_view key);
 std::optional<MemberKey> parse_ledger_key(std::string_view key);
-std::optional<MemberKey> parse_feed_key(std::string_view key);
 std::optional<uint64_t> parse_event_key(std::string_view key);
 std::optional<uint32_t> parse_program_key(std::string_view key);
 struct ReferralKey {

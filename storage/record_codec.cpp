@@ -30,7 +30,8 @@ LOYALTY_CODEC_COVERS(LotTake, 16);
 LOYALTY_CODEC_COVERS(MonthActivity, 32);
 LOYALTY_CODEC_COVERS(ReferralReward, 88);
 LOYALTY_CODEC_COVERS(LedgerEntry, 112);
-LOYALTY_CODEC_COVERS(Notification, 88);
+// Notification::entry_seq is the seq of the entry it is stored in (the key).
+LOYALTY_CODEC_COVERS(Notification, 96);
 LOYALTY_CODEC_COVERS(PurchaseRecord, 272);
 LOYALTY_CODEC_COVERS(PurchaseLineRecord, 56);
 LOYALTY_CODEC_COVERS(ReferralLink, 88);
@@ -662,8 +663,28 @@ std::string_view RecordEncoder::lot(const Lot& lot) {
   return bytes();
 }
 
-std::string_view RecordEncoder::ledger_entry(const LedgerEntry& entry) {
+std::string_view RecordEncoder::ledger_entry(const LedgerEntry& entry,
+                                             std::span<const Notification* const> notifications) {
   builder_.Clear();
+  Offset<flatbuffers::Vector<Offset<fb::FeedNoteRecord>>> notes = 0;
+  if (!notifications.empty()) {
+    std::vector<Offset<fb::FeedNoteRecord>>& offsets = note_offsets_;
+    offsets.clear();
+    for (const Notification* note : notifications) {
+      LOYALTY_CHECK(note->entry_seq == entry.seq);
+      const auto type = optional_string(builder_, note->type);
+      const auto reference =
+          note->reference == entry.reference ? 0 : optional_string(builder_, note->reference);
+      fb::FeedNoteRecordBuilder record(builder_);
+      record.add_seq(note->seq);
+      record.add_type(type);
+      record.add_points(note->points);
+      record.add_reference(reference);
+      if (note->at != entry.at) record.add_at(note->at);
+      offsets.push_back(record.Finish());
+    }
+    notes = builder_.CreateVector(offsets);
+  }
   const auto reference = optional_string(builder_, entry.reference);
   const auto rule = optional_string(builder_, entry.rule);
   fb::LedgerEntryRecordBuilder record(builder_);
@@ -674,19 +695,7 @@ std::string_view RecordEncoder::ledger_entry(const LedgerEntry& entry) {
   record.add_rule(rule);
   record.add_program_version(entry.program_version);
   record.add_balance_after(entry.balance_after);
-  builder_.Finish(record.Finish());
-  return bytes();
-}
-
-std::string_view RecordEncoder::notification(const Notification& notification) {
-  builder_.Clear();
-  const auto type = optional_string(builder_, notification.type);
-  const auto reference = optional_string(builder_, notification.reference);
-  fb::NotificationRecordBuilder record(builder_);
-  record.add_type(type);
-  record.add_points(notification.points);
-  record.add_reference(reference);
-  record.add_at(notification.at);
+  record.add_notifications(notes);
   builder_.Finish(record.Finish());
   return bytes();
 }
@@ -925,10 +934,20 @@ Status decode_lot(uint64_t lot_id, std::string_view bytes, Lot& out) {
   return Status::ok_status();
 }
 
+namespace {
+
+const fb::LedgerEntryRecord* verified_ledger_entry(const AlignedBytes& aligned) {
+  const auto* record = verified_root<fb::LedgerEntryRecord>(aligned);
+  if (record == nullptr || !valid_entry_type(record->entry_type())) return nullptr;
+  return record;
+}
+
+}  // namespace
+
 Status decode_ledger_entry(uint64_t seq, std::string_view bytes, LedgerEntry& out) {
   const AlignedBytes aligned(bytes);
-  const auto* record = verified_root<fb::LedgerEntryRecord>(aligned);
-  if (record == nullptr || !valid_entry_type(record->entry_type())) return corruption("ledger");
+  const auto* record = verified_ledger_entry(aligned);
+  if (record == nullptr) return corruption("ledger");
   out.seq = seq;
   out.type = static_cast<EntryType>(record->entry_type());
   out.points = record->points();
@@ -940,15 +959,28 @@ Status decode_ledger_entry(uint64_t seq, std::string_view bytes, LedgerEntry& ou
   return Status::ok_status();
 }
 
-Status decode_notification(uint64_t seq, std::string_view bytes, Notification& out) {
+Status decode_ledger_notifications(uint64_t seq, std::string_view bytes,
+                                   std::vector<Notification>& out) {
+  out.clear();
   const AlignedBytes aligned(bytes);
-  const auto* record = verified_root<fb::NotificationRecord>(aligned);
-  if (record == nullptr) return corruption("notification");
-  out.seq = seq;
-  out.type = to_string(record->type());
-  out.points = record->points();
-  out.reference = to_string(record->reference());
-  out.at = record->at();
+  const auto* record = verified_ledger_entry(aligned);
+  if (record == nullptr) return corruption("ledger");
+  const auto* notes = record->notifications();
+  if (notes == nullptr) return Status::ok_status();
+  uint64_t previous = 0;
+  for (const fb::FeedNoteRecord* note : *notes) {
+    // Ascending and never 0: a reader stops at the first one it has seen.
+    if (note->seq() <= previous) return corruption("ledger (notification seq)");
+    previous = note->seq();
+    Notification& notification = out.emplace_back();
+    notification.seq = note->seq();
+    notification.type = to_string(note->type());
+    notification.points = note->points();
+    notification.reference = note->reference() != nullptr ? to_string(note->reference())
+                                                          : to_string(record->reference());
+    notification.at = note->at().value_or(record->at());
+    notification.entry_seq = seq;
+  }
   return Status::ok_status();
 }
 

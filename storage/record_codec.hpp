@@ -6,7 +6,9 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include <cstdint>
+#include <span>
 #include <string_view>
+#include <vector>
 
 #include "engine/apply.hpp"
 #include "engine/events.hpp"
@@ -19,6 +21,10 @@
 
 namespace loyalty::storage {
 
+namespace fb {
+struct FeedNoteRecord;  // storage/records_generated.h
+}
+
 // Encodes one record at a time into a builder reused across calls, so a commit of many
 // records allocates once. The returned bytes stay valid until the next call.
 // Thread-safety: none; one encoder per thread or per commit.
@@ -26,8 +32,9 @@ class RecordEncoder {
  public:
   std::string_view member(const MemberState& member);               // without member_id and lots
   std::string_view lot(const Lot& lot);                             // without lot_id
-  std::string_view ledger_entry(const LedgerEntry& entry);          // without seq
-  std::string_view notification(const Notification& notification);  // without seq
+  // Without seq; with the notifications that follow the entry (each one's entry_seq is its seq).
+  std::string_view ledger_entry(const LedgerEntry& entry,
+                                std::span<const Notification* const> notifications = {});
   std::string_view idempotency(const IdempotencyRecord& record);    // without key
   std::string_view event(const Event& event, uint32_t program_version);  // without log_seq
   std::string_view program_version(const StoredProgramVersion& version);
@@ -38,13 +45,16 @@ class RecordEncoder {
  private:
   std::string_view bytes() const;
   flatbuffers::FlatBufferBuilder builder_{1024};
+  std::vector<flatbuffers::Offset<fb::FeedNoteRecord>> note_offsets_;
 };
 
 // `out.lots` is left empty: lots live in their own column family.
 Status decode_member(std::string_view member_id, std::string_view bytes, MemberState& out);
 Status decode_lot(uint64_t lot_id, std::string_view bytes, Lot& out);
 Status decode_ledger_entry(uint64_t seq, std::string_view bytes, LedgerEntry& out);
-Status decode_notification(uint64_t seq, std::string_view bytes, Notification& out);
+// The notifications stored with the ledger entry `seq` (none in a record without them).
+Status decode_ledger_notifications(uint64_t seq, std::string_view bytes,
+                                   std::vector<Notification>& out);
 Status decode_idempotency(std::string_view key, std::string_view bytes, IdempotencyRecord& out);
 Status decode_event(uint64_t log_seq, std::string_view bytes, StoredEvent& out);
 Status decode_program_version(std::string_view bytes, StoredProgramVersion& out);

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -40,7 +41,6 @@ enum Family : size_t {
   members = 0,
   lots,
   ledger,
-  feed,
   idempotency,
   events,
   identifiers,
@@ -61,7 +61,6 @@ constexpr std::array<FamilySpec, family_count> kFamilies = {{
     {storage::kMembersFamily, true},
     {storage::kLotsFamily, false},
     {storage::kLedgerFamily, false},
-    {storage::kFeedFamily, false},
     {storage::kIdempotencyFamily, true},
     {storage::kEventsFamily, false},
     {storage::kIdentifiersFamily, true},
@@ -177,6 +176,7 @@ struct RocksStore::Impl {
   // A failed write leaves its seqs unused: readers of the log must accept gaps.
   std::atomic<uint64_t> next_log_seq{1};
   std::shared_ptr<WriteRecovery> recovery;
+  uint32_t layout = storage::kLayoutCurrent;
   std::atomic<bool> write_failed{false};  // the last write failed: resume before the next
   std::mutex resume_mutex;                // one resume at a time; the others then find it done
 
@@ -273,6 +273,50 @@ struct RocksStore::Impl {
     db.reset();
   }
 
+  // Reads the folder's record layout, or writes the current one into a new folder. An older
+  // layout opens only to be read by loyaltyctl migrate; a newer one never.
+  Status settle_layout(bool existed, const std::vector<std::string>& existing) {
+    std::string value;
+    const rocksdb::Status got =
+        db->Get(rocksdb::ReadOptions(), family(meta), slice(storage::kLayoutKey), &value);
+    if (got.ok()) {
+      const std::optional<uint32_t> number = storage::read_u32_be(value);
+      if (!number) return corrupt_key("meta (layout)");
+      layout = *number;
+    } else if (!got.IsNotFound()) {
+      return from_rocks(got);
+    } else if (existed && std::find(existing.begin(), existing.end(), storage::kFeedFamily) !=
+                              existing.end()) {
+      layout = 1;
+    } else {
+      std::string current;
+      storage::append_u32_be(current, storage::kLayoutCurrent);
+      rocksdb::WriteOptions synced;
+      synced.sync = true;
+      if (Status status =
+              from_rocks(db->Put(synced, family(meta), slice(storage::kLayoutKey), current));
+          !status.ok()) {
+        return status;
+      }
+      layout = storage::kLayoutCurrent;
+    }
+    if (layout > storage::kLayoutCurrent) {
+      return Status::error(Status::Code::invalid_argument,
+                           "data folder " + options.path + " has record layout " +
+                               std::to_string(layout) + ", newer than this release's (" +
+                               std::to_string(storage::kLayoutCurrent) +
+                               "): open it with the release that wrote it");
+    }
+    if (layout < storage::kLayoutCurrent && !options.open_older_layout) {
+      return Status::error(
+          Status::Code::invalid_argument,
+          "data folder " + options.path + " has record layout " + std::to_string(layout) +
+              " (an older release); this release uses " + std::to_string(storage::kLayoutCurrent) +
+              ": stop the server and run `loyaltyctl migrate --data " + options.path + "`");
+    }
+    return Status::ok_status();
+  }
+
   // Visits the keys in [begin, end) of `which` (to the last key when `end` is empty).
   template <typename Visit>
   Status scan(Family which, rocksdb::ReadOptions read, std::string_view begin, std::string_view end,
@@ -327,6 +371,8 @@ RocksStore::RocksStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 RocksStore::~RocksStore() = default;
 
+uint32_t RocksStore::layout() const { return impl_->layout; }
+
 Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksStore>& out) {
   if (options.path.empty()) {
     return Status::error(Status::Code::invalid_argument, "rocks_store: empty path");
@@ -360,7 +406,8 @@ Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksS
   // RocksDB refuses to open a database without naming all of its families; ones a later
   // version added are opened with defaults and left alone. A missing database lists none.
   std::vector<std::string> existing;
-  if (rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing).ok()) {
+  const bool existed = rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing).ok();
+  if (existed) {
     for (const std::string& name : existing) {
       bool known = false;
       for (const rocksdb::ColumnFamilyDescriptor& descriptor : descriptors) {
@@ -382,6 +429,8 @@ Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksS
   impl->db.reset(db);
   LOYALTY_CHECK(impl->handles.size() == descriptors.size());
   for (size_t i = 0; i < family_count; ++i) impl->families[i] = impl->handles[i + 1];
+
+  if (Status status = impl->settle_layout(existed, existing); !status.ok()) return status;
 
   std::unique_ptr<rocksdb::Iterator> last(
       impl->db->NewIterator(rocksdb::ReadOptions(), impl->family(events)));
@@ -537,33 +586,43 @@ Status RocksStore::commit(const CommitBatch& batch) {
     LOYALTY_CHECK(member == nullptr || lot.lot->lot_id < member->next_lot_id);
     add(lots, storage::lot_key(*lot.member_id, lot.lot->lot_id), encoder.lot(*lot.lot));
   }
-  for (const LedgerWrite& entry : batch.entries) {
-    const MemberState* member = member_in_batch(entry.member_id);
-    LOYALTY_CHECK(entry.entry != nullptr && entry.entry->seq >= 1);
-    LOYALTY_CHECK(member == nullptr || entry.entry->seq < member->next_ledger_seq);
-    add(ledger, storage::ledger_key(*entry.member_id, entry.entry->seq),
-        encoder.ledger_entry(*entry.entry));
-  }
-  std::unordered_map<std::string_view, uint64_t> newest_feed_seq;  // per member, this batch
+  // The feed rides in the ledger: each notification is stored with the entry it follows, which
+  // the same event wrote, so it is in this batch.
+  thread_local std::vector<const NotificationWrite*> notes;
+  notes.clear();
   for (const NotificationWrite& notification : batch.notifications) {
     const MemberState* member = member_in_batch(notification.member_id);
     LOYALTY_CHECK(notification.notification != nullptr && notification.notification->seq >= 1);
     LOYALTY_CHECK(member == nullptr ||
                   notification.notification->seq < member->next_notification_seq);
-    add(feed, storage::feed_key(*notification.member_id, notification.notification->seq),
-        encoder.notification(*notification.notification));
-    uint64_t& newest = newest_feed_seq[*notification.member_id];
-    newest = std::max(newest, notification.notification->seq);
+    notes.push_back(&notification);
   }
-  // Bounded retention: one range tombstone per member and commit (not per notification), so
-  // a busy member adds few tombstones for compaction to drop.
-  if (const uint64_t retention = impl_->options.feed_retention_per_member; retention > 0) {
-    for (const auto& [member_id, newest] : newest_feed_seq) {
-      if (newest <= retention || !put.ok()) continue;
-      put = write.DeleteRange(impl_->family(feed), storage::member_prefix(member_id),
-                              storage::feed_key(member_id, newest - retention + 1));
+  const auto note_order = [](const NotificationWrite* a, const NotificationWrite* b) {
+    return std::tie(*a->member_id, a->notification->entry_seq, a->notification->seq) <
+           std::tie(*b->member_id, b->notification->entry_seq, b->notification->seq);
+  };
+  std::sort(notes.begin(), notes.end(), note_order);
+  thread_local std::vector<const Notification*> entry_notes;
+  size_t notes_stored = 0;
+  for (const LedgerWrite& entry : batch.entries) {
+    const MemberState* member = member_in_batch(entry.member_id);
+    LOYALTY_CHECK(entry.entry != nullptr && entry.entry->seq >= 1);
+    LOYALTY_CHECK(member == nullptr || entry.entry->seq < member->next_ledger_seq);
+    entry_notes.clear();
+    auto first = std::partition_point(notes.begin(), notes.end(), [&](const NotificationWrite* n) {
+      return std::tie(*n->member_id, n->notification->entry_seq) <
+             std::tie(*entry.member_id, entry.entry->seq);
+    });
+    for (; first != notes.end() && *(*first)->member_id == *entry.member_id &&
+           (*first)->notification->entry_seq == entry.entry->seq;
+         ++first) {
+      entry_notes.push_back((*first)->notification);
     }
+    notes_stored += entry_notes.size();
+    add(ledger, storage::ledger_key(*entry.member_id, entry.entry->seq),
+        encoder.ledger_entry(*entry.entry, entry_notes));
   }
+  LOYALTY_CHECK(notes_stored == notes.size());
   for (const IdempotencyRecord* record : batch.idempotency) {
     LOYALTY_CHECK(record != nullptr && !record->key.empty());
     add(idempotency, record->key, encoder.idempotency(*record));
@@ -653,21 +712,47 @@ Status RocksStore::read_notifications(std::string_view member_id, uint64_t after
       after_seq == std::numeric_limits<uint64_t>::max()) {
     return Status::ok_status();
   }
-  return impl_->scan(
-      feed, rocksdb::ReadOptions(), storage::feed_key(member_id, after_seq + 1),
+  // The ledger newest first: collect until a notification at or below the floor (seqs fall as
+  // the entries get older), the floor being after_seq and, with a retention, the newest
+  // notification's seq minus the retention.
+  uint64_t floor = after_seq;
+  bool newest_seen = false;
+  std::vector<Notification> found;
+  std::vector<Notification> notes;
+  Status status = impl_->scan(
+      ledger, rocksdb::ReadOptions(), storage::member_prefix(member_id),
       storage::member_prefix_end(member_id),
       [&](std::string_view key, std::string_view value, bool& more) -> Status {
-        const std::optional<MemberKey> parsed = storage::parse_feed_key(key);
-        if (!parsed || parsed->member_id != member_id) return corrupt_key("feed");
-        Notification notification;
-        if (Status status = storage::decode_notification(parsed->number, value, notification);
-            !status.ok()) {
-          return status;
+        const std::optional<MemberKey> parsed = storage::parse_ledger_key(key);
+        if (!parsed || parsed->member_id != member_id || parsed->number == 0) {
+          return corrupt_key("ledger");
         }
-        out.push_back(std::move(notification));
-        more = out.size() < limit;
+        if (Status decoded = storage::decode_ledger_notifications(parsed->number, value, notes);
+            !decoded.ok()) {
+          return decoded;
+        }
+        for (auto note = notes.rbegin(); note != notes.rend(); ++note) {
+          if (!newest_seen) {
+            newest_seen = true;
+            const uint64_t retention = impl_->options.feed_retention_per_member;
+            if (retention > 0 && note->seq > retention) {
+              floor = std::max(floor, note->seq - retention);
+            }
+          }
+          if (note->seq <= floor) {
+            more = false;
+            return Status::ok_status();
+          }
+          found.push_back(std::move(*note));
+        }
         return Status::ok_status();
       });
+  if (!status.ok()) return status;
+  // Oldest first, the first `limit` after after_seq.
+  const size_t take = std::min(limit, found.size());
+  out.reserve(take);
+  for (size_t i = 0; i < take; ++i) out.push_back(std::move(found[found.size() - 1 - i]));
+  return Status::ok_status();
 }
 
 Status RocksStore::save_program_version(const StoredProgramVersion& version, bool make_active) {

@@ -56,10 +56,14 @@ struct RocksStoreOptions {
   // A clean close flushes every memtable, so the next open has no WAL to replay (start-up
   // time). Off only where the WAL itself is read after the close (bench/storage_limit).
   bool flush_at_close = true;
-  // Notifications kept per member in "feed" (the WebSocket catch-up): a commit that writes a
-  // member's notification seq S deletes that member's entries with seq <= S - retention.
-  // 0 keeps everything. Default 0 here; loyaltyd passes [limits] feed_retention_per_member.
+  // How far back the WebSocket catch-up reaches per member: read_notifications answers only the
+  // newest this many notifications (they live in the ledger, which keeps everything). 0: all.
+  // Default 0 here; loyaltyd passes [limits] feed_retention_per_member.
   uint64_t feed_retention_per_member = 0;
+  // Open a folder written with an older record layout (storage/keys.hpp kLayoutCurrent), to
+  // read it only: loyaltyctl migrate rebuilds it from its event log. Otherwise opening one
+  // fails with a message that says to migrate.
+  bool open_older_layout = false;
   // The RocksDB Env (file system, clock, threads) to run on; nullptr: the default one. Tests pass
   // one that injects write errors and power cuts (tests/storage/fault_fs.hpp). Not owned: it
   // must outlive the store.
@@ -97,6 +101,9 @@ class RocksStore final : public MemberStore {
   // Opens (creating if missing) the database at options.path.
   static Status open(const RocksStoreOptions& options, std::unique_ptr<RocksStore>& out);
   ~RocksStore() override;  // flushes and closes cleanly
+  // The record layout the folder holds (below storage::kLayoutCurrent only with
+  // open_older_layout).
+  uint32_t layout() const;
 
   // MemberStore
   Status load_member(std::string_view member_id, std::optional<MemberState>& out) override;

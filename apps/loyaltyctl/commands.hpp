@@ -10,6 +10,22 @@ namespace loyalty::ctl {
 int run_verify(const Target& target);
 int run_stats(const Target& target);
 int run_replay(const Target& target, const std::string& into_dir);
+// migrate (migrate.cpp): a folder of an older record layout rebuilt from its event log.
+int run_migrate(const Target& target);
+
+// Rebuilds `into_dir` (new or empty) from the event log of `source` (the folder `data_dir`),
+// each event under the program version it ran with, and compares the two states' digests.
+struct ReplayOutcome {
+  uint64_t events = 0;
+  uint64_t members = 0;
+  uint64_t source_digest = 0;
+  uint64_t rebuilt_digest = 0;
+  bool same = false;
+  std::string failure;  // empty unless the rebuild or a digest failed
+  int exit_code = kExitOk;
+};
+ReplayOutcome replay_into(RocksStore& source, const std::string& data_dir,
+                          const std::string& into_dir);
 int run_job(const Target& target, EventType kind, const std::string& as_of_text);
 int run_export(const Target& target, const std::string& what, const std::string& format);
 int run_backup(const Target& target, const std::string& backup_dir);

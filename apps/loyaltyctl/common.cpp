@@ -35,13 +35,17 @@ int resolve_data_dir(Target& target) {
 }
 
 int open_store(const std::string& data_dir, std::unique_ptr<RocksStore>& store,
-               Durability durability) {
+               Durability durability, bool older_layout) {
   RocksStoreOptions options;
   options.path = data_dir;
   options.durability = durability;
+  options.open_older_layout = older_layout;
   if (Status status = RocksStore::open(options, store); !status.ok()) {
+    // A folder of another layout says what to do; anything else is most often a running server
+    // holding the folder's lock.
+    const bool layout = status.code() == Status::Code::invalid_argument;
     std::cerr << "loyaltyctl: cannot open " << data_dir
-              << " (is the server running?): " << status.message() << "\n";
+              << (layout ? ": " : " (is the server running?): ") << status.message() << "\n";
     return kExitUsage;
   }
   return kExitOk;

@@ -30,8 +30,9 @@ struct Target {
 // Fills data_dir from --config when --data is not given; prints why and returns kExitUsage on
 // failure, kExitOk otherwise.
 int resolve_data_dir(Target& target);
+// older_layout: open a folder of an older record layout too (migrate reads it).
 int open_store(const std::string& data_dir, std::unique_ptr<RocksStore>& store,
-               Durability durability = Durability::fsync);
+               Durability durability = Durability::fsync, bool older_layout = false);
 int load_programs(RocksStore& store, const std::string& data_dir, StoredPrograms& programs);
 
 // The reports' escaping is ops' (ops/text_escape.hpp): one implementation for both.

@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   auto* stats = app.add_subcommand("stats", "members per tier, points liability, referrals");
   auto* replay = app.add_subcommand("replay", "rebuild from the event log, compare digests");
   replay->add_option("--into", into_dir, "a new, empty folder to rebuild into")->required();
+  auto* migrate = app.add_subcommand(
+      "migrate", "rebuild a folder of an older release's record layout (server stopped)");
   auto* expire = app.add_subcommand("expire", "expire points past their date as of a time");
   expire->add_option("--as-of", as_of, "RFC 3339 time")->required();
   auto* tiers = app.add_subcommand("tiers", "tier jobs");
@@ -64,8 +66,8 @@ int main(int argc, char** argv) {
       ->excludes(dry_run);
   recalc->add_option("--report", recalc_options.report_path,
                      "write the report to PATH.json and PATH.csv");
-  for (CLI::App* command : {verify, stats, replay, expire, evaluate, export_command, import_command,
-                            backup, restore, recalc}) {
+  for (CLI::App* command : {verify, stats, replay, migrate, expire, evaluate, export_command,
+                            import_command, backup, restore, recalc}) {
     add_target(command, target);
   }
   // The jobs also run on a live server, through its API (POST /v1/jobs).
@@ -91,6 +93,7 @@ int main(int argc, char** argv) {
   if (*verify) return run_verify(target);
   if (*stats) return run_stats(target);
   if (*replay) return run_replay(target, into_dir);
+  if (*migrate) return run_migrate(target);
   if (*expire) return run_job(target, EventType::expire_points, as_of);
   if (*evaluate) return run_job(target, EventType::evaluate_tier, as_of);
   if (*export_command && what == "events") {

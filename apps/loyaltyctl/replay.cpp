@@ -41,43 +41,51 @@ class InFlight {
 
 }  // namespace
 
-int run_replay(const Target& target, const std::string& into_dir) {
-  std::error_code ignored;
-  if (std::filesystem::exists(into_dir) && !std::filesystem::is_empty(into_dir, ignored)) {
-    std::cerr << "loyaltyctl replay: " << into_dir << " is not empty\n";
-    return kExitUsage;
-  }
-  std::unique_ptr<RocksStore> source;
-  if (int code = open_store(target.data_dir, source); code != kExitOk) return code;
+ReplayOutcome replay_into(RocksStore& source, const std::string& data_dir,
+                          const std::string& into_dir) {
+  ReplayOutcome outcome;
   StoredPrograms programs;
-  if (int code = load_programs(*source, target.data_dir, programs); code != kExitOk) return code;
-  std::vector<StoredEvent> log;
-  if (Status s = source->scan_events(1,
-                                     [&](const StoredEvent& e) {
-                                       log.push_back(e);
-                                       return true;
-                                     });
-      !s.ok()) {
-    std::cerr << "loyaltyctl replay: cannot read the event log: " << s.message() << "\n";
-    return kExitProblemFound;
+  if (int code = load_programs(source, data_dir, programs); code != kExitOk) {
+    outcome.exit_code = code;
+    outcome.failure = "cannot load the program versions";
+    return outcome;
   }
+  std::vector<StoredEvent> log;
+  if (Status s = source.scan_events(1,
+                                    [&](const StoredEvent& e) {
+                                      log.push_back(e);
+                                      return true;
+                                    });
+      !s.ok()) {
+    outcome.failure = "cannot read the event log: " + s.message();
+    return outcome;
+  }
+  outcome.events = log.size();
 
   std::unique_ptr<RocksStore> rebuilt;
   // The rebuilt folder is checked, not served: no WAL syncs, the digest decides.
-  if (int code = open_store(into_dir, rebuilt, Durability::wal); code != kExitOk) return code;
+  if (int code = open_store(into_dir, rebuilt, Durability::wal); code != kExitOk) {
+    outcome.exit_code = code;
+    outcome.failure = "cannot open " + into_dir;
+    return outcome;
+  }
   std::vector<StoredProgramVersion> stored;
-  if (Status s = source->load_program_versions(stored); !s.ok()) return kExitProblemFound;
+  if (Status s = source.load_program_versions(stored); !s.ok()) {
+    outcome.failure = "cannot read the program versions: " + s.message();
+    return outcome;
+  }
   for (const StoredProgramVersion& version : stored) {
     if (!rebuilt->save_program_version(version, version.number == *programs.active).ok()) {
-      return kExitProblemFound;
+      outcome.failure = "cannot store program version " + std::to_string(version.number);
+      return outcome;
     }
   }
   if (log.empty()) {
-    std::cerr << "loyaltyctl replay: the event log is empty\n";
+    std::cerr << "loyaltyctl: the event log is empty\n";
   }
   ProgramRegistry registry(log.empty() ? programs.versions.at(*programs.active)
                                        : programs.versions.at(log.front().program_version));
-  std::string failure;
+  std::string& failure = outcome.failure;
   {
     // Logged events were checked against the clock when they arrived; none is "in the future"
     // now, and none needs a stamp (the log has them).
@@ -110,24 +118,41 @@ int run_replay(const Target& target, const std::string& into_dir) {
     if (failure.empty()) failure = in_flight.wait_idle();
     progress.finish();
   }
-  uint64_t source_digest = 0, rebuilt_digest = 0, source_members = 0, rebuilt_members = 0;
   if (failure.empty()) {
-    Status a = state_digest(*source, source_digest, source_members);
-    Status b = state_digest(*rebuilt, rebuilt_digest, rebuilt_members);
+    Status a = state_digest(source, outcome.source_digest, outcome.members);
+    uint64_t rebuilt_members = 0;
+    Status b = state_digest(*rebuilt, outcome.rebuilt_digest, rebuilt_members);
     if (!a.ok() || !b.ok()) failure = "cannot compute digests";
   }
-  const bool same = failure.empty() && source_digest == rebuilt_digest;
+  outcome.same = failure.empty() && outcome.source_digest == outcome.rebuilt_digest;
+  if (!outcome.same) outcome.exit_code = kExitProblemFound;
+  return outcome;
+}
+
+int run_replay(const Target& target, const std::string& into_dir) {
+  std::error_code ignored;
+  if (std::filesystem::exists(into_dir) && !std::filesystem::is_empty(into_dir, ignored)) {
+    std::cerr << "loyaltyctl replay: " << into_dir << " is not empty\n";
+    return kExitUsage;
+  }
+  std::unique_ptr<RocksStore> source;
+  if (int code = open_store(target.data_dir, source); code != kExitOk) return code;
+  const ReplayOutcome outcome = replay_into(*source, target.data_dir, into_dir);
+  if (outcome.exit_code == kExitUsage) return kExitUsage;
+  const std::string& failure = outcome.failure;
   if (target.json) {
-    std::cout << "{\"events\":" << log.size() << ",\"members\":" << source_members
-              << ",\"digest\":\"" << std::hex << source_digest << "\",\"replayed_digest\":\""
-              << rebuilt_digest << std::dec << "\",\"ok\":" << (same ? "true" : "false")
+    std::cout << "{\"events\":" << outcome.events << ",\"members\":" << outcome.members
+              << ",\"digest\":\"" << std::hex << outcome.source_digest
+              << "\",\"replayed_digest\":\"" << outcome.rebuilt_digest << std::dec
+              << "\",\"ok\":" << (outcome.same ? "true" : "false")
               << (failure.empty() ? "" : ",\"error\":\"" + json_escape(failure) + "\"") << "}\n";
   } else {
     if (!failure.empty()) std::cout << "replay failed: " << failure << "\n";
-    std::cout << log.size() << " events replayed into " << into_dir << "; digest " << std::hex
-              << source_digest << (same ? " == " : " != ") << rebuilt_digest << std::dec << "\n";
+    std::cout << outcome.events << " events replayed into " << into_dir << "; digest " << std::hex
+              << outcome.source_digest << (outcome.same ? " == " : " != ") << outcome.rebuilt_digest
+              << std::dec << "\n";
   }
-  return same ? kExitOk : kExitProblemFound;
+  return outcome.exit_code;
 }
 
 }  // namespace loyalty::ctl

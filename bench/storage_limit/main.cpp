@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "write the figures here as JSON");
   app.add_option("--without", without,
                  "our layout without these column families' writes (what a leaner layout "
-                 "would gain), e.g. --without idempotency,feed")
+                 "would gain), e.g. --without idempotency,lots")
       ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
   if (purchases_only) {

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -139,10 +140,38 @@ LedgerEntry entry(uint64_t seq, std::string reference = "e1") {
                      static_cast<Points>(seq) * 7};
 }
 
-Notification notification(uint64_t seq) {
-  return Notification{seq, "points.earned", static_cast<Points>(seq) * 3, "e" + std::to_string(seq),
-                      static_cast<TimeMs>(seq) * 100};
+// Stored with the ledger entry `entry_seq` (by default its own seq).
+Notification notification(uint64_t seq, uint64_t entry_seq = 0) {
+  return Notification{seq,
+                      "points.earned",
+                      static_cast<Points>(seq) * 3,
+                      "e" + std::to_string(seq),
+                      static_cast<TimeMs>(seq) * 100,
+                      entry_seq == 0 ? seq : entry_seq};
 }
+
+// A commit of notifications with the ledger entries they are stored with (entry(seq) for each
+// entry_seq named), kept alive for the batch's pointers.
+struct FeedCommit {
+  std::vector<std::pair<std::string, Notification>> notes;
+  std::vector<std::pair<std::string, LedgerEntry>> entries;
+  CommitBatch batch;
+
+  void add(const std::string& member_id, const Notification& note) {
+    notes.emplace_back(member_id, note);
+  }
+  const CommitBatch& build() {
+    for (const auto& [member_id, note] : notes) {
+      const bool present = std::any_of(entries.begin(), entries.end(), [&](const auto& e) {
+        return e.first == member_id && e.second.seq == note.entry_seq;
+      });
+      if (!present) entries.emplace_back(member_id, entry(note.entry_seq));
+    }
+    for (const auto& [member_id, e] : entries) batch.entries.push_back({&member_id, &e});
+    for (const auto& [member_id, note] : notes) batch.notifications.push_back({&member_id, &note});
+    return batch;
+  }
+};
 
 PurchaseAnswer purchase_answer() {
   PurchaseAnswer answer;
@@ -452,13 +481,15 @@ TEST(RocksStoreTest, NotificationsAfterSeqOldestFirst) {
   auto store = open_store(dir.path());
   const std::string member = "m1";
   const std::string neighbour = "m10";
+  // Two notifications per ledger entry, as an event with two of them stores them.
   std::vector<Notification> notifications;
-  for (uint64_t seq = 1; seq <= 12; ++seq) notifications.push_back(notification(seq));
+  for (uint64_t seq = 1; seq <= 12; ++seq)
+    notifications.push_back(notification(seq, (seq + 1) / 2));
   const Notification other = notification(1);
-  CommitBatch batch;
-  for (const Notification& n : notifications) batch.notifications.push_back({&member, &n});
-  batch.notifications.push_back({&neighbour, &other});
-  expect_ok(store->commit(batch));
+  FeedCommit commit;
+  for (const Notification& n : notifications) commit.add(member, n);
+  commit.add(neighbour, other);
+  expect_ok(store->commit(commit.build()));
 
   std::vector<Notification> out;
   expect_ok(store->read_notifications(member, 0, 100, out));
@@ -468,10 +499,27 @@ TEST(RocksStoreTest, NotificationsAfterSeqOldestFirst) {
             (std::vector<Notification>{notifications[9], notifications[10], notifications[11]}));
   expect_ok(store->read_notifications(member, 2, 2, out));
   EXPECT_EQ(out, (std::vector<Notification>{notifications[2], notifications[3]}));
+  expect_ok(store->read_notifications(member, 3, 2, out));  // from the middle of an entry
+  EXPECT_EQ(out, (std::vector<Notification>{notifications[3], notifications[4]}));
   expect_ok(store->read_notifications(member, 12, 100, out));
   EXPECT_TRUE(out.empty());
   expect_ok(store->read_notifications(neighbour, 0, 100, out));
   EXPECT_EQ(out, std::vector<Notification>{other});
+  // The ledger entries themselves read as before.
+  LedgerPage page;
+  expect_ok(store->read_ledger(member, std::nullopt, 100, page));
+  EXPECT_EQ(seqs(page.entries), (std::vector<uint64_t>{6, 5, 4, 3, 2, 1}));
+}
+
+TEST(RocksStoreTest, NotificationsOfAnEntryAreItsOwnBatchOrTheCommitStops) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  const std::string member = "m1";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // RocksDB runs threads of its own
+  const Notification orphan = notification(1, 7);  // entry 7 is not in the batch
+  CommitBatch batch;
+  batch.notifications.push_back({&member, &orphan});
+  EXPECT_DEATH((void)store->commit(batch), "notes_stored == notes.size");
 }
 
 TEST(RocksStoreTest, FeedRetentionKeepsTheNewestPerMember) {
@@ -488,19 +536,19 @@ TEST(RocksStoreTest, FeedRetentionKeepsTheNewestPerMember) {
   const std::string prefix = "m";  // a key prefix of both: its range must not reach them
   std::vector<Notification> all;
   for (uint64_t seq = 1; seq <= 12; ++seq) all.push_back(notification(seq));
-  // Seqs 1..3 in one commit (under the retention: nothing deleted), then 4..12 one by one.
-  CommitBatch first;
-  for (size_t i = 0; i < 3; ++i) first.notifications.push_back({&member, &all[i]});
-  first.notifications.push_back({&neighbour, &all[0]});
-  first.notifications.push_back({&prefix, &all[0]});
-  expect_ok(store->commit(first));
+  // Seqs 1..3 in one commit (under the retention: all answered), then 4..12 one by one.
+  FeedCommit first;
+  for (size_t i = 0; i < 3; ++i) first.add(member, all[i]);
+  first.add(neighbour, all[0]);
+  first.add(prefix, all[0]);
+  expect_ok(store->commit(first.build()));
   std::vector<Notification> out;
   expect_ok(store->read_notifications(member, 0, 100, out));
   EXPECT_EQ(out, (std::vector<Notification>{all[0], all[1], all[2]}));
   for (size_t i = 3; i < all.size(); ++i) {
-    CommitBatch batch;
-    batch.notifications.push_back({&member, &all[i]});
-    expect_ok(store->commit(batch));
+    FeedCommit commit;
+    commit.add(member, all[i]);
+    expect_ok(store->commit(commit.build()));
   }
   expect_ok(store->read_notifications(member, 0, 100, out));
   EXPECT_EQ(out, (std::vector<Notification>(all.begin() + 7, all.end())));  // seqs 8..12
@@ -510,11 +558,11 @@ TEST(RocksStoreTest, FeedRetentionKeepsTheNewestPerMember) {
   EXPECT_EQ(out, std::vector<Notification>{all[0]});
 
   // Several of one member's notifications in one commit: trimmed by the newest.
-  CommitBatch burst;
+  FeedCommit burst;
   std::vector<Notification> more;
   for (uint64_t seq = 13; seq <= 20; ++seq) more.push_back(notification(seq));
-  for (const Notification& n : more) burst.notifications.push_back({&member, &n});
-  expect_ok(store->commit(burst));
+  for (const Notification& n : more) burst.add(member, n);
+  expect_ok(store->commit(burst.build()));
   expect_ok(store->read_notifications(member, 0, 100, out));
   EXPECT_EQ(out, (std::vector<Notification>(more.begin() + 3, more.end())));  // seqs 16..20
 }
@@ -995,7 +1043,8 @@ TEST(RecordCodecTest, CorruptBytesDecodeAsCorruption) {
       std::string(encoder.member(full.member)),
       std::string(encoder.lot(full.lots[1])),
       std::string(encoder.ledger_entry(full.entries[0])),
-      std::string(encoder.notification(full.notifications[0])),
+      std::string(encoder.ledger_entry(full.entries[1],
+                                       std::vector<const Notification*>{&full.notifications[1]})),
       std::string(encoder.program_version(StoredProgramVersion{1, "toml", 9})),
       std::string(encoder.purchase(full.refundable)),
       std::string(encoder.hold("m1", full.member.holds[0])),
@@ -1009,7 +1058,7 @@ TEST(RecordCodecTest, CorruptBytesDecodeAsCorruption) {
     MemberState member;
     Lot l;
     LedgerEntry e;
-    Notification n;
+    std::vector<Notification> notes;
     IdempotencyRecord record;
     StoredEvent event;
     StoredProgramVersion version;
@@ -1020,7 +1069,7 @@ TEST(RecordCodecTest, CorruptBytesDecodeAsCorruption) {
     return std::vector<Status>{storage::decode_member("m", bytes, member),
                                storage::decode_lot(1, bytes, l),
                                storage::decode_ledger_entry(1, bytes, e),
-                               storage::decode_notification(1, bytes, n),
+                               storage::decode_ledger_notifications(2, bytes, notes),
                                storage::decode_idempotency("k", bytes, record),
                                storage::decode_event(1, bytes, event),
                                storage::decode_program_version(bytes, version),
@@ -1096,8 +1145,6 @@ TEST(RocksStoreTest, CorruptValuesInTheDatabaseReadAsCorruption) {
     EXPECT_TRUE(raw->Put(write, handle(storage::kMembersFamily), "m1", junk).ok());
     EXPECT_TRUE(
         raw->Put(write, handle(storage::kLedgerFamily), storage::ledger_key("m1", 3), junk).ok());
-    EXPECT_TRUE(
-        raw->Put(write, handle(storage::kFeedFamily), storage::feed_key("m1", 2), junk).ok());
     EXPECT_TRUE(raw->Put(write, handle(storage::kIdempotencyFamily), "e:p1", junk).ok());
     EXPECT_TRUE(raw->Put(write, handle(storage::kEventsFamily), storage::event_key(2), junk).ok());
     EXPECT_TRUE(

@@ -33,16 +33,6 @@ struct Notification {
   friend bool operator==(const Notification&, const Notification&) = default;
 };
 
-struct PurchaseAnswer {
-  Points points_earned = 0;
-  Points points_redeemed = 0;
-  std::vector<BreakdownLine> breakdown;
-  Balance balance;
-  std::string tier;
-  bool tier_changed = false;
-  friend bool operator==(const PurchaseAnswer&, const PurchaseAnswer&) = default;
-};
-
 struct RefundAnswer {
   Points points_reversed = 0;    // taken back (proportional, exact on the completing refund)
   Points points_restored = 0;    // points that had paid for the refunded part, given back

@@ -188,7 +188,6 @@ Rejection purchase(const ApplyContext& context, MemberState& member, const Purch
                     {earned->eligible_minor, record.base_points, 1});
     tier_changed = upgrade_if_qualified(version, member, e.occurred_at, e.event_id, effects);
   }
-  effects.purchase = std::move(record);
 
   PurchaseAnswer answer;
   answer.points_earned = points_earned;
@@ -197,6 +196,8 @@ Rejection purchase(const ApplyContext& context, MemberState& member, const Purch
   answer.balance = member.balance;
   answer.tier = program.tier_name(member.tier_index);
   answer.tier_changed = tier_changed;
+  record.answer = answer;
+  effects.purchase = std::move(record);
   effects.answer = std::move(answer);
   return Rejection::none();
 }

@@ -7,10 +7,23 @@
 #include <string>
 #include <vector>
 
+#include "engine/earning.hpp"
+#include "engine/member_state.hpp"
 #include "engine/time.hpp"
 #include "engine/types.hpp"
 
 namespace loyalty {
+
+// What a purchase answers its client (and any retry of it).
+struct PurchaseAnswer {
+  Points points_earned = 0;
+  Points points_redeemed = 0;
+  std::vector<BreakdownLine> breakdown;
+  Balance balance;
+  std::string tier;
+  bool tier_changed = false;
+  friend bool operator==(const PurchaseAnswer&, const PurchaseAnswer&) = default;
+};
 
 struct PurchaseLineRecord {
   std::string sku;
@@ -50,6 +63,10 @@ struct PurchaseRecord {
   // refund that completes it reverses what is left of points_earned + points_adjusted.
   Points points_adjusted = 0;
   std::optional<Points> points_recalculated;
+  // What the purchase answered, and its request's fingerprint (set by the runtime): a retry is
+  // answered from here, so the purchase needs no idempotency record besides this one.
+  PurchaseAnswer answer;
+  uint64_t request_fingerprint = 0;
   friend bool operator==(const PurchaseRecord&, const PurchaseRecord&) = default;
 };
 

@@ -78,6 +78,14 @@ std::string ledger_key(std::string_view member_id, uint64_t seq) {
   return member_number_key(member_id, kU64Max - seq);
 }
 
+std::optional<std::string_view> purchase_event_id(std::string_view idempotency_key) {
+  constexpr std::string_view kPrefix = "e:";
+  if (!idempotency_key.starts_with(kPrefix) || idempotency_key.size() == kPrefix.size()) {
+    return std::nullopt;
+  }
+  return idempotency_key.substr(kPrefix.size());
+}
+
 std::string event_key(uint64_t log_seq) {
   std::string key;
   append_u64_be(key, log_seq);

@@ -28,7 +28,7 @@ inline constexpr std::string_view kOutboxFamily = "outbox";
 // "layout" in "meta": the record layout the folder was written with (docs/storage.md), as a
 // big-endian u32. Absent in folders of layout 1 (before issue 15), which had a "feed" family.
 inline constexpr std::string_view kLayoutKey = "layout";
-inline constexpr uint32_t kLayoutCurrent = 2;
+inline constexpr uint32_t kLayoutCurrent = 3;
 inline constexpr std::string_view kProgramKeyPrefix = "program/";
 inline constexpr std::string_view kProgramActiveKey = "program_active";
 // "job/" + job id: job records (storage/job_record.hpp), also in "meta".
@@ -39,6 +39,10 @@ void append_u32_be(std::string& out, uint32_t value);
 // nullopt unless `bytes` is exactly 8 (4) bytes.
 std::optional<uint64_t> read_u64_be(std::string_view bytes);
 std::optional<uint32_t> read_u32_be(std::string_view bytes);
+
+// The event id of a purchase's idempotency key ("e:" + event_id, Event::idempotency_key());
+// nullopt for keys of other shapes. Refunds share the "e:" prefix: look the id up to tell.
+std::optional<std::string_view> purchase_event_id(std::string_view idempotency_key);
 
 // Whether an id can be used as (part of) a key: non-empty, no 0 byte.
 bool valid_member_key(std::string_view member_id);

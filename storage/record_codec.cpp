@@ -32,7 +32,7 @@ LOYALTY_CODEC_COVERS(ReferralReward, 88);
 LOYALTY_CODEC_COVERS(LedgerEntry, 112);
 // Notification::entry_seq is the seq of the entry it is stored in (the key).
 LOYALTY_CODEC_COVERS(Notification, 96);
-LOYALTY_CODEC_COVERS(PurchaseRecord, 272);
+LOYALTY_CODEC_COVERS(PurchaseRecord, 384);
 LOYALTY_CODEC_COVERS(PurchaseLineRecord, 56);
 LOYALTY_CODEC_COVERS(ReferralLink, 88);
 LOYALTY_CODEC_COVERS(SignupEvent, 248);
@@ -663,6 +663,48 @@ std::string_view RecordEncoder::lot(const Lot& lot) {
   return bytes();
 }
 
+namespace {
+
+Offset<fb::PurchaseAnswerRecord> encode_purchase_answer(FlatBufferBuilder& builder,
+                                                        const PurchaseAnswer& purchase) {
+  const auto breakdown = table_vector<fb::BreakdownLineRecord>(
+      builder, purchase.breakdown, [&builder](const BreakdownLine& line) {
+        const auto rule = optional_string(builder, line.rule);
+        fb::BreakdownLineRecordBuilder record(builder);
+        record.add_rule(rule);
+        record.add_points(line.points);
+        return record.Finish();
+      });
+  const auto tier = optional_string(builder, purchase.tier);
+  const fb::BalanceRecord balance = to_record(purchase.balance);
+  fb::PurchaseAnswerRecordBuilder record(builder);
+  record.add_points_earned(purchase.points_earned);
+  record.add_points_redeemed(purchase.points_redeemed);
+  record.add_breakdown(breakdown);
+  if (purchase.balance != Balance{}) record.add_balance(&balance);
+  record.add_tier(tier);
+  record.add_tier_changed(purchase.tier_changed);
+  return record.Finish();
+}
+
+PurchaseAnswer decode_purchase_answer(const fb::PurchaseAnswerRecord& stored) {
+  PurchaseAnswer purchase;
+  purchase.points_earned = stored.points_earned();
+  purchase.points_redeemed = stored.points_redeemed();
+  if (const auto* breakdown = stored.breakdown()) {
+    purchase.breakdown.reserve(breakdown->size());
+    for (const fb::BreakdownLineRecord* line : *breakdown) {
+      purchase.breakdown.push_back(BreakdownLine{to_string(line->rule()), line->points()});
+    }
+  }
+  purchase.balance = from_record(stored.balance());
+  purchase.tier = to_string(stored.tier());
+  purchase.tier_changed = stored.tier_changed();
+  return purchase;
+}
+
+}  // namespace
+
 std::string_view RecordEncoder::ledger_entry(const LedgerEntry& entry,
                                              std::span<const Notification* const> notifications) {
   builder_.Clear();
@@ -710,24 +752,8 @@ std::string_view RecordEncoder::idempotency(const IdempotencyRecord& idempotency
                        return std::pair{Stored::NONE, Offset<void>(0)};
                      },
                      [&builder](const PurchaseAnswer& purchase) {
-                       const auto breakdown = table_vector<fb::BreakdownLineRecord>(
-                           builder, purchase.breakdown, [&builder](const BreakdownLine& line) {
-                             const auto rule = optional_string(builder, line.rule);
-                             fb::BreakdownLineRecordBuilder record(builder);
-                             record.add_rule(rule);
-                             record.add_points(line.points);
-                             return record.Finish();
-                           });
-                       const auto tier = optional_string(builder, purchase.tier);
-                       const fb::BalanceRecord balance = to_record(purchase.balance);
-                       fb::PurchaseAnswerRecordBuilder record(builder);
-                       record.add_points_earned(purchase.points_earned);
-                       record.add_points_redeemed(purchase.points_redeemed);
-                       record.add_breakdown(breakdown);
-                       if (purchase.balance != Balance{}) record.add_balance(&balance);
-                       record.add_tier(tier);
-                       record.add_tier_changed(purchase.tier_changed);
-                       return std::pair{Stored::PurchaseAnswerRecord, record.Finish().Union()};
+                       return std::pair{Stored::PurchaseAnswerRecord,
+                                        encode_purchase_answer(builder, purchase).Union()};
                      },
                      [&builder](const RefundAnswer& refund) {
                        const fb::BalanceRecord balance = to_record(refund.balance);
@@ -814,7 +840,10 @@ std::string_view RecordEncoder::purchase(const PurchaseRecord& purchase) {
       });
   const auto member_id = optional_string(builder, purchase.member_id);
   const auto store_id = optional_string(builder, purchase.store_id);
+  const auto answer = encode_purchase_answer(builder, purchase.answer);
   fb::RefundablePurchaseRecordBuilder record(builder);
+  record.add_answer(answer);
+  record.add_request_fingerprint(purchase.request_fingerprint);
   record.add_member_id(member_id);
   record.add_store_id(store_id);
   record.add_occurred_at(purchase.occurred_at);
@@ -995,19 +1024,7 @@ Status decode_idempotency(std::string_view key, std::string_view bytes, Idempote
     case fb::StoredAnswer::PurchaseAnswerRecord: {
       const auto* stored = record->answer_as_PurchaseAnswerRecord();
       if (stored == nullptr) return corruption("idempotency");
-      PurchaseAnswer purchase;
-      purchase.points_earned = stored->points_earned();
-      purchase.points_redeemed = stored->points_redeemed();
-      if (const auto* breakdown = stored->breakdown()) {
-        purchase.breakdown.reserve(breakdown->size());
-        for (const fb::BreakdownLineRecord* line : *breakdown) {
-          purchase.breakdown.push_back(BreakdownLine{to_string(line->rule()), line->points()});
-        }
-      }
-      purchase.balance = from_record(stored->balance());
-      purchase.tier = to_string(stored->tier());
-      purchase.tier_changed = stored->tier_changed();
-      answer = std::move(purchase);
+      answer = decode_purchase_answer(*stored);
       break;
     }
     case fb::StoredAnswer::RefundAnswerRecord: {
@@ -1108,6 +1125,10 @@ Status decode_purchase(std::string_view event_id, std::string_view bytes, Purcha
   out.points_adjusted = record->points_adjusted();
   if (record->points_recalculated() >= 0) out.points_recalculated = record->points_recalculated();
   if (record->activity_month() >= 0) out.activity_month = record->activity_month();
+  if (const fb::PurchaseAnswerRecord* answer = record->answer()) {
+    out.answer = decode_purchase_answer(*answer);
+  }
+  out.request_fingerprint = record->request_fingerprint();
   if (out.member_id.empty() || record->points_recalculated() < -1 ||
       record->activity_month() < -1) {
     return corruption("purchase");

@@ -27,6 +27,7 @@
 #include <tuple>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 
 #include "engine/check.hpp"
 #include "storage/keys.hpp"
@@ -475,6 +476,16 @@ Status RocksStore::load_member(std::string_view member_id, std::optional<MemberS
 Status RocksStore::load_idempotency(std::string_view key, std::optional<IdempotencyRecord>& out) {
   out.reset();
   if (key.empty()) return Status::ok_status();
+  // A purchase's idempotency record is its purchase record (commit).
+  if (const std::optional<std::string_view> event_id = storage::purchase_event_id(key)) {
+    std::optional<PurchaseRecord> purchase;
+    if (Status status = load_purchase(*event_id, purchase); !status.ok()) return status;
+    if (purchase) {
+      out = IdempotencyRecord{std::string(key), purchase->request_fingerprint,
+                              std::move(purchase->member_id), std::move(purchase->answer)};
+      return Status::ok_status();
+    }
+  }
   rocksdb::PinnableSlice value;
   const rocksdb::Status got =
       impl_->db->Get(rocksdb::ReadOptions(), impl_->family(idempotency), slice(key), &value);
@@ -623,8 +634,26 @@ Status RocksStore::commit(const CommitBatch& batch) {
         encoder.ledger_entry(*entry.entry, entry_notes));
   }
   LOYALTY_CHECK(notes_stored == notes.size());
+  // A purchase answers its retries from its own record: its idempotency record is not written.
+  thread_local std::unordered_map<std::string_view, const PurchaseRecord*> batch_purchases;
+  batch_purchases.clear();
+  for (const PurchaseRecord* purchase : batch.purchases) {
+    LOYALTY_CHECK(purchase != nullptr);
+    batch_purchases[purchase->event_id] = purchase;
+  }
   for (const IdempotencyRecord* record : batch.idempotency) {
     LOYALTY_CHECK(record != nullptr && !record->key.empty());
+    if (const auto* answer = std::get_if<PurchaseAnswer>(&record->answer)) {
+      const std::optional<std::string_view> event_id = storage::purchase_event_id(record->key);
+      LOYALTY_CHECK(event_id.has_value());
+      const auto found = batch_purchases.find(*event_id);
+      LOYALTY_CHECK(found != batch_purchases.end());
+      const PurchaseRecord& purchase = *found->second;
+      LOYALTY_CHECK(purchase.member_id == record->member_id &&
+                    purchase.request_fingerprint == record->fingerprint &&
+                    purchase.answer == *answer);
+      continue;
+    }
     add(idempotency, record->key, encoder.idempotency(*record));
   }
   if (!batch.events.empty()) {

@@ -302,6 +302,11 @@ Status Runtime::Partition::decide(const ProgramVersion& program, Work& work) {
   work.applied = true;
   work.result.answer = work.effects.answer;
   work.result.notifications = work.effects.notifications;
+  if (event.type() == EventType::purchase) {
+    // The purchase record answers its retries (storage keeps no other idempotency record).
+    LOYALTY_CHECK(work.effects.purchase.has_value());
+    work.effects.purchase->request_fingerprint = work.request->fingerprint;
+  }
   if (work.effects.purchase) overlay_.wrote_purchase(*work.effects.purchase);
   for (const Hold& hold : work.effects.holds_written) overlay_.wrote_hold(member.member_id, hold);
   if (event.type() == EventType::signup) {

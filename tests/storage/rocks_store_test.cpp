@@ -281,6 +281,8 @@ PurchaseRecord refundable_purchase(const std::string& event_id, const std::strin
   record.referee_reward_points = 200;
   record.referral_reversed = false;
   record.activity_month = 2023 * 12 + 10;
+  record.answer = purchase_answer();  // as FullBatch's idempotency record "e:p1" says
+  record.request_fingerprint = 77;
   return record;
 }
 
@@ -571,12 +573,22 @@ TEST(RocksStoreTest, IdempotencyRecordsRoundTrip) {
   TempDir dir;
   auto store = open_store(dir.path());
   std::vector<IdempotencyRecord> records;
+  std::vector<PurchaseRecord> purchases;
+  purchases.reserve(every_answer().size());  // the batch points into it
   for (const Answer& answer : every_answer()) {
-    records.push_back({"k:" + std::to_string(records.size()), 0xabcdef + records.size(),
-                       "m" + std::to_string(records.size()), answer});
+    const std::string n = std::to_string(records.size());
+    records.push_back({"k:" + n, 0xabcdef + records.size(), "m" + n, answer});
+    // A purchase's answer travels in its purchase record, under "e:" + event id.
+    if (const auto* purchase_answer = std::get_if<PurchaseAnswer>(&answer)) {
+      records.back().key = "e:p" + n;
+      PurchaseRecord& purchase = purchases.emplace_back(refundable_purchase("p" + n, "m" + n));
+      purchase.answer = *purchase_answer;
+      purchase.request_fingerprint = records.back().fingerprint;
+    }
   }
   CommitBatch batch;
   for (const IdempotencyRecord& record : records) batch.idempotency.push_back(&record);
+  for (const PurchaseRecord& purchase : purchases) batch.purchases.push_back(&purchase);
   expect_ok(store->commit(batch));
 
   for (const IdempotencyRecord* expected : batch.idempotency) {
@@ -591,6 +603,50 @@ TEST(RocksStoreTest, IdempotencyRecordsRoundTrip) {
   std::optional<IdempotencyRecord> missing;
   expect_ok(store->load_idempotency("e:none", missing));
   EXPECT_FALSE(missing.has_value());
+}
+
+TEST(RocksStoreTest, APurchaseRetryIsAnsweredFromItsRecordAfterRefundsToo) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  PurchaseRecord purchase = refundable_purchase("p1", "m1");
+  purchase.refunded_minor = 0;
+  const IdempotencyRecord record{"e:p1", purchase.request_fingerprint, "m1", purchase.answer};
+  const IdempotencyRecord refund_record{"e:p1-r", 991, "m1",
+                                        RefundAnswer{3, 0, 0, 1800, 6400, Balance{}}};
+  CommitBatch first;
+  first.purchases = {&purchase};
+  first.idempotency = {&record};
+  expect_ok(store->commit(first));
+  // A refund rewrites the purchase record; its own answer is an idempotency record of its own.
+  PurchaseRecord refunded = purchase;
+  refunded.refunded_minor = 1800;
+  CommitBatch second;
+  second.purchases = {&refunded};
+  second.idempotency = {&refund_record};
+  expect_ok(store->commit(second));
+
+  for (const IdempotencyRecord* expected : {&record, &refund_record}) {
+    std::optional<IdempotencyRecord> loaded;
+    expect_ok(store->load_idempotency(expected->key, loaded));
+    ASSERT_TRUE(loaded.has_value()) << expected->key;
+    EXPECT_EQ(loaded->fingerprint, expected->fingerprint);
+    EXPECT_EQ(loaded->member_id, expected->member_id);
+    EXPECT_EQ(loaded->answer, expected->answer);
+  }
+  std::optional<PurchaseRecord> loaded;
+  expect_ok(store->load_purchase("p1", loaded));
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(*loaded, refunded);
+}
+
+TEST(RocksStoreTest, APurchaseAnswerWithoutItsPurchaseStopsTheCommit) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const IdempotencyRecord record{"e:p1", 77, "m1", purchase_answer()};
+  CommitBatch batch;
+  batch.idempotency = {&record};
+  EXPECT_DEATH((void)store->commit(batch), "found != batch_purchases.end");
 }
 
 TEST(RocksStoreTest, EventsScanInLogOrderWithEveryField) {
@@ -977,10 +1033,13 @@ TEST(RocksStoreTest, RestartKeepsEverythingAndContinuesTheLog) {
 TEST(RocksStoreTest, IdempotencyRecordSurvivesRestart) {
   TempDir dir;
   const IdempotencyRecord record{"e:p9", 123456789, "m9", purchase_answer()};
+  PurchaseRecord purchase = refundable_purchase("p9", "m9");
+  purchase.request_fingerprint = record.fingerprint;
   {
     auto store = open_store(dir.path(), Durability::fsync);
     CommitBatch batch;
     batch.idempotency = {&record};
+    batch.purchases = {&purchase};
     expect_ok(store->commit(batch));
   }
   auto store = open_store(dir.path(), Durability::fsync);
@@ -1246,6 +1305,8 @@ std::string crash_event_id(uint64_t batch) { return "batch-" + std::to_string(ba
     const Event event = purchase_event(crash_event_id(number), member.member_id);
     const IdempotencyRecord record{event.idempotency_key(), number, member.member_id,
                                    purchase_answer()};
+    PurchaseRecord purchase = refundable_purchase(crash_event_id(number), member.member_id);
+    purchase.request_fingerprint = number;  // the record above travels in it
     // Each batch writes a follow-up and removes the one of the batch before: after the crash
     // the outbox holds exactly the last present batch's.
     const Event pending = follow_up(crash_event_id(number));
@@ -1253,6 +1314,7 @@ std::string crash_event_id(uint64_t batch) { return "batch-" + std::to_string(ba
     batch.members.push_back(&member);
     for (const LedgerEntry& e : entries) batch.entries.push_back({&member.member_id, &e});
     batch.idempotency.push_back(&record);
+    batch.purchases.push_back(&purchase);
     batch.events.push_back({&event, 1});
     batch.outbox_puts.push_back(&pending);
     if (number > 0) batch.outbox_deletes.push_back("referral:" + crash_event_id(number - 1));

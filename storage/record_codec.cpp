@@ -1,6 +1,7 @@
 // Engine structs ⇄ FlatBuffers bytes: builders on the way in, Verifier + checks on the way out.
 #include "storage/record_codec.hpp"
 
+#include <array>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -665,6 +666,19 @@ std::string_view RecordEncoder::lot(const Lot& lot) {
 
 namespace {
 
+// The feed's notification types, numbered from 1 in stored records: append only, never
+// reorder. A type not listed is stored as text.
+constexpr std::array<std::string_view, 7> kFeedNoteTypes = {
+    "points.earned", "points.redeemed",   "points.reversed", "points.expired",
+    "hold.expired",  "referral.rewarded", "tier.changed"};
+
+uint8_t feed_note_kind(std::string_view type) {
+  for (size_t i = 0; i < kFeedNoteTypes.size(); ++i) {
+    if (kFeedNoteTypes[i] == type) return static_cast<uint8_t>(i + 1);
+  }
+  return 0;
+}
+
 Offset<fb::PurchaseAnswerRecord> encode_purchase_answer(FlatBufferBuilder& builder,
                                                         const PurchaseAnswer& purchase) {
   const auto breakdown = table_vector<fb::BreakdownLineRecord>(
@@ -714,11 +728,13 @@ std::string_view RecordEncoder::ledger_entry(const LedgerEntry& entry,
     offsets.clear();
     for (const Notification* note : notifications) {
       LOYALTY_CHECK(note->entry_seq == entry.seq);
-      const auto type = optional_string(builder_, note->type);
+      const uint8_t kind = feed_note_kind(note->type);
+      const auto type = kind != 0 ? 0 : optional_string(builder_, note->type);
       const auto reference =
           note->reference == entry.reference ? 0 : optional_string(builder_, note->reference);
       fb::FeedNoteRecordBuilder record(builder_);
       record.add_seq(note->seq);
+      record.add_kind(kind);
       record.add_type(type);
       record.add_points(note->points);
       record.add_reference(reference);
@@ -1003,7 +1019,13 @@ Status decode_ledger_notifications(uint64_t seq, std::string_view bytes,
     previous = note->seq();
     Notification& notification = out.emplace_back();
     notification.seq = note->seq();
-    notification.type = to_string(note->type());
+    if (note->kind() == 0) {
+      notification.type = to_string(note->type());
+    } else if (note->kind() <= kFeedNoteTypes.size()) {
+      notification.type = kFeedNoteTypes[note->kind() - 1];
+    } else {
+      return corruption("ledger (notification kind)");
+    }
     notification.points = note->points();
     notification.reference = note->reference() != nullptr ? to_string(note->reference())
                                                           : to_string(record->reference());

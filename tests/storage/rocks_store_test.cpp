@@ -140,14 +140,16 @@ LedgerEntry entry(uint64_t seq, std::string reference = "e1") {
                      static_cast<Points>(seq) * 7};
 }
 
-// Stored with the ledger entry `entry_seq` (by default its own seq).
+// Stored with the ledger entry `entry_seq` (by default its own seq). Every third has a type
+// storage does not number (stored as text).
 Notification notification(uint64_t seq, uint64_t entry_seq = 0) {
-  return Notification{seq,
-                      "points.earned",
-                      static_cast<Points>(seq) * 3,
-                      "e" + std::to_string(seq),
-                      static_cast<TimeMs>(seq) * 100,
-                      entry_seq == 0 ? seq : entry_seq};
+  return Notification{
+      seq,
+      seq % 3 == 0 ? "custom.type" : (seq % 2 == 0 ? "tier.changed" : "points.earned"),
+      static_cast<Points>(seq) * 3,
+      "e" + std::to_string(seq),
+      static_cast<TimeMs>(seq) * 100,
+      entry_seq == 0 ? seq : entry_seq};
 }
 
 // A commit of notifications with the ledger entries they are stored with (entry(seq) for each

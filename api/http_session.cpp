@@ -16,6 +16,7 @@
 #include "api/log.hpp"
 #include "api/metrics.hpp"
 #include "api/problem.hpp"
+#include "api/response_courier.hpp"
 #include "api/tls.hpp"
 #include "api/ws_session.hpp"
 #include "engine/check.hpp"
@@ -328,10 +329,11 @@ void HttpSession<Stream>::handle_request() {
   auto answered = std::make_shared<std::atomic<bool>>(false);
   Respond respond = [self = this->shared_from_this(), answered](HttpResponse&& response) {
     answered->store(true);
-    // Called on a runtime writer thread: hand the response to the session's strand.
-    net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-      self->send(std::move(response));
-    });
+    // Called on a runtime writer thread: hand the response to the session's strand, with the
+    // rest of the batch's answers (api/response_courier.hpp).
+    response_courier::send(
+        self->stream_.get_executor(),
+        [self, response = std::move(response)]() mutable { self->send(std::move(response)); });
   };
   try {
     std::get<Deferred>(result).start(std::move(respond));

@@ -19,6 +19,7 @@
 #include "api/log.hpp"
 #include "api/metrics.hpp"
 #include "api/problem.hpp"
+#include "api/response_courier.hpp"
 #include "api/tls.hpp"
 #include "engine/check.hpp"
 
@@ -330,12 +331,12 @@ void WsSession<Stream>::start_event(BatchItem&& item, bool binary) {
     PurchaseEvent ids = purchase_ids(*purchase);
     context.runtime->submit(Event{std::move(*purchase)}, [self, slot, ids = std::move(ids),
                                                           render](EventResult&& result) mutable {
-      net::post(self->ws_.get_executor(),
-                [self, slot, ids = std::move(ids), render, result = std::move(result)]() mutable {
-                  const RequestLogScope log_scope(self->request_id_);
-                  self->purchases_in_flight_.erase(ids.event_id);
-                  self->finish_event(slot, render(&ids.event_id, purchase_reply(ids, result)));
-                });
+      response_courier::send(self->ws_.get_executor(), [self, slot, ids = std::move(ids), render,
+                                                        result = std::move(result)]() mutable {
+        const RequestLogScope log_scope(self->request_id_);
+        self->purchases_in_flight_.erase(ids.event_id);
+        self->finish_event(slot, render(&ids.event_id, purchase_reply(ids, result)));
+      });
     });
     return;
   }
@@ -358,11 +359,12 @@ void WsSession<Stream>::start_event(BatchItem&& item, bool binary) {
   RefundEvent ids = refund_ids(refund);
   context.runtime->submit(Event{std::move(refund)}, [self, slot, ids = std::move(ids), member_id,
                                                      render](EventResult&& result) mutable {
-    net::post(self->ws_.get_executor(), [self, slot, ids = std::move(ids), member_id, render,
-                                         result = std::move(result)]() mutable {
-      const RequestLogScope log_scope(self->request_id_);
-      self->finish_event(slot, render(&ids.event_id, refund_reply(ids, member_id, result)));
-    });
+    response_courier::send(
+        self->ws_.get_executor(), [self, slot, ids = std::move(ids), member_id, render,
+                                   result = std::move(result)]() mutable {
+          const RequestLogScope log_scope(self->request_id_);
+          self->finish_event(slot, render(&ids.event_id, refund_reply(ids, member_id, result)));
+        });
   });
 }
 

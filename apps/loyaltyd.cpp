@@ -21,6 +21,7 @@
 #include "api/http_server.hpp"
 #include "api/logger.hpp"
 #include "api/notification_hub.hpp"
+#include "api/response_courier.hpp"
 #include "api/router.hpp"
 #include "api/server_config.hpp"
 #include "api/system_clock.hpp"
@@ -217,6 +218,9 @@ int run(const Options& options) {
   RuntimeOptions runtime_options;
   runtime_options.member_cache_members = config.limits.member_cache_members;
   runtime_options.member_cache_bytes = config.limits.member_cache_bytes;
+  // A batch's HTTP answers go back to the I/O threads in one post (api/response_courier.hpp).
+  runtime_options.completions_begin = &api::response_courier::begin_batch;
+  runtime_options.completions_end = &api::response_courier::end_batch;
   runtime_options.partitions =
       config.partitions > 0 ? config.partitions : std::max(1u, std::thread::hardware_concurrency());
   // Outlives the runtime (its sink) and the server (sessions unsubscribe when they close).

@@ -431,12 +431,14 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
       for (Event& follow_up : work.effects.follow_ups) runtime_.deliver(std::move(follow_up));
     }
   }
+  if (runtime_.options_.completions_begin) runtime_.options_.completions_begin();
   for (size_t i = 0; i < requests.size(); ++i) {
     if (work_[i].request == nullptr) {  // not reached because storage failed earlier
       work_[i].result = storage_failure(status);
     }
     requests[i].done(std::move(work_[i].result));
   }
+  if (runtime_.options_.completions_end) runtime_.options_.completions_end();
   // A follow-up whose batch failed stays in the outbox; without this it would wait for the next
   // start. It is queued again after this partition's next commit that succeeds (storage is back).
   if (runtime_.options_.deliver_follow_ups) {

@@ -50,6 +50,11 @@ struct RuntimeOptions {
   // False when replaying an event log: the log holds each follow-up as an event of its own,
   // at the place it was applied, so the follow-ups triggers make now are not delivered.
   bool deliver_follow_ups = true;
+  // Run on the writer thread just before and just after the completions of each batch, so a
+  // front end can send a commit's answers to its I/O threads together
+  // (api/response_courier.hpp). Optional; must not block.
+  void (*completions_begin)() = nullptr;
+  void (*completions_end)() = nullptr;
 };
 
 struct EventResult {

@@ -179,6 +179,17 @@ void render_storage(std::string& out, RocksStore& store) {
     append_header(out, name, "gauge", help_and_value.first);
     append_sample(out, name, "", help_and_value.second);
   }
+  append_header(out, "loyalty_rocksdb_write_stalls_total", "counter",
+                "Write stalls (RocksDB delaying or stopping writes for flushes and compactions "
+                "to catch up), per column family episode, since the start.");
+  append_sample(out, "loyalty_rocksdb_write_stalls_total", "", figures.write_stalls);
+  append_header(out, "loyalty_rocksdb_write_stall_seconds_total", "counter",
+                "Seconds column families spent in write stalls since the start.");
+  append_sample(out, "loyalty_rocksdb_write_stall_seconds_total", "", figures.write_stall_seconds);
+  append_header(out, "loyalty_rocksdb_writes_stopped", "gauge",
+                "1 while RocksDB stops writes (rocksdb.is-write-stopped), else 0.");
+  append_sample(out, "loyalty_rocksdb_writes_stopped", "",
+                uint64_t{figures.writes_stopped ? 1u : 0u});
 }
 
 }  // namespace

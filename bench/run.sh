@@ -4,8 +4,8 @@
 # GET /healthz) and the PostgreSQL baseline run in the same invocation, so ratios hold on a
 # noisy machine.
 #   bench/run.sh [--quick] [--out FILE.md] [--build DIR] [--server-durability wal|fsync] [--keep]
-# --quick: 20,000 members and a few seconds per figure, under 3 minutes on 2 cores; the full
-# run uses 1,000,000 members. bench/ops (loyaltyctl import and recalc, issue 5) runs last, over
+# --quick: 20,000 members and a few seconds per figure (HTTP at 80% of the peak for a minute),
+# under 4 minutes on 2 cores; the full run uses 1,000,000 members. bench/ops (loyaltyctl import and recalc, issue 5) runs last, over
 # 20,000 events (--quick) or 1,000,000. Installs what is missing (scripts/install-deps.sh --test) and
 # builds the Release binaries it needs (ccache) in DIR (default build/).
 set -euo pipefail

@@ -32,6 +32,7 @@
 #include "engine/check.hpp"
 #include "storage/keys.hpp"
 #include "storage/record_codec.hpp"
+#include "storage/stall_watch.hpp"
 
 namespace loyalty {
 namespace {
@@ -186,6 +187,7 @@ struct RocksStore::Impl {
   // A failed write leaves its seqs unused: readers of the log must accept gaps.
   std::atomic<uint64_t> next_log_seq{1};
   std::shared_ptr<WriteRecovery> recovery;
+  std::shared_ptr<storage::StallWatch> stalls;
   uint32_t layout = storage::kLayoutCurrent;
   std::atomic<bool> write_failed{false};  // the last write failed: resume before the next
   std::mutex resume_mutex;                // one resume at a time; the others then find it done
@@ -398,6 +400,8 @@ Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksS
   // flushed at close (it was never in the WAL, and nothing needs it after).
   const auto recovery = std::make_shared<WriteRecovery>();
   db_options.listeners.push_back(recovery);
+  const auto stalls = std::make_shared<storage::StallWatch>();
+  db_options.listeners.push_back(stalls);
   db_options.max_bgerror_resume_count = 0;
   db_options.avoid_flush_during_shutdown = true;
   db_options.db_write_buffer_size = options.memtable_budget_bytes;
@@ -429,6 +433,7 @@ Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksS
 
   auto impl = std::make_unique<Impl>();
   impl->recovery = recovery;
+  impl->stalls = stalls;
   impl->options = options;
   rocksdb::DB* db = nullptr;
   if (Status status =
@@ -963,6 +968,10 @@ Status RocksStore::read_figures(StorageFigures& out) {
   db.GetAggregatedIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &out.sst_bytes);
   // Every family shares one block cache: asked of one family, not summed over them.
   db.GetIntProperty(rocksdb::DB::Properties::kBlockCacheUsage, &out.block_cache_bytes);
+  uint64_t stopped = 0;
+  db.GetIntProperty(rocksdb::DB::Properties::kIsWriteStopped, &stopped);
+  out.writes_stopped = stopped != 0;
+  impl_->stalls->read(out.write_stalls, out.write_stall_seconds);
   rocksdb::VectorLogPtr wal_files;
   if (Status status = from_rocks(db.GetSortedWalFiles(wal_files)); !status.ok()) return status;
   for (const auto& file : wal_files) {

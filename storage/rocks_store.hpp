@@ -94,6 +94,12 @@ struct StorageFigures {
   uint64_t sst_bytes = 0;                 // rocksdb.total-sst-files-size
   uint64_t live_wal_bytes = 0;            // the live WAL files (DB::GetSortedWalFiles)
   uint64_t block_cache_bytes = 0;         // rocksdb.block-cache-usage (one cache for all)
+  // Write stalls: RocksDB slowing (delayed) or stopping writes while flushes and compactions
+  // catch up. Episodes counted per column family since the store opened, and the seconds spent
+  // in them (summed over families, the ongoing ones included).
+  uint64_t write_stalls = 0;
+  double write_stall_seconds = 0;
+  bool writes_stopped = false;  // rocksdb.is-write-stopped, now
 };
 
 class RocksStore final : public MemberStore {

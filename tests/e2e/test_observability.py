@@ -115,6 +115,10 @@ class ObservabilityTest(unittest.TestCase):
         self.assertGreater(samples["loyalty_rocksdb_live_wal_bytes"], 0)
         self.assertIn("loyalty_rocksdb_pending_compaction_bytes", samples)
         self.assertIn("loyalty_rocksdb_sst_bytes", samples)
+        # A small, idle store has not stalled; the counters are there from the start.
+        self.assertEqual(samples["loyalty_rocksdb_write_stalls_total"], 0)
+        self.assertEqual(samples["loyalty_rocksdb_write_stall_seconds_total"], 0)
+        self.assertEqual(samples["loyalty_rocksdb_writes_stopped"], 0)
         # Buckets are cumulative.
         buckets = [v for k, v in samples.items()
                    if k.startswith(f"loyalty_http_request_duration_seconds_bucket{{{purchase_route},")]

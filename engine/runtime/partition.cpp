@@ -4,6 +4,7 @@
 // the follow-ups it produced for their partitions, then answer.
 #include "engine/runtime/partition.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <unordered_set>
 
@@ -66,6 +67,13 @@ const std::string* follow_up_id(const Event& event) {
     return nullptr;
   }
   return &std::get<ReferralFollowUp>(event.body).id;
+}
+
+// The open lot `lot_id` of the member (its lots are kept in lot_id order); nullptr if none.
+const Lot* find_lot(const MemberState& member, uint64_t lot_id) {
+  const auto it = std::lower_bound(member.lots.begin(), member.lots.end(), lot_id,
+                                   [](const Lot& lot, uint64_t id) { return lot.lot_id < id; });
+  return it != member.lots.end() && it->lot_id == lot_id ? &*it : nullptr;
 }
 
 size_t per_partition(size_t total, uint32_t partitions) {
@@ -322,7 +330,7 @@ Status Runtime::Partition::decide(const ProgramVersion& program, Work& work) {
 void Runtime::Partition::build_commit(const ProgramVersion& program) {
   commit_.clear();
   std::unordered_set<std::string_view> members_written;
-  std::unordered_map<const MemberState*, std::unordered_set<uint64_t>> lots_written;
+  lots_written_.clear();
   // Purchases and holds written more than once in the batch: only the latest version.
   std::unordered_map<std::string_view, size_t> purchase_index;
   std::unordered_map<std::string_view, size_t> hold_index;
@@ -341,7 +349,10 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
       LOYALTY_CHECK(lots_match_balance(member));
       commit_.members.push_back(&member);
     }
-    for (uint64_t lot_id : work.effects.lots_written) lots_written[&member].insert(lot_id);
+    if (!work.effects.lots_written.empty()) {
+      std::vector<uint64_t>& ids = lots_written_[&member];
+      ids.insert(ids.end(), work.effects.lots_written.begin(), work.effects.lots_written.end());
+    }
     for (const LedgerEntry& entry : work.effects.entries) {
       commit_.entries.push_back({&member.member_id, &entry});
     }
@@ -374,9 +385,15 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
     for (const Event& follow_up : work.effects.follow_ups)
       commit_.outbox_puts.push_back(&follow_up);
   }
-  for (const auto& [member, lot_ids] : lots_written) {
-    for (const Lot& lot : member->lots) {
-      if (lot_ids.contains(lot.lot_id)) commit_.lots.push_back({&member->member_id, &lot});
+  // Found by id (a member's lots are in lot_id order), not by a pass over all of them: a busy
+  // member holds thousands of open lots and is in nearly every batch.
+  for (auto& [member, lot_ids] : lots_written_) {
+    std::sort(lot_ids.begin(), lot_ids.end());
+    lot_ids.erase(std::unique(lot_ids.begin(), lot_ids.end()), lot_ids.end());
+    for (uint64_t lot_id : lot_ids) {
+      const Lot* lot = find_lot(*member, lot_id);
+      LOYALTY_CHECK(lot != nullptr);
+      commit_.lots.push_back({&member->member_id, lot});
     }
   }
 }
@@ -397,6 +414,7 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   batch_idempotency_.clear();
   overlay_.clear();
   claimed_.clear();
+  lots_written_.clear();
 
   Status status;
   for (size_t i = 0; i < requests.size() && status.ok(); ++i) {
@@ -460,7 +478,17 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
       if (!member) continue;
       // A spent or expired lot is stored (the ledger refers to it) but is no longer part of
       // the member's state, as when the member is read from storage.
-      std::erase_if(member->lots, [](const Lot& lot) { return lot.points_remaining == 0; });
+      // Only when one of the lots this batch wrote ran out: the pass is over every lot.
+      if (const auto written = lots_written_.find(&*member); written != lots_written_.end()) {
+        const bool emptied =
+            std::any_of(written->second.begin(), written->second.end(), [&](uint64_t lot_id) {
+              const Lot* lot = find_lot(*member, lot_id);
+              return lot != nullptr && lot->points_remaining == 0;
+            });
+        if (emptied) {
+          std::erase_if(member->lots, [](const Lot& lot) { return lot.points_remaining == 0; });
+        }
+      }
       cache_.put(std::move(*member));
     }
   }

@@ -70,6 +70,8 @@ class Runtime::Partition {
   std::unordered_map<std::string, const IdempotencyRecord*> batch_idempotency_;
   BatchOverlay overlay_;
   std::vector<std::pair<std::string, std::string>> claimed_;
+  // The lots the batch's applied events wrote, per member (build_commit).
+  std::unordered_map<const MemberState*, std::vector<uint64_t>> lots_written_;
   CommitBatch commit_;
   std::vector<Event> parked_follow_ups_;  // their batch failed; queued again after a success
   std::thread thread_;                    // last: starts after everything it uses exists

@@ -67,6 +67,9 @@ struct PurchaseRecord {
   // answered from here, so the purchase needs no idempotency record besides this one.
   PurchaseAnswer answer;
   uint64_t request_fingerprint = 0;
+  // Where storage keeps the purchase's event, whose lines (skus, amounts) the record does not
+  // repeat: its position in the event log. 0 until stored; kept by every later copy.
+  uint64_t log_seq = 0;
   friend bool operator==(const PurchaseRecord&, const PurchaseRecord&) = default;
 };
 

@@ -33,7 +33,7 @@ LOYALTY_CODEC_COVERS(ReferralReward, 88);
 LOYALTY_CODEC_COVERS(LedgerEntry, 112);
 // Notification::entry_seq is the seq of the entry it is stored in (the key).
 LOYALTY_CODEC_COVERS(Notification, 96);
-LOYALTY_CODEC_COVERS(PurchaseRecord, 384);
+LOYALTY_CODEC_COVERS(PurchaseRecord, 392);
 LOYALTY_CODEC_COVERS(PurchaseLineRecord, 56);
 LOYALTY_CODEC_COVERS(ReferralLink, 88);
 LOYALTY_CODEC_COVERS(SignupEvent, 248);
@@ -841,19 +841,21 @@ std::string_view RecordEncoder::program_version(const StoredProgramVersion& vers
   return bytes();
 }
 
-std::string_view RecordEncoder::purchase(const PurchaseRecord& purchase) {
+std::string_view RecordEncoder::purchase(const PurchaseRecord& purchase, uint64_t log_seq) {
+  LOYALTY_CHECK(log_seq >= 1);
   builder_.Clear();
   FlatBufferBuilder& builder = builder_;
-  const auto lines = table_vector<fb::RefundableLineRecord>(
-      builder, purchase.lines, [&builder](const PurchaseLineRecord& line) {
-        const auto sku = optional_string(builder, line.sku);
-        fb::RefundableLineRecordBuilder record(builder);
-        record.add_sku(sku);
-        record.add_amount_minor(line.amount_minor);
-        record.add_eligible_minor(line.eligible_minor);
-        record.add_refunded_minor(line.refunded_minor);
-        return record.Finish();
-      });
+  std::vector<int64_t>& numbers = line_numbers_;
+  numbers.clear();
+  for (const PurchaseLineRecord& line : purchase.lines) numbers.push_back(line.eligible_minor);
+  const auto line_eligible = builder.CreateVector(numbers);
+  numbers.clear();
+  bool refunded = false;
+  for (const PurchaseLineRecord& line : purchase.lines) {
+    numbers.push_back(line.refunded_minor);
+    refunded = refunded || line.refunded_minor != 0;
+  }
+  const auto line_refunded = refunded ? builder.CreateVector(numbers) : 0;
   const auto member_id = optional_string(builder, purchase.member_id);
   const auto store_id = optional_string(builder, purchase.store_id);
   const auto answer = encode_purchase_answer(builder, purchase.answer);
@@ -873,7 +875,9 @@ std::string_view RecordEncoder::purchase(const PurchaseRecord& purchase) {
   record.add_points_redeemed(purchase.points_redeemed);
   record.add_points_restored(purchase.points_restored);
   record.add_base_points(purchase.base_points);
-  record.add_lines(lines);
+  record.add_event_log_seq(log_seq);
+  record.add_line_eligible(line_eligible);
+  record.add_line_refunded(line_refunded);
   record.add_referral_trigger(purchase.referral_trigger);
   record.add_referee_reward_points(purchase.referee_reward_points);
   record.add_referral_reversed(purchase.referral_reversed);
@@ -1134,11 +1138,18 @@ Status decode_purchase(std::string_view event_id, std::string_view bytes, Purcha
   out.points_redeemed = record->points_redeemed();
   out.points_restored = record->points_restored();
   out.base_points = record->base_points();
-  if (const auto* lines = record->lines()) {
-    out.lines.reserve(lines->size());
-    for (const fb::RefundableLineRecord* line : *lines) {
-      out.lines.push_back(PurchaseLineRecord{to_string(line->sku()), line->amount_minor(),
-                                             line->eligible_minor(), line->refunded_minor()});
+  out.log_seq = record->event_log_seq();
+  const auto* eligible = record->line_eligible();
+  const auto* refunded = record->line_refunded();
+  if (out.log_seq == 0 ||
+      (refunded != nullptr && (eligible == nullptr || refunded->size() != eligible->size()))) {
+    return corruption("purchase");
+  }
+  if (eligible != nullptr) {
+    out.lines.resize(eligible->size());
+    for (flatbuffers::uoffset_t i = 0; i < eligible->size(); ++i) {
+      out.lines[i].eligible_minor = eligible->Get(i);
+      if (refunded != nullptr) out.lines[i].refunded_minor = refunded->Get(i);
     }
   }
   out.referral_trigger = record->referral_trigger();
@@ -1154,6 +1165,19 @@ Status decode_purchase(std::string_view event_id, std::string_view bytes, Purcha
   if (out.member_id.empty() || record->points_recalculated() < -1 ||
       record->activity_month() < -1) {
     return corruption("purchase");
+  }
+  return Status::ok_status();
+}
+
+Status complete_purchase_lines(const StoredEvent& event, PurchaseRecord& out) {
+  const auto* purchase = std::get_if<PurchaseEvent>(&event.event.body);
+  if (purchase == nullptr || event.log_seq != out.log_seq || purchase->event_id != out.event_id ||
+      purchase->lines.size() != out.lines.size()) {
+    return corruption("purchase (its event)");
+  }
+  for (size_t i = 0; i < out.lines.size(); ++i) {
+    out.lines[i].sku = purchase->lines[i].sku;
+    out.lines[i].amount_minor = purchase->lines[i].amount_minor;
   }
   return Status::ok_status();
 }

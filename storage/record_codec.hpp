@@ -38,7 +38,9 @@ class RecordEncoder {
   std::string_view idempotency(const IdempotencyRecord& record);    // without key
   std::string_view event(const Event& event, uint32_t program_version);  // without log_seq
   std::string_view program_version(const StoredProgramVersion& version);
-  std::string_view purchase(const PurchaseRecord& purchase);              // without event_id
+  // Without event_id, and without the lines' skus and amounts: those are read from the
+  // purchase's event, at `log_seq` in the event log (complete_purchase_lines).
+  std::string_view purchase(const PurchaseRecord& purchase, uint64_t log_seq);
   std::string_view hold(const std::string& member_id, const Hold& hold);  // without hold_id
   std::string_view referral_link(const ReferralLink& link);               // without the two ids
 
@@ -46,6 +48,7 @@ class RecordEncoder {
   std::string_view bytes() const;
   flatbuffers::FlatBufferBuilder builder_{1024};
   std::vector<flatbuffers::Offset<fb::FeedNoteRecord>> note_offsets_;
+  std::vector<int64_t> line_numbers_;
 };
 
 // `out.lots` is left empty: lots live in their own column family.
@@ -58,7 +61,12 @@ Status decode_ledger_notifications(uint64_t seq, std::string_view bytes,
 Status decode_idempotency(std::string_view key, std::string_view bytes, IdempotencyRecord& out);
 Status decode_event(uint64_t log_seq, std::string_view bytes, StoredEvent& out);
 Status decode_program_version(std::string_view bytes, StoredProgramVersion& out);
+// `out.lines` has each line's eligible and refunded amounts, not its sku and amount: see
+// complete_purchase_lines.
 Status decode_purchase(std::string_view event_id, std::string_view bytes, PurchaseRecord& out);
+// Fills the skus and amounts of `out.lines` from the purchase's own event (read at
+// out.log_seq); corruption when that is not the purchase's event or its lines do not match.
+Status complete_purchase_lines(const StoredEvent& event, PurchaseRecord& out);
 Status decode_hold(std::string_view hold_id, std::string_view bytes, StoredHold& out);
 Status decode_referral_link(std::string_view referrer_id, std::string_view referee_id,
                             std::string_view bytes, ReferralLink& out);

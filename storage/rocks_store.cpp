@@ -361,6 +361,16 @@ struct RocksStore::Impl {
     return Status::ok_status();
   }
 
+  // A purchase record as stored: its lines without skus and amounts (load_purchase adds them).
+  Status load_purchase_record(std::string_view event_id, std::optional<PurchaseRecord>& out) const {
+    out.reset();
+    if (!storage::valid_member_key(event_id)) return Status::ok_status();
+    return get(purchases, event_id, out,
+               [event_id](std::string_view value, PurchaseRecord& record) {
+                 return storage::decode_purchase(event_id, value, record);
+               });
+  }
+
   Status read_lots(const rocksdb::ReadOptions& read, std::string_view member_id,
                    std::vector<Lot>& out) const {
     out.clear();
@@ -492,8 +502,10 @@ Status RocksStore::load_idempotency(std::string_view key, std::optional<Idempote
   if (key.empty()) return Status::ok_status();
   // A purchase's idempotency record is its purchase record (commit).
   if (const std::optional<std::string_view> event_id = storage::purchase_event_id(key)) {
-    std::optional<PurchaseRecord> purchase;
-    if (Status status = load_purchase(*event_id, purchase); !status.ok()) return status;
+    std::optional<PurchaseRecord> purchase;  // the answer needs no lines: the record alone
+    if (Status status = impl_->load_purchase_record(*event_id, purchase); !status.ok()) {
+      return status;
+    }
     if (purchase) {
       out = IdempotencyRecord{std::string(key), purchase->request_fingerprint,
                               std::move(purchase->member_id), std::move(purchase->answer)};
@@ -529,12 +541,24 @@ Status RocksStore::find_identifier(IdentifierKind kind, std::string_view value,
 }
 
 Status RocksStore::load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) {
-  out.reset();
-  if (!storage::valid_member_key(event_id)) return Status::ok_status();
-  return impl_->get(purchases, event_id, out,
-                    [event_id](std::string_view value, PurchaseRecord& record) {
-                      return storage::decode_purchase(event_id, value, record);
-                    });
+  if (Status status = impl_->load_purchase_record(event_id, out); !status.ok() || !out) {
+    return status;
+  }
+  // The lines' skus and amounts are the purchase's event's (layout 4).
+  std::optional<StoredEvent> event;
+  const uint64_t log_seq = out->log_seq;
+  if (Status status = impl_->get(events, storage::event_key(log_seq), event,
+                                 [log_seq](std::string_view value, StoredEvent& record) {
+                                   return storage::decode_event(log_seq, value, record);
+                                 });
+      !status.ok()) {
+    out.reset();
+    return status;
+  }
+  Status completed = event ? storage::complete_purchase_lines(*event, *out)
+                           : corrupt_key("purchases (its event is missing)");
+  if (!completed.ok()) out.reset();
+  return completed;
 }
 
 Status RocksStore::load_hold(std::string_view hold_id, std::optional<StoredHold>& out) {
@@ -679,11 +703,17 @@ Status RocksStore::commit(const CommitBatch& batch) {
     }
     add(idempotency, record->key, encoder.idempotency(*record));
   }
+  // Where each purchase of the batch lands in the log: its record points there for its lines.
+  thread_local std::unordered_map<std::string_view, uint64_t> purchase_log_seqs;
+  purchase_log_seqs.clear();
   if (!batch.events.empty()) {
     uint64_t log_seq = impl_->next_log_seq.fetch_add(batch.events.size());
     for (const LoggedEvent& logged : batch.events) {
       LOYALTY_CHECK(logged.event != nullptr);
       LOYALTY_CHECK(storage::valid_member_key(logged.event->member_id()));
+      if (const auto* purchase = std::get_if<PurchaseEvent>(&logged.event->body)) {
+        purchase_log_seqs[purchase->event_id] = log_seq;
+      }
       add(events, storage::event_key(log_seq++),
           encoder.event(*logged.event, logged.program_version));
     }
@@ -695,7 +725,14 @@ Status RocksStore::commit(const CommitBatch& batch) {
   for (const PurchaseRecord* purchase : batch.purchases) {
     LOYALTY_CHECK(purchase != nullptr && storage::valid_member_key(purchase->event_id));
     LOYALTY_CHECK(storage::valid_member_key(purchase->member_id));
-    add(purchases, purchase->event_id, encoder.purchase(*purchase));
+    // A purchase stored before keeps its place in the log; a new one is in this batch's.
+    uint64_t log_seq = purchase->log_seq;
+    if (log_seq == 0) {
+      const auto found = purchase_log_seqs.find(purchase->event_id);
+      LOYALTY_CHECK(found != purchase_log_seqs.end());
+      log_seq = found->second;
+    }
+    add(purchases, purchase->event_id, encoder.purchase(*purchase, log_seq));
   }
   for (const HoldWrite& hold : batch.holds) {
     LOYALTY_CHECK(hold.member_id != nullptr && storage::valid_member_key(*hold.member_id));

@@ -476,9 +476,9 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   if (status.ok()) {
     for (auto& [member_id, member] : members_) {
       if (!member) continue;
-      // A spent or expired lot is stored (the ledger refers to it) but is no longer part of
-      // the member's state, as when the member is read from storage.
-      // Only when one of the lots this batch wrote ran out: the pass is over every lot.
+      // A spent or expired lot is no longer part of the member's state (the commit deleted
+      // it). Looked for only when one of the lots this batch wrote ran out: the pass is over
+      // every lot.
       if (const auto written = lots_written_.find(&*member); written != lots_written_.end()) {
         const bool emptied =
             std::any_of(written->second.begin(), written->second.end(), [&](uint64_t lot_id) {

@@ -389,7 +389,9 @@ void expect_full_batch_present(RocksStore& store, const FullBatch& full) {
 
   std::optional<PurchaseRecord> purchase;
   expect_ok(store.load_purchase("p1", purchase));
-  EXPECT_EQ(purchase, std::optional<PurchaseRecord>(full.refundable));
+  PurchaseRecord refundable = full.refundable;
+  refundable.log_seq = 2;  // the purchase is the batch's second event; its lines come from there
+  EXPECT_EQ(purchase, std::optional<PurchaseRecord>(refundable));
   for (const Hold* expected : {&full.member.holds[0], &full.settled}) {
     std::optional<StoredHold> hold;
     expect_ok(store.load_hold(expected->hold_id, hold));
@@ -586,6 +588,7 @@ TEST(RocksStoreTest, IdempotencyRecordsRoundTrip) {
       PurchaseRecord& purchase = purchases.emplace_back(refundable_purchase("p" + n, "m" + n));
       purchase.answer = *purchase_answer;
       purchase.request_fingerprint = records.back().fingerprint;
+      purchase.log_seq = 1;  // stored before: the answer needs only the record
     }
   }
   CommitBatch batch;
@@ -612,16 +615,25 @@ TEST(RocksStoreTest, APurchaseRetryIsAnsweredFromItsRecordAfterRefundsToo) {
   auto store = open_store(dir.path());
   PurchaseRecord purchase = refundable_purchase("p1", "m1");
   purchase.refunded_minor = 0;
+  purchase.lines[1].refunded_minor = 0;
+  const Event event = purchase_event("p1", "m1");
   const IdempotencyRecord record{"e:p1", purchase.request_fingerprint, "m1", purchase.answer};
   const IdempotencyRecord refund_record{"e:p1-r", 991, "m1",
                                         RefundAnswer{3, 0, 0, 1800, 6400, Balance{}}};
   CommitBatch first;
   first.purchases = {&purchase};
   first.idempotency = {&record};
+  first.events = {{&event, 1}};
   expect_ok(store->commit(first));
-  // A refund rewrites the purchase record; its own answer is an idempotency record of its own.
-  PurchaseRecord refunded = purchase;
+  // A refund rewrites the purchase record (as loaded: with its place in the log); its own answer
+  // is an idempotency record of its own.
+  std::optional<PurchaseRecord> stored;
+  expect_ok(store->load_purchase("p1", stored));
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->log_seq, 1u);
+  PurchaseRecord refunded = *stored;
   refunded.refunded_minor = 1800;
+  refunded.lines[1].refunded_minor = 1800;
   CommitBatch second;
   second.purchases = {&refunded};
   second.idempotency = {&refund_record};
@@ -797,7 +809,7 @@ TEST(RocksStoreTest, PurchasesHoldsAndReferralLinksRoundTrip) {
   PurchaseRecord plain;
   plain.event_id = "p-plain";
   plain.member_id = "m2";
-  const PurchaseRecord full = refundable_purchase("p-full", "m1");
+  PurchaseRecord full = refundable_purchase("p-full", "m1");
   const std::string m1 = "m1";
   const std::string m2 = "m2";
   const Hold active = hold("h-a", 300);
@@ -811,7 +823,16 @@ TEST(RocksStoreTest, PurchasesHoldsAndReferralLinksRoundTrip) {
       {"m1x", "a", ReferralStatus::reversed, 8, 80},  // shares the prefix "m1"
       {"m", "a", ReferralStatus::signed_up, 9, 0},
   };
+  // Their events, at log seqs 1 and 2 of this fresh store: the records keep no skus or amounts.
+  PurchaseEvent plain_purchase;
+  plain_purchase.event_id = "p-plain";
+  plain_purchase.member_id = "m2";
+  const Event plain_event{plain_purchase};
+  const Event full_event = purchase_event("p-full", "m1");
+  plain.log_seq = 1;
+  full.log_seq = 2;
   CommitBatch batch;
+  batch.events = {{&plain_event, 1}, {&full_event, 1}};
   batch.purchases = {&plain, &full};
   batch.holds = {{&m1, &active}, {&m1, &captured}, {&m2, &bare}};
   for (const ReferralLink& link : links) batch.referral_links.push_back(&link);
@@ -1037,6 +1058,7 @@ TEST(RocksStoreTest, IdempotencyRecordSurvivesRestart) {
   const IdempotencyRecord record{"e:p9", 123456789, "m9", purchase_answer()};
   PurchaseRecord purchase = refundable_purchase("p9", "m9");
   purchase.request_fingerprint = record.fingerprint;
+  purchase.log_seq = 1;  // stored before: the answer needs only the record
   {
     auto store = open_store(dir.path(), Durability::fsync);
     CommitBatch batch;
@@ -1107,7 +1129,7 @@ TEST(RecordCodecTest, CorruptBytesDecodeAsCorruption) {
       std::string(encoder.ledger_entry(full.entries[1],
                                        std::vector<const Notification*>{&full.notifications[1]})),
       std::string(encoder.program_version(StoredProgramVersion{1, "toml", 9})),
-      std::string(encoder.purchase(full.refundable)),
+      std::string(encoder.purchase(full.refundable, 2)),
       std::string(encoder.hold("m1", full.member.holds[0])),
       std::string(encoder.referral_link(full.link)),
   };

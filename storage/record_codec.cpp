@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -218,19 +219,34 @@ Offset<fb::SignupEventRecord> encode_signup(FlatBufferBuilder& builder, const Si
 
 Offset<fb::PurchaseEventRecord> encode_purchase(FlatBufferBuilder& builder,
                                                 const PurchaseEvent& e) {
-  std::vector<Offset<fb::PurchaseLineRecord>> line_offsets;
-  line_offsets.reserve(e.lines.size());
+  // One vector per field (layout 5). Vectors of strings need their offsets first.
+  std::vector<Offset<flatbuffers::String>> skus;
+  std::vector<Offset<flatbuffers::String>> categories;
+  std::vector<uint32_t> quantities;
+  std::vector<int64_t> amounts;
+  skus.reserve(e.lines.size());
+  categories.reserve(e.lines.size());
+  amounts.reserve(e.lines.size());
+  bool every_quantity_one = true;
   for (const PurchaseLine& line : e.lines) {
-    const auto sku = optional_string(builder, line.sku);
-    const auto category = optional_string(builder, line.category);
-    fb::PurchaseLineRecordBuilder record(builder);
-    record.add_sku(sku);
-    record.add_category(category);
-    record.add_quantity(line.quantity);
-    record.add_amount_minor(line.amount_minor);
-    line_offsets.push_back(record.Finish());
+    skus.push_back(builder.CreateString(line.sku.data(), line.sku.size()));
+    categories.push_back(builder.CreateSharedString(line.category.data(), line.category.size()));
+    amounts.push_back(line.amount_minor);
+    every_quantity_one = every_quantity_one && line.quantity == 1;
   }
-  const auto lines = line_offsets.empty() ? 0 : builder.CreateVector(line_offsets);
+  Offset<flatbuffers::Vector<uint32_t>> quantity_vector = 0;
+  if (!every_quantity_one) {
+    quantities.reserve(e.lines.size());
+    for (const PurchaseLine& line : e.lines) {
+      LOYALTY_CHECK(line.quantity >= 1 && line.quantity <= std::numeric_limits<uint32_t>::max());
+      quantities.push_back(static_cast<uint32_t>(line.quantity));
+    }
+    quantity_vector = builder.CreateVector(quantities);
+  }
+  const bool any = !e.lines.empty();
+  const auto sku_vector = any ? builder.CreateVector(skus) : 0;
+  const auto category_vector = any ? builder.CreateVector(categories) : 0;
+  const auto amount_vector = any ? builder.CreateVector(amounts) : 0;
   const auto event_id = optional_string(builder, e.event_id);
   const auto member_id = optional_string(builder, e.member_id);
   const auto store_id = optional_string(builder, e.store_id);
@@ -242,9 +258,12 @@ Offset<fb::PurchaseEventRecord> encode_purchase(FlatBufferBuilder& builder,
   record.add_store_id(store_id);
   record.add_occurred_at(e.occurred_at);
   record.add_currency(currency);
-  record.add_lines(lines);
   record.add_redeem_points(e.redeem_points);
   record.add_hold_id(hold_id);
+  record.add_line_skus(sku_vector);
+  record.add_line_categories(category_vector);
+  record.add_line_quantities(quantity_vector);
+  record.add_line_amounts(amount_vector);
   return record.Finish();
 }
 
@@ -262,19 +281,38 @@ SignupEvent decode_signup(const fb::SignupEventRecord& record) {
   return e;
 }
 
-PurchaseEvent decode_purchase(const fb::PurchaseEventRecord& record) {
+// nullopt: the line vectors disagree in length.
+std::optional<PurchaseEvent> decode_purchase_event(const fb::PurchaseEventRecord& record) {
   PurchaseEvent e;
   e.event_id = to_string(record.event_id());
   e.member_id = to_string(record.member_id());
   e.store_id = to_string(record.store_id());
   e.occurred_at = record.occurred_at();
   e.currency = to_string(record.currency());
-  if (const auto* lines = record.lines()) {
+  if (const auto* lines = record.lines()) {  // layouts 1–4
     e.lines.reserve(lines->size());
     for (const fb::PurchaseLineRecord* line : *lines) {
       e.lines.push_back(PurchaseLine{to_string(line->sku()), to_string(line->category()),
                                      line->quantity(), line->amount_minor()});
     }
+  } else if (const auto* amounts = record.line_amounts()) {
+    const auto* skus = record.line_skus();
+    const auto* categories = record.line_categories();
+    const auto* quantities = record.line_quantities();
+    const flatbuffers::uoffset_t count = amounts->size();
+    if (skus == nullptr || categories == nullptr || skus->size() != count ||
+        categories->size() != count || (quantities != nullptr && quantities->size() != count)) {
+      return std::nullopt;
+    }
+    e.lines.reserve(count);
+    for (flatbuffers::uoffset_t i = 0; i < count; ++i) {
+      e.lines.push_back(PurchaseLine{to_string(skus->Get(i)), to_string(categories->Get(i)),
+                                     quantities != nullptr ? quantities->Get(i) : 1,
+                                     amounts->Get(i)});
+    }
+  } else if (record.line_skus() != nullptr || record.line_categories() != nullptr ||
+             record.line_quantities() != nullptr) {
+    return std::nullopt;
   }
   e.redeem_points = record.redeem_points();
   e.hold_id = to_string(record.hold_id());
@@ -510,8 +548,12 @@ std::optional<EventBody> decode_body(const fb::EventRecord& record) {
   switch (record.event_type()) {
     case Body::SignupEventRecord:
       return decode_signup(*record.event_as_SignupEventRecord());
-    case Body::PurchaseEventRecord:
-      return decode_purchase(*record.event_as_PurchaseEventRecord());
+    case Body::PurchaseEventRecord: {
+      std::optional<PurchaseEvent> purchase =
+          decode_purchase_event(*record.event_as_PurchaseEventRecord());
+      if (!purchase) return std::nullopt;
+      return std::move(*purchase);
+    }
     case Body::RefundEventRecord:
       return decode_refund(*record.event_as_RefundEventRecord());
     case Body::RedemptionEventRecord:
@@ -846,46 +888,81 @@ std::string_view RecordEncoder::purchase(const PurchaseRecord& purchase, uint64_
   builder_.Clear();
   FlatBufferBuilder& builder = builder_;
   std::vector<int64_t>& numbers = line_numbers_;
-  numbers.clear();
-  for (const PurchaseLineRecord& line : purchase.lines) numbers.push_back(line.eligible_minor);
-  const auto line_eligible = builder.CreateVector(numbers);
-  numbers.clear();
+  AmountMinor order_total = 0;
+  AmountMinor eligible_total = 0;
+  bool eligible_is_amount = true;
   bool refunded = false;
   for (const PurchaseLineRecord& line : purchase.lines) {
-    numbers.push_back(line.refunded_minor);
+    order_total += line.amount_minor;
+    eligible_total += line.eligible_minor;
+    eligible_is_amount = eligible_is_amount && line.eligible_minor == line.amount_minor;
     refunded = refunded || line.refunded_minor != 0;
   }
-  const auto line_refunded = refunded ? builder.CreateVector(numbers) : 0;
-  const auto member_id = optional_string(builder, purchase.member_id);
-  const auto store_id = optional_string(builder, purchase.store_id);
-  const auto answer = encode_purchase_answer(builder, purchase.answer);
-  fb::RefundablePurchaseRecordBuilder record(builder);
-  record.add_answer(answer);
+  Offset<flatbuffers::Vector<int64_t>> line_eligible = 0;
+  if (!eligible_is_amount) {
+    numbers.clear();
+    for (const PurchaseLineRecord& line : purchase.lines) numbers.push_back(line.eligible_minor);
+    line_eligible = builder.CreateVector(numbers);
+  }
+  Offset<flatbuffers::Vector<int64_t>> line_refunded = 0;
+  if (refunded) {
+    numbers.clear();
+    for (const PurchaseLineRecord& line : purchase.lines) numbers.push_back(line.refunded_minor);
+    line_refunded = builder.CreateVector(numbers);
+  }
+  const PurchaseAnswer& answer = purchase.answer;
+  Offset<flatbuffers::Vector<Offset<flatbuffers::String>>> rules = 0;
+  Offset<flatbuffers::Vector<int64_t>> rule_points = 0;
+  if (!answer.breakdown.empty()) {
+    std::vector<Offset<flatbuffers::String>> rule_names;
+    rule_names.reserve(answer.breakdown.size());
+    numbers.clear();
+    for (const BreakdownLine& line : answer.breakdown) {
+      rule_names.push_back(builder.CreateSharedString(line.rule.data(), line.rule.size()));
+      numbers.push_back(line.points);
+    }
+    rules = builder.CreateVector(rule_names);
+    rule_points = builder.CreateVector(numbers);
+  }
+  const auto tier = optional_string(builder, answer.tier);
+  const fb::BalanceRecord balance = to_record(answer.balance);
+  LOYALTY_CHECK(purchase.points_recalculated.value_or(0) >= 0);
+  LOYALTY_CHECK(purchase.activity_month.value_or(0) >= 0 &&
+                purchase.activity_month.value_or(0) <= std::numeric_limits<int32_t>::max());
+  fb::PurchaseStateRecordBuilder record(builder);
+  record.add_event_log_seq(log_seq);
   record.add_request_fingerprint(purchase.request_fingerprint);
-  record.add_member_id(member_id);
-  record.add_store_id(store_id);
-  record.add_occurred_at(purchase.occurred_at);
   record.add_lot_id(purchase.lot_id);
   record.add_points_earned(purchase.points_earned);
-  record.add_order_total_minor(purchase.order_total_minor);
-  record.add_eligible_minor(purchase.eligible_minor);
+  record.add_base_points(purchase.base_points);
+  record.add_activity_month(static_cast<int32_t>(purchase.activity_month.value_or(-1)));
+  if (answer.balance != Balance{}) record.add_balance(&balance);
+  record.add_breakdown_rules(rules);
+  record.add_breakdown_points(rule_points);
+  record.add_tier(tier);
+  record.add_tier_changed(answer.tier_changed);
+  record.add_points_redeemed(purchase.points_redeemed);
+  if (answer.points_earned != purchase.points_earned) {
+    record.add_answer_points_earned(answer.points_earned);
+  }
+  if (answer.points_redeemed != purchase.points_redeemed) {
+    record.add_answer_points_redeemed(answer.points_redeemed);
+  }
+  record.add_line_eligible(line_eligible);
+  if (purchase.order_total_minor != order_total) {
+    record.add_order_total_minor(purchase.order_total_minor);
+  }
+  if (purchase.eligible_minor != eligible_total) record.add_eligible_minor(purchase.eligible_minor);
   record.add_refunded_minor(purchase.refunded_minor);
   record.add_refunded_eligible_minor(purchase.refunded_eligible_minor);
   record.add_points_reversed(purchase.points_reversed);
-  record.add_points_redeemed(purchase.points_redeemed);
   record.add_points_restored(purchase.points_restored);
-  record.add_base_points(purchase.base_points);
-  record.add_event_log_seq(log_seq);
-  record.add_line_eligible(line_eligible);
   record.add_line_refunded(line_refunded);
   record.add_referral_trigger(purchase.referral_trigger);
   record.add_referee_reward_points(purchase.referee_reward_points);
   record.add_referral_reversed(purchase.referral_reversed);
   record.add_points_adjusted(purchase.points_adjusted);
-  LOYALTY_CHECK(purchase.points_recalculated.value_or(0) >= 0);
   record.add_points_recalculated(purchase.points_recalculated.value_or(-1));
-  LOYALTY_CHECK(purchase.activity_month.value_or(0) >= 0);
-  record.add_activity_month(purchase.activity_month.value_or(-1));
   builder_.Finish(record.Finish());
   return bytes();
 }
@@ -1119,66 +1196,100 @@ Status decode_program_version(std::string_view bytes, StoredProgramVersion& out)
 
 namespace loyalty::storage {
 
-Status decode_purchase(std::string_view event_id, std::string_view bytes, PurchaseRecord& out) {
+Status purchase_log_seq(std::string_view bytes, uint64_t& log_seq) {
   const AlignedBytes aligned(bytes);
-  const auto* record = verified_root<fb::RefundablePurchaseRecord>(aligned);
-  if (record == nullptr) return corruption("purchase");
-  out = PurchaseRecord{};
-  out.event_id = std::string(event_id);
-  out.member_id = to_string(record->member_id());
-  out.store_id = to_string(record->store_id());
-  out.occurred_at = record->occurred_at();
-  out.lot_id = record->lot_id();
-  out.points_earned = record->points_earned();
-  out.order_total_minor = record->order_total_minor();
-  out.eligible_minor = record->eligible_minor();
-  out.refunded_minor = record->refunded_minor();
-  out.refunded_eligible_minor = record->refunded_eligible_minor();
-  out.points_reversed = record->points_reversed();
-  out.points_redeemed = record->points_redeemed();
-  out.points_restored = record->points_restored();
-  out.base_points = record->base_points();
-  out.log_seq = record->event_log_seq();
-  const auto* eligible = record->line_eligible();
-  const auto* refunded = record->line_refunded();
-  if (out.log_seq == 0 ||
-      (refunded != nullptr && (eligible == nullptr || refunded->size() != eligible->size()))) {
-    return corruption("purchase");
-  }
-  if (eligible != nullptr) {
-    out.lines.resize(eligible->size());
-    for (flatbuffers::uoffset_t i = 0; i < eligible->size(); ++i) {
-      out.lines[i].eligible_minor = eligible->Get(i);
-      if (refunded != nullptr) out.lines[i].refunded_minor = refunded->Get(i);
-    }
-  }
-  out.referral_trigger = record->referral_trigger();
-  out.referee_reward_points = record->referee_reward_points();
-  out.referral_reversed = record->referral_reversed();
-  out.points_adjusted = record->points_adjusted();
-  if (record->points_recalculated() >= 0) out.points_recalculated = record->points_recalculated();
-  if (record->activity_month() >= 0) out.activity_month = record->activity_month();
-  if (const fb::PurchaseAnswerRecord* answer = record->answer()) {
-    out.answer = decode_purchase_answer(*answer);
-  }
-  out.request_fingerprint = record->request_fingerprint();
-  if (out.member_id.empty() || record->points_recalculated() < -1 ||
-      record->activity_month() < -1) {
-    return corruption("purchase");
-  }
+  const auto* record = verified_root<fb::PurchaseStateRecord>(aligned);
+  if (record == nullptr || record->event_log_seq() == 0) return corruption("purchase");
+  log_seq = record->event_log_seq();
   return Status::ok_status();
 }
 
-Status complete_purchase_lines(const StoredEvent& event, PurchaseRecord& out) {
+bool purchase_matches_event(const PurchaseRecord& purchase, const PurchaseEvent& event) {
+  if (purchase.event_id != event.event_id || purchase.member_id != event.member_id ||
+      purchase.store_id != event.store_id || purchase.occurred_at != event.occurred_at ||
+      purchase.lines.size() != event.lines.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < event.lines.size(); ++i) {
+    if (purchase.lines[i].sku != event.lines[i].sku ||
+        purchase.lines[i].amount_minor != event.lines[i].amount_minor) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Status decode_purchase(std::string_view event_id, std::string_view bytes, const StoredEvent& event,
+                       PurchaseRecord& out) {
+  const AlignedBytes aligned(bytes);
+  const auto* record = verified_root<fb::PurchaseStateRecord>(aligned);
+  if (record == nullptr) return corruption("purchase");
   const auto* purchase = std::get_if<PurchaseEvent>(&event.event.body);
-  if (purchase == nullptr || event.log_seq != out.log_seq || purchase->event_id != out.event_id ||
-      purchase->lines.size() != out.lines.size()) {
+  if (purchase == nullptr || record->event_log_seq() != event.log_seq ||
+      purchase->event_id != event_id) {
     return corruption("purchase (its event)");
   }
-  for (size_t i = 0; i < out.lines.size(); ++i) {
-    out.lines[i].sku = purchase->lines[i].sku;
-    out.lines[i].amount_minor = purchase->lines[i].amount_minor;
+  const size_t line_count = purchase->lines.size();
+  const auto* eligible = record->line_eligible();
+  const auto* refunded = record->line_refunded();
+  const auto* rules = record->breakdown_rules();
+  const auto* rule_points = record->breakdown_points();
+  if ((eligible != nullptr && eligible->size() != line_count) ||
+      (refunded != nullptr && refunded->size() != line_count) ||
+      (rules == nullptr) != (rule_points == nullptr) ||
+      (rules != nullptr && rules->size() != rule_points->size()) ||
+      record->points_recalculated() < -1 || record->activity_month() < -1) {
+    return corruption("purchase");
   }
+  PurchaseRecord read;
+  read.event_id = purchase->event_id;
+  read.member_id = purchase->member_id;
+  read.store_id = purchase->store_id;
+  read.occurred_at = purchase->occurred_at;
+  read.log_seq = event.log_seq;
+  read.lines.resize(line_count);
+  AmountMinor order_total = 0;
+  AmountMinor eligible_total = 0;
+  for (size_t i = 0; i < line_count; ++i) {
+    const auto at = static_cast<flatbuffers::uoffset_t>(i);
+    PurchaseLineRecord& line = read.lines[i];
+    line.sku = purchase->lines[i].sku;
+    line.amount_minor = purchase->lines[i].amount_minor;
+    line.eligible_minor = eligible != nullptr ? eligible->Get(at) : line.amount_minor;
+    line.refunded_minor = refunded != nullptr ? refunded->Get(at) : 0;
+    order_total += line.amount_minor;
+    eligible_total += line.eligible_minor;
+  }
+  read.order_total_minor = record->order_total_minor().value_or(order_total);
+  read.eligible_minor = record->eligible_minor().value_or(eligible_total);
+  read.lot_id = record->lot_id();
+  read.points_earned = record->points_earned();
+  read.base_points = record->base_points();
+  if (record->activity_month() >= 0) read.activity_month = record->activity_month();
+  read.points_redeemed = record->points_redeemed();
+  read.refunded_minor = record->refunded_minor();
+  read.refunded_eligible_minor = record->refunded_eligible_minor();
+  read.points_reversed = record->points_reversed();
+  read.points_restored = record->points_restored();
+  read.referral_trigger = record->referral_trigger();
+  read.referee_reward_points = record->referee_reward_points();
+  read.referral_reversed = record->referral_reversed();
+  read.points_adjusted = record->points_adjusted();
+  if (record->points_recalculated() >= 0) read.points_recalculated = record->points_recalculated();
+  PurchaseAnswer& answer = read.answer;
+  answer.points_earned = record->answer_points_earned().value_or(read.points_earned);
+  answer.points_redeemed = record->answer_points_redeemed().value_or(read.points_redeemed);
+  if (rules != nullptr) {
+    answer.breakdown.reserve(rules->size());
+    for (flatbuffers::uoffset_t i = 0; i < rules->size(); ++i) {
+      answer.breakdown.push_back(BreakdownLine{to_string(rules->Get(i)), rule_points->Get(i)});
+    }
+  }
+  answer.balance = from_record(record->balance());
+  answer.tier = to_string(record->tier());
+  answer.tier_changed = record->tier_changed();
+  read.request_fingerprint = record->request_fingerprint();
+  out = std::move(read);
   return Status::ok_status();
 }
 

@@ -38,8 +38,8 @@ class RecordEncoder {
   std::string_view idempotency(const IdempotencyRecord& record);    // without key
   std::string_view event(const Event& event, uint32_t program_version);  // without log_seq
   std::string_view program_version(const StoredProgramVersion& version);
-  // Without event_id, and without the lines' skus and amounts: those are read from the
-  // purchase's event, at `log_seq` in the event log (complete_purchase_lines).
+  // Without what the purchase's event holds (its id, member, store, time, lines' skus and
+  // amounts): that is read from the event, at `log_seq` in the event log (decode_purchase).
   std::string_view purchase(const PurchaseRecord& purchase, uint64_t log_seq);
   std::string_view hold(const std::string& member_id, const Hold& hold);  // without hold_id
   std::string_view referral_link(const ReferralLink& link);               // without the two ids
@@ -61,12 +61,16 @@ Status decode_ledger_notifications(uint64_t seq, std::string_view bytes,
 Status decode_idempotency(std::string_view key, std::string_view bytes, IdempotencyRecord& out);
 Status decode_event(uint64_t log_seq, std::string_view bytes, StoredEvent& out);
 Status decode_program_version(std::string_view bytes, StoredProgramVersion& out);
-// `out.lines` has each line's eligible and refunded amounts, not its sku and amount: see
-// complete_purchase_lines.
-Status decode_purchase(std::string_view event_id, std::string_view bytes, PurchaseRecord& out);
-// Fills the skus and amounts of `out.lines` from the purchase's own event (read at
-// out.log_seq); corruption when that is not the purchase's event or its lines do not match.
-Status complete_purchase_lines(const StoredEvent& event, PurchaseRecord& out);
+// A purchase record names its event's position in the event log, where its member, store, time
+// and lines are (layout 5): purchase_log_seq reads that position, decode_purchase the record
+// completed from the event; corruption when that is not the purchase's event or their lines
+// disagree.
+Status purchase_log_seq(std::string_view bytes, uint64_t& log_seq);
+// Whether `purchase` says of its member, store, time and lines what `event` says: what
+// decode_purchase takes from the event must be what the record was.
+bool purchase_matches_event(const PurchaseRecord& purchase, const PurchaseEvent& event);
+Status decode_purchase(std::string_view event_id, std::string_view bytes, const StoredEvent& event,
+                       PurchaseRecord& out);
 Status decode_hold(std::string_view hold_id, std::string_view bytes, StoredHold& out);
 Status decode_referral_link(std::string_view referrer_id, std::string_view referee_id,
                             std::string_view bytes, ReferralLink& out);

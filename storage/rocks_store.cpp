@@ -361,14 +361,36 @@ struct RocksStore::Impl {
     return Status::ok_status();
   }
 
-  // A purchase record as stored: its lines without skus and amounts (load_purchase adds them).
-  Status load_purchase_record(std::string_view event_id, std::optional<PurchaseRecord>& out) const {
+  // A purchase record completed from its own event (layout 5: the record keeps only what the
+  // event does not hold).
+  Status load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) const {
     out.reset();
     if (!storage::valid_member_key(event_id)) return Status::ok_status();
-    return get(purchases, event_id, out,
-               [event_id](std::string_view value, PurchaseRecord& record) {
-                 return storage::decode_purchase(event_id, value, record);
-               });
+    rocksdb::PinnableSlice value;
+    const rocksdb::Status got =
+        db->Get(rocksdb::ReadOptions(), family(purchases), slice(event_id), &value);
+    if (got.IsNotFound()) return Status::ok_status();
+    if (Status status = from_rocks(got); !status.ok()) return status;
+    uint64_t log_seq = 0;
+    if (Status status = storage::purchase_log_seq(view(value), log_seq); !status.ok()) {
+      return status;
+    }
+    std::optional<StoredEvent> event;
+    if (Status status = get(events, storage::event_key(log_seq), event,
+                            [log_seq](std::string_view bytes, StoredEvent& record) {
+                              return storage::decode_event(log_seq, bytes, record);
+                            });
+        !status.ok()) {
+      return status;
+    }
+    if (!event) return corrupt_key("purchases (its event is missing)");
+    PurchaseRecord record;
+    if (Status status = storage::decode_purchase(event_id, view(value), *event, record);
+        !status.ok()) {
+      return status;
+    }
+    out = std::move(record);
+    return Status::ok_status();
   }
 
   Status read_lots(const rocksdb::ReadOptions& read, std::string_view member_id,
@@ -502,8 +524,8 @@ Status RocksStore::load_idempotency(std::string_view key, std::optional<Idempote
   if (key.empty()) return Status::ok_status();
   // A purchase's idempotency record is its purchase record (commit).
   if (const std::optional<std::string_view> event_id = storage::purchase_event_id(key)) {
-    std::optional<PurchaseRecord> purchase;  // the answer needs no lines: the record alone
-    if (Status status = impl_->load_purchase_record(*event_id, purchase); !status.ok()) {
+    std::optional<PurchaseRecord> purchase;
+    if (Status status = impl_->load_purchase(*event_id, purchase); !status.ok()) {
       return status;
     }
     if (purchase) {
@@ -541,24 +563,7 @@ Status RocksStore::find_identifier(IdentifierKind kind, std::string_view value,
 }
 
 Status RocksStore::load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) {
-  if (Status status = impl_->load_purchase_record(event_id, out); !status.ok() || !out) {
-    return status;
-  }
-  // The lines' skus and amounts are the purchase's event's (layout 4).
-  std::optional<StoredEvent> event;
-  const uint64_t log_seq = out->log_seq;
-  if (Status status = impl_->get(events, storage::event_key(log_seq), event,
-                                 [log_seq](std::string_view value, StoredEvent& record) {
-                                   return storage::decode_event(log_seq, value, record);
-                                 });
-      !status.ok()) {
-    out.reset();
-    return status;
-  }
-  Status completed = event ? storage::complete_purchase_lines(*event, *out)
-                           : corrupt_key("purchases (its event is missing)");
-  if (!completed.ok()) out.reset();
-  return completed;
+  return impl_->load_purchase(event_id, out);
 }
 
 Status RocksStore::load_hold(std::string_view hold_id, std::optional<StoredHold>& out) {
@@ -704,7 +709,11 @@ Status RocksStore::commit(const CommitBatch& batch) {
     add(idempotency, record->key, encoder.idempotency(*record));
   }
   // Where each purchase of the batch lands in the log: its record points there for its lines.
-  thread_local std::unordered_map<std::string_view, uint64_t> purchase_log_seqs;
+  struct LoggedPurchase {
+    uint64_t log_seq;
+    const PurchaseEvent* event;
+  };
+  thread_local std::unordered_map<std::string_view, LoggedPurchase> purchase_log_seqs;
   purchase_log_seqs.clear();
   if (!batch.events.empty()) {
     uint64_t log_seq = impl_->next_log_seq.fetch_add(batch.events.size());
@@ -712,7 +721,7 @@ Status RocksStore::commit(const CommitBatch& batch) {
       LOYALTY_CHECK(logged.event != nullptr);
       LOYALTY_CHECK(storage::valid_member_key(logged.event->member_id()));
       if (const auto* purchase = std::get_if<PurchaseEvent>(&logged.event->body)) {
-        purchase_log_seqs[purchase->event_id] = log_seq;
+        purchase_log_seqs[purchase->event_id] = LoggedPurchase{log_seq, purchase};
       }
       add(events, storage::event_key(log_seq++),
           encoder.event(*logged.event, logged.program_version));
@@ -730,7 +739,9 @@ Status RocksStore::commit(const CommitBatch& batch) {
     if (log_seq == 0) {
       const auto found = purchase_log_seqs.find(purchase->event_id);
       LOYALTY_CHECK(found != purchase_log_seqs.end());
-      log_seq = found->second;
+      log_seq = found->second.log_seq;
+      // The record keeps none of this (layout 5): it must read back from the event as it is.
+      LOYALTY_CHECK(storage::purchase_matches_event(*purchase, *found->second.event));
     }
     add(purchases, purchase->event_id, encoder.purchase(*purchase, log_seq));
   }

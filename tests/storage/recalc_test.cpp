@@ -628,8 +628,8 @@ TEST_F(RecalcTest, RefusesABadRequest) {
   EXPECT_EQ(ops::recalc_job_id("a", 1, 2).size(), std::string("recalc-").size() + 16);
 }
 
-// The event log and the purchase records keep every figure; records written before
-// recalculation existed read as never recalculated.
+// The event log and the purchase records keep every figure; a record without the
+// recalculation fields reads as never recalculated.
 TEST(RecalcCodec, AdjustmentsAndRecalculatedPurchasesRoundTrip) {
   storage::RecordEncoder encoder;
   const RecalcAdjustmentEvent adjustment{"recalc-0123456789abcdef",  "p1", "m1", -25, 75,
@@ -646,38 +646,44 @@ TEST(RecalcCodec, AdjustmentsAndRecalculatedPurchasesRoundTrip) {
                      adjustment.program_version, adjustment.at));
   EXPECT_EQ(fingerprint(decoded.event), fingerprint(Event{adjustment}));
 
+  PurchaseEvent purchase;
+  purchase.event_id = "p1";
+  purchase.member_id = "m1";
+  const StoredEvent purchase_event{9, 1, Event{purchase}};
   PurchaseRecord record;
   record.event_id = "p1";
   record.member_id = "m1";
   record.points_earned = 100;
-  record.log_seq = 9;  // where its event is (the record keeps no skus or amounts)
+  record.answer.points_earned = 100;
+  record.log_seq = 9;  // where its event is (the record keeps nothing the event holds)
   for (const std::optional<Points> recalculated :
        {std::optional<Points>(), std::optional<Points>(0), std::optional<Points>(75)}) {
     record.points_adjusted = recalculated ? -25 : 0;
     record.points_recalculated = recalculated;
     PurchaseRecord read;
-    ASSERT_TRUE(storage::decode_purchase("p1", encoder.purchase(record, 9), read).ok());
+    ASSERT_TRUE(
+        storage::decode_purchase("p1", encoder.purchase(record, 9), purchase_event, read).ok());
     EXPECT_EQ(read, record);
   }
 
+  // A record with none of the optional fields reads as never recalculated.
   flatbuffers::FlatBufferBuilder builder;
-  const auto member_id = builder.CreateString("m1");
-  storage::fb::RefundablePurchaseRecordBuilder old(builder);
-  old.add_member_id(member_id);
-  old.add_points_earned(100);
-  old.add_event_log_seq(9);
-  builder.Finish(old.Finish());
+  storage::fb::PurchaseStateRecordBuilder bare(builder);
+  bare.add_points_earned(100);
+  bare.add_event_log_seq(9);
+  builder.Finish(bare.Finish());
   PurchaseRecord read;
   ASSERT_TRUE(storage::decode_purchase(
                   "p1",
                   std::string_view(reinterpret_cast<const char*>(builder.GetBufferPointer()),
                                    builder.GetSize()),
-                  read)
+                  purchase_event, read)
                   .ok());
   EXPECT_EQ(read.points_earned, 100);
+  EXPECT_EQ(read.answer.points_earned, 100) << "the answer's points are the record's when absent";
   EXPECT_EQ(read.points_adjusted, 0);
   EXPECT_FALSE(read.points_recalculated.has_value());
-  EXPECT_FALSE(read.activity_month.has_value()) << "absent: a record from before local time";
+  EXPECT_FALSE(read.activity_month.has_value());
 }
 
 }  // namespace

@@ -578,22 +578,26 @@ TEST(RocksStoreTest, IdempotencyRecordsRoundTrip) {
   auto store = open_store(dir.path());
   std::vector<IdempotencyRecord> records;
   std::vector<PurchaseRecord> purchases;
-  purchases.reserve(every_answer().size());  // the batch points into it
+  std::vector<Event> purchase_events;
+  purchases.reserve(every_answer().size());  // the batch points into them
+  purchase_events.reserve(every_answer().size());
   for (const Answer& answer : every_answer()) {
     const std::string n = std::to_string(records.size());
     records.push_back({"k:" + n, 0xabcdef + records.size(), "m" + n, answer});
-    // A purchase's answer travels in its purchase record, under "e:" + event id.
+    // A purchase's answer travels in its purchase record, under "e:" + event id, beside its
+    // event (which says whose purchase it was).
     if (const auto* purchase_answer = std::get_if<PurchaseAnswer>(&answer)) {
       records.back().key = "e:p" + n;
       PurchaseRecord& purchase = purchases.emplace_back(refundable_purchase("p" + n, "m" + n));
       purchase.answer = *purchase_answer;
       purchase.request_fingerprint = records.back().fingerprint;
-      purchase.log_seq = 1;  // stored before: the answer needs only the record
+      purchase_events.push_back(purchase_event("p" + n, "m" + n));
     }
   }
   CommitBatch batch;
   for (const IdempotencyRecord& record : records) batch.idempotency.push_back(&record);
   for (const PurchaseRecord& purchase : purchases) batch.purchases.push_back(&purchase);
+  for (const Event& event : purchase_events) batch.events.push_back({&event, 1});
   expect_ok(store->commit(batch));
 
   for (const IdempotencyRecord* expected : batch.idempotency) {
@@ -1058,12 +1062,13 @@ TEST(RocksStoreTest, IdempotencyRecordSurvivesRestart) {
   const IdempotencyRecord record{"e:p9", 123456789, "m9", purchase_answer()};
   PurchaseRecord purchase = refundable_purchase("p9", "m9");
   purchase.request_fingerprint = record.fingerprint;
-  purchase.log_seq = 1;  // stored before: the answer needs only the record
+  const Event event = purchase_event("p9", "m9");
   {
     auto store = open_store(dir.path(), Durability::fsync);
     CommitBatch batch;
     batch.idempotency = {&record};
     batch.purchases = {&purchase};
+    batch.events = {{&event, 1}};
     expect_ok(store->commit(batch));
   }
   auto store = open_store(dir.path(), Durability::fsync);
@@ -1137,7 +1142,9 @@ TEST(RecordCodecTest, CorruptBytesDecodeAsCorruption) {
     valid.emplace_back(encoder.idempotency(IdempotencyRecord{"k", 1, "m1", answer}));
   }
   for (const Event& event : every_event_kind()) valid.emplace_back(encoder.event(event, 3));
-  auto decode_all = [](std::string_view bytes) {
+  // The purchase record's event, where the record says it is (log seq 2).
+  const StoredEvent purchase_event{2, 1, full.purchase};
+  auto decode_all = [&purchase_event](std::string_view bytes) {
     MemberState member;
     Lot l;
     LedgerEntry e;
@@ -1156,7 +1163,7 @@ TEST(RecordCodecTest, CorruptBytesDecodeAsCorruption) {
                                storage::decode_idempotency("k", bytes, record),
                                storage::decode_event(1, bytes, event),
                                storage::decode_program_version(bytes, version),
-                               storage::decode_purchase("p", bytes, purchase),
+                               storage::decode_purchase("p1", bytes, purchase_event, purchase),
                                storage::decode_hold("h", bytes, hold),
                                storage::decode_referral_link("a", "b", bytes, link),
                                storage::decode_outbox_event("referral:p1", bytes, follow_up)};
@@ -1199,6 +1206,124 @@ TEST(RecordCodecTest, CorruptBytesDecodeAsCorruption) {
       }
     }
   }
+}
+
+// A purchase record keeps only what its event does not hold (layout 5) and reads back whole
+// from the two, also where nothing can be derived: lines whose eligible amount is not their
+// amount, an answer whose figures are not the record's, totals that are not the lines' sums.
+TEST(RecordCodecTest, PurchaseRecordReadsBackWholeFromItsEvent) {
+  storage::RecordEncoder encoder;
+  const StoredEvent stored{5, 1, purchase_event("p1", "m1")};
+  PurchaseRecord record = refundable_purchase("p1", "m1");
+  record.log_seq = 5;
+  auto round_trip = [&](const PurchaseRecord& written) {
+    PurchaseRecord read;
+    expect_ok(storage::decode_purchase("p1", encoder.purchase(written, 5), stored, read));
+    EXPECT_EQ(read, written);
+  };
+  round_trip(record);
+  PurchaseRecord fresh = record;  // as the purchase left it: nothing refunded
+  fresh.refunded_minor = fresh.refunded_eligible_minor = 0;
+  fresh.points_reversed = fresh.points_restored = 0;
+  for (PurchaseLineRecord& line : fresh.lines) line.refunded_minor = 0;
+  fresh.referral_trigger = false;
+  fresh.referee_reward_points = 0;
+  round_trip(fresh);
+  // The figures and the answer, nothing the event holds: a bigger basket costs no byte more.
+  PurchaseRecord bigger = fresh;
+  for (int i = 0; i < 18; ++i) {
+    bigger.lines.push_back({"sku-" + std::to_string(i), 100, 100, 0});
+    bigger.order_total_minor += 100;
+    bigger.eligible_minor += 100;
+  }
+  const size_t fresh_size = encoder.purchase(fresh, 5).size();
+  EXPECT_EQ(encoder.purchase(bigger, 5).size(), fresh_size);
+
+  record.lines[0].eligible_minor = 6000;  // 400 paid by points
+  record.lines[1].eligible_minor = 0;     // an excluded category
+  record.eligible_minor = 6000;
+  record.answer.points_earned = record.points_earned + 200;  // with a referral bonus
+  record.answer.points_redeemed = 0;
+  record.order_total_minor = 9000;
+  round_trip(record);
+  record.eligible_minor = 5000;
+  round_trip(record);
+
+  // Bytes read beside another event than their purchase's are corruption.
+  const std::string bytes(encoder.purchase(record, 5));
+  PurchaseRecord read;
+  EXPECT_EQ(storage::decode_purchase("p2", bytes, stored, read).code(), Code::corruption)
+      << "another purchase's id";
+  EXPECT_EQ(storage::decode_purchase("p1", bytes, StoredEvent{6, 1, stored.event}, read).code(),
+            Code::corruption)
+      << "not where the record says its event is";
+  StoredEvent one_line = stored;
+  std::get<PurchaseEvent>(one_line.event.body).lines.pop_back();
+  EXPECT_EQ(storage::decode_purchase("p1", bytes, one_line, read).code(), Code::corruption)
+      << "the lines disagree";
+  EXPECT_EQ(storage::decode_purchase("p1", bytes, StoredEvent{5, 1, signup_event("m1", true)}, read)
+                .code(),
+            Code::corruption)
+      << "not a purchase";
+  uint64_t log_seq = 0;
+  expect_ok(storage::purchase_log_seq(bytes, log_seq));
+  EXPECT_EQ(log_seq, 5u);
+}
+
+// A purchase's lines are stored as one vector per field (layout 5); events written by layouts
+// 1–4, one table per line, still read (migrate replays them).
+TEST(RecordCodecTest, PurchaseLinesReadInBothLayouts) {
+  storage::RecordEncoder encoder;
+  for (Event event : {purchase_event("p1", "m1"), purchase_event("p2", "m1")}) {
+    auto& lines = std::get<PurchaseEvent>(event.body).lines;
+    if (std::get<PurchaseEvent>(event.body).event_id == "p2") {
+      for (PurchaseLine& line : lines) line.quantity = 1;  // no quantities stored
+      lines.push_back({"latte-l", "beverage", 1, 0});
+    }
+    StoredEvent read;
+    expect_ok(storage::decode_event(3, encoder.event(event, 1), read));
+    EXPECT_EQ(fingerprint(read.event), fingerprint(event));
+    const auto& back = std::get<PurchaseEvent>(read.event.body).lines;
+    ASSERT_EQ(back.size(), lines.size());
+    for (size_t i = 0; i < lines.size(); ++i) {
+      EXPECT_EQ(
+          std::tie(back[i].sku, back[i].category, back[i].quantity, back[i].amount_minor),
+          std::tie(lines[i].sku, lines[i].category, lines[i].quantity, lines[i].amount_minor));
+    }
+  }
+  flatbuffers::FlatBufferBuilder builder;
+  const auto sku = builder.CreateString("bagel");
+  const auto category = builder.CreateString("food");
+  storage::fb::PurchaseLineRecordBuilder line(builder);
+  line.add_sku(sku);
+  line.add_category(category);
+  line.add_quantity(3);
+  line.add_amount_minor(1800);
+  const std::vector<flatbuffers::Offset<storage::fb::PurchaseLineRecord>> lines{line.Finish()};
+  const auto line_vector = builder.CreateVector(lines);
+  const auto event_id = builder.CreateString("p9");
+  const auto member_id = builder.CreateString("m1");
+  storage::fb::PurchaseEventRecordBuilder purchase(builder);
+  purchase.add_event_id(event_id);
+  purchase.add_member_id(member_id);
+  purchase.add_lines(line_vector);
+  const auto body = purchase.Finish();
+  storage::fb::EventRecordBuilder record(builder);
+  record.add_program_version(1);
+  record.add_event_type(storage::fb::StoredEventBody::PurchaseEventRecord);
+  record.add_event(body.Union());
+  builder.Finish(record.Finish());
+  StoredEvent read;
+  expect_ok(storage::decode_event(
+      4,
+      std::string_view(reinterpret_cast<const char*>(builder.GetBufferPointer()),
+                       builder.GetSize()),
+      read));
+  const auto& old = std::get<PurchaseEvent>(read.event.body);
+  ASSERT_EQ(old.lines.size(), 1u);
+  EXPECT_EQ(std::tie(old.lines[0].sku, old.lines[0].category, old.lines[0].quantity,
+                     old.lines[0].amount_minor),
+            std::tuple("bagel", "food", 3, 1800));
 }
 
 // Bytes that are not a record, written under the store's keys behind its back, read as

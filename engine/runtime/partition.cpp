@@ -9,13 +9,10 @@
 #include <unordered_set>
 
 #include "engine/check.hpp"
-#include "engine/referral_code.hpp"
 #include "engine/runtime/claim_registry.hpp"
 
 namespace loyalty {
 namespace {
-
-constexpr uint32_t kReferralCodeAttemptsMax = 16;
 
 std::string identifier_claim_key(IdentifierKind kind, std::string_view value) {
   std::string key = "i:";
@@ -23,42 +20,6 @@ std::string identifier_claim_key(IdentifierKind kind, std::string_view value) {
   key += ':';
   key += value;
   return key;
-}
-
-Rejection unavailable(std::string message) {
-  return {ErrorCode::unavailable, "", std::move(message)};
-}
-
-Rejection not_found(std::string field, std::string message) {
-  return {ErrorCode::not_found, std::move(field), std::move(message)};
-}
-
-// The request field that carries the client id behind Event::idempotency_key().
-const char* client_id_field(EventType kind) {
-  switch (kind) {
-    case EventType::signup:
-      return "member_id";
-    case EventType::purchase:
-    case EventType::refund:
-      return "event_id";
-    case EventType::redemption:
-      return "redemption_id";
-    case EventType::hold:
-    case EventType::hold_capture:
-    case EventType::hold_void:
-      return "hold_id";
-    case EventType::adjustment:
-      return "adjustment_id";
-    case EventType::recalc_adjustment:
-      return "job_id";
-    case EventType::referral_reward:
-    case EventType::referral_reversal:
-      return "id";
-    case EventType::expire_points:
-    case EventType::evaluate_tier:
-      return "job_id";
-  }
-  return "event_id";
 }
 
 // The outbox id of a follow-up event; nullptr for every other event.
@@ -142,132 +103,35 @@ Status Runtime::Partition::identifier_free(IdentifierKind kind, const std::strin
   return Status::ok_status();
 }
 
-Status Runtime::Partition::prepare_signup(SignupEvent& signup, Work& work) {
-  // A replayed sign-up from the event log already carries what was resolved the first time.
-  if (!signup.referral_code.empty() && signup.referrer_member_id.empty()) {
-    const std::string code = normalise_referral_code(signup.referral_code);
-    if (!code.empty()) {
-      Status status = runtime_.store_.find_identifier(IdentifierKind::referral_code, code,
-                                                      signup.referrer_member_id);
-      if (!status.ok()) return status;
-    }
-  }
-  const std::pair<IdentifierKind, const std::string*> wanted[] = {
-      {IdentifierKind::phone, &signup.phone}, {IdentifierKind::card, &signup.card_no}};
-  for (const auto& [kind, value] : wanted) {
-    if (value->empty()) continue;
-    bool free = false;
-    Status status = identifier_free(kind, *value, signup.member_id, free);
-    if (!status.ok()) return status;
-    if (!free) {
-      const char* field = kind == IdentifierKind::phone ? "phone" : "card_no";
-      work.result.rejection = {ErrorCode::member_exists, field,
-                               std::string("another member has this ") + field};
-      return Status::ok_status();
-    }
-    work.identifiers.push_back({kind, *value, signup.member_id});
-  }
-  if (!signup.assigned_referral_code.empty()) {
-    work.identifiers.push_back(
-        {IdentifierKind::referral_code, signup.assigned_referral_code, signup.member_id});
-    return Status::ok_status();
-  }
-  for (uint32_t attempt = 0; attempt < kReferralCodeAttemptsMax; ++attempt) {
-    std::string code = referral_code_for(signup.member_id, attempt);
-    bool free = false;
-    Status status = identifier_free(IdentifierKind::referral_code, code, signup.member_id, free);
-    if (!status.ok()) return status;
-    if (free) {
-      signup.assigned_referral_code = code;
-      work.identifiers.push_back({IdentifierKind::referral_code, code, signup.member_id});
-      return Status::ok_status();
-    }
-  }
-  work.result.rejection = unavailable("could not assign a unique referral code");
-  return Status::ok_status();
+Status Runtime::Partition::identifier_owner(IdentifierKind kind, const std::string& value,
+                                            std::string& member_id) {
+  return runtime_.store_.find_identifier(kind, value, member_id);
 }
 
-Status Runtime::Partition::check_idempotency(Work& work, const std::string& member_id,
-                                             bool& decided) {
-  const Event& event = work.request->event;
-  const std::string key = event.idempotency_key();
-  const char* field = client_id_field(event.type());
-  const IdempotencyRecord* previous = nullptr;
-  std::optional<IdempotencyRecord> stored;
+Status Runtime::Partition::previous_use(const std::string& key, const std::string& member_id,
+                                        PreviousUse& out) {
+  out = PreviousUse{};
   if (auto it = batch_idempotency_.find(key); it != batch_idempotency_.end()) {
-    previous = it->second;
-  } else {
-    // Claim before reading the store, as identifier_free does: the same id sent for two
-    // members lands in two partitions, and the claim is released only after its commit.
-    if (!claim("k:" + key, member_id)) {
-      work.result.rejection = {ErrorCode::idempotency_conflict, field,
-                               std::string("this ") + field + " is in use by another request"};
-      decided = true;
-      return Status::ok_status();
-    }
-    Status status = runtime_.store_.load_idempotency(key, stored);
-    if (!status.ok()) return status;
-    if (stored) previous = &*stored;
-  }
-  decided = true;
-  if (previous != nullptr) {
-    // A repeated hold capture or void lands here too: same hold_id, same answer.
-    if (previous->fingerprint == work.request->fingerprint && previous->member_id == member_id) {
-      work.result.replayed = true;
-      work.result.answer = previous->answer;
-    } else {
-      work.result.rejection = {ErrorCode::idempotency_conflict, field,
-                               std::string("this ") + field + " was used with a different payload"};
-    }
+    out.record = it->second;
     return Status::ok_status();
   }
-  decided = false;
-  return Status::ok_status();
+  // Claim before reading the store, as identifier_free does: the same id sent for two
+  // members lands in two partitions, and the claim is released only after its commit.
+  if (!claim("k:" + key, member_id)) {
+    out.in_flight = true;
+    return Status::ok_status();
+  }
+  Status status = runtime_.store_.load_idempotency(key, stored_use_);
+  if (status.ok() && stored_use_) out.record = &*stored_use_;
+  return status;
 }
 
-Status Runtime::Partition::prepare_context(Work& work, const std::string& member_id,
-                                           ApplyContext& context) {
-  const Event& event = work.request->event;
-  if (const auto* refund = std::get_if<RefundEvent>(&event.body)) {
-    const PurchaseRecord* purchase = nullptr;
-    if (Status status = overlay_.purchase(refund->original_event_id, purchase); !status.ok()) {
-      return status;
-    }
-    // A purchase of another member is as unknown to this member as a missing one.
-    if (purchase == nullptr || purchase->member_id != member_id) {
-      work.result.rejection = not_found("original_event_id", "no purchase with this event id");
-      return Status::ok_status();
-    }
-    context.original_purchase = purchase;
-  } else if (const auto* recalc = std::get_if<RecalcAdjustmentEvent>(&event.body)) {
-    const PurchaseRecord* purchase = nullptr;
-    if (Status status = overlay_.purchase(recalc->event_id, purchase); !status.ok()) {
-      return status;
-    }
-    if (purchase == nullptr || purchase->member_id != member_id) {
-      work.result.rejection = not_found("event_id", "no purchase with this event id");
-      return Status::ok_status();
-    }
-    context.original_purchase = purchase;
-  }
-  const std::string* hold_id = nullptr;
-  bool hold_required = false;
-  if (const auto* action = std::get_if<HoldActionEvent>(&event.body)) {
-    hold_id = &action->hold_id;
-    hold_required = true;
-  } else if (const auto* purchase = std::get_if<PurchaseEvent>(&event.body)) {
-    if (!purchase->hold_id.empty()) hold_id = &purchase->hold_id;
-  }
-  if (hold_id != nullptr) {
-    const StoredHold* hold = nullptr;
-    if (Status status = overlay_.hold(*hold_id, hold); !status.ok()) return status;
-    if ((hold == nullptr && hold_required) || (hold != nullptr && hold->member_id != member_id)) {
-      work.result.rejection = not_found("hold_id", "no hold with this id");
-      return Status::ok_status();
-    }
-    if (hold != nullptr) context.stored_hold = &hold->hold;
-  }
-  return Status::ok_status();
+Status Runtime::Partition::purchase(const std::string& event_id, const PurchaseRecord*& out) {
+  return overlay_.purchase(event_id, out);
+}
+
+Status Runtime::Partition::hold(const std::string& hold_id, const StoredHold*& out) {
+  return overlay_.hold(hold_id, out);
 }
 
 // Decides one request: replay, refusal, or applied effects in the overlay.
@@ -278,29 +142,18 @@ Status Runtime::Partition::decide(const ProgramVersion& program, Work& work) {
   Status status = load(member_id, slot);
   if (!status.ok()) return status;
 
-  if (auto* signup = std::get_if<SignupEvent>(&event.body)) {
-    if (slot->has_value()) {
-      if ((*slot)->signup_fingerprint == work.request->fingerprint) {
-        work.result.replayed = true;
-        work.result.member = **slot;
-      } else {
-        work.result.rejection = {ErrorCode::member_exists, "member_id",
-                                 "a member with this id exists"};
-      }
-      return Status::ok_status();
-    }
-    status = prepare_signup(*signup, work);
-    if (!status.ok() || !work.result.rejection.ok()) return status;
-  } else {
-    bool decided = false;
-    status = check_idempotency(work, member_id, decided);
-    if (!status.ok() || decided) return status;
+  Prepared& prepared = prepared_;
+  status = prepare_event(*this, program, *slot, event, work.request->fingerprint, prepared);
+  if (!status.ok()) return status;
+  if (prepared.decided()) {
+    work.result.rejection = prepared.rejection;
+    work.result.replayed = prepared.replayed;
+    if (prepared.replayed && event.type() == EventType::signup) work.result.member = **slot;
+    if (prepared.replayed) work.result.answer = std::move(prepared.answer);
+    return Status::ok_status();
   }
-
-  ApplyContext context{&program};
-  status = prepare_context(work, member_id, context);
-  if (!status.ok() || !work.result.rejection.ok()) return status;
-  work.result.rejection = apply_event(context, *slot, event, work.effects);
+  work.identifiers = std::move(prepared.identifiers);
+  work.result.rejection = apply_event(prepared.context, *slot, event, work.effects);
   if (!work.result.rejection.ok()) return Status::ok_status();
 
   const MemberState& member = **slot;

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/prepare.hpp"
 #include "engine/runtime/batch_overlay.hpp"
 #include "engine/runtime/bounded_queue.hpp"
 #include "engine/runtime/member_cache.hpp"
@@ -18,7 +19,9 @@
 
 namespace loyalty {
 
-class Runtime::Partition {
+// Its PrepareView (engine/prepare.hpp): the batch's overlay, then the store, with ids claimed
+// against the other partitions' requests in flight.
+class Runtime::Partition : private PrepareView {
  public:
   struct Request {
     Event event;
@@ -28,7 +31,7 @@ class Runtime::Partition {
   using PushResult = BoundedQueue<Request>::PushResult;
 
   Partition(Runtime& runtime, size_t queue_capacity);
-  ~Partition();
+  ~Partition() override;
 
   // Client events respect the queue capacity; follow-ups (`internal`) go past it.
   PushResult push(Request&& request, bool internal);
@@ -50,13 +53,15 @@ class Runtime::Partition {
   void process(std::vector<Request>& requests);
   Status load(const std::string& member_id, std::optional<MemberState>*& slot);
   bool claim(const std::string& key, const std::string& member_id);
+  // PrepareView
+  Status previous_use(const std::string& key, const std::string& member_id,
+                      PreviousUse& out) override;
   Status identifier_free(IdentifierKind kind, const std::string& value,
-                         const std::string& member_id, bool& free);
-  Status prepare_signup(SignupEvent& signup, Work& work);
-  // Sets `decided` when an earlier request with the same client id settles this one.
-  Status check_idempotency(Work& work, const std::string& member_id, bool& decided);
-  // The stored records the engine needs for this event, or a refusal when one is missing.
-  Status prepare_context(Work& work, const std::string& member_id, ApplyContext& context);
+                         const std::string& member_id, bool& free) override;
+  Status identifier_owner(IdentifierKind kind, const std::string& value,
+                          std::string& member_id) override;
+  Status purchase(const std::string& event_id, const PurchaseRecord*& out) override;
+  Status hold(const std::string& hold_id, const StoredHold*& out) override;
   Status decide(const ProgramVersion& program, Work& work);
   void build_commit(const ProgramVersion& program);
   void fail_batch(const Status& status);
@@ -68,6 +73,8 @@ class Runtime::Partition {
   std::unordered_map<std::string, std::optional<MemberState>> members_;
   MemberCache cache_;  // members of committed batches; see member_cache.hpp on coherence
   std::unordered_map<std::string, const IdempotencyRecord*> batch_idempotency_;
+  std::optional<IdempotencyRecord> stored_use_;  // previous_use's last read from the store
+  Prepared prepared_;                            // the event being decided
   BatchOverlay overlay_;
   std::vector<std::pair<std::string, std::string>> claimed_;
   // The lots the batch's applied events wrote, per member (build_commit).

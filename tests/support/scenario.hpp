@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/apply.hpp"
+#include "engine/prepare.hpp"
 #include "engine/store.hpp"
 #include "engine/time.hpp"
 
@@ -167,28 +168,29 @@ class Scenario {
     return apply(Event{r});
   }
 
-  // Applies the event like the runtime would: the original purchase or stored hold in the
-  // context, follow-ups delivered to their members right after (exactly once).
+  // Applies the event like the runtime would: prepared by the engine's prepare stage against
+  // what the scenario stored (client ids used before, identifiers, purchases, holds), then
+  // applied, with follow-ups delivered to their members right after (exactly once).
   Rejection apply(Event event) {
-    if (auto* r = std::get_if<RefundEvent>(&event.body)) {
+    if (auto* r = std::get_if<RefundEvent>(&event.body)) {  // the API finds the refund's member
       auto it = purchases_.find(r->original_event_id);
       r->member_id = it == purchases_.end() ? "" : it->second.member_id;
     }
-    ApplyContext context{&version_};
-    std::string hold_id;
-    if (auto* a = std::get_if<HoldActionEvent>(&event.body)) hold_id = a->hold_id;
-    if (auto* p = std::get_if<PurchaseEvent>(&event.body)) hold_id = p->hold_id;
-    if (auto it = holds_.find(hold_id); it != holds_.end()) context.stored_hold = &it->second.hold;
-    if (auto* r = std::get_if<RefundEvent>(&event.body)) {
-      if (auto it = purchases_.find(r->original_event_id); it != purchases_.end()) {
-        context.original_purchase = &it->second;
-      }
+    const uint64_t request_fingerprint = fingerprint(event);
+    Prepared prepared;
+    View view(*this);
+    if (Status status = prepare_event(view, version_, members_[event.member_id()], event,
+                                      request_fingerprint, prepared);
+        !status.ok()) {
+      ADD_FAILURE() << "prepare failed: " << status.message();
+      return {ErrorCode::unavailable, "", status.message()};
     }
-    if (auto* r = std::get_if<RecalcAdjustmentEvent>(&event.body)) {
-      if (auto it = purchases_.find(r->event_id); it != purchases_.end()) {
-        context.original_purchase = &it->second;
-      }
+    if (prepared.decided()) {
+      last_rejection_ = prepared.rejection;
+      if (auto* answer = std::get_if<PurchaseAnswer>(&prepared.answer)) last_ = *answer;
+      return prepared.rejection;
     }
+    const ApplyContext& context = prepared.context;
     std::optional<MemberState>& slot = members_[event.member_id()];
     const std::optional<MemberState> before = slot;
     Effects effects;
@@ -205,6 +207,13 @@ class Scenario {
     for (const LedgerEntry& entry : ledger) sum += entry.points;
     EXPECT_TRUE(member_invariants_hold(*slot, sum)) << "books do not balance";
     if (auto* answer = std::get_if<PurchaseAnswer>(&effects.answer)) last_ = *answer;
+    if (event.type() != EventType::signup) {
+      used_ids_[event.idempotency_key()] = IdempotencyRecord{
+          event.idempotency_key(), request_fingerprint, event.member_id(), effects.answer};
+    }
+    for (const IdentifierClaim& claim : prepared.identifiers) {
+      identifiers_[{claim.kind, claim.value}] = claim.member_id;
+    }
     if (effects.purchase) purchases_[effects.purchase->event_id] = *effects.purchase;
     for (const Hold& h : effects.holds_written) holds_[h.hold_id] = {event.member_id(), h};
     for (const ReferralLink& link : effects.referral_links) {
@@ -232,6 +241,12 @@ class Scenario {
     return it == purchases_.end() ? nullptr : &it->second;
   }
 
+  // Whether prepare refuses or answers again an event with a client id used before.
+  const IdempotencyRecord* used_id(const std::string& key) const {
+    auto it = used_ids_.find(key);
+    return it == used_ids_.end() ? nullptr : &it->second;
+  }
+
   const PurchaseAnswer& last() const { return last_; }
   const Effects& last_effects() const { return last_effects_; }
   const MemberState& state(const std::string& member_id) { return *members_.at(member_id); }
@@ -249,7 +264,44 @@ class Scenario {
   std::map<std::string, PurchaseRecord> purchases_;
   std::map<std::string, StoredHold> holds_;
   std::map<std::pair<std::string, std::string>, ReferralLink> links_;
+  std::map<std::string, IdempotencyRecord> used_ids_;
+  std::map<std::pair<IdentifierKind, std::string>, std::string> identifiers_;
   int jobs_ = 0;
+
+  // What prepare reads: the scenario's own maps (one writer, nothing in flight).
+  class View : public PrepareView {
+   public:
+    explicit View(Scenario& scenario) : s_(scenario) {}
+    Status previous_use(const std::string& key, const std::string&, PreviousUse& out) override {
+      out = PreviousUse{};
+      out.record = s_.used_id(key);
+      return Status::ok_status();
+    }
+    Status identifier_free(IdentifierKind kind, const std::string& value,
+                           const std::string& member_id, bool& free) override {
+      std::string owner;
+      (void)identifier_owner(kind, value, owner);
+      free = owner.empty() || owner == member_id;
+      return Status::ok_status();
+    }
+    Status identifier_owner(IdentifierKind kind, const std::string& value,
+                            std::string& member_id) override {
+      auto it = s_.identifiers_.find({kind, value});
+      member_id = it == s_.identifiers_.end() ? "" : it->second;
+      return Status::ok_status();
+    }
+    Status purchase(const std::string& event_id, const PurchaseRecord*& out) override {
+      out = s_.purchase_record(event_id);
+      return Status::ok_status();
+    }
+    Status hold(const std::string& hold_id, const StoredHold*& out) override {
+      out = s_.stored_hold(hold_id);
+      return Status::ok_status();
+    }
+
+   private:
+    Scenario& s_;
+  };
 };
 
 }  // namespace loyalty::testing

@@ -752,6 +752,7 @@ Outcome Model::hold(const Op& op) {
 }
 
 Outcome Model::settle(const Op& op) {
+  if (settled_.contains({op.kind, op.target})) return {};  // a retry: the same answer again
   auto found = members_.find(op.member);
   if (found == members_.end()) return {ErrorCode::not_found};
   Member m = found->second;
@@ -770,6 +771,7 @@ Outcome Model::settle(const Op& op) {
   }
   m.holds.erase(h);
   found->second = std::move(m);
+  settled_.insert({op.kind, op.target});
   return {};
 }
 

@@ -270,6 +270,9 @@ class Model {
   std::map<std::string, Purchase> purchases_;
   std::vector<std::string> purchase_order_;
   std::map<std::string, std::string> holds_seen_;  // hold id → member, ever accepted
+  // Captures and voids accepted, by kind and hold id: the same action again is a retry of the
+  // same request (its id is the hold id), answered again without changing anything.
+  std::set<std::pair<OpKind, std::string>> settled_;
   std::vector<std::string> hold_order_;
 };
 

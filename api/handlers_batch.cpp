@@ -6,6 +6,7 @@
 #include <boost/json/array.hpp>
 #include <unordered_map>
 
+#include "api/event_intake.hpp"
 #include "api/handlers.hpp"
 #include "api/handlers_events.hpp"
 #include "api/request_parsing.hpp"
@@ -17,7 +18,6 @@ namespace {
 // exactly one completion; `pending` reaching 0 (acq_rel) publishes them all to the last one.
 struct BatchState {
   std::vector<BatchItem> items;
-  std::vector<std::string> refund_members;  // per item: the refunded purchase's member, if known
   std::vector<boost::json::object> results;
   std::atomic<size_t> pending{0};
   Respond respond;
@@ -70,76 +70,24 @@ RouteResult handle_batch(const ApiContext& context, const HttpRequest& request,
   auto state = std::make_shared<BatchState>();
   state->items = std::move(std::get<std::vector<BatchItem>>(parsed));
   const size_t count = state->items.size();
-  state->refund_members.resize(count);
   state->results.resize(count);
+  state->pending.store(count, std::memory_order_relaxed);
 
-  // Refusals known before anything is submitted: unreadable items and store scope.
-  std::vector<std::optional<Reply>> early(count);
-  // Purchases submitted earlier in this batch, by event id, for refunds of them.
-  std::unordered_map<std::string_view, const PurchaseEvent*> purchases_by_id;
-  size_t to_submit = 0;
-  for (size_t i = 0; i < count; ++i) {
-    auto& parsed_item = state->items[i].parsed;
-    if (const ParseError* error = std::get_if<ParseError>(&parsed_item)) {
-      early[i] = error->to_problem();
-    } else if (const auto* purchase = std::get_if<PurchaseEvent>(&parsed_item)) {
-      if (Rejection r = authorize_store(principal, purchase->store_id); !r.ok()) {
-        early[i] = make_problem(r);
-      }
-    } else {
-      RefundEvent& refund = std::get<RefundEvent>(parsed_item);
-      const auto earlier = purchases_by_id.find(refund.original_event_id);
-      if (earlier != purchases_by_id.end()) {
-        const PurchaseEvent* original = earlier->second;
-        // Its purchase is earlier in this batch and not stored yet: naming the member lets the
-        // runtime queue the refund behind it in the same partition.
-        refund.member_id = original->member_id;
-        state->refund_members[i] = original->member_id;
-        if (Rejection r = authorize_store(principal, original->store_id); !r.ok()) {
-          early[i] = make_problem(ErrorCode::forbidden,
-                                  "this key may not refund purchases made at that store",
-                                  "original_event_id");
-        }
-      } else if (std::optional<Problem> problem =
-                     prepare_refund(context, principal, refund, state->refund_members[i])) {
-        early[i] = std::move(*problem);
-      }
-    }
-    if (early[i]) {
-      state->results[i] = batch_result_json(i, state->event_id(i), *early[i]);
-      continue;
-    }
-    ++to_submit;
-    if (const auto* purchase = std::get_if<PurchaseEvent>(&parsed_item)) {
-      purchases_by_id.emplace(purchase->event_id, purchase);  // the first one wins
-    }
-  }
-  state->pending.store(to_submit, std::memory_order_relaxed);
-
-  return Deferred{[context, state, early = std::move(early)](Respond respond) {
+  return Deferred{[context, principal, state](Respond respond) {
     state->respond = std::move(respond);
-    if (state->pending.load(std::memory_order_relaxed) == 0) {
-      state->answer();
-      return;
-    }
+    // Purchases earlier in this batch, for refunds of them (not stored yet).
+    PurchasesInFlight earlier;
     for (size_t i = 0; i < state->items.size(); ++i) {
-      if (early[i]) continue;
       auto& parsed_item = state->items[i].parsed;
-      // The ids are taken before the event moves into the runtime.
-      if (auto* purchase = std::get_if<PurchaseEvent>(&parsed_item)) {
-        PurchaseEvent ids = purchase_ids(*purchase);
-        submit_for_request(*context.runtime, Event{std::move(*purchase)},
-                           [state, i, ids = std::move(ids)](EventResult&& result) {
-                             state->finish(i, purchase_reply(ids, result));
-                           });
-      } else {
-        RefundEvent& refund = std::get<RefundEvent>(parsed_item);
-        RefundEvent ids = refund_ids(refund);
-        submit_for_request(*context.runtime, Event{std::move(refund)},
-                           [state, i, ids = std::move(ids)](EventResult&& result) {
-                             state->finish(i, refund_reply(ids, state->refund_members[i], result));
-                           });
+      if (const ParseError* error = std::get_if<ParseError>(&parsed_item)) {
+        state->finish(i, error->to_problem());
+        continue;
       }
+      ClientEvent event = std::holds_alternative<PurchaseEvent>(parsed_item)
+                              ? ClientEvent{std::move(std::get<PurchaseEvent>(parsed_item))}
+                              : ClientEvent{std::move(std::get<RefundEvent>(parsed_item))};
+      submit_client_event(context, principal, std::move(event), &earlier,
+                          [state, i](Reply&& reply) { state->finish(i, reply); });
     }
   }};
 }

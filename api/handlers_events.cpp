@@ -5,6 +5,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "api/event_intake.hpp"
 #include "api/handlers.hpp"
 #include "api/log.hpp"
 #include "api/request_parsing.hpp"
@@ -85,36 +86,32 @@ std::optional<Problem> prepare_refund(const ApiContext& context, const Principal
   return std::nullopt;
 }
 
+namespace {
+
+// A single event over HTTP: submitted through the one path every front end takes.
+RouteResult submit_request(const ApiContext& context, const Principal& principal,
+                           ClientEvent event) {
+  return Deferred{[context, principal, event = std::move(event)](Respond respond) mutable {
+    submit_client_event(
+        context, principal, std::move(event), nullptr,
+        [respond = std::move(respond)](Reply&& reply) { respond(to_response(reply)); });
+  }};
+}
+
+}  // namespace
+
 RouteResult handle_purchase(const ApiContext& context, const HttpRequest& request,
                             const Principal& principal) {
   Parsed<PurchaseEvent> parsed = parse_purchase_request(request.body());
   if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
-  PurchaseEvent& purchase = std::get<PurchaseEvent>(parsed);
-  if (Rejection r = authorize_store(principal, purchase.store_id); !r.ok()) {
-    return problem_response(r);
-  }
-  // The answer only needs the ids; the event itself moves into the runtime.
-  PurchaseEvent ids = purchase_ids(purchase);
-  return submit_and_reply(
-      context, Event{std::move(purchase)},
-      [ids = std::move(ids)](const EventResult& result) { return purchase_reply(ids, result); });
+  return submit_request(context, principal, std::move(std::get<PurchaseEvent>(parsed)));
 }
 
 RouteResult handle_refund(const ApiContext& context, const HttpRequest& request,
                           const Principal& principal) {
   Parsed<RefundEvent> parsed = parse_refund_request(request.body());
   if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
-  RefundEvent& refund = std::get<RefundEvent>(parsed);
-  std::string member_id;
-  if (std::optional<Problem> problem = prepare_refund(context, principal, refund, member_id)) {
-    return problem_response(*problem);
-  }
-  RefundEvent ids = refund_ids(refund);
-  return submit_and_reply(
-      context, Event{std::move(refund)},
-      [ids = std::move(ids), member_id = std::move(member_id)](const EventResult& result) {
-        return refund_reply(ids, member_id, result);
-      });
+  return submit_request(context, principal, std::move(std::get<RefundEvent>(parsed)));
 }
 
 }  // namespace loyalty::api

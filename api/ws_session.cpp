@@ -14,6 +14,7 @@
 #include <chrono>
 #include <utility>
 
+#include "api/event_intake.hpp"
 #include "api/handlers.hpp"
 #include "api/handlers_events.hpp"
 #include "api/log.hpp"
@@ -313,59 +314,26 @@ void WsSession<Stream>::start_event(BatchItem&& item, bool binary) {
   const auto answer_now = [&](const Reply& reply) {
     finish_event(slot, render(event_id ? &*event_id : nullptr, reply));
   };
-  // Store scope applies per event, as on POST /v1/events/*.
-  if (Rejection r = authorize(principal_, {Role::pos, Role::admin}); !r.ok()) {
-    return answer_now(make_problem(r));
-  }
   if (const ParseError* error = std::get_if<ParseError>(&item.parsed)) {
     return answer_now(error->to_problem());
   }
-  const ApiContext& context = shared_->context;
-  auto self = this->shared_from_this();
-  if (auto* purchase = std::get_if<PurchaseEvent>(&item.parsed)) {
-    if (Rejection r = authorize_store(principal_, purchase->store_id); !r.ok()) {
-      return answer_now(make_problem(r));
-    }
-    purchases_in_flight_.try_emplace(purchase->event_id,
-                                     PurchaseInFlight{purchase->member_id, purchase->store_id});
-    PurchaseEvent ids = purchase_ids(*purchase);
-    context.runtime->submit(Event{std::move(*purchase)}, [self, slot, ids = std::move(ids),
-                                                          render](EventResult&& result) mutable {
-      response_courier::send(self->ws_.get_executor(), [self, slot, ids = std::move(ids), render,
-                                                        result = std::move(result)]() mutable {
-        const RequestLogScope log_scope(self->request_id_);
-        self->purchases_in_flight_.erase(ids.event_id);
-        self->finish_event(slot, render(&ids.event_id, purchase_reply(ids, result)));
-      });
-    });
-    return;
-  }
-  RefundEvent& refund = std::get<RefundEvent>(item.parsed);
-  std::string member_id;
-  if (const auto earlier = purchases_in_flight_.find(refund.original_event_id);
-      earlier != purchases_in_flight_.end()) {
-    // Its purchase is not stored yet: naming the member queues the refund behind it.
-    refund.member_id = earlier->second.member_id;
-    member_id = earlier->second.member_id;
-    if (!authorize_store(principal_, earlier->second.store_id).ok()) {
-      return answer_now(make_problem(ErrorCode::forbidden,
-                                     "this key may not refund purchases made at that store",
-                                     "original_event_id"));
-    }
-  } else if (std::optional<Problem> problem =
-                 prepare_refund(context, principal_, refund, member_id)) {
-    return answer_now(*problem);
-  }
-  RefundEvent ids = refund_ids(refund);
-  context.runtime->submit(Event{std::move(refund)}, [self, slot, ids = std::move(ids), member_id,
-                                                     render](EventResult&& result) mutable {
-    response_courier::send(
-        self->ws_.get_executor(), [self, slot, ids = std::move(ids), member_id, render,
-                                   result = std::move(result)]() mutable {
+  ClientEvent event = std::holds_alternative<PurchaseEvent>(item.parsed)
+                          ? ClientEvent{std::move(std::get<PurchaseEvent>(item.parsed))}
+                          : ClientEvent{std::move(std::get<RefundEvent>(item.parsed))};
+  const bool purchase = std::holds_alternative<PurchaseEvent>(event);
+  submit_client_event(
+      shared_->context, principal_, std::move(event), &purchases_in_flight_,
+      [self = this->shared_from_this(), slot, event_id, purchase, render](Reply&& reply) mutable {
+        auto finish = [self, slot, event_id = std::move(event_id), purchase, render,
+                       reply = std::move(reply)]() mutable {
           const RequestLogScope log_scope(self->request_id_);
-          self->finish_event(slot, render(&ids.event_id, refund_reply(ids, member_id, result)));
-        });
-  });
+          // Answered: a refund of it now finds the purchase stored.
+          if (purchase && event_id) self->purchases_in_flight_.erase(*event_id);
+          self->finish_event(slot, render(event_id ? &*event_id : nullptr, reply));
+        };
+        // From a writer thread, or at once (refused before submission): back on the strand.
+        response_courier::send(self->ws_.get_executor(), std::move(finish));
+      });
 }
 
 template <class Stream>

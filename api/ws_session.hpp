@@ -24,6 +24,7 @@
 #include <variant>
 
 #include "api/auth.hpp"
+#include "api/event_intake.hpp"
 #include "api/http_message.hpp"
 #include "api/http_session.hpp"
 #include "api/notification_hub.hpp"
@@ -126,11 +127,7 @@ class WsSession final : public NotificationSubscriber,
   uint64_t first_result_slot_ = 0;
   // Purchases of this socket not answered yet, by event id: a refund of one is queued behind it
   // in its member's partition (as in a batch) instead of finding no stored purchase.
-  struct PurchaseInFlight {
-    std::string member_id;
-    std::string store_id;
-  };
-  std::unordered_map<std::string, PurchaseInFlight> purchases_in_flight_;
+  PurchasesInFlight purchases_in_flight_;
 };
 
 }  // namespace loyalty::api

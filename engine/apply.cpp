@@ -3,7 +3,6 @@
 #include "engine/apply.hpp"
 
 #include <algorithm>
-#include <cassert>
 
 #include "engine/check.hpp"
 #include "engine/entry_writer.hpp"
@@ -138,7 +137,7 @@ void restore_lots(std::vector<Lot>& lots, uint64_t first_new_lot, std::vector<Lo
 
 Rejection apply_event(const ApplyContext& context, std::optional<MemberState>& member,
                       const Event& event, Effects& effects) {
-  assert(context.program != nullptr);
+  LOYALTY_CHECK(context.program != nullptr);
   Effects scratch_effects;
   if (const auto* signup = std::get_if<SignupEvent>(&event.body)) {
     const Rejection r = handlers::signup(context, member, *signup, scratch_effects);

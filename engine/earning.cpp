@@ -4,7 +4,8 @@
 #include "engine/earning.hpp"
 
 #include <algorithm>
-#include <cassert>
+
+#include "engine/check.hpp"
 
 namespace loyalty {
 namespace {
@@ -113,7 +114,7 @@ bool campaign_applies(const Campaign& campaign, const PurchaseEvent& purchase, T
 }
 
 std::optional<EarningResult> compute_earning(const Program& program, const EarningInput& input) {
-  assert(input.purchase != nullptr);
+  LOYALTY_CHECK(input.purchase != nullptr);
   const PurchaseEvent& p = *input.purchase;
   const EarningRules& rules = program.earning;
   EarningResult result;

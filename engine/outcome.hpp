@@ -30,7 +30,7 @@ std::string_view error_code_name(ErrorCode code);
 
 // A refusal: the code, the request field it is about (empty when none) and a sentence
 // for the integrator.
-struct Rejection {
+struct [[nodiscard]] Rejection {
   ErrorCode code = ErrorCode::ok;
   std::string field;
   std::string message;

@@ -1,8 +1,9 @@
 // Overflow-checked rational arithmetic; see rational.hpp for why.
 #include "engine/rational.hpp"
 
-#include <cassert>
 #include <limits>
+
+#include "engine/check.hpp"
 
 namespace loyalty {
 namespace {
@@ -21,7 +22,7 @@ Int128 gcd128(Int128 a, Int128 b) {
 }
 
 Rational normalised(Int128 numerator, Int128 denominator) {
-  assert(denominator != 0);
+  LOYALTY_CHECK(denominator != 0);
   if (denominator < 0) {
     numerator = -numerator;
     denominator = -denominator;

@@ -2,9 +2,9 @@
 // outbox by a previous run) and an orderly stop. The writers are in partition.cpp.
 #include "engine/runtime/runtime.hpp"
 
-#include <cassert>
 #include <cstdio>
 
+#include "engine/check.hpp"
 #include "engine/runtime/claim_registry.hpp"
 #include "engine/runtime/intake.hpp"
 #include "engine/runtime/partition.hpp"
@@ -65,7 +65,7 @@ Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& pr
       programs_(programs),
       clock_(std::move(clock)),
       claims_(std::make_unique<ClaimTable>()) {
-  assert(options_.partitions > 0 && options_.batch_events_max > 0);
+  LOYALTY_CHECK(options_.partitions > 0 && options_.batch_events_max > 0);
   partitions_.reserve(options_.partitions);
   for (uint32_t i = 0; i < options_.partitions; ++i) {
     partitions_.push_back(std::make_unique<Partition>(*this, options_.queue_capacity));

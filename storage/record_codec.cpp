@@ -1,6 +1,7 @@
 // Engine structs ⇄ FlatBuffers bytes: builders on the way in, Verifier + checks on the way out.
 #include "storage/record_codec.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <limits>
@@ -219,24 +220,44 @@ Offset<fb::SignupEventRecord> encode_signup(FlatBufferBuilder& builder, const Si
 
 Offset<fb::PurchaseEventRecord> encode_purchase(FlatBufferBuilder& builder,
                                                 const PurchaseEvent& e) {
-  // One vector per field (layout 5). Vectors of strings need their offsets first.
-  std::vector<Offset<flatbuffers::String>> skus;
-  std::vector<Offset<flatbuffers::String>> categories;
-  std::vector<uint32_t> quantities;
-  std::vector<int64_t> amounts;
-  skus.reserve(e.lines.size());
-  categories.reserve(e.lines.size());
-  amounts.reserve(e.lines.size());
+  // One vector per field (layout 5). Vectors of strings need their offsets first; the scratch
+  // vectors are reused, so that encoding a purchase allocates nothing once warm.
+  struct Scratch {
+    std::vector<Offset<flatbuffers::String>> skus;
+    std::vector<Offset<flatbuffers::String>> categories;
+    std::vector<uint32_t> quantities;
+    std::vector<int64_t> amounts;
+    std::vector<std::pair<std::string_view, Offset<flatbuffers::String>>> distinct;
+  };
+  thread_local Scratch scratch;
+  auto& [skus, categories, quantities, amounts, distinct] = scratch;
+  skus.clear();
+  categories.clear();
+  quantities.clear();
+  amounts.clear();
+  distinct.clear();
+  // A basket repeats a few categories: each is stored once (up to this many distinct ones,
+  // which bounds the search; FlatBuffers' own shared strings allocate a set node each).
+  constexpr size_t kSharedCategoriesMax = 32;
   bool every_quantity_one = true;
   for (const PurchaseLine& line : e.lines) {
     skus.push_back(builder.CreateString(line.sku.data(), line.sku.size()));
-    categories.push_back(builder.CreateSharedString(line.category.data(), line.category.size()));
+    const auto seen = std::find_if(distinct.begin(), distinct.end(), [&line](const auto& entry) {
+      return entry.first == line.category;
+    });
+    if (seen != distinct.end()) {
+      categories.push_back(seen->second);
+    } else {
+      categories.push_back(builder.CreateString(line.category.data(), line.category.size()));
+      if (distinct.size() < kSharedCategoriesMax) {
+        distinct.emplace_back(line.category, categories.back());
+      }
+    }
     amounts.push_back(line.amount_minor);
     every_quantity_one = every_quantity_one && line.quantity == 1;
   }
   Offset<flatbuffers::Vector<uint32_t>> quantity_vector = 0;
   if (!every_quantity_one) {
-    quantities.reserve(e.lines.size());
     for (const PurchaseLine& line : e.lines) {
       LOYALTY_CHECK(line.quantity >= 1 && line.quantity <= std::numeric_limits<uint32_t>::max());
       quantities.push_back(static_cast<uint32_t>(line.quantity));
@@ -914,11 +935,11 @@ std::string_view RecordEncoder::purchase(const PurchaseRecord& purchase, uint64_
   Offset<flatbuffers::Vector<Offset<flatbuffers::String>>> rules = 0;
   Offset<flatbuffers::Vector<int64_t>> rule_points = 0;
   if (!answer.breakdown.empty()) {
-    std::vector<Offset<flatbuffers::String>> rule_names;
-    rule_names.reserve(answer.breakdown.size());
+    std::vector<Offset<flatbuffers::String>>& rule_names = string_offsets_;
+    rule_names.clear();
     numbers.clear();
-    for (const BreakdownLine& line : answer.breakdown) {
-      rule_names.push_back(builder.CreateSharedString(line.rule.data(), line.rule.size()));
+    for (const BreakdownLine& line : answer.breakdown) {  // one line per rule: no repeats
+      rule_names.push_back(builder.CreateString(line.rule.data(), line.rule.size()));
       numbers.push_back(line.points);
     }
     rules = builder.CreateVector(rule_names);

@@ -49,6 +49,7 @@ class RecordEncoder {
   flatbuffers::FlatBufferBuilder builder_{1024};
   std::vector<flatbuffers::Offset<fb::FeedNoteRecord>> note_offsets_;
   std::vector<int64_t> line_numbers_;
+  std::vector<flatbuffers::Offset<flatbuffers::String>> string_offsets_;
 };
 
 // `out.lots` is left empty: lots live in their own column family.

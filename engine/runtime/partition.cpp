@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <unordered_set>
 
 #include "engine/check.hpp"
 #include "engine/runtime/claim_registry.hpp"
@@ -182,11 +181,14 @@ Status Runtime::Partition::decide(const ProgramVersion& program, Work& work) {
 
 void Runtime::Partition::build_commit(const ProgramVersion& program) {
   commit_.clear();
-  std::unordered_set<std::string_view> members_written;
+  // Gathered in reused vectors, then sorted: no allocation per event once warm.
+  std::vector<const MemberState*>& members = batch_members_;
+  std::vector<const PurchaseRecord*>& purchases = batch_purchases_;
+  std::vector<HoldWrite>& holds = batch_holds_;
+  members.clear();
+  purchases.clear();
+  holds.clear();
   lots_written_.clear();
-  // Purchases and holds written more than once in the batch: only the latest version.
-  std::unordered_map<std::string_view, size_t> purchase_index;
-  std::unordered_map<std::string_view, size_t> hold_index;
   for (Work& work : work_) {
     // A follow-up leaves the outbox with the commit that settles it, applied or not: one the
     // engine refuses would be refused again at every redelivery.
@@ -196,16 +198,8 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
     if (!work.applied) continue;
     const std::string& member_id = work.request->event.member_id();
     const MemberState& member = *members_.at(member_id);
-    if (members_written.insert(member.member_id).second) {
-      // Σ lots − debt == available + pending + held, for every member a batch writes. (Once
-      // per batch, not per event: the sum runs over all the member's open lots.)
-      LOYALTY_CHECK(lots_match_balance(member));
-      commit_.members.push_back(&member);
-    }
-    if (!work.effects.lots_written.empty()) {
-      std::vector<uint64_t>& ids = lots_written_[&member];
-      ids.insert(ids.end(), work.effects.lots_written.begin(), work.effects.lots_written.end());
-    }
+    members.push_back(&member);
+    for (uint64_t lot_id : work.effects.lots_written) lots_written_.emplace_back(&member, lot_id);
     for (const LedgerEntry& entry : work.effects.entries) {
       commit_.entries.push_back({&member.member_id, &entry});
     }
@@ -215,39 +209,49 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
     if (work.idempotency) commit_.idempotency.push_back(&*work.idempotency);
     commit_.events.push_back({&work.request->event, program.number});
     for (IdentifierClaim& claim : work.identifiers) commit_.identifiers.push_back(claim);
-    if (const auto& purchase = work.effects.purchase) {
-      auto [it, inserted] =
-          purchase_index.try_emplace(purchase->event_id, commit_.purchases.size());
-      if (inserted) {
-        commit_.purchases.push_back(&*purchase);
-      } else {
-        commit_.purchases[it->second] = &*purchase;
-      }
-    }
-    for (const Hold& hold : work.effects.holds_written) {
-      auto [it, inserted] = hold_index.try_emplace(hold.hold_id, commit_.holds.size());
-      if (inserted) {
-        commit_.holds.push_back({&member.member_id, &hold});
-      } else {
-        commit_.holds[it->second] = {&member.member_id, &hold};
-      }
-    }
+    if (const auto& purchase = work.effects.purchase) purchases.push_back(&*purchase);
+    for (const Hold& hold : work.effects.holds_written) holds.push_back({&member.member_id, &hold});
     for (const ReferralLink& link : work.effects.referral_links) {
       commit_.referral_links.push_back(&link);
     }
     for (const Event& follow_up : work.effects.follow_ups)
       commit_.outbox_puts.push_back(&follow_up);
   }
+  // A member's record is written once per batch, however many of its events it holds.
+  std::sort(members.begin(), members.end());
+  members.erase(std::unique(members.begin(), members.end()), members.end());
+  for (const MemberState* member : members) {
+    // Σ lots − debt == available + pending + held, for every member a batch writes. (Once
+    // per batch, not per event: the sum runs over all the member's open lots.)
+    LOYALTY_CHECK(lots_match_balance(*member));
+    commit_.members.push_back(member);
+  }
+  // A purchase or hold written more than once in the batch: only its latest version (stable
+  // sorts keep the batch's order among equal ids).
+  std::stable_sort(
+      purchases.begin(), purchases.end(),
+      [](const PurchaseRecord* a, const PurchaseRecord* b) { return a->event_id < b->event_id; });
+  for (size_t i = 0; i < purchases.size(); ++i) {
+    if (i + 1 == purchases.size() || purchases[i + 1]->event_id != purchases[i]->event_id) {
+      commit_.purchases.push_back(purchases[i]);
+    }
+  }
+  std::stable_sort(holds.begin(), holds.end(), [](const HoldWrite& a, const HoldWrite& b) {
+    return a.hold->hold_id < b.hold->hold_id;
+  });
+  for (size_t i = 0; i < holds.size(); ++i) {
+    if (i + 1 == holds.size() || holds[i + 1].hold->hold_id != holds[i].hold->hold_id) {
+      commit_.holds.push_back(holds[i]);
+    }
+  }
   // Found by id (a member's lots are in lot_id order), not by a pass over all of them: a busy
   // member holds thousands of open lots and is in nearly every batch.
-  for (auto& [member, lot_ids] : lots_written_) {
-    std::sort(lot_ids.begin(), lot_ids.end());
-    lot_ids.erase(std::unique(lot_ids.begin(), lot_ids.end()), lot_ids.end());
-    for (uint64_t lot_id : lot_ids) {
-      const Lot* lot = find_lot(*member, lot_id);
-      LOYALTY_CHECK(lot != nullptr);
-      commit_.lots.push_back({&member->member_id, lot});
-    }
+  std::sort(lots_written_.begin(), lots_written_.end());
+  lots_written_.erase(std::unique(lots_written_.begin(), lots_written_.end()), lots_written_.end());
+  for (const auto& [member, lot_id] : lots_written_) {
+    const Lot* lot = find_lot(*member, lot_id);
+    LOYALTY_CHECK(lot != nullptr);
+    commit_.lots.push_back({&member->member_id, lot});
   }
 }
 
@@ -332,15 +336,17 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
       // A spent or expired lot is no longer part of the member's state (the commit deleted
       // it). Looked for only when one of the lots this batch wrote ran out: the pass is over
       // every lot.
-      if (const auto written = lots_written_.find(&*member); written != lots_written_.end()) {
-        const bool emptied =
-            std::any_of(written->second.begin(), written->second.end(), [&](uint64_t lot_id) {
-              const Lot* lot = find_lot(*member, lot_id);
-              return lot != nullptr && lot->points_remaining == 0;
-            });
-        if (emptied) {
-          std::erase_if(member->lots, [](const Lot& lot) { return lot.points_remaining == 0; });
-        }
+      const MemberState* key = &*member;
+      const auto first = std::lower_bound(lots_written_.begin(), lots_written_.end(), key,
+                                          [](const std::pair<const MemberState*, uint64_t>& written,
+                                             const MemberState* m) { return written.first < m; });
+      bool emptied = false;
+      for (auto it = first; it != lots_written_.end() && it->first == key && !emptied; ++it) {
+        const Lot* lot = find_lot(*member, it->second);
+        emptied = lot != nullptr && lot->points_remaining == 0;
+      }
+      if (emptied) {
+        std::erase_if(member->lots, [](const Lot& lot) { return lot.points_remaining == 0; });
       }
       cache_.put(std::move(*member));
     }

@@ -77,8 +77,12 @@ class Runtime::Partition : private PrepareView {
   Prepared prepared_;                            // the event being decided
   BatchOverlay overlay_;
   std::vector<std::pair<std::string, std::string>> claimed_;
-  // The lots the batch's applied events wrote, per member (build_commit).
-  std::unordered_map<const MemberState*, std::vector<uint64_t>> lots_written_;
+  // build_commit's scratch: the lots the batch's applied events wrote (member, lot id),
+  // sorted; the members, purchases and holds it wrote, before duplicates are dropped.
+  std::vector<std::pair<const MemberState*, uint64_t>> lots_written_;
+  std::vector<const MemberState*> batch_members_;
+  std::vector<const PurchaseRecord*> batch_purchases_;
+  std::vector<HoldWrite> batch_holds_;
   CommitBatch commit_;
   std::vector<Event> parked_follow_ups_;  // their batch failed; queued again after a success
   std::thread thread_;                    // last: starts after everything it uses exists

@@ -428,10 +428,6 @@ Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksS
   db_options.bytes_per_sync = kBytesPerSync;
   db_options.wal_bytes_per_sync = kBytesPerSync;
   if (options.env != nullptr) db_options.env = options.env;
-  // Compactions run below the writers and the I/O threads: on a small machine they otherwise
-  // take a core for tens of milliseconds at a time, and every request waiting then shows it
-  // in the tail. They still get what the foreground leaves (stalls are in /metrics).
-  db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW);
   // Failed writes are resumed by the store (WriteRecovery); the memtable anchor is never
   // flushed at close (it was never in the WAL, and nothing needs it after).
   const auto recovery = std::make_shared<WriteRecovery>();

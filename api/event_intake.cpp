@@ -14,57 +14,71 @@ Problem store_forbidden() {
                       "original_event_id");
 }
 
-void submit_purchase(const ApiContext& context, const Principal& principal, PurchaseEvent& purchase,
-                     PurchasesInFlight* in_flight, ReplyDone& done) {
+std::optional<Problem> admit_purchase(const Principal& principal, const PurchaseEvent& purchase,
+                                      PurchasesInFlight* in_flight) {
   if (Rejection r = authorize_store(principal, purchase.store_id); !r.ok()) {
-    return done(make_problem(r));
+    return make_problem(r);
   }
   if (in_flight != nullptr) {
     in_flight->try_emplace(purchase.event_id,
                            PurchaseInFlight{purchase.member_id, purchase.store_id});
   }
-  // The answer only needs the ids; the event itself moves into the runtime.
-  PurchaseEvent ids = purchase_ids(purchase);
-  submit_for_request(*context.runtime, Event{std::move(purchase)},
-                     [ids = std::move(ids), done = std::move(done)](EventResult&& result) {
-                       done(purchase_reply(ids, result));
-                     });
+  return std::nullopt;
 }
 
-void submit_refund(const ApiContext& context, const Principal& principal, RefundEvent& refund,
-                   const PurchasesInFlight* in_flight, ReplyDone& done) {
-  std::string member_id;
-  const auto earlier = in_flight != nullptr ? in_flight->find(refund.original_event_id)
-                                            : PurchasesInFlight::const_iterator{};
-  if (in_flight != nullptr && earlier != in_flight->end()) {
-    // Its purchase is not stored yet: naming the member queues the refund behind it.
-    if (!authorize_store(principal, earlier->second.store_id).ok()) {
-      return done(store_forbidden());
+std::optional<Problem> admit_refund(const ApiContext& context, const Principal& principal,
+                                    RefundEvent& refund, const PurchasesInFlight* in_flight) {
+  if (in_flight != nullptr) {
+    if (const auto earlier = in_flight->find(refund.original_event_id);
+        earlier != in_flight->end()) {
+      // Its purchase is not stored yet: naming the member queues the refund behind it.
+      if (!authorize_store(principal, earlier->second.store_id).ok()) return store_forbidden();
+      refund.member_id = earlier->second.member_id;
+      return std::nullopt;
     }
-    refund.member_id = earlier->second.member_id;
-    member_id = earlier->second.member_id;
-  } else if (std::optional<Problem> problem =
-                 prepare_refund(context, principal, refund, member_id)) {
-    return done(std::move(*problem));
   }
+  // From the stored purchase (also what the runtime routes it by; "" when there is none).
+  return prepare_refund(context, principal, refund, refund.member_id);
+}
+
+}  // namespace
+
+std::optional<Problem> admit_client_event(const ApiContext& context, const Principal& principal,
+                                          ClientEvent& event, PurchasesInFlight* in_flight) {
+  if (Rejection r = authorize(principal, {Role::pos, Role::admin}); !r.ok()) {
+    return make_problem(r);
+  }
+  if (const auto* purchase = std::get_if<PurchaseEvent>(&event)) {
+    return admit_purchase(principal, *purchase, in_flight);
+  }
+  return admit_refund(context, principal, std::get<RefundEvent>(event), in_flight);
+}
+
+void submit_admitted_event(const ApiContext& context, ClientEvent event, ReplyDone done) {
+  // The answer only needs the ids; the event itself moves into the runtime.
+  if (auto* purchase = std::get_if<PurchaseEvent>(&event)) {
+    PurchaseEvent ids = purchase_ids(*purchase);
+    submit_for_request(*context.runtime, Event{std::move(*purchase)},
+                       [ids = std::move(ids), done = std::move(done)](EventResult&& result) {
+                         done(purchase_reply(ids, result));
+                       });
+    return;
+  }
+  RefundEvent& refund = std::get<RefundEvent>(event);
   RefundEvent ids = refund_ids(refund);
+  std::string member_id = refund.member_id;
   submit_for_request(
       *context.runtime, Event{std::move(refund)},
       [ids = std::move(ids), member_id = std::move(member_id), done = std::move(done)](
           EventResult&& result) { done(refund_reply(ids, member_id, result)); });
 }
 
-}  // namespace
-
 void submit_client_event(const ApiContext& context, const Principal& principal, ClientEvent event,
                          PurchasesInFlight* in_flight, ReplyDone done) {
-  if (Rejection r = authorize(principal, {Role::pos, Role::admin}); !r.ok()) {
-    return done(make_problem(r));
+  if (std::optional<Problem> problem = admit_client_event(context, principal, event, in_flight)) {
+    return done(std::move(*problem));
   }
-  if (auto* purchase = std::get_if<PurchaseEvent>(&event)) {
-    return submit_purchase(context, principal, *purchase, in_flight, done);
-  }
-  submit_refund(context, principal, std::get<RefundEvent>(event), in_flight, done);
+  submit_admitted_event(context, std::move(event), std::move(done));
 }
 
 }  // namespace loyalty::api

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -32,7 +33,16 @@ using PurchasesInFlight = std::unordered_map<std::string, PurchaseInFlight>;
 
 using ReplyDone = std::function<void(Reply&&)>;
 
-// `in_flight` may be null (a single request has no earlier purchases).
+// Whether the caller may send `event` (its role, its store scope), with a refund's member
+// named on it when known; a problem when it may not go on. A purchase is added to `in_flight`
+// (which may be null: a single request has no earlier purchases).
+std::optional<Problem> admit_client_event(const ApiContext& context, const Principal& principal,
+                                          ClientEvent& event, PurchasesInFlight* in_flight);
+
+// Submits an admitted event; `done` gets its reply on a runtime writer thread.
+void submit_admitted_event(const ApiContext& context, ClientEvent event, ReplyDone done);
+
+// Both, for the front ends that answer every event through a callback (batch, WebSocket).
 void submit_client_event(const ApiContext& context, const Principal& principal, ClientEvent event,
                          PurchasesInFlight* in_flight, ReplyDone done);
 

@@ -88,13 +88,17 @@ std::optional<Problem> prepare_refund(const ApiContext& context, const Principal
 
 namespace {
 
-// A single event over HTTP: submitted through the one path every front end takes.
+// A single event over HTTP, through the one path every front end takes: admitted at once (a
+// refusal is answered without a round trip to a writer), then submitted.
 RouteResult submit_request(const ApiContext& context, const Principal& principal,
                            ClientEvent event) {
-  return Deferred{[context, principal, event = std::move(event)](Respond respond) mutable {
-    submit_client_event(
-        context, principal, std::move(event), nullptr,
-        [respond = std::move(respond)](Reply&& reply) { respond(to_response(reply)); });
+  if (std::optional<Problem> problem = admit_client_event(context, principal, event, nullptr)) {
+    return problem_response(*problem);
+  }
+  return Deferred{[context, event = std::move(event)](Respond respond) mutable {
+    submit_admitted_event(context, std::move(event), [respond = std::move(respond)](Reply&& reply) {
+      respond(to_response(reply));
+    });
   }};
 }
 

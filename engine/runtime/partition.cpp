@@ -182,7 +182,7 @@ Status Runtime::Partition::decide(const ProgramVersion& program, Work& work) {
 void Runtime::Partition::build_commit(const ProgramVersion& program) {
   commit_.clear();
   // Gathered in reused vectors, then sorted: no allocation per event once warm.
-  std::vector<const MemberState*>& members = batch_members_;
+  std::vector<std::pair<const MemberState*, size_t>>& members = batch_members_;
   std::vector<const PurchaseRecord*>& purchases = batch_purchases_;
   std::vector<HoldWrite>& holds = batch_holds_;
   members.clear();
@@ -198,7 +198,7 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
     if (!work.applied) continue;
     const std::string& member_id = work.request->event.member_id();
     const MemberState& member = *members_.at(member_id);
-    members.push_back(&member);
+    members.emplace_back(&member, members.size());
     for (uint64_t lot_id : work.effects.lots_written) lots_written_.emplace_back(&member, lot_id);
     for (const LedgerEntry& entry : work.effects.entries) {
       commit_.entries.push_back({&member.member_id, &entry});
@@ -217,10 +217,15 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
     for (const Event& follow_up : work.effects.follow_ups)
       commit_.outbox_puts.push_back(&follow_up);
   }
-  // A member's record is written once per batch, however many of its events it holds.
-  std::sort(members.begin(), members.end());
-  members.erase(std::unique(members.begin(), members.end()), members.end());
-  for (const MemberState* member : members) {
+  // A member's record is written once per batch, however many of its events it holds, in the
+  // order the batch first wrote it: the same inputs give the same write batch.
+  std::sort(members.begin(), members.end());  // by member, then first position
+  members.erase(std::unique(members.begin(), members.end(),
+                            [](const auto& a, const auto& b) { return a.first == b.first; }),
+                members.end());
+  std::sort(members.begin(), members.end(),
+            [](const auto& a, const auto& b) { return a.second < b.second; });
+  for (const auto& [member, first_position] : members) {
     // Σ lots − debt == available + pending + held, for every member a batch writes. (Once
     // per batch, not per event: the sum runs over all the member's open lots.)
     LOYALTY_CHECK(lots_match_balance(*member));
@@ -248,10 +253,14 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
   // member holds thousands of open lots and is in nearly every batch.
   std::sort(lots_written_.begin(), lots_written_.end());
   lots_written_.erase(std::unique(lots_written_.begin(), lots_written_.end()), lots_written_.end());
-  for (const auto& [member, lot_id] : lots_written_) {
-    const Lot* lot = find_lot(*member, lot_id);
-    LOYALTY_CHECK(lot != nullptr);
-    commit_.lots.push_back({&member->member_id, lot});
+  for (const MemberState* member : commit_.members) {  // in the batch's order
+    const auto first = std::lower_bound(lots_written_.begin(), lots_written_.end(),
+                                        std::pair<const MemberState*, uint64_t>{member, 0});
+    for (auto it = first; it != lots_written_.end() && it->first == member; ++it) {
+      const Lot* lot = find_lot(*member, it->second);
+      LOYALTY_CHECK(lot != nullptr);
+      commit_.lots.push_back({&member->member_id, lot});
+    }
   }
 }
 

@@ -80,7 +80,7 @@ class Runtime::Partition : private PrepareView {
   // build_commit's scratch: the lots the batch's applied events wrote (member, lot id),
   // sorted; the members, purchases and holds it wrote, before duplicates are dropped.
   std::vector<std::pair<const MemberState*, uint64_t>> lots_written_;
-  std::vector<const MemberState*> batch_members_;
+  std::vector<std::pair<const MemberState*, size_t>> batch_members_;  // with first position
   std::vector<const PurchaseRecord*> batch_purchases_;
   std::vector<HoldWrite> batch_holds_;
   CommitBatch commit_;

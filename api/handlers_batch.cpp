@@ -4,11 +4,9 @@
 #include <atomic>
 #include <boost/beast/core/string.hpp>
 #include <boost/json/array.hpp>
-#include <unordered_map>
 
 #include "api/event_intake.hpp"
 #include "api/handlers.hpp"
-#include "api/handlers_events.hpp"
 #include "api/request_parsing.hpp"
 
 namespace loyalty::api {

@@ -1,4 +1,5 @@
-// Pieces of the purchase and refund endpoints that the batch endpoint reuses. Internal to api/.
+// Pieces of the purchase and refund endpoints that the one submit path (event_intake.cpp) uses.
+// Internal to api/.
 // Thread-safety: as route().
 #pragma once
 

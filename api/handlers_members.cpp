@@ -124,7 +124,7 @@ HttpResponse handle_lookup(const ApiContext& context, boost::urls::params_view p
 HttpResponse handle_ledger(const ApiContext& context, std::string_view member_id,
                            boost::urls::params_view params) {
   size_t limit = kLedgerLimitDefault;
-  std::optional<uint64_t> cursor;
+  std::optional<LedgerCursor> cursor;
   for (const boost::urls::param param : params) {
     uint64_t number = 0;
     if (param.key == "limit") {
@@ -134,12 +134,19 @@ HttpResponse handle_ledger(const ApiContext& context, std::string_view member_id
       }
       limit = static_cast<size_t>(number);
     } else if (param.key == "cursor") {
-      if (!parse_decimal(param.value, number) || number < 1) {
+      // "<seq>-<log_seq>" as ledger_page_json writes it; a bare "<seq>" (the form before
+      // layout 6) still pages, finding its place from the newest entry.
+      const std::string_view text = param.value;
+      const size_t dash = text.find('-');
+      uint64_t log_seq = 0;
+      if (!parse_decimal(text.substr(0, dash), number) || number < 1 ||
+          (dash != std::string_view::npos &&
+           (!parse_decimal(text.substr(dash + 1), log_seq) || log_seq < 1))) {
         return problem_response(ErrorCode::invalid_request,
                                 "cursor must be a next_cursor value from an earlier page",
                                 "cursor");
       }
-      cursor = number;
+      cursor = LedgerCursor{number, log_seq};
     } else {
       return problem_response(ErrorCode::invalid_request,
                               "unknown query parameter; use limit or cursor", param.key);
@@ -151,6 +158,10 @@ HttpResponse handle_ledger(const ApiContext& context, std::string_view member_id
   }
   LedgerPage page;
   if (Status status = context.store->read_ledger(member_id, cursor, limit, page); !status.ok()) {
+    if (status.code() == Status::Code::invalid_argument) {
+      return problem_response(ErrorCode::invalid_request,
+                              "cursor must be a next_cursor value from an earlier page", "cursor");
+    }
     return problem_response(storage_problem(status, "read_ledger"));
   }
   return json_response(http::status::ok, ledger_page_json(member_id, page));

@@ -98,7 +98,8 @@ json::object ledger_page_json(std::string_view member_id, const LedgerPage& page
   json::object body;
   body["entries"] = std::move(entries);
   if (page.next_cursor)
-    body["next_cursor"] = std::to_string(*page.next_cursor);
+    body["next_cursor"] = std::to_string(page.next_cursor->before_seq) + "-" +
+                          std::to_string(page.next_cursor->log_seq);
   else
     body["next_cursor"] = nullptr;
   return body;

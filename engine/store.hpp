@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,15 +36,20 @@ struct IdempotencyRecord {
   Answer answer;
 };
 
-// An accepted input event as the event log keeps it: enough to replay it exactly.
+// An accepted input event as the event log keeps it: enough to replay it exactly, with what it
+// wrote in its member's history (the ledger entries and feed notifications its apply made).
 struct LoggedEvent {
+  LoggedEvent(const Event* logged, uint32_t version, const MemberState* of = nullptr,
+              std::span<const LedgerEntry> wrote = {}, std::span<const Notification> told = {})
+      : event(logged), program_version(version), member(of), entries(wrote), notifications(told) {}
+
   const Event* event = nullptr;
   uint32_t program_version = 0;
-};
-
-struct LedgerWrite {
-  const std::string* member_id = nullptr;
-  const LedgerEntry* entry = nullptr;
+  // The event's member, as the batch leaves it (also in CommitBatch::members). Its history_head
+  // is where its history stood before the batch.
+  const MemberState* member = nullptr;
+  std::span<const LedgerEntry> entries;         // consecutive seqs, in apply order
+  std::span<const Notification> notifications;  // each follows one of `entries`
 };
 
 struct LotWrite {
@@ -62,17 +68,10 @@ struct StoredHold {
   Hold hold;
 };
 
-struct NotificationWrite {
-  const std::string* member_id = nullptr;
-  const Notification* notification = nullptr;
-};
-
 // One group commit. Pointers refer to data owned by the caller until commit() returns.
 struct CommitBatch {
   std::vector<const MemberState*> members;  // final state of every touched member
   std::vector<LotWrite> lots;
-  std::vector<LedgerWrite> entries;
-  std::vector<NotificationWrite> notifications;
   std::vector<const IdempotencyRecord*> idempotency;
   std::vector<LoggedEvent> events;  // in apply order
   std::vector<IdentifierClaim> identifiers;
@@ -87,8 +86,6 @@ struct CommitBatch {
   void clear() {
     members.clear();
     lots.clear();
-    entries.clear();
-    notifications.clear();
     idempotency.clear();
     events.clear();
     identifiers.clear();
@@ -114,7 +111,13 @@ class MemberStore {
   // Every follow-up written but not yet applied (for redelivery after a restart).
   virtual Status load_outbox(std::vector<Event>& out) = 0;
   // Everything in one atomic write, durable per the configured durability when it returns.
-  virtual Status commit(const CommitBatch& batch) = 0;
+  // `first_log_seq` is where the batch's first event landed in the event log (the others follow
+  // it); the caller moves each member's history_head there (MemberState::history_head).
+  virtual Status commit(const CommitBatch& batch, uint64_t& first_log_seq) = 0;
+  Status commit(const CommitBatch& batch) {
+    uint64_t first_log_seq = 0;
+    return commit(batch, first_log_seq);
+  }
 };
 
 }  // namespace loyalty

@@ -13,6 +13,7 @@ namespace loyalty::storage {
 
 inline constexpr std::string_view kMembersFamily = "members";
 inline constexpr std::string_view kLotsFamily = "lots";
+// Layouts 2–5 only: the ledger (and the feed inside it), now kept in the event log's records.
 inline constexpr std::string_view kLedgerFamily = "ledger";
 // Layout 1 only: the feed, now kept inside the ledger's records.
 inline constexpr std::string_view kFeedFamily = "feed";
@@ -28,7 +29,7 @@ inline constexpr std::string_view kOutboxFamily = "outbox";
 // "layout" in "meta": the record layout the folder was written with (docs/storage.md), as a
 // big-endian u32. Absent in folders of layout 1 (before issue 15), which had a "feed" family.
 inline constexpr std::string_view kLayoutKey = "layout";
-inline constexpr uint32_t kLayoutCurrent = 5;
+inline constexpr uint32_t kLayoutCurrent = 6;
 inline constexpr std::string_view kProgramKeyPrefix = "program/";
 inline constexpr std::string_view kProgramActiveKey = "program_active";
 // "job/" + job id: job records (storage/job_record.hpp), also in "meta".

@@ -25,7 +25,7 @@ namespace loyalty::storage {
 #define LOYALTY_CODEC_COVERS(type, size) \
   static_assert(sizeof(type) == (size), "a field of " #type " is not stored")
 // MemberState::lot_deadline (8 bytes) is derived from the lots and deliberately not stored.
-LOYALTY_CODEC_COVERS(MemberState, 440);
+LOYALTY_CODEC_COVERS(MemberState, 448);
 LOYALTY_CODEC_COVERS(Balance, 24);
 LOYALTY_CODEC_COVERS(Lot, 96);
 LOYALTY_CODEC_COVERS(Hold, 128);
@@ -33,7 +33,7 @@ LOYALTY_CODEC_COVERS(LotTake, 16);
 LOYALTY_CODEC_COVERS(MonthActivity, 32);
 LOYALTY_CODEC_COVERS(ReferralReward, 88);
 LOYALTY_CODEC_COVERS(LedgerEntry, 112);
-// Notification::entry_seq is the seq of the entry it is stored in (the key).
+// Notification::entry_seq is the seq of the entry it is stored with.
 LOYALTY_CODEC_COVERS(Notification, 96);
 LOYALTY_CODEC_COVERS(PurchaseRecord, 392);
 LOYALTY_CODEC_COVERS(PurchaseLineRecord, 56);
@@ -627,6 +627,26 @@ bool kind_fits_body(EventType kind, const EventBody& body) {
   return false;  // a number no EventType has
 }
 
+// The id an event's ledger entries name unless they say otherwise (the first entry of a
+// layout-6 event record stores no reference when it is this one). Empty for the kinds whose
+// entries each name something of their own (job steps, recalculations).
+std::string_view event_reference(const EventBody& body) {
+  return std::visit(
+      Overloaded{
+          [](const SignupEvent& e) -> std::string_view { return e.member_id; },
+          [](const PurchaseEvent& e) -> std::string_view { return e.event_id; },
+          [](const RefundEvent& e) -> std::string_view { return e.event_id; },
+          [](const RedemptionEvent& e) -> std::string_view { return e.redemption_id; },
+          [](const HoldEvent& e) -> std::string_view { return e.hold_id; },
+          [](const HoldActionEvent& e) -> std::string_view { return e.hold_id; },
+          [](const AdjustmentEvent& e) -> std::string_view { return e.adjustment_id; },
+          [](const ReferralFollowUp& e) -> std::string_view { return e.id; },
+          [](const JobStepEvent&) -> std::string_view { return {}; },
+          [](const RecalcAdjustmentEvent&) -> std::string_view { return {}; },
+      },
+      body);
+}
+
 Status decode_event_record(std::string_view bytes, Event& out, uint32_t& program_version) {
   const AlignedBytes aligned(bytes);
   const auto* record = verified_root<fb::EventRecord>(aligned);
@@ -655,7 +675,7 @@ std::string_view RecordEncoder::bytes() const {
   return {reinterpret_cast<const char*>(builder_.GetBufferPointer()), builder_.GetSize()};
 }
 
-std::string_view RecordEncoder::member(const MemberState& m) {
+std::string_view RecordEncoder::member(const MemberState& m, uint64_t history_head) {
   builder_.Clear();
   const auto phone = optional_string(builder_, m.phone);
   const auto card_no = optional_string(builder_, m.card_no);
@@ -697,6 +717,7 @@ std::string_view RecordEncoder::member(const MemberState& m) {
   if (m.balance != Balance{}) record.add_balance(&balance);
   record.add_lifetime_points(m.lifetime_points);
   record.add_purchase_count(m.purchase_count);
+  record.add_history_head(history_head);
   record.add_program_version(m.program_version);
   record.add_next_ledger_seq(m.next_ledger_seq);
   record.add_next_lot_id(m.next_lot_id);
@@ -782,45 +803,6 @@ PurchaseAnswer decode_purchase_answer(const fb::PurchaseAnswerRecord& stored) {
 
 }  // namespace
 
-std::string_view RecordEncoder::ledger_entry(const LedgerEntry& entry,
-                                             std::span<const Notification* const> notifications) {
-  builder_.Clear();
-  Offset<flatbuffers::Vector<Offset<fb::FeedNoteRecord>>> notes = 0;
-  if (!notifications.empty()) {
-    std::vector<Offset<fb::FeedNoteRecord>>& offsets = note_offsets_;
-    offsets.clear();
-    for (const Notification* note : notifications) {
-      LOYALTY_CHECK(note->entry_seq == entry.seq);
-      const uint8_t kind = feed_note_kind(note->type);
-      const auto type = kind != 0 ? 0 : optional_string(builder_, note->type);
-      const auto reference =
-          note->reference == entry.reference ? 0 : optional_string(builder_, note->reference);
-      fb::FeedNoteRecordBuilder record(builder_);
-      record.add_seq(note->seq);
-      record.add_kind(kind);
-      record.add_type(type);
-      record.add_points(note->points);
-      record.add_reference(reference);
-      if (note->at != entry.at) record.add_at(note->at);
-      offsets.push_back(record.Finish());
-    }
-    notes = builder_.CreateVector(offsets);
-  }
-  const auto reference = optional_string(builder_, entry.reference);
-  const auto rule = optional_string(builder_, entry.rule);
-  fb::LedgerEntryRecordBuilder record(builder_);
-  record.add_entry_type(static_cast<uint8_t>(entry.type));
-  record.add_points(entry.points);
-  record.add_at(entry.at);
-  record.add_reference(reference);
-  record.add_rule(rule);
-  record.add_program_version(entry.program_version);
-  record.add_balance_after(entry.balance_after);
-  record.add_notifications(notes);
-  builder_.Finish(record.Finish());
-  return bytes();
-}
-
 std::string_view RecordEncoder::idempotency(const IdempotencyRecord& idempotency) {
   builder_.Clear();
   using Stored = fb::StoredAnswer;
@@ -889,6 +871,79 @@ std::string_view RecordEncoder::event(const Event& event, uint32_t program_versi
   record.add_event_type(body_type);
   record.add_event(body);
   record.add_kind(static_cast<uint8_t>(event.kind));
+  builder_.Finish(record.Finish());
+  return bytes();
+}
+
+Offset<flatbuffers::Vector<Offset<fb::EventNoteRecord>>> RecordEncoder::event_notes(
+    const LedgerEntry& entry, std::span<const Notification> notifications) {
+  if (notifications.empty()) return 0;
+  std::vector<Offset<fb::EventNoteRecord>>& offsets = event_note_offsets_;
+  offsets.clear();
+  for (const Notification& note : notifications) {
+    LOYALTY_CHECK(note.entry_seq == entry.seq);
+    const uint8_t kind = feed_note_kind(note.type);
+    const auto type = kind != 0 ? 0 : optional_string(builder_, note.type);
+    const auto reference =
+        note.reference == entry.reference ? 0 : optional_string(builder_, note.reference);
+    fb::EventNoteRecordBuilder record(builder_);
+    record.add_kind(kind);
+    record.add_type(type);
+    if (note.points != entry.points) record.add_points(note.points);
+    record.add_reference(reference);
+    if (note.at != entry.at) record.add_at(note.at);
+    offsets.push_back(record.Finish());
+  }
+  return builder_.CreateVector(offsets);
+}
+
+std::string_view RecordEncoder::logged_event(const LoggedEvent& logged, uint64_t member_prev) {
+  const Event& event = *logged.event;
+  LOYALTY_CHECK(kind_fits_body(event.kind, event.body));
+  LOYALTY_CHECK(logged.member == nullptr || logged.member->member_id == event.member_id());
+  builder_.Clear();
+  const auto [body_type, body] = encode_body(builder_, event.body);
+  // Entries in apply order, seqs consecutive; each notification follows one of them, in order.
+  std::vector<Offset<fb::EventEntryRecord>>& entries = entry_offsets_;
+  entries.clear();
+  const std::string_view own_reference = event_reference(event.body);
+  const std::span<const Notification> notes = logged.notifications;
+  for (size_t i = 1; i < notes.size(); ++i) LOYALTY_CHECK(notes[i].seq == notes[i - 1].seq + 1);
+  size_t note = 0;
+  const LedgerEntry* previous = nullptr;
+  for (const LedgerEntry& entry : logged.entries) {
+    LOYALTY_CHECK(previous == nullptr || entry.seq == previous->seq + 1);
+    const size_t first_note = note;
+    while (note != notes.size() && notes[note].entry_seq == entry.seq) ++note;
+    const auto notifications = event_notes(entry, notes.subspan(first_note, note - first_note));
+    const std::string_view reference_before = previous ? previous->reference : own_reference;
+    const auto reference =
+        entry.reference == reference_before ? 0 : optional_string(builder_, entry.reference);
+    const auto rule = optional_string(builder_, entry.rule);
+    fb::EventEntryRecordBuilder record(builder_);
+    record.add_entry_type(static_cast<uint8_t>(entry.type));
+    record.add_points(entry.points);
+    record.add_balance_after(entry.balance_after);
+    record.add_rule(rule);
+    if (previous == nullptr || entry.at != previous->at) record.add_at(entry.at);
+    record.add_reference(reference);
+    const uint32_t version_before = previous ? previous->program_version : logged.program_version;
+    if (entry.program_version != version_before) record.add_program_version(entry.program_version);
+    record.add_notifications(notifications);
+    entries.push_back(record.Finish());
+    previous = &entry;
+  }
+  LOYALTY_CHECK(note == notes.size());  // every notification follows an entry of its event
+  const auto entry_vector = entries.empty() ? 0 : builder_.CreateVector(entries);
+  fb::EventRecordBuilder record(builder_);
+  record.add_program_version(logged.program_version);
+  record.add_event_type(body_type);
+  record.add_event(body);
+  record.add_kind(static_cast<uint8_t>(event.kind));
+  record.add_member_prev(member_prev);
+  if (!logged.entries.empty()) record.add_first_entry_seq(logged.entries.front().seq);
+  if (!notes.empty()) record.add_first_note_seq(notes.front().seq);
+  record.add_entries(entry_vector);
   builder_.Finish(record.Finish());
   return bytes();
 }
@@ -1036,6 +1091,7 @@ Status decode_member(std::string_view member_id, std::string_view bytes, MemberS
   out.next_ledger_seq = record->next_ledger_seq();
   out.next_lot_id = record->next_lot_id();
   out.next_notification_seq = record->next_notification_seq();
+  out.history_head.log_seq = record->history_head();
   if (const auto* activity = record->activity()) {
     out.activity.reserve(activity->size());
     for (const fb::MonthActivityRecord* month : *activity) {
@@ -1081,20 +1137,10 @@ Status decode_lot(uint64_t lot_id, std::string_view bytes, Lot& out) {
   return Status::ok_status();
 }
 
-namespace {
-
-const fb::LedgerEntryRecord* verified_ledger_entry(const AlignedBytes& aligned) {
-  const auto* record = verified_root<fb::LedgerEntryRecord>(aligned);
-  if (record == nullptr || !valid_entry_type(record->entry_type())) return nullptr;
-  return record;
-}
-
-}  // namespace
-
 Status decode_ledger_entry(uint64_t seq, std::string_view bytes, LedgerEntry& out) {
   const AlignedBytes aligned(bytes);
-  const auto* record = verified_ledger_entry(aligned);
-  if (record == nullptr) return corruption("ledger");
+  const auto* record = verified_root<fb::LedgerEntryRecord>(aligned);
+  if (record == nullptr || !valid_entry_type(record->entry_type())) return corruption("ledger");
   out.seq = seq;
   out.type = static_cast<EntryType>(record->entry_type());
   out.points = record->points();
@@ -1103,37 +1149,6 @@ Status decode_ledger_entry(uint64_t seq, std::string_view bytes, LedgerEntry& ou
   out.rule = to_string(record->rule());
   out.program_version = record->program_version();
   out.balance_after = record->balance_after();
-  return Status::ok_status();
-}
-
-Status decode_ledger_notifications(uint64_t seq, std::string_view bytes,
-                                   std::vector<Notification>& out) {
-  out.clear();
-  const AlignedBytes aligned(bytes);
-  const auto* record = verified_ledger_entry(aligned);
-  if (record == nullptr) return corruption("ledger");
-  const auto* notes = record->notifications();
-  if (notes == nullptr) return Status::ok_status();
-  uint64_t previous = 0;
-  for (const fb::FeedNoteRecord* note : *notes) {
-    // Ascending and never 0: a reader stops at the first one it has seen.
-    if (note->seq() <= previous) return corruption("ledger (notification seq)");
-    previous = note->seq();
-    Notification& notification = out.emplace_back();
-    notification.seq = note->seq();
-    if (note->kind() == 0) {
-      notification.type = to_string(note->type());
-    } else if (note->kind() <= kFeedNoteTypes.size()) {
-      notification.type = kFeedNoteTypes[note->kind() - 1];
-    } else {
-      return corruption("ledger (notification kind)");
-    }
-    notification.points = note->points();
-    notification.reference = note->reference() != nullptr ? to_string(note->reference())
-                                                          : to_string(record->reference());
-    notification.at = note->at().value_or(record->at());
-    notification.entry_seq = seq;
-  }
   return Status::ok_status();
 }
 
@@ -1188,6 +1203,68 @@ Status decode_idempotency(std::string_view key, std::string_view bytes, Idempote
   out.fingerprint = record->fingerprint();
   out.member_id = to_string(record->member_id());
   out.answer = std::move(answer);
+  return Status::ok_status();
+}
+
+Status decode_event_history(std::string_view bytes, EventHistory& out) {
+  out.entries.clear();
+  out.notifications.clear();
+  const AlignedBytes aligned(bytes);
+  const auto* record = verified_root<fb::EventRecord>(aligned);
+  if (record == nullptr) return corruption("event");
+  std::optional<EventBody> body = decode_body(*record);
+  if (!body) return corruption("event");
+  out.member_id = std::visit([](const auto& e) { return e.member_id; }, *body);
+  out.member_prev = record->member_prev();
+  const auto* entries = record->entries();
+  if (entries == nullptr) return Status::ok_status();
+  if (record->first_entry_seq() == 0) return corruption("event (entry seq)");
+  out.entries.reserve(entries->size());
+  uint64_t next_note = record->first_note_seq();
+  for (const fb::EventEntryRecord* stored : *entries) {
+    if (!valid_entry_type(stored->entry_type())) return corruption("event (entry type)");
+    const LedgerEntry* before = out.entries.empty() ? nullptr : &out.entries.back();
+    LedgerEntry entry;
+    entry.seq = record->first_entry_seq() + out.entries.size();
+    entry.type = static_cast<EntryType>(stored->entry_type());
+    entry.points = stored->points();
+    entry.balance_after = stored->balance_after();
+    entry.rule = to_string(stored->rule());
+    if (stored->at()) {
+      entry.at = *stored->at();
+    } else if (before != nullptr) {
+      entry.at = before->at;
+    } else {
+      return corruption("event (entry time)");
+    }
+    if (stored->reference() != nullptr) {
+      entry.reference = to_string(stored->reference());
+    } else {
+      entry.reference = before ? before->reference : std::string(event_reference(*body));
+    }
+    entry.program_version = stored->program_version().value_or(before ? before->program_version
+                                                                      : record->program_version());
+    if (const auto* notes = stored->notifications()) {
+      if (next_note == 0) return corruption("event (notification seq)");
+      for (const fb::EventNoteRecord* note : *notes) {
+        Notification& notification = out.notifications.emplace_back();
+        notification.seq = next_note++;
+        if (note->kind() == 0) {
+          notification.type = to_string(note->type());
+        } else if (note->kind() <= kFeedNoteTypes.size()) {
+          notification.type = kFeedNoteTypes[note->kind() - 1];
+        } else {
+          return corruption("event (notification kind)");
+        }
+        notification.points = note->points().value_or(entry.points);
+        notification.reference =
+            note->reference() != nullptr ? to_string(note->reference()) : entry.reference;
+        notification.at = note->at().value_or(entry.at);
+        notification.entry_seq = entry.seq;
+      }
+    }
+    out.entries.push_back(std::move(entry));
+  }
   return Status::ok_status();
 }
 

@@ -22,21 +22,32 @@
 namespace loyalty::storage {
 
 namespace fb {
-struct FeedNoteRecord;  // storage/records_generated.h
+struct EventNoteRecord;  // storage/records_generated.h
+struct EventEntryRecord;
 }
+
+// What a layout-6 event record holds of its member's history (decode_event_history).
+struct EventHistory {
+  std::string member_id;
+  uint64_t member_prev = 0;                 // the member's previous event's log_seq; 0: none
+  std::vector<LedgerEntry> entries;         // ascending seq
+  std::vector<Notification> notifications;  // ascending seq
+};
 
 // Encodes one record at a time into a builder reused across calls, so a commit of many
 // records allocates once. The returned bytes stay valid until the next call.
 // Thread-safety: none; one encoder per thread or per commit.
 class RecordEncoder {
  public:
-  std::string_view member(const MemberState& member);               // without member_id and lots
+  // Without member_id and lots; with where its history begins (MemberState::history_head is
+  // where it began before the batch, so the commit passes the new one).
+  std::string_view member(const MemberState& member, uint64_t history_head);
   std::string_view lot(const Lot& lot);                             // without lot_id
-  // Without seq; with the notifications that follow the entry (each one's entry_seq is its seq).
-  std::string_view ledger_entry(const LedgerEntry& entry,
-                                std::span<const Notification* const> notifications = {});
   std::string_view idempotency(const IdempotencyRecord& record);    // without key
   std::string_view event(const Event& event, uint32_t program_version);  // without log_seq
+  // The event log's record (without log_seq): the event, and what it wrote in its member's
+  // ledger and feed, chained to the member's previous event at `member_prev`.
+  std::string_view logged_event(const LoggedEvent& logged, uint64_t member_prev);
   std::string_view program_version(const StoredProgramVersion& version);
   // Without what the purchase's event holds (its id, member, store, time, lines' skus and
   // amounts): that is read from the event, at `log_seq` in the event log (decode_purchase).
@@ -46,8 +57,11 @@ class RecordEncoder {
 
  private:
   std::string_view bytes() const;
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::EventNoteRecord>>> event_notes(
+      const LedgerEntry& entry, std::span<const Notification> notifications);
   flatbuffers::FlatBufferBuilder builder_{1024};
-  std::vector<flatbuffers::Offset<fb::FeedNoteRecord>> note_offsets_;
+  std::vector<flatbuffers::Offset<fb::EventNoteRecord>> event_note_offsets_;
+  std::vector<flatbuffers::Offset<fb::EventEntryRecord>> entry_offsets_;
   std::vector<int64_t> line_numbers_;
   std::vector<flatbuffers::Offset<flatbuffers::String>> string_offsets_;
 };
@@ -55,12 +69,14 @@ class RecordEncoder {
 // `out.lots` is left empty: lots live in their own column family.
 Status decode_member(std::string_view member_id, std::string_view bytes, MemberState& out);
 Status decode_lot(uint64_t lot_id, std::string_view bytes, Lot& out);
+// A "ledger" record of layouts 2–5 (a folder of those layouts is read only to be migrated: its
+// ledger is part of the state digest the rebuilt folder must match).
 Status decode_ledger_entry(uint64_t seq, std::string_view bytes, LedgerEntry& out);
-// The notifications stored with the ledger entry `seq` (none in a record without them).
-Status decode_ledger_notifications(uint64_t seq, std::string_view bytes,
-                                   std::vector<Notification>& out);
 Status decode_idempotency(std::string_view key, std::string_view bytes, IdempotencyRecord& out);
 Status decode_event(uint64_t log_seq, std::string_view bytes, StoredEvent& out);
+// The member an event record belongs to and what it wrote in the member's history; records of
+// layouts before 6 hold no history (entries and notifications come back empty).
+Status decode_event_history(std::string_view bytes, EventHistory& out);
 Status decode_program_version(std::string_view bytes, StoredProgramVersion& out);
 // A purchase record names its event's position in the event log, where its member, store, time
 // and lines are (layout 5): purchase_log_seq reads that position, decode_purchase the record

@@ -143,6 +143,10 @@ Status corrupt_key(std::string_view family) {
                        "malformed key in column family " + std::string(family));
 }
 
+Status corruption(std::string_view what) {
+  return Status::error(Status::Code::corruption, "corrupt record: " + std::string(what));
+}
+
 rocksdb::ColumnFamilyOptions family_options(const std::shared_ptr<rocksdb::Cache>& cache,
                                             bool point_lookups) {
   rocksdb::BlockBasedTableOptions table;
@@ -359,6 +363,91 @@ struct RocksStore::Impl {
     if (Status status = decode(view(value), record); !status.ok()) return status;
     out = std::move(record);
     return Status::ok_status();
+  }
+
+  // The member's record without its lots; `out` empty when there is no such member.
+  Status read_member_record(const rocksdb::ReadOptions& read, std::string_view member_id,
+                            std::optional<MemberState>& out) const {
+    out.reset();
+    rocksdb::PinnableSlice value;
+    const rocksdb::Status got = db->Get(read, family(members), slice(member_id), &value);
+    if (got.IsNotFound()) return Status::ok_status();
+    if (Status status = from_rocks(got); !status.ok()) return status;
+    MemberState member;
+    if (Status status = storage::decode_member(member_id, view(value), member); !status.ok()) {
+      return status;
+    }
+    out = std::move(member);
+    return Status::ok_status();
+  }
+
+  // The member's history (layout 6): its events newest first, from the one at `log_seq` down
+  // the chain each names, visited as visit(log_seq, history, more) until `more` is false. An
+  // event of another member on the chain is corruption, or a bad cursor when it is the first
+  // and came from one.
+  template <typename Visit>
+  Status walk_history(const rocksdb::ReadOptions& read, std::string_view member_id,
+                      uint64_t log_seq, bool from_cursor, Visit&& visit) const {
+    storage::EventHistory history;
+    rocksdb::PinnableSlice value;
+    bool first = true;
+    while (log_seq != 0) {
+      value.Reset();
+      const rocksdb::Status got =
+          db->Get(read, family(events), slice(storage::event_key(log_seq)), &value);
+      if (got.IsNotFound() && first && from_cursor) return bad_cursor();
+      if (got.IsNotFound()) return corruption("events (a member's history names a missing event)");
+      if (Status status = from_rocks(got); !status.ok()) return status;
+      if (Status status = storage::decode_event_history(view(value), history); !status.ok()) {
+        return status;
+      }
+      if (history.member_id != member_id) {
+        return first && from_cursor ? bad_cursor()
+                                    : corruption("events (another member's event in a history)");
+      }
+      // The chain runs strictly back in the log, so the walk ends.
+      if (history.member_prev >= log_seq) return corruption("events (a history runs forward)");
+      bool more = true;
+      visit(log_seq, history, more);
+      if (!more) return Status::ok_status();
+      log_seq = history.member_prev;
+      first = false;
+    }
+    return Status::ok_status();
+  }
+
+  // The ledger of a folder of layouts 1–5, read to be migrated: one record per entry under the
+  // member's prefix of "ledger", newest first.
+  Status read_older_ledger(std::string_view member_id, std::optional<LedgerCursor> cursor,
+                           size_t limit, LedgerPage& out) const {
+    // Keys hold ~seq, so the first key at or after ~(before_seq - 1) is the newest entry
+    // older than the cursor.
+    const std::string begin = cursor ? storage::ledger_key(member_id, cursor->before_seq - 1)
+                                     : storage::member_prefix(member_id);
+    return scan(ledger, rocksdb::ReadOptions(), begin, storage::member_prefix_end(member_id),
+                [&](std::string_view key, std::string_view value, bool& more) -> Status {
+                  const std::optional<storage::MemberKey> parsed = storage::parse_ledger_key(key);
+                  if (!parsed || parsed->member_id != member_id || parsed->number == 0) {
+                    return corrupt_key("ledger");
+                  }
+                  if (out.entries.size() == limit) {  // one more exists: there is a next page
+                    out.next_cursor = LedgerCursor{out.entries.back().seq};
+                    more = false;
+                    return Status::ok_status();
+                  }
+                  LedgerEntry entry;
+                  if (Status status = storage::decode_ledger_entry(parsed->number, value, entry);
+                      !status.ok()) {
+                    return status;
+                  }
+                  out.entries.push_back(std::move(entry));
+                  return Status::ok_status();
+                });
+  }
+
+  static Status bad_cursor() {
+    return Status::error(Status::Code::invalid_argument,
+                         "cursor: not a next_cursor of this member's ledger");
   }
 
   // A purchase record completed from its own event (layout 5: the record keeps only what the
@@ -609,7 +698,7 @@ Status RocksStore::read_referrals(std::string_view referrer_id, std::vector<Refe
                      });
 }
 
-Status RocksStore::commit(const CommitBatch& batch) {
+Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
   // The builder's buffer is kept per thread: partition writers commit often.
   thread_local storage::RecordEncoder encoder;
   rocksdb::WriteBatch write;
@@ -620,19 +709,23 @@ Status RocksStore::commit(const CommitBatch& batch) {
 
   // Sequence numbers of entries, lots and notifications are handed out by the member's
   // counters; one written next to its member must lie below the counter it came from.
-  std::unordered_map<std::string_view, const MemberState*> batch_members;
+  struct BatchMember {
+    const MemberState* state;
+    uint64_t history_head;  // moves to each of its events as they are logged
+  };
+  thread_local std::unordered_map<std::string_view, BatchMember> batch_members;
+  batch_members.clear();
   for (const MemberState* member : batch.members) {
     LOYALTY_CHECK(member != nullptr);
     LOYALTY_CHECK(storage::valid_member_key(member->member_id));
     LOYALTY_CHECK(member->next_ledger_seq >= 1 && member->next_lot_id >= 1 &&
                   member->next_notification_seq >= 1);
-    batch_members[member->member_id] = member;
-    add(members, member->member_id, encoder.member(*member));
+    batch_members[member->member_id] = BatchMember{member, member->history_head.log_seq};
   }
   auto member_in_batch = [&](const std::string* member_id) -> const MemberState* {
     LOYALTY_CHECK(member_id != nullptr && storage::valid_member_key(*member_id));
     const auto found = batch_members.find(*member_id);
-    return found == batch_members.end() ? nullptr : found->second;
+    return found == batch_members.end() ? nullptr : found->second.state;
   };
   for (const LotWrite& lot : batch.lots) {
     const MemberState* member = member_in_batch(lot.member_id);
@@ -649,43 +742,6 @@ Status RocksStore::commit(const CommitBatch& batch) {
     }
     add(lots, storage::lot_key(*lot.member_id, lot.lot->lot_id), encoder.lot(*lot.lot));
   }
-  // The feed rides in the ledger: each notification is stored with the entry it follows, which
-  // the same event wrote, so it is in this batch.
-  thread_local std::vector<const NotificationWrite*> notes;
-  notes.clear();
-  for (const NotificationWrite& notification : batch.notifications) {
-    const MemberState* member = member_in_batch(notification.member_id);
-    LOYALTY_CHECK(notification.notification != nullptr && notification.notification->seq >= 1);
-    LOYALTY_CHECK(member == nullptr ||
-                  notification.notification->seq < member->next_notification_seq);
-    notes.push_back(&notification);
-  }
-  const auto note_order = [](const NotificationWrite* a, const NotificationWrite* b) {
-    return std::tie(*a->member_id, a->notification->entry_seq, a->notification->seq) <
-           std::tie(*b->member_id, b->notification->entry_seq, b->notification->seq);
-  };
-  std::sort(notes.begin(), notes.end(), note_order);
-  thread_local std::vector<const Notification*> entry_notes;
-  size_t notes_stored = 0;
-  for (const LedgerWrite& entry : batch.entries) {
-    const MemberState* member = member_in_batch(entry.member_id);
-    LOYALTY_CHECK(entry.entry != nullptr && entry.entry->seq >= 1);
-    LOYALTY_CHECK(member == nullptr || entry.entry->seq < member->next_ledger_seq);
-    entry_notes.clear();
-    auto first = std::partition_point(notes.begin(), notes.end(), [&](const NotificationWrite* n) {
-      return std::tie(*n->member_id, n->notification->entry_seq) <
-             std::tie(*entry.member_id, entry.entry->seq);
-    });
-    for (; first != notes.end() && *(*first)->member_id == *entry.member_id &&
-           (*first)->notification->entry_seq == entry.entry->seq;
-         ++first) {
-      entry_notes.push_back((*first)->notification);
-    }
-    notes_stored += entry_notes.size();
-    add(ledger, storage::ledger_key(*entry.member_id, entry.entry->seq),
-        encoder.ledger_entry(*entry.entry, entry_notes));
-  }
-  LOYALTY_CHECK(notes_stored == notes.size());
   // A purchase answers its retries from its own record: its idempotency record is not written.
   thread_local std::unordered_map<std::string_view, const PurchaseRecord*> batch_purchases;
   batch_purchases.clear();
@@ -715,17 +771,41 @@ Status RocksStore::commit(const CommitBatch& batch) {
   };
   thread_local std::unordered_map<std::string_view, LoggedPurchase> purchase_log_seqs;
   purchase_log_seqs.clear();
+  first_log_seq = 0;
   if (!batch.events.empty()) {
     uint64_t log_seq = impl_->next_log_seq.fetch_add(batch.events.size());
+    first_log_seq = log_seq;
     for (const LoggedEvent& logged : batch.events) {
       LOYALTY_CHECK(logged.event != nullptr);
       LOYALTY_CHECK(storage::valid_member_key(logged.event->member_id()));
+      // A member's history is the chain of its events that wrote in its ledger or feed
+      // (layout 6): each names the one before, and the member is written in this batch with
+      // its new head.
+      BatchMember* member = nullptr;
+      if (!logged.entries.empty() || !logged.notifications.empty()) {
+        LOYALTY_CHECK(logged.member != nullptr);
+        const auto found = batch_members.find(logged.member->member_id);
+        LOYALTY_CHECK(found != batch_members.end() && found->second.state == logged.member);
+        member = &found->second;
+        for (const LedgerEntry& entry : logged.entries) {
+          LOYALTY_CHECK(entry.seq >= 1 && entry.seq < logged.member->next_ledger_seq);
+        }
+        for (const Notification& note : logged.notifications) {
+          LOYALTY_CHECK(note.seq >= 1 && note.seq < logged.member->next_notification_seq);
+        }
+      }
       if (const auto* purchase = std::get_if<PurchaseEvent>(&logged.event->body)) {
         purchase_log_seqs[purchase->event_id] = LoggedPurchase{log_seq, purchase};
       }
-      add(events, storage::event_key(log_seq++),
-          encoder.event(*logged.event, logged.program_version));
+      add(events, storage::event_key(log_seq),
+          encoder.logged_event(logged, member != nullptr ? member->history_head : 0));
+      if (member != nullptr) member->history_head = log_seq;
+      ++log_seq;
     }
+  }
+  for (const MemberState* member : batch.members) {  // in the batch's order
+    add(members, member->member_id,
+        encoder.member(*member, batch_members.at(member->member_id).history_head));
   }
   for (const IdentifierClaim& claim : batch.identifiers) {
     LOYALTY_CHECK(!claim.value.empty() && storage::valid_member_key(claim.member_id));
@@ -771,84 +851,80 @@ Status RocksStore::commit(const CommitBatch& batch) {
   return impl_->write(write);
 }
 
-Status RocksStore::read_ledger(std::string_view member_id, std::optional<uint64_t> before_seq,
+Status RocksStore::read_ledger(std::string_view member_id, std::optional<LedgerCursor> cursor,
                                size_t limit, LedgerPage& out) {
   out.entries.clear();
   out.next_cursor.reset();
   if (limit == 0) {
     return Status::error(Status::Code::invalid_argument, "read_ledger: limit must be positive");
   }
-  if (!storage::valid_member_key(member_id) || before_seq == 0) return Status::ok_status();
-  // Keys hold ~seq, so the first key at or after ~(before_seq - 1) is the newest entry
-  // older than the cursor.
-  const std::string begin = before_seq ? storage::ledger_key(member_id, *before_seq - 1)
-                                       : storage::member_prefix(member_id);
-  return impl_->scan(
-      ledger, rocksdb::ReadOptions(), begin, storage::member_prefix_end(member_id),
-      [&](std::string_view key, std::string_view value, bool& more) -> Status {
-        const std::optional<MemberKey> parsed = storage::parse_ledger_key(key);
-        if (!parsed || parsed->member_id != member_id || parsed->number == 0) {
-          return corrupt_key("ledger");
+  if (!storage::valid_member_key(member_id) || (cursor && cursor->before_seq == 0)) {
+    return Status::ok_status();
+  }
+  if (impl_->layout < 6) return impl_->read_older_ledger(member_id, cursor, limit, out);
+  rocksdb::ManagedSnapshot snapshot(impl_->db.get());
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot.snapshot();
+  const uint64_t before_seq = cursor ? cursor->before_seq : std::numeric_limits<uint64_t>::max();
+  uint64_t from = cursor ? cursor->log_seq : 0;
+  if (from == 0) {  // from the member's newest event
+    std::optional<MemberState> member;
+    if (Status status = impl_->read_member_record(read, member_id, member); !status.ok()) {
+      return status;
+    }
+    if (!member) return Status::ok_status();
+    from = member->history_head.log_seq;
+  }
+  return impl_->walk_history(
+      read, member_id, from, cursor.has_value(),
+      [&](uint64_t log_seq, storage::EventHistory& history, bool& more) {
+        for (auto entry = history.entries.rbegin(); entry != history.entries.rend(); ++entry) {
+          if (entry->seq >= before_seq) continue;
+          if (out.entries.size() == limit) {  // one more exists: there is a next page
+            out.next_cursor = LedgerCursor{out.entries.back().seq, log_seq};
+            more = false;
+            return;
+          }
+          out.entries.push_back(std::move(*entry));
         }
-        if (out.entries.size() == limit) {  // one more exists: there is a next page
-          out.next_cursor = out.entries.back().seq;
-          more = false;
-          return Status::ok_status();
-        }
-        LedgerEntry entry;
-        if (Status status = storage::decode_ledger_entry(parsed->number, value, entry);
-            !status.ok()) {
-          return status;
-        }
-        out.entries.push_back(std::move(entry));
-        return Status::ok_status();
       });
 }
 
 Status RocksStore::read_notifications(std::string_view member_id, uint64_t after_seq, size_t limit,
                                       std::vector<Notification>& out) {
   out.clear();
-  if (limit == 0 || !storage::valid_member_key(member_id) ||
-      after_seq == std::numeric_limits<uint64_t>::max()) {
-    return Status::ok_status();
+  if (limit == 0 || !storage::valid_member_key(member_id)) return Status::ok_status();
+  rocksdb::ManagedSnapshot snapshot(impl_->db.get());
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot.snapshot();
+  std::optional<MemberState> member;
+  if (Status status = impl_->read_member_record(read, member_id, member); !status.ok()) {
+    return status;
   }
-  // The ledger newest first: collect until a notification at or below the floor (seqs fall as
-  // the entries get older), the floor being after_seq and, with a retention, the newest
-  // notification's seq minus the retention.
+  if (!member) return Status::ok_status();
+  // Those above the floor, which is after_seq and, with a retention, the newest notification's
+  // seq minus the retention. The member's counter says how many there are, so the walk stops
+  // at the last of them.
+  const uint64_t newest = member->next_notification_seq - 1;
   uint64_t floor = after_seq;
-  bool newest_seen = false;
-  std::vector<Notification> found;
-  std::vector<Notification> notes;
-  Status status = impl_->scan(
-      ledger, rocksdb::ReadOptions(), storage::member_prefix(member_id),
-      storage::member_prefix_end(member_id),
-      [&](std::string_view key, std::string_view value, bool& more) -> Status {
-        const std::optional<MemberKey> parsed = storage::parse_ledger_key(key);
-        if (!parsed || parsed->member_id != member_id || parsed->number == 0) {
-          return corrupt_key("ledger");
-        }
-        if (Status decoded = storage::decode_ledger_notifications(parsed->number, value, notes);
-            !decoded.ok()) {
-          return decoded;
-        }
-        for (auto note = notes.rbegin(); note != notes.rend(); ++note) {
-          if (!newest_seen) {
-            newest_seen = true;
-            const uint64_t retention = impl_->options.feed_retention_per_member;
-            if (retention > 0 && note->seq > retention) {
-              floor = std::max(floor, note->seq - retention);
-            }
-          }
-          if (note->seq <= floor) {
-            more = false;
-            return Status::ok_status();
-          }
-          found.push_back(std::move(*note));
-        }
-        return Status::ok_status();
-      });
+  const uint64_t retention = impl_->options.feed_retention_per_member;
+  if (retention > 0 && newest > retention) floor = std::max(floor, newest - retention);
+  if (newest <= floor) return Status::ok_status();
+  std::vector<Notification> found;  // newest first
+  Status status = impl_->walk_history(read, member_id, member->history_head.log_seq, false,
+                                      [&](uint64_t, storage::EventHistory& history, bool& more) {
+                                        for (auto note = history.notifications.rbegin();
+                                             note != history.notifications.rend(); ++note) {
+                                          found.push_back(std::move(*note));
+                                          if (found.back().seq <= floor + 1) {
+                                            more = false;
+                                            return;
+                                          }
+                                        }
+                                      });
   if (!status.ok()) return status;
-  // Oldest first, the first `limit` after after_seq.
+  // Oldest first, the first `limit` above the floor.
+  while (!found.empty() && found.back().seq <= floor) found.pop_back();
   const size_t take = std::min(limit, found.size());
   out.reserve(take);
   for (size_t i = 0; i < take; ++i) out.push_back(std::move(found[found.size() - 1 - i]));

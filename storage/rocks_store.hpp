@@ -70,9 +70,19 @@ struct RocksStoreOptions {
   rocksdb::Env* env = nullptr;
 };
 
+// Where a page of a member's ledger begins: the entries below before_seq, found from the event
+// at log_seq down (the history is a chain of the member's events, layout 6), or from the newest
+// event when log_seq is 0 (a walk past every newer event).
+struct LedgerCursor {
+  uint64_t before_seq = 0;
+  uint64_t log_seq = 0;
+  LedgerCursor(uint64_t before, uint64_t at = 0) : before_seq(before), log_seq(at) {}  // NOLINT
+  friend bool operator==(const LedgerCursor&, const LedgerCursor&) = default;
+};
+
 struct LedgerPage {
-  std::vector<LedgerEntry> entries;     // newest first
-  std::optional<uint64_t> next_cursor;  // pass back as `before_seq` for the next page
+  std::vector<LedgerEntry> entries;         // newest first
+  std::optional<LedgerCursor> next_cursor;  // pass back for the next page
 };
 
 struct StoredProgramVersion {
@@ -119,11 +129,13 @@ class RocksStore final : public MemberStore {
   Status load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) override;
   Status load_hold(std::string_view hold_id, std::optional<StoredHold>& out) override;
   Status load_outbox(std::vector<Event>& out) override;  // in follow-up id order
-  Status commit(const CommitBatch& batch) override;
+  using MemberStore::commit;
+  Status commit(const CommitBatch& batch, uint64_t& first_log_seq) override;
 
   // Reads for the API and tools; none takes a writer's lock.
-  // Entries with seq < before_seq (all when nullopt), newest first, at most `limit`.
-  Status read_ledger(std::string_view member_id, std::optional<uint64_t> before_seq, size_t limit,
+  // Entries with seq < cursor's before_seq (all when nullopt), newest first, at most `limit`.
+  // invalid_argument when the cursor names an event that is not the member's.
+  Status read_ledger(std::string_view member_id, std::optional<LedgerCursor> cursor, size_t limit,
                      LedgerPage& out);
   // Notifications with seq > after_seq, oldest first, at most `limit`.
   Status read_notifications(std::string_view member_id, uint64_t after_seq, size_t limit,

@@ -71,7 +71,7 @@ Status write_ledger(RocksStore& store, bool csv, const LineSink& sink) {
   Status read_error;
   Status status = store.scan_members([&](const MemberState& m) {
     std::vector<LedgerEntry> entries;
-    std::optional<uint64_t> cursor;
+    std::optional<LedgerCursor> cursor;
     do {
       LedgerPage page;
       read_error = store.read_ledger(m.member_id, cursor, 500, page);

@@ -27,7 +27,7 @@ int run_verify(const Target& target) {
   Status status = store->scan_members([&](const MemberState& member) {
     ++members;
     Points ledger_sum = 0;
-    std::optional<uint64_t> cursor;
+    std::optional<LedgerCursor> cursor;
     do {
       LedgerPage page;
       read_error = store->read_ledger(member.member_id, cursor, 500, page);

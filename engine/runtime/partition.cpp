@@ -179,6 +179,20 @@ Status Runtime::Partition::decide(const ProgramVersion& program, Work& work) {
   return Status::ok_status();
 }
 
+// A logged event that wrote in its member's ledger is where the member's history begins now:
+// the batch's events took the log positions from first_log_seq on, in build_commit's order.
+void Runtime::Partition::move_history_heads(uint64_t first_log_seq) {
+  uint64_t log_seq = first_log_seq;
+  for (Work& work : work_) {
+    if (!work.applied) continue;
+    if (!work.effects.entries.empty()) {
+      members_.at(work.request->event.member_id())->history_head.log_seq = log_seq;
+    }
+    ++log_seq;
+  }
+  LOYALTY_CHECK(log_seq - first_log_seq == commit_.events.size());
+}
+
 void Runtime::Partition::build_commit(const ProgramVersion& program) {
   commit_.clear();
   // Gathered in reused vectors, then sorted: no allocation per event once warm.
@@ -200,14 +214,9 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
     const MemberState& member = *members_.at(member_id);
     members.emplace_back(&member, members.size());
     for (uint64_t lot_id : work.effects.lots_written) lots_written_.emplace_back(&member, lot_id);
-    for (const LedgerEntry& entry : work.effects.entries) {
-      commit_.entries.push_back({&member.member_id, &entry});
-    }
-    for (const Notification& notification : work.effects.notifications) {
-      commit_.notifications.push_back({&member.member_id, &notification});
-    }
     if (work.idempotency) commit_.idempotency.push_back(&*work.idempotency);
-    commit_.events.push_back({&work.request->event, program.number});
+    commit_.events.push_back({&work.request->event, program.number, &member, work.effects.entries,
+                              work.effects.notifications});
     for (IdentifierClaim& claim : work.identifiers) commit_.identifiers.push_back(claim);
     if (const auto& purchase = work.effects.purchase) purchases.push_back(&*purchase);
     for (const Hold& hold : work.effects.holds_written) holds.push_back({&member.member_id, &hold});
@@ -291,9 +300,11 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
     build_commit(*program);
     if (!commit_.empty()) {
       const auto commit_start = std::chrono::steady_clock::now();
-      status = runtime_.store_.commit(commit_);
+      uint64_t first_log_seq = 0;
+      status = runtime_.store_.commit(commit_, first_log_seq);
       runtime_.metrics_.commit_seconds.record(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_start).count());
+      if (status.ok()) move_history_heads(first_log_seq);
     }
   }
   runtime_.metrics_.batch_events.record(static_cast<double>(requests.size()));

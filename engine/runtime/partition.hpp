@@ -64,6 +64,7 @@ class Runtime::Partition : private PrepareView {
   Status hold(const std::string& hold_id, const StoredHold*& out) override;
   Status decide(const ProgramVersion& program, Work& work);
   void build_commit(const ProgramVersion& program);
+  void move_history_heads(uint64_t first_log_seq);
   void fail_batch(const Status& status);
 
   Runtime& runtime_;

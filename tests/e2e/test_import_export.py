@@ -455,7 +455,7 @@ class ExitCodesAndJson(unittest.TestCase):
         self.assertEqual(json.loads(done.stdout)["rejected"], 1)
         self.assertFalse(json.loads(done.stdout)["ok"])
 
-        # A copy of the store whose ledger lost an entry: verify finds the breach, replay the
+        # A copy of the store with one ledger entry altered: verify finds the breach, replay the
         # differing digest, and a backup of it restores into a folder that fails verification.
         broken = self.path("broken")
         shutil.copytree(self.data, broken)

@@ -63,7 +63,7 @@ hold_ttl_seconds = 2592000
 
 std::vector<LedgerEntry> read_whole_ledger(RocksStore& store, const std::string& member_id) {
   std::vector<LedgerEntry> ledger;
-  std::optional<uint64_t> cursor;
+  std::optional<LedgerCursor> cursor;
   do {
     LedgerPage page;
     const Status read = store.read_ledger(member_id, cursor, 500, page);

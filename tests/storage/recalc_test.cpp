@@ -224,7 +224,7 @@ StoreState read_state(RocksStore& store) {
                   })
                   .ok());
   for (const MemberState& m : out.members) {
-    std::optional<uint64_t> cursor;
+    std::optional<LedgerCursor> cursor;
     do {
       LedgerPage page;
       EXPECT_TRUE(store.read_ledger(m.member_id, cursor, 500, page).ok());

@@ -172,7 +172,7 @@ Snapshot snapshot(RocksStore& store) {
                   .ok());
   for (const MemberState& m : out.members) {
     std::vector<LedgerEntry> ledger;
-    std::optional<uint64_t> cursor;
+    std::optional<LedgerCursor> cursor;
     do {
       LedgerPage page;
       EXPECT_TRUE(store.read_ledger(m.member_id, cursor, 500, page).ok());

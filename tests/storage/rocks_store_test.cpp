@@ -18,8 +18,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -152,26 +154,68 @@ Notification notification(uint64_t seq, uint64_t entry_seq = 0) {
       entry_seq == 0 ? seq : entry_seq};
 }
 
-// A commit of notifications with the ledger entries they are stored with (entry(seq) for each
-// entry_seq named), kept alive for the batch's pointers.
-struct FeedCommit {
-  std::vector<std::pair<std::string, Notification>> notes;
-  std::vector<std::pair<std::string, LedgerEntry>> entries;
-  CommitBatch batch;
+// Writes ledger entries and notifications as the runtime does: inside events (adjustments of
+// their member), one commit at a time, moving each member's history head after its commit.
+struct HistoryWriter {
+  struct Logged {
+    std::string member_id;
+    Event event;
+    std::vector<LedgerEntry> entries;
+    std::vector<Notification> notes;
+  };
+  std::map<std::string, MemberState> members;
+  std::vector<Logged> pending;
+  size_t events_made = 0;
 
-  void add(const std::string& member_id, const Notification& note) {
-    notes.emplace_back(member_id, note);
+  // An event of `member_id` that wrote these entries and notifications.
+  void event(const std::string& member_id, std::vector<LedgerEntry> entries,
+             std::vector<Notification> notes = {}) {
+    AdjustmentEvent adjustment;
+    adjustment.adjustment_id = "adj-" + std::to_string(++events_made);
+    adjustment.member_id = member_id;
+    pending.push_back({member_id, Event{adjustment}, std::move(entries), std::move(notes)});
   }
-  const CommitBatch& build() {
-    for (const auto& [member_id, note] : notes) {
-      const bool present = std::any_of(entries.begin(), entries.end(), [&](const auto& e) {
-        return e.first == member_id && e.second.seq == note.entry_seq;
-      });
-      if (!present) entries.emplace_back(member_id, entry(note.entry_seq));
+  // One event with these notifications and the entries they are stored with (entry(seq) for
+  // each entry_seq named).
+  void notes(const std::string& member_id, std::vector<Notification> notes) {
+    std::vector<LedgerEntry> entries;
+    for (const Notification& note : notes) {
+      if (entries.empty() || entries.back().seq != note.entry_seq) {
+        entries.push_back(entry(note.entry_seq));
+      }
     }
-    for (const auto& [member_id, e] : entries) batch.entries.push_back({&member_id, &e});
-    for (const auto& [member_id, note] : notes) batch.notifications.push_back({&member_id, &note});
-    return batch;
+    event(member_id, std::move(entries), std::move(notes));
+  }
+  Status commit(RocksStore& store) {
+    CommitBatch batch;
+    for (const Logged& logged : pending) {
+      MemberState& member = members[logged.member_id];
+      member.member_id = logged.member_id;
+      for (const LedgerEntry& e : logged.entries) {
+        member.next_ledger_seq = std::max(member.next_ledger_seq, e.seq + 1);
+      }
+      for (const Notification& n : logged.notes) {
+        member.next_notification_seq = std::max(member.next_notification_seq, n.seq + 1);
+      }
+    }
+    for (const Logged& logged : pending) {
+      const MemberState* member = &members[logged.member_id];
+      if (std::find(batch.members.begin(), batch.members.end(), member) == batch.members.end()) {
+        batch.members.push_back(member);
+      }
+      batch.events.push_back({&logged.event, 1, member, logged.entries, logged.notes});
+    }
+    uint64_t first_log_seq = 0;
+    const Status status = store.commit(batch, first_log_seq);
+    if (status.ok()) {
+      for (size_t i = 0; i < pending.size(); ++i) {
+        if (!pending[i].entries.empty()) {
+          members[pending[i].member_id].history_head.log_seq = first_log_seq + i;
+        }
+      }
+    }
+    pending.clear();
+    return status;
   }
 };
 
@@ -335,12 +379,13 @@ struct FullBatch {
     for (uint64_t seq = 1; seq <= 4; ++seq) notifications.push_back(notification(seq));
     batch.members.push_back(&member);
     for (const Lot& l : lots) batch.lots.push_back({&member.member_id, &l});
-    for (const LedgerEntry& e : entries) batch.entries.push_back({&member.member_id, &e});
-    for (const Notification& n : notifications) {
-      batch.notifications.push_back({&member.member_id, &n});
-    }
     batch.idempotency = {&purchase_record, &signup_record};
-    batch.events = {{&signup, 2}, {&purchase, 3}};
+    // The sign-up wrote entries 1–2 and the notifications stored with them, the purchase the
+    // rest (notification(seq) is stored with entry seq).
+    const std::span<const LedgerEntry> all_entries(entries);
+    const std::span<const Notification> all_notes(notifications);
+    batch.events = {{&signup, 2, &member, all_entries.first(2), all_notes.first(2)},
+                    {&purchase, 3, &member, all_entries.subspan(2), all_notes.subspan(2)}};
     batch.identifiers = {{IdentifierKind::phone, member.phone, "m1"},
                          {IdentifierKind::card, member.card_no, "m1"},
                          {IdentifierKind::referral_code, member.referral_code, "m1"}};
@@ -444,19 +489,27 @@ TEST(RocksStoreTest, LedgerPagesNewestFirstWithCursor) {
   std::vector<LedgerEntry> entries;
   for (uint64_t seq = 1; seq <= 25; ++seq) entries.push_back(entry(seq, "r" + std::to_string(seq)));
   std::vector<LedgerEntry> other = {entry(1, "other"), entry(2, "other")};
-  CommitBatch batch;
-  for (const LedgerEntry& e : entries) batch.entries.push_back({&m1, &e});
-  for (const LedgerEntry& e : other) batch.entries.push_back({&m1x, &e});
-  expect_ok(store->commit(batch));
+  // Three entries per event, so that pages end inside events, over two commits, with the other
+  // member's event between m1's.
+  HistoryWriter writer;
+  for (size_t first = 0; first < entries.size(); first += 3) {
+    const size_t end = std::min(first + 3, entries.size());
+    writer.event(m1, std::vector<LedgerEntry>(entries.begin() + first, entries.begin() + end));
+    if (first == 3) writer.event(m1x, other);
+    if (first == 12) expect_ok(writer.commit(*store));
+  }
+  expect_ok(writer.commit(*store));
 
   LedgerPage page;
   expect_ok(store->read_ledger(m1, std::nullopt, 10, page));
   EXPECT_EQ(seqs(page.entries), (std::vector<uint64_t>{25, 24, 23, 22, 21, 20, 19, 18, 17, 16}));
   EXPECT_EQ(page.entries.front(), entries[24]);
-  ASSERT_EQ(page.next_cursor, std::optional<uint64_t>(16));
+  ASSERT_TRUE(page.next_cursor.has_value());
+  EXPECT_EQ(page.next_cursor->before_seq, 16u);
   expect_ok(store->read_ledger(m1, page.next_cursor, 10, page));
   EXPECT_EQ(seqs(page.entries), (std::vector<uint64_t>{15, 14, 13, 12, 11, 10, 9, 8, 7, 6}));
-  ASSERT_EQ(page.next_cursor, std::optional<uint64_t>(6));
+  ASSERT_TRUE(page.next_cursor.has_value());
+  EXPECT_EQ(page.next_cursor->before_seq, 6u);
   expect_ok(store->read_ledger(m1, page.next_cursor, 10, page));
   EXPECT_EQ(seqs(page.entries), (std::vector<uint64_t>{5, 4, 3, 2, 1}));
   EXPECT_FALSE(page.next_cursor.has_value());
@@ -480,6 +533,14 @@ TEST(RocksStoreTest, LedgerPagesNewestFirstWithCursor) {
   EXPECT_TRUE(page.entries.empty());
 
   EXPECT_EQ(store->read_ledger(m1, std::nullopt, 0, page).code(), Code::invalid_argument);
+  // A cursor naming an event of another member (log_seq 3 is m1x's), or none, is refused.
+  EXPECT_EQ(store->read_ledger(m1, LedgerCursor{5, 3}, 10, page).code(), Code::invalid_argument);
+  EXPECT_EQ(store->read_ledger(m1, LedgerCursor{5, 1000}, 10, page).code(),
+            Code::invalid_argument);
+  // The cursor of a page is where the next begins, without a walk from the newest entry.
+  expect_ok(store->read_ledger(m1, std::nullopt, 4, page));
+  ASSERT_TRUE(page.next_cursor.has_value());
+  EXPECT_EQ(*page.next_cursor, (LedgerCursor{22, 8}));  // entries 19–21 are the 8th event's
 }
 
 TEST(RocksStoreTest, NotificationsAfterSeqOldestFirst) {
@@ -492,10 +553,10 @@ TEST(RocksStoreTest, NotificationsAfterSeqOldestFirst) {
   for (uint64_t seq = 1; seq <= 12; ++seq)
     notifications.push_back(notification(seq, (seq + 1) / 2));
   const Notification other = notification(1);
-  FeedCommit commit;
-  for (const Notification& n : notifications) commit.add(member, n);
-  commit.add(neighbour, other);
-  expect_ok(store->commit(commit.build()));
+  HistoryWriter writer;
+  writer.notes(member, notifications);
+  writer.notes(neighbour, {other});
+  expect_ok(writer.commit(*store));
 
   std::vector<Notification> out;
   expect_ok(store->read_notifications(member, 0, 100, out));
@@ -517,15 +578,13 @@ TEST(RocksStoreTest, NotificationsAfterSeqOldestFirst) {
   EXPECT_EQ(seqs(page.entries), (std::vector<uint64_t>{6, 5, 4, 3, 2, 1}));
 }
 
-TEST(RocksStoreTest, NotificationsOfAnEntryAreItsOwnBatchOrTheCommitStops) {
+TEST(RocksStoreTest, NotificationsFollowAnEntryOfTheirEventOrTheCommitStops) {
   TempDir dir;
   auto store = open_store(dir.path());
-  const std::string member = "m1";
   GTEST_FLAG_SET(death_test_style, "threadsafe");  // RocksDB runs threads of its own
-  const Notification orphan = notification(1, 7);  // entry 7 is not in the batch
-  CommitBatch batch;
-  batch.notifications.push_back({&member, &orphan});
-  EXPECT_DEATH((void)store->commit(batch), "notes_stored == notes.size");
+  HistoryWriter writer;
+  writer.event("m1", {entry(6)}, {notification(1, 7)});  // entry 7 is not the event's
+  EXPECT_DEATH((void)writer.commit(*store), "note == notes.size");
 }
 
 TEST(RocksStoreTest, FeedRetentionKeepsTheNewestPerMember) {
@@ -543,18 +602,17 @@ TEST(RocksStoreTest, FeedRetentionKeepsTheNewestPerMember) {
   std::vector<Notification> all;
   for (uint64_t seq = 1; seq <= 12; ++seq) all.push_back(notification(seq));
   // Seqs 1..3 in one commit (under the retention: all answered), then 4..12 one by one.
-  FeedCommit first;
-  for (size_t i = 0; i < 3; ++i) first.add(member, all[i]);
-  first.add(neighbour, all[0]);
-  first.add(prefix, all[0]);
-  expect_ok(store->commit(first.build()));
+  HistoryWriter writer;
+  writer.notes(member, {all[0], all[1], all[2]});
+  writer.notes(neighbour, {all[0]});
+  writer.notes(prefix, {all[0]});
+  expect_ok(writer.commit(*store));
   std::vector<Notification> out;
   expect_ok(store->read_notifications(member, 0, 100, out));
   EXPECT_EQ(out, (std::vector<Notification>{all[0], all[1], all[2]}));
   for (size_t i = 3; i < all.size(); ++i) {
-    FeedCommit commit;
-    commit.add(member, all[i]);
-    expect_ok(store->commit(commit.build()));
+    writer.notes(member, {all[i]});
+    expect_ok(writer.commit(*store));
   }
   expect_ok(store->read_notifications(member, 0, 100, out));
   EXPECT_EQ(out, (std::vector<Notification>(all.begin() + 7, all.end())));  // seqs 8..12
@@ -564,11 +622,10 @@ TEST(RocksStoreTest, FeedRetentionKeepsTheNewestPerMember) {
   EXPECT_EQ(out, std::vector<Notification>{all[0]});
 
   // Several of one member's notifications in one commit: trimmed by the newest.
-  FeedCommit burst;
   std::vector<Notification> more;
   for (uint64_t seq = 13; seq <= 20; ++seq) more.push_back(notification(seq));
-  for (const Notification& n : more) burst.add(member, n);
-  expect_ok(store->commit(burst.build()));
+  writer.notes(member, more);
+  expect_ok(writer.commit(*store));
   expect_ok(store->read_notifications(member, 0, 100, out));
   EXPECT_EQ(out, (std::vector<Notification>(more.begin() + 3, more.end())));  // seqs 16..20
 }
@@ -1128,11 +1185,10 @@ TEST(RecordCodecTest, CorruptBytesDecodeAsCorruption) {
   storage::RecordEncoder encoder;
   FullBatch full;
   std::vector<std::string> valid = {
-      std::string(encoder.member(full.member)),
+      std::string(encoder.member(full.member, 7)),
       std::string(encoder.lot(full.lots[1])),
-      std::string(encoder.ledger_entry(full.entries[0])),
-      std::string(encoder.ledger_entry(full.entries[1],
-                                       std::vector<const Notification*>{&full.notifications[1]})),
+      std::string(encoder.logged_event(full.batch.events[0], 0)),
+      std::string(encoder.logged_event(full.batch.events[1], 1)),
       std::string(encoder.program_version(StoredProgramVersion{1, "toml", 9})),
       std::string(encoder.purchase(full.refundable, 2)),
       std::string(encoder.hold("m1", full.member.holds[0])),
@@ -1147,8 +1203,7 @@ TEST(RecordCodecTest, CorruptBytesDecodeAsCorruption) {
   auto decode_all = [&purchase_event](std::string_view bytes) {
     MemberState member;
     Lot l;
-    LedgerEntry e;
-    std::vector<Notification> notes;
+    storage::EventHistory history;
     IdempotencyRecord record;
     StoredEvent event;
     StoredProgramVersion version;
@@ -1158,8 +1213,7 @@ TEST(RecordCodecTest, CorruptBytesDecodeAsCorruption) {
     Event follow_up;
     return std::vector<Status>{storage::decode_member("m", bytes, member),
                                storage::decode_lot(1, bytes, l),
-                               storage::decode_ledger_entry(1, bytes, e),
-                               storage::decode_ledger_notifications(2, bytes, notes),
+                               storage::decode_event_history(bytes, history),
                                storage::decode_idempotency("k", bytes, record),
                                storage::decode_event(1, bytes, event),
                                storage::decode_program_version(bytes, version),
@@ -1351,8 +1405,6 @@ TEST(RocksStoreTest, CorruptValuesInTheDatabaseReadAsCorruption) {
     const std::string junk = "\x10\x00\x00\x00garbage-bytes";
     rocksdb::WriteOptions write;
     EXPECT_TRUE(raw->Put(write, handle(storage::kMembersFamily), "m1", junk).ok());
-    EXPECT_TRUE(
-        raw->Put(write, handle(storage::kLedgerFamily), storage::ledger_key("m1", 3), junk).ok());
     EXPECT_TRUE(raw->Put(write, handle(storage::kIdempotencyFamily), "e:p1", junk).ok());
     EXPECT_TRUE(raw->Put(write, handle(storage::kEventsFamily), storage::event_key(2), junk).ok());
     EXPECT_TRUE(
@@ -1461,10 +1513,9 @@ std::string crash_event_id(uint64_t batch) { return "batch-" + std::to_string(ba
     const Event pending = follow_up(crash_event_id(number));
     CommitBatch batch;
     batch.members.push_back(&member);
-    for (const LedgerEntry& e : entries) batch.entries.push_back({&member.member_id, &e});
     batch.idempotency.push_back(&record);
     batch.purchases.push_back(&purchase);
-    batch.events.push_back({&event, 1});
+    batch.events.push_back({&event, 1, &member, entries});
     batch.outbox_puts.push_back(&pending);
     if (number > 0) batch.outbox_deletes.push_back("referral:" + crash_event_id(number - 1));
     if (!store->commit(batch).ok()) std::_Exit(4);

@@ -70,7 +70,8 @@ class MemoryStore final : public MemberStore {
     return Status::ok_status();
   }
 
-  Status commit(const CommitBatch& batch) override {
+  using MemberStore::commit;
+  Status commit(const CommitBatch& batch, uint64_t& first_log_seq) override {
     std::lock_guard lock(mutex_);
     if (fail_commits_ || (fail_if_ && fail_if_(batch))) {
       ++failed_commits_;
@@ -78,16 +79,18 @@ class MemoryStore final : public MemberStore {
     }
     ++commits_;
     for (const MemberState* member : batch.members) members_[member->member_id] = *member;
-    for (const LedgerWrite& write : batch.entries) {
-      ledger_[*write.member_id].push_back(*write.entry);
-    }
-    for (const NotificationWrite& write : batch.notifications) {
-      notifications_[*write.member_id].push_back(*write.notification);
+    for (const LoggedEvent& logged : batch.events) {
+      const std::string& member_id = logged.member->member_id;
+      ledger_[member_id].insert(ledger_[member_id].end(), logged.entries.begin(),
+                                logged.entries.end());
+      notifications_[member_id].insert(notifications_[member_id].end(),
+                                       logged.notifications.begin(), logged.notifications.end());
     }
     for (const IdempotencyRecord* record : batch.idempotency) idempotency_[record->key] = *record;
     for (const IdentifierClaim& claim : batch.identifiers) {
       identifiers_[{claim.kind, claim.value}] = claim.member_id;
     }
+    first_log_seq = events_.size() + 1;
     for (const LoggedEvent& logged : batch.events) events_.push_back(*logged.event);
     for (const PurchaseRecord* purchase : batch.purchases)
       purchases_[purchase->event_id] = *purchase;

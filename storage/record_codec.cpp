@@ -671,6 +671,40 @@ Status decode_event_record(std::string_view bytes, Event& out, uint32_t& program
 
 }  // namespace
 
+namespace {
+
+// `with_id`: inside a member record, where no key holds the lot_id.
+Offset<fb::LotRecord> encode_lot(FlatBufferBuilder& builder, const Lot& lot, bool with_id) {
+  const auto reference = optional_string(builder, lot.reference);
+  fb::LotRecordBuilder record(builder);
+  if (with_id) record.add_lot_id(lot.lot_id);
+  record.add_reference(reference);
+  record.add_earned_at(lot.earned_at);
+  record.add_available_at(lot.available_at);
+  record.add_expires_at(lot.expires_at);
+  record.add_points_initial(lot.points_initial);
+  record.add_points_remaining(lot.points_remaining);
+  record.add_points_held(lot.points_held);
+  record.add_pending(lot.pending);
+  return record.Finish();
+}
+
+void decode_lot_record(const fb::LotRecord& record, uint64_t lot_id, Lot& out) {
+  out.lot_id = lot_id;
+  out.reference = to_string(record.reference());
+  out.earned_at = record.earned_at();
+  out.available_at = record.available_at();
+  out.expires_at = record.expires_at();
+  out.points_initial = record.points_initial();
+  out.points_remaining = record.points_remaining();
+  out.points_held = record.points_held();
+  out.pending = record.pending();
+}
+
+}  // namespace
+
+bool lots_inline(const MemberState& member) { return member.next_lot_id <= kInlineLotsMax + 1; }
+
 std::string_view RecordEncoder::bytes() const {
   return {reinterpret_cast<const char*>(builder_.GetBufferPointer()), builder_.GetSize()};
 }
@@ -703,6 +737,19 @@ std::string_view RecordEncoder::member(const MemberState& m, uint64_t history_he
         record.add_reversed(reward.reversed);
         return record.Finish();
       });
+  Offset<flatbuffers::Vector<Offset<fb::LotRecord>>> lots = 0;
+  if (lots_inline(m)) {
+    std::vector<Offset<fb::LotRecord>>& offsets = lot_offsets_;
+    offsets.clear();
+    for (const Lot& lot : m.lots) {
+      // A lot that ran out in this batch is no longer the member's (the runtime drops it after
+      // the commit); they are in lot_id order.
+      if (lot.points_remaining == 0) continue;
+      LOYALTY_CHECK(lot.lot_id >= 1 && lot.lot_id < m.next_lot_id);
+      offsets.push_back(encode_lot(builder_, lot, true));
+    }
+    if (!offsets.empty()) lots = builder_.CreateVector(offsets);
+  }
   const fb::BalanceRecord balance = to_record(m.balance);
   fb::MemberRecordBuilder record(builder_);
   record.add_joined_at(m.joined_at);
@@ -718,6 +765,7 @@ std::string_view RecordEncoder::member(const MemberState& m, uint64_t history_he
   record.add_lifetime_points(m.lifetime_points);
   record.add_purchase_count(m.purchase_count);
   record.add_history_head(history_head);
+  record.add_lots(lots);
   record.add_program_version(m.program_version);
   record.add_next_ledger_seq(m.next_ledger_seq);
   record.add_next_lot_id(m.next_lot_id);
@@ -734,17 +782,7 @@ std::string_view RecordEncoder::member(const MemberState& m, uint64_t history_he
 
 std::string_view RecordEncoder::lot(const Lot& lot) {
   builder_.Clear();
-  const auto reference = optional_string(builder_, lot.reference);
-  fb::LotRecordBuilder record(builder_);
-  record.add_reference(reference);
-  record.add_earned_at(lot.earned_at);
-  record.add_available_at(lot.available_at);
-  record.add_expires_at(lot.expires_at);
-  record.add_points_initial(lot.points_initial);
-  record.add_points_remaining(lot.points_remaining);
-  record.add_points_held(lot.points_held);
-  record.add_pending(lot.pending);
-  builder_.Finish(record.Finish());
+  builder_.Finish(encode_lot(builder_, lot, false));
   return bytes();
 }
 
@@ -1118,6 +1156,19 @@ Status decode_member(std::string_view member_id, std::string_view bytes, MemberS
                          reward->points(), reward->rewarded_at(), reward->reversed()});
     }
   }
+  if (const auto* lots = record->lots()) {
+    // Only a member whose lots all live here has any here, open ones, by ascending lot_id.
+    if (!lots_inline(out) || lots->size() > kInlineLotsMax) return corruption("member (lots)");
+    out.lots.reserve(lots->size());
+    for (const fb::LotRecord* stored : *lots) {
+      if (stored->lot_id() == 0 || stored->lot_id() >= out.next_lot_id ||
+          stored->points_remaining() == 0 ||
+          (!out.lots.empty() && stored->lot_id() <= out.lots.back().lot_id)) {
+        return corruption("member (lots)");
+      }
+      decode_lot_record(*stored, stored->lot_id(), out.lots.emplace_back());
+    }
+  }
   return Status::ok_status();
 }
 
@@ -1125,15 +1176,7 @@ Status decode_lot(uint64_t lot_id, std::string_view bytes, Lot& out) {
   const AlignedBytes aligned(bytes);
   const auto* record = verified_root<fb::LotRecord>(aligned);
   if (record == nullptr) return corruption("lot");
-  out.lot_id = lot_id;
-  out.reference = to_string(record->reference());
-  out.earned_at = record->earned_at();
-  out.available_at = record->available_at();
-  out.expires_at = record->expires_at();
-  out.points_initial = record->points_initial();
-  out.points_remaining = record->points_remaining();
-  out.points_held = record->points_held();
-  out.pending = record->pending();
+  decode_lot_record(*record, lot_id, out);
   return Status::ok_status();
 }
 

@@ -24,6 +24,7 @@ namespace loyalty::storage {
 namespace fb {
 struct EventNoteRecord;  // storage/records_generated.h
 struct EventEntryRecord;
+struct LotRecord;
 }
 
 // What a layout-6 event record holds of its member's history (decode_event_history).
@@ -34,13 +35,21 @@ struct EventHistory {
   std::vector<Notification> notifications;  // ascending seq
 };
 
+// A member that never had more than this many lots (next_lot_id ≤ kInlineLotsMax + 1) keeps its
+// open lots inside its member record (layout 7): loading it is one point read, and a batch that
+// changes its lots writes one record. Every other member's lots are records of "lots", one per
+// lot: a busy member holds thousands, which the member record would rewrite at every batch.
+inline constexpr uint64_t kInlineLotsMax = 8;
+bool lots_inline(const MemberState& member);
+
 // Encodes one record at a time into a builder reused across calls, so a commit of many
 // records allocates once. The returned bytes stay valid until the next call.
 // Thread-safety: none; one encoder per thread or per commit.
 class RecordEncoder {
  public:
-  // Without member_id and lots; with where its history begins (MemberState::history_head is
-  // where it began before the batch, so the commit passes the new one).
+  // Without member_id; with its open lots when lots_inline(member); with where its history
+  // begins (MemberState::history_head is where it began before the batch, so the commit passes
+  // the new one).
   std::string_view member(const MemberState& member, uint64_t history_head);
   std::string_view lot(const Lot& lot);                             // without lot_id
   std::string_view idempotency(const IdempotencyRecord& record);    // without key
@@ -62,11 +71,13 @@ class RecordEncoder {
   flatbuffers::FlatBufferBuilder builder_{1024};
   std::vector<flatbuffers::Offset<fb::EventNoteRecord>> event_note_offsets_;
   std::vector<flatbuffers::Offset<fb::EventEntryRecord>> entry_offsets_;
+  std::vector<flatbuffers::Offset<fb::LotRecord>> lot_offsets_;
   std::vector<int64_t> line_numbers_;
   std::vector<flatbuffers::Offset<flatbuffers::String>> string_offsets_;
 };
 
-// `out.lots` is left empty: lots live in their own column family.
+// `out.lots` holds the member's lots when they live in its record (lots_inline, layout 7), and
+// is left empty otherwise: those live in their own column family.
 Status decode_member(std::string_view member_id, std::string_view bytes, MemberState& out);
 Status decode_lot(uint64_t lot_id, std::string_view bytes, Lot& out);
 // A "ledger" record of layouts 2–5 (a folder of those layouts is read only to be migrated: its

@@ -601,8 +601,11 @@ Status RocksStore::load_member(std::string_view member_id, std::optional<MemberS
   if (Status status = storage::decode_member(member_id, view(value), member); !status.ok()) {
     return status;
   }
-  if (Status status = impl_->read_lots(read, member_id, member.lots); !status.ok()) {
-    return status;
+  // A member with few lots has them in its record (layout 7); the others' are read apart.
+  if (impl_->layout < 7 || !storage::lots_inline(member)) {
+    if (Status status = impl_->read_lots(read, member_id, member.lots); !status.ok()) {
+      return status;
+    }
   }
   out = std::move(member);
   return Status::ok_status();
@@ -730,7 +733,27 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
   for (const LotWrite& lot : batch.lots) {
     const MemberState* member = member_in_batch(lot.member_id);
     LOYALTY_CHECK(lot.lot != nullptr && lot.lot->lot_id >= 1);
-    LOYALTY_CHECK(member == nullptr || lot.lot->lot_id < member->next_lot_id);
+    // A lot is written with its member, whose record may be where it lives.
+    LOYALTY_CHECK(member != nullptr && lot.lot->lot_id < member->next_lot_id);
+    if (storage::lots_inline(*member)) {
+      // The member record carries it: it must say what this write says (the open lots of an
+      // inline member are at most kInlineLotsMax, so the search is short).
+      const auto found = std::find_if(member->lots.begin(), member->lots.end(),
+                                      [&](const Lot& l) { return l.lot_id == lot.lot->lot_id; });
+      LOYALTY_CHECK(lot.lot->points_remaining == 0 ||
+                    (found != member->lots.end() && *found == *lot.lot));
+      continue;
+    }
+    // The batch that made the member's first lot beyond kInlineLotsMax moves every open lot out
+    // of the record: written here once, as lots of their own. (A later batch that writes that
+    // lot again writes them all again: harmless, and rare.)
+    if (lot.lot->lot_id == storage::kInlineLotsMax + 1) {
+      for (const Lot& open : member->lots) {
+        if (open.lot_id <= storage::kInlineLotsMax && open.points_remaining != 0) {
+          add(lots, storage::lot_key(*lot.member_id, open.lot_id), encoder.lot(open));
+        }
+      }
+    }
     // A lot with no points left is no longer part of the member (nothing reads it again): it is
     // deleted, so that loading a member reads only its open lots.
     if (lot.lot->points_remaining == 0) {

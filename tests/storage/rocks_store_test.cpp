@@ -375,6 +375,9 @@ struct FullBatch {
   CommitBatch batch;
 
   FullBatch() {
+    // The member as the runtime hands it over: its lots by id, lot 3 run out in this batch.
+    // (next_lot_id 9: its lots live in its record.)
+    member.lots = {lots[1], lots[3], lots[0], lots[2]};
     for (uint64_t seq = 1; seq <= 5; ++seq) entries.push_back(entry(seq));
     for (uint64_t seq = 1; seq <= 4; ++seq) notifications.push_back(notification(seq));
     batch.members.push_back(&member);
@@ -1045,26 +1048,71 @@ TEST(RocksStoreTest, ProgramVersionsAndActive) {
             Code::invalid_argument);
 }
 
+// A member keeps its lots in its record until it makes its first lot beyond kInlineLotsMax;
+// from that batch on they are records of their own, every open one of them.
+TEST(RocksStoreTest, LotsMoveOutOfTheMemberRecordPastTheFirstFew) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  MemberState member;
+  member.member_id = "m1";
+  for (uint64_t id = 1; id <= storage::kInlineLotsMax; ++id) member.lots.push_back(lot(id, 10));
+  member.next_lot_id = storage::kInlineLotsMax + 1;
+  auto commit_lots = [&](std::vector<uint64_t> written) {
+    CommitBatch batch;
+    batch.members.push_back(&member);
+    for (uint64_t id : written) {
+      const auto found = std::find_if(member.lots.begin(), member.lots.end(),
+                                      [&](const Lot& l) { return l.lot_id == id; });
+      batch.lots.push_back({&member.member_id, &*found});
+    }
+    expect_ok(store->commit(batch));
+    std::erase_if(member.lots, [](const Lot& l) { return l.points_remaining == 0; });
+  };
+  auto loaded_lots = [&] {
+    std::optional<MemberState> loaded;
+    expect_ok(store->load_member("m1", loaded));
+    return loaded ? loaded->lots : std::vector<Lot>{};
+  };
+  commit_lots({1, 2, 3, 4, 5, 6, 7, 8});
+  EXPECT_TRUE(storage::lots_inline(member));
+  EXPECT_EQ(loaded_lots(), member.lots);
+  // Lot 2 runs out while the lots are in the record.
+  member.lots[1].points_remaining = 0;
+  commit_lots({2});
+  EXPECT_EQ(loaded_lots(), member.lots);
+  // The first lot beyond the few: all seven open ones and the new one are read apart now.
+  member.lots.push_back(lot(storage::kInlineLotsMax + 1, 40));
+  member.next_lot_id = storage::kInlineLotsMax + 2;
+  commit_lots({storage::kInlineLotsMax + 1});
+  EXPECT_FALSE(storage::lots_inline(member));
+  EXPECT_EQ(loaded_lots(), member.lots);
+  ASSERT_EQ(member.lots.size(), storage::kInlineLotsMax);
+  // And change as records of their own: lot 1 runs out, lot 3 is held.
+  member.lots[0].points_remaining = 0;
+  member.lots[1].points_held = 2;
+  commit_lots({1, 3});
+  EXPECT_EQ(loaded_lots(), member.lots);
+  EXPECT_EQ(loaded_lots().size(), storage::kInlineLotsMax - 1);
+}
+
 TEST(RocksStoreTest, ScanMembersInKeyOrderWithTheirOpenLots) {
   TempDir dir;
   auto store = open_store(dir.path());
+  const std::vector<Lot> lots = {lot(1, 10), lot(2, 0), lot(3, 30)};
   std::vector<MemberState> members;
   for (const char* id : {"b", "a", "ab", "c"}) {
     MemberState member;
     member.member_id = id;
-    member.next_lot_id = 4;
+    // "ab" never had more than a few lots: they live in its record; the others' apart.
+    member.next_lot_id = member.member_id == "ab" ? 4 : 20;
+    if (member.member_id != "c") member.lots = lots;  // lot 2 ran out in this batch
     members.push_back(member);
   }
-  const std::string orphan = "aa";  // lots without a member record are not anyone's
-  const std::vector<Lot> lots = {lot(1, 10), lot(2, 0), lot(3, 30)};
   CommitBatch batch;
   for (const MemberState& member : members) {
     batch.members.push_back(&member);
-    if (member.member_id != "c") {
-      for (const Lot& l : lots) batch.lots.push_back({&member.member_id, &l});
-    }
+    for (const Lot& l : member.lots) batch.lots.push_back({&member.member_id, &l});
   }
-  for (const Lot& l : lots) batch.lots.push_back({&orphan, &l});
   expect_ok(store->commit(batch));
 
   std::vector<std::string> ids;

@@ -79,8 +79,23 @@ RouteResult handle_signup(const ApiContext& context, const HttpRequest& request)
 
 HttpResponse handle_get_member(const ApiContext& context, std::string_view member_id) {
   std::optional<MemberState> member;
-  if (std::optional<HttpResponse> refusal = load_member(context, member_id, member)) {
-    return std::move(*refusal);
+  std::optional<ExpirySchedule> schedule;
+  if (!is_valid_id(member_id)) return member_not_found();
+  if (Status status = context.store->load_member_for_view(member_id, member, schedule);
+      !status.ok()) {
+    return problem_response(storage_problem(status, "load_member"));
+  }
+  if (!member) return member_not_found();
+  if (schedule) {
+    // A member with many lots: its stored schedule, unless it ends before the view's horizon.
+    const std::shared_ptr<const ProgramVersion> program = context.programs->active();
+    if (std::optional<MemberView> view =
+            build_member_view(*program, *member, *schedule, context.clock())) {
+      return json_response(http::status::ok, member_view_json(*view));
+    }
+    if (std::optional<HttpResponse> refusal = load_member(context, member_id, member)) {
+      return std::move(*refusal);
+    }
   }
   return json_response(http::status::ok, view_json(context, *member));
 }

@@ -21,9 +21,9 @@ std::string_view metric_name(TierMetric metric) {
   return "spend";
 }
 
-}  // namespace
-
-MemberView build_member_view(const ProgramVersion& version, const MemberState& member, TimeMs now) {
+// Everything but "expiring".
+MemberView view_without_expiring(const ProgramVersion& version, const MemberState& member,
+                                 TimeMs now) {
   const Program& program = version.program;
   MemberView view;
   view.member = &member;
@@ -47,18 +47,71 @@ MemberView build_member_view(const ProgramVersion& version, const MemberState& m
     }
     view.qualifying = progress;
   }
+  return view;
+}
+
+// Through the end of the local day kExpiringWindowDays after today: "expiring by 6 July" on
+// the member's screen includes what ends at midnight of 6 July, whatever the hour is now.
+TimeMs expiring_horizon(const Program& program, TimeMs now) {
+  return local_day_start(*program.time_zone, now, kExpiringWindowDays + 1);
+}
+
+// Points that can still expire: free (held points never expire) and with a date.
+bool can_expire(const Lot& lot) {
+  return lot.points_remaining - lot.points_held > 0 && lot.expires_at != kTimeNever;
+}
+
+}  // namespace
+
+MemberView build_member_view(const ProgramVersion& version, const MemberState& member, TimeMs now) {
+  MemberView view = view_without_expiring(version, member, now);
+  const TimeMs horizon = expiring_horizon(version.program, now);
   std::map<TimeMs, Points> by_date;
-  // Through the end of the local day kExpiringWindowDays after today: "expiring by 6 July" on
-  // the member's screen includes what ends at midnight of 6 July, whatever the hour is now.
-  const TimeMs horizon = local_day_start(*program.time_zone, now, kExpiringWindowDays + 1);
   for (const Lot& lot : member.lots) {
-    const Points free = lot.points_remaining - lot.points_held;  // held points never expire
-    if (free > 0 && lot.expires_at != kTimeNever && lot.expires_at > now &&
-        lot.expires_at <= horizon) {
-      by_date[lot.expires_at] += free;
+    if (can_expire(lot) && lot.expires_at > now && lot.expires_at <= horizon) {
+      by_date[lot.expires_at] += lot.points_remaining - lot.points_held;
     }
   }
   for (const auto& [expires_at, points] : by_date) view.expiring.push_back({points, expires_at});
+  return view;
+}
+
+ExpirySchedule expiry_schedule(const MemberState& member) {
+  // The earliest dates, kept sorted; lots mostly come in date order, so a lot usually lands
+  // at the end or is past the last kept date.
+  ExpirySchedule schedule;
+  std::vector<ExpiringPoints>& dates = schedule.dates;
+  bool dropped = false;  // a date later than those kept exists
+  for (const Lot& lot : member.lots) {
+    if (!can_expire(lot)) continue;
+    const Points free = lot.points_remaining - lot.points_held;
+    auto at = std::lower_bound(
+        dates.begin(), dates.end(), lot.expires_at,
+        [](const ExpiringPoints& kept, TimeMs when) { return kept.expires_at < when; });
+    if (at != dates.end() && at->expires_at == lot.expires_at) {
+      at->points += free;
+      continue;
+    }
+    if (dates.size() == kExpiryScheduleDates) {
+      dropped = true;
+      if (at == dates.end()) continue;
+      dates.pop_back();
+    }
+    dates.insert(at, ExpiringPoints{free, lot.expires_at});
+  }
+  if (dropped) schedule.complete_through = dates.back().expires_at;
+  return schedule;
+}
+
+std::optional<MemberView> build_member_view(const ProgramVersion& version,
+                                            const MemberState& member,
+                                            const ExpirySchedule& schedule, TimeMs now) {
+  const TimeMs horizon = expiring_horizon(version.program, now);
+  if (horizon > schedule.complete_through) return std::nullopt;
+  MemberView view = view_without_expiring(version, member, now);
+  for (const ExpiringPoints& date : schedule.dates) {
+    if (date.expires_at > now && date.expires_at <= horizon) view.expiring.push_back(date);
+  }
   return view;
 }
 

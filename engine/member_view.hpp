@@ -16,6 +16,7 @@ inline constexpr int64_t kExpiringWindowDays = 30;  // domain.md: "expiring in t
 struct ExpiringPoints {
   Points points = 0;
   TimeMs expires_at = 0;
+  friend bool operator==(const ExpiringPoints&, const ExpiringPoints&) = default;
 };
 
 struct QualifyingProgress {
@@ -36,5 +37,23 @@ struct MemberView {
 };
 
 MemberView build_member_view(const ProgramVersion& program, const MemberState& member, TimeMs now);
+
+// The free points of a member's lots at each of their earliest expiry dates: what the view's
+// "expiring" needs, without the lots (a busy member has thousands; storage keeps this beside
+// the member instead of reading them all for a view).
+inline constexpr size_t kExpiryScheduleDates = 8;
+struct ExpirySchedule {
+  std::vector<ExpiringPoints> dates;  // ascending, at most kExpiryScheduleDates, points > 0
+  // Every date up to this one is in `dates`; a later one may be missing (kTimeNever: none is).
+  TimeMs complete_through = kTimeNever;
+  friend bool operator==(const ExpirySchedule&, const ExpirySchedule&) = default;
+};
+ExpirySchedule expiry_schedule(const MemberState& member);  // from member.lots
+
+// The view with "expiring" taken from the schedule instead of member.lots; nullopt when the
+// schedule ends before the view's horizon (read the lots then).
+std::optional<MemberView> build_member_view(const ProgramVersion& program,
+                                            const MemberState& member,
+                                            const ExpirySchedule& schedule, TimeMs now);
 
 }  // namespace loyalty

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/check.hpp"
+#include "engine/member_view.hpp"
 #include "storage/records_generated.h"
 
 namespace loyalty::storage {
@@ -750,6 +751,20 @@ std::string_view RecordEncoder::member(const MemberState& m, uint64_t history_he
     }
     if (!offsets.empty()) lots = builder_.CreateVector(offsets);
   }
+  // A member whose lots are apart carries their expiry schedule, for views (one pass over its
+  // lots per batch that writes it, instead of one per view).
+  Offset<flatbuffers::Vector<const fb::ExpiringPointsRecord*>> schedule = 0;
+  TimeMs complete_through = kTimeNever;
+  if (!lots_inline(m)) {
+    const ExpirySchedule computed = expiry_schedule(m);
+    thread_local std::vector<fb::ExpiringPointsRecord> dates;
+    dates.clear();
+    for (const ExpiringPoints& date : computed.dates) {
+      dates.emplace_back(date.expires_at, date.points);
+    }
+    schedule = builder_.CreateVectorOfStructs(dates);  // present even when empty: it is known
+    complete_through = computed.complete_through;
+  }
   const fb::BalanceRecord balance = to_record(m.balance);
   fb::MemberRecordBuilder record(builder_);
   record.add_joined_at(m.joined_at);
@@ -766,6 +781,8 @@ std::string_view RecordEncoder::member(const MemberState& m, uint64_t history_he
   record.add_purchase_count(m.purchase_count);
   record.add_history_head(history_head);
   record.add_lots(lots);
+  record.add_expiry_schedule(schedule);
+  record.add_expiry_complete_through(complete_through);
   record.add_program_version(m.program_version);
   record.add_next_ledger_seq(m.next_ledger_seq);
   record.add_next_lot_id(m.next_lot_id);
@@ -1102,7 +1119,8 @@ std::string_view RecordEncoder::referral_link(const ReferralLink& link) {
   return bytes();
 }
 
-Status decode_member(std::string_view member_id, std::string_view bytes, MemberState& out) {
+Status decode_member(std::string_view member_id, std::string_view bytes, MemberState& out,
+                     std::optional<ExpirySchedule>* schedule) {
   const AlignedBytes aligned(bytes);
   const auto* record = verified_root<fb::MemberRecord>(aligned);
   // Sequences start at 1: a 0 would hand out seq 0, which keys and cursors reserve.
@@ -1167,6 +1185,23 @@ Status decode_member(std::string_view member_id, std::string_view bytes, MemberS
         return corruption("member (lots)");
       }
       decode_lot_record(*stored, stored->lot_id(), out.lots.emplace_back());
+    }
+  }
+  if (const auto* dates = record->expiry_schedule()) {
+    if (!structs_aligned(dates) || dates->size() > kExpiryScheduleDates) {
+      return corruption("member (expiry schedule)");
+    }
+    if (schedule != nullptr) {
+      ExpirySchedule& read = schedule->emplace();
+      for (const fb::ExpiringPointsRecord* date : *dates) {
+        // Ascending dates with points: what expiry_schedule makes.
+        if (date->points() <= 0 ||
+            (!read.dates.empty() && date->expires_at() <= read.dates.back().expires_at)) {
+          return corruption("member (expiry schedule)");
+        }
+        read.dates.push_back(ExpiringPoints{date->points(), date->expires_at()});
+      }
+      read.complete_through = record->expiry_complete_through();
     }
   }
   return Status::ok_status();

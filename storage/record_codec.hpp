@@ -14,6 +14,7 @@
 #include "engine/events.hpp"
 #include "engine/ledger.hpp"
 #include "engine/member_state.hpp"
+#include "engine/member_view.hpp"
 #include "engine/purchase_record.hpp"
 #include "engine/status.hpp"
 #include "engine/store.hpp"
@@ -78,7 +79,10 @@ class RecordEncoder {
 
 // `out.lots` holds the member's lots when they live in its record (lots_inline, layout 7), and
 // is left empty otherwise: those live in their own column family.
-Status decode_member(std::string_view member_id, std::string_view bytes, MemberState& out);
+// `schedule` (when given) gets the expiry schedule a member whose lots are apart carries
+// (nullopt in records without one: read the lots).
+Status decode_member(std::string_view member_id, std::string_view bytes, MemberState& out,
+                     std::optional<ExpirySchedule>* schedule = nullptr);
 Status decode_lot(uint64_t lot_id, std::string_view bytes, Lot& out);
 // A "ledger" record of layouts 2–5 (a folder of those layouts is read only to be migrated: its
 // ledger is part of the state digest the rebuilt folder must match).

@@ -611,6 +611,35 @@ Status RocksStore::load_member(std::string_view member_id, std::optional<MemberS
   return Status::ok_status();
 }
 
+Status RocksStore::load_member_for_view(std::string_view member_id, std::optional<MemberState>& out,
+                                        std::optional<ExpirySchedule>& schedule) {
+  out.reset();
+  schedule.reset();
+  if (!storage::valid_member_key(member_id)) return Status::ok_status();
+  rocksdb::ManagedSnapshot snapshot(impl_->db.get());
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot.snapshot();
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status got =
+      impl_->db->Get(read, impl_->family(members), slice(member_id), &value);
+  if (got.IsNotFound()) return Status::ok_status();
+  if (Status status = from_rocks(got); !status.ok()) return status;
+  MemberState member;
+  if (Status status = storage::decode_member(member_id, view(value), member, &schedule);
+      !status.ok()) {
+    return status;
+  }
+  const bool lots_in_record = impl_->layout >= 7 && storage::lots_inline(member);
+  if (!lots_in_record && !schedule) {
+    if (Status status = impl_->read_lots(read, member_id, member.lots); !status.ok()) {
+      return status;
+    }
+  }
+  if (lots_in_record) schedule.reset();
+  out = std::move(member);
+  return Status::ok_status();
+}
+
 Status RocksStore::load_idempotency(std::string_view key, std::optional<IdempotencyRecord>& out) {
   out.reset();
   if (key.empty()) return Status::ok_status();

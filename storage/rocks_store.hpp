@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/member_view.hpp"
 #include "engine/program.hpp"
 #include "engine/store.hpp"
 #include "storage/job_record.hpp"
@@ -133,6 +134,11 @@ class RocksStore final : public MemberStore {
   Status commit(const CommitBatch& batch, uint64_t& first_log_seq) override;
 
   // Reads for the API and tools; none takes a writer's lock.
+  // The member for a view (engine/member_view.hpp): its lots when they live in its record,
+  // otherwise its expiry schedule and no lots when the record has one (a busy member's
+  // thousands of lots are not read), otherwise every lot (`schedule` nullopt).
+  Status load_member_for_view(std::string_view member_id, std::optional<MemberState>& out,
+                              std::optional<ExpirySchedule>& schedule);
   // Entries with seq < cursor's before_seq (all when nullopt), newest first, at most `limit`.
   // invalid_argument when the cursor names an event that is not the member's.
   Status read_ledger(std::string_view member_id, std::optional<LedgerCursor> cursor, size_t limit,

@@ -758,6 +758,32 @@ class Domain(unittest.TestCase):
         self.assertEqual((q["metric"], q["value"], q["next_tier"]), ("spend", spend, "gold"))
         self.assertEqual(q["needed"], 10000000 - spend)
 
+    def test_member_view_of_a_member_with_many_lots(self):
+        # Past eight lots a member's lots are kept apart and its view reads the expiry schedule
+        # stored with it, or every lot when the schedule ends before the 30-day window does.
+        def expiring(days_back):
+            return {"points": 10, "expires_at": (NOW - timedelta(days=days_back) +
+                                                 timedelta(days=365)).strftime(
+                                                     "%Y-%m-%dT%H:%M:%SZ")}
+
+        # Four dates inside the window, eight after it: the schedule covers the window.
+        member = "many-lots"
+        self.new_member(member, joined_at=at(days=400))
+        soon, later = [350, 349, 348, 347], [300, 299, 298, 297, 296, 295, 294, 293]
+        for days_back in soon + later:
+            self.buy(f"many-{days_back}", member, 1000, occurred_at=at(days=days_back))
+        view = self.server.member(member).json
+        self.assertEqual(view["balance"]["available"], 120)
+        self.assertEqual(view["expiring"], [expiring(d) for d in soon])
+        # Ten dates inside the window: more than the schedule holds, so every lot is read.
+        member = "many-soon"
+        self.new_member(member, joined_at=at(days=400))
+        soon = list(range(350, 340, -1))
+        for days_back in soon:
+            self.buy(f"soon-{days_back}", member, 1000, occurred_at=at(days=days_back))
+        self.assertEqual(self.server.member(member).json["expiring"],
+                         [expiring(d) for d in soon])
+
     # Last (tests run in name order): after everything above ------------------------------
 
     def test_z_replays_survive_a_restart_and_the_books_balance(self):

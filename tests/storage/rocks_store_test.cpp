@@ -1095,6 +1095,41 @@ TEST(RocksStoreTest, LotsMoveOutOfTheMemberRecordPastTheFirstFew) {
   EXPECT_EQ(loaded_lots().size(), storage::kInlineLotsMax - 1);
 }
 
+// A view of a member whose lots are apart reads its stored expiry schedule, not its lots; one
+// whose lots are in its record reads those.
+TEST(RocksStoreTest, AViewReadsTheExpiryScheduleOfAMemberWithManyLots) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  MemberState busy;
+  busy.member_id = "busy";
+  for (uint64_t id = 1; id <= 20; ++id) busy.lots.push_back(lot(id, static_cast<Points>(id)));
+  busy.next_lot_id = 21;
+  MemberState quiet;
+  quiet.member_id = "quiet";
+  quiet.lots = {lot(1, 10), lot(2, 20)};
+  quiet.next_lot_id = 3;
+  CommitBatch batch;
+  for (const MemberState* member : {&busy, &quiet}) {
+    batch.members.push_back(member);
+    for (const Lot& l : member->lots) batch.lots.push_back({&member->member_id, &l});
+  }
+  expect_ok(store->commit(batch));
+
+  std::optional<MemberState> member;
+  std::optional<ExpirySchedule> schedule;
+  expect_ok(store->load_member_for_view("busy", member, schedule));
+  ASSERT_TRUE(member.has_value());
+  EXPECT_TRUE(member->lots.empty()) << "a busy member's lots are not read for a view";
+  ASSERT_TRUE(schedule.has_value());
+  EXPECT_EQ(*schedule, expiry_schedule(busy));
+  expect_ok(store->load_member_for_view("quiet", member, schedule));
+  ASSERT_TRUE(member.has_value());
+  EXPECT_EQ(member->lots, quiet.lots);
+  EXPECT_FALSE(schedule.has_value());
+  expect_ok(store->load_member_for_view("nobody", member, schedule));
+  EXPECT_FALSE(member.has_value());
+}
+
 TEST(RocksStoreTest, ScanMembersInKeyOrderWithTheirOpenLots) {
   TempDir dir;
   auto store = open_store(dir.path());

@@ -399,6 +399,55 @@ TEST(Refunds, QualifyingSpendIsReducedButTheTierWaitsForEvaluation) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The member view from the expiry schedule (what storage keeps for a member with many lots)
+
+// Lots over a year and a half, several per date, some held or never expiring, out of date
+// order here and there: the view from the schedule is the view from the lots whenever the
+// schedule reaches the view's horizon, and refuses otherwise.
+TEST(ExpirySchedule, GivesTheLotsViewWhereItReachesAndRefusesBeyond) {
+  Scenario s(full_program());
+  MemberState member;
+  member.member_id = "m1";
+  const TimeMs start = at("2026-01-01T00:00:00Z");
+  constexpr TimeMs kDay = 86'400'000;
+  for (uint64_t id = 1; id <= 60; ++id) {
+    Lot lot;
+    lot.lot_id = id;
+    lot.expires_at = id % 13 == 0 ? kTimeNever : start + static_cast<TimeMs>((id * 7) % 50) * kDay;
+    lot.points_initial = lot.points_remaining = static_cast<Points>(10 * id);
+    lot.points_held = id % 5 == 0 ? lot.points_remaining : (id % 7 == 0 ? 3 : 0);
+    member.lots.push_back(lot);
+  }
+  const ExpirySchedule schedule = expiry_schedule(member);
+  ASSERT_EQ(schedule.dates.size(), kExpiryScheduleDates);
+  ASSERT_NE(schedule.complete_through, kTimeNever);
+  for (size_t i = 1; i < schedule.dates.size(); ++i) {
+    EXPECT_LT(schedule.dates[i - 1].expires_at, schedule.dates[i].expires_at);
+  }
+  size_t from_schedule = 0;
+  for (TimeMs now = start - 40 * kDay; now < start + 60 * kDay; now += kDay / 3) {
+    const MemberView by_lots = build_member_view(s.program(), member, now);
+    const std::optional<MemberView> by_schedule =
+        build_member_view(s.program(), member, schedule, now);
+    if (!by_schedule) continue;
+    ++from_schedule;
+    EXPECT_EQ(by_schedule->expiring, by_lots.expiring) << now;
+    EXPECT_EQ(by_schedule->tier, by_lots.tier);
+  }
+  // Refused once the 30-day window passes the schedule's last date, used before.
+  EXPECT_GT(from_schedule, 30u);
+  EXPECT_FALSE(build_member_view(s.program(), member, schedule, schedule.complete_through));
+  // A member with few dates: the schedule holds them all and always answers.
+  member.lots.resize(3);
+  const ExpirySchedule whole = expiry_schedule(member);
+  EXPECT_EQ(whole.complete_through, kTimeNever);
+  const TimeMs late = start + 400 * kDay;
+  ASSERT_TRUE(build_member_view(s.program(), member, whole, late));
+  EXPECT_EQ(build_member_view(s.program(), member, whole, start)->expiring,
+            build_member_view(s.program(), member, start).expiring);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Expiry and pending points
 
 TEST(Expiry, AtTheBoundaryInstantAndNeverTwice) {

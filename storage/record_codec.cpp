@@ -148,7 +148,10 @@ Offset<flatbuffers::Vector<Offset<T>>> table_vector(FlatBufferBuilder& builder,
 // alignment; a corrupt record could misplace them, and reading them would be undefined.
 template <typename T>
 bool structs_aligned(const flatbuffers::Vector<const T*>* vector) {
-  return vector == nullptr || reinterpret_cast<uintptr_t>(vector->Data()) % alignof(T) == 0;
+  // An empty vector has no struct to read, and FlatBuffers aligns its (absent) data only to
+  // its length's 4 bytes.
+  return vector == nullptr || vector->size() == 0 ||
+         reinterpret_cast<uintptr_t>(vector->Data()) % alignof(T) == 0;
 }
 
 bool valid_hold_state(uint8_t state) { return state <= static_cast<uint8_t>(HoldState::expired); }

@@ -149,14 +149,14 @@ HttpResponse handle_ledger(const ApiContext& context, std::string_view member_id
       }
       limit = static_cast<size_t>(number);
     } else if (param.key == "cursor") {
-      // "<seq>-<log_seq>" as ledger_page_json writes it; a bare "<seq>" (the form before
-      // layout 6) still pages, finding its place from the newest entry.
+      // "<seq>-<log_seq>" as ledger_page_json writes it. The bare "<seq>" of the releases
+      // before layout 6 is refused: finding its place would walk the member's whole history,
+      // a read per event, for one cheap request (a client starts again from the first page).
       const std::string_view text = param.value;
       const size_t dash = text.find('-');
       uint64_t log_seq = 0;
-      if (!parse_decimal(text.substr(0, dash), number) || number < 1 ||
-          (dash != std::string_view::npos &&
-           (!parse_decimal(text.substr(dash + 1), log_seq) || log_seq < 1))) {
+      if (dash == std::string_view::npos || !parse_decimal(text.substr(0, dash), number) ||
+          number < 1 || !parse_decimal(text.substr(dash + 1), log_seq) || log_seq < 1) {
         return problem_response(ErrorCode::invalid_request,
                                 "cursor must be a next_cursor value from an earlier page",
                                 "cursor");
@@ -167,10 +167,15 @@ HttpResponse handle_ledger(const ApiContext& context, std::string_view member_id
                               "unknown query parameter; use limit or cursor", param.key);
     }
   }
+  // That the member exists; a busy member's lots are not read for it.
   std::optional<MemberState> member;
-  if (std::optional<HttpResponse> refusal = load_member(context, member_id, member)) {
-    return std::move(*refusal);
+  std::optional<ExpirySchedule> schedule;
+  if (!is_valid_id(member_id)) return member_not_found();
+  if (Status status = context.store->load_member_for_view(member_id, member, schedule);
+      !status.ok()) {
+    return problem_response(storage_problem(status, "load_member"));
   }
+  if (!member) return member_not_found();
   LedgerPage page;
   if (Status status = context.store->read_ledger(member_id, cursor, limit, page); !status.ok()) {
     if (status.code() == Status::Code::invalid_argument) {

@@ -83,11 +83,11 @@ struct LotDeadline {
   friend bool operator==(const LotDeadline&, const LotDeadline&) { return true; }
 };
 
-// Where the member's newest logged event is in the event log: its history (ledger and feed)
-// is the chain of its events, each naming the one before (docs/storage.md, layout 6). Storage
-// writes and reads it; the runtime moves it on after each commit. The domain never looks at
-// it, and it is a position in one store's log, not part of the member's value: any two compare
-// equal (a replay elsewhere may number the log differently).
+// Where the member's newest logged event that wrote in its ledger is in the event log: its
+// history (ledger and feed) is the chain of those events, each naming the one before
+// (docs/storage.md, layout 6). Storage writes and reads it; the runtime moves it on after each
+// commit. The domain never looks at it, and it is a position in one store's log, not part of the
+// member's value: any two compare equal (a replay elsewhere may number the log differently).
 struct HistoryHead {
   uint64_t log_seq = 0;  // 0: no event logged yet
   friend bool operator==(const HistoryHead&, const HistoryHead&) { return true; }

@@ -95,7 +95,9 @@ ExpirySchedule expiry_schedule(const MemberState& member) {
     if (dates.size() == kExpiryScheduleDates) {
       dropped = true;
       if (at == dates.end()) continue;
+      const auto position = at - dates.begin();  // pop_back invalidates `at` when it is last
       dates.pop_back();
+      at = dates.begin() + position;
     }
     dates.insert(at, ExpiringPoints{free, lot.expires_at});
   }

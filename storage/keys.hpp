@@ -13,7 +13,8 @@ namespace loyalty::storage {
 
 inline constexpr std::string_view kMembersFamily = "members";
 inline constexpr std::string_view kLotsFamily = "lots";
-// Layouts 2–5 only: the ledger (and the feed inside it), now kept in the event log's records.
+// Layouts 1–5 only: the ledger (and the feed inside it from layout 2), now kept in the event
+// log's records.
 inline constexpr std::string_view kLedgerFamily = "ledger";
 // Layout 1 only: the feed, now kept inside the ledger's records.
 inline constexpr std::string_view kFeedFamily = "feed";

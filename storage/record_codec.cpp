@@ -673,9 +673,12 @@ Status decode_event_record(std::string_view bytes, Event& out, uint32_t& program
   return Status::ok_status();
 }
 
-}  // namespace
-
-namespace {
+// What expiry_schedule makes: complete (every date) or the earliest kExpiryScheduleDates,
+// complete through the last of them.
+bool schedule_consistent(size_t dates, TimeMs last, TimeMs complete_through) {
+  return complete_through == kTimeNever ||
+         (dates == kExpiryScheduleDates && complete_through == last);
+}
 
 // `with_id`: inside a member record, where no key holds the lot_id.
 Offset<fb::LotRecord> encode_lot(FlatBufferBuilder& builder, const Lot& lot, bool with_id) {
@@ -745,13 +748,17 @@ std::string_view RecordEncoder::member(const MemberState& m, uint64_t history_he
   if (lots_inline(m)) {
     std::vector<Offset<fb::LotRecord>>& offsets = lot_offsets_;
     offsets.clear();
+    uint64_t previous_id = 0;
     for (const Lot& lot : m.lots) {
       // A lot that ran out in this batch is no longer the member's (the runtime drops it after
-      // the commit); they are in lot_id order.
+      // the commit). What decode_member requires, checked before it is written: ascending ids
+      // below next_lot_id, at most kInlineLotsMax.
       if (lot.points_remaining == 0) continue;
-      LOYALTY_CHECK(lot.lot_id >= 1 && lot.lot_id < m.next_lot_id);
+      LOYALTY_CHECK(lot.lot_id > previous_id && lot.lot_id < m.next_lot_id);
+      previous_id = lot.lot_id;
       offsets.push_back(encode_lot(builder_, lot, true));
     }
+    LOYALTY_CHECK(offsets.size() <= kInlineLotsMax);
     if (!offsets.empty()) lots = builder_.CreateVector(offsets);
   }
   // A member whose lots are apart carries their expiry schedule, for views (one pass over its
@@ -760,6 +767,9 @@ std::string_view RecordEncoder::member(const MemberState& m, uint64_t history_he
   TimeMs complete_through = kTimeNever;
   if (!lots_inline(m)) {
     const ExpirySchedule computed = expiry_schedule(m);
+    LOYALTY_CHECK(schedule_consistent(computed.dates.size(),
+                                      computed.dates.empty() ? 0 : computed.dates.back().expires_at,
+                                      computed.complete_through));
     thread_local std::vector<fb::ExpiringPointsRecord> dates;
     dates.clear();
     for (const ExpiringPoints& date : computed.dates) {
@@ -942,8 +952,9 @@ Offset<flatbuffers::Vector<Offset<fb::EventNoteRecord>>> RecordEncoder::event_no
     LOYALTY_CHECK(note.entry_seq == entry.seq);
     const uint8_t kind = feed_note_kind(note.type);
     const auto type = kind != 0 ? 0 : optional_string(builder_, note.type);
+    // Absent means "the entry's": a different one is written even when empty.
     const auto reference =
-        note.reference == entry.reference ? 0 : optional_string(builder_, note.reference);
+        note.reference == entry.reference ? 0 : builder_.CreateString(note.reference);
     fb::EventNoteRecordBuilder record(builder_);
     record.add_kind(kind);
     record.add_type(type);
@@ -975,8 +986,9 @@ std::string_view RecordEncoder::logged_event(const LoggedEvent& logged, uint64_t
     while (note != notes.size() && notes[note].entry_seq == entry.seq) ++note;
     const auto notifications = event_notes(entry, notes.subspan(first_note, note - first_note));
     const std::string_view reference_before = previous ? previous->reference : own_reference;
+    // Absent means "the one before": a different one is written even when empty.
     const auto reference =
-        entry.reference == reference_before ? 0 : optional_string(builder_, entry.reference);
+        entry.reference == reference_before ? 0 : builder_.CreateString(entry.reference);
     const auto rule = optional_string(builder_, entry.rule);
     fb::EventEntryRecordBuilder record(builder_);
     record.add_entry_type(static_cast<uint8_t>(entry.type));
@@ -1205,6 +1217,11 @@ Status decode_member(std::string_view member_id, std::string_view bytes, MemberS
         read.dates.push_back(ExpiringPoints{date->points(), date->expires_at()});
       }
       read.complete_through = record->expiry_complete_through();
+      if (!schedule_consistent(read.dates.size(),
+                               read.dates.empty() ? 0 : read.dates.back().expires_at,
+                               read.complete_through)) {
+        return corruption("member (expiry schedule)");
+      }
     }
   }
   return Status::ok_status();

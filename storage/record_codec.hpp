@@ -84,7 +84,7 @@ class RecordEncoder {
 Status decode_member(std::string_view member_id, std::string_view bytes, MemberState& out,
                      std::optional<ExpirySchedule>* schedule = nullptr);
 Status decode_lot(uint64_t lot_id, std::string_view bytes, Lot& out);
-// A "ledger" record of layouts 2–5 (a folder of those layouts is read only to be migrated: its
+// A "ledger" record of layouts 1–5 (a folder of those layouts is read only to be migrated: its
 // ledger is part of the state digest the rebuilt folder must match).
 Status decode_ledger_entry(uint64_t seq, std::string_view bytes, LedgerEntry& out);
 Status decode_idempotency(std::string_view key, std::string_view bytes, IdempotencyRecord& out);

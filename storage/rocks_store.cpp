@@ -405,6 +405,8 @@ struct RocksStore::Impl {
         return first && from_cursor ? bad_cursor()
                                     : corruption("events (another member's event in a history)");
       }
+      // Only events that wrote entries are on a member's history: a cursor names one of those.
+      if (first && from_cursor && history.entries.empty()) return bad_cursor();
       // The chain runs strictly back in the log, so the walk ends.
       if (history.member_prev >= log_seq) return corruption("events (a history runs forward)");
       bool more = true;
@@ -830,11 +832,12 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
     for (const LoggedEvent& logged : batch.events) {
       LOYALTY_CHECK(logged.event != nullptr);
       LOYALTY_CHECK(storage::valid_member_key(logged.event->member_id()));
-      // A member's history is the chain of its events that wrote in its ledger or feed
-      // (layout 6): each names the one before, and the member is written in this batch with
-      // its new head.
+      // A member's history is the chain of its events that wrote in its ledger (layout 6):
+      // each names the one before, and the member is written in this batch with its new head
+      // (the runtime moves its copy by the same rule, Partition::move_history_heads).
       BatchMember* member = nullptr;
-      if (!logged.entries.empty() || !logged.notifications.empty()) {
+      // A notification follows an entry of its own event (the encoder checks it).
+      if (!logged.entries.empty()) {
         LOYALTY_CHECK(logged.member != nullptr);
         const auto found = batch_members.find(logged.member->member_id);
         LOYALTY_CHECK(found != batch_members.end() && found->second.state == logged.member);
@@ -928,7 +931,7 @@ Status RocksStore::read_ledger(std::string_view member_id, std::optional<LedgerC
     from = member->history_head.log_seq;
   }
   return impl_->walk_history(
-      read, member_id, from, cursor.has_value(),
+      read, member_id, from, cursor && cursor->log_seq != 0,
       [&](uint64_t log_seq, storage::EventHistory& history, bool& more) {
         for (auto entry = history.entries.rbegin(); entry != history.entries.rend(); ++entry) {
           if (entry->seq >= before_seq) continue;
@@ -1116,11 +1119,15 @@ Status RocksStore::scan_members(const std::function<bool(const MemberState&)>& v
         if (Status status = storage::decode_member(key, value, member); !status.ok()) {
           return status;
         }
+        // A member whose lots live in its record has none apart (layout 7): one there would
+        // be read by verify and exports but not by the runtime.
+        const bool lots_in_record = impl_->layout >= 7 && storage::lots_inline(member);
         for (; lot_it->Valid(); lot_it->Next()) {
           const std::optional<MemberKey> parsed = storage::parse_lot_key(view(lot_it->key()));
           if (!parsed) return corrupt_key("lots");
           if (parsed->member_id > member.member_id) break;
           if (parsed->member_id < member.member_id) continue;  // lots of no member: skipped
+          if (lots_in_record) return corrupt_key("lots (of a member whose lots are inline)");
           Lot lot;
           if (Status status = storage::decode_lot(parsed->number, view(lot_it->value()), lot);
               !status.ok()) {

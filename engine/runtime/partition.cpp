@@ -179,8 +179,9 @@ Status Runtime::Partition::decide(const ProgramVersion& program, Work& work) {
   return Status::ok_status();
 }
 
-// A logged event that wrote in its member's ledger is where the member's history begins now:
-// the batch's events took the log positions from first_log_seq on, in build_commit's order.
+// A logged event that wrote in its member's ledger is where the member's history begins now
+// (the rule RocksStore::commit chains by): the batch's events took the log positions from
+// first_log_seq on, in build_commit's order.
 void Runtime::Partition::move_history_heads(uint64_t first_log_seq) {
   uint64_t log_seq = first_log_seq;
   for (Work& work : work_) {

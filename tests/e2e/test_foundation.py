@@ -214,12 +214,10 @@ class Foundation(unittest.TestCase):
                          [("e2e-frank-2", "bonus"), ("e2e-frank-2", "earn"),
                           ("e2e-frank-1", "earn"), ("e2e-frank-0", "earn")])
         self.assertIsNone(rest.json["next_cursor"])
-        # A cursor in the form before layout 6 (the seq alone) still pages from the same place.
+        # One that names no event of this member, or is not a cursor (the seq alone, the form
+        # before layout 6, included), is refused by name.
         bare = cursor.split("-")[0]
-        again = s.request("GET", f"/v1/members/frank/ledger?limit=10&cursor={bare}", key=APP_KEY)
-        self.assertEqual(again.json["entries"], rest.json["entries"])
-        # One that names no event of this member, or is not a cursor, is refused by name.
-        for forged in [f"{bare}-999999", f"{bare}-0", "x-1", f"{bare}-"]:
+        for forged in [f"{bare}-999999", f"{bare}-0", "x-1", f"{bare}-", bare]:
             self.assert_problem(
                 s.request("GET", f"/v1/members/frank/ledger?cursor={forged}", key=APP_KEY),
                 400, "invalid_request", "cursor")

@@ -540,6 +540,10 @@ TEST(RocksStoreTest, LedgerPagesNewestFirstWithCursor) {
   EXPECT_EQ(store->read_ledger(m1, LedgerCursor{5, 3}, 10, page).code(), Code::invalid_argument);
   EXPECT_EQ(store->read_ledger(m1, LedgerCursor{5, 1000}, 10, page).code(),
             Code::invalid_argument);
+  // Nor is an event of the member that wrote no entries (log_seq 11) on its history.
+  writer.event(m1, {});
+  expect_ok(writer.commit(*store));
+  EXPECT_EQ(store->read_ledger(m1, LedgerCursor{5, 11}, 10, page).code(), Code::invalid_argument);
   // The cursor of a page is where the next begins, without a walk from the newest entry.
   expect_ok(store->read_ledger(m1, std::nullopt, 4, page));
   ASSERT_TRUE(page.next_cursor.has_value());
@@ -1070,7 +1074,7 @@ TEST(RocksStoreTest, LotsMoveOutOfTheMemberRecordPastTheFirstFew) {
   };
   auto loaded_lots = [&] {
     std::optional<MemberState> loaded;
-    expect_ok(store->load_member("m1", loaded));
+    expect_ok(store->load_member(member.member_id, loaded));
     return loaded ? loaded->lots : std::vector<Lot>{};
   };
   commit_lots({1, 2, 3, 4, 5, 6, 7, 8});
@@ -1091,6 +1095,20 @@ TEST(RocksStoreTest, LotsMoveOutOfTheMemberRecordPastTheFirstFew) {
   member.lots[0].points_remaining = 0;
   member.lots[1].points_held = 2;
   commit_lots({1, 3});
+  EXPECT_EQ(loaded_lots(), member.lots);
+  EXPECT_EQ(loaded_lots().size(), storage::kInlineLotsMax - 1);
+
+  // The batch that makes the ninth lot may also spend one of the first eight and the ninth
+  // itself: neither is moved out, the others are.
+  member = MemberState{};
+  member.member_id = "m2";
+  for (uint64_t id = 1; id <= storage::kInlineLotsMax; ++id) member.lots.push_back(lot(id, 10));
+  member.next_lot_id = storage::kInlineLotsMax + 1;
+  commit_lots({1, 2, 3, 4, 5, 6, 7, 8});
+  member.lots[1].points_remaining = 0;
+  member.lots.push_back(lot(storage::kInlineLotsMax + 1, 0));
+  member.next_lot_id = storage::kInlineLotsMax + 2;
+  commit_lots({2, storage::kInlineLotsMax + 1});
   EXPECT_EQ(loaded_lots(), member.lots);
   EXPECT_EQ(loaded_lots().size(), storage::kInlineLotsMax - 1);
 }

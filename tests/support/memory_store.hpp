@@ -80,7 +80,7 @@ class MemoryStore final : public MemberStore {
     ++commits_;
     for (const MemberState* member : batch.members) members_[member->member_id] = *member;
     for (const LoggedEvent& logged : batch.events) {
-      const std::string& member_id = logged.member->member_id;
+      const std::string& member_id = logged.event->member_id();
       ledger_[member_id].insert(ledger_[member_id].end(), logged.entries.begin(),
                                 logged.entries.end());
       notifications_[member_id].insert(notifications_[member_id].end(),

@@ -56,6 +56,20 @@ std::optional<HttpResponse> load_member(const ApiContext& context, std::string_v
   return std::nullopt;
 }
 
+// As load_member, for a view: a busy member comes with its expiry schedule, not its lots
+// (RocksStore::load_member_for_view).
+std::optional<HttpResponse> load_member_for_view(const ApiContext& context,
+                                                 std::string_view member_id,
+                                                 std::optional<MemberState>& out,
+                                                 std::optional<ExpirySchedule>& schedule) {
+  if (!is_valid_id(member_id)) return member_not_found();
+  if (Status status = context.store->load_member_for_view(member_id, out, schedule); !status.ok()) {
+    return problem_response(storage_problem(status, "load_member"));
+  }
+  if (!out) return member_not_found();
+  return std::nullopt;
+}
+
 bool parse_decimal(std::string_view text, uint64_t& out) {
   if (text.empty() || text.size() > 20) return false;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
@@ -80,12 +94,10 @@ RouteResult handle_signup(const ApiContext& context, const HttpRequest& request)
 HttpResponse handle_get_member(const ApiContext& context, std::string_view member_id) {
   std::optional<MemberState> member;
   std::optional<ExpirySchedule> schedule;
-  if (!is_valid_id(member_id)) return member_not_found();
-  if (Status status = context.store->load_member_for_view(member_id, member, schedule);
-      !status.ok()) {
-    return problem_response(storage_problem(status, "load_member"));
+  if (std::optional<HttpResponse> refusal =
+          load_member_for_view(context, member_id, member, schedule)) {
+    return std::move(*refusal);
   }
-  if (!member) return member_not_found();
   if (schedule) {
     // A member with many lots: its stored schedule, unless it ends before the view's horizon.
     const std::shared_ptr<const ProgramVersion> program = context.programs->active();
@@ -170,12 +182,10 @@ HttpResponse handle_ledger(const ApiContext& context, std::string_view member_id
   // That the member exists; a busy member's lots are not read for it.
   std::optional<MemberState> member;
   std::optional<ExpirySchedule> schedule;
-  if (!is_valid_id(member_id)) return member_not_found();
-  if (Status status = context.store->load_member_for_view(member_id, member, schedule);
-      !status.ok()) {
-    return problem_response(storage_problem(status, "load_member"));
+  if (std::optional<HttpResponse> refusal =
+          load_member_for_view(context, member_id, member, schedule)) {
+    return std::move(*refusal);
   }
-  if (!member) return member_not_found();
   LedgerPage page;
   if (Status status = context.store->read_ledger(member_id, cursor, limit, page); !status.ok()) {
     if (status.code() == Status::Code::invalid_argument) {

@@ -366,19 +366,53 @@ struct RocksStore::Impl {
   }
 
   // The member's record without its lots; `out` empty when there is no such member.
+  // With the expiry schedule it carries into `schedule` when given (decode_member).
   Status read_member_record(const rocksdb::ReadOptions& read, std::string_view member_id,
-                            std::optional<MemberState>& out) const {
+                            std::optional<MemberState>& out,
+                            std::optional<ExpirySchedule>* schedule = nullptr) const {
     out.reset();
     rocksdb::PinnableSlice value;
     const rocksdb::Status got = db->Get(read, family(members), slice(member_id), &value);
     if (got.IsNotFound()) return Status::ok_status();
     if (Status status = from_rocks(got); !status.ok()) return status;
     MemberState member;
-    if (Status status = storage::decode_member(member_id, view(value), member); !status.ok()) {
+    if (Status status = storage::decode_member(member_id, view(value), member, schedule);
+        !status.ok()) {
       return status;
     }
     out = std::move(member);
     return Status::ok_status();
+  }
+
+  // The member with its lots; for a view (`for_view`), a member whose record carries an
+  // expiry schedule comes with that instead of the lots apart.
+  Status load_member(std::string_view member_id, std::optional<MemberState>& out,
+                     std::optional<ExpirySchedule>& schedule, bool for_view) const {
+    out.reset();
+    schedule.reset();
+    if (!storage::valid_member_key(member_id)) return Status::ok_status();
+    // One snapshot for the record and its lots, so a reader never mixes two commits.
+    rocksdb::ManagedSnapshot snapshot(db.get());
+    rocksdb::ReadOptions read;
+    read.snapshot = snapshot.snapshot();
+    if (Status status = read_member_record(read, member_id, out, for_view ? &schedule : nullptr);
+        !status.ok() || !out) {
+      return status;
+    }
+    if (lots_in_record(*out)) {
+      schedule.reset();
+    } else if (!schedule) {
+      if (Status status = read_lots(read, member_id, out->lots); !status.ok()) {
+        out.reset();
+        return status;
+      }
+    }
+    return Status::ok_status();
+  }
+
+  // Whether the member's lots live in its record (layout 7), so none are read apart.
+  bool lots_in_record(const MemberState& member) const {
+    return layout >= 7 && storage::lots_inline(member);
   }
 
   // The member's history (layout 6): its events newest first, from the one at `log_seq` down
@@ -587,59 +621,13 @@ Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksS
 }
 
 Status RocksStore::load_member(std::string_view member_id, std::optional<MemberState>& out) {
-  out.reset();
-  if (!storage::valid_member_key(member_id)) return Status::ok_status();
-  // One snapshot for the record and its lots, so a reader never mixes two commits.
-  rocksdb::ManagedSnapshot snapshot(impl_->db.get());
-  rocksdb::ReadOptions read;
-  read.snapshot = snapshot.snapshot();
-  rocksdb::PinnableSlice value;
-  const rocksdb::Status got =
-      impl_->db->Get(read, impl_->family(members), slice(member_id), &value);
-  if (got.IsNotFound()) return Status::ok_status();
-  if (Status status = from_rocks(got); !status.ok()) return status;
-
-  MemberState member;
-  if (Status status = storage::decode_member(member_id, view(value), member); !status.ok()) {
-    return status;
-  }
-  // A member with few lots has them in its record (layout 7); the others' are read apart.
-  if (impl_->layout < 7 || !storage::lots_inline(member)) {
-    if (Status status = impl_->read_lots(read, member_id, member.lots); !status.ok()) {
-      return status;
-    }
-  }
-  out = std::move(member);
-  return Status::ok_status();
+  std::optional<ExpirySchedule> unused;
+  return impl_->load_member(member_id, out, unused, false);
 }
 
 Status RocksStore::load_member_for_view(std::string_view member_id, std::optional<MemberState>& out,
                                         std::optional<ExpirySchedule>& schedule) {
-  out.reset();
-  schedule.reset();
-  if (!storage::valid_member_key(member_id)) return Status::ok_status();
-  rocksdb::ManagedSnapshot snapshot(impl_->db.get());
-  rocksdb::ReadOptions read;
-  read.snapshot = snapshot.snapshot();
-  rocksdb::PinnableSlice value;
-  const rocksdb::Status got =
-      impl_->db->Get(read, impl_->family(members), slice(member_id), &value);
-  if (got.IsNotFound()) return Status::ok_status();
-  if (Status status = from_rocks(got); !status.ok()) return status;
-  MemberState member;
-  if (Status status = storage::decode_member(member_id, view(value), member, &schedule);
-      !status.ok()) {
-    return status;
-  }
-  const bool lots_in_record = impl_->layout >= 7 && storage::lots_inline(member);
-  if (!lots_in_record && !schedule) {
-    if (Status status = impl_->read_lots(read, member_id, member.lots); !status.ok()) {
-      return status;
-    }
-  }
-  if (lots_in_record) schedule.reset();
-  out = std::move(member);
-  return Status::ok_status();
+  return impl_->load_member(member_id, out, schedule, true);
 }
 
 Status RocksStore::load_idempotency(std::string_view key, std::optional<IdempotencyRecord>& out) {
@@ -1121,7 +1109,7 @@ Status RocksStore::scan_members(const std::function<bool(const MemberState&)>& v
         }
         // A member whose lots live in its record has none apart (layout 7): one there would
         // be read by verify and exports but not by the runtime.
-        const bool lots_in_record = impl_->layout >= 7 && storage::lots_inline(member);
+        const bool lots_in_record = impl_->lots_in_record(member);
         for (; lot_it->Valid(); lot_it->Next()) {
           const std::optional<MemberKey> parsed = storage::parse_lot_key(view(lot_it->key()));
           if (!parsed) return corrupt_key("lots");

@@ -300,10 +300,79 @@ void read_schedules(const toml::value& value, ServerConfig& config) {
   }
 }
 
+bool is_node_id(std::string_view text) {
+  return !text.empty() && text.size() <= 32 && std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+// A name that may prefix NATS subjects and stream names and etcd keys: no dots, wildcards,
+// slashes or spaces.
+bool is_cluster_name(std::string_view text) {
+  return !text.empty() && text.size() <= 32 && std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_';
+  });
+}
+
+std::vector<std::string> read_urls(const toml::value& value, const std::string& key,
+                                   std::initializer_list<std::string_view> schemes) {
+  if (!value.is_array() || value.as_array().empty()) refuse(key, "must be a non-empty array");
+  std::vector<std::string> urls;
+  for (size_t i = 0; i < value.as_array().size(); ++i) {
+    const std::string at = key + "[" + std::to_string(i) + "]";
+    std::string url = read_nonempty_string(value.as_array()[i], at);
+    const bool known = std::any_of(schemes.begin(), schemes.end(), [&](std::string_view scheme) {
+      return url.starts_with(scheme) && url.size() > scheme.size();
+    });
+    if (!known) refuse(at, "must start with " + std::string(*schemes.begin()));
+    urls.push_back(std::move(url));
+  }
+  return urls;
+}
+
+void read_cluster(const toml::value& value, ServerConfig& config) {
+  if (!value.is_table()) refuse("cluster", "must be a table");
+  const toml::table& table = value.as_table();
+  refuse_unknown_keys(table, "cluster",
+                      {"name", "node_id", "nats_urls", "etcd_endpoints", "partitions",
+                       "stream_replicas", "standbys", "lease_seconds"});
+  cluster::ClusterConfig cluster;
+  if (const toml::value* v = find(table, "name")) {
+    cluster.name = read_string(*v, "cluster.name");
+    if (!is_cluster_name(cluster.name))
+      refuse("cluster.name", "must be 1 to 32 letters, digits, '-' or '_'");
+  }
+  const toml::value* node_id = find(table, "node_id");
+  if (node_id == nullptr)
+    refuse("cluster.node_id", "is required: this node's id, unique in the cluster");
+  cluster.node_id = read_string(*node_id, "cluster.node_id");
+  if (!is_node_id(cluster.node_id)) refuse("cluster.node_id", "must match [a-z0-9-]{1,32}");
+  const toml::value* nats = find(table, "nats_urls");
+  if (nats == nullptr) refuse("cluster.nats_urls", "is required: the NATS servers to connect to");
+  cluster.nats_urls = read_urls(*nats, "cluster.nats_urls", {"nats://", "tls://"});
+  const toml::value* etcd = find(table, "etcd_endpoints");
+  if (etcd == nullptr) refuse("cluster.etcd_endpoints", "is required: etcd's client URLs");
+  cluster.etcd_endpoints = read_urls(*etcd, "cluster.etcd_endpoints", {"http://"});
+  if (const toml::value* v = find(table, "partitions")) {
+    cluster.partitions = static_cast<uint32_t>(read_integer(*v, "cluster.partitions", 1, 4096));
+  }
+  if (const toml::value* v = find(table, "stream_replicas")) {
+    cluster.stream_replicas =
+        static_cast<uint32_t>(read_integer(*v, "cluster.stream_replicas", 1, 5));
+  }
+  if (const toml::value* v = find(table, "standbys")) {
+    cluster.standbys = static_cast<uint32_t>(read_integer(*v, "cluster.standbys", 0, 8));
+  }
+  if (const toml::value* v = find(table, "lease_seconds")) {
+    cluster.lease_seconds = static_cast<uint32_t>(read_integer(*v, "cluster.lease_seconds", 2, 60));
+  }
+  config.cluster = std::move(cluster);
+}
+
 ServerConfig read_config(const toml::table& root) {
   refuse_unknown_keys(root, "",
                       {"listen", "data_dir", "program", "durability", "partitions", "api_keys",
-                       "member_tokens", "limits", "rate_limits", "tls", "schedules"});
+                       "member_tokens", "limits", "rate_limits", "tls", "schedules", "cluster"});
   ServerConfig config;
   if (const toml::value* v = find(root, "listen")) {
     std::optional<ListenAddress> address = parse_listen_address(read_string(*v, "listen"));
@@ -334,6 +403,7 @@ ServerConfig read_config(const toml::table& root) {
   if (const toml::value* v = find(root, "rate_limits")) read_rate_limits(*v, config.rate_limits);
   if (const toml::value* v = find(root, "tls")) read_tls(*v, config);
   if (const toml::value* v = find(root, "schedules")) read_schedules(*v, config);
+  if (const toml::value* v = find(root, "cluster")) read_cluster(*v, config);
   return config;
 }
 

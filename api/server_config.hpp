@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "cluster/cluster_config.hpp"
 #include "ops/schedule.hpp"
 #include "storage/rocks_store.hpp"
 
@@ -111,6 +112,8 @@ struct ServerConfig {
   std::optional<TlsConfig> tls;  // [tls]; none: plain HTTP
   // [[schedules]]: the periodic jobs (ops/job_scheduler.hpp), at most one per job kind.
   std::vector<ops::Schedule> schedules;
+  // [cluster]: this server is one node of a cluster (cluster/cluster_config.hpp); none: alone.
+  std::optional<cluster::ClusterConfig> cluster;
 };
 
 // What is wrong and where: `key` is the dotted path ("api_keys[1].role", "limits.io_threads"),

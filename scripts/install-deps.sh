@@ -7,10 +7,13 @@ build_packages=(cmake ninja-build g++ ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librocksdb-dev libflatbuffers-dev flatbuffers-compiler libtoml11-dev libcli11-dev
   libssl-dev libgtest-dev libbenchmark-dev libjemalloc-dev
-  libhowardhinnant-date-dev tzdata)  # date/tz reads the zones of tzdata (program time_zone)
+  libhowardhinnant-date-dev tzdata  # date/tz reads the zones of tzdata (program time_zone)
+  libnats-dev)  # cluster mode's JetStream client (cluster/)
 test_packages=(curl openssl python3 python3-websockets wrk postgresql)  # postgresql: bench/pg
 # The fuzz build (fuzz/, preset "fuzz"): clang, and libFuzzer's runtime from compiler-rt.
 test_packages+=(clang libclang-rt-14-dev)
+# Cluster tests (tests/cluster/) run real NATS servers and etcd (scripts/cluster.sh).
+test_packages+=(nats-server etcd-server)
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then wanted+=("${test_packages[@]}"); fi

@@ -1,0 +1,245 @@
+#include "cluster/jetstream_log.hpp"
+
+#include <nats/nats.h>
+
+#include <mutex>
+
+namespace loyalty::cluster {
+namespace {
+
+constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
+
+Status nats_error(std::string_view what, natsStatus status,
+                  jsErrCode code = static_cast<jsErrCode>(0)) {
+  std::string message = "nats: " + std::string(what) + ": " + natsStatus_GetText(status);
+  if (code != 0) message += " (JetStream error " + std::to_string(static_cast<int>(code)) + ")";
+  if (const char* last = nats_GetLastError(nullptr); last != nullptr && *last != '\0') {
+    message += ": ";
+    message += last;
+  }
+  return Status::error(Status::Code::io_error, std::move(message));
+}
+
+// nats.c's library-wide state: opened once, before the first connection.
+void open_library() {
+  static std::once_flag once;
+  std::call_once(once, [] { nats_Open(-1); });
+}
+
+int64_t nanoseconds(std::chrono::nanoseconds duration) { return duration.count(); }
+
+}  // namespace
+
+Status JetStreamLog::open(const LogOptions& options, std::unique_ptr<JetStreamLog>& out) {
+  open_library();
+  std::unique_ptr<JetStreamLog> log(new JetStreamLog(options));
+  natsOptions* nats_options = nullptr;
+  if (natsStatus s = natsOptions_Create(&nats_options); s != NATS_OK)
+    return nats_error("options", s);
+  std::vector<const char*> urls;
+  for (const std::string& url : options.urls) urls.push_back(url.c_str());
+  natsStatus s = natsOptions_SetServers(nats_options, urls.data(), static_cast<int>(urls.size()));
+  if (s == NATS_OK) s = natsOptions_SetName(nats_options, options.client_name.c_str());
+  // A server of three going away is routine (the nemesis does it): reconnect for ever, soon.
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(nats_options, -1);
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(nats_options, 100);
+  if (s == NATS_OK) s = natsOptions_SetTimeout(nats_options, options.timeout.count());
+  if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(nats_options, false, nullptr, nullptr);
+  if (s == NATS_OK) s = natsConnection_Connect(&log->connection_, nats_options);
+  natsOptions_Destroy(nats_options);
+  if (s != NATS_OK) return nats_error("connect", s);
+
+  jsOptions js_options;
+  jsOptions_Init(&js_options);
+  js_options.Wait = options.timeout.count();
+  if (s = natsConnection_JetStream(&log->js_, log->connection_, &js_options); s != NATS_OK) {
+    return nats_error("jetstream", s);
+  }
+  if (Status status = log->ensure_stream(); !status.ok()) return status;
+  out = std::move(log);
+  return Status::ok_status();
+}
+
+JetStreamLog::~JetStreamLog() {
+  if (js_ != nullptr) jsCtx_Destroy(js_);
+  if (connection_ != nullptr) {
+    natsConnection_Close(connection_);
+    natsConnection_Destroy(connection_);
+  }
+}
+
+Status JetStreamLog::ensure_stream() {
+  jsStreamInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&info, js_, options_.stream.c_str(), nullptr, &code);
+  if (s == NATS_OK) {
+    const jsStreamConfig* config = info->Config;
+    const bool same = config->SubjectsLen == 1 && options_.subjects == config->Subjects[0] &&
+                      config->Replicas == static_cast<int64_t>(options_.replicas);
+    jsStreamInfo_Destroy(info);
+    if (!same) {
+      return Status::error(Status::Code::invalid_argument,
+                           "nats: stream " + options_.stream +
+                               " exists with other subjects or replicas than this node's "
+                               "[cluster] gives");
+    }
+    return Status::ok_status();
+  }
+  if (s != NATS_NOT_FOUND) return nats_error("stream info " + options_.stream, s, code);
+
+  jsStreamConfig config;
+  jsStreamConfig_Init(&config);
+  const char* subjects[] = {options_.subjects.c_str()};
+  config.Name = options_.stream.c_str();
+  config.Subjects = subjects;
+  config.SubjectsLen = 1;
+  config.Storage = js_FileStorage;
+  config.Replicas = options_.replicas;
+  // The log is the partitions' history: a standby or a new owner that starts from nothing
+  // replays it from the beginning, so nothing is aged out (docs/cluster.md on its size).
+  config.Retention = js_LimitsPolicy;
+  config.Duplicates = nanoseconds(options_.duplicate_window);
+  config.DenyDelete = true;
+  config.DenyPurge = true;
+  s = js_AddStream(&info, js_, &config, nullptr, &code);
+  if (s == NATS_OK) {
+    jsStreamInfo_Destroy(info);
+    return Status::ok_status();
+  }
+  // Another node created it at the same moment: JetStream answers "already in use".
+  if (code == JSStreamNameExistErr) return ensure_stream();
+  return nats_error("create stream " + options_.stream, s, code);
+}
+
+Status JetStreamLog::publish(std::string_view subject, std::string_view msg_id,
+                             std::string_view data, uint64_t& sequence, bool& duplicate) {
+  const std::string subject_text(subject);
+  const std::string id(msg_id);
+  jsPubOptions options;
+  jsPubOptions_Init(&options);
+  options.MsgId = id.empty() ? nullptr : id.c_str();
+  options.ExpectStream = options_.stream.c_str();
+  jsPubAck* ack = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s = js_Publish(&ack, js_, subject_text.c_str(), data.data(),
+                                  static_cast<int>(data.size()), &options, &code);
+  if (s != NATS_OK) return nats_error("publish " + subject_text, s, code);
+  sequence = ack->Sequence;
+  duplicate = ack->Duplicate;
+  jsPubAck_Destroy(ack);
+  return Status::ok_status();
+}
+
+Status JetStreamLog::last_sequence(std::string_view subject, uint64_t& sequence) {
+  const std::string subject_text(subject);
+  natsMsg* message = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s =
+      js_GetLastMsg(&message, js_, options_.stream.c_str(), subject_text.c_str(), nullptr, &code);
+  if (s == NATS_NOT_FOUND) {
+    sequence = 0;
+    return Status::ok_status();
+  }
+  if (s != NATS_OK) return nats_error("last message of " + subject_text, s, code);
+  sequence = natsMsg_GetSequence(message);
+  natsMsg_Destroy(message);
+  return Status::ok_status();
+}
+
+bool JetStreamLog::connected() const {
+  return natsConnection_Status(connection_) == NATS_CONN_STATUS_CONNECTED;
+}
+
+Status JetStreamLog::read(std::string_view subject, uint64_t from_sequence,
+                          std::unique_ptr<Reader>& out) {
+  std::unique_ptr<Reader> reader(new Reader(*this, std::string(subject), from_sequence));
+  if (Status s = reader->subscribe(); !s.ok()) return s;
+  out = std::move(reader);
+  return Status::ok_status();
+}
+
+JetStreamLog::Reader::Reader(JetStreamLog& log, std::string subject, uint64_t next)
+    : log_(log), subject_(std::move(subject)), next_(next == 0 ? 1 : next) {}
+
+JetStreamLog::Reader::~Reader() { unsubscribe(); }
+
+Status JetStreamLog::Reader::subscribe() {
+  jsSubOptions options;
+  jsSubOptions_Init(&options);
+  options.Stream = log_.options_.stream.c_str();
+  options.Config.DeliverPolicy = js_DeliverByStartSequence;
+  options.Config.OptStartSeq = next_;
+  options.Config.FilterSubject = subject_.c_str();
+  // Nothing is acknowledged: where a reader is up to is its applier's business (committed
+  // with the state in RocksDB), and acks would cost a round trip per batch.
+  options.Config.AckPolicy = js_AckNone;
+  // The servers drop an ephemeral consumer nobody fetched from for this long; the reader
+  // makes a new one from where it was when that happens.
+  options.Config.InactiveThreshold = nanoseconds(std::chrono::seconds(30));
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s = js_PullSubscribe(&subscription_, log_.js_, subject_.c_str(), nullptr,
+                                        nullptr, &options, &code);
+  if (s != NATS_OK) {
+    subscription_ = nullptr;
+    return nats_error("subscribe " + subject_, s, code);
+  }
+  return Status::ok_status();
+}
+
+void JetStreamLog::Reader::unsubscribe() {
+  if (subscription_ == nullptr) return;
+  natsSubscription_Unsubscribe(subscription_);
+  natsSubscription_Destroy(subscription_);
+  subscription_ = nullptr;
+}
+
+Status JetStreamLog::Reader::fetch(size_t max, std::chrono::milliseconds wait,
+                                   std::vector<LogMessage>& out) {
+  out.clear();
+  if (subscription_ == nullptr) {
+    if (Status s = subscribe(); !s.ok()) return s;
+  }
+  natsMsgList list{};
+  jsFetchRequest request;
+  jsFetchRequest_Init(&request);
+  request.Batch = static_cast<int>(max);
+  request.Expires = nanoseconds(wait);
+  // An ephemeral consumer lives on one server; when that server goes away the pull would only
+  // time out, for ever. The server's heartbeats during a long wait tell that it is still there.
+  if (wait >= std::chrono::milliseconds(100)) request.Heartbeat = nanoseconds(wait / 4);
+  const natsStatus s = natsSubscription_FetchRequest(&list, subscription_, &request);
+  const jsErrCode code = static_cast<jsErrCode>(0);
+  if (s == NATS_TIMEOUT) return Status::ok_status();
+  if (s != NATS_OK) {
+    // The consumer may be gone (a server restarted, or it idled out): start again from `next_`.
+    unsubscribe();
+    return nats_error("fetch " + subject_, s, code);
+  }
+  Status status;
+  for (int i = 0; i < list.Count; ++i) {
+    natsMsg* message = list.Msgs[i];
+    jsMsgMetaData* meta = nullptr;
+    if (natsStatus m = natsMsg_GetMetaData(&meta, message); m != NATS_OK) {
+      status = nats_error("metadata", m);
+      break;
+    }
+    const uint64_t sequence = meta->Sequence.Stream;
+    jsMsgMetaData_Destroy(meta);
+    if (sequence < next_) continue;  // a redelivery of what was already returned
+    LogMessage entry;
+    entry.sequence = sequence;
+    entry.subject = natsMsg_GetSubject(message);
+    const char* id = nullptr;
+    if (natsMsgHeader_Get(message, kMsgIdHeader, &id) == NATS_OK && id != nullptr)
+      entry.msg_id = id;
+    entry.data.assign(natsMsg_GetData(message),
+                      static_cast<size_t>(natsMsg_GetDataLength(message)));
+    next_ = sequence + 1;
+    out.push_back(std::move(entry));
+  }
+  natsMsgList_Destroy(&list);
+  if (!status.ok()) unsubscribe();
+  return status;
+}
+
+}  // namespace loyalty::cluster

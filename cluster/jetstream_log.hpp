@@ -1,0 +1,97 @@
+// The cluster's replicated, ordered input log: one JetStream stream whose subjects are the
+// partitions ("<name>.p.<partition>"), through the NATS C client. A message's stream sequence
+// is its place in its partition's order; `Nats-Msg-Id` (from the client's id) lets JetStream
+// drop a retry's copy inside its duplicate window, and the engine's idempotency records drop
+// any copy after it. A publish acknowledgement is never a durability point (cluster.md): the
+// owner's RocksDB commit is.
+// Thread-safety: publish() and last_sequence() from any thread; a Reader from one thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/status.hpp"
+
+struct __natsConnection;
+struct __jsCtx;
+struct __natsSubscription;
+
+namespace loyalty::cluster {
+
+struct LogOptions {
+  std::vector<std::string> urls;
+  std::string stream;    // the stream's name
+  std::string subjects;  // what it captures, e.g. "loyalty.p.>"
+  uint32_t replicas = 3;
+  std::string client_name;                  // shows in the servers' connection lists
+  std::chrono::milliseconds timeout{5000};  // per request to the servers
+  // How long JetStream remembers a Nats-Msg-Id to drop a second copy (its default is 2 min).
+  std::chrono::seconds duplicate_window{120};
+};
+
+struct LogMessage {
+  uint64_t sequence = 0;  // in the stream
+  std::string subject;
+  std::string msg_id;  // Nats-Msg-Id, "" when none
+  std::string data;
+};
+
+class JetStreamLog {
+ public:
+  // Connects (reconnecting for ever after) and creates the stream if it does not exist; an
+  // existing stream with other subjects or replicas is refused (a node of another cluster).
+  static Status open(const LogOptions& options, std::unique_ptr<JetStreamLog>& out);
+  ~JetStreamLog();
+  JetStreamLog(const JetStreamLog&) = delete;
+  JetStreamLog& operator=(const JetStreamLog&) = delete;
+
+  // Appends; `sequence` is where it landed, or where the first copy did when JetStream found
+  // `msg_id` inside its window (`duplicate` then).
+  Status publish(std::string_view subject, std::string_view msg_id, std::string_view data,
+                 uint64_t& sequence, bool& duplicate);
+
+  // The stream sequence of the subject's newest message; 0 when it has none.
+  Status last_sequence(std::string_view subject, uint64_t& sequence);
+
+  // Reads one subject in order from a stream sequence on (an ephemeral pull consumer, made
+  // again from where it was if the servers lose it).
+  class Reader {
+   public:
+    ~Reader();
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+    // Up to `max` messages after the last one returned, waiting up to `wait` for the first.
+    // An empty `out` with an ok status: nothing new yet.
+    Status fetch(size_t max, std::chrono::milliseconds wait, std::vector<LogMessage>& out);
+    uint64_t next_sequence() const { return next_; }
+
+   private:
+    friend class JetStreamLog;
+    Reader(JetStreamLog& log, std::string subject, uint64_t next);
+    Status subscribe();
+    void unsubscribe();
+    JetStreamLog& log_;
+    std::string subject_;
+    uint64_t next_;
+    __natsSubscription* subscription_ = nullptr;
+  };
+  Status read(std::string_view subject, uint64_t from_sequence, std::unique_ptr<Reader>& out);
+
+  // Whether the connection is up now (for GET /v1/cluster and /readyz).
+  bool connected() const;
+  const std::string& connected_url() const { return options_.urls.front(); }
+
+ private:
+  explicit JetStreamLog(LogOptions options) : options_(std::move(options)) {}
+  Status ensure_stream();
+
+  LogOptions options_;
+  __natsConnection* connection_ = nullptr;
+  __jsCtx* js_ = nullptr;
+};
+
+}  // namespace loyalty::cluster

@@ -1,0 +1,218 @@
+// The cluster's two outside parts as cluster mode uses them, against the real processes
+// scripts/cluster.sh started (LOYALTY_CLUSTER_DIR): etcd's gateway (leases, create-if-absent,
+// compare-and-delete) and the JetStream log (de-duplication, per-partition order, reading
+// from a sequence, and going on while one NATS server of three is down).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "cluster/cluster_config.hpp"
+#include "cluster/etcd_client.hpp"
+#include "cluster/jetstream_log.hpp"
+
+namespace loyalty::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string cluster_dir() {
+  const char* dir = std::getenv("LOYALTY_CLUSTER_DIR");
+  return dir == nullptr ? std::string() : std::string(dir);
+}
+
+std::map<std::string, std::string> ports() {
+  std::map<std::string, std::string> out;
+  std::ifstream in(cluster_dir() + "/ports");
+  std::string name, port;
+  while (in >> name >> port) out[name] = port;
+  return out;
+}
+
+std::vector<std::string> nats_urls() {
+  auto p = ports();
+  return {"nats://127.0.0.1:" + p["nats-1"], "nats://127.0.0.1:" + p["nats-2"],
+          "nats://127.0.0.1:" + p["nats-3"]};
+}
+
+std::string etcd_url() { return "http://127.0.0.1:" + ports()["etcd-1"]; }
+
+void script(const std::string& verb, const std::string& name) {
+  const std::string command = std::string("'") + std::getenv("LOYALTY_CLUSTER_SCRIPT") + "' " +
+                              verb + " --dir '" + cluster_dir() + "' " + name + " >/dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+}
+
+class ClusterParts : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (cluster_dir().empty()) GTEST_SKIP() << "LOYALTY_CLUSTER_DIR not set (run through ctest)";
+  }
+};
+
+TEST(PartitionOf, IsFnv1a32OfTheMemberIdModuloPartitions) {
+  // FNV-1a-32 of "" is the offset basis; of "a" the published test vector 0xe40c292c.
+  EXPECT_EQ(partition_of("", 1u << 31), 2166136261u % (1u << 31));
+  EXPECT_EQ(partition_of("a", 4096), 0xe40c292cu % 4096);
+  EXPECT_EQ(partition_of("m-42", 1), 0u);
+}
+
+TEST_F(ClusterParts, EtcdCreatesOnceAndALeaseTakesItsKeysWithIt) {
+  EtcdClient etcd({etcd_url()}, 2000ms);
+  int64_t lease = 0;
+  ASSERT_TRUE(etcd.grant_lease(5, lease).ok());
+  bool created = false;
+  ASSERT_TRUE(etcd.create("/t/owner/1", "n1", lease, created).ok());
+  EXPECT_TRUE(created);
+  std::optional<EtcdKeyValue> existing;
+  ASSERT_TRUE(etcd.create("/t/owner/1", "n2", 0, created, &existing).ok());
+  EXPECT_FALSE(created);
+  ASSERT_TRUE(existing.has_value());
+  EXPECT_EQ(existing->value, "n1");
+  EXPECT_EQ(existing->lease, lease);
+  EXPECT_GT(existing->create_revision, 0);
+
+  int64_t ttl = 0;
+  ASSERT_TRUE(etcd.keep_alive(lease, ttl).ok());
+  EXPECT_EQ(ttl, 5);
+  ASSERT_TRUE(etcd.revoke_lease(lease).ok());
+  std::optional<EtcdKeyValue> gone;
+  ASSERT_TRUE(etcd.get("/t/owner/1", gone).ok());
+  EXPECT_FALSE(gone.has_value()) << "a revoked lease's keys are deleted with it";
+  ASSERT_TRUE(etcd.keep_alive(lease, ttl).ok());
+  EXPECT_EQ(ttl, 0) << "a revoked lease cannot be kept alive";
+
+  // Compare-and-delete: only the holder of the revision it read may delete.
+  ASSERT_TRUE(etcd.create("/t/owner/2", "n1", 0, created).ok());
+  std::optional<EtcdKeyValue> read;
+  ASSERT_TRUE(etcd.get("/t/owner/2", read).ok());
+  ASSERT_TRUE(etcd.put("/t/owner/2", "n3").ok());
+  bool removed = true;
+  ASSERT_TRUE(etcd.remove_if("/t/owner/2", read->mod_revision, removed).ok());
+  EXPECT_FALSE(removed);
+  std::vector<EtcdKeyValue> all;
+  ASSERT_TRUE(etcd.create("/t/owner/3", std::string("\0\xff", 2), 0, created).ok());
+  ASSERT_TRUE(etcd.get_prefix("/t/owner/", all).ok());
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].key, "/t/owner/2");
+  EXPECT_EQ(all[0].value, "n3");
+  EXPECT_EQ(all[1].value, std::string("\0\xff", 2)) << "values are bytes";
+}
+
+TEST_F(ClusterParts, EtcdRefusesAnUnreachableEndpointAndUsesTheNext) {
+  EtcdClient etcd({"http://127.0.0.1:1", etcd_url()}, 2000ms);
+  std::optional<EtcdKeyValue> out;
+  EXPECT_TRUE(etcd.get("/t/none", out).ok());
+  EXPECT_EQ(etcd.endpoint(), etcd_url());
+  EtcdClient dead({"http://127.0.0.1:1"}, 500ms);
+  const Status status = dead.get("/t/none", out);
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("connect"), std::string::npos) << status.message();
+}
+
+LogOptions log_options(const std::string& stream) {
+  LogOptions options;
+  options.urls = nats_urls();
+  options.stream = stream;
+  options.subjects = stream + ".p.>";
+  options.replicas = 3;
+  options.client_name = "parts-test";
+  return options;
+}
+
+TEST_F(ClusterParts, TheLogKeepsEachPartitionsOrderAndDropsARetrysCopy) {
+  std::unique_ptr<JetStreamLog> log;
+  Status opened = JetStreamLog::open(log_options("orders"), log);
+  ASSERT_TRUE(opened.ok()) << opened.message();
+  uint64_t first = 0, again = 0, other = 0;
+  bool duplicate = true;
+  ASSERT_TRUE(log->publish("orders.p.1", "e-1", "one", first, duplicate).ok());
+  EXPECT_FALSE(duplicate);
+  ASSERT_TRUE(log->publish("orders.p.2", "e-2", "two", other, duplicate).ok());
+  ASSERT_TRUE(log->publish("orders.p.1", "e-1", "one", again, duplicate).ok());
+  EXPECT_TRUE(duplicate);
+  EXPECT_EQ(again, first) << "a retry inside the window lands where its first copy did";
+  uint64_t third = 0;
+  ASSERT_TRUE(log->publish("orders.p.1", "e-3", "three", third, duplicate).ok());
+  uint64_t last = 0;
+  ASSERT_TRUE(log->last_sequence("orders.p.1", last).ok());
+  EXPECT_EQ(last, third);
+  ASSERT_TRUE(log->last_sequence("orders.p.9", last).ok());
+  EXPECT_EQ(last, 0u);
+
+  std::unique_ptr<JetStreamLog::Reader> reader;
+  ASSERT_TRUE(log->read("orders.p.1", 0, reader).ok());
+  std::vector<LogMessage> got;
+  ASSERT_TRUE(reader->fetch(10, 2000ms, got).ok());
+  ASSERT_EQ(got.size(), 2u) << "partition 1 only, without the copy";
+  EXPECT_EQ(got[0].data, "one");
+  EXPECT_EQ(got[0].msg_id, "e-1");
+  EXPECT_EQ(got[0].sequence, first);
+  EXPECT_EQ(got[1].data, "three");
+  EXPECT_EQ(reader->next_sequence(), third + 1);
+
+  // From a sequence on, as a restarted applier reads from its committed checkpoint.
+  ASSERT_TRUE(log->read("orders.p.1", first + 1, reader).ok());
+  ASSERT_TRUE(reader->fetch(10, 2000ms, got).ok());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].data, "three");
+  ASSERT_TRUE(reader->fetch(10, 200ms, got).ok());
+  EXPECT_TRUE(got.empty()) << "nothing new: an empty fetch, not an error";
+}
+
+TEST_F(ClusterParts, ANodeOfTheSameStreamWithOtherReplicasIsRefused) {
+  std::unique_ptr<JetStreamLog> log;
+  ASSERT_TRUE(JetStreamLog::open(log_options("shape"), log).ok());
+  LogOptions other = log_options("shape");
+  other.replicas = 1;
+  const Status refused = JetStreamLog::open(other, log);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("replicas"), std::string::npos) << refused.message();
+}
+
+TEST_F(ClusterParts, TheLogGoesOnWithOneServerOfThreeDown) {
+  std::unique_ptr<JetStreamLog> log;
+  ASSERT_TRUE(JetStreamLog::open(log_options("survive"), log).ok());
+  std::unique_ptr<JetStreamLog::Reader> reader;
+  ASSERT_TRUE(log->read("survive.p.0", 0, reader).ok());
+  uint64_t sequence = 0;
+  bool duplicate = false;
+  ASSERT_TRUE(log->publish("survive.p.0", "a", "a", sequence, duplicate).ok());
+  script("stop", "nats-1");
+  // Publishes may fail while the client moves to another server and the stream's leader is
+  // elected again; a caller retries with the same id, as the cluster's submit path does.
+  int published = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (int i = 0; i < 20 && std::chrono::steady_clock::now() < deadline;) {
+    if (log->publish("survive.p.0", "b-" + std::to_string(i), "b", sequence, duplicate).ok()) {
+      ++published;
+      ++i;
+    } else {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  EXPECT_EQ(published, 20);
+  std::vector<LogMessage> all, got;
+  std::string last_error;
+  while (std::chrono::steady_clock::now() < deadline && all.size() < 21) {
+    if (Status s = reader->fetch(50, 1000ms, got); !s.ok()) {
+      last_error = s.message();  // the consumer is made again on the next call
+      std::this_thread::sleep_for(100ms);
+      continue;
+    }
+    all.insert(all.end(), got.begin(), got.end());
+  }
+  script("start", "nats-1");
+  ASSERT_EQ(all.size(), 21u) << last_error;
+  EXPECT_EQ(all[0].msg_id, "a");
+  for (size_t i = 1; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].msg_id, "b-" + std::to_string(i - 1));
+    EXPECT_GT(all[i].sequence, all[i - 1].sequence);
+  }
+}
+
+}  // namespace
+}  // namespace loyalty::cluster

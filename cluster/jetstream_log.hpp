@@ -19,6 +19,7 @@
 struct __natsConnection;
 struct __jsCtx;
 struct __natsSubscription;
+struct natsMsgList;
 
 namespace loyalty::cluster {
 
@@ -74,6 +75,10 @@ class JetStreamLog {
     Reader(JetStreamLog& log, std::string subject, uint64_t next);
     Status subscribe();
     void unsubscribe();
+    // One pull appended to `out`.
+    Status take(size_t max, std::chrono::milliseconds wait, std::vector<LogMessage>& out);
+    // One pull request: `wait` 0 takes only what is there now. A natsStatus.
+    int pull(size_t max, std::chrono::milliseconds wait, ::natsMsgList& list);
     JetStreamLog& log_;
     std::string subject_;
     uint64_t next_;

@@ -81,8 +81,18 @@ struct CommitBatch {
   // The outbox: follow-ups written with their trigger, removed in the commit that applies them.
   std::vector<const Event*> outbox_puts;
   std::vector<std::string> outbox_deletes;  // follow-up ids
+  // Cluster mode: the partition log this batch applied, through which stream sequence. It is
+  // committed with the state it produced, so an applier restarts exactly after it; a batch of
+  // nothing but copies still moves it. Single mode leaves it empty.
+  struct LogPosition {
+    uint32_t partition = 0;
+    uint64_t sequence = 0;
+  };
+  std::optional<LogPosition> log_position;
 
-  bool empty() const { return members.empty() && events.empty() && outbox_deletes.empty(); }
+  bool empty() const {
+    return members.empty() && events.empty() && outbox_deletes.empty() && !log_position;
+  }
   void clear() {
     members.clear();
     lots.clear();
@@ -94,6 +104,7 @@ struct CommitBatch {
     referral_links.clear();
     outbox_puts.clear();
     outbox_deletes.clear();
+    log_position.reset();
   }
 };
 

@@ -142,4 +142,10 @@ std::optional<ReferralKey> parse_referral_key(std::string_view key) {
   return parsed;
 }
 
+std::string applied_key(uint32_t partition) {
+  std::string key(kAppliedKeyPrefix);
+  append_u32_be(key, partition);
+  return key;
+}
+
 }  // namespace loyalty::storage

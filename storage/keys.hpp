@@ -35,6 +35,10 @@ inline constexpr std::string_view kProgramKeyPrefix = "program/";
 inline constexpr std::string_view kProgramActiveKey = "program_active";
 // "job/" + job id: job records (storage/job_record.hpp), also in "meta".
 inline constexpr std::string_view kJobKeyPrefix = "job/";
+// "applied/" + big-endian u32 partition: the last stream sequence of that partition's cluster
+// log the folder has applied (big-endian u64), written with the state (CommitBatch::log_position).
+inline constexpr std::string_view kAppliedKeyPrefix = "applied/";
+std::string applied_key(uint32_t partition);
 
 void append_u64_be(std::string& out, uint64_t value);
 void append_u32_be(std::string& out, uint32_t value);

@@ -890,6 +890,12 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
     LOYALTY_CHECK(storage::valid_member_key(id));
     if (put.ok()) put = write.Delete(impl_->family(outbox), slice(id));
   }
+  if (batch.log_position) {
+    LOYALTY_CHECK(batch.log_position->sequence > 0);
+    std::string sequence;
+    storage::append_u64_be(sequence, batch.log_position->sequence);
+    add(meta, storage::applied_key(batch.log_position->partition), sequence);
+  }
   if (!put.ok()) return Status::error(Status::Code::io_error, put.ToString());
   return impl_->write(write);
 }
@@ -1025,6 +1031,22 @@ Status RocksStore::active_program_version(std::optional<uint32_t>& out) {
     return Status::error(Status::Code::corruption, "corrupt active program version");
   }
   out = number;
+  return Status::ok_status();
+}
+
+Status RocksStore::applied_sequence(uint32_t partition, uint64_t& sequence) {
+  sequence = 0;
+  std::string value;
+  const rocksdb::Status got = impl_->db->Get(rocksdb::ReadOptions(), impl_->family(meta),
+                                             storage::applied_key(partition), &value);
+  if (got.IsNotFound()) return Status::ok_status();
+  if (Status status = from_rocks(got); !status.ok()) return status;
+  const std::optional<uint64_t> number = storage::read_u64_be(value);
+  if (!number || *number == 0) {
+    return Status::error(Status::Code::corruption,
+                         "corrupt applied sequence of partition " + std::to_string(partition));
+  }
+  sequence = *number;
   return Status::ok_status();
 }
 

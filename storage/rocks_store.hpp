@@ -153,6 +153,9 @@ class RocksStore final : public MemberStore {
   Status save_program_version(const StoredProgramVersion& version, bool make_active);
   Status load_program_versions(std::vector<StoredProgramVersion>& out);  // ascending number
   Status active_program_version(std::optional<uint32_t>& out);
+  // Cluster mode: the last stream sequence of the partition's log this folder applied
+  // (CommitBatch::log_position); 0 when none.
+  Status applied_sequence(uint32_t partition, uint64_t& sequence);
 
   // Job records (meta column family, storage/job_record.hpp). A save replaces the record and
   // is written with the store's durability; reads take no lock, so polling never slows jobs.

@@ -1022,6 +1022,42 @@ TEST(RocksStoreTest, OutboxPutsAndDeletesCommitWithTheirBatch) {
   EXPECT_EQ(applied->answer, (Answer{PointsAnswer{500, Balance{500, 0, 0}}}));
 }
 
+// Cluster mode: where each partition's log was applied through is committed with the state it
+// produced, per partition, survives a reopen, and moves with a batch of nothing else.
+TEST(RocksStoreTest, AppliedLogPositionsCommitWithTheirBatchPerPartition) {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    uint64_t sequence = 99;
+    expect_ok(store->applied_sequence(3, sequence));
+    EXPECT_EQ(sequence, 0u) << "nothing applied yet";
+
+    MemberState member = full_member("m1");
+    CommitBatch batch;
+    batch.members = {&member};
+    batch.log_position = CommitBatch::LogPosition{3, 17};
+    expect_ok(store->commit(batch));
+    CommitBatch only_copies;  // messages that were all copies of applied ones
+    only_copies.log_position = CommitBatch::LogPosition{5, 40};
+    EXPECT_FALSE(only_copies.empty()) << "moving the position alone is worth a commit";
+    expect_ok(store->commit(only_copies));
+    CommitBatch later;
+    later.log_position = CommitBatch::LogPosition{3, 21};
+    expect_ok(store->commit(later));
+  }
+  auto store = open_store(dir.path());
+  uint64_t sequence = 0;
+  expect_ok(store->applied_sequence(3, sequence));
+  EXPECT_EQ(sequence, 21u);
+  expect_ok(store->applied_sequence(5, sequence));
+  EXPECT_EQ(sequence, 40u);
+  expect_ok(store->applied_sequence(4, sequence));
+  EXPECT_EQ(sequence, 0u);
+  std::optional<MemberState> member;
+  expect_ok(store->load_member("m1", member));
+  EXPECT_TRUE(member.has_value()) << "the state committed with the first position";
+}
+
 TEST(RocksStoreTest, ProgramVersionsAndActive) {
   TempDir dir;
   auto store = open_store(dir.path());

@@ -1530,6 +1530,10 @@ Status decode_outbox_event(std::string_view id, std::string_view bytes, Event& o
   return Status::ok_status();
 }
 
+Status decode_event_only(std::string_view bytes, Event& out, uint32_t& program_version) {
+  return decode_event_record(bytes, out, program_version);
+}
+
 const std::string& follow_up_id(const Event& event) {
   const auto* follow_up = std::get_if<ReferralFollowUp>(&event.body);
   LOYALTY_CHECK(follow_up != nullptr && "only referral follow-ups go through the outbox");

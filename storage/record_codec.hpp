@@ -108,6 +108,8 @@ Status decode_referral_link(std::string_view referrer_id, std::string_view refer
                             std::string_view bytes, ReferralLink& out);
 // An outbox value (an event record); a referral follow-up's id must be `id`, its key.
 Status decode_outbox_event(std::string_view id, std::string_view bytes, Event& out);
+// Any event record RecordEncoder::event wrote (a cluster log message carries one), verified.
+Status decode_event_only(std::string_view bytes, Event& out, uint32_t& program_version);
 
 // The outbox key of a follow-up event (its id); checked to be one.
 const std::string& follow_up_id(const Event& event);

@@ -1,0 +1,56 @@
+#include "cluster/log_codec.hpp"
+
+#include "storage/keys.hpp"
+#include "storage/record_codec.hpp"
+
+namespace loyalty::cluster {
+namespace {
+
+enum class Kind : uint8_t { event = 1, program_activation = 2 };
+
+Status corrupt(std::string what) {
+  return Status::error(Status::Code::corruption, "cluster log message: " + std::move(what));
+}
+
+}  // namespace
+
+std::string encode_log_payload(const LogPayload& payload) {
+  std::string bytes;
+  if (const auto* event = std::get_if<Event>(&payload)) {
+    thread_local storage::RecordEncoder encoder;
+    const std::string_view record = encoder.event(*event, 0);
+    bytes.reserve(1 + record.size());
+    bytes.push_back(static_cast<char>(Kind::event));
+    bytes.append(record);
+  } else {
+    bytes.push_back(static_cast<char>(Kind::program_activation));
+    storage::append_u32_be(bytes, std::get<ProgramActivation>(payload).version);
+  }
+  return bytes;
+}
+
+Status decode_log_payload(std::string_view bytes, LogPayload& out) {
+  if (bytes.empty()) return corrupt("empty");
+  const auto kind = static_cast<Kind>(static_cast<uint8_t>(bytes.front()));
+  const std::string_view body = bytes.substr(1);
+  switch (kind) {
+    case Kind::event: {
+      Event event;
+      uint32_t version = 0;
+      if (Status status = storage::decode_event_only(body, event, version); !status.ok()) {
+        return corrupt(status.message());
+      }
+      out = std::move(event);
+      return Status::ok_status();
+    }
+    case Kind::program_activation: {
+      const std::optional<uint32_t> version = storage::read_u32_be(body);
+      if (!version || *version == 0) return corrupt("bad program version");
+      out = ProgramActivation{*version};
+      return Status::ok_status();
+    }
+  }
+  return corrupt("unknown kind " + std::to_string(static_cast<int>(kind)));
+}
+
+}  // namespace loyalty::cluster

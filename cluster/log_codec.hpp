@@ -1,0 +1,28 @@
+// What a message of a partition's log carries (the data of a JetStream message): one byte of
+// kind, then the body. An event is the storage layer's verified FlatBuffers event record (the
+// same bytes the outbox keeps), stamped by the node that accepted it, so every applier decides
+// it alike; a program activation names the version to activate at that point of the log.
+// Bytes that do not decode are refused as corruption, never half applied.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "engine/events.hpp"
+#include "engine/status.hpp"
+
+namespace loyalty::cluster {
+
+struct ProgramActivation {
+  uint32_t version = 0;
+  bool operator==(const ProgramActivation&) const = default;
+};
+
+using LogPayload = std::variant<Event, ProgramActivation>;
+
+std::string encode_log_payload(const LogPayload& payload);
+Status decode_log_payload(std::string_view bytes, LogPayload& out);
+
+}  // namespace loyalty::cluster

@@ -34,13 +34,16 @@ std::vector<std::string> apply_set(uint32_t partition, const std::vector<std::st
                                    const std::string& owner, uint32_t standbys) {
   std::vector<std::string> set;
   if (!owner.empty()) set.push_back(owner);
-  // Without an owner, the one that will take it (the first) applies too, to be caught up.
-  const uint32_t wanted = owner.empty() ? standbys + 1 : standbys;
+  // The preferred node (the first) always applies, to be caught up when it takes the partition
+  // (it has no owner, or the owner hands it over): with standbys = 0 it is one more.
+  const std::vector<std::string> ranking = rank_nodes(partition, nodes);
+  const bool preferred_extra = standbys == 0 && !ranking.empty() && ranking.front() != owner;
+  const uint32_t wanted = standbys + (owner.empty() || preferred_extra ? 1 : 0);
   uint32_t taken = 0;
-  for (std::string& node : rank_nodes(partition, nodes)) {
+  for (const std::string& node : ranking) {
     if (taken == wanted) break;
     if (node == owner) continue;
-    set.push_back(std::move(node));
+    set.push_back(node);
     ++taken;
   }
   return set;

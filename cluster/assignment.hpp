@@ -13,7 +13,8 @@ namespace loyalty::cluster {
 std::vector<std::string> rank_nodes(uint32_t partition, std::vector<std::string> nodes);
 
 // The nodes that apply `partition`: its owner and the first `standbys` other nodes of the
-// ranking; with no owner ("") the first `standbys` + 1. A node applies when it is in this set.
+// ranking; with no owner ("") the first `standbys` + 1. The first of the ranking is always in
+// it (with standbys = 0 as one more), so that it is caught up when it takes the partition.
 std::vector<std::string> apply_set(uint32_t partition, const std::vector<std::string>& nodes,
                                    const std::string& owner, uint32_t standbys);
 

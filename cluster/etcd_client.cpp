@@ -115,8 +115,11 @@ class EtcdClient::Connection {
  public:
   Connection(std::string host, std::string port) : host_(std::move(host)), port_(std::move(port)) {}
 
+  // `maybe_sent` becomes true once the request may have reached etcd: a failure after that
+  // leaves unknown whether it was carried out.
   Status post(std::string_view path, const std::string& body, std::chrono::milliseconds timeout,
-              std::string& answer) {
+              std::string& answer, bool& maybe_sent) {
+    maybe_sent = false;
     beast::error_code error;
     if (!connected_) {
       asio::ip::tcp::resolver resolver(io_);
@@ -135,6 +138,7 @@ class EtcdClient::Connection {
     request.body() = body;
     request.prepare_payload();
     stream_.expires_after(timeout);
+    maybe_sent = true;
     http::async_write(stream_, request, [&](beast::error_code e, size_t) { error = e; });
     run();
     if (error) return fail("write", error);
@@ -188,7 +192,8 @@ std::string EtcdClient::endpoint() const {
   return endpoints_.empty() ? std::string() : endpoints_[current_];
 }
 
-Status EtcdClient::post(std::string_view path, const std::string& body, std::string& answer) {
+Status EtcdClient::post(std::string_view path, const std::string& body, std::string& answer,
+                        bool retry_sent) {
   const std::lock_guard lock(mutex_);
   if (endpoints_.empty()) return protocol_error("no endpoints");
   Status last;
@@ -199,12 +204,16 @@ Status EtcdClient::post(std::string_view path, const std::string& body, std::str
       const std::string port = url->has_port() ? std::string(url->port()) : std::string("2379");
       connection_ = std::make_unique<Connection>(std::string(url->host()), port);
     }
-    last = connection_->post(path, body, timeout_, answer);
+    bool maybe_sent = false;
+    last = connection_->post(path, body, timeout_, answer, maybe_sent);
     if (last.ok()) return last;
-    // Connection-level failures move to the next endpoint; an HTTP error from etcd does too,
-    // since another member may be healthy (a leaderless member answers 503).
+    // Failures move to the next endpoint (a leaderless member answers 503; another may be
+    // healthy). A compare-and-set that may have been carried out is not sent again: its
+    // second answer would contradict the first ("not created" for what it created), so the
+    // caller gets the error and reads again.
     connection_.reset();
     current_ = (current_ + 1) % endpoints_.size();
+    if (maybe_sent && !retry_sent) return last;
   }
   return last;
 }
@@ -310,7 +319,7 @@ Status EtcdClient::create(std::string_view key, std::string_view value, int64_t 
   request["success"] = json::array{json::object{{"requestPut", put}}};
   request["failure"] = json::array{json::object{{"requestRange", range}}};
   std::string answer;
-  if (Status s = post("/v3/kv/txn", json::serialize(request), answer); !s.ok()) return s;
+  if (Status s = post("/v3/kv/txn", json::serialize(request), answer, false); !s.ok()) return s;
   json::object object;
   if (Status s = parse_object(answer, object); !s.ok()) return s;
   const json::value* succeeded = object.if_contains("succeeded");
@@ -342,7 +351,7 @@ Status EtcdClient::remove_if(std::string_view key, int64_t mod_revision, bool& r
   request["success"] =
       json::array{json::object{{"requestDeleteRange", json::object{{"key", base64(key)}}}}};
   std::string answer;
-  if (Status s = post("/v3/kv/txn", json::serialize(request), answer); !s.ok()) return s;
+  if (Status s = post("/v3/kv/txn", json::serialize(request), answer, false); !s.ok()) return s;
   json::object object;
   if (Status s = parse_object(answer, object); !s.ok()) return s;
   const json::value* succeeded = object.if_contains("succeeded");

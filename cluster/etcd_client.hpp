@@ -1,8 +1,9 @@
 // A small client of etcd's JSON gateway (/v3/kv/range, /v3/kv/txn, /v3/lease/*): plain HTTP,
 // no gRPC. Only what cluster mode needs: leases, compare-and-set on a key's revisions, reads of
 // a prefix. Keys and values are bytes (base64 on the wire is handled here).
-// Every call is synchronous with a deadline; on a connection failure the next endpoint is
-// tried. Thread-safety: calls are serialised by an internal mutex (one connection).
+// Every call is synchronous with a deadline; on a failure the next endpoint is tried, except
+// for a compare-and-set that may have been carried out: that error is the caller's, who reads
+// again. Thread-safety: calls are serialised by an internal mutex (one connection).
 #pragma once
 
 #include <chrono>
@@ -59,7 +60,9 @@ class EtcdClient {
  private:
   class Connection;
   // POSTs `body` to `path`, trying each endpoint once from the current one; the answer's body.
-  Status post(std::string_view path, const std::string& body, std::string& answer);
+  // `retry_sent` false: not again once the request may have reached etcd (compare-and-sets).
+  Status post(std::string_view path, const std::string& body, std::string& answer,
+              bool retry_sent = true);
 
   std::vector<std::string> endpoints_;
   std::chrono::milliseconds timeout_;

@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <mutex>
 
 namespace loyalty::cluster {
@@ -186,22 +187,6 @@ Status JetStreamLog::Reader::subscribe() {
   return Status::ok_status();
 }
 
-int JetStreamLog::Reader::pull(size_t max, std::chrono::milliseconds wait, natsMsgList& list) {
-  jsFetchRequest request;
-  jsFetchRequest_Init(&request);
-  request.Batch = static_cast<int>(max);
-  if (wait.count() == 0) {
-    request.NoWait = true;
-    request.Expires = 0;
-  } else {
-    request.Expires = nanoseconds(wait);
-    // An ephemeral consumer lives on one server; when that server goes away a pull would only
-    // time out, for ever. The server's heartbeats during the wait tell that it is still there.
-    if (wait >= std::chrono::milliseconds(100)) request.Heartbeat = nanoseconds(wait / 4);
-  }
-  return natsSubscription_FetchRequest(&list, subscription_, &request);
-}
-
 void JetStreamLog::Reader::unsubscribe() {
   if (subscription_ == nullptr) return;
   natsSubscription_Unsubscribe(subscription_);
@@ -215,29 +200,40 @@ Status JetStreamLog::Reader::fetch(size_t max, std::chrono::milliseconds wait,
   if (subscription_ == nullptr) {
     if (Status s = subscribe(); !s.ok()) return s;
   }
-  // First what is there now, without waiting; only when nothing is, a long poll for one
-  // message, then what came with it: a pull for a whole batch would wait out its expiry
-  // unless the batch filled.
-  Status status = take(max, std::chrono::milliseconds(0), out);
-  if (status.ok() && out.empty() && wait.count() > 0) {
-    status = take(1, wait, out);
-    if (status.ok() && out.size() == 1 && max > 1) {
-      status = take(max - 1, std::chrono::milliseconds(0), out);
-    }
-  }
-  return status;
-}
-
-Status JetStreamLog::Reader::take(size_t max, std::chrono::milliseconds wait,
-                                  std::vector<LogMessage>& out) {
+  // nats.c's Fetch asks for what is there now first and long-polls only when nothing is, so
+  // it returns as soon as there is something (a single pull for a whole batch would wait out
+  // its expiry unless the batch filled).
   natsMsgList list{};
-  const auto s = static_cast<natsStatus>(pull(max, wait, list));
-  if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) return Status::ok_status();
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s = natsSubscription_Fetch(&list, subscription_, static_cast<int>(max),
+                                              std::max<int64_t>(wait.count(), 1), &code);
+  if (s == NATS_TIMEOUT) return check_consumer();
   if (s != NATS_OK) {
     // The consumer may be gone (a server restarted, or it idled out): start again from `next_`.
     unsubscribe();
-    return nats_error("fetch " + subject_, s);
+    return nats_error("fetch " + subject_, s, code);
   }
+  return take(list, out);
+}
+
+Status JetStreamLog::Reader::check_consumer() {
+  // An ephemeral consumer lives on one server; when that server goes away a fetch only times
+  // out, for ever. While nothing comes, ask now and then whether the consumer still exists.
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_check_ < std::chrono::seconds(1)) return Status::ok_status();
+  last_check_ = now;
+  jsConsumerInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s = natsSubscription_GetConsumerInfo(&info, subscription_, nullptr, &code);
+  if (s == NATS_OK) {
+    jsConsumerInfo_Destroy(info);
+    return Status::ok_status();
+  }
+  unsubscribe();
+  return nats_error("consumer of " + subject_ + " is gone", s, code);
+}
+
+Status JetStreamLog::Reader::take(natsMsgList& list, std::vector<LogMessage>& out) {
   Status status;
   for (int i = 0; i < list.Count; ++i) {
     natsMsg* message = list.Msgs[i];

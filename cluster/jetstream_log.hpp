@@ -65,8 +65,9 @@ class JetStreamLog {
     ~Reader();
     Reader(const Reader&) = delete;
     Reader& operator=(const Reader&) = delete;
-    // Up to `max` messages after the last one returned, waiting up to `wait` for the first.
-    // An empty `out` with an ok status: nothing new yet.
+    // Up to `max` messages after the last one returned, waiting up to `wait` (at least 1 ms)
+    // for the first. An empty `out` with an ok status: nothing new yet. An error: the reader
+    // makes a new consumer from where it was on the next call.
     Status fetch(size_t max, std::chrono::milliseconds wait, std::vector<LogMessage>& out);
     uint64_t next_sequence() const { return next_; }
 
@@ -75,14 +76,14 @@ class JetStreamLog {
     Reader(JetStreamLog& log, std::string subject, uint64_t next);
     Status subscribe();
     void unsubscribe();
-    // One pull appended to `out`.
-    Status take(size_t max, std::chrono::milliseconds wait, std::vector<LogMessage>& out);
-    // One pull request: `wait` 0 takes only what is there now. A natsStatus.
-    int pull(size_t max, std::chrono::milliseconds wait, ::natsMsgList& list);
+    // The messages of one fetch appended to `out` (and destroyed).
+    Status take(::natsMsgList& list, std::vector<LogMessage>& out);
+    Status check_consumer();
     JetStreamLog& log_;
     std::string subject_;
     uint64_t next_;
     __natsSubscription* subscription_ = nullptr;
+    std::chrono::steady_clock::time_point last_check_{};
   };
   Status read(std::string_view subject, uint64_t from_sequence, std::unique_ptr<Reader>& out);
 

@@ -65,6 +65,7 @@ Ownership::Ownership(EtcdClient& etcd, Options options, Listener listener)
       listener_(std::move(listener)),
       prefix_("/" + options_.cluster.name + "/") {
   roles_.assign(options_.cluster.partitions, Role::none);
+  last_owner_.assign(options_.cluster.partitions, std::string());
   epochs_.assign(options_.cluster.partitions, 0);
   view_.partitions.resize(options_.cluster.partitions);
 }
@@ -128,6 +129,7 @@ Status Ownership::join() {
     lease_live_until_ = sent + lease_duration(options_.cluster) - lease_margin(options_.cluster);
     last_keep_alive_ = sent;
     text = registration();
+    registered_.clear();  // until the put below succeeds: the next tick writes it otherwise
   }
   if (Status s = etcd_.put(node_key(options_.cluster.node_id), text, lease); !s.ok()) return s;
   const std::lock_guard lock(mutex_);
@@ -198,19 +200,39 @@ void Ownership::run() {
   }
 }
 
+void Ownership::drop_roles(bool clear_caught_up) {
+  std::vector<uint32_t> dropped;
+  {
+    const std::lock_guard lock(mutex_);
+    for (uint32_t p = 0; p < roles_.size(); ++p) {
+      if (roles_[p] != Role::none) dropped.push_back(p);
+      roles_[p] = Role::none;
+      epochs_[p] = 0;
+    }
+    if (clear_caught_up) caught_up_.clear();
+  }
+  if (listener_) {
+    for (const uint32_t p : dropped) listener_(p, Role::none, 0);
+  }
+}
+
 void Ownership::tick() {
   const ClusterConfig& cluster = options_.cluster;
   const std::string& me = cluster.node_id;
-  // 1. The lease: kept alive every third of it; when etcd says it is gone (this node was
-  //    paused or cut off past it), everything it held is gone too: join again with a new one.
+  // 1. The lease: kept alive every third of it. Without a live lease by this node's clock it
+  //    acts for nothing, and says so at once; when etcd says the lease is gone (this node was
+  //    paused or cut off past it), join again with a new one, owning nothing.
   int64_t lease = 0;
   bool keep_alive_due = false;
+  bool live_now = false;
   {
     const std::lock_guard lock(mutex_);
     lease = lease_;
     keep_alive_due = Clock::now() - last_keep_alive_ >= lease_duration(cluster) / 3;
+    live_now = lease_live();
   }
-  if (keep_alive_due) {
+  if (!live_now) drop_roles(false);
+  if (keep_alive_due || !live_now) {
     const Clock::time_point sent = Clock::now();
     int64_t ttl = 0;
     if (etcd_.keep_alive(lease, ttl).ok()) {
@@ -218,8 +240,9 @@ void Ownership::tick() {
         const std::lock_guard lock(mutex_);
         last_keep_alive_ = sent;
         lease_live_until_ = sent + lease_duration(cluster) - lease_margin(cluster);
-      } else if (!join().ok()) {
-        return;  // etcd answered but the new lease failed: try again next tick
+      } else {
+        drop_roles(true);
+        if (!join().ok()) return;  // etcd answered but the new lease failed: next tick
       }
     }
   }
@@ -230,19 +253,27 @@ void Ownership::tick() {
       !etcd_.get_prefix(prefix_ + "owners/", owner_keys).ok()) {
     const std::lock_guard lock(mutex_);
     view_.etcd_ok = false;
-    return;
+    return;  // the roles stand only as long as the lease does (role() checks it)
+  }
+  {
+    const std::lock_guard lock(mutex_);
+    if (!lease_live()) return;  // nothing is taken or given without a live lease
+    lease = lease_;
   }
   ClusterView view;
   view.etcd_ok = true;
   view.partitions.resize(cluster.partitions);
   std::vector<std::string> live;
+  bool registered = false;
   for (const EtcdKeyValue& kv : node_keys) {
     ClusterView::Node node;
     node.node_id = kv.key.substr(prefix_.size() + 6);  // after "nodes/"
     read_registration(kv.value, node);
+    if (node.node_id == me) registered = kv.lease == lease;
     live.push_back(node.node_id);
     view.nodes.push_back(std::move(node));
   }
+  if (!registered) registered_.clear();  // written again below
   std::vector<int64_t> owner_revision(cluster.partitions, 0);
   for (const EtcdKeyValue& kv : owner_keys) {
     uint32_t partition = 0;
@@ -250,7 +281,10 @@ void Ownership::tick() {
         partition >= cluster.partitions) {
       continue;
     }
-    view.partitions[partition].owner = kv.value;
+    // A key of this node's id under another lease is a previous run's (killed and started
+    // again within its lease): not this run's to act on; it goes when that lease ends.
+    view.partitions[partition].owner =
+        kv.value == me && kv.lease != lease ? me + " (previous run)" : kv.value;
     view.partitions[partition].epoch = kv.create_revision;
     owner_revision[partition] = kv.mod_revision;
   }
@@ -263,17 +297,12 @@ void Ownership::tick() {
     }
     return false;
   };
+  const auto is_live = [&live](const std::string& node) {
+    return std::find(live.begin(), live.end(), node) != live.end();
+  };
   const std::chrono::milliseconds grace =
       options_.unowned_grace.count() > 0 ? options_.unowned_grace : lease_duration(cluster);
   bool released = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (!lease_live()) {
-      view_ = view;
-      return;  // nothing is taken or given without a live lease
-    }
-    lease = lease_;
-  }
   const Clock::time_point now = Clock::now();
   for (uint32_t p = 0; p < cluster.partitions; ++p) {
     ClusterView::Partition& partition = view.partitions[p];
@@ -287,25 +316,38 @@ void Ownership::tick() {
         bool created = false;
         std::optional<EtcdKeyValue> taken;
         if (etcd_.create(owner_key(p), me, lease, created).ok() && created &&
-            etcd_.get(owner_key(p), taken).ok() && taken.has_value() && taken->value == me) {
+            etcd_.get(owner_key(p), taken).ok() && taken.has_value() && taken->value == me &&
+            taken->lease == lease) {
           partition.owner = me;
           partition.epoch = taken->create_revision;
-          const std::lock_guard lock(mutex_);
-          const std::string& before = view_.partitions[p].owner;
-          if (!before.empty() && before != me) failovers_.fetch_add(1);
+          // Taken from a node that is gone (not handed over, not left cleanly: those delete
+          // their keys while still registered, or revoke with their registration).
+          if (!last_owner_[p].empty() && last_owner_[p] != me && !is_live(last_owner_[p])) {
+            failovers_.fetch_add(1);
+          }
         }
       }
       continue;
     }
     unowned_since_.erase(p);
+    last_owner_[p] = partition.owner;
     if (partition.owner == me && !released && !ranking.empty() && ranking.front() != me &&
         caught_up_on(ranking.front(), p)) {
+      // Stop acting as owner before the key goes: the next owner may take it at once.
+      {
+        const std::lock_guard lock(mutex_);
+        roles_[p] = Role::standby;
+        epochs_[p] = 0;
+      }
+      if (listener_) listener_(p, Role::standby, 0);
       bool removed = false;
-      if (etcd_.remove_if(owner_key(p), owner_revision[p], removed).ok() && removed) {
+      const Status status = etcd_.remove_if(owner_key(p), owner_revision[p], removed);
+      // Removed, or unknown (the answer was lost): not the owner until a read says so again.
+      if (!status.ok() || removed) {
         partition.owner.clear();
         partition.epoch = 0;
-        released = true;
       }
+      released = true;
     }
   }
   for (uint32_t p = 0; p < cluster.partitions; ++p) {
@@ -337,7 +379,10 @@ void Ownership::tick() {
     view_ = std::move(view);
     text = registration();
   }
-  if (text != registered_ && etcd_.put(node_key(me), text, lease).ok()) registered_ = text;
+  if (text != registered_) {
+    registered_.clear();
+    if (etcd_.put(node_key(me), text, lease).ok()) registered_ = text;
+  }
   if (listener_) {
     for (const auto& [partition, role, epoch] : changes) listener_(partition, role, epoch);
   }

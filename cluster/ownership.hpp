@@ -4,8 +4,8 @@
 // lease alive, reads the nodes and owners every tick, takes the partitions this node should
 // own, gives up the ones a better-placed node is ready for, and tells which partitions this
 // node applies, as owner or standby.
-// A node acts for a partition only while its lease is live by its own clock: the last
-// successful keep-alive's start plus the lease, less a margin. So a node paused past its lease
+// A node acts for a partition only while its lease is live by its own clock: the start of the
+// last successful keep-alive plus the lease, less a margin. So a node paused past its lease
 // stops answering the moment it runs again, before it hears anything from etcd.
 // Thread-safety: every public method from any thread.
 #pragma once
@@ -89,6 +89,8 @@ class Ownership {
   Status join();  // grant a lease, register
   void run();
   void tick();
+  // Every role to none (told to the listener): the lease is not live, or is gone.
+  void drop_roles(bool clear_caught_up);
   bool lease_live() const;
   std::string node_key(const std::string& node) const;
   std::string owner_key(uint32_t partition) const;
@@ -107,8 +109,10 @@ class Ownership {
   std::vector<Role> roles_;
   std::vector<int64_t> epochs_;
   std::set<uint32_t> caught_up_;
-  std::string registered_;  // the registration last written
+  std::string registered_;  // the registration last written under the current lease
+  // The ownership thread's own: since when a partition has had no owner, its last known owner.
   std::map<uint32_t, std::chrono::steady_clock::time_point> unowned_since_;
+  std::vector<std::string> last_owner_;
   std::atomic<uint64_t> failovers_{0};
 
   std::condition_variable wake_;

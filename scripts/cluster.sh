@@ -12,23 +12,38 @@
 #
 # Each started process prints one line: PROCESS NAME URL pid PID. LOYALTYD names the binary
 # (default build/loyaltyd); `up` does not build it.
-set -euo pipefail
+set -Eeuo pipefail  # -E: the ERR trap of `up` holds inside functions too
 root=$(cd "$(dirname "$0")/.." && pwd)
 loyaltyd=${LOYALTYD:-$root/build/loyaltyd}
 
 usage() { sed -n '5,12p' "$0" >&2; exit 2; }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+# One free loopback port per NAME, "NAME PORT" a line: every socket is held open until all are
+# chosen, so no two names get the same port.
+free_ports() {
+  python3 - "$@" <<'PY'
+import socket, sys
+held = []
+for name in sys.argv[1:]:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+    print(name, s.getsockname()[1])
+PY
 }
 
 # The value of KEY in DIR/ports (one "KEY PORT" a line).
 port_of() { awk -v k="$2" '$1==k {print $2}' "$1/ports"; }
 
-wait_for() {  # wait_for WHAT SECONDS COMMAND...: until COMMAND succeeds
-  local what=$1 seconds=$2; shift 2
+wait_for() {  # wait_for DIR NAME SECONDS COMMAND...: until COMMAND succeeds, NAME still alive
+  local dir=$1 what=$2 seconds=$3; shift 3
   local deadline=$(( $(date +%s) + seconds ))
   until "$@" >/dev/null 2>&1; do
+    if ! pid_alive "$dir/$what.pid"; then
+      echo "cluster.sh: $what exited; the end of $dir/$what.log:" >&2
+      tail -n 5 "$dir/$what.log" >&2 || true
+      return 1
+    fi
     if (( $(date +%s) >= deadline )); then echo "cluster.sh: $what did not come up" >&2; return 1; fi
     sleep 0.1
   done
@@ -46,7 +61,12 @@ sys.exit(0 if meta.get("leader") and len(peers) >= 2 else 1)' && return 0
   return 1
 }
 
-pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# The process of a pid file is alive, and is still one of ours (not a reused pid).
+pid_alive() {
+  [[ -f "$1" ]] || return 1
+  local pid; pid=$(cat "$1")
+  kill -0 "$pid" 2>/dev/null && grep -qaE 'nats-server|etcd|loyaltyd' "/proc/$pid/cmdline" 2>/dev/null
+}
 
 start_nats() {  # start_nats DIR I
   local dir=$1 i=$2 name="nats-$2"
@@ -65,7 +85,7 @@ start_nats() {  # start_nats DIR I
     --cluster "nats://127.0.0.1:$cport" --routes "$(IFS=,; echo "${routes[*]}")" \
     >>"$dir/$name.log" 2>&1 </dev/null &
   echo $! >"$dir/$name.pid"
-  wait_for "$name" 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+  wait_for "$dir" "$name" 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
   echo "nats-server $name nats://127.0.0.1:$port pid $(cat "$dir/$name.pid")"
 }
 
@@ -81,7 +101,7 @@ start_etcd() {  # start_etcd DIR
     --initial-cluster "$name=http://127.0.0.1:$pport" \
     >>"$dir/$name.log" 2>&1 </dev/null &
   echo $! >"$dir/$name.pid"
-  wait_for "$name" 30 curl -sf "http://127.0.0.1:$port/health"
+  wait_for "$dir" "$name" 30 curl -sf "http://127.0.0.1:$port/health"
   echo "etcd $name http://127.0.0.1:$port pid $(cat "$dir/$name.pid")"
 }
 
@@ -120,7 +140,7 @@ start_node() {  # start_node DIR NAME
   [[ -f "$dir/$name.toml" ]] || write_node_config "$dir" "$name"
   setsid "$loyaltyd" --config "$dir/$name.toml" >>"$dir/$name.log" 2>&1 </dev/null &
   echo $! >"$dir/$name.pid"
-  wait_for "$name" 60 curl -sf "http://127.0.0.1:$port/readyz"
+  wait_for "$dir" "$name" 60 curl -sf "http://127.0.0.1:$port/readyz"
   echo "loyaltyd $name http://127.0.0.1:$port pid $(cat "$dir/$name.pid")"
 }
 
@@ -136,13 +156,18 @@ start_one() {  # start_one DIR NAME
   esac
 }
 
-stop_one() {  # stop_one DIR NAME: SIGTERM, then SIGKILL after 20 s
+stop_one() {  # stop_one DIR NAME: SIGTERM, then SIGKILL after 20 s; waits until it is gone
   local pidfile="$1/$2.pid"
-  pid_alive "$pidfile" || return 0
-  local pid; pid=$(cat "$pidfile")
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
+  if pid_alive "$pidfile"; then
+    local pid; pid=$(cat "$pidfile")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -KILL "$pid" 2>/dev/null || true
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    fi
+  fi
+  rm -f "$pidfile"  # a stale pid could name an unrelated process later
 }
 
 cmd=${1:-}; shift || true
@@ -166,20 +191,19 @@ case "$cmd" in
     [[ ! -f "$dir/ports" ]] || { echo "cluster.sh: $dir already holds a cluster" >&2; exit 1; }
     echo "$durability" >"$dir/durability"
     echo "$partitions" >"$dir/partitions"
-    {
-      for j in 1 2 3; do
-        echo "nats-$j $(free_port)"; echo "nats-$j-cluster $(free_port)"; echo "nats-$j-monitor $(free_port)"
-      done
-      echo "etcd-1 $(free_port)"; echo "etcd-1-peer $(free_port)"
-      if ((!nats_only)); then for n in $(seq "$nodes"); do echo "n$n $(free_port)"; done; fi
-    } >"$dir/ports"
-    echo "dir $dir"
+    names=(etcd-1 etcd-1-peer)
+    for j in 1 2 3; do names+=("nats-$j" "nats-$j-cluster" "nats-$j-monitor"); done
+    if ((!nats_only)); then for n in $(seq "$nodes"); do names+=("n$n"); done; fi
+    free_ports "${names[@]}" >"$dir/ports"
+    echo "cluster.sh: the cluster's folder is $dir" >&2
+    # A process that does not come up stops the ones started before it.
+    trap 'echo "cluster.sh: up failed; stopping what started" >&2; "$0" down --dir "$dir"' ERR
     start_etcd "$dir"
     # The three start together: each waits for its routes, JetStream for a quorum.
     for j in 1 2 3; do start_nats "$dir" "$j"; done
     # A stream of three replicas can be placed once JetStream's meta group has a leader that
     # sees both other servers as current.
-    wait_for "JetStream's meta group" 30 js_ready "$dir"
+    wait_for "$dir" nats-1 30 js_ready "$dir"
     if ((!nats_only)); then for n in $(seq "$nodes"); do start_node "$dir" "n$n"; done; fi
     ;;
   start) [[ -n "$dir" && -n "$name" ]] || usage; start_one "$dir" "$name" ;;

@@ -54,6 +54,12 @@ TEST(Assignment, RanksTheSameEverywhereAndMovesLittleWhenANodeJoins) {
   EXPECT_NE(set[1], "n2");
   EXPECT_EQ(apply_set(7, three, "", 1).size(), 2u) << "with no owner, the next owner applies too";
   EXPECT_EQ(apply_set(7, three, "n1", 5).size(), 3u);
+  // With no standbys the preferred node still applies while another owns: it must catch up
+  // before the owner hands it over.
+  const std::string preferred = rank_nodes(7, three).front();
+  const std::string other = preferred == "n1" ? "n2" : "n1";
+  EXPECT_EQ(apply_set(7, three, other, 0), (std::vector<std::string>{other, preferred}));
+  EXPECT_EQ(apply_set(7, three, preferred, 0), std::vector<std::string>{preferred});
 }
 
 class OwnershipTest : public ::testing::Test {
@@ -70,17 +76,16 @@ class OwnershipTest : public ::testing::Test {
     o.cluster.node_id = node;
     o.cluster.partitions = partitions;
     o.cluster.standbys = 1;
-    o.cluster.lease_seconds = 2;
+    o.cluster.lease_seconds = 3;
     o.url = "http://" + node + ".test";
     o.tick = 100ms;
     return o;
   }
 
-  std::unique_ptr<Ownership> start(EtcdClient& etcd, const std::string& node) {
-    std::unique_ptr<Ownership> ownership;
-    const Status s = Ownership::start(etcd, options(node), {}, ownership);
-    EXPECT_TRUE(s.ok()) << s.message();
-    return ownership;
+  static void start(EtcdClient& etcd, const Ownership::Options& options,
+                    std::unique_ptr<Ownership>& out) {
+    const Status s = Ownership::start(etcd, options, {}, out);
+    ASSERT_TRUE(s.ok()) << s.message();
   }
 
   // Waits until `done` holds, up to `limit`; how long it took.
@@ -101,11 +106,12 @@ class OwnershipTest : public ::testing::Test {
 };
 
 TEST_F(OwnershipTest, EveryPartitionGetsOneOwnerSpreadOverCaughtUpNodes) {
-  EtcdClient etcd_a({etcd_url()}, 2000ms), etcd_b({etcd_url()}, 2000ms);
-  auto a = start(etcd_a, "a");
+  EtcdClient etcd_a({etcd_url()}, 500ms), etcd_b({etcd_url()}, 500ms);
+  std::unique_ptr<Ownership> a, b;
+  ASSERT_NO_FATAL_FAILURE(start(etcd_a, options("a"), a));
   wait_until([&] { return owned(*a) == 8; }, 3000ms);
   EXPECT_EQ(owned(*a), 8) << "alone, a node owns everything";
-  auto b = start(etcd_b, "b");
+  ASSERT_NO_FATAL_FAILURE(start(etcd_b, options("b"), b));
   // b applies its preferred partitions as a standby first; once it says it has caught up, a
   // hands them over, one a tick.
   wait_until(
@@ -138,9 +144,10 @@ TEST_F(OwnershipTest, EveryPartitionGetsOneOwnerSpreadOverCaughtUpNodes) {
 }
 
 TEST_F(OwnershipTest, AVanishedNodesPartitionsMoveWithinItsLease) {
-  EtcdClient etcd_a({etcd_url()}, 2000ms), etcd_b({etcd_url()}, 2000ms);
-  auto a = start(etcd_a, "a");
-  auto b = start(etcd_b, "b");
+  EtcdClient etcd_a({etcd_url()}, 500ms), etcd_b({etcd_url()}, 500ms);
+  std::unique_ptr<Ownership> a, b;
+  ASSERT_NO_FATAL_FAILURE(start(etcd_a, options("a"), a));
+  ASSERT_NO_FATAL_FAILURE(start(etcd_b, options("b"), b));
   wait_until(
       [&] {
         for (uint32_t p = 0; p < 8; ++p) {
@@ -152,12 +159,13 @@ TEST_F(OwnershipTest, AVanishedNodesPartitionsMoveWithinItsLease) {
       8000ms);
   ASSERT_GT(owned(*b), 0);
   ASSERT_EQ(owned(*a) + owned(*b), 8);
+  EXPECT_EQ(a->failovers() + b->failovers(), 0u) << "hand-overs are not failovers";
   std::vector<int64_t> epochs(8);
   for (uint32_t p = 0; p < 8; ++p) (void)b->role(p, &epochs[p]);
   b->abandon_for_test();  // no revoke: etcd learns only when the lease runs out
   const auto took = wait_until([&] { return owned(*a) == 8; }, 6000ms);
   EXPECT_EQ(owned(*a), 8);
-  EXPECT_LE(took, 2000ms + 2000ms) << "within the lease plus 2 s (the spec's failover target)";
+  EXPECT_LE(took, 3000ms + 2000ms) << "within the lease plus 2 s (the spec's failover target)";
   EXPECT_GE(a->failovers(), 1u);
   for (uint32_t p = 0; p < 8; ++p) {
     int64_t epoch = 0;
@@ -167,16 +175,17 @@ TEST_F(OwnershipTest, AVanishedNodesPartitionsMoveWithinItsLease) {
 }
 
 TEST_F(OwnershipTest, APausedNodeStopsActingBeforeEtcdTellsIt) {
-  EtcdClient etcd_a({etcd_url()}, 2000ms), etcd_b({etcd_url()}, 2000ms);
-  auto a = start(etcd_a, "a");
+  EtcdClient etcd_a({etcd_url()}, 500ms), etcd_b({etcd_url()}, 500ms);
+  std::unique_ptr<Ownership> a, b;
+  ASSERT_NO_FATAL_FAILURE(start(etcd_a, options("a"), a));
   wait_until([&] { return owned(*a) == 8; }, 3000ms);
   ASSERT_EQ(owned(*a), 8);
-  auto b = start(etcd_b, "b");
+  ASSERT_NO_FATAL_FAILURE(start(etcd_b, options("b"), b));
   a->pause_for_test(true);  // its thread stops: no keep-alives, no reads
-  // By its own clock, a stops owning before its lease ends in etcd (2 s less a fifth).
-  const auto stopped = wait_until([&] { return owned(*a) == 0; }, 4000ms);
+  // By its own clock, a stops owning before its lease ends in etcd (3 s less a fifth).
+  const auto stopped = wait_until([&] { return owned(*a) == 0; }, 6000ms);
   EXPECT_EQ(owned(*a), 0);
-  EXPECT_LT(stopped, 2000ms);
+  EXPECT_LT(stopped, 3000ms);
   wait_until([&] { return owned(*b) == 8; }, 5000ms);
   EXPECT_EQ(owned(*b), 8) << "b takes every partition once a's lease is gone";
   a->pause_for_test(false);
@@ -194,8 +203,9 @@ TEST_F(OwnershipTest, APausedNodeStopsActingBeforeEtcdTellsIt) {
 }
 
 TEST_F(OwnershipTest, ANodeWithAnotherPartitionCountIsRefused) {
-  EtcdClient etcd({etcd_url()}, 2000ms);
-  auto a = start(etcd, "a");
+  EtcdClient etcd({etcd_url()}, 500ms);
+  std::unique_ptr<Ownership> a;
+  ASSERT_NO_FATAL_FAILURE(start(etcd, options("a"), a));
   std::unique_ptr<Ownership> other;
   const Status refused = Ownership::start(etcd, options("b", 16), {}, other);
   EXPECT_FALSE(refused.ok());

@@ -42,8 +42,9 @@ size_t per_partition(size_t total, uint32_t partitions) {
 
 }  // namespace
 
-Runtime::Partition::Partition(Runtime& runtime, size_t queue_capacity)
+Runtime::Partition::Partition(Runtime& runtime, uint32_t index, size_t queue_capacity)
     : runtime_(runtime),
+      partition_index_(index),
       queue_(queue_capacity),
       cache_(per_partition(runtime.options_.member_cache_members, runtime.options_.partitions),
              per_partition(runtime.options_.member_cache_bytes, runtime.options_.partitions)),
@@ -56,6 +57,8 @@ Runtime::Partition::PushResult Runtime::Partition::push(Request&& request, bool 
   return internal ? queue_.push_past_capacity(std::move(request))
                   : queue_.try_push(std::move(request));
 }
+
+void Runtime::Partition::resume_log() { log_failed_.store(false); }
 
 void Runtime::Partition::stop() {
   queue_.close();
@@ -205,6 +208,11 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
   holds.clear();
   lots_written_.clear();
   for (Work& work : work_) {
+    if (const uint64_t sequence = work.request->log_sequence; sequence > 0) {
+      // In the log's order: a sequence at or below the last is a bug of the caller.
+      LOYALTY_CHECK(!commit_.log_position || commit_.log_position->sequence < sequence);
+      commit_.log_position = CommitBatch::LogPosition{partition_index_, sequence};
+    }
     // A follow-up leaves the outbox with the commit that settles it, applied or not: one the
     // engine refuses would be refused again at every redelivery.
     if (const std::string* id = follow_up_id(work.request->event)) {
@@ -283,6 +291,14 @@ void Runtime::Partition::fail_batch(const Status& status) {
 }
 
 void Runtime::Partition::process(std::vector<Request>& requests) {
+  if (log_failed_.load()) {
+    // Behind a batch that failed: the log is read again from the committed position.
+    const Status skipped = Status::error(
+        Status::Code::io_error, "an earlier batch of this partition's log failed to commit");
+    for (Request& request : requests) request.done(storage_failure(skipped));
+    runtime_.finished(requests.size());
+    return;
+  }
   const std::shared_ptr<const ProgramVersion> program = runtime_.programs_.active();
   work_.clear();
   work_.resize(requests.size());
@@ -310,6 +326,7 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   }
   runtime_.metrics_.batch_events.record(static_cast<double>(requests.size()));
   if (!status.ok()) fail_batch(status);
+  if (!status.ok() && runtime_.options_.log_driven) log_failed_.store(true);
   for (const auto& [key, owner] : claimed_) runtime_.claims_->release(key, owner);
 
   // Follow-ups are queued before anyone is answered: once a trigger is acknowledged, its
@@ -324,6 +341,12 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
         }
       }
       if (!runtime_.options_.deliver_follow_ups) continue;
+      if (runtime_.options_.log_driven) {
+        for (const Event& follow_up : work.effects.follow_ups) {
+          runtime_.options_.follow_up_sink(follow_up);
+        }
+        continue;
+      }
       for (Event& follow_up : work.effects.follow_ups) runtime_.deliver(std::move(follow_up));
     }
   }
@@ -337,7 +360,7 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   if (runtime_.options_.completions_end) runtime_.options_.completions_end();
   // A follow-up whose batch failed stays in the outbox; without this it would wait for the next
   // start. It is queued again after this partition's next commit that succeeds (storage is back).
-  if (runtime_.options_.deliver_follow_ups) {
+  if (runtime_.options_.deliver_follow_ups && !runtime_.options_.log_driven) {
     if (!status.ok()) {
       for (Request& request : requests) {
         if (follow_up_id(request.event) != nullptr) {

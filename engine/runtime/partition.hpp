@@ -3,6 +3,7 @@
 // then hands the batch's follow-ups to their partitions and answers.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <optional>
 #include <string>
@@ -27,15 +28,17 @@ class Runtime::Partition : private PrepareView {
     Event event;
     uint64_t fingerprint = 0;  // of the request as the client sent it
     Completion done;
+    uint64_t log_sequence = 0;  // log-driven mode: its place in the partition's log
   };
   using PushResult = BoundedQueue<Request>::PushResult;
 
-  Partition(Runtime& runtime, size_t queue_capacity);
+  Partition(Runtime& runtime, uint32_t index, size_t queue_capacity);
   ~Partition() override;
 
   // Client events respect the queue capacity; follow-ups (`internal`) go past it.
   PushResult push(Request&& request, bool internal);
   void stop();  // closes the queue, finishes what is queued, joins the writer
+  void resume_log();  // Runtime::resume_log
   size_t queue_depth() const { return queue_.size(); }
 
  private:
@@ -68,6 +71,7 @@ class Runtime::Partition : private PrepareView {
   void fail_batch(const Status& status);
 
   Runtime& runtime_;
+  const uint32_t partition_index_;
   BoundedQueue<Request> queue_;
   // Per-batch scratch, reused.
   std::deque<Work> work_;
@@ -86,6 +90,9 @@ class Runtime::Partition : private PrepareView {
   std::vector<HoldWrite> batch_holds_;
   CommitBatch commit_;
   std::vector<Event> parked_follow_ups_;  // their batch failed; queued again after a success
+  // Log-driven mode: a batch failed to commit, so what is queued behind it must not be applied
+  // (it would skip the failed messages); set on the writer thread, cleared by resume_log().
+  std::atomic<bool> log_failed_{false};
   std::thread thread_;                    // last: starts after everything it uses exists
 };
 

@@ -68,8 +68,9 @@ Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& pr
   LOYALTY_CHECK(options_.partitions > 0 && options_.batch_events_max > 0);
   partitions_.reserve(options_.partitions);
   for (uint32_t i = 0; i < options_.partitions; ++i) {
-    partitions_.push_back(std::make_unique<Partition>(*this, options_.queue_capacity));
+    partitions_.push_back(std::make_unique<Partition>(*this, i, options_.queue_capacity));
   }
+  LOYALTY_CHECK(!options_.log_driven || options_.follow_up_sink);
   // Follow-ups whose trigger committed but which were not applied before the last stop or
   // crash. One already applied is answered from its idempotency record and not applied again.
   if (!options_.deliver_follow_ups) return;
@@ -81,7 +82,13 @@ Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& pr
                  status.message().c_str());
     return;
   }
-  for (Event& follow_up : pending) deliver(std::move(follow_up));
+  for (Event& follow_up : pending) {
+    if (options_.log_driven) {
+      options_.follow_up_sink(follow_up);
+    } else {
+      deliver(std::move(follow_up));
+    }
+  }
 }
 
 Runtime::~Runtime() { stop(); }
@@ -101,8 +108,45 @@ size_t Runtime::queue_depth(uint32_t partition) const {
   return partition < partitions_.size() ? partitions_[partition]->queue_depth() : 0;
 }
 
+uint32_t member_partition(std::string_view member_id, uint32_t partitions) {
+  uint32_t hash = 2166136261u;  // FNV-1a-32's offset basis; its prime below
+  for (const char c : member_id) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 16777619u;
+  }
+  return hash % partitions;
+}
+
 uint32_t Runtime::partition_of(std::string_view member_id) const {
+  if (options_.log_driven) {
+    return member_partition(member_id, static_cast<uint32_t>(partitions_.size()));
+  }
   return static_cast<uint32_t>(stable_hash(member_id) % partitions_.size());
+}
+
+void Runtime::apply_logged(uint32_t partition, Event event, uint64_t sequence, Completion done) {
+  LOYALTY_CHECK(options_.log_driven && partition < partitions_.size() && sequence > 0);
+  // The log's publisher put it in the member's partition; anything else is a bug there.
+  LOYALTY_CHECK(partition_of(event.member_id()) == partition);
+  // The client's fingerprint: the stamped server time is left out of it, except a sign-up's
+  // joined_at, which is why accept() put the fingerprint on the sign-up itself.
+  const auto* signup = std::get_if<SignupEvent>(&event.body);
+  const uint64_t request_fingerprint =
+      signup != nullptr ? signup->request_fingerprint : fingerprint(event);
+  in_flight_.fetch_add(1);
+  Partition::Request request{std::move(event), request_fingerprint, std::move(done), sequence};
+  if (partitions_[partition]->push(std::move(request), /*internal=*/true) !=
+      Partition::PushResult::pushed) {
+    EventResult refused;
+    refused.rejection = unavailable("the runtime is stopping");
+    request.done(std::move(refused));
+    finished(1);
+  }
+}
+
+void Runtime::resume_log(uint32_t partition) {
+  LOYALTY_CHECK(options_.log_driven && partition < partitions_.size());
+  partitions_[partition]->resume_log();
 }
 
 void Runtime::finished(size_t requests) {
@@ -127,20 +171,12 @@ void Runtime::deliver(Event follow_up) {
   }
 }
 
-void Runtime::submit(Event event, Completion done) {
+EventResult Runtime::accept(Event& event, uint64_t& request_fingerprint) {
   EventResult refused;
-  if (!accepting_.load()) {
-    refused.rejection = unavailable("the server is shutting down");
-    done(std::move(refused));
-    return;
-  }
   const TimeMs now = clock_();
   refused.rejection = validate_input(event, now);
-  if (!refused.rejection.ok()) {
-    done(std::move(refused));
-    return;
-  }
-  const uint64_t request_fingerprint = fingerprint(event);
+  if (!refused.rejection.ok()) return refused;
+  request_fingerprint = fingerprint(event);
   if (auto* signup = std::get_if<SignupEvent>(&event.body)) {
     signup->request_fingerprint = request_fingerprint;
     if (!signup->joined_at) signup->joined_at = now;
@@ -149,6 +185,18 @@ void Runtime::submit(Event event, Completion done) {
   Status status;
   refused.rejection = resolve_member(store_, event, status);
   if (!status.ok()) refused = storage_failure(status);
+  return refused;
+}
+
+void Runtime::submit(Event event, Completion done) {
+  EventResult refused;
+  if (!accepting_.load()) {
+    refused.rejection = unavailable("the server is shutting down");
+    done(std::move(refused));
+    return;
+  }
+  uint64_t request_fingerprint = 0;
+  refused = accept(event, request_fingerprint);
   if (!refused.rejection.ok()) {
     done(std::move(refused));
     return;

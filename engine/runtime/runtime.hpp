@@ -55,7 +55,19 @@ struct RuntimeOptions {
   // (api/response_courier.hpp). Optional; must not block.
   void (*completions_begin)() = nullptr;
   void (*completions_end)() = nullptr;
+  // Cluster mode (cluster/, docs/decisions.md "Cluster mode"): `partitions` is the cluster's,
+  // a member's partition is member_partition(member_id, partitions), events come in through
+  // apply_logged() in their partition log's order, and each batch commits how far it applied
+  // that log (CommitBatch::log_position). Follow-ups go to `follow_up_sink` after their
+  // trigger's commit (to be published to their own partition's log), never to a queue here;
+  // the outbox's at start go there too.
+  bool log_driven = false;
+  std::function<void(const Event& follow_up)> follow_up_sink = nullptr;
 };
+
+// FNV-1a-32 of the member id modulo `partitions`: the cluster's partition of a member
+// (cluster.md), and the runtime's in log-driven mode.
+uint32_t member_partition(std::string_view member_id, uint32_t partitions);
 
 struct EventResult {
   Rejection rejection;  // code ok: applied (or replayed)
@@ -91,6 +103,21 @@ class Runtime {
   // exactly once: at once on a refusal before queueing or a full queue, else after the batch
   // commits.
   void submit(Event event, Completion done);
+
+  // What submit() does before queueing, alone: validate, stamp the server's time (and a
+  // sign-up's fingerprint and joined_at), find the member of a refund or hold action. A
+  // refusal (or a storage failure) comes back; ok means `event` is ready to be queued, or, in
+  // cluster mode, published to its partition's log. `request_fingerprint` is the client's.
+  EventResult accept(Event& event, uint64_t& request_fingerprint);
+
+  // Log-driven mode: the next message of `partition`'s log, at stream `sequence`, already
+  // stamped and resolved by the node that accepted it (every applier decides it alike). Never
+  // refused for a full queue: the caller bounds what it has outstanding (queue_depth). `done`
+  // runs after its batch commits. After a batch of the partition fails to commit, everything
+  // of its log already queued fails too (`storage` not ok) until resume_log(): the caller then
+  // reads the log again from the store's applied sequence, so nothing is skipped.
+  void apply_logged(uint32_t partition, Event event, uint64_t sequence, Completion done);
+  void resume_log(uint32_t partition);
 
   // Stops accepting client events, waits until everything queued and every follow-up it
   // triggered is applied, joins the writers. Idempotent.

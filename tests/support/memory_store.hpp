@@ -105,7 +105,15 @@ class MemoryStore final : public MemberStore {
       outbox_[std::get<ReferralFollowUp>(follow_up->body).id] = *follow_up;
     }
     for (const std::string& id : batch.outbox_deletes) outbox_.erase(id);
+    if (batch.log_position) applied_[batch.log_position->partition] = batch.log_position->sequence;
     return Status::ok_status();
+  }
+
+  // Log-driven mode: the last sequence of `partition`'s log committed (0: none).
+  uint64_t applied(uint32_t partition) const {
+    std::lock_guard lock(mutex_);
+    const auto it = applied_.find(partition);
+    return it == applied_.end() ? 0 : it->second;
   }
 
   void fail_commits(bool fail) {
@@ -193,6 +201,7 @@ class MemoryStore final : public MemberStore {
   mutable std::mutex mutex_;
   bool fail_commits_ = false;
   CommitFilter fail_if_;
+  std::map<uint32_t, uint64_t> applied_;
   size_t commits_ = 0;
   size_t member_loads_ = 0;
   std::function<void(std::string_view)> after_idempotency_read_;

@@ -392,9 +392,97 @@ class RuntimeDomainTest : public RuntimeTest {
                                              [type](const Event& e) { return e.type() == type; }));
   }
 
-  static constexpr RuntimeOptions kFourPartitions{
+  static inline const RuntimeOptions kFourPartitions{
       .partitions = 4, .queue_capacity = 1024, .batch_events_max = 64};
 };
+
+// Cluster mode's runtime: events come from each partition's log in its order, each batch
+// commits how far it applied that log, and follow-ups leave through the sink (to be published
+// to their own partition's log) instead of being applied here.
+class LogDrivenRuntimeTest : public RuntimeDomainTest {
+ protected:
+  void start_log_driven() {
+    RuntimeOptions options{.partitions = 4, .queue_capacity = 1024, .batch_events_max = 64};
+    options.log_driven = true;
+    options.follow_up_sink = [this](const Event& follow_up) {
+      const std::lock_guard lock(sink_mutex_);
+      published_.push_back(follow_up);
+    };
+    start(options);
+  }
+
+  // As the accepting node does before it publishes; then as every applier applies it.
+  EventResult apply(uint32_t partition, Event event, uint64_t sequence) {
+    uint64_t fingerprint = 0;
+    EventResult accepted = runtime_->accept(event, fingerprint);
+    if (!accepted.rejection.ok()) return accepted;
+    std::promise<EventResult> promise;
+    auto future = promise.get_future();
+    runtime_->apply_logged(partition, std::move(event), sequence,
+                           [&promise](EventResult&& r) { promise.set_value(std::move(r)); });
+    return future.get();
+  }
+
+  std::vector<Event> published() {
+    const std::lock_guard lock(sink_mutex_);
+    return published_;
+  }
+
+  std::mutex sink_mutex_;
+  std::vector<Event> published_;
+};
+
+TEST_F(LogDrivenRuntimeTest, AppliesEachLogInOrderAndCommitsHowFar) {
+  start_log_driven();
+  const std::string referrer = member_in(1, "referrer-");
+  const std::string referee = member_in(2, "referee-");
+  EXPECT_EQ(runtime_->partition_of(referrer), member_partition(referrer, 4))
+      << "the cluster's FNV-1a-32 partitioning";
+  EventResult joined = apply(1, signup(referrer), 3);
+  ASSERT_TRUE(joined.rejection.ok()) << joined.rejection.message;
+  EXPECT_EQ(store_.applied(1), 3u);
+  ASSERT_TRUE(apply(2, referee_signup(referee, joined.member->referral_code), 4).rejection.ok());
+  EventResult bought = apply(2, purchase("e1", referee, 6400), 9);
+  ASSERT_TRUE(bought.rejection.ok()) << bought.rejection.message;
+  EXPECT_EQ(store_.applied(2), 9u);
+  EXPECT_EQ(store_.applied(1), 3u) << "each partition's position is its own";
+
+  // The referrer's reward went to the sink, not to partition 1's queue here.
+  const std::vector<Event> follow_ups = published();
+  ASSERT_EQ(follow_ups.size(), 1u);
+  EXPECT_EQ(follow_ups[0].type(), EventType::referral_reward);
+  EXPECT_EQ(follow_ups[0].member_id(), referrer);
+  EXPECT_EQ(store_.member(referrer)->balance.available, 0);
+  EXPECT_EQ(store_.outbox_ids().size(), 1u) << "in the outbox until its publisher removes it";
+
+  // Applied when it comes back through the referrer's log; a second copy changes nothing.
+  ASSERT_TRUE(apply(1, follow_ups[0], 12).rejection.ok());
+  EXPECT_EQ(store_.member(referrer)->balance.available, kReferrerPoints);
+  EventResult again = apply(1, follow_ups[0], 13);
+  EXPECT_TRUE(again.replayed);
+  EXPECT_EQ(store_.member(referrer)->balance.available, kReferrerPoints);
+  EXPECT_EQ(store_.applied(1), 13u) << "a copy still moves the position";
+}
+
+TEST_F(LogDrivenRuntimeTest, AfterAFailedCommitNothingQueuedBehindItIsApplied) {
+  start_log_driven();
+  const std::string member = member_in(0, "m-");
+  ASSERT_TRUE(apply(0, signup(member), 1).rejection.ok());
+  store_.fail_commits(true);
+  EventResult failed = apply(0, purchase("e1", member, 6400), 2);
+  EXPECT_FALSE(failed.storage.ok());
+  store_.fail_commits(false);
+  // Storage is back, but e2 was read after e1, which is not applied: it must wait for the log
+  // to be read again from the committed position, or e1 would be skipped for good.
+  EventResult skipped = apply(0, purchase("e2", member, 6400), 3);
+  EXPECT_FALSE(skipped.storage.ok());
+  EXPECT_EQ(store_.applied(0), 1u);
+  runtime_->resume_log(0);
+  ASSERT_TRUE(apply(0, purchase("e1", member, 6400), 2).rejection.ok());
+  ASSERT_TRUE(apply(0, purchase("e2", member, 6400), 3).rejection.ok());
+  EXPECT_EQ(store_.applied(0), 3u);
+  EXPECT_EQ(store_.member(member)->balance.available, 128);
+}
 
 TEST_F(RuntimeDomainTest, ReferralRewardReachesAReferrerInAnotherPartitionOnce) {
   start(kFourPartitions);

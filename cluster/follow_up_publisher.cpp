@@ -1,0 +1,77 @@
+#include "cluster/follow_up_publisher.hpp"
+
+#include <cstdio>
+
+#include "cluster/log_codec.hpp"
+#include "cluster/partition_applier.hpp"
+#include "engine/runtime/runtime.hpp"
+#include "storage/record_codec.hpp"
+
+namespace loyalty::cluster {
+
+FollowUpPublisher::FollowUpPublisher(std::string cluster_name, uint32_t partitions,
+                                     JetStreamLog& log, RocksStore& store)
+    : cluster_name_(std::move(cluster_name)),
+      partitions_(partitions),
+      log_(log),
+      store_(store),
+      thread_([this] { run(); }) {}
+
+FollowUpPublisher::~FollowUpPublisher() {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void FollowUpPublisher::publish(const Event& follow_up) {
+  {
+    const std::lock_guard lock(mutex_);
+    queue_.push_back(follow_up);
+  }
+  wake_.notify_one();
+}
+
+uint64_t FollowUpPublisher::published() const {
+  const std::lock_guard lock(mutex_);
+  return published_;
+}
+
+void FollowUpPublisher::run() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping with nothing left
+    Event follow_up = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    const std::string& id = storage::follow_up_id(follow_up);
+    const uint32_t partition = member_partition(follow_up.member_id(), partitions_);
+    uint64_t sequence = 0;
+    bool duplicate = false;
+    Status status = log_.publish(partition_subject(cluster_name_, partition), id,
+                                 encode_log_payload(follow_up), sequence, duplicate);
+    if (status.ok()) {
+      // In the log now: the outbox need not hold it. (Were this lost, the outbox's copy is
+      // published again at the next start and dropped as a copy where it lands.)
+      CommitBatch remove;
+      remove.outbox_deletes.push_back(id);
+      status = store_.commit(remove);
+    }
+    lock.lock();
+    if (status.ok()) {
+      ++published_;
+    } else if (stopping_) {
+      return;  // stays in the outbox: published at the next start
+    } else {
+      std::fprintf(stderr, "cluster: follow-up %s: %s (retrying)\n", id.c_str(),
+                   status.message().c_str());
+      queue_.push_back(std::move(follow_up));
+      wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
+    }
+  }
+}
+
+}  // namespace loyalty::cluster

@@ -1,0 +1,124 @@
+#include "cluster/partition_applier.hpp"
+
+#include <cstdio>
+
+#include "cluster/log_codec.hpp"
+#include "engine/check.hpp"
+
+namespace loyalty::cluster {
+
+std::string partition_subject(const std::string& cluster_name, uint32_t partition) {
+  return cluster_name + ".p." + std::to_string(partition);
+}
+
+PartitionApplier::PartitionApplier(Options options, JetStreamLog& log, Runtime& runtime,
+                                   RocksStore& store, Applied applied)
+    : options_(std::move(options)),
+      log_(log),
+      runtime_(runtime),
+      store_(store),
+      applied_(std::move(applied)),
+      subject_(partition_subject(options_.cluster_name, options_.partition)),
+      thread_([this] { run(); }) {}
+
+PartitionApplier::~PartitionApplier() {
+  stopping_.store(true);
+  if (thread_.joinable()) thread_.join();
+  wait_for_outstanding();
+}
+
+std::string PartitionApplier::last_error() const {
+  const std::lock_guard lock(mutex_);
+  return last_error_;
+}
+
+Status PartitionApplier::open_reader() {
+  uint64_t committed = 0;
+  if (Status s = store_.applied_sequence(options_.partition, committed); !s.ok()) return s;
+  applied_through_.store(committed);
+  return log_.read(subject_, committed + 1, reader_);
+}
+
+void PartitionApplier::wait_for_outstanding() {
+  std::unique_lock lock(mutex_);
+  drained_.wait(lock, [this] { return outstanding_.load() == 0; });
+}
+
+void PartitionApplier::run() {
+  std::vector<LogMessage> messages;
+  const auto pause_after = [this](const Status& status) {
+    {
+      const std::lock_guard lock(mutex_);
+      last_error_ = status.message();
+    }
+    std::fprintf(stderr, "cluster: partition %u: %s\n", options_.partition,
+                 status.message().c_str());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  };
+  while (!stopping_.load()) {
+    if (batch_failed_.load()) {
+      // A batch did not commit: everything queued behind it fails too; once all of it has
+      // come back, read again from what the store committed.
+      wait_for_outstanding();
+      batch_failed_.store(false);
+      runtime_.resume_log(options_.partition);
+      reader_.reset();
+    }
+    if (!reader_) {
+      if (Status s = open_reader(); !s.ok()) {
+        pause_after(s);
+        continue;
+      }
+    }
+    if (outstanding_.load() >= options_.outstanding_max) {
+      std::unique_lock lock(mutex_);
+      drained_.wait_for(lock, std::chrono::milliseconds(50), [this] {
+        return outstanding_.load() < options_.outstanding_max || batch_failed_.load();
+      });
+      continue;
+    }
+    if (Status s = reader_->fetch(options_.fetch_max, options_.wait, messages); !s.ok()) {
+      pause_after(s);  // the reader makes a new consumer from where it was
+      continue;
+    }
+    caught_up_.store(messages.empty());
+    for (LogMessage& message : messages) {
+      LogPayload payload;
+      if (Status s = decode_log_payload(message.data, payload); !s.ok()) {
+        // Never skipped: every applier would have to skip it alike. Stop here and say so.
+        pause_after(
+            Status::error(Status::Code::corruption,
+                          "message " + std::to_string(message.sequence) + ": " + s.message()));
+        reader_.reset();
+        break;
+      }
+      if (!std::holds_alternative<Event>(payload)) {
+        pause_after(Status::error(Status::Code::invalid_argument,
+                                  "message " + std::to_string(message.sequence) +
+                                      ": program activations are not applied by this build"));
+        reader_.reset();
+        break;
+      }
+      outstanding_.fetch_add(1);
+      const uint64_t sequence = message.sequence;
+      runtime_.apply_logged(
+          options_.partition, std::move(std::get<Event>(payload)), sequence,
+          [this, message = std::move(message)](EventResult&& result) mutable {
+            if (result.storage.ok()) {
+              uint64_t through = applied_through_.load();
+              while (through < message.sequence &&
+                     !applied_through_.compare_exchange_weak(through, message.sequence)) {
+              }
+            } else {
+              batch_failed_.store(true);
+            }
+            if (applied_) applied_(message, std::move(result));
+            const std::lock_guard lock(mutex_);
+            outstanding_.fetch_sub(1);
+            drained_.notify_all();
+          });
+    }
+  }
+}
+
+}  // namespace loyalty::cluster

@@ -1,0 +1,77 @@
+// Applies one partition's log on this node (as its owner or a standby): reads the log from
+// the position the node's RocksDB last committed for it, decodes each message and hands it to
+// the log-driven runtime in order. Every applier of a partition computes the same state.
+// After a batch fails to commit it waits for what it queued to finish, and reads the log again
+// from the committed position (Runtime::apply_logged), so nothing is skipped or applied twice.
+// Thread-safety: construct and destroy on one thread; applied_through() from any.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cluster/jetstream_log.hpp"
+#include "engine/runtime/runtime.hpp"
+#include "storage/rocks_store.hpp"
+
+namespace loyalty::cluster {
+
+// The subject of a partition's log: "<name>.p.<partition>".
+std::string partition_subject(const std::string& cluster_name, uint32_t partition);
+
+class PartitionApplier {
+ public:
+  // Told, on a runtime writer thread, the result of every message applied, with its
+  // Nats-Msg-Id: the submit path answers the request that published it.
+  using Applied = std::function<void(const LogMessage& message, EventResult&& result)>;
+
+  struct Options {
+    std::string cluster_name;
+    uint32_t partition = 0;
+    size_t fetch_max = 512;               // messages per fetch (one runtime batch at most)
+    size_t outstanding_max = 4096;        // queued in the runtime before fetching more
+    std::chrono::milliseconds wait{200};  // a fetch's long poll
+  };
+
+  // Starts the thread. `log`, `runtime` and `store` outlive the applier.
+  PartitionApplier(Options options, JetStreamLog& log, Runtime& runtime, RocksStore& store,
+                   Applied applied);
+  ~PartitionApplier();  // stops reading, waits for what it queued
+  PartitionApplier(const PartitionApplier&) = delete;
+  PartitionApplier& operator=(const PartitionApplier&) = delete;
+
+  // The stream sequence of the last message whose batch committed here (0: none yet).
+  uint64_t applied_through() const { return applied_through_.load(); }
+  // Whether the last fetch found nothing more: this node has applied the log to its end.
+  bool caught_up() const { return caught_up_.load(); }
+  // The last error that stopped reading for a while ("" when none), for GET /v1/cluster.
+  std::string last_error() const;
+
+ private:
+  void run();
+  Status open_reader();
+  void wait_for_outstanding();
+
+  const Options options_;
+  JetStreamLog& log_;
+  Runtime& runtime_;
+  RocksStore& store_;
+  const Applied applied_;
+  const std::string subject_;
+
+  std::unique_ptr<JetStreamLog::Reader> reader_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> applied_through_{0};
+  std::atomic<bool> caught_up_{false};
+  std::atomic<size_t> outstanding_{0};
+  std::atomic<bool> batch_failed_{false};
+  mutable std::mutex mutex_;
+  std::condition_variable drained_;
+  std::string last_error_;
+  std::thread thread_;  // last: starts after everything it uses exists
+};
+
+}  // namespace loyalty::cluster

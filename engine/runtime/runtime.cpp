@@ -70,7 +70,7 @@ Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& pr
   for (uint32_t i = 0; i < options_.partitions; ++i) {
     partitions_.push_back(std::make_unique<Partition>(*this, i, options_.queue_capacity));
   }
-  LOYALTY_CHECK(!options_.log_driven || options_.follow_up_sink);
+  LOYALTY_CHECK(!options_.log_driven || (options_.follow_up_sink && options_.publish));
   // Follow-ups whose trigger committed but which were not applied before the last stop or
   // crash. One already applied is answered from its idempotency record and not applied again.
   if (!options_.deliver_follow_ups) return;
@@ -199,6 +199,10 @@ void Runtime::submit(Event event, Completion done) {
   refused = accept(event, request_fingerprint);
   if (!refused.rejection.ok()) {
     done(std::move(refused));
+    return;
+  }
+  if (options_.log_driven) {
+    options_.publish(std::move(event), request_fingerprint, std::move(done));
     return;
   }
 

@@ -36,6 +36,24 @@ class ClaimTable;
 using NotificationSink =
     std::function<void(const std::string& member_id, const Notification& notification)>;
 
+struct EventResult {
+  Rejection rejection;  // code ok: applied (or replayed)
+  // Not ok: the store could not read or commit what the event needed; nothing was applied. An
+  // operational error, not a refusal: `rejection` is `unavailable` too, so a caller that only
+  // asks "applied?" stays right, and the API answers 503 from this status, not from a message.
+  Status storage;
+  bool replayed = false;
+  Answer answer;
+  std::optional<MemberState> member;        // the member after the event (sign-ups answer with it)
+  std::vector<Notification> notifications;  // durable changes to push to subscribers
+};
+
+// The result of an event that storage failed.
+EventResult storage_failure(const Status& status);
+
+using Completion = std::function<void(EventResult&&)>;
+using Clock = std::function<TimeMs()>;
+
 struct RuntimeOptions {
   uint32_t partitions = 2;        // writer threads; loyaltyd uses one per core by default
   size_t queue_capacity = 16384;  // per partition; a full queue refuses with `unavailable`
@@ -63,29 +81,16 @@ struct RuntimeOptions {
   // the outbox's at start go there too.
   bool log_driven = false;
   std::function<void(const Event& follow_up)> follow_up_sink = nullptr;
+  // And where submit() sends an accepted event (with the client's fingerprint) instead of a
+  // queue here: the cluster publishes it to its partition's log, and calls `done` with the
+  // result its owner's commit gives.
+  std::function<void(Event&& event, uint64_t request_fingerprint, Completion&& done)> publish =
+      nullptr;
 };
 
 // FNV-1a-32 of the member id modulo `partitions`: the cluster's partition of a member
 // (cluster.md), and the runtime's in log-driven mode.
 uint32_t member_partition(std::string_view member_id, uint32_t partitions);
-
-struct EventResult {
-  Rejection rejection;  // code ok: applied (or replayed)
-  // Not ok: the store could not read or commit what the event needed; nothing was applied. An
-  // operational error, not a refusal: `rejection` is `unavailable` too, so a caller that only
-  // asks "applied?" stays right, and the API answers 503 from this status, not from a message.
-  Status storage;
-  bool replayed = false;
-  Answer answer;
-  std::optional<MemberState> member;        // the member after the event (sign-ups answer with it)
-  std::vector<Notification> notifications;  // durable changes to push to subscribers
-};
-
-// The result of an event that storage failed.
-EventResult storage_failure(const Status& status);
-
-using Completion = std::function<void(EventResult&&)>;
-using Clock = std::function<TimeMs()>;
 
 class Runtime {
  public:

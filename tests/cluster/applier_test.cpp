@@ -72,6 +72,7 @@ class Node {
         .partitions = kPartitions, .queue_capacity = 4096, .batch_events_max = 64};
     runtime.log_driven = true;
     runtime.follow_up_sink = [this](const Event& follow_up) { publisher_->publish(follow_up); };
+    runtime.publish = [](Event&&, uint64_t, Completion&& done) { done(EventResult{}); };
     runtime_ = std::make_unique<Runtime>(runtime, *store_, programs_,
                                          [] { return at("2026-11-20T12:00:00Z"); });
     for (uint32_t p = 0; p < kPartitions; ++p) {

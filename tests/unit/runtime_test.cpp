@@ -408,6 +408,11 @@ class LogDrivenRuntimeTest : public RuntimeDomainTest {
       const std::lock_guard lock(sink_mutex_);
       published_.push_back(follow_up);
     };
+    options.publish = [this](Event&& event, uint64_t, Completion&& done) {
+      const std::lock_guard lock(sink_mutex_);
+      submitted_.push_back(std::move(event));
+      done(EventResult{});
+    };
     start(options);
   }
 
@@ -430,7 +435,21 @@ class LogDrivenRuntimeTest : public RuntimeDomainTest {
 
   std::mutex sink_mutex_;
   std::vector<Event> published_;
+  std::vector<Event> submitted_;
 };
+
+TEST_F(LogDrivenRuntimeTest, SubmitAcceptsThenHandsTheEventToThePublisher) {
+  start_log_driven();
+  EventResult refused = submit(purchase("", "m1", 6400));
+  EXPECT_EQ(refused.rejection.code, ErrorCode::invalid_request) << "intake still refuses";
+  EXPECT_TRUE(submit(signup("m1")).rejection.ok());
+  const std::lock_guard lock(sink_mutex_);
+  ASSERT_EQ(submitted_.size(), 1u);
+  const auto& signup = std::get<SignupEvent>(submitted_[0].body);
+  EXPECT_NE(signup.request_fingerprint, 0u) << "stamped before it is published";
+  EXPECT_TRUE(signup.joined_at.has_value());
+  EXPECT_FALSE(store_.member("m1").has_value()) << "applied only when its log brings it back";
+}
 
 TEST_F(LogDrivenRuntimeTest, AppliesEachLogInOrderAndCommitsHowFar) {
   start_log_driven();

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "cluster/log_codec.hpp"
+#include "cluster/result_codec.hpp"
 #include "storage/keys.hpp"
 #include "storage/record_codec.hpp"
 #include "storage/records_generated.h"
@@ -845,6 +846,42 @@ TEST(ClusterLogCodec, EveryEventKindCrossesTheLogExactly) {
     cluster::LogPayload out;
     const Status status = cluster::decode_log_payload(bad, out);
     EXPECT_EQ(status.code(), Code::corruption) << bad.size();
+  }
+}
+
+// An owner's result reaches the node holding the request whole: refusal, flags, answer, a
+// sign-up's member; what is not a result is refused.
+TEST(ClusterResultCodec, ResultsCrossBetweenNodesWhole) {
+  EventResult applied;
+  applied.replayed = true;
+  applied.answer = PointsAnswer{500, Balance{500, 0, 0}};
+  applied.member = full_member("m1");
+  EventResult decoded;
+  expect_ok(cluster::decode_result(cluster::encode_result(applied), decoded));
+  EXPECT_TRUE(decoded.rejection.ok());
+  EXPECT_TRUE(decoded.storage.ok());
+  EXPECT_TRUE(decoded.replayed);
+  EXPECT_EQ(decoded.answer, applied.answer);
+  ASSERT_TRUE(decoded.member.has_value());
+  EXPECT_EQ(*decoded.member, *applied.member);
+
+  EventResult refused;
+  refused.rejection = {ErrorCode::insufficient_points, "points", "only 12 points available"};
+  expect_ok(cluster::decode_result(cluster::encode_result(refused), decoded));
+  EXPECT_EQ(decoded.rejection.code, ErrorCode::insufficient_points);
+  EXPECT_EQ(decoded.rejection.field, "points");
+  EXPECT_EQ(decoded.rejection.message, "only 12 points available");
+  EXPECT_FALSE(decoded.member.has_value());
+
+  const EventResult failed = storage_failure(Status::error(Code::io_error, "/data/000123.log"));
+  expect_ok(cluster::decode_result(cluster::encode_result(failed), decoded));
+  EXPECT_FALSE(decoded.storage.ok()) << "a storage failure stays one (503)";
+  EXPECT_EQ(decoded.storage.message().find("/data"), std::string::npos) << "no file names";
+
+  const std::string good = cluster::encode_result(applied);
+  for (const std::string& bad : {std::string(), good.substr(0, good.size() - 1), good + "x",
+                                 std::string("\x02") + good.substr(1)}) {
+    EXPECT_EQ(cluster::decode_result(bad, decoded).code(), Code::corruption) << bad.size();
   }
 }
 

@@ -1,0 +1,89 @@
+#include "cluster/result_codec.hpp"
+
+#include "storage/keys.hpp"
+#include "storage/record_codec.hpp"
+
+namespace loyalty::cluster {
+namespace {
+
+constexpr uint8_t kFormat = 1;
+enum Flags : uint8_t { storage_ok = 1, replayed = 2, has_member = 4 };
+constexpr uint16_t kErrorCodeLast = static_cast<uint16_t>(ErrorCode::unavailable);
+
+void put_bytes(std::string& out, std::string_view bytes) {
+  storage::append_u32_be(out, static_cast<uint32_t>(bytes.size()));
+  out.append(bytes);
+}
+
+bool take_bytes(std::string_view& in, std::string_view& out) {
+  if (in.size() < 4) return false;
+  const uint32_t size = *storage::read_u32_be(in.substr(0, 4));
+  if (in.size() - 4 < size) return false;
+  out = in.substr(4, size);
+  in.remove_prefix(4 + size);
+  return true;
+}
+
+Status corrupt(const std::string& what) {
+  return Status::error(Status::Code::corruption, "event result: " + what);
+}
+
+}  // namespace
+
+std::string encode_result(const EventResult& result) {
+  thread_local storage::RecordEncoder encoder;
+  std::string out;
+  out.push_back(static_cast<char>(kFormat));
+  uint8_t flags = 0;
+  if (result.storage.ok()) flags |= storage_ok;
+  if (result.replayed) flags |= replayed;
+  if (result.member) flags |= has_member;
+  out.push_back(static_cast<char>(flags));
+  out.push_back(static_cast<char>(static_cast<uint16_t>(result.rejection.code) >> 8));
+  out.push_back(static_cast<char>(static_cast<uint16_t>(result.rejection.code) & 0xff));
+  put_bytes(out, result.rejection.field);
+  put_bytes(out, result.rejection.message);
+  // A storage failure's details may name files: they stay in the owner's log.
+  const IdempotencyRecord answer{"", 0, "", result.answer};
+  put_bytes(out, encoder.idempotency(answer));
+  if (result.member) {
+    put_bytes(out, result.member->member_id);
+    put_bytes(out, encoder.member(*result.member, result.member->history_head.log_seq));
+  }
+  return out;
+}
+
+Status decode_result(std::string_view bytes, EventResult& out) {
+  out = EventResult{};
+  if (bytes.size() < 4 || static_cast<uint8_t>(bytes[0]) != kFormat) return corrupt("format");
+  const auto flags = static_cast<uint8_t>(bytes[1]);
+  const uint16_t code =
+      static_cast<uint16_t>((static_cast<uint8_t>(bytes[2]) << 8) | static_cast<uint8_t>(bytes[3]));
+  if (code > kErrorCodeLast) return corrupt("error code");
+  bytes.remove_prefix(4);
+  std::string_view field, message, answer;
+  if (!take_bytes(bytes, field) || !take_bytes(bytes, message) || !take_bytes(bytes, answer)) {
+    return corrupt("truncated");
+  }
+  out.rejection = {static_cast<ErrorCode>(code), std::string(field), std::string(message)};
+  if ((flags & storage_ok) == 0) {
+    out.storage = Status::error(Status::Code::io_error, "the owner could not commit");
+  }
+  out.replayed = (flags & replayed) != 0;
+  IdempotencyRecord record;
+  if (Status s = storage::decode_idempotency("", answer, record); !s.ok()) return corrupt("answer");
+  out.answer = std::move(record.answer);
+  if ((flags & has_member) != 0) {
+    std::string_view member_id, member;
+    if (!take_bytes(bytes, member_id) || !take_bytes(bytes, member)) return corrupt("truncated");
+    MemberState state;
+    if (Status s = storage::decode_member(member_id, member, state); !s.ok()) {
+      return corrupt("member");
+    }
+    out.member = std::move(state);
+  }
+  if (!bytes.empty()) return corrupt("trailing bytes");
+  return Status::ok_status();
+}
+
+}  // namespace loyalty::cluster

@@ -69,6 +69,9 @@ HttpResponse handle_post_job(const ApiContext& context, const HttpRequest& reque
 HttpResponse handle_get_job(const ApiContext& context, const HttpRequest& request,
                             std::string_view job_id);
 
+// GET /v1/cluster (admin): this node's view of the cluster; 404 in single mode.
+HttpResponse handle_get_cluster(const ApiContext& context);
+
 // GET /healthz, GET /readyz (no auth).
 HttpResponse handle_healthz();
 HttpResponse handle_readyz(const ApiContext& context);

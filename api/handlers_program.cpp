@@ -80,6 +80,12 @@ HttpResponse handle_get_program(const ApiContext& context) {
 }
 
 HttpResponse handle_put_program(const ApiContext& context, const HttpRequest& request) {
+  if (context.cluster != nullptr) {
+    // Activating here alone would make this node decide differently from the others: a
+    // version must be activated through every partition's log (issue 16, not built yet).
+    return problem_response(ErrorCode::unavailable,
+                            "program changes are not available in cluster mode yet");
+  }
   std::variant<Program, HttpResponse> program = read_program(request);
   if (auto* refusal = std::get_if<HttpResponse>(&program)) return std::move(*refusal);
   const TimeMs now = context.clock();

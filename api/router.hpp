@@ -19,6 +19,10 @@
 #include "engine/runtime/runtime.hpp"
 #include "storage/rocks_store.hpp"
 
+namespace loyalty::cluster {
+class ClusterNode;
+}  // namespace loyalty::cluster
+
 namespace loyalty::ops {
 class JobRunner;
 }  // namespace loyalty::ops
@@ -36,6 +40,8 @@ struct ApiContext {
   const std::atomic<bool>* ready = nullptr;  // set by HttpServer: false while starting/draining
   NotificationHub* hub = nullptr;  // WebSocket fan-out (ws_session.hpp); none: no subscriptions
   ops::JobRunner* jobs = nullptr;  // POST/GET /v1/jobs; none: those answer 503
+  // Cluster mode: this node (GET /v1/cluster); none in single mode.
+  const cluster::ClusterNode* cluster = nullptr;
 };
 
 // Delivers the response of an asynchronous step. Called exactly once, from any thread (a

@@ -48,6 +48,7 @@ RouteResult post_job(const RouteCall& c) {
 RouteResult get_job(const RouteCall& c) {
   return handle_get_job(c.context, c.request, c.params[0]);
 }
+RouteResult get_cluster(const RouteCall& c) { return handle_get_cluster(c.context); }
 RouteResult openapi(const RouteCall&) { return handle_openapi(); }
 RouteResult healthz(const RouteCall&) { return handle_healthz(); }
 RouteResult readyz(const RouteCall& c) { return handle_readyz(c.context); }
@@ -80,6 +81,7 @@ constexpr std::array kRoutes{
     RouteSpec{verb::post, "/v1/program:validate", Access::keys, kAdmin, validate_program},
     RouteSpec{verb::post, "/v1/jobs", Access::keys, kAdmin, post_job},
     RouteSpec{verb::get, "/v1/jobs/{job_id}", Access::keys, kAdmin, get_job},
+    RouteSpec{verb::get, "/v1/cluster", Access::keys, kAdmin, get_cluster},
     // Authorized per message by the WebSocket session (ws_session.cpp).
     RouteSpec{verb::get, "/v1/stream", Access::open, {}, nullptr},
     RouteSpec{verb::get, "/v1/openapi.json", Access::open, {}, openapi},

@@ -26,6 +26,7 @@
 #include "api/server_config.hpp"
 #include "api/system_clock.hpp"
 #include "api/tls.hpp"
+#include "cluster/node.hpp"
 #include "engine/program_toml.hpp"
 #include "engine/runtime/program_registry.hpp"
 #include "engine/runtime/runtime.hpp"
@@ -124,13 +125,6 @@ int run(const Options& options) {
   }
   if (!options.data_dir.empty()) config.data_dir = options.data_dir;
   if (!options.program_path.empty()) config.program = options.program_path;
-  if (config.cluster) {
-    // Issue 16 is being built in steps (docs/cluster.md): until a node applies its partitions'
-    // log, starting one alone would answer as a single server would, which is wrong in a
-    // cluster. Refuse rather than serve wrong answers.
-    say(options.config_path + ": cluster: cluster mode is not served by this build yet");
-    return kExitBadConfig;
-  }
   if (config.api_keys.empty())
     say("loyaltyd: no api_keys configured: only /healthz and /readyz answer", api::LogLevel::warn);
   // The certificate and key are read now, before the data folder is touched: a bad [tls] is a
@@ -222,6 +216,18 @@ int run(const Options& options) {
       api::LogLevel::info);
   ProgramRegistry programs(std::move(version));
 
+  // Cluster mode: this node's part of the cluster, before the runtime (its follow-ups and
+  // accepted events go to the partition logs) and joined after it (its appliers feed it).
+  std::unique_ptr<cluster::ClusterNode> node;
+  if (config.cluster) {
+    const std::string url = "http://" + api::format_listen_address(config.listen);
+    if (Status status = cluster::ClusterNode::open(*config.cluster, url, *store, node);
+        !status.ok()) {
+      say("loyaltyd: cluster: " + status.message());
+      return status.code() == Status::Code::invalid_argument ? kExitBadConfig : kExitFailure;
+    }
+  }
+
   RuntimeOptions runtime_options;
   runtime_options.member_cache_members = config.limits.member_cache_members;
   runtime_options.member_cache_bytes = config.limits.member_cache_bytes;
@@ -230,12 +236,32 @@ int run(const Options& options) {
   runtime_options.completions_end = &api::response_courier::end_batch;
   runtime_options.partitions =
       config.partitions > 0 ? config.partitions : std::max(1u, std::thread::hardware_concurrency());
+  if (node) {
+    runtime_options.partitions = config.cluster->partitions;  // one writer per partition log
+    runtime_options.log_driven = true;
+    runtime_options.follow_up_sink = [&node](const Event& e) { node->publish_follow_up(e); };
+    runtime_options.publish = [&node](Event&& event, uint64_t fingerprint, Completion&& done) {
+      node->submit(std::move(event), fingerprint, std::move(done));
+    };
+  }
   // Outlives the runtime (its sink) and the server (sessions unsubscribe when they close).
   api::NotificationHub hub;
   Runtime runtime(runtime_options, *store, programs, &api::system_clock_ms,
                   [&hub](const std::string& member_id, const Notification& notification) {
                     hub.publish(member_id, notification);  // posts to the sessions; never blocks
                   });
+
+  if (node) {
+    if (Status status = node->start(runtime); !status.ok()) {
+      say("loyaltyd: cluster: " + status.message());
+      node->stop();
+      runtime.stop();
+      return status.code() == Status::Code::invalid_argument ? kExitBadConfig : kExitFailure;
+    }
+    say("loyaltyd: cluster " + config.cluster->name + ", node " + config.cluster->node_id + ", " +
+            std::to_string(config.cluster->partitions) + " partitions",
+        api::LogLevel::info);
+  }
 
   // Jobs run through the runtime, so they start after it and stop before it: a job the stop
   // interrupts stays `running` in its record and resumes at the next start.
@@ -275,17 +301,21 @@ int run(const Options& options) {
     say("loyaltyd: schedule: " + ops::describe(schedule, *programs.active()->program.time_zone),
         api::LogLevel::info);
   }
-  scheduler.start();
+  // In cluster mode a job would cover only the partitions this node holds: not yet (the API
+  // answers 503 for jobs there, and no schedule runs).
+  if (!node) scheduler.start();
 
   api::ApiContext context{&runtime, store.get(), &programs, &api::system_clock_ms, nullptr};
   context.hub = &hub;
-  context.jobs = &jobs;
+  context.jobs = node ? nullptr : &jobs;
+  context.cluster = node.get();
   api::HttpServer server({config.listen, config.limits, config.rate_limits, std::move(tls)},
                          context, api::KeyTable(config.api_keys, config.member_token_secret));
   if (Status status = server.start(); !status.ok()) {
     say("loyaltyd: " + status.message());
     scheduler.stop();
     jobs.stop();
+    if (node) node->stop();
     runtime.stop();
     return kExitFailure;
   }
@@ -305,8 +335,10 @@ int run(const Options& options) {
       api::LogLevel::info);
   server.stop_accepting();
   scheduler.stop();
-  jobs.stop();     // interrupts a running job between steps; it resumes at the next start
+  jobs.stop();             // interrupts a running job between steps; it resumes at the next start
+  if (node) node->stop();  // leaves the cluster: its partitions move; waiting requests get 503
   runtime.stop();  // finishes everything queued; completions post their responses
+  node.reset();    // publishes the follow-ups the last batches made
   if (!server.wait_idle(kShutdownGrace)) {
     say("loyaltyd: some requests were not answered in time", api::LogLevel::warn);
   }

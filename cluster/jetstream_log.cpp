@@ -147,6 +147,61 @@ Status JetStreamLog::last_sequence(std::string_view subject, uint64_t& sequence)
   return Status::ok_status();
 }
 
+namespace {
+
+void on_message(natsConnection*, natsSubscription*, natsMsg* message, void* closure) {
+  const auto* handler = static_cast<const JetStreamLog::Handler*>(closure);
+  const char* reply = natsMsg_GetReply(message);
+  (*handler)(natsMsg_GetSubject(message),
+             std::string_view(natsMsg_GetData(message),
+                              static_cast<size_t>(natsMsg_GetDataLength(message))),
+             reply == nullptr ? std::string() : std::string(reply));
+  natsMsg_Destroy(message);
+}
+
+}  // namespace
+
+JetStreamLog::Subscription::~Subscription() {
+  if (subscription_ == nullptr) return;
+  // Drain (no new messages; those delivered are handled) and wait until no callback of it
+  // runs any more: the handler dies with us.
+  if (natsSubscription_Drain(subscription_) == NATS_OK) {
+    natsSubscription_WaitForDrainCompletion(subscription_, 5000);
+  } else {
+    natsSubscription_Unsubscribe(subscription_);
+  }
+  natsSubscription_Destroy(subscription_);
+}
+
+Status JetStreamLog::subscribe(std::string_view subject, Handler handler,
+                               std::unique_ptr<Subscription>& out) {
+  std::unique_ptr<Subscription> subscription(new Subscription());
+  subscription->handler_ = std::move(handler);
+  const std::string subject_text(subject);
+  const natsStatus s =
+      natsConnection_Subscribe(&subscription->subscription_, connection_, subject_text.c_str(),
+                               on_message, &subscription->handler_);
+  if (s != NATS_OK) {
+    subscription->subscription_ = nullptr;
+    return nats_error("subscribe " + subject_text, s);
+  }
+  out = std::move(subscription);
+  return Status::ok_status();
+}
+
+Status JetStreamLog::send(std::string_view subject, std::string_view reply_to,
+                          std::string_view data) {
+  const std::string subject_text(subject), reply_text(reply_to);
+  const natsStatus s =
+      reply_text.empty()
+          ? natsConnection_Publish(connection_, subject_text.c_str(), data.data(),
+                                   static_cast<int>(data.size()))
+          : natsConnection_PublishRequest(connection_, subject_text.c_str(), reply_text.c_str(),
+                                          data.data(), static_cast<int>(data.size()));
+  if (s != NATS_OK) return nats_error("send " + subject_text, s);
+  return Status::ok_status();
+}
+
 bool JetStreamLog::connected() const {
   return natsConnection_Status(connection_) == NATS_CONN_STATUS_CONNECTED;
 }

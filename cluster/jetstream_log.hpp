@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -86,6 +87,27 @@ class JetStreamLog {
     std::chrono::steady_clock::time_point last_check_{};
   };
   Status read(std::string_view subject, uint64_t from_sequence, std::unique_ptr<Reader>& out);
+
+  // Plain NATS messages on the same connection, outside the stream: requests one node sends
+  // another (a forwarded event and its result). Not durable; whoever sends one times it out.
+  using Handler = std::function<void(const std::string& subject, std::string_view data,
+                                     const std::string& reply_to)>;
+  class Subscription {
+   public:
+    ~Subscription();
+    Subscription(const Subscription&) = delete;
+    Subscription& operator=(const Subscription&) = delete;
+
+   private:
+    friend class JetStreamLog;
+    Subscription() = default;
+    __natsSubscription* subscription_ = nullptr;
+    Handler handler_;
+  };
+  // `handler` runs on the client library's thread for the subscription: it must not block.
+  Status subscribe(std::string_view subject, Handler handler, std::unique_ptr<Subscription>& out);
+  // Sends `data` to `subject`; `reply_to` (may be empty) is where an answer should go.
+  Status send(std::string_view subject, std::string_view reply_to, std::string_view data);
 
   // Whether the connection is up now (for GET /v1/cluster and /readyz).
   bool connected() const;

@@ -7,7 +7,7 @@ namespace loyalty::cluster {
 namespace {
 
 constexpr uint8_t kFormat = 1;
-enum Flags : uint8_t { storage_ok = 1, replayed = 2, has_member = 4 };
+enum Flags : uint8_t { storage_ok = 1, replayed = 2, has_member = 4, has_answer = 8 };
 constexpr uint16_t kErrorCodeLast = static_cast<uint16_t>(ErrorCode::unavailable);
 
 void put_bytes(std::string& out, std::string_view bytes) {
@@ -38,14 +38,16 @@ std::string encode_result(const EventResult& result) {
   if (result.storage.ok()) flags |= storage_ok;
   if (result.replayed) flags |= replayed;
   if (result.member) flags |= has_member;
+  const bool answered = !std::holds_alternative<std::monostate>(result.answer);
+  if (answered) flags |= has_answer;
   out.push_back(static_cast<char>(flags));
   out.push_back(static_cast<char>(static_cast<uint16_t>(result.rejection.code) >> 8));
   out.push_back(static_cast<char>(static_cast<uint16_t>(result.rejection.code) & 0xff));
   put_bytes(out, result.rejection.field);
   put_bytes(out, result.rejection.message);
   // A storage failure's details may name files: they stay in the owner's log.
-  const IdempotencyRecord answer{"", 0, "", result.answer};
-  put_bytes(out, encoder.idempotency(answer));
+  // (A sign-up's result has no answer of its own: its member is what it answers with.)
+  if (answered) put_bytes(out, encoder.idempotency(IdempotencyRecord{"", 0, "", result.answer}));
   if (result.member) {
     put_bytes(out, result.member->member_id);
     put_bytes(out, encoder.member(*result.member, result.member->history_head.log_seq));
@@ -61,18 +63,22 @@ Status decode_result(std::string_view bytes, EventResult& out) {
       static_cast<uint16_t>((static_cast<uint8_t>(bytes[2]) << 8) | static_cast<uint8_t>(bytes[3]));
   if (code > kErrorCodeLast) return corrupt("error code");
   bytes.remove_prefix(4);
-  std::string_view field, message, answer;
-  if (!take_bytes(bytes, field) || !take_bytes(bytes, message) || !take_bytes(bytes, answer)) {
-    return corrupt("truncated");
-  }
+  std::string_view field, message;
+  if (!take_bytes(bytes, field) || !take_bytes(bytes, message)) return corrupt("truncated");
   out.rejection = {static_cast<ErrorCode>(code), std::string(field), std::string(message)};
   if ((flags & storage_ok) == 0) {
     out.storage = Status::error(Status::Code::io_error, "the owner could not commit");
   }
   out.replayed = (flags & replayed) != 0;
-  IdempotencyRecord record;
-  if (Status s = storage::decode_idempotency("", answer, record); !s.ok()) return corrupt("answer");
-  out.answer = std::move(record.answer);
+  if ((flags & has_answer) != 0) {
+    std::string_view answer;
+    if (!take_bytes(bytes, answer)) return corrupt("truncated");
+    IdempotencyRecord record;
+    if (Status s = storage::decode_idempotency("", answer, record); !s.ok()) {
+      return corrupt("answer");
+    }
+    out.answer = std::move(record.answer);
+  }
   if ((flags & has_member) != 0) {
     std::string_view member_id, member;
     if (!take_bytes(bytes, member_id) || !take_bytes(bytes, member)) return corrupt("truncated");

@@ -865,6 +865,12 @@ TEST(ClusterResultCodec, ResultsCrossBetweenNodesWhole) {
   ASSERT_TRUE(decoded.member.has_value());
   EXPECT_EQ(*decoded.member, *applied.member);
 
+  EventResult signed_up;  // a sign-up answers with its member, no answer of its own
+  signed_up.member = full_member("m2");
+  expect_ok(cluster::decode_result(cluster::encode_result(signed_up), decoded));
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(decoded.answer));
+  EXPECT_EQ(*decoded.member, *signed_up.member);
+
   EventResult refused;
   refused.rejection = {ErrorCode::insufficient_points, "points", "only 12 points available"};
   expect_ok(cluster::decode_result(cluster::encode_result(refused), decoded));

@@ -1,0 +1,61 @@
+// GET /v1/cluster (admin, cluster.md): this node's view of the cluster: the nodes alive, each
+// partition's owner, epoch and standbys, how far this node applied the ones it applies, and
+// whether the log and etcd answer. In single mode there is no cluster: 404.
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "api/handlers.hpp"
+#include "api/problem.hpp"
+#include "cluster/node.hpp"
+
+namespace loyalty::api {
+
+HttpResponse handle_get_cluster(const ApiContext& context) {
+  if (context.cluster == nullptr) {
+    return problem_response(ErrorCode::not_found, "this server runs alone, not in a cluster");
+  }
+  const cluster::ClusterNode& node = *context.cluster;
+  const cluster::ClusterView view = node.view();
+  boost::json::array nodes;
+  for (const cluster::ClusterView::Node& n : view.nodes) {
+    nodes.push_back(boost::json::object{{"node_id", n.node_id},
+                                        {"url", n.url},
+                                        {"alive", true},
+                                        {"caught_up_partitions", n.caught_up.size()}});
+  }
+  boost::json::array partitions;
+  for (uint32_t p = 0; p < view.partitions.size(); ++p) {
+    const cluster::ClusterView::Partition& partition = view.partitions[p];
+    boost::json::array standbys;
+    for (const std::string& standby : partition.standbys)
+      standbys.push_back(boost::json::string(standby));
+    boost::json::object item{
+        {"partition", p},
+        {"owner", partition.owner.empty() ? boost::json::value(nullptr)
+                                          : boost::json::value(partition.owner)},
+        {"epoch", partition.epoch},
+        {"standbys", std::move(standbys)},
+        {"role_here", cluster::role_name(node.role(p))}};
+    if (node.role(p) != cluster::Role::none) {
+      item["applied_sequence_here"] = node.applied_through(p);
+    }
+    partitions.push_back(std::move(item));
+  }
+  const cluster::NodeMetrics& metrics = node.metrics();
+  return json_response(
+      http::status::ok,
+      boost::json::object{
+          {"name", node.config().name},
+          {"node_id", node.config().node_id},
+          {"nodes", std::move(nodes)},
+          {"partitions", std::move(partitions)},
+          {"stream", boost::json::object{{"connected", node.log_connected()},
+                                         {"replicas", node.config().stream_replicas}}},
+          {"etcd", boost::json::object{{"ok", view.etcd_ok}}},
+          {"failovers", node.failovers()},
+          {"events", boost::json::object{{"published", metrics.published.load()},
+                                         {"forwarded", metrics.forwarded.load()},
+                                         {"timed_out", metrics.timed_out.load()}}}});
+}
+
+}  // namespace loyalty::api

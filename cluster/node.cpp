@@ -1,0 +1,339 @@
+#include "cluster/node.hpp"
+
+#include <cstdio>
+
+#include "cluster/log_codec.hpp"
+#include "cluster/result_codec.hpp"
+
+namespace loyalty::cluster {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+EventResult unavailable(std::string message) {
+  EventResult result;
+  result.rejection = {ErrorCode::unavailable, "", std::move(message)};
+  return result;
+}
+
+std::string hex(uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+// The client's fingerprint of an accepted event (Runtime::accept put a sign-up's on it).
+uint64_t request_fingerprint_of(const Event& event) {
+  if (const auto* signup = std::get_if<SignupEvent>(&event.body)) {
+    return signup->request_fingerprint;
+  }
+  return fingerprint(event);
+}
+
+}  // namespace
+
+ClusterNode::ClusterNode(ClusterConfig config, std::string url, RocksStore& store)
+    : config_(std::move(config)),
+      url_(std::move(url)),
+      store_(store),
+      // An etcd call may take a fifth of the lease at most: the lease must outlive slow calls.
+      etcd_(config_.etcd_endpoints, std::chrono::seconds(config_.lease_seconds) / 5) {}
+
+Status ClusterNode::open(const ClusterConfig& config, std::string url, RocksStore& store,
+                         std::unique_ptr<ClusterNode>& out) {
+  std::unique_ptr<ClusterNode> node(new ClusterNode(config, std::move(url), store));
+  LogOptions options;
+  options.urls = config.nats_urls;
+  options.stream = config.name;
+  options.subjects = config.name + ".p.>";
+  options.replicas = config.stream_replicas;
+  options.client_name = config.node_id;
+  // The first nodes may come up while JetStream's servers still find each other.
+  Status opened;
+  for (int attempt = 0; attempt < 60; ++attempt) {
+    opened = JetStreamLog::open(options, node->log_);
+    if (opened.ok() || opened.code() == Status::Code::invalid_argument) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (!opened.ok()) return opened;
+  node->publisher_ =
+      std::make_unique<FollowUpPublisher>(config.name, config.partitions, *node->log_, store);
+  out = std::move(node);
+  return Status::ok_status();
+}
+
+ClusterNode::~ClusterNode() {
+  stop();
+  publisher_.reset();  // publishes what the runtime's last batches made, while the log is up
+}
+
+Status ClusterNode::start(Runtime& runtime) {
+  runtime_ = &runtime;
+  inbox_prefix_ = config_.name + ".inbox." + config_.node_id + ".";
+  if (Status s = log_->subscribe(
+          inbox_prefix_ + "*",
+          [this](const std::string& subject, std::string_view data, const std::string&) {
+            std::vector<Completion> waiting = take_waiters(subject);
+            if (waiting.empty()) return;  // answered 503 already: its deadline passed
+            EventResult result;
+            if (data.empty()) {
+              // NATS's "no responders": nobody serves the partition this moment (it moves).
+              result = unavailable("the partition has no owner this moment; retry shortly");
+            } else if (!decode_result(data, result).ok()) {
+              result = unavailable("the partition's owner sent an answer this node cannot read");
+            }
+            for (Completion& done : waiting) done(EventResult(result));
+          },
+          inbox_);
+      !s.ok()) {
+    return s;
+  }
+  Ownership::Options options;
+  options.cluster = config_;
+  options.url = url_;
+  if (Status s = Ownership::start(
+          etcd_, options,
+          [this](uint32_t partition, Role role, int64_t) { on_role(partition, role); }, ownership_);
+      !s.ok()) {
+    return s;
+  }
+  housekeeper_ = std::thread([this] { housekeeping(); });
+  return Status::ok_status();
+}
+
+void ClusterNode::stop() {
+  {
+    const std::lock_guard lock(stop_mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_wake_.notify_all();
+  if (housekeeper_.joinable()) housekeeper_.join();
+  // No more forwarded events or answers (their callbacks read ownership_), then the lease
+  // goes (the partitions move at once; on_role does nothing any more), then the appliers.
+  std::map<uint32_t, std::unique_ptr<JetStreamLog::Subscription>> serving;
+  {
+    const std::lock_guard lock(appliers_mutex_);
+    serving.swap(serving_);
+  }
+  serving.clear();
+  inbox_.reset();
+  ownership_.reset();
+  std::map<uint32_t, std::unique_ptr<PartitionApplier>> appliers;
+  {
+    const std::lock_guard lock(appliers_mutex_);
+    serving.swap(serving_);
+    appliers.swap(appliers_);
+  }
+  serving.clear();
+  appliers.clear();
+  std::multimap<std::string, Waiter> waiting;
+  {
+    const std::lock_guard lock(waiters_mutex_);
+    waiting.swap(waiters_);
+  }
+  for (auto& [id, waiter] : waiting) waiter.done(unavailable("this node is leaving the cluster"));
+}
+
+void ClusterNode::on_role(uint32_t partition, Role role) {
+  {
+    const std::lock_guard lock(stop_mutex_);
+    if (stopping_) return;
+  }
+  std::unique_ptr<PartitionApplier> gone_applier;
+  std::unique_ptr<JetStreamLog::Subscription> gone_serving;
+  std::unique_ptr<JetStreamLog::Subscription> serving;
+  if (role == Role::owner) {
+    const Status s = log_->subscribe(
+        config_.name + ".submit." + std::to_string(partition),
+        [this, partition](const std::string&, std::string_view data, const std::string& reply) {
+          serve_forwarded(partition, data, reply);
+        },
+        serving);
+    if (!s.ok()) std::fprintf(stderr, "cluster: %s\n", s.message().c_str());
+  }
+  {
+    const std::lock_guard lock(appliers_mutex_);
+    if (role == Role::none) {
+      if (auto it = appliers_.find(partition); it != appliers_.end()) {
+        gone_applier = std::move(it->second);
+        appliers_.erase(it);
+      }
+    } else if (appliers_.count(partition) == 0) {
+      appliers_[partition] = std::make_unique<PartitionApplier>(
+          PartitionApplier::Options{.cluster_name = config_.name, .partition = partition}, *log_,
+          *runtime_, store_, [this](const LogMessage& message, EventResult&& result) {
+            on_applied(message, std::move(result));
+          });
+    }
+    if (auto it = serving_.find(partition); it != serving_.end()) {
+      gone_serving = std::move(it->second);
+      serving_.erase(it);
+    }
+    if (serving) serving_[partition] = std::move(serving);
+  }
+  // Outside the lock: these wait for their threads and callbacks.
+  gone_serving.reset();
+  gone_applier.reset();
+}
+
+void ClusterNode::on_applied(const LogMessage& message, EventResult&& result) {
+  std::vector<Completion> waiting = take_waiters(message.msg_id);
+  for (size_t i = 0; i < waiting.size(); ++i) {
+    waiting[i](i + 1 == waiting.size() ? std::move(result) : EventResult(result));
+  }
+}
+
+void ClusterNode::submit(Event&& event, uint64_t request_fingerprint, Completion&& done) {
+  const uint32_t partition = member_partition(event.member_id(), config_.partitions);
+  if (ownership_ && ownership_->role(partition) == Role::owner) {
+    publish_owned(partition, std::move(event), request_fingerprint, std::move(done));
+  } else {
+    forward(partition, std::move(event), std::move(done));
+  }
+}
+
+void ClusterNode::publish_owned(uint32_t partition, Event&& event, uint64_t fingerprint,
+                                Completion&& done) {
+  // A retry of the same request has the same id (a copy JetStream drops); the same client id
+  // with another payload has another, is logged, and is refused by the engine as a conflict.
+  std::string id = event.idempotency_key() + "#" + hex(fingerprint);
+  const std::string payload = encode_log_payload(event);
+  const std::string subject = partition_subject(config_.name, partition);
+  add_waiter(id, std::move(done));
+  uint64_t sequence = 0;
+  bool duplicate = false;
+  Status status = log_->publish(subject, id, payload, sequence, duplicate);
+  if (status.ok() && duplicate && applied_through(partition) >= sequence) {
+    // Its first copy was applied before this request waited for it: put in a copy of its own,
+    // which the engine answers as a replay.
+    std::vector<Completion> waiting = take_waiters(id);
+    id += "#" + std::to_string(next_request_.fetch_add(1));
+    for (Completion& waiter : waiting) add_waiter(id, std::move(waiter));
+    status = log_->publish(subject, id, payload, sequence, duplicate);
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr, "cluster: %s\n", status.message().c_str());
+    for (Completion& waiter : take_waiters(id)) {
+      waiter(unavailable("the partition's log is unavailable; retry shortly"));
+    }
+    return;
+  }
+  metrics_.published.fetch_add(1);
+}
+
+void ClusterNode::forward(uint32_t partition, Event&& event, Completion&& done) {
+  const ClusterView view = ownership_ ? ownership_->view() : ClusterView{};
+  const std::string owner =
+      partition < view.partitions.size() ? view.partitions[partition].owner : std::string();
+  if (owner.empty()) {
+    done(unavailable("the partition has no owner this moment (it moves); retry shortly"));
+    return;
+  }
+  const std::string inbox = inbox_prefix_ + std::to_string(next_request_.fetch_add(1));
+  add_waiter(inbox, std::move(done), partition, owner);
+  const Status status = log_->send(config_.name + ".submit." + std::to_string(partition), inbox,
+                                   encode_log_payload(event));
+  if (!status.ok()) {
+    for (Completion& waiter : take_waiters(inbox)) {
+      waiter(unavailable("the cluster's messaging is unavailable; retry shortly"));
+    }
+    return;
+  }
+  metrics_.forwarded.fetch_add(1);
+}
+
+void ClusterNode::serve_forwarded(uint32_t partition, std::string_view data,
+                                  const std::string& reply_to) {
+  if (reply_to.empty()) return;
+  const auto answer = [this, reply_to](EventResult&& result) {
+    if (Status s = log_->send(reply_to, "", encode_result(result)); !s.ok()) {
+      std::fprintf(stderr, "cluster: answer to %s: %s\n", reply_to.c_str(), s.message().c_str());
+    }
+  };
+  LogPayload payload;
+  if (!decode_log_payload(data, payload).ok() || !std::holds_alternative<Event>(payload)) {
+    answer(unavailable("a forwarded event could not be read"));
+    return;
+  }
+  Event& event = std::get<Event>(payload);
+  if (!ownership_ || ownership_->role(partition) != Role::owner ||
+      member_partition(event.member_id(), config_.partitions) != partition) {
+    answer(unavailable("this node does not own the partition now; retry shortly"));
+    return;
+  }
+  const uint64_t fingerprint = request_fingerprint_of(event);
+  publish_owned(partition, std::move(event), fingerprint, answer);
+}
+
+void ClusterNode::publish_follow_up(const Event& follow_up) { publisher_->publish(follow_up); }
+
+void ClusterNode::add_waiter(const std::string& id, Completion&& done,
+                             std::optional<uint32_t> partition, std::string owner) {
+  // Long enough for a failover (the lease) and the new owner's catch-up.
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(config_.lease_seconds + 5);
+  const std::lock_guard lock(waiters_mutex_);
+  waiters_.emplace(id, Waiter{std::move(done), deadline, partition, std::move(owner)});
+}
+
+std::vector<Completion> ClusterNode::take_waiters(const std::string& id) {
+  std::vector<Completion> out;
+  const std::lock_guard lock(waiters_mutex_);
+  auto [first, last] = waiters_.equal_range(id);
+  for (auto it = first; it != last; ++it) out.push_back(std::move(it->second.done));
+  waiters_.erase(first, last);
+  return out;
+}
+
+void ClusterNode::housekeeping() {
+  std::unique_lock lock(stop_mutex_);
+  while (!stopping_) {
+    stop_wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
+    lock.unlock();
+    std::vector<Completion> late;
+    const ClusterView view = ownership_->view();
+    {
+      const std::lock_guard waiters_lock(waiters_mutex_);
+      const auto now = SteadyClock::now();
+      for (auto it = waiters_.begin(); it != waiters_.end();) {
+        const Waiter& waiter = it->second;
+        const bool owner_gone = waiter.partition && view.etcd_ok &&
+                                *waiter.partition < view.partitions.size() &&
+                                view.partitions[*waiter.partition].owner != waiter.owner;
+        if (waiter.deadline <= now || owner_gone) {
+          late.push_back(std::move(it->second.done));
+          it = waiters_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (Completion& done : late) {
+      metrics_.timed_out.fetch_add(1);
+      done(unavailable("no answer from the partition's owner in time; retry shortly"));
+    }
+    {
+      const std::lock_guard appliers_lock(appliers_mutex_);
+      for (const auto& [partition, applier] : appliers_) {
+        ownership_->set_caught_up(partition, applier->caught_up());
+      }
+    }
+    lock.lock();
+  }
+}
+
+ClusterView ClusterNode::view() const { return ownership_ ? ownership_->view() : ClusterView{}; }
+
+Role ClusterNode::role(uint32_t partition) const {
+  return ownership_ ? ownership_->role(partition) : Role::none;
+}
+
+uint64_t ClusterNode::applied_through(uint32_t partition) const {
+  const std::lock_guard lock(appliers_mutex_);
+  const auto it = appliers_.find(partition);
+  return it == appliers_.end() ? 0 : it->second->applied_through();
+}
+
+uint64_t ClusterNode::failovers() const { return ownership_ ? ownership_->failovers() : 0; }
+
+}  // namespace loyalty::cluster

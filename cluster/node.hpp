@@ -1,0 +1,117 @@
+// One node of a cluster (cluster.md): its place in etcd (Ownership), the partition logs
+// (JetStreamLog), an applier for each partition it owns or stands by for, the publisher of its
+// follow-ups, and the submit path of the log-driven runtime:
+// - an event of a partition this node owns is published to that partition's log under an id
+//   made of its client id and fingerprint (a retry is dropped as a copy by JetStream, a
+//   conflicting reuse is logged and refused by the engine), and answered when this node's
+//   applier has committed it;
+// - an event of another owner's partition is sent to that owner (plain NATS, subject
+//   "<name>.submit.<partition>"), which does the same and sends the result back;
+// - no owner, or none answering in time: 503 unavailable, and the client retries (the same
+//   id gives the one result).
+// Thread-safety: submit() and the accessors from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster/cluster_config.hpp"
+#include "cluster/etcd_client.hpp"
+#include "cluster/follow_up_publisher.hpp"
+#include "cluster/jetstream_log.hpp"
+#include "cluster/ownership.hpp"
+#include "cluster/partition_applier.hpp"
+#include "engine/runtime/runtime.hpp"
+#include "storage/rocks_store.hpp"
+
+namespace loyalty::cluster {
+
+struct NodeMetrics {
+  std::atomic<uint64_t> published{0};  // events this node put in a log
+  std::atomic<uint64_t> forwarded{0};  // events sent to another owner
+  std::atomic<uint64_t> timed_out{0};  // answered 503 for want of an owner's answer
+};
+
+class ClusterNode {
+ public:
+  // Connects to NATS (making the stream if it is the first node) and etcd. The runtime is
+  // made after this (its follow-up sink and publish go to this node), then start() joins.
+  static Status open(const ClusterConfig& config, std::string url, RocksStore& store,
+                     std::unique_ptr<ClusterNode>& out);
+  ~ClusterNode();  // leaves the cluster (its partitions move at once), stops the appliers
+  ClusterNode(const ClusterNode&) = delete;
+  ClusterNode& operator=(const ClusterNode&) = delete;
+
+  // RuntimeOptions::follow_up_sink and ::publish of the log-driven runtime.
+  void publish_follow_up(const Event& follow_up);
+  void submit(Event&& event, uint64_t request_fingerprint, Completion&& done);
+
+  // Joins the cluster (partition count checked, lease, registration) and starts applying.
+  Status start(Runtime& runtime);
+  // Stops applying and answering; idempotent. Before the runtime stops.
+  void stop();
+
+  const ClusterConfig& config() const { return config_; }
+  ClusterView view() const;
+  Role role(uint32_t partition) const;
+  uint64_t applied_through(uint32_t partition) const;
+  uint64_t failovers() const;
+  bool log_connected() const { return log_->connected(); }
+  const NodeMetrics& metrics() const { return metrics_; }
+
+ private:
+  struct Waiter {
+    Completion done;
+    std::chrono::steady_clock::time_point deadline;
+    // A forwarded event's: the partition and the owner it was sent to. When etcd names
+    // another owner (or none) the answer will not come: 503 at once, and the client retries.
+    std::optional<uint32_t> partition;
+    std::string owner;
+  };
+
+  ClusterNode(ClusterConfig config, std::string url, RocksStore& store);
+  void on_role(uint32_t partition, Role role);
+  void on_applied(const LogMessage& message, EventResult&& result);
+  void publish_owned(uint32_t partition, Event&& event, uint64_t fingerprint, Completion&& done);
+  void forward(uint32_t partition, Event&& event, Completion&& done);
+  void serve_forwarded(uint32_t partition, std::string_view data, const std::string& reply_to);
+  void add_waiter(const std::string& id, Completion&& done,
+                  std::optional<uint32_t> partition = std::nullopt, std::string owner = {});
+  std::vector<Completion> take_waiters(const std::string& id);
+  void housekeeping();  // answers waiters past their deadline, reports caught-up partitions
+
+  const ClusterConfig config_;
+  const std::string url_;
+  RocksStore& store_;
+  EtcdClient etcd_;
+  std::unique_ptr<JetStreamLog> log_;
+  std::unique_ptr<FollowUpPublisher> publisher_;
+  Runtime* runtime_ = nullptr;
+  std::unique_ptr<Ownership> ownership_;
+  NodeMetrics metrics_;
+
+  mutable std::mutex appliers_mutex_;
+  std::map<uint32_t, std::unique_ptr<PartitionApplier>> appliers_;
+  std::map<uint32_t, std::unique_ptr<JetStreamLog::Subscription>> serving_;
+
+  std::mutex waiters_mutex_;
+  std::multimap<std::string, Waiter> waiters_;  // by message id (or reply inbox id)
+  std::atomic<uint64_t> next_request_{1};
+  std::unique_ptr<JetStreamLog::Subscription> inbox_;  // answers of forwarded events
+  std::string inbox_prefix_;
+
+  std::mutex stop_mutex_;
+  std::condition_variable stop_wake_;
+  bool stopping_ = false;
+  std::thread housekeeper_;
+};
+
+}  // namespace loyalty::cluster

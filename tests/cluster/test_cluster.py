@@ -1,0 +1,194 @@
+"""Cluster mode end to end: scripts/cluster.sh starts three NATS servers, etcd and three
+loyaltyd nodes on loopback; clients send writes to any node; a node is killed and started
+again; afterwards every node's data folder passes `loyaltyctl verify`.
+(The Jepsen-style nemesis test of issue 16 builds on this; see docs/decisions.md.)"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
+import harness  # noqa: E402  (the HTTP helpers of the end-to-end tests)
+
+SCRIPT = os.path.join(harness.SOURCE_DIR, "scripts", "cluster.sh")
+PARTITIONS = 8
+LEASE_SECONDS = 5
+
+
+def partition_of(member_id):
+    """FNV-1a-32 of the member id modulo the partition count (cluster.md)."""
+    h = 2166136261
+    for byte in member_id.encode():
+        h ^= byte
+        h = (h * 16777619) & 0xFFFFFFFF
+    return h % PARTITIONS
+
+
+class Node:
+    """A running loyaltyd of the cluster, talked to with the end-to-end harness's client."""
+
+    def __init__(self, name, url):
+        self.name = name
+        self.port = int(url.rsplit(":", 1)[1])
+        self.server = harness.Server.__new__(harness.Server)
+        self.server.port = self.port
+
+    def request(self, method, path, body=None, key=harness.ADMIN_KEY):
+        return self.server.request(method, path, body, key=key)
+
+
+class ClusterTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="loyalty-cluster-")
+        up = subprocess.run([SCRIPT, "up", "--dir", cls.dir, "--nodes", "3", "--partitions",
+                             str(PARTITIONS)], capture_output=True, text=True, timeout=180,
+                            env={**os.environ, "LOYALTYD": harness.LOYALTYD})
+        if up.returncode != 0:
+            raise RuntimeError("cluster.sh up failed:\n" + up.stdout + up.stderr)
+        cls.nodes = {}
+        for line in up.stdout.splitlines():
+            kind, name, url, _, pid = line.split()
+            if kind == "loyaltyd":
+                cls.nodes[name] = Node(name, url)
+        cls.acknowledged = {}  # member -> points of its acknowledged purchases
+
+    @classmethod
+    def tearDownClass(cls):
+        subprocess.run([SCRIPT, "down", "--dir", cls.dir], timeout=120)
+
+    def cluster(self, node):
+        response = node.request("GET", "/v1/cluster")
+        self.assertEqual(response.status, 200, response)
+        return response.json
+
+    def owners(self, node):
+        return {p["partition"]: p["owner"] for p in self.cluster(node)["partitions"]}
+
+    def wait_for_owners(self, seconds=20):
+        """Until every node sees an owner for every partition, the same one."""
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            views = [self.owners(n) for n in self.nodes.values() if self.alive(n)]
+            if all(None not in v.values() for v in views) and all(v == views[0] for v in views):
+                return views[0]
+            time.sleep(0.2)
+        self.fail(f"the nodes do not agree on owners: {views}")
+
+    def alive(self, node):
+        with open(os.path.join(self.dir, node.name + ".pid")) as f:
+            pid = int(f.read())
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
+
+    @staticmethod
+    def retrying(send, seconds=15):
+        """As a POS client does: a 503 (a partition moving between nodes) is sent again."""
+        deadline = time.time() + seconds
+        while True:
+            response = send()
+            if response.status != 503 or time.time() > deadline:
+                return response
+            time.sleep(0.1)
+
+    def buy(self, node, event_id, member_id, amount_minor=6400):
+        body = harness.purchase_body(event_id, member_id,
+                                     [harness.line("a", "food", amount_minor)])
+        return self.retrying(
+            lambda: node.request("POST", "/v1/events/purchase", body, key=harness.POS_KEY))
+
+    def sign_up(self, node, member_id):
+        return self.retrying(lambda: node.request("POST", "/v1/members", {"member_id": member_id},
+                                                  key=harness.APP_KEY))
+
+    def test_1_every_node_takes_writes_and_a_retry_anywhere_replays(self):
+        owners = self.wait_for_owners()
+        names = sorted(self.nodes)
+        for i in range(12):
+            member = f"w-{i}"
+            via = self.nodes[names[i % 3]]
+            joined = self.sign_up(via, member)
+            self.assertEqual(joined.status, 201, joined)
+            self.assertEqual(joined.json["member_id"], member)
+            first = self.buy(via, f"w-e-{i}", member)
+            self.assertEqual(first.status, 200, first)
+            self.assertFalse(first.json["replayed"])
+            self.acknowledged[member] = first.json["points_earned"]
+            for other in names:  # the client's retries, on every node
+                again = self.buy(self.nodes[other], f"w-e-{i}", member)
+                self.assertEqual(again.status, 200, again)
+                self.assertTrue(again.json["replayed"], again)
+                self.assertEqual(again.json["points_earned"], first.json["points_earned"])
+        # The same event id with another payload for the same member is a conflict.
+        conflict = self.buy(self.nodes[names[1]], "w-e-0", "w-0", 100)
+        self.assertEqual(conflict.status, 409, conflict)
+        self.assertEqual(conflict.json["code"], "idempotency_conflict")
+
+    def test_2_a_killed_owners_partitions_answer_again_within_the_lease_plus_2s(self):
+        owners = self.wait_for_owners()
+        victim = self.nodes["n1"]
+        victim_partitions = [p for p, owner in owners.items() if owner == "n1"]
+        if not victim_partitions:
+            self.skipTest("n1 owns no partition in this placement")
+        member = next(f"k-{i}" for i in range(10000)
+                      if partition_of(f"k-{i}") in victim_partitions)
+        survivor = self.nodes["n2"]
+        joined = self.sign_up(survivor, member)
+        self.assertEqual(joined.status, 201, joined)
+        first = self.buy(survivor, "k-e-0", member)
+        self.assertEqual(first.status, 200, first)
+        self.acknowledged[member] = first.json["points_earned"]
+
+        with open(os.path.join(self.dir, "n1.pid")) as f:
+            os.kill(int(f.read()), signal.SIGKILL)
+        killed_at = time.time()
+        attempt = 0
+        while True:
+            attempt += 1
+            body = harness.purchase_body(f"k-e-{attempt}", member, [harness.line("a", "food", 100)])
+            answer = survivor.request("POST", "/v1/events/purchase", body, key=harness.POS_KEY)
+            if answer.status in (200, 201):
+                break
+            self.assertEqual(answer.status, 503, answer)  # waits, or 503: never a wrong answer
+            self.assertLess(time.time() - killed_at, 30)
+            time.sleep(0.1)
+        took = time.time() - killed_at
+        self.acknowledged[member] += answer.json["points_earned"]
+        print(f"\nfailover: first 2xx {took:.2f} s after the kill", file=sys.stderr)
+        self.assertLessEqual(took, LEASE_SECONDS + 2)
+
+        # n1 comes back: it applies again, as a standby or an owner, and every node agrees.
+        restarted = subprocess.run([SCRIPT, "start", "--dir", self.dir, "n1"],
+                                   capture_output=True, text=True, timeout=120)
+        self.assertEqual(restarted.returncode, 0, restarted.stderr)
+        owners = self.wait_for_owners()
+        self.assertGreaterEqual(self.cluster(survivor)["failovers"] +
+                                self.cluster(self.nodes["n3"])["failovers"], 1)
+
+        # Every acknowledged purchase is in the member's balance, once, at its owner.
+        owner = self.nodes[owners[partition_of(member)]]
+        deadline = time.time() + 20
+        while True:
+            view = owner.request("GET", f"/v1/members/{member}")
+            if view.status == 200 and view.json["balance"]["available"] == self.acknowledged[member]:
+                break
+            self.assertLess(time.time(), deadline, view)
+            time.sleep(0.2)
+
+    def test_3_every_nodes_books_balance(self):
+        subprocess.run([SCRIPT, "down", "--dir", self.dir], timeout=120, check=True)
+        for name in sorted(self.nodes):
+            data = os.path.join(self.dir, name, "data")
+            verified = harness.ctl("verify", "--data", data)
+            self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -252,7 +252,8 @@ int run(const Options& options) {
                   });
 
   if (node) {
-    if (Status status = node->start(runtime); !status.ok()) {
+    if (Status status = node->start(runtime, api::sha256_hex(programs.active()->source_toml));
+        !status.ok()) {
       say("loyaltyd: cluster: " + status.message());
       node->stop();
       runtime.stop();
@@ -337,8 +338,7 @@ int run(const Options& options) {
   scheduler.stop();
   jobs.stop();             // interrupts a running job between steps; it resumes at the next start
   if (node) node->stop();  // leaves the cluster: its partitions move; waiting requests get 503
-  runtime.stop();  // finishes everything queued; completions post their responses
-  node.reset();    // publishes the follow-ups the last batches made
+  runtime.stop();          // finishes everything queued; completions post their responses
   if (!server.wait_idle(kShutdownGrace)) {
     say("loyaltyd: some requests were not answered in time", api::LogLevel::warn);
   }
@@ -347,6 +347,8 @@ int run(const Options& options) {
     say("loyaltyd: some WebSocket clients did not finish closing in time", api::LogLevel::warn);
   }
   server.stop();
+  node.reset();   // after the server: sessions may ask it until they are gone; publishes the
+                  // follow-ups the last batches made
   store.reset();  // flushes and closes (after the server and runtime no longer use it)
   say("loyaltyd: stopped", api::LogLevel::info);
   return kExitOk;

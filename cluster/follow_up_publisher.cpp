@@ -68,7 +68,7 @@ void FollowUpPublisher::run() {
     } else {
       std::fprintf(stderr, "cluster: follow-up %s: %s (retrying)\n", id.c_str(),
                    status.message().c_str());
-      queue_.push_back(std::move(follow_up));
+      queue_.push_front(std::move(follow_up));  // in order: a reversal after its reward
       wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
     }
   }

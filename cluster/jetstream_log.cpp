@@ -165,22 +165,26 @@ JetStreamLog::Subscription::~Subscription() {
   if (subscription_ == nullptr) return;
   // Drain (no new messages; those delivered are handled) and wait until no callback of it
   // runs any more: the handler dies with us.
+  bool drained = false;
   if (natsSubscription_Drain(subscription_) == NATS_OK) {
-    natsSubscription_WaitForDrainCompletion(subscription_, 5000);
+    drained = natsSubscription_WaitForDrainCompletion(subscription_, 10000) == NATS_OK;
   } else {
     natsSubscription_Unsubscribe(subscription_);
   }
   natsSubscription_Destroy(subscription_);
+  // A callback still running past the wait (a publish stuck while NATS is away) would use a
+  // destroyed handler: leave it to the process instead (rare, and small).
+  if (!drained) handler_.release();
 }
 
 Status JetStreamLog::subscribe(std::string_view subject, Handler handler,
                                std::unique_ptr<Subscription>& out) {
   std::unique_ptr<Subscription> subscription(new Subscription());
-  subscription->handler_ = std::move(handler);
+  subscription->handler_ = std::make_unique<Handler>(std::move(handler));
   const std::string subject_text(subject);
   const natsStatus s =
       natsConnection_Subscribe(&subscription->subscription_, connection_, subject_text.c_str(),
-                               on_message, &subscription->handler_);
+                               on_message, subscription->handler_.get());
   if (s != NATS_OK) {
     subscription->subscription_ = nullptr;
     return nats_error("subscribe " + subject_text, s);
@@ -289,6 +293,10 @@ Status JetStreamLog::Reader::check_consumer() {
 }
 
 Status JetStreamLog::Reader::take(natsMsgList& list, std::vector<LogMessage>& out) {
+  // On an error nothing of this fetch is returned and the reader starts again before it: a
+  // caller that drops a failed fetch must not lose the messages already taken from it.
+  const uint64_t first_next = next_;
+  const size_t first_out = out.size();
   Status status;
   for (int i = 0; i < list.Count; ++i) {
     natsMsg* message = list.Msgs[i];
@@ -312,7 +320,11 @@ Status JetStreamLog::Reader::take(natsMsgList& list, std::vector<LogMessage>& ou
     out.push_back(std::move(entry));
   }
   natsMsgList_Destroy(&list);
-  if (!status.ok()) unsubscribe();
+  if (!status.ok()) {
+    next_ = first_next;
+    out.resize(first_out);
+    unsubscribe();
+  }
   return status;
 }
 

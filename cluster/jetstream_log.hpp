@@ -102,7 +102,7 @@ class JetStreamLog {
     friend class JetStreamLog;
     Subscription() = default;
     __natsSubscription* subscription_ = nullptr;
-    Handler handler_;
+    std::unique_ptr<Handler> handler_;  // on the heap: see ~Subscription
   };
   // `handler` runs on the client library's thread for the subscription: it must not block.
   Status subscribe(std::string_view subject, Handler handler, std::unique_ptr<Subscription>& out);

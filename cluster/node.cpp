@@ -37,7 +37,11 @@ ClusterNode::ClusterNode(ClusterConfig config, std::string url, RocksStore& stor
       url_(std::move(url)),
       store_(store),
       // An etcd call may take a fifth of the lease at most: the lease must outlive slow calls.
-      etcd_(config_.etcd_endpoints, std::chrono::seconds(config_.lease_seconds) / 5) {}
+      etcd_(config_.etcd_endpoints, std::chrono::seconds(config_.lease_seconds) / 5),
+      run_id_(
+          config_.node_id + "-" +
+          hex(static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()))) {
+}
 
 Status ClusterNode::open(const ClusterConfig& config, std::string url, RocksStore& store,
                          std::unique_ptr<ClusterNode>& out) {
@@ -67,8 +71,23 @@ ClusterNode::~ClusterNode() {
   publisher_.reset();  // publishes what the runtime's last batches made, while the log is up
 }
 
-Status ClusterNode::start(Runtime& runtime) {
+Status ClusterNode::start(Runtime& runtime, const std::string& program_digest) {
   runtime_ = &runtime;
+  // Owners and standbys decide alike only with the same program (changes to it go through
+  // the logs, once built): a node started with another one is refused.
+  bool created = false;
+  std::optional<EtcdKeyValue> existing;
+  if (Status s =
+          etcd_.create("/" + config_.name + "/program", program_digest, 0, created, &existing);
+      !s.ok()) {
+    return s;
+  }
+  if (!created && existing && existing->value != program_digest) {
+    return Status::error(Status::Code::invalid_argument,
+                         "program: the cluster " + config_.name +
+                             " runs another program; every node needs the same program.toml "
+                             "(and data folders seeded with it)");
+  }
   inbox_prefix_ = config_.name + ".inbox." + config_.node_id + ".";
   if (Status s = log_->subscribe(
           inbox_prefix_ + "*",
@@ -118,7 +137,7 @@ void ClusterNode::stop() {
   }
   serving.clear();
   inbox_.reset();
-  ownership_.reset();
+  if (ownership_) ownership_->leave();  // the object stays: submit() may still ask it (none)
   std::map<uint32_t, std::unique_ptr<PartitionApplier>> appliers;
   {
     const std::lock_guard lock(appliers_mutex_);
@@ -127,10 +146,16 @@ void ClusterNode::stop() {
   }
   serving.clear();
   appliers.clear();
+  {
+    const std::lock_guard lock(appliers_mutex_);
+    gone_appliers_.clear();
+    gone_serving_.clear();
+  }
   std::multimap<std::string, Waiter> waiting;
   {
     const std::lock_guard lock(waiters_mutex_);
     waiting.swap(waiters_);
+    closed_ = true;
   }
   for (auto& [id, waiter] : waiting) waiter.done(unavailable("this node is leaving the cluster"));
 }
@@ -140,6 +165,7 @@ void ClusterNode::on_role(uint32_t partition, Role role) {
     const std::lock_guard lock(stop_mutex_);
     if (stopping_) return;
   }
+  const std::lock_guard reaping(reaping_mutex_);
   std::unique_ptr<PartitionApplier> gone_applier;
   std::unique_ptr<JetStreamLog::Subscription> gone_serving;
   std::unique_ptr<JetStreamLog::Subscription> serving;
@@ -160,6 +186,16 @@ void ClusterNode::on_role(uint32_t partition, Role role) {
         appliers_.erase(it);
       }
     } else if (appliers_.count(partition) == 0) {
+      // One applier per partition, ever: one let go a moment ago must be gone before another
+      // starts (two would feed the runtime the same messages).
+      for (auto it = gone_appliers_.begin(); it != gone_appliers_.end();) {
+        if ((*it)->partition() == partition) {
+          it->reset();
+          it = gone_appliers_.erase(it);
+        } else {
+          ++it;
+        }
+      }
       appliers_[partition] = std::make_unique<PartitionApplier>(
           PartitionApplier::Options{.cluster_name = config_.name, .partition = partition}, *log_,
           *runtime_, store_, [this](const LogMessage& message, EventResult&& result) {
@@ -172,9 +208,10 @@ void ClusterNode::on_role(uint32_t partition, Role role) {
     }
     if (serving) serving_[partition] = std::move(serving);
   }
-  // Outside the lock: these wait for their threads and callbacks.
-  gone_serving.reset();
-  gone_applier.reset();
+  // The housekeeper destroys them: they wait for their threads and callbacks.
+  const std::lock_guard lock(appliers_mutex_);
+  if (gone_serving) gone_serving_.push_back(std::move(gone_serving));
+  if (gone_applier) gone_appliers_.push_back(std::move(gone_applier));
 }
 
 void ClusterNode::on_applied(const LogMessage& message, EventResult&& result) {
@@ -200,22 +237,32 @@ void ClusterNode::publish_owned(uint32_t partition, Event&& event, uint64_t fing
   std::string id = event.idempotency_key() + "#" + hex(fingerprint);
   const std::string payload = encode_log_payload(event);
   const std::string subject = partition_subject(config_.name, partition);
-  add_waiter(id, std::move(done));
+  uint64_t token = add_waiter(id, std::move(done));
+  if (token == 0) return;
   uint64_t sequence = 0;
   bool duplicate = false;
   Status status = log_->publish(subject, id, payload, sequence, duplicate);
-  if (status.ok() && duplicate && applied_through(partition) >= sequence) {
-    // Its first copy was applied before this request waited for it: put in a copy of its own,
-    // which the engine answers as a replay.
-    std::vector<Completion> waiting = take_waiters(id);
-    id += "#" + std::to_string(next_request_.fetch_add(1));
-    for (Completion& waiter : waiting) add_waiter(id, std::move(waiter));
+  // Its first copy was applied before this request waited for it: put in a copy of its own,
+  // which the engine answers as a replay. (A copy's id is unique to this run, so JetStream
+  // keeps it; were it dropped as well, try again.)
+  for (int copies = 0; status.ok() && duplicate && applied_through(partition) >= sequence;
+       ++copies) {
+    std::optional<Completion> mine = take_waiter(id, token);
+    if (!mine) return;  // answered meanwhile by the first copy's application
+    if (copies == 3) {
+      (*mine)(unavailable("the partition's log keeps dropping this request; retry shortly"));
+      return;
+    }
+    id = id.substr(0, id.find("#copy-")) + "#copy-" + run_id_ + "-" +
+         std::to_string(next_request_.fetch_add(1));
+    token = add_waiter(id, std::move(*mine));
+    if (token == 0) return;
     status = log_->publish(subject, id, payload, sequence, duplicate);
   }
   if (!status.ok()) {
     std::fprintf(stderr, "cluster: %s\n", status.message().c_str());
-    for (Completion& waiter : take_waiters(id)) {
-      waiter(unavailable("the partition's log is unavailable; retry shortly"));
+    if (std::optional<Completion> mine = take_waiter(id, token)) {
+      (*mine)(unavailable("the partition's log is unavailable; retry shortly"));
     }
     return;
   }
@@ -231,7 +278,7 @@ void ClusterNode::forward(uint32_t partition, Event&& event, Completion&& done) 
     return;
   }
   const std::string inbox = inbox_prefix_ + std::to_string(next_request_.fetch_add(1));
-  add_waiter(inbox, std::move(done), partition, owner);
+  if (add_waiter(inbox, std::move(done), partition, owner) == 0) return;
   const Status status = log_->send(config_.name + ".submit." + std::to_string(partition), inbox,
                                    encode_log_payload(event));
   if (!status.ok()) {
@@ -268,12 +315,32 @@ void ClusterNode::serve_forwarded(uint32_t partition, std::string_view data,
 
 void ClusterNode::publish_follow_up(const Event& follow_up) { publisher_->publish(follow_up); }
 
-void ClusterNode::add_waiter(const std::string& id, Completion&& done,
-                             std::optional<uint32_t> partition, std::string owner) {
+uint64_t ClusterNode::add_waiter(const std::string& id, Completion&& done,
+                                 std::optional<uint32_t> partition, std::string owner) {
   // Long enough for a failover (the lease) and the new owner's catch-up.
   const auto deadline = SteadyClock::now() + std::chrono::seconds(config_.lease_seconds + 5);
+  {
+    const std::lock_guard lock(waiters_mutex_);
+    if (!closed_) {
+      const uint64_t token = next_request_.fetch_add(1);
+      waiters_.emplace(id, Waiter{token, std::move(done), deadline, partition, std::move(owner)});
+      return token;
+    }
+  }
+  done(unavailable("this node is leaving the cluster; retry on another"));
+  return 0;
+}
+
+std::optional<Completion> ClusterNode::take_waiter(const std::string& id, uint64_t token) {
   const std::lock_guard lock(waiters_mutex_);
-  waiters_.emplace(id, Waiter{std::move(done), deadline, partition, std::move(owner)});
+  auto [first, last] = waiters_.equal_range(id);
+  for (auto it = first; it != last; ++it) {
+    if (it->second.token != token) continue;
+    Completion done = std::move(it->second.done);
+    waiters_.erase(it);
+    return done;
+  }
+  return std::nullopt;
 }
 
 std::vector<Completion> ClusterNode::take_waiters(const std::string& id) {
@@ -312,12 +379,19 @@ void ClusterNode::housekeeping() {
       metrics_.timed_out.fetch_add(1);
       done(unavailable("no answer from the partition's owner in time; retry shortly"));
     }
+    std::vector<std::unique_ptr<PartitionApplier>> gone_appliers;
+    std::vector<std::unique_ptr<JetStreamLog::Subscription>> gone_serving;
+    const std::lock_guard reaping(reaping_mutex_);
     {
       const std::lock_guard appliers_lock(appliers_mutex_);
       for (const auto& [partition, applier] : appliers_) {
         ownership_->set_caught_up(partition, applier->caught_up());
       }
+      gone_appliers.swap(gone_appliers_);
+      gone_serving.swap(gone_serving_);
     }
+    gone_serving.clear();  // outside the lock: they wait for callbacks and threads
+    gone_appliers.clear();
     lock.lock();
   }
 }
@@ -329,9 +403,13 @@ Role ClusterNode::role(uint32_t partition) const {
 }
 
 uint64_t ClusterNode::applied_through(uint32_t partition) const {
-  const std::lock_guard lock(appliers_mutex_);
-  const auto it = appliers_.find(partition);
-  return it == appliers_.end() ? 0 : it->second->applied_through();
+  {
+    const std::lock_guard lock(appliers_mutex_);
+    const auto it = appliers_.find(partition);
+    if (it != appliers_.end()) return it->second->applied_through();
+  }
+  uint64_t committed = 0;  // not applying it now: what this node's store committed of it
+  return store_.applied_sequence(partition, committed).ok() ? committed : 0;
 }
 
 uint64_t ClusterNode::failovers() const { return ownership_ ? ownership_->failovers() : 0; }

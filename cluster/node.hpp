@@ -55,7 +55,9 @@ class ClusterNode {
   void submit(Event&& event, uint64_t request_fingerprint, Completion&& done);
 
   // Joins the cluster (partition count checked, lease, registration) and starts applying.
-  Status start(Runtime& runtime);
+  // `program_digest` names the program this node decides with: every node of a cluster must
+  // have the same (the first node records it in etcd; another one is refused).
+  Status start(Runtime& runtime, const std::string& program_digest);
   // Stops applying and answering; idempotent. Before the runtime stops.
   void stop();
 
@@ -69,6 +71,7 @@ class ClusterNode {
 
  private:
   struct Waiter {
+    uint64_t token = 0;
     Completion done;
     std::chrono::steady_clock::time_point deadline;
     // A forwarded event's: the partition and the owner it was sent to. When etcd names
@@ -83,9 +86,11 @@ class ClusterNode {
   void publish_owned(uint32_t partition, Event&& event, uint64_t fingerprint, Completion&& done);
   void forward(uint32_t partition, Event&& event, Completion&& done);
   void serve_forwarded(uint32_t partition, std::string_view data, const std::string& reply_to);
-  void add_waiter(const std::string& id, Completion&& done,
-                  std::optional<uint32_t> partition = std::nullopt, std::string owner = {});
-  std::vector<Completion> take_waiters(const std::string& id);
+  // Returns the waiter's token (0: not added, `done` was answered 503: the node is closing).
+  uint64_t add_waiter(const std::string& id, Completion&& done,
+                      std::optional<uint32_t> partition = std::nullopt, std::string owner = {});
+  std::vector<Completion> take_waiters(const std::string& id);  // all waiting for `id`
+  std::optional<Completion> take_waiter(const std::string& id, uint64_t token);  // that one
   void housekeeping();  // answers waiters past their deadline, reports caught-up partitions
 
   const ClusterConfig config_;
@@ -101,9 +106,19 @@ class ClusterNode {
   mutable std::mutex appliers_mutex_;
   std::map<uint32_t, std::unique_ptr<PartitionApplier>> appliers_;
   std::map<uint32_t, std::unique_ptr<JetStreamLog::Subscription>> serving_;
+  // What a role change let go of, destroyed by the housekeeper: joining an applier or draining
+  // a subscription takes time the ownership thread (and its keep-alives) must not spend.
+  std::vector<std::unique_ptr<PartitionApplier>> gone_appliers_;
+  std::vector<std::unique_ptr<JetStreamLog::Subscription>> gone_serving_;
+  // Held while the housekeeper destroys what was let go, and by on_role: a partition's new
+  // applier never starts while its old one is still being destroyed. Before appliers_mutex_.
+  std::mutex reaping_mutex_;
 
   std::mutex waiters_mutex_;
   std::multimap<std::string, Waiter> waiters_;  // by message id (or reply inbox id)
+  bool closed_ = false;                         // stop() answered them all: no new ones
+  // Unique among this node's runs, so a copy's fresh id is never one JetStream still holds.
+  const std::string run_id_;
   std::atomic<uint64_t> next_request_{1};
   std::unique_ptr<JetStreamLog::Subscription> inbox_;  // answers of forwarded events
   std::string inbox_prefix_;

@@ -93,14 +93,23 @@ Status Ownership::start(EtcdClient& etcd, Options options, Listener listener,
   return Status::ok_status();
 }
 
-Ownership::~Ownership() {
+Ownership::~Ownership() { leave(); }
+
+void Ownership::leave() {
   {
     const std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (!abandoned_ && lease_ != 0) (void)etcd_.revoke_lease(lease_);
+  int64_t lease = 0;
+  {
+    const std::lock_guard lock(mutex_);
+    lease_live_until_ = Clock::time_point{};  // role() is none from now on
+    if (!abandoned_) lease = lease_;
+    abandoned_ = true;  // revoked once
+  }
+  if (lease != 0) (void)etcd_.revoke_lease(lease);
 }
 
 std::string Ownership::node_key(const std::string& node) const { return prefix_ + "nodes/" + node; }

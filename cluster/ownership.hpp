@@ -68,6 +68,8 @@ class Ownership {
                       std::unique_ptr<Ownership>& out);
   // Stops the thread and revokes the lease, so the partitions move at once (a clean leave).
   ~Ownership();
+  // The same, keeping the object: every role is none from here on. Idempotent.
+  void leave();
   Ownership(const Ownership&) = delete;
   Ownership& operator=(const Ownership&) = delete;
 

@@ -19,7 +19,15 @@ PartitionApplier::PartitionApplier(Options options, JetStreamLog& log, Runtime& 
       store_(store),
       applied_(std::move(applied)),
       subject_(partition_subject(options_.cluster_name, options_.partition)),
-      thread_([this] { run(); }) {}
+      thread_([this] { run(); }) {
+  // Known from the start (before the thread opens its reader), for the submit path's check of
+  // whether a copy's first was applied already.
+  uint64_t committed = 0;
+  if (store_.applied_sequence(options_.partition, committed).ok()) {
+    uint64_t through = 0;
+    applied_through_.compare_exchange_strong(through, committed);
+  }
+}
 
 PartitionApplier::~PartitionApplier() {
   stopping_.store(true);
@@ -33,6 +41,10 @@ std::string PartitionApplier::last_error() const {
 }
 
 Status PartitionApplier::open_reader() {
+  // What is still queued in the runtime commits (or fails) first: the committed position read
+  // below must be past it, or it would be queued a second time.
+  wait_for_outstanding();
+  caught_up_.store(false);
   uint64_t committed = 0;
   if (Status s = store_.applied_sequence(options_.partition, committed); !s.ok()) return s;
   applied_through_.store(committed);
@@ -81,7 +93,8 @@ void PartitionApplier::run() {
       pause_after(s);  // the reader makes a new consumer from where it was
       continue;
     }
-    caught_up_.store(messages.empty());
+    // Caught up: this fetch took all there was, and nothing failed.
+    caught_up_.store(messages.size() < options_.fetch_max && !batch_failed_.load());
     for (LogMessage& message : messages) {
       LogPayload payload;
       if (Status s = decode_log_payload(message.data, payload); !s.ok()) {

@@ -43,6 +43,7 @@ class PartitionApplier {
   PartitionApplier(const PartitionApplier&) = delete;
   PartitionApplier& operator=(const PartitionApplier&) = delete;
 
+  uint32_t partition() const { return options_.partition; }
   // The stream sequence of the last message whose batch committed here (0: none yet).
   uint64_t applied_through() const { return applied_through_.load(); }
   // Whether the last fetch found nothing more: this node has applied the log to its end.

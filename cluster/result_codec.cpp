@@ -44,8 +44,9 @@ std::string encode_result(const EventResult& result) {
   out.push_back(static_cast<char>(static_cast<uint16_t>(result.rejection.code) >> 8));
   out.push_back(static_cast<char>(static_cast<uint16_t>(result.rejection.code) & 0xff));
   put_bytes(out, result.rejection.field);
-  put_bytes(out, result.rejection.message);
   // A storage failure's details may name files: they stay in the owner's log.
+  put_bytes(out, result.storage.ok() ? std::string_view(result.rejection.message)
+                                     : std::string_view("the owner could not commit"));
   // (A sign-up's result has no answer of its own: its member is what it answers with.)
   if (answered) put_bytes(out, encoder.idempotency(IdempotencyRecord{"", 0, "", result.answer}));
   if (result.member) {

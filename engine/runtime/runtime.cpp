@@ -2,6 +2,7 @@
 // outbox by a previous run) and an orderly stop. The writers are in partition.cpp.
 #include "engine/runtime/runtime.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "engine/check.hpp"
@@ -82,6 +83,10 @@ Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& pr
                  status.message().c_str());
     return;
   }
+  // A referral's reward before its reversal (their ids sort the other way round): a reversal
+  // applied first finds nothing to take back, and the reward after it would stay.
+  std::stable_partition(pending.begin(), pending.end(),
+                        [](const Event& e) { return e.type() == EventType::referral_reward; });
   for (Event& follow_up : pending) {
     if (options_.log_driven) {
       options_.follow_up_sink(follow_up);
@@ -137,9 +142,8 @@ void Runtime::apply_logged(uint32_t partition, Event event, uint64_t sequence, C
   Partition::Request request{std::move(event), request_fingerprint, std::move(done), sequence};
   if (partitions_[partition]->push(std::move(request), /*internal=*/true) !=
       Partition::PushResult::pushed) {
-    EventResult refused;
-    refused.rejection = unavailable("the runtime is stopping");
-    request.done(std::move(refused));
+    // Not applied: a storage-kind failure, so the applier does not count it as committed.
+    request.done(storage_failure(Status::error(Status::Code::io_error, "the runtime is stopping")));
     finished(1);
   }
 }

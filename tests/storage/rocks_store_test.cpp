@@ -883,6 +883,7 @@ TEST(ClusterResultCodec, ResultsCrossBetweenNodesWhole) {
   expect_ok(cluster::decode_result(cluster::encode_result(failed), decoded));
   EXPECT_FALSE(decoded.storage.ok()) << "a storage failure stays one (503)";
   EXPECT_EQ(decoded.storage.message().find("/data"), std::string::npos) << "no file names";
+  EXPECT_EQ(decoded.rejection.message.find("/data"), std::string::npos) << "nor here";
 
   const std::string good = cluster::encode_result(applied);
   for (const std::string& bad : {std::string(), good.substr(0, good.size() - 1), good + "x",

@@ -53,6 +53,8 @@ int run_recalc(const Target& target, const RecalcOptions& options);
 // ends. Exit 0 succeeded, 1 failed or the server could not be reached, 2 bad usage or a 4xx.
 int check_server_target(const Target& target);  // --server with --key, and no --data/--config
 int run_remote_job(const Target& target, EventType kind, const std::string& as_of_text);
+// loyaltyctl cluster status --server URL --key KEY: GET /v1/cluster of that node, as a report.
+int run_cluster_status(const Target& target);
 int run_remote_recalc(const Target& target, const RecalcOptions& options);
 
 // A digest of every member and ledger entry (the NDJSON export, hashed), to compare stores.

@@ -70,6 +70,17 @@ int main(int argc, char** argv) {
                             import_command, backup, restore, recalc}) {
     add_target(command, target);
   }
+  // Cluster mode: a node's view of the cluster (GET /v1/cluster).
+  auto* cluster_command = app.add_subcommand("cluster", "cluster mode: a node's view");
+  auto* cluster_status = cluster_command->add_subcommand(
+      "status", "nodes, partition owners and standbys, problems (exit 1 when any)");
+  cluster_status->add_option("--server", target.server_url, "a node: http://HOST:PORT")->required();
+  cluster_status->add_option("--key", target.key, "an admin API key")->required();
+  cluster_status->add_option("--cacert", target.ca_file,
+                             "PEM CA to trust for an https:// --server");
+  cluster_status->add_flag("--json", target.json, "GET /v1/cluster's document as it came");
+  cluster_command->require_subcommand(1);
+
   // The jobs also run on a live server, through its API (POST /v1/jobs).
   for (CLI::App* command : {expire, evaluate, recalc}) {
     command->add_option("--server", target.server_url, "a running loyaltyd: http://HOST:PORT");
@@ -83,6 +94,7 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
+  if (*cluster_status) return run_cluster_status(target);
   if (!target.server_url.empty() || !target.key.empty() || !target.ca_file.empty()) {
     if (int code = check_server_target(target); code != kExitOk) return code;
     if (*expire) return run_remote_job(target, EventType::expire_points, as_of);

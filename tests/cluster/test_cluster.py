@@ -131,6 +131,25 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(conflict.status, 409, conflict)
         self.assertEqual(conflict.json["code"], "idempotency_conflict")
 
+    def test_1b_loyaltyctl_cluster_status_reports_every_node_and_partition(self):
+        self.wait_for_owners()
+        node = self.nodes["n2"]
+        url = f"http://127.0.0.1:{node.port}"
+        shown = harness.ctl("cluster", "status", "--server", url, "--key", harness.ADMIN_KEY)
+        self.assertEqual(shown.returncode, 0, shown.stdout + shown.stderr)
+        self.assertIn(f"{PARTITIONS} of {PARTITIONS} partitions owned", shown.stdout)
+        for name in self.nodes:
+            self.assertIn(f"node {name} ", shown.stdout)
+        self.assertEqual(sum(line.startswith("partition ") for line in shown.stdout.splitlines()),
+                         PARTITIONS)
+        as_json = harness.ctl("cluster", "status", "--server", url, "--key", harness.ADMIN_KEY,
+                              "--json")
+        self.assertEqual(as_json.returncode, 0, as_json.stderr)
+        self.assertEqual(json.loads(as_json.stdout)["node_id"], "n2")
+        refused = harness.ctl("cluster", "status", "--server", url, "--key", harness.POS_KEY)
+        self.assertEqual(refused.returncode, 1, refused.stdout + refused.stderr)
+        self.assertIn("403", refused.stderr)
+
     def test_2_a_killed_owners_partitions_answer_again_within_the_lease_plus_2s(self):
         owners = self.wait_for_owners()
         victim_name = sorted(set(owners.values()))[0]  # a node that owns something

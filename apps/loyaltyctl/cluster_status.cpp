@@ -33,13 +33,9 @@ bool flag_at(const json::object& object, std::string_view outer, std::string_vie
 }  // namespace
 
 int run_cluster_status(const Target& target) {
+  const std::optional<Remote> remote = remote_of(target);
+  if (!remote) return kExitUsage;
   std::string error;
-  const std::optional<Remote> remote =
-      Remote::connect_to(target.server_url, target.key, target.ca_file, error);
-  if (!remote) {
-    std::cerr << "loyaltyctl: " << error << "\n";
-    return kExitUsage;
-  }
   RemoteResponse response;
   if (!remote->request("GET", "/v1/cluster", "", "", "application/json", response, error)) {
     std::cerr << "loyaltyctl: " << remote->base() << ": " << error << "\n";

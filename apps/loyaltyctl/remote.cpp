@@ -17,6 +17,9 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
+#include <iostream>
+
+#include "apps/loyaltyctl/common.hpp"
 
 namespace loyalty::ctl {
 namespace {
@@ -46,6 +49,14 @@ Remote::Remote(bool tls, std::string host, std::string port, std::string key, st
   const bool v6 = host_.find(':') != std::string::npos;
   base_ =
       std::string(tls_ ? "https://" : "http://") + (v6 ? "[" + host_ + "]" : host_) + ":" + port_;
+}
+
+std::optional<Remote> remote_of(const Target& target) {
+  std::string error;
+  std::optional<Remote> remote =
+      Remote::connect_to(target.server_url, target.key, target.ca_file, error);
+  if (!remote) std::cerr << "loyaltyctl: " << error << "\n";
+  return remote;
 }
 
 std::optional<Remote> Remote::connect_to(std::string_view url, std::string key, std::string ca_file,

@@ -11,6 +11,12 @@
 
 namespace loyalty::ctl {
 
+struct Target;
+class Remote;
+
+// The Remote of --server/--key/--cacert; nullopt after printing why (the caller exits 2).
+std::optional<Remote> remote_of(const Target& target);
+
 struct RemoteResponse {
   unsigned status = 0;
   std::string content_type;

@@ -174,13 +174,9 @@ int run_remote_job(const Target& target, EventType kind, const std::string& as_o
     std::cerr << "loyaltyctl: --as-of must be an RFC 3339 time, e.g. 2026-12-01T00:00:00Z\n";
     return kExitUsage;
   }
+  const std::optional<Remote> remote = remote_of(target);
+  if (!remote) return kExitUsage;
   std::string error;
-  const std::optional<Remote> remote =
-      Remote::connect_to(target.server_url, target.key, target.ca_file, error);
-  if (!remote) {
-    std::cerr << "loyaltyctl: " << error << "\n";
-    return kExitUsage;
-  }
   const bool expiring = kind == EventType::expire_points;
   const json::object body{{"type", expiring ? "expire" : "evaluate_tiers"}, {"as_of", as_of_text}};
   FollowedJob job;
@@ -220,13 +216,9 @@ int run_remote_recalc(const Target& target, const RecalcOptions& options) {
     std::cerr << "loyaltyctl recalc: cannot read " << options.program_path << "\n";
     return kExitUsage;
   }
+  const std::optional<Remote> remote = remote_of(target);
+  if (!remote) return kExitUsage;
   std::string error;
-  const std::optional<Remote> remote =
-      Remote::connect_to(target.server_url, target.key, target.ca_file, error);
-  if (!remote) {
-    std::cerr << "loyaltyctl: " << error << "\n";
-    return kExitUsage;
-  }
   // The server validates the rules (a refusal names the TOML key) and, for --apply, stores them
   // as a version that is not made active.
   const json::object body{{"type", "recalculate"},

@@ -139,7 +139,8 @@ class Node {
 class ApplierTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::getenv("LOYALTY_CLUSTER_DIR") == nullptr) GTEST_SKIP() << "run through ctest";
+    if (std::getenv("LOYALTY_CLUSTER_DIR") == nullptr)
+      GTEST_SKIP() << "LOYALTY_CLUSTER_DIR not set (run through ctest: its fixture starts NATS)";
     folder_ = fs::temp_directory_path() / ("applier-test-" + std::to_string(::getpid()));
     fs::remove_all(folder_);
   }

@@ -6,7 +6,21 @@
 namespace loyalty::cluster {
 namespace {
 
-enum class Kind : uint8_t { event = 1, program_activation = 2 };
+enum class Kind : uint8_t { event = 1, program_activation = 2, claim = 3 };
+
+void put_bytes(std::string& out, std::string_view bytes) {
+  storage::append_u32_be(out, static_cast<uint32_t>(bytes.size()));
+  out.append(bytes);
+}
+
+bool take_bytes(std::string_view& in, std::string& out) {
+  if (in.size() < 4) return false;
+  const uint32_t size = *storage::read_u32_be(in.substr(0, 4));
+  if (in.size() - 4 < size) return false;
+  out.assign(in.substr(4, size));
+  in.remove_prefix(4 + size);
+  return true;
+}
 
 Status corrupt(std::string what) {
   return Status::error(Status::Code::corruption, "cluster log message: " + std::move(what));
@@ -22,6 +36,10 @@ std::string encode_log_payload(const LogPayload& payload) {
     bytes.reserve(1 + record.size());
     bytes.push_back(static_cast<char>(Kind::event));
     bytes.append(record);
+  } else if (const auto* claim = std::get_if<ClaimAsk>(&payload)) {
+    bytes.push_back(static_cast<char>(Kind::claim));
+    put_bytes(bytes, claim->key);
+    put_bytes(bytes, claim->member_id);
   } else {
     bytes.push_back(static_cast<char>(Kind::program_activation));
     storage::append_u32_be(bytes, std::get<ProgramActivation>(payload).version);
@@ -47,6 +65,16 @@ Status decode_log_payload(std::string_view bytes, LogPayload& out) {
       const std::optional<uint32_t> version = storage::read_u32_be(body);
       if (!version || *version == 0) return corrupt("bad program version");
       out = ProgramActivation{*version};
+      return Status::ok_status();
+    }
+    case Kind::claim: {
+      std::string_view rest = body;
+      ClaimAsk claim;
+      if (!take_bytes(rest, claim.key) || !take_bytes(rest, claim.member_id) || !rest.empty() ||
+          claim.key.empty()) {
+        return corrupt("bad claim");
+      }
+      out = std::move(claim);
       return Status::ok_status();
     }
   }

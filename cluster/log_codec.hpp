@@ -1,7 +1,8 @@
 // What a message of a partition's log carries (the data of a JetStream message): one byte of
 // kind, then the body. An event is the storage layer's verified FlatBuffers event record (the
 // same bytes the outbox keeps), stamped by the node that accepted it, so every applier decides
-// it alike; a program activation names the version to activate at that point of the log.
+// it alike; a program activation names the version to activate at that point of the log; a
+// claim asks for a key in its home partition (docs/decisions.md "Claims").
 // Bytes that do not decode are refused as corruption, never half applied.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <variant>
 
+#include "engine/claim_keys.hpp"
 #include "engine/events.hpp"
 #include "engine/status.hpp"
 
@@ -20,7 +22,8 @@ struct ProgramActivation {
   bool operator==(const ProgramActivation&) const = default;
 };
 
-using LogPayload = std::variant<Event, ProgramActivation>;
+// A claim (engine/runtime ClaimAsk) travels as its key and member, each length-prefixed.
+using LogPayload = std::variant<Event, ProgramActivation, ClaimAsk>;
 
 std::string encode_log_payload(const LogPayload& payload);
 Status decode_log_payload(std::string_view bytes, LogPayload& out);

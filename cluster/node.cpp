@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "cluster/event_claims.hpp"
 #include "cluster/log_codec.hpp"
 #include "cluster/result_codec.hpp"
 
@@ -222,20 +223,43 @@ void ClusterNode::on_applied(const LogMessage& message, EventResult&& result) {
 }
 
 void ClusterNode::submit(Event&& event, uint64_t request_fingerprint, Completion&& done) {
-  const uint32_t partition = member_partition(event.member_id(), config_.partitions);
+  // What the event takes cluster-wide is settled in the keys' home partitions first.
+  settle_claims(
+      std::move(event), request_fingerprint,
+      [this](ClaimAsk ask, Completion claimed) {
+        const uint32_t home = member_partition(ask.key, config_.partitions);
+        metrics_.claims.fetch_add(1);
+        route(home, std::move(ask), std::move(claimed));
+      },
+      [this](Event&& settled, uint64_t, Completion&& answered) {
+        const uint32_t partition = member_partition(settled.member_id(), config_.partitions);
+        route(partition, std::move(settled), std::move(answered));
+      },
+      std::move(done));
+}
+
+std::string ClusterNode::message_id(const LogPayload& payload) {
+  if (const auto* event = std::get_if<Event>(&payload)) {
+    // A retry of the same request has the same id (a copy JetStream drops); the same client
+    // id with another payload has another, is logged, and is refused by the engine.
+    return event->idempotency_key() + "#" + hex(request_fingerprint_of(*event));
+  }
+  const ClaimAsk& claim = std::get<ClaimAsk>(payload);
+  if (!claim.member_id.empty()) return "c:" + claim.key + "#" + claim.member_id;
+  // Only asking whose the key is: read at this point of the log, never a copy of another.
+  return "c?" + run_id_ + "-" + std::to_string(next_request_.fetch_add(1));
+}
+
+void ClusterNode::route(uint32_t partition, LogPayload&& payload, Completion&& done) {
   if (ownership_ && ownership_->role(partition) == Role::owner) {
-    publish_owned(partition, std::move(event), request_fingerprint, std::move(done));
+    publish_owned(partition, message_id(payload), encode_log_payload(payload), std::move(done));
   } else {
-    forward(partition, std::move(event), std::move(done));
+    forward(partition, encode_log_payload(payload), std::move(done));
   }
 }
 
-void ClusterNode::publish_owned(uint32_t partition, Event&& event, uint64_t fingerprint,
+void ClusterNode::publish_owned(uint32_t partition, std::string id, const std::string& payload,
                                 Completion&& done) {
-  // A retry of the same request has the same id (a copy JetStream drops); the same client id
-  // with another payload has another, is logged, and is refused by the engine as a conflict.
-  std::string id = event.idempotency_key() + "#" + hex(fingerprint);
-  const std::string payload = encode_log_payload(event);
   const std::string subject = partition_subject(config_.name, partition);
   uint64_t token = add_waiter(id, std::move(done));
   if (token == 0) return;
@@ -243,8 +267,8 @@ void ClusterNode::publish_owned(uint32_t partition, Event&& event, uint64_t fing
   bool duplicate = false;
   Status status = log_->publish(subject, id, payload, sequence, duplicate);
   // Its first copy was applied before this request waited for it: put in a copy of its own,
-  // which the engine answers as a replay. (A copy's id is unique to this run, so JetStream
-  // keeps it; were it dropped as well, try again.)
+  // which the engine answers as a replay (a claim: as its owner again). A copy's id is unique
+  // to this run, so JetStream keeps it; were it dropped as well, try again.
   for (int copies = 0; status.ok() && duplicate && applied_through(partition) >= sequence;
        ++copies) {
     std::optional<Completion> mine = take_waiter(id, token);
@@ -269,7 +293,7 @@ void ClusterNode::publish_owned(uint32_t partition, Event&& event, uint64_t fing
   metrics_.published.fetch_add(1);
 }
 
-void ClusterNode::forward(uint32_t partition, Event&& event, Completion&& done) {
+void ClusterNode::forward(uint32_t partition, const std::string& payload, Completion&& done) {
   const ClusterView view = ownership_ ? ownership_->view() : ClusterView{};
   const std::string owner =
       partition < view.partitions.size() ? view.partitions[partition].owner : std::string();
@@ -279,8 +303,8 @@ void ClusterNode::forward(uint32_t partition, Event&& event, Completion&& done) 
   }
   const std::string inbox = inbox_prefix_ + std::to_string(next_request_.fetch_add(1));
   if (add_waiter(inbox, std::move(done), partition, owner) == 0) return;
-  const Status status = log_->send(config_.name + ".submit." + std::to_string(partition), inbox,
-                                   encode_log_payload(event));
+  const Status status =
+      log_->send(config_.name + ".submit." + std::to_string(partition), inbox, payload);
   if (!status.ok()) {
     for (Completion& waiter : take_waiters(inbox)) {
       waiter(unavailable("the cluster's messaging is unavailable; retry shortly"));
@@ -299,18 +323,21 @@ void ClusterNode::serve_forwarded(uint32_t partition, std::string_view data,
     }
   };
   LogPayload payload;
-  if (!decode_log_payload(data, payload).ok() || !std::holds_alternative<Event>(payload)) {
-    answer(unavailable("a forwarded event could not be read"));
+  if (!decode_log_payload(data, payload).ok() ||
+      std::holds_alternative<ProgramActivation>(payload)) {
+    answer(unavailable("a forwarded request could not be read"));
     return;
   }
-  Event& event = std::get<Event>(payload);
+  // The partition it belongs to: its member's, or a claim key's home.
+  const std::string& key = std::holds_alternative<Event>(payload)
+                               ? std::get<Event>(payload).member_id()
+                               : std::get<ClaimAsk>(payload).key;
   if (!ownership_ || ownership_->role(partition) != Role::owner ||
-      member_partition(event.member_id(), config_.partitions) != partition) {
+      member_partition(key, config_.partitions) != partition) {
     answer(unavailable("this node does not own the partition now; retry shortly"));
     return;
   }
-  const uint64_t fingerprint = request_fingerprint_of(event);
-  publish_owned(partition, std::move(event), fingerprint, answer);
+  publish_owned(partition, message_id(payload), std::string(data), answer);
 }
 
 void ClusterNode::publish_follow_up(const Event& follow_up) { publisher_->publish(follow_up); }

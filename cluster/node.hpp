@@ -4,7 +4,9 @@
 // - an event of a partition this node owns is published to that partition's log under an id
 //   made of its client id and fingerprint (a retry is dropped as a copy by JetStream, a
 //   conflicting reuse is logged and refused by the engine), and answered when this node's
-//   applier has committed it;
+//   applier has committed it; before that, what it takes cluster-wide (its client id, a
+//   sign-up's phone, card and referral code) is claimed in the keys' home partitions the same
+//   way (cluster/event_claims.hpp);
 // - an event of another owner's partition is sent to that owner (plain NATS, subject
 //   "<name>.submit.<partition>"), which does the same and sends the result back;
 // - no owner, or none answering in time: 503 unavailable, and the client retries (the same
@@ -27,6 +29,7 @@
 #include "cluster/etcd_client.hpp"
 #include "cluster/follow_up_publisher.hpp"
 #include "cluster/jetstream_log.hpp"
+#include "cluster/log_codec.hpp"
 #include "cluster/ownership.hpp"
 #include "cluster/partition_applier.hpp"
 #include "engine/runtime/runtime.hpp"
@@ -36,7 +39,8 @@ namespace loyalty::cluster {
 
 struct NodeMetrics {
   std::atomic<uint64_t> published{0};  // events this node put in a log
-  std::atomic<uint64_t> forwarded{0};  // events sent to another owner
+  std::atomic<uint64_t> forwarded{0};  // events and claims sent to another owner
+  std::atomic<uint64_t> claims{0};     // claims asked (cluster/event_claims.hpp)
   std::atomic<uint64_t> timed_out{0};  // answered 503 for want of an owner's answer
 };
 
@@ -83,8 +87,13 @@ class ClusterNode {
   ClusterNode(ClusterConfig config, std::string url, RocksStore& store);
   void on_role(uint32_t partition, Role role);
   void on_applied(const LogMessage& message, EventResult&& result);
-  void publish_owned(uint32_t partition, Event&& event, uint64_t fingerprint, Completion&& done);
-  void forward(uint32_t partition, Event&& event, Completion&& done);
+  // A message for `partition`'s log (an event, or a claim in its key's home partition):
+  // published here when this node owns the partition, else sent to its owner.
+  void route(uint32_t partition, LogPayload&& payload, Completion&& done);
+  std::string message_id(const LogPayload& payload);  // its Nats-Msg-Id
+  void publish_owned(uint32_t partition, std::string id, const std::string& payload,
+                     Completion&& done);
+  void forward(uint32_t partition, const std::string& payload, Completion&& done);
   void serve_forwarded(uint32_t partition, std::string_view data, const std::string& reply_to);
   // Returns the waiter's token (0: not added, `done` was answered 503: the node is closing).
   uint64_t add_waiter(const std::string& id, Completion&& done,

@@ -105,7 +105,7 @@ void PartitionApplier::run() {
         reader_.reset();
         break;
       }
-      if (!std::holds_alternative<Event>(payload)) {
+      if (std::holds_alternative<ProgramActivation>(payload)) {
         pause_after(Status::error(Status::Code::invalid_argument,
                                   "message " + std::to_string(message.sequence) +
                                       ": program activations are not applied by this build"));
@@ -114,22 +114,27 @@ void PartitionApplier::run() {
       }
       outstanding_.fetch_add(1);
       const uint64_t sequence = message.sequence;
-      runtime_.apply_logged(
-          options_.partition, std::move(std::get<Event>(payload)), sequence,
-          [this, message = std::move(message)](EventResult&& result) mutable {
-            if (result.storage.ok()) {
-              uint64_t through = applied_through_.load();
-              while (through < message.sequence &&
-                     !applied_through_.compare_exchange_weak(through, message.sequence)) {
-              }
-            } else {
-              batch_failed_.store(true);
-            }
-            if (applied_) applied_(message, std::move(result));
-            const std::lock_guard lock(mutex_);
-            outstanding_.fetch_sub(1);
-            drained_.notify_all();
-          });
+      auto done = [this, message = std::move(message)](EventResult&& result) mutable {
+        if (result.storage.ok()) {
+          uint64_t through = applied_through_.load();
+          while (through < message.sequence &&
+                 !applied_through_.compare_exchange_weak(through, message.sequence)) {
+          }
+        } else {
+          batch_failed_.store(true);
+        }
+        if (applied_) applied_(message, std::move(result));
+        const std::lock_guard lock(mutex_);
+        outstanding_.fetch_sub(1);
+        drained_.notify_all();
+      };
+      if (auto* claim = std::get_if<ClaimAsk>(&payload)) {
+        runtime_.apply_logged_claim(options_.partition, std::move(*claim), sequence,
+                                    std::move(done));
+      } else {
+        runtime_.apply_logged(options_.partition, std::move(std::get<Event>(payload)), sequence,
+                              std::move(done));
+      }
     }
   }
 }

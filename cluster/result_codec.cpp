@@ -7,7 +7,13 @@ namespace loyalty::cluster {
 namespace {
 
 constexpr uint8_t kFormat = 1;
-enum Flags : uint8_t { storage_ok = 1, replayed = 2, has_member = 4, has_answer = 8 };
+enum Flags : uint8_t {
+  storage_ok = 1,
+  replayed = 2,
+  has_member = 4,
+  has_answer = 8,
+  has_claim_owner = 16
+};
 constexpr uint16_t kErrorCodeLast = static_cast<uint16_t>(ErrorCode::unavailable);
 
 void put_bytes(std::string& out, std::string_view bytes) {
@@ -40,6 +46,7 @@ std::string encode_result(const EventResult& result) {
   if (result.member) flags |= has_member;
   const bool answered = !std::holds_alternative<std::monostate>(result.answer);
   if (answered) flags |= has_answer;
+  if (!result.claim_owner.empty()) flags |= has_claim_owner;
   out.push_back(static_cast<char>(flags));
   out.push_back(static_cast<char>(static_cast<uint16_t>(result.rejection.code) >> 8));
   out.push_back(static_cast<char>(static_cast<uint16_t>(result.rejection.code) & 0xff));
@@ -53,6 +60,7 @@ std::string encode_result(const EventResult& result) {
     put_bytes(out, result.member->member_id);
     put_bytes(out, encoder.member(*result.member, result.member->history_head.log_seq));
   }
+  if (!result.claim_owner.empty()) put_bytes(out, result.claim_owner);
   return out;
 }
 
@@ -88,6 +96,11 @@ Status decode_result(std::string_view bytes, EventResult& out) {
       return corrupt("member");
     }
     out.member = std::move(state);
+  }
+  if ((flags & has_claim_owner) != 0) {
+    std::string_view owner;
+    if (!take_bytes(bytes, owner)) return corrupt("truncated");
+    out.claim_owner = owner;
   }
   if (!bytes.empty()) return corrupt("trailing bytes");
   return Status::ok_status();

@@ -7,8 +7,6 @@
 namespace loyalty {
 namespace {
 
-constexpr uint32_t kReferralCodeAttemptsMax = 16;
-
 Rejection not_found(std::string field, std::string message) {
   return {ErrorCode::not_found, std::move(field), std::move(message)};
 }
@@ -60,9 +58,7 @@ Status prepare_signup(PrepareView& view, SignupEvent& signup, Prepared& out) {
     Status status = view.identifier_free(kind, *value, signup.member_id, free);
     if (!status.ok()) return status;
     if (!free) {
-      const char* field = kind == IdentifierKind::phone ? "phone" : "card_no";
-      out.rejection = {ErrorCode::member_exists, field,
-                       std::string("another member has this ") + field};
+      out.rejection = identifier_taken(kind);
       return Status::ok_status();
     }
     out.identifiers.push_back({kind, *value, signup.member_id});
@@ -84,7 +80,7 @@ Status prepare_signup(PrepareView& view, SignupEvent& signup, Prepared& out) {
       return Status::ok_status();
     }
   }
-  out.rejection = {ErrorCode::unavailable, "", "could not assign a unique referral code"};
+  out.rejection = no_referral_code_free();
   return Status::ok_status();
 }
 
@@ -107,8 +103,7 @@ Status check_previous_use(PrepareView& view, const Event& event, const std::stri
       out.replayed = true;
       out.answer = previous.record->answer;
     } else {
-      out.rejection = {ErrorCode::idempotency_conflict, field,
-                       std::string("this ") + field + " was used with a different payload"};
+      out.rejection = client_id_taken(event.type());
     }
   }
   return Status::ok_status();
@@ -159,6 +154,23 @@ Status load_context(PrepareView& view, const Event& event, const std::string& me
 }
 
 }  // namespace
+
+Rejection client_id_taken(EventType kind) {
+  const char* field = client_id_field(kind);
+  return {ErrorCode::idempotency_conflict, field,
+          std::string("this ") + field + " was used with a different payload"};
+}
+
+Rejection identifier_taken(IdentifierKind kind) {
+  const char* field = kind == IdentifierKind::phone  ? "phone"
+                      : kind == IdentifierKind::card ? "card_no"
+                                                     : "referral_code";
+  return {ErrorCode::member_exists, field, std::string("another member has this ") + field};
+}
+
+Rejection no_referral_code_free() {
+  return {ErrorCode::unavailable, "", "could not assign a unique referral code"};
+}
 
 Status prepare_event(PrepareView& view, const ProgramVersion& program,
                      const std::optional<MemberState>& member, Event& event, uint64_t fingerprint,

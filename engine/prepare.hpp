@@ -55,6 +55,14 @@ struct Prepared {
   bool decided() const { return replayed || !rejection.ok(); }
 };
 
+// The refusals prepare gives for what another member holds, also given by cluster mode when
+// the key's claim (engine/claim_keys.hpp) is another member's: a client id used by another
+// member, a phone or card of another member, no free referral code after this many tries.
+Rejection client_id_taken(EventType kind);
+Rejection identifier_taken(IdentifierKind kind);
+inline constexpr uint32_t kReferralCodeAttemptsMax = 16;
+Rejection no_referral_code_free();
+
 // `member` is the member's current state (nullopt: unknown); `fingerprint` is the request's
 // as the client sent it. A sign-up is completed with what was resolved (its referrer, its
 // referral code), which the event log then keeps, so that a replay resolves nothing again.

@@ -69,6 +69,14 @@ struct StoredHold {
 };
 
 // One group commit. Pointers refer to data owned by the caller until commit() returns.
+// Cluster mode: a key that must belong to one member cluster-wide (a client id, a phone, a
+// card, a referral code), granted in the log of its home partition (docs/decisions.md
+// "Claims"). Keys are ClaimKey's; a granted key is never given to another member.
+struct ClaimWrite {
+  std::string key;
+  std::string member_id;
+};
+
 struct CommitBatch {
   std::vector<const MemberState*> members;  // final state of every touched member
   std::vector<LotWrite> lots;
@@ -89,9 +97,12 @@ struct CommitBatch {
     uint64_t sequence = 0;
   };
   std::optional<LogPosition> log_position;
+  // Cluster mode: keys granted by this batch in their home partition (ClaimWrite).
+  std::vector<ClaimWrite> claims;
 
   bool empty() const {
-    return members.empty() && events.empty() && outbox_deletes.empty() && !log_position;
+    return members.empty() && events.empty() && outbox_deletes.empty() && !log_position &&
+           claims.empty();
   }
   void clear() {
     members.clear();
@@ -105,6 +116,7 @@ struct CommitBatch {
     outbox_puts.clear();
     outbox_deletes.clear();
     log_position.reset();
+    claims.clear();
   }
 };
 
@@ -118,6 +130,8 @@ class MemberStore {
   virtual Status find_identifier(IdentifierKind kind, std::string_view value,
                                  std::string& member_id) = 0;
   virtual Status load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) = 0;
+  // Cluster mode: the member a claim key was granted to (empty when none).
+  virtual Status find_claim(std::string_view key, std::string& member_id) = 0;
   virtual Status load_hold(std::string_view hold_id, std::optional<StoredHold>& out) = 0;
   // Every follow-up written but not yet applied (for redelivery after a restart).
   virtual Status load_outbox(std::vector<Event>& out) = 0;

@@ -142,6 +142,12 @@ std::optional<ReferralKey> parse_referral_key(std::string_view key) {
   return parsed;
 }
 
+std::string claim_key(std::string_view key) {
+  std::string out(kClaimKeyPrefix);
+  out += key;
+  return out;
+}
+
 std::string applied_key(uint32_t partition) {
   std::string key(kAppliedKeyPrefix);
   append_u32_be(key, partition);

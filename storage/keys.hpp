@@ -39,6 +39,9 @@ inline constexpr std::string_view kJobKeyPrefix = "job/";
 // log the folder has applied (big-endian u64), written with the state (CommitBatch::log_position).
 inline constexpr std::string_view kAppliedKeyPrefix = "applied/";
 std::string applied_key(uint32_t partition);
+// "claim/" + claim key (ClaimWrite): the member a key was granted to in its home partition.
+inline constexpr std::string_view kClaimKeyPrefix = "claim/";
+std::string claim_key(std::string_view key);
 
 void append_u64_be(std::string& out, uint64_t value);
 void append_u32_be(std::string& out, uint32_t value);

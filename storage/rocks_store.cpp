@@ -673,6 +673,20 @@ Status RocksStore::find_identifier(IdentifierKind kind, std::string_view value,
   return Status::ok_status();
 }
 
+Status RocksStore::find_claim(std::string_view key, std::string& member_id) {
+  member_id.clear();
+  std::string stored;
+  const rocksdb::Status got =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->family(meta), storage::claim_key(key), &stored);
+  if (got.IsNotFound()) return Status::ok_status();
+  if (Status status = from_rocks(got); !status.ok()) return status;
+  if (!storage::valid_member_key(stored)) {
+    return Status::error(Status::Code::corruption, "corrupt claim record");
+  }
+  member_id = std::move(stored);
+  return Status::ok_status();
+}
+
 Status RocksStore::load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) {
   return impl_->load_purchase(event_id, out);
 }
@@ -895,6 +909,10 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
     std::string sequence;
     storage::append_u64_be(sequence, batch.log_position->sequence);
     add(meta, storage::applied_key(batch.log_position->partition), sequence);
+  }
+  for (const ClaimWrite& claim : batch.claims) {
+    LOYALTY_CHECK(!claim.key.empty() && storage::valid_member_key(claim.member_id));
+    add(meta, storage::claim_key(claim.key), claim.member_id);
   }
   if (!put.ok()) return Status::error(Status::Code::io_error, put.ToString());
   return impl_->write(write);

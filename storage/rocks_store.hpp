@@ -128,6 +128,7 @@ class RocksStore final : public MemberStore {
   Status find_identifier(IdentifierKind kind, std::string_view value,
                          std::string& member_id) override;
   Status load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) override;
+  Status find_claim(std::string_view key, std::string& member_id) override;
   Status load_hold(std::string_view hold_id, std::optional<StoredHold>& out) override;
   Status load_outbox(std::vector<Event>& out) override;  // in follow-up id order
   using MemberStore::commit;

@@ -33,28 +33,38 @@ void stamp_server_time(Event& event, TimeMs now) {
              event.body);
 }
 
-Rejection resolve_member(MemberStore& store, Event& event, Status& status) {
-  status = Status::ok_status();
+Rejection resolve_member_as(Event& event, const std::string& owner) {
   if (auto* refund = std::get_if<RefundEvent>(&event.body)) {
-    std::optional<PurchaseRecord> purchase;
-    status = store.load_purchase(refund->original_event_id, purchase);
-    if (!status.ok()) return Rejection::none();
-    if (purchase) {
-      refund->member_id = purchase->member_id;
+    if (!owner.empty()) {
+      refund->member_id = owner;
     } else if (refund->member_id.empty()) {
       return not_found("original_event_id", "no purchase with this event id");
     }
   } else if (auto* action = std::get_if<HoldActionEvent>(&event.body)) {
-    std::optional<StoredHold> hold;
-    status = store.load_hold(action->hold_id, hold);
-    if (!status.ok()) return Rejection::none();
-    if (hold) {
-      action->member_id = hold->member_id;
+    if (!owner.empty()) {
+      action->member_id = owner;
     } else if (action->member_id.empty()) {
       return not_found("hold_id", "no hold with this id");
     }
   }
   return Rejection::none();
+}
+
+Rejection resolve_member(MemberStore& store, Event& event, Status& status) {
+  status = Status::ok_status();
+  std::string owner;
+  if (const auto* refund = std::get_if<RefundEvent>(&event.body)) {
+    std::optional<PurchaseRecord> purchase;
+    status = store.load_purchase(refund->original_event_id, purchase);
+    if (!status.ok()) return Rejection::none();
+    if (purchase) owner = purchase->member_id;
+  } else if (const auto* action = std::get_if<HoldActionEvent>(&event.body)) {
+    std::optional<StoredHold> hold;
+    status = store.load_hold(action->hold_id, hold);
+    if (!status.ok()) return Rejection::none();
+    if (hold) owner = hold->member_id;
+  }
+  return resolve_member_as(event, owner);
 }
 
 }  // namespace loyalty

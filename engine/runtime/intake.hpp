@@ -21,4 +21,8 @@ void stamp_server_time(Event& event, TimeMs now);
 // `status` is not ok when the store could not be read; the rejection is then meaningless.
 Rejection resolve_member(MemberStore& store, Event& event, Status& status);
 
+// The same, given the member the purchase or hold belongs to ("" when none is known): cluster
+// mode learns it from the key's claim (engine/claim_keys.hpp owner_lookup_key).
+Rejection resolve_member_as(Event& event, const std::string& owner);
+
 }  // namespace loyalty

@@ -8,18 +8,11 @@
 #include <chrono>
 
 #include "engine/check.hpp"
+#include "engine/claim_keys.hpp"
 #include "engine/runtime/claim_registry.hpp"
 
 namespace loyalty {
 namespace {
-
-std::string identifier_claim_key(IdentifierKind kind, std::string_view value) {
-  std::string key = "i:";
-  key += static_cast<char>('0' + static_cast<int>(kind));
-  key += ':';
-  key += value;
-  return key;
-}
 
 // The outbox id of a follow-up event; nullptr for every other event.
 const std::string* follow_up_id(const Event& event) {
@@ -84,7 +77,18 @@ Status Runtime::Partition::load(const std::string& member_id, std::optional<Memb
   return Status::ok_status();
 }
 
+bool Runtime::Partition::foreign(const std::string& member_id) const {
+  return runtime_.options_.log_driven && runtime_.partition_of(member_id) != partition_index_;
+}
+
 bool Runtime::Partition::claim(const std::string& key, const std::string& member_id) {
+  // Log-driven mode: what this node has in flight elsewhere must not sway a decision (another
+  // node has other things in flight). The claims settled before logging keep a key to one
+  // member; within the partition, the batch's own map does.
+  if (runtime_.options_.log_driven) {
+    const auto [it, inserted] = batch_claims_.try_emplace(key, member_id);
+    return inserted || it->second == member_id;
+  }
   if (!runtime_.claims_->claim(key, member_id)) return false;
   claimed_.emplace_back(key, member_id);
   return true;
@@ -101,12 +105,18 @@ Status Runtime::Partition::identifier_free(IdentifierKind kind, const std::strin
   std::string owner;
   Status status = runtime_.store_.find_identifier(kind, value, owner);
   if (!status.ok()) return status;
-  free = owner.empty() || owner == member_id;
+  free = owner.empty() || owner == member_id || foreign(owner);
   return Status::ok_status();
 }
 
 Status Runtime::Partition::identifier_owner(IdentifierKind kind, const std::string& value,
                                             std::string& member_id) {
+  // Log-driven mode: the node that logged the sign-up looked the code up through its claim and
+  // put the referrer in the event; none there means no member had the code.
+  if (runtime_.options_.log_driven) {
+    member_id.clear();
+    return Status::ok_status();
+  }
   return runtime_.store_.find_identifier(kind, value, member_id);
 }
 
@@ -124,16 +134,39 @@ Status Runtime::Partition::previous_use(const std::string& key, const std::strin
     return Status::ok_status();
   }
   Status status = runtime_.store_.load_idempotency(key, stored_use_);
-  if (status.ok() && stored_use_) out.record = &*stored_use_;
+  if (status.ok() && stored_use_ && !foreign(stored_use_->member_id)) out.record = &*stored_use_;
   return status;
 }
 
 Status Runtime::Partition::purchase(const std::string& event_id, const PurchaseRecord*& out) {
-  return overlay_.purchase(event_id, out);
+  Status status = overlay_.purchase(event_id, out);
+  if (out != nullptr && foreign(out->member_id)) out = nullptr;
+  return status;
 }
 
 Status Runtime::Partition::hold(const std::string& hold_id, const StoredHold*& out) {
-  return overlay_.hold(hold_id, out);
+  Status status = overlay_.hold(hold_id, out);
+  if (out != nullptr && foreign(out->member_id)) out = nullptr;
+  return status;
+}
+
+// A claim in its key's home partition: granted when the key is free (in the store and in this
+// batch) or already the member's; the answer names whose it is now.
+Status Runtime::Partition::decide_claim(Work& work) {
+  const ClaimAsk& ask = *work.request->claim;
+  std::string owner;
+  if (auto it = batch_claims_.find(ask.key); it != batch_claims_.end()) {
+    owner = it->second;
+  } else if (Status status = runtime_.store_.find_claim(ask.key, owner); !status.ok()) {
+    return status;
+  }
+  if (owner.empty() && !ask.member_id.empty()) {
+    owner = ask.member_id;
+    batch_claims_.emplace(ask.key, owner);
+    work.claim = ClaimWrite{ask.key, owner};
+  }
+  work.result.claim_owner = std::move(owner);
+  return Status::ok_status();
 }
 
 // Decides one request: replay, refusal, or applied effects in the overlay.
@@ -212,6 +245,10 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
       // In the log's order: a sequence at or below the last is a bug of the caller.
       LOYALTY_CHECK(!commit_.log_position || commit_.log_position->sequence < sequence);
       commit_.log_position = CommitBatch::LogPosition{partition_index_, sequence};
+    }
+    if (work.request->claim) {
+      if (work.claim) commit_.claims.push_back(*work.claim);
+      continue;
     }
     // A follow-up leaves the outbox with the commit that settles it, applied or not: one the
     // engine refuses would be refused again at every redelivery.
@@ -304,6 +341,7 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   work_.resize(requests.size());
   members_.clear();
   batch_idempotency_.clear();
+  batch_claims_.clear();
   overlay_.clear();
   claimed_.clear();
   lots_written_.clear();
@@ -311,7 +349,7 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   Status status;
   for (size_t i = 0; i < requests.size() && status.ok(); ++i) {
     work_[i].request = &requests[i];
-    status = decide(*program, work_[i]);
+    status = requests[i].claim ? decide_claim(work_[i]) : decide(*program, work_[i]);
   }
   if (status.ok()) {
     build_commit(*program);

@@ -29,6 +29,7 @@ class Runtime::Partition : private PrepareView {
     uint64_t fingerprint = 0;  // of the request as the client sent it
     Completion done;
     uint64_t log_sequence = 0;  // log-driven mode: its place in the partition's log
+    std::optional<ClaimAsk> claim;  // log-driven mode: a claim, not an event (`event` unused)
   };
   using PushResult = BoundedQueue<Request>::PushResult;
 
@@ -50,6 +51,7 @@ class Runtime::Partition : private PrepareView {
     bool applied = false;  // has effects to commit
     std::optional<IdempotencyRecord> idempotency;
     std::vector<IdentifierClaim> identifiers;
+    std::optional<ClaimWrite> claim;  // a claim this request was granted, to commit
   };
 
   void run();
@@ -66,6 +68,11 @@ class Runtime::Partition : private PrepareView {
   Status purchase(const std::string& event_id, const PurchaseRecord*& out) override;
   Status hold(const std::string& hold_id, const StoredHold*& out) override;
   Status decide(const ProgramVersion& program, Work& work);
+  Status decide_claim(Work& work);
+  // Log-driven mode: a stored record of a member of another partition. Whether this node holds
+  // one depends on which partitions it applies, so a decision never reads one: claims settled
+  // before the event was logged stand for what it would say.
+  bool foreign(const std::string& member_id) const;
   void build_commit(const ProgramVersion& program);
   void move_history_heads(uint64_t first_log_seq);
   void fail_batch(const Status& status);
@@ -78,6 +85,7 @@ class Runtime::Partition : private PrepareView {
   std::unordered_map<std::string, std::optional<MemberState>> members_;
   MemberCache cache_;  // members of committed batches; see member_cache.hpp on coherence
   std::unordered_map<std::string, const IdempotencyRecord*> batch_idempotency_;
+  std::unordered_map<std::string, std::string> batch_claims_;  // key → member, granted here
   std::optional<IdempotencyRecord> stored_use_;  // previous_use's last read from the store
   Prepared prepared_;                            // the event being decided
   BatchOverlay overlay_;

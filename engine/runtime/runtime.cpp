@@ -139,10 +139,24 @@ void Runtime::apply_logged(uint32_t partition, Event event, uint64_t sequence, C
   const uint64_t request_fingerprint =
       signup != nullptr ? signup->request_fingerprint : fingerprint(event);
   in_flight_.fetch_add(1);
-  Partition::Request request{std::move(event), request_fingerprint, std::move(done), sequence};
+  Partition::Request request{std::move(event), request_fingerprint, std::move(done), sequence,
+                             std::nullopt};
   if (partitions_[partition]->push(std::move(request), /*internal=*/true) !=
       Partition::PushResult::pushed) {
     // Not applied: a storage-kind failure, so the applier does not count it as committed.
+    request.done(storage_failure(Status::error(Status::Code::io_error, "the runtime is stopping")));
+    finished(1);
+  }
+}
+
+void Runtime::apply_logged_claim(uint32_t partition, ClaimAsk claim, uint64_t sequence,
+                                 Completion done) {
+  LOYALTY_CHECK(options_.log_driven && partition < partitions_.size() && sequence > 0);
+  LOYALTY_CHECK(!claim.key.empty());
+  in_flight_.fetch_add(1);
+  Partition::Request request{Event{}, 0, std::move(done), sequence, std::move(claim)};
+  if (partitions_[partition]->push(std::move(request), /*internal=*/true) !=
+      Partition::PushResult::pushed) {
     request.done(storage_failure(Status::error(Status::Code::io_error, "the runtime is stopping")));
     finished(1);
   }
@@ -166,7 +180,8 @@ void Runtime::deliver(Event follow_up) {
   Completion done = log_follow_up(std::get<ReferralFollowUp>(follow_up.body).id);
   Partition& partition = *partitions_[partition_of(follow_up.member_id())];
   in_flight_.fetch_add(1);
-  Partition::Request request{std::move(follow_up), request_fingerprint, std::move(done)};
+  Partition::Request request{std::move(follow_up), request_fingerprint, std::move(done), 0,
+                             std::nullopt};
   if (partition.push(std::move(request), /*internal=*/true) != Partition::PushResult::pushed) {
     EventResult refused;
     refused.rejection = unavailable("the runtime is stopping");
@@ -186,6 +201,9 @@ EventResult Runtime::accept(Event& event, uint64_t& request_fingerprint) {
     if (!signup->joined_at) signup->joined_at = now;
   }
   stamp_server_time(event, now);
+  // In cluster mode this store may not hold the purchase or hold: the node finds the member
+  // through the key's claim instead (cluster/node.cpp).
+  if (options_.log_driven) return refused;
   Status status;
   refused.rejection = resolve_member(store_, event, status);
   if (!status.ok()) refused = storage_failure(status);
@@ -212,7 +230,8 @@ void Runtime::submit(Event event, Completion done) {
 
   Partition& partition = *partitions_[partition_of(event.member_id())];
   in_flight_.fetch_add(1);
-  Partition::Request request{std::move(event), request_fingerprint, std::move(done)};
+  Partition::Request request{std::move(event), request_fingerprint, std::move(done), 0,
+                             std::nullopt};
   const auto pushed = partition.push(std::move(request), /*internal=*/false);
   if (pushed != Partition::PushResult::pushed) {
     refused.rejection =

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "engine/apply.hpp"
+#include "engine/claim_keys.hpp"
 #include "engine/events.hpp"
 #include "engine/runtime/program_registry.hpp"
 #include "engine/runtime/runtime_metrics.hpp"
@@ -46,6 +47,8 @@ struct EventResult {
   Answer answer;
   std::optional<MemberState> member;        // the member after the event (sign-ups answer with it)
   std::vector<Notification> notifications;  // durable changes to push to subscribers
+  // A cluster claim's (ClaimAsk): the member the key belongs to after it ("" when none).
+  std::string claim_owner;
 };
 
 // The result of an event that storage failed.
@@ -110,7 +113,8 @@ class Runtime {
   void submit(Event event, Completion done);
 
   // What submit() does before queueing, alone: validate, stamp the server's time (and a
-  // sign-up's fingerprint and joined_at), find the member of a refund or hold action. A
+  // sign-up's fingerprint and joined_at), find the member of a refund or hold action (single
+  // mode: in log-driven mode the cluster finds it through the key's claim). A
   // refusal (or a storage failure) comes back; ok means `event` is ready to be queued, or, in
   // cluster mode, published to its partition's log. `request_fingerprint` is the client's.
   EventResult accept(Event& event, uint64_t& request_fingerprint);
@@ -122,6 +126,9 @@ class Runtime {
   // of its log already queued fails too (`storage` not ok) until resume_log(): the caller then
   // reads the log again from the store's applied sequence, so nothing is skipped.
   void apply_logged(uint32_t partition, Event event, uint64_t sequence, Completion done);
+  // A claim logged in `partition` (its key's home), applied in the same order; `done` gets
+  // EventResult::claim_owner after its batch commits.
+  void apply_logged_claim(uint32_t partition, ClaimAsk claim, uint64_t sequence, Completion done);
   void resume_log(uint32_t partition);
 
   // Stops accepting client events, waits until everything queued and every follow-up it

@@ -146,10 +146,14 @@ class ApplierTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(folder_); }
 
-  static Event signup(std::string member_id, std::string referral_code = "") {
+  // A sign-up as a node logs it: the referrer its code names already resolved through the
+  // code's claim (cluster/event_claims.hpp), which these tests leave out.
+  static Event signup(std::string member_id, std::string referral_code = "",
+                      std::string referrer = "") {
     SignupEvent s;
     s.member_id = std::move(member_id);
     s.referral_code = std::move(referral_code);
+    s.referrer_member_id = std::move(referrer);
     s.joined_at = at("2026-11-10T00:00:00Z");
     return Event{s};
   }
@@ -202,7 +206,7 @@ TEST_F(ApplierTest, TwoNodesApplyingTheSameLogsHoldTheSameState) {
     const std::string referee = "referee-" + std::to_string(i);
     members.push_back(referee);
     Node& by = i % 2 == 0 ? a : b;
-    by.publish(signup(referee, referrer->referral_code));
+    by.publish(signup(referee, referrer->referral_code, referrer->member_id));
     for (int k = 0; k < 5; ++k) {
       by.publish(purchase("e-" + std::to_string(i) + "-" + std::to_string(k), referee, 6400));
     }

@@ -131,6 +131,72 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(conflict.status, 409, conflict)
         self.assertEqual(conflict.json["code"], "idempotency_conflict")
 
+    def members_in_other_partitions(self, prefix, count):
+        """`count` member ids of distinct partitions."""
+        found, seen = [], set()
+        for i in range(10000):
+            member = f"{prefix}{i}"
+            if partition_of(member) not in seen:
+                seen.add(partition_of(member))
+                found.append(member)
+                if len(found) == count:
+                    return found
+        self.fail("not enough partitions")
+
+    def test_1a_what_is_unique_is_unique_cluster_wide(self):
+        self.wait_for_owners()
+        n1, n2, n3 = (self.nodes[n] for n in sorted(self.nodes))
+        a, b, referrer = self.members_in_other_partitions("u-", 3)
+        # A phone belongs to one member, whichever node and partition the second one comes to.
+        first = self.retrying(lambda: n1.request(
+            "POST", "/v1/members", {"member_id": a, "phone": "13912345678"}, key=harness.APP_KEY))
+        self.assertEqual(first.status, 201, first)
+        taken = self.retrying(lambda: n2.request(
+            "POST", "/v1/members", {"member_id": b, "phone": "13912345678"}, key=harness.APP_KEY))
+        self.assertEqual(taken.status, 409, taken)
+        self.assertEqual((taken.json["code"], taken.json["errors"][0]["field"]),
+                         ("member_exists", "phone"))
+        self.assertEqual(self.sign_up(n2, b).status, 201)
+        # One event id is never applied for two members (their partitions differ).
+        bought = self.buy(n1, "u-e-1", a)
+        self.assertEqual(bought.status, 200, bought)
+        self.acknowledged[a] = bought.json["points_earned"]
+        for node in (n1, n2, n3):
+            reused = self.buy(node, "u-e-1", b)
+            self.assertEqual(reused.status, 409, reused)
+            self.assertEqual((reused.json["code"], reused.json["errors"][0]["field"]),
+                             ("idempotency_conflict", "event_id"))
+        # A referral code names its member on every node; the reward reaches the referrer.
+        joined = self.sign_up(n3, referrer)
+        self.assertEqual(joined.status, 201, joined)
+        code = joined.json["referral_code"].lower()  # as a member types it
+        referee = next(f"u-ref-{i}" for i in range(10000)
+                       if partition_of(f"u-ref-{i}") != partition_of(referrer))
+        referred = self.retrying(lambda: n1.request(
+            "POST", "/v1/members", {"member_id": referee, "referral_code": code},
+            key=harness.APP_KEY))
+        self.assertEqual(referred.status, 201, referred)
+        self.assertEqual(referred.json["referred_by"], referrer)
+        self.assertNotEqual(referred.json["referral_code"], joined.json["referral_code"])
+        unknown = self.retrying(lambda: n2.request(
+            "POST", "/v1/members", {"member_id": "u-nobody", "referral_code": "ZZZZ2222"},
+            key=harness.APP_KEY))
+        self.assertEqual(unknown.status, 422, unknown)
+        self.assertEqual(unknown.json["code"], "unknown_referral_code")
+        # A refund names only its purchase: every node finds the member through its claim.
+        for i, node in enumerate((n1, n2, n3)):
+            refund = {"event_id": f"u-r-{i}", "original_event_id": "u-e-1",
+                      "occurred_at": "2026-11-21T09:00:00Z", "amount_minor": 100}
+            refunded = self.retrying(lambda: node.request("POST", "/v1/events/refund", refund,
+                                                          key=harness.POS_KEY))
+            self.assertEqual(refunded.status, 200, refunded)
+            self.assertFalse(refunded.json["replayed"])
+            self.acknowledged[a] -= refunded.json["points_reversed"]
+        self.assertEqual(refunded.json["remaining_minor"], 6400 - 300, "one purchase, three parts")
+        owner = self.nodes[self.wait_for_owners()[partition_of(a)]]
+        balance = owner.request("GET", f"/v1/members/{a}").json["balance"]["available"]
+        self.assertEqual(balance, self.acknowledged[a])
+
     def test_1b_loyaltyctl_cluster_status_reports_every_node_and_partition(self):
         self.wait_for_owners()
         node = self.nodes["n2"]

@@ -839,10 +839,20 @@ TEST(ClusterLogCodec, EveryEventKindCrossesTheLogExactly) {
   expect_ok(cluster::decode_log_payload(cluster::encode_log_payload(cluster::ProgramActivation{12}),
                                         activation));
   EXPECT_EQ(std::get<cluster::ProgramActivation>(activation).version, 12u);
+  for (const ClaimAsk& ask : {ClaimAsk{"i:1:13800000000", "m-1"}, ClaimAsk{"e:p-1", ""}}) {
+    cluster::LogPayload claim;
+    expect_ok(cluster::decode_log_payload(cluster::encode_log_payload(ask), claim));
+    ASSERT_TRUE(std::holds_alternative<ClaimAsk>(claim));
+    EXPECT_EQ(std::get<ClaimAsk>(claim).key, ask.key);
+    EXPECT_EQ(std::get<ClaimAsk>(claim).member_id, ask.member_id);
+  }
 
   const std::string good = cluster::encode_log_payload(every_event_kind().front());
-  for (const std::string& bad : {std::string(), std::string("\x09") + "abc", good.substr(0, 9),
-                                 std::string("\x02\x00\x00\x00\x00", 5)}) {
+  const std::string claim = cluster::encode_log_payload(ClaimAsk{"e:p-1", "m-1"});
+  for (const std::string& bad :
+       {std::string(), std::string("\x09") + "abc", good.substr(0, 9),
+        std::string("\x02\x00\x00\x00\x00", 5), claim.substr(0, claim.size() - 1), claim + "x",
+        cluster::encode_log_payload(ClaimAsk{"", "m-1"})}) {
     cluster::LogPayload out;
     const Status status = cluster::decode_log_payload(bad, out);
     EXPECT_EQ(status.code(), Code::corruption) << bad.size();
@@ -878,6 +888,12 @@ TEST(ClusterResultCodec, ResultsCrossBetweenNodesWhole) {
   EXPECT_EQ(decoded.rejection.field, "points");
   EXPECT_EQ(decoded.rejection.message, "only 12 points available");
   EXPECT_FALSE(decoded.member.has_value());
+  EXPECT_EQ(decoded.claim_owner, "");
+
+  EventResult claimed;  // a claim's answer: whose the key is
+  claimed.claim_owner = "m-7";
+  expect_ok(cluster::decode_result(cluster::encode_result(claimed), decoded));
+  EXPECT_EQ(decoded.claim_owner, "m-7");
 
   const EventResult failed = storage_failure(Status::error(Code::io_error, "/data/000123.log"));
   expect_ok(cluster::decode_result(cluster::encode_result(failed), decoded));
@@ -1110,11 +1126,17 @@ TEST(RocksStoreTest, AppliedLogPositionsCommitWithTheirBatchPerPartition) {
     only_copies.log_position = CommitBatch::LogPosition{5, 40};
     EXPECT_FALSE(only_copies.empty()) << "moving the position alone is worth a commit";
     expect_ok(store->commit(only_copies));
-    CommitBatch later;
+    CommitBatch later;  // with a claim granted in partition 3, its key's home
     later.log_position = CommitBatch::LogPosition{3, 21};
+    later.claims.push_back({"e:purchase-1", "m1"});
     expect_ok(store->commit(later));
   }
   auto store = open_store(dir.path());
+  std::string owner;
+  expect_ok(store->find_claim("e:purchase-1", owner));
+  EXPECT_EQ(owner, "m1") << "a claim is kept with the position that granted it";
+  expect_ok(store->find_claim("e:purchase-2", owner));
+  EXPECT_EQ(owner, "");
   uint64_t sequence = 0;
   expect_ok(store->applied_sequence(3, sequence));
   EXPECT_EQ(sequence, 21u);

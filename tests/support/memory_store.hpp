@@ -51,6 +51,13 @@ class MemoryStore final : public MemberStore {
     return Status::ok_status();
   }
 
+  Status find_claim(std::string_view key, std::string& member_id) override {
+    std::lock_guard lock(mutex_);
+    auto it = claims_.find(std::string(key));
+    member_id = it == claims_.end() ? std::string() : it->second;
+    return Status::ok_status();
+  }
+
   Status load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) override {
     std::lock_guard lock(mutex_);
     out = find(purchases_, event_id);
@@ -106,6 +113,7 @@ class MemoryStore final : public MemberStore {
     }
     for (const std::string& id : batch.outbox_deletes) outbox_.erase(id);
     if (batch.log_position) applied_[batch.log_position->partition] = batch.log_position->sequence;
+    for (const ClaimWrite& claim : batch.claims) claims_[claim.key] = claim.member_id;
     return Status::ok_status();
   }
 
@@ -202,6 +210,7 @@ class MemoryStore final : public MemberStore {
   bool fail_commits_ = false;
   CommitFilter fail_if_;
   std::map<uint32_t, uint64_t> applied_;
+  std::map<std::string, std::string> claims_;
   size_t commits_ = 0;
   size_t member_loads_ = 0;
   std::function<void(std::string_view)> after_idempotency_read_;

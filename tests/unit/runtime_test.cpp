@@ -428,6 +428,14 @@ class LogDrivenRuntimeTest : public RuntimeDomainTest {
     return future.get();
   }
 
+  EventResult claim(uint32_t partition, std::string key, std::string member, uint64_t sequence) {
+    std::promise<EventResult> promise;
+    auto future = promise.get_future();
+    runtime_->apply_logged_claim(partition, ClaimAsk{std::move(key), std::move(member)}, sequence,
+                                 [&promise](EventResult&& r) { promise.set_value(std::move(r)); });
+    return future.get();
+  }
+
   std::vector<Event> published() {
     const std::lock_guard lock(sink_mutex_);
     return published_;
@@ -460,7 +468,10 @@ TEST_F(LogDrivenRuntimeTest, AppliesEachLogInOrderAndCommitsHowFar) {
   EventResult joined = apply(1, signup(referrer), 3);
   ASSERT_TRUE(joined.rejection.ok()) << joined.rejection.message;
   EXPECT_EQ(store_.applied(1), 3u);
-  ASSERT_TRUE(apply(2, referee_signup(referee, joined.member->referral_code), 4).rejection.ok());
+  // As the accepting node logs it: the referrer already resolved through the code's claim.
+  Event referred = referee_signup(referee, joined.member->referral_code);
+  std::get<SignupEvent>(referred.body).referrer_member_id = referrer;
+  ASSERT_TRUE(apply(2, std::move(referred), 4).rejection.ok());
   EventResult bought = apply(2, purchase("e1", referee, 6400), 9);
   ASSERT_TRUE(bought.rejection.ok()) << bought.rejection.message;
   EXPECT_EQ(store_.applied(2), 9u);
@@ -481,6 +492,55 @@ TEST_F(LogDrivenRuntimeTest, AppliesEachLogInOrderAndCommitsHowFar) {
   EXPECT_TRUE(again.replayed);
   EXPECT_EQ(store_.member(referrer)->balance.available, kReferrerPoints);
   EXPECT_EQ(store_.applied(1), 13u) << "a copy still moves the position";
+}
+
+// A key's home partition grants it to the first member its log brings, and tells every later
+// claimant (or anyone asking) whose it is; the grant commits with the log position.
+TEST_F(LogDrivenRuntimeTest, ClaimsAreGrantedInLogOrderToOneMember) {
+  start_log_driven();
+  EXPECT_EQ(claim(3, "e:x", "m-a", 1).claim_owner, "m-a");
+  EXPECT_EQ(claim(3, "e:x", "m-b", 2).claim_owner, "m-a") << "taken: the claimant is refused";
+  EXPECT_EQ(claim(3, "e:x", "m-a", 3).claim_owner, "m-a") << "a retry is granted again";
+  EXPECT_EQ(claim(3, "e:x", "", 4).claim_owner, "m-a") << "asking whose it is";
+  EXPECT_EQ(claim(3, "e:nobody", "", 5).claim_owner, "") << "asking writes nothing";
+  EXPECT_EQ(store_.applied(3), 5u);
+  std::string owner;
+  ASSERT_TRUE(store_.find_claim("e:x", owner).ok());
+  EXPECT_EQ(owner, "m-a");
+  ASSERT_TRUE(store_.find_claim("e:nobody", owner).ok());
+  EXPECT_EQ(owner, "");
+
+  // Two claims of one key in one batch: the first in the log wins.
+  std::promise<EventResult> first, second;
+  runtime_->apply_logged_claim(2, {"i:1:13800000000", "m-c"}, 1,
+                               [&first](EventResult&& r) { first.set_value(std::move(r)); });
+  runtime_->apply_logged_claim(2, {"i:1:13800000000", "m-d"}, 2,
+                               [&second](EventResult&& r) { second.set_value(std::move(r)); });
+  EXPECT_EQ(first.get_future().get().claim_owner, "m-c");
+  EXPECT_EQ(second.get_future().get().claim_owner, "m-c");
+}
+
+// What a node decides for a partition must not depend on which other partitions it applies:
+// a client id, a phone, a purchase or a hold of a member of another partition is invisible
+// here (the claims settled before logging keep such keys to one member).
+TEST_F(LogDrivenRuntimeTest, DecisionsNeverReadAnotherPartitionsRecords) {
+  start_log_driven();
+  const std::string here = member_in(0, "here-");
+  const std::string there = member_in(1, "there-");
+  Event signed_up = signup(there, "13900000000");
+  ASSERT_TRUE(apply(1, signed_up, 1).rejection.ok());
+  ASSERT_TRUE(apply(1, purchase("e-shared", there, 6400), 2).rejection.ok());
+  ASSERT_TRUE(apply(1, purchase("e-there", there, 6400), 3).rejection.ok());
+
+  // A node holding both partitions decides partition 0 as one holding only partition 0 does.
+  EventResult joined = apply(0, signup(here, "13900000000"), 1);
+  EXPECT_TRUE(joined.rejection.ok()) << "the phone's claim, not partition 1's record, decides";
+  EventResult bought = apply(0, purchase("e-shared", here, 6400), 2);
+  EXPECT_TRUE(bought.rejection.ok()) << bought.rejection.message;
+  EventResult refunded = apply(0, refund("r-1", "e-shared", 100, here), 3);
+  EXPECT_TRUE(refunded.rejection.ok()) << "its own purchase, not partition 1's";
+  EventResult foreign = apply(0, refund("r-2", "e-there", 100, here), 4);
+  EXPECT_EQ(foreign.rejection.code, ErrorCode::not_found) << "another member's purchase";
 }
 
 TEST_F(LogDrivenRuntimeTest, AfterAFailedCommitNothingQueuedBehindItIsApplied) {

@@ -1,0 +1,157 @@
+#include "cluster/event_claims.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "engine/claim_keys.hpp"
+#include "engine/prepare.hpp"
+#include "engine/referral_code.hpp"
+#include "engine/runtime/intake.hpp"
+
+namespace loyalty::cluster {
+namespace {
+
+enum class Step { member, client_id, referrer, phone, card, referral_code, log };
+
+struct Settling {
+  Event event;
+  uint64_t request_fingerprint = 0;
+  AskClaim ask;
+  LogEvent log;
+  Completion done;
+  Step step = Step::member;
+  uint32_t code_attempt = 0;
+};
+
+void advance(std::shared_ptr<Settling> settling);
+
+// Asks for `key` (for the event's member, or only whose it is) and goes on with `settled`
+// given its owner; a claim that did not settle answers the client with why.
+template <typename Settled>
+void ask(const std::shared_ptr<Settling>& settling, std::string key, bool for_member,
+         Settled settled) {
+  ClaimAsk claim{std::move(key), for_member ? settling->event.member_id() : std::string()};
+  settling->ask(std::move(claim), [settling, settled](EventResult&& result) mutable {
+    if (!result.storage.ok() || !result.rejection.ok()) {
+      settling->done(std::move(result));
+      return;
+    }
+    if (std::optional<Rejection> refused = settled(result.claim_owner)) {
+      EventResult answer;
+      answer.rejection = std::move(*refused);
+      settling->done(std::move(answer));
+      return;
+    }
+    advance(std::move(settling));
+  });
+}
+
+// Asks for one of the sign-up's identifiers, refused when another member holds it.
+bool ask_identifier(const std::shared_ptr<Settling>& settling, IdentifierKind kind,
+                    const std::string& value) {
+  if (value.empty()) return false;
+  ask(settling, identifier_claim_key(kind, value), true,
+      [settling, kind](const std::string& owner) -> std::optional<Rejection> {
+        if (owner == settling->event.member_id()) return std::nullopt;
+        return identifier_taken(kind);
+      });
+  return true;
+}
+
+// Runs the next step that applies; each asks one claim and comes back here when it settled.
+void advance(std::shared_ptr<Settling> settling) {
+  Event& event = settling->event;
+  auto* signup = std::get_if<SignupEvent>(&event.body);
+  while (true) {
+    const Step step = settling->step;
+    if (step == Step::log) {
+      settling->log(std::move(event), settling->request_fingerprint, std::move(settling->done));
+      return;
+    }
+    settling->step = static_cast<Step>(static_cast<int>(step) + 1);
+    switch (step) {
+      case Step::member:
+        if (std::optional<std::string> key = owner_lookup_key(event)) {
+          ask(settling, std::move(*key), false,
+              [settling](const std::string& owner) -> std::optional<Rejection> {
+                Rejection refused = resolve_member_as(settling->event, owner);
+                if (refused.ok()) return std::nullopt;
+                return refused;
+              });
+          return;
+        }
+        break;
+      case Step::client_id:
+        if (std::optional<std::string> key = client_id_claim_key(event)) {
+          ask(settling, std::move(*key), true,
+              [settling](const std::string& owner) -> std::optional<Rejection> {
+                if (owner == settling->event.member_id()) return std::nullopt;
+                return client_id_taken(settling->event.type());
+              });
+          return;
+        }
+        break;
+      case Step::referrer:
+        if (signup != nullptr && !signup->referral_code.empty() &&
+            signup->referrer_member_id.empty()) {
+          const std::string code = normalise_referral_code(signup->referral_code);
+          if (code.empty()) break;  // the engine refuses it as unknown, as in single mode
+          ask(settling, identifier_claim_key(IdentifierKind::referral_code, code), false,
+              [signup](const std::string& owner) -> std::optional<Rejection> {
+                signup->referrer_member_id = owner;  // none: the engine refuses the code
+                return std::nullopt;
+              });
+          return;
+        }
+        break;
+      case Step::phone:
+        if (signup != nullptr && ask_identifier(settling, IdentifierKind::phone, signup->phone)) {
+          return;
+        }
+        break;
+      case Step::card:
+        if (signup != nullptr && ask_identifier(settling, IdentifierKind::card, signup->card_no)) {
+          return;
+        }
+        break;
+      case Step::referral_code:
+        if (signup != nullptr && signup->assigned_referral_code.empty()) {
+          // The engine's candidates, in its order, until one is this member's.
+          if (settling->code_attempt == kReferralCodeAttemptsMax) {
+            EventResult refused;
+            refused.rejection = no_referral_code_free();
+            settling->done(std::move(refused));
+            return;
+          }
+          std::string code = referral_code_for(event.member_id(), settling->code_attempt++);
+          settling->step = Step::referral_code;  // again, until one is granted
+          ask(settling, identifier_claim_key(IdentifierKind::referral_code, code), true,
+              [signup, code](const std::string& owner) -> std::optional<Rejection> {
+                if (owner == signup->member_id) signup->assigned_referral_code = code;
+                return std::nullopt;
+              });
+          return;
+        }
+        break;
+      case Step::log:
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+void settle_claims(Event&& event, uint64_t request_fingerprint, AskClaim ask, LogEvent log,
+                   Completion&& done) {
+  auto settling = std::make_shared<Settling>();
+  settling->event = std::move(event);
+  settling->request_fingerprint = request_fingerprint;
+  settling->ask = std::move(ask);
+  settling->log = std::move(log);
+  settling->done = std::move(done);
+  advance(std::move(settling));
+}
+
+}  // namespace loyalty::cluster

@@ -1,0 +1,38 @@
+#include "engine/claim_keys.hpp"
+
+#include <variant>
+
+namespace loyalty {
+
+std::string identifier_claim_key(IdentifierKind kind, std::string_view value) {
+  std::string key = "i:";
+  key += static_cast<char>('0' + static_cast<int>(kind));
+  key += ':';
+  key += value;
+  return key;
+}
+
+std::optional<std::string> client_id_claim_key(const Event& event) {
+  switch (event.type()) {
+    case EventType::purchase:
+    case EventType::refund:
+    case EventType::redemption:
+    case EventType::hold:
+    case EventType::adjustment:
+      return event.idempotency_key();
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<std::string> owner_lookup_key(const Event& event) {
+  if (const auto* refund = std::get_if<RefundEvent>(&event.body)) {
+    return "e:" + refund->original_event_id;  // the purchase's idempotency key
+  }
+  if (const auto* action = std::get_if<HoldActionEvent>(&event.body)) {
+    return "h:" + action->hold_id;  // the hold's
+  }
+  return std::nullopt;
+}
+
+}  // namespace loyalty

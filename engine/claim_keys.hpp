@@ -1,0 +1,36 @@
+// Cluster mode's claims (docs/decisions.md "Claims"): what must belong to one member
+// cluster-wide (a client id, a phone, a card, a referral code) is granted in the log of the
+// key's home partition before an event that takes it is logged, so that every applier of the
+// event's own partition decides it without reading other partitions' state.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/events.hpp"
+#include "engine/store.hpp"
+
+namespace loyalty {
+
+// A claim of `key` for `member_id` in the key's home partition (ClaimWrite), granted when the
+// key is free or already the member's. With `member_id` empty it only asks whose the key is.
+struct ClaimAsk {
+  std::string key;
+  std::string member_id;
+};
+
+// "i:" + the kind's digit + ":" + value: an identifier's key (also the runtime's in-flight claim).
+std::string identifier_claim_key(IdentifierKind kind, std::string_view value);
+
+// The client id an event takes for its member cluster-wide: its idempotency key when a client
+// names it (purchases, refunds, redemptions, holds, adjustments). nullopt for sign-ups (a
+// member id lives in its own partition), hold captures and voids (the hold's id was claimed by
+// the hold, and a hold of another member is not found), and what the engine and jobs make.
+std::optional<std::string> client_id_claim_key(const Event& event);
+
+// The key whose owner is the member a refund (its purchase's client id) or a hold capture or
+// void (its hold's) belongs to; nullopt for other events.
+std::optional<std::string> owner_lookup_key(const Event& event);
+
+}  // namespace loyalty

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "api/cluster_reads.hpp"
 #include "api/problem.hpp"
 
 namespace loyalty::api {
@@ -111,7 +112,7 @@ std::optional<std::string_view> route_template(std::string_view target) {
 }
 
 RouteResult route(const ApiContext& context, const HttpRequest& request,
-                  const std::optional<Principal>& principal) {
+                  const std::optional<Principal>& principal, bool forwarded) {
   const auto target = boost::urls::parse_origin_form(request.target());
   if (!target) {
     return problem_response(ErrorCode::invalid_request, "the request target is not a valid path");
@@ -143,6 +144,13 @@ RouteResult route(const ApiContext& context, const HttpRequest& request,
   matches(*chosen, segments, &params);
   if (Rejection r = authorize_route(*chosen->spec, principal, params); !r.ok()) {
     return problem_response(r);
+  }
+  if (chosen->spec->placement == Placement::member_partition && context.cluster_reads != nullptr &&
+      !forwarded) {
+    if (std::optional<Deferred> owner =
+            context.cluster_reads->elsewhere(params[0], request, principal)) {
+      return std::move(*owner);
+    }
   }
   return chosen->spec->handler(RouteCall{context, request, principal, params, target->params()});
 }

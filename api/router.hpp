@@ -30,6 +30,7 @@ class JobRunner;
 namespace loyalty::api {
 
 class NotificationHub;
+class ClusterReads;
 
 // The services the handlers use. Copied into asynchronous completions, so it holds pointers.
 struct ApiContext {
@@ -40,8 +41,10 @@ struct ApiContext {
   const std::atomic<bool>* ready = nullptr;  // set by HttpServer: false while starting/draining
   NotificationHub* hub = nullptr;  // WebSocket fan-out (ws_session.hpp); none: no subscriptions
   ops::JobRunner* jobs = nullptr;  // POST/GET /v1/jobs; none: those answer 503
-  // Cluster mode: this node (GET /v1/cluster); none in single mode.
+  // Cluster mode: this node (GET /v1/cluster), and where member reads are answered; none in
+  // single mode.
   const cluster::ClusterNode* cluster = nullptr;
+  ClusterReads* cluster_reads = nullptr;
 };
 
 // Delivers the response of an asynchronous step. Called exactly once, from any thread (a
@@ -54,6 +57,13 @@ struct Deferred {
 };
 
 using RouteResult = std::variant<HttpResponse, Deferred>;
+
+// Where a route is answered in cluster mode (api/cluster_reads.hpp).
+enum class Placement : uint8_t {
+  any_node,          // here, whatever the node
+  member_partition,  // by the owner of the partition of the member the path's first parameter
+                     // names (a read that must see every acknowledged write)
+};
 
 // Who may call a route (api.md "Auth").
 enum class Access : uint8_t {
@@ -84,6 +94,7 @@ struct RouteSpec {
   RoleSet roles;                   // with Access::keys and Access::member_read
   RouteHandler handler = nullptr;  // nullptr: the WebSocket upgrade, taken over by the session
                                    // before route() is called
+  Placement placement = Placement::any_node;
 
   bool websocket() const { return handler == nullptr; }
 };
@@ -96,7 +107,8 @@ std::span<const RouteSpec> routes();
 std::optional<std::string_view> route_template(std::string_view target);
 
 // The session sets the HTTP version, keep-alive, X-Request-Id and Content-Length afterwards.
+// `forwarded`: another node of the cluster sent it here to be answered (never sent on again).
 RouteResult route(const ApiContext& context, const HttpRequest& request,
-                  const std::optional<Principal>& principal);
+                  const std::optional<Principal>& principal, bool forwarded = false);
 
 }  // namespace loyalty::api

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "api/auth.hpp"
+#include "api/cluster_reads.hpp"
 #include "api/http_server.hpp"
 #include "api/logger.hpp"
 #include "api/notification_hub.hpp"
@@ -251,6 +252,17 @@ int run(const Options& options) {
                     hub.publish(member_id, notification);  // posts to the sessions; never blocks
                   });
 
+  api::ApiContext context{&runtime, store.get(), &programs, &api::system_clock_ms, nullptr};
+  context.hub = &hub;
+  context.cluster = node.get();
+  // Cluster mode: member reads answered by their partition's owner, this node serving its own
+  // partitions' reads for the others (from the moment start() makes it an owner).
+  std::unique_ptr<api::ClusterReads> cluster_reads;
+  if (node) {
+    cluster_reads = std::make_unique<api::ClusterReads>(*node, context);
+    context.cluster_reads = cluster_reads.get();
+  }
+
   if (node) {
     if (Status status = node->start(runtime, api::sha256_hex(programs.active()->source_toml));
         !status.ok()) {
@@ -306,10 +318,7 @@ int run(const Options& options) {
   // answers 503 for jobs there, and no schedule runs).
   if (!node) scheduler.start();
 
-  api::ApiContext context{&runtime, store.get(), &programs, &api::system_clock_ms, nullptr};
-  context.hub = &hub;
   context.jobs = node ? nullptr : &jobs;
-  context.cluster = node.get();
   api::HttpServer server({config.listen, config.limits, config.rate_limits, std::move(tls)},
                          context, api::KeyTable(config.api_keys, config.member_token_secret));
   if (Status status = server.start(); !status.ok()) {

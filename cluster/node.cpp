@@ -93,16 +93,24 @@ Status ClusterNode::start(Runtime& runtime, const std::string& program_digest) {
   if (Status s = log_->subscribe(
           inbox_prefix_ + "*",
           [this](const std::string& subject, std::string_view data, const std::string&) {
-            std::vector<Completion> waiting = take_waiters(subject);
+            std::vector<Waiter> waiting = take_waiters(subject);
             if (waiting.empty()) return;  // answered 503 already: its deadline passed
-            EventResult result;
-            if (data.empty()) {
-              // NATS's "no responders": nobody serves the partition this moment (it moves).
-              result = unavailable("the partition has no owner this moment; retry shortly");
-            } else if (!decode_result(data, result).ok()) {
-              result = unavailable("the partition's owner sent an answer this node cannot read");
+            for (Waiter& waiter : waiting) {
+              if (waiter.read_done) {
+                // Empty: NATS's "no responders", or an owner that no longer serves the reads.
+                waiter.read_done(data.empty() ? std::nullopt
+                                              : std::optional<std::string>(std::string(data)));
+                continue;
+              }
+              EventResult result;
+              if (data.empty()) {
+                // NATS's "no responders": nobody serves the partition this moment (it moves).
+                result = unavailable("the partition has no owner this moment; retry shortly");
+              } else if (!decode_result(data, result).ok()) {
+                result = unavailable("the partition's owner sent an answer this node cannot read");
+              }
+              waiter.done(std::move(result));
             }
-            for (Completion& done : waiting) done(EventResult(result));
           },
           inbox_);
       !s.ok()) {
@@ -131,7 +139,7 @@ void ClusterNode::stop() {
   if (housekeeper_.joinable()) housekeeper_.join();
   // No more forwarded events or answers (their callbacks read ownership_), then the lease
   // goes (the partitions move at once; on_role does nothing any more), then the appliers.
-  std::map<uint32_t, std::unique_ptr<JetStreamLog::Subscription>> serving;
+  std::map<uint32_t, std::vector<std::unique_ptr<JetStreamLog::Subscription>>> serving;
   {
     const std::lock_guard lock(appliers_mutex_);
     serving.swap(serving_);
@@ -158,7 +166,7 @@ void ClusterNode::stop() {
     waiting.swap(waiters_);
     closed_ = true;
   }
-  for (auto& [id, waiter] : waiting) waiter.done(unavailable("this node is leaving the cluster"));
+  for (auto& [id, waiter] : waiting) give_up(waiter, "this node is leaving the cluster");
 }
 
 void ClusterNode::on_role(uint32_t partition, Role role) {
@@ -168,15 +176,24 @@ void ClusterNode::on_role(uint32_t partition, Role role) {
   }
   const std::lock_guard reaping(reaping_mutex_);
   std::unique_ptr<PartitionApplier> gone_applier;
-  std::unique_ptr<JetStreamLog::Subscription> gone_serving;
+  std::vector<std::unique_ptr<JetStreamLog::Subscription>> gone_serving;
   std::unique_ptr<JetStreamLog::Subscription> serving;
+  std::unique_ptr<JetStreamLog::Subscription> reading;
   if (role == Role::owner) {
-    const Status s = log_->subscribe(
+    Status s = log_->subscribe(
         config_.name + ".submit." + std::to_string(partition),
         [this, partition](const std::string&, std::string_view data, const std::string& reply) {
           serve_forwarded(partition, data, reply);
         },
         serving);
+    if (s.ok()) {
+      s = log_->subscribe(
+          config_.name + ".read." + std::to_string(partition),
+          [this, partition](const std::string&, std::string_view data, const std::string& reply) {
+            serve_read(partition, data, reply);
+          },
+          reading);
+    }
     if (!s.ok()) std::fprintf(stderr, "cluster: %s\n", s.message().c_str());
   }
   {
@@ -207,18 +224,25 @@ void ClusterNode::on_role(uint32_t partition, Role role) {
       gone_serving = std::move(it->second);
       serving_.erase(it);
     }
-    if (serving) serving_[partition] = std::move(serving);
+    if (serving) serving_[partition].push_back(std::move(serving));
+    if (reading) serving_[partition].push_back(std::move(reading));
+    // Reads are served from the moment the applier has applied all the log had by now.
+    if (role == Role::owner) {
+      owner_since_.try_emplace(partition, SteadyClock::now());
+    } else {
+      owner_since_.erase(partition);
+    }
   }
   // The housekeeper destroys them: they wait for their threads and callbacks.
   const std::lock_guard lock(appliers_mutex_);
-  if (gone_serving) gone_serving_.push_back(std::move(gone_serving));
+  for (auto& subscription : gone_serving) gone_serving_.push_back(std::move(subscription));
   if (gone_applier) gone_appliers_.push_back(std::move(gone_applier));
 }
 
 void ClusterNode::on_applied(const LogMessage& message, EventResult&& result) {
-  std::vector<Completion> waiting = take_waiters(message.msg_id);
+  std::vector<Waiter> waiting = take_waiters(message.msg_id);
   for (size_t i = 0; i < waiting.size(); ++i) {
-    waiting[i](i + 1 == waiting.size() ? std::move(result) : EventResult(result));
+    waiting[i].done(i + 1 == waiting.size() ? std::move(result) : EventResult(result));
   }
 }
 
@@ -306,8 +330,8 @@ void ClusterNode::forward(uint32_t partition, const std::string& payload, Comple
   const Status status =
       log_->send(config_.name + ".submit." + std::to_string(partition), inbox, payload);
   if (!status.ok()) {
-    for (Completion& waiter : take_waiters(inbox)) {
-      waiter(unavailable("the cluster's messaging is unavailable; retry shortly"));
+    for (Waiter& waiter : take_waiters(inbox)) {
+      give_up(waiter, "the cluster's messaging is unavailable; retry shortly");
     }
     return;
   }
@@ -340,21 +364,79 @@ void ClusterNode::serve_forwarded(uint32_t partition, std::string_view data,
   publish_owned(partition, message_id(payload), std::string(data), answer);
 }
 
+bool ClusterNode::serves_reads(uint32_t partition) const {
+  if (!ownership_ || ownership_->role(partition) != Role::owner) return false;
+  const std::lock_guard lock(appliers_mutex_);
+  const auto applier = appliers_.find(partition);
+  const auto since = owner_since_.find(partition);
+  return applier != appliers_.end() && since != owner_since_.end() &&
+         applier->second->applied_all_since(since->second);
+}
+
+void ClusterNode::forward_read(uint32_t partition, std::string request, ReadDone done) {
+  const ClusterView view = ownership_ ? ownership_->view() : ClusterView{};
+  const std::string owner =
+      partition < view.partitions.size() ? view.partitions[partition].owner : std::string();
+  if (owner.empty()) {
+    done(std::nullopt);
+    return;
+  }
+  const std::string inbox = inbox_prefix_ + std::to_string(next_request_.fetch_add(1));
+  Waiter waiter;
+  waiter.read_done = std::move(done);
+  waiter.partition = partition;
+  waiter.owner = owner;
+  if (add_waiter(inbox, std::move(waiter)) == 0) return;
+  const Status status =
+      log_->send(config_.name + ".read." + std::to_string(partition), inbox, request);
+  if (!status.ok()) {
+    for (Waiter& failed : take_waiters(inbox)) give_up(failed, status.message());
+    return;
+  }
+  metrics_.reads_forwarded.fetch_add(1);
+}
+
+void ClusterNode::serve_read(uint32_t partition, std::string_view request,
+                             const std::string& reply_to) {
+  if (reply_to.empty()) return;
+  ReadDone reply = [this, reply_to](std::optional<std::string> response) {
+    // An empty answer is the asking node's 503, as NATS's "no responders" is.
+    if (Status s = log_->send(reply_to, "", response.value_or("")); !s.ok()) {
+      std::fprintf(stderr, "cluster: answer to %s: %s\n", reply_to.c_str(), s.message().c_str());
+    }
+  };
+  // Not (yet) the owner that has applied everything acknowledged: the asking node answers 503.
+  if (!read_server_ || !serves_reads(partition)) {
+    reply(std::nullopt);
+    return;
+  }
+  read_server_(request, std::move(reply));
+}
+
 void ClusterNode::publish_follow_up(const Event& follow_up) { publisher_->publish(follow_up); }
 
 uint64_t ClusterNode::add_waiter(const std::string& id, Completion&& done,
                                  std::optional<uint32_t> partition, std::string owner) {
+  Waiter waiter;
+  waiter.done = std::move(done);
+  waiter.partition = partition;
+  waiter.owner = std::move(owner);
+  return add_waiter(id, std::move(waiter));
+}
+
+uint64_t ClusterNode::add_waiter(const std::string& id, Waiter&& waiter) {
   // Long enough for a failover (the lease) and the new owner's catch-up.
-  const auto deadline = SteadyClock::now() + std::chrono::seconds(config_.lease_seconds + 5);
+  waiter.deadline = SteadyClock::now() + std::chrono::seconds(config_.lease_seconds + 5);
   {
     const std::lock_guard lock(waiters_mutex_);
     if (!closed_) {
-      const uint64_t token = next_request_.fetch_add(1);
-      waiters_.emplace(id, Waiter{token, std::move(done), deadline, partition, std::move(owner)});
+      waiter.token = next_request_.fetch_add(1);
+      const uint64_t token = waiter.token;
+      waiters_.emplace(id, std::move(waiter));
       return token;
     }
   }
-  done(unavailable("this node is leaving the cluster; retry on another"));
+  give_up(waiter, "this node is leaving the cluster; retry on another");
   return 0;
 }
 
@@ -370,13 +452,21 @@ std::optional<Completion> ClusterNode::take_waiter(const std::string& id, uint64
   return std::nullopt;
 }
 
-std::vector<Completion> ClusterNode::take_waiters(const std::string& id) {
-  std::vector<Completion> out;
+std::vector<ClusterNode::Waiter> ClusterNode::take_waiters(const std::string& id) {
+  std::vector<Waiter> out;
   const std::lock_guard lock(waiters_mutex_);
   auto [first, last] = waiters_.equal_range(id);
-  for (auto it = first; it != last; ++it) out.push_back(std::move(it->second.done));
+  for (auto it = first; it != last; ++it) out.push_back(std::move(it->second));
   waiters_.erase(first, last);
   return out;
+}
+
+void ClusterNode::give_up(Waiter& waiter, std::string why) {
+  if (waiter.read_done) {
+    waiter.read_done(std::nullopt);
+  } else {
+    waiter.done(unavailable(std::move(why)));
+  }
 }
 
 void ClusterNode::housekeeping() {
@@ -384,7 +474,7 @@ void ClusterNode::housekeeping() {
   while (!stopping_) {
     stop_wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
     lock.unlock();
-    std::vector<Completion> late;
+    std::vector<Waiter> late;
     const ClusterView view = ownership_->view();
     {
       const std::lock_guard waiters_lock(waiters_mutex_);
@@ -395,16 +485,16 @@ void ClusterNode::housekeeping() {
                                 *waiter.partition < view.partitions.size() &&
                                 view.partitions[*waiter.partition].owner != waiter.owner;
         if (waiter.deadline <= now || owner_gone) {
-          late.push_back(std::move(it->second.done));
+          late.push_back(std::move(it->second));
           it = waiters_.erase(it);
         } else {
           ++it;
         }
       }
     }
-    for (Completion& done : late) {
+    for (Waiter& waiter : late) {
       metrics_.timed_out.fetch_add(1);
-      done(unavailable("no answer from the partition's owner in time; retry shortly"));
+      give_up(waiter, "no answer from the partition's owner in time; retry shortly");
     }
     std::vector<std::unique_ptr<PartitionApplier>> gone_appliers;
     std::vector<std::unique_ptr<JetStreamLog::Subscription>> gone_serving;

@@ -38,10 +38,11 @@
 namespace loyalty::cluster {
 
 struct NodeMetrics {
-  std::atomic<uint64_t> published{0};  // events this node put in a log
-  std::atomic<uint64_t> forwarded{0};  // events and claims sent to another owner
-  std::atomic<uint64_t> claims{0};     // claims asked (cluster/event_claims.hpp)
-  std::atomic<uint64_t> timed_out{0};  // answered 503 for want of an owner's answer
+  std::atomic<uint64_t> published{0};        // events this node put in a log
+  std::atomic<uint64_t> forwarded{0};        // events and claims sent to another owner
+  std::atomic<uint64_t> claims{0};           // claims asked (cluster/event_claims.hpp)
+  std::atomic<uint64_t> reads_forwarded{0};  // reads sent to the owner of their partition
+  std::atomic<uint64_t> timed_out{0};        // answered 503 for want of an owner's answer
 };
 
 class ClusterNode {
@@ -53,6 +54,18 @@ class ClusterNode {
   ~ClusterNode();  // leaves the cluster (its partitions move at once), stops the appliers
   ClusterNode(const ClusterNode&) = delete;
   ClusterNode& operator=(const ClusterNode&) = delete;
+
+  // Reads (cluster.md: a read sees every write acknowledged before it began) are served by
+  // the owner of the member's partition once its applier has applied all the log held when it
+  // became the owner. A node that does not serve them sends the request (in the API's own
+  // encoding) to the owner; `done` gets the owner's answer, or nullopt when no owner serves
+  // it now or none answered in time (503: the client retries).
+  using ReadDone = std::function<void(std::optional<std::string> response)>;
+  using ReadServer = std::function<void(std::string_view request, ReadDone reply)>;
+  bool serves_reads(uint32_t partition) const;
+  void forward_read(uint32_t partition, std::string request, ReadDone done);
+  // What runs a forwarded read here (the API's router); set before start().
+  void set_read_server(ReadServer server) { read_server_ = std::move(server); }
 
   // RuntimeOptions::follow_up_sink and ::publish of the log-driven runtime.
   void publish_follow_up(const Event& follow_up);
@@ -76,7 +89,8 @@ class ClusterNode {
  private:
   struct Waiter {
     uint64_t token = 0;
-    Completion done;
+    Completion done;     // an event's or a claim's; or
+    ReadDone read_done;  // a forwarded read's
     std::chrono::steady_clock::time_point deadline;
     // A forwarded event's: the partition and the owner it was sent to. When etcd names
     // another owner (or none) the answer will not come: 503 at once, and the client retries.
@@ -98,7 +112,10 @@ class ClusterNode {
   // Returns the waiter's token (0: not added, `done` was answered 503: the node is closing).
   uint64_t add_waiter(const std::string& id, Completion&& done,
                       std::optional<uint32_t> partition = std::nullopt, std::string owner = {});
-  std::vector<Completion> take_waiters(const std::string& id);  // all waiting for `id`
+  uint64_t add_waiter(const std::string& id, Waiter&& waiter);
+  std::vector<Waiter> take_waiters(const std::string& id);  // all waiting for `id`
+  static void give_up(Waiter& waiter, std::string why);     // 503 (a read: nullopt)
+  void serve_read(uint32_t partition, std::string_view request, const std::string& reply_to);
   std::optional<Completion> take_waiter(const std::string& id, uint64_t token);  // that one
   void housekeeping();  // answers waiters past their deadline, reports caught-up partitions
 
@@ -111,14 +128,17 @@ class ClusterNode {
   Runtime* runtime_ = nullptr;
   std::unique_ptr<Ownership> ownership_;
   NodeMetrics metrics_;
+  ReadServer read_server_;
 
   mutable std::mutex appliers_mutex_;
   std::map<uint32_t, std::unique_ptr<PartitionApplier>> appliers_;
-  std::map<uint32_t, std::unique_ptr<JetStreamLog::Subscription>> serving_;
+  // An owned partition's subscriptions: its forwarded events and claims, and its reads.
+  std::map<uint32_t, std::vector<std::unique_ptr<JetStreamLog::Subscription>>> serving_;
+  std::map<uint32_t, std::chrono::steady_clock::time_point> owner_since_;
   // What a role change let go of, destroyed by the housekeeper: joining an applier or draining
   // a subscription takes time the ownership thread (and its keep-alives) must not spend.
   std::vector<std::unique_ptr<PartitionApplier>> gone_appliers_;
-  std::vector<std::unique_ptr<JetStreamLog::Subscription>> gone_serving_;
+  std::vector<std::unique_ptr<JetStreamLog::Subscription>> gone_serving_;  // (any partition's)
   // Held while the housekeeper destroys what was let go, and by on_role: a partition's new
   // applier never starts while its old one is still being destroyed. Before appliers_mutex_.
   std::mutex reaping_mutex_;

@@ -35,6 +35,11 @@ PartitionApplier::~PartitionApplier() {
   wait_for_outstanding();
 }
 
+bool PartitionApplier::applied_all_since(std::chrono::steady_clock::time_point since) const {
+  const std::lock_guard lock(mutex_);
+  return end_reached_.fetch_started >= since && applied_through_.load() >= end_reached_.through;
+}
+
 std::string PartitionApplier::last_error() const {
   const std::lock_guard lock(mutex_);
   return last_error_;
@@ -89,12 +94,19 @@ void PartitionApplier::run() {
       });
       continue;
     }
+    const auto fetch_started = std::chrono::steady_clock::now();
     if (Status s = reader_->fetch(options_.fetch_max, options_.wait, messages); !s.ok()) {
       pause_after(s);  // the reader makes a new consumer from where it was
       continue;
     }
     // Caught up: this fetch took all there was, and nothing failed.
-    caught_up_.store(messages.size() < options_.fetch_max && !batch_failed_.load());
+    const bool caught_up = messages.size() < options_.fetch_max && !batch_failed_.load();
+    caught_up_.store(caught_up);
+    if (!messages.empty()) read_through_ = messages.back().sequence;
+    if (caught_up) {
+      const std::lock_guard lock(mutex_);
+      end_reached_ = {fetch_started, read_through_};
+    }
     for (LogMessage& message : messages) {
       LogPayload payload;
       if (Status s = decode_log_payload(message.data, payload); !s.ok()) {

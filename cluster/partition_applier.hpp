@@ -48,6 +48,10 @@ class PartitionApplier {
   uint64_t applied_through() const { return applied_through_.load(); }
   // Whether the last fetch found nothing more: this node has applied the log to its end.
   bool caught_up() const { return caught_up_.load(); }
+  // Whether everything in the log when `since` had passed is applied and committed here: a
+  // fetch that began after `since` found the end of the log, and what was read before it
+  // has committed. An owner serves reads from then on (they see every acknowledged write).
+  bool applied_all_since(std::chrono::steady_clock::time_point since) const;
   // The last error that stopped reading for a while ("" when none), for GET /v1/cluster.
   std::string last_error() const;
 
@@ -72,6 +76,14 @@ class PartitionApplier {
   mutable std::mutex mutex_;
   std::condition_variable drained_;
   std::string last_error_;
+  // The last fetch that found the end of the log: when it began, and the last sequence read
+  // by then (under mutex_). read_through_ is the reading thread's own.
+  struct EndReached {
+    std::chrono::steady_clock::time_point fetch_started{};
+    uint64_t through = 0;
+  };
+  EndReached end_reached_;
+  uint64_t read_through_ = 0;
   std::thread thread_;  // last: starts after everything it uses exists
 };
 

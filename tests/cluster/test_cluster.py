@@ -126,6 +126,19 @@ class ClusterTest(unittest.TestCase):
                 self.assertEqual(again.status, 200, again)
                 self.assertTrue(again.json["replayed"], again)
                 self.assertEqual(again.json["points_earned"], first.json["points_earned"])
+        # A read on any node sees every acknowledged write (answered by the member's owner).
+        for member, points in self.acknowledged.items():
+            for name in names:
+                view = self.retrying(lambda: self.nodes[name].request(
+                    "GET", f"/v1/members/{member}", key=harness.APP_KEY))
+                self.assertEqual(view.status, 200, view)
+                self.assertEqual(view.json["balance"]["available"], points, (name, view))
+                ledger = self.retrying(lambda: self.nodes[name].request(
+                    "GET", f"/v1/members/{member}/ledger"))
+                self.assertEqual(ledger.status, 200, ledger)
+                self.assertEqual(len(ledger.json["entries"]), 1, ledger)
+            missing = self.nodes[name].request("GET", f"/v1/members/{member}-nobody")
+            self.assertEqual(missing.status, 404, missing)
         # The same event id with another payload for the same member is a conflict.
         conflict = self.buy(self.nodes[names[1]], "w-e-0", "w-0", 100)
         self.assertEqual(conflict.status, 409, conflict)
@@ -193,9 +206,9 @@ class ClusterTest(unittest.TestCase):
             self.assertFalse(refunded.json["replayed"])
             self.acknowledged[a] -= refunded.json["points_reversed"]
         self.assertEqual(refunded.json["remaining_minor"], 6400 - 300, "one purchase, three parts")
-        owner = self.nodes[self.wait_for_owners()[partition_of(a)]]
-        balance = owner.request("GET", f"/v1/members/{a}").json["balance"]["available"]
-        self.assertEqual(balance, self.acknowledged[a])
+        for node in (n1, n2, n3):
+            view = self.retrying(lambda: node.request("GET", f"/v1/members/{a}"))
+            self.assertEqual(view.json["balance"]["available"], self.acknowledged[a], view)
 
     def test_1b_loyaltyctl_cluster_status_reports_every_node_and_partition(self):
         self.wait_for_owners()

@@ -1,0 +1,50 @@
+// Cluster mode's reads (cluster.md "What a client sees": a read reflects every write
+// acknowledged before it began). A read of a member is answered by the owner of the member's
+// partition once it has applied all its log (cluster::ClusterNode::serves_reads). A node that
+// does not serve that partition sends the request, with the caller it authenticated, to the
+// owner over NATS; the owner runs it through its own router (never forwarding it again) and
+// sends the response back whole. No owner serving it, or no answer in time: 503 with
+// Retry-After, and the client retries.
+// Thread-safety: elsewhere() from any I/O thread; the read server runs on NATS threads.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/auth.hpp"
+#include "api/router.hpp"
+
+namespace loyalty::cluster {
+class ClusterNode;
+}  // namespace loyalty::cluster
+
+namespace loyalty::api {
+
+class ClusterReads {
+ public:
+  // `context` is what a forwarded read runs with here; installs itself as `node`'s read
+  // server. Both outlive this object's use (the node stops before the API goes).
+  ClusterReads(cluster::ClusterNode& node, ApiContext context);
+
+  // nullopt when this node serves `member_id`'s partition (the handler runs here); otherwise
+  // the step that asks the partition's owner.
+  std::optional<Deferred> elsewhere(std::string_view member_id, const HttpRequest& request,
+                                    const std::optional<Principal>& principal);
+
+ private:
+  void serve(std::string_view forwarded, std::function<void(std::optional<std::string>)> reply);
+
+  cluster::ClusterNode& node_;
+  ApiContext context_;
+};
+
+// The message a forwarded read travels in, and the response back (exposed for their test).
+std::string encode_forwarded_read(const HttpRequest& request,
+                                  const std::optional<Principal>& principal);
+bool decode_forwarded_read(std::string_view bytes, HttpRequest& request,
+                           std::optional<Principal>& principal);
+std::string encode_forwarded_response(HttpResponse response);
+std::optional<HttpResponse> decode_forwarded_response(std::string_view bytes);
+
+}  // namespace loyalty::api

@@ -9,6 +9,8 @@ namespace loyalty::cluster {
 namespace {
 
 constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
+// How often the servers tell a reader's consumer is alive while nothing is appended.
+constexpr std::chrono::milliseconds kHeartbeat{1000};
 
 Status nats_error(std::string_view what, natsStatus status,
                   jsErrCode code = static_cast<jsErrCode>(0)) {
@@ -30,6 +32,24 @@ void open_library() {
 int64_t nanoseconds(std::chrono::nanoseconds duration) { return duration.count(); }
 
 }  // namespace
+
+struct PublishAcks {
+  static void on_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckErr* error, void* closure) {
+    auto* log = static_cast<JetStreamLog*>(closure);
+    JetStreamLog::Published done = log->take_published(message);
+    natsMsg_Destroy(message);  // ours again once acknowledged (or failed)
+    if (!done) return;
+    if (error != nullptr) {
+      done(nats_error(std::string("publish: ") + (error->ErrText ? error->ErrText : ""), error->Err,
+                      error->ErrCode),
+           0, false);
+    } else if (ack != nullptr) {
+      done(Status::ok_status(), ack->Sequence, ack->Duplicate);
+    } else {
+      done(Status::error(Status::Code::io_error, "nats: publish: no acknowledgement"), 0, false);
+    }
+  }
+};
 
 Status JetStreamLog::open(const LogOptions& options, std::unique_ptr<JetStreamLog>& out) {
   open_library();
@@ -53,6 +73,11 @@ Status JetStreamLog::open(const LogOptions& options, std::unique_ptr<JetStreamLo
   jsOptions js_options;
   jsOptions_Init(&js_options);
   js_options.Wait = options.timeout.count();
+  // Asynchronous publishes (publish_async) are acknowledged to one handler; the requests of
+  // every node's clients are in flight at once, so the bound is generous.
+  js_options.PublishAsync.AckHandler = &PublishAcks::on_ack;
+  js_options.PublishAsync.AckHandlerClosure = log.get();
+  js_options.PublishAsync.MaxPending = 65536;
   if (s = natsConnection_JetStream(&log->js_, log->connection_, &js_options); s != NATS_OK) {
     return nats_error("jetstream", s);
   }
@@ -129,6 +154,46 @@ Status JetStreamLog::publish(std::string_view subject, std::string_view msg_id,
   duplicate = ack->Duplicate;
   jsPubAck_Destroy(ack);
   return Status::ok_status();
+}
+
+void JetStreamLog::publish_async(std::string_view subject, std::string_view msg_id,
+                                 std::string_view data, Published done) {
+  const std::string subject_text(subject);
+  const std::string id(msg_id);
+  natsMsg* message = nullptr;
+  natsStatus s = natsMsg_Create(&message, subject_text.c_str(), nullptr, data.data(),
+                                static_cast<int>(data.size()));
+  if (s != NATS_OK) {
+    done(nats_error("publish " + subject_text, s), 0, false);
+    return;
+  }
+  jsPubOptions options;
+  jsPubOptions_Init(&options);
+  options.MsgId = id.empty() ? nullptr : id.c_str();
+  options.ExpectStream = options_.stream.c_str();
+  options.MaxWait = options_.timeout.count();  // then the handler hears of a timeout
+  {
+    // Registered first: the acknowledgement may come before js_PublishMsgAsync returns.
+    const std::lock_guard lock(published_mutex_);
+    published_.emplace(message, std::move(done));
+  }
+  natsMsg* sent = message;
+  s = js_PublishMsgAsync(js_, &sent, &options);
+  if (s != NATS_OK) {
+    // Not taken by the library (`sent` is still ours): nothing will acknowledge it.
+    Published failed = take_published(message);
+    natsMsg_Destroy(message);
+    if (failed) failed(nats_error("publish " + subject_text, s), 0, false);
+  }
+}
+
+JetStreamLog::Published JetStreamLog::take_published(const natsMsg* message) {
+  const std::lock_guard lock(published_mutex_);
+  const auto it = published_.find(message);
+  if (it == published_.end()) return nullptr;
+  Published done = std::move(it->second);
+  published_.erase(it);
+  return done;
 }
 
 Status JetStreamLog::last_sequence(std::string_view subject, uint64_t& sequence) {
@@ -227,22 +292,25 @@ Status JetStreamLog::Reader::subscribe() {
   jsSubOptions options;
   jsSubOptions_Init(&options);
   options.Stream = log_.options_.stream.c_str();
+  // Pushed as they are appended (a pull would add a request's round trip to every batch),
+  // in order: after a gap the client library makes the consumer again after the last message
+  // it delivered. Nothing is acknowledged: where a reader is up to is its applier's business
+  // (committed with the state in RocksDB).
+  options.Ordered = true;
   options.Config.DeliverPolicy = js_DeliverByStartSequence;
   options.Config.OptStartSeq = next_;
-  options.Config.FilterSubject = subject_.c_str();
-  // Nothing is acknowledged: where a reader is up to is its applier's business (committed
-  // with the state in RocksDB), and acks would cost a round trip per batch.
-  options.Config.AckPolicy = js_AckNone;
-  // The servers drop an ephemeral consumer nobody fetched from for this long; the reader
-  // makes a new one from where it was when that happens.
-  options.Config.InactiveThreshold = nanoseconds(std::chrono::seconds(30));
+  options.Config.Heartbeat = nanoseconds(kHeartbeat);
   jsErrCode code = static_cast<jsErrCode>(0);
-  const natsStatus s = js_PullSubscribe(&subscription_, log_.js_, subject_.c_str(), nullptr,
-                                        nullptr, &options, &code);
+  const natsStatus s =
+      js_SubscribeSync(&subscription_, log_.js_, subject_.c_str(), nullptr, &options, &code);
   if (s != NATS_OK) {
     subscription_ = nullptr;
     return nats_error("subscribe " + subject_, s, code);
   }
+  // Flow control bounds what the servers send ahead; these only keep the client library from
+  // dropping what they did send while the applier is busy.
+  natsSubscription_SetPendingLimits(subscription_, 1 << 20, 1 << 30);
+  last_message_ = std::chrono::steady_clock::now();
   return Status::ok_status();
 }
 
@@ -259,27 +327,40 @@ Status JetStreamLog::Reader::fetch(size_t max, std::chrono::milliseconds wait,
   if (subscription_ == nullptr) {
     if (Status s = subscribe(); !s.ok()) return s;
   }
-  // nats.c's Fetch asks for what is there now first and long-polls only when nothing is, so
-  // it returns as soon as there is something (a single pull for a whole batch would wait out
-  // its expiry unless the batch filled).
-  natsMsgList list{};
-  jsErrCode code = static_cast<jsErrCode>(0);
-  const natsStatus s = natsSubscription_Fetch(&list, subscription_, static_cast<int>(max),
-                                              std::max<int64_t>(wait.count(), 1), &code);
-  if (s == NATS_TIMEOUT) return check_consumer();
-  if (s != NATS_OK) {
-    // The consumer may be gone (a server restarted, or it idled out): start again from `next_`.
-    unsubscribe();
-    return nats_error("fetch " + subject_, s, code);
+  // The first message waits up to `wait`; what else is already here comes with it.
+  int64_t timeout = std::max<int64_t>(wait.count(), 1);
+  while (out.size() < max) {
+    natsMsg* message = nullptr;
+    const natsStatus s = natsSubscription_NextMsg(&message, subscription_, timeout);
+    if (s == NATS_TIMEOUT) break;
+    if (s != NATS_OK) {
+      // Missed heartbeats, a slow consumer, the connection gone: start again from `next_`
+      // (what this call took so far is returned, and `next_` is after it).
+      unsubscribe();
+      if (!out.empty()) return Status::ok_status();
+      return nats_error("read " + subject_, s);
+    }
+    if (Status status = take(message, out); !status.ok()) {
+      unsubscribe();
+      if (!out.empty()) return Status::ok_status();
+      return status;
+    }
+    timeout = 0;
   }
-  return take(list, out);
+  if (!out.empty()) {
+    last_message_ = std::chrono::steady_clock::now();
+    return Status::ok_status();
+  }
+  return check_consumer();
 }
 
 Status JetStreamLog::Reader::check_consumer() {
-  // An ephemeral consumer lives on one server; when that server goes away a fetch only times
-  // out, for ever. While nothing comes, ask now and then whether the consumer still exists.
+  // A consumer lives on one server; the heartbeats tell the client library when it is gone,
+  // but only as long as the connection is up. While nothing comes, ask now and then.
   const auto now = std::chrono::steady_clock::now();
-  if (now - last_check_ < std::chrono::seconds(1)) return Status::ok_status();
+  if (now - last_message_ < kHeartbeat * 2 || now - last_check_ < std::chrono::seconds(1)) {
+    return Status::ok_status();
+  }
   last_check_ = now;
   jsConsumerInfo* info = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
@@ -292,22 +373,15 @@ Status JetStreamLog::Reader::check_consumer() {
   return nats_error("consumer of " + subject_ + " is gone", s, code);
 }
 
-Status JetStreamLog::Reader::take(natsMsgList& list, std::vector<LogMessage>& out) {
-  // On an error nothing of this fetch is returned and the reader starts again before it: a
-  // caller that drops a failed fetch must not lose the messages already taken from it.
-  const uint64_t first_next = next_;
-  const size_t first_out = out.size();
-  Status status;
-  for (int i = 0; i < list.Count; ++i) {
-    natsMsg* message = list.Msgs[i];
-    jsMsgMetaData* meta = nullptr;
-    if (natsStatus m = natsMsg_GetMetaData(&meta, message); m != NATS_OK) {
-      status = nats_error("metadata", m);
-      break;
-    }
-    const uint64_t sequence = meta->Sequence.Stream;
-    jsMsgMetaData_Destroy(meta);
-    if (sequence < next_) continue;  // a redelivery of what was already returned
+Status JetStreamLog::Reader::take(natsMsg* message, std::vector<LogMessage>& out) {
+  jsMsgMetaData* meta = nullptr;
+  if (natsStatus m = natsMsg_GetMetaData(&meta, message); m != NATS_OK) {
+    natsMsg_Destroy(message);
+    return nats_error("metadata", m);
+  }
+  const uint64_t sequence = meta->Sequence.Stream;
+  jsMsgMetaData_Destroy(meta);
+  if (sequence >= next_) {  // else a redelivery of what was already returned
     LogMessage entry;
     entry.sequence = sequence;
     entry.subject = natsMsg_GetSubject(message);
@@ -319,13 +393,8 @@ Status JetStreamLog::Reader::take(natsMsgList& list, std::vector<LogMessage>& ou
     next_ = sequence + 1;
     out.push_back(std::move(entry));
   }
-  natsMsgList_Destroy(&list);
-  if (!status.ok()) {
-    next_ = first_next;
-    out.resize(first_out);
-    unsubscribe();
-  }
-  return status;
+  natsMsg_Destroy(message);
+  return Status::ok_status();
 }
 
 }  // namespace loyalty::cluster

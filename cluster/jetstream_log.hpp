@@ -11,8 +11,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/status.hpp"
@@ -21,6 +23,7 @@ struct __natsConnection;
 struct __jsCtx;
 struct __natsSubscription;
 struct natsMsgList;
+struct __natsMsg;
 
 namespace loyalty::cluster {
 
@@ -56,11 +59,19 @@ class JetStreamLog {
   Status publish(std::string_view subject, std::string_view msg_id, std::string_view data,
                  uint64_t& sequence, bool& duplicate);
 
+  // The same without waiting: `done` runs on the client library's thread (it must not block)
+  // with the acknowledgement, or an error (the servers refused it, or no acknowledgement came
+  // within the log's timeout: it may still have been appended).
+  using Published = std::function<void(Status status, uint64_t sequence, bool duplicate)>;
+  void publish_async(std::string_view subject, std::string_view msg_id, std::string_view data,
+                     Published done);
+
   // The stream sequence of the subject's newest message; 0 when it has none.
   Status last_sequence(std::string_view subject, uint64_t& sequence);
 
-  // Reads one subject in order from a stream sequence on (an ephemeral pull consumer, made
-  // again from where it was if the servers lose it).
+  // Reads one subject in order from a stream sequence on: an ordered push consumer (the
+  // servers send messages as they are appended, with flow control; the client library makes
+  // the consumer again after a gap), made again from where it was when the servers lose it.
   class Reader {
    public:
     ~Reader();
@@ -77,14 +88,15 @@ class JetStreamLog {
     Reader(JetStreamLog& log, std::string subject, uint64_t next);
     Status subscribe();
     void unsubscribe();
-    // The messages of one fetch appended to `out` (and destroyed).
-    Status take(::natsMsgList& list, std::vector<LogMessage>& out);
+    // One message appended to `out` unless it is a copy of one already returned; destroyed.
+    Status take(__natsMsg* message, std::vector<LogMessage>& out);
     Status check_consumer();
     JetStreamLog& log_;
     std::string subject_;
     uint64_t next_;
     __natsSubscription* subscription_ = nullptr;
     std::chrono::steady_clock::time_point last_check_{};
+    std::chrono::steady_clock::time_point last_message_{};
   };
   Status read(std::string_view subject, uint64_t from_sequence, std::unique_ptr<Reader>& out);
 
@@ -116,6 +128,11 @@ class JetStreamLog {
  private:
   explicit JetStreamLog(LogOptions options) : options_(std::move(options)) {}
   Status ensure_stream();
+  friend struct PublishAcks;  // the client library's acknowledgement handler (the .cpp)
+  Published take_published(const __natsMsg* message);
+
+  std::mutex published_mutex_;
+  std::unordered_map<const __natsMsg*, Published> published_;  // awaiting acknowledgement
 
   LogOptions options_;
   __natsConnection* connection_ = nullptr;

@@ -70,6 +70,8 @@ Status ClusterNode::open(const ClusterConfig& config, std::string url, RocksStor
 ClusterNode::~ClusterNode() {
   stop();
   publisher_.reset();  // publishes what the runtime's last batches made, while the log is up
+  // Before the other members go: an acknowledgement handler may still run while it closes.
+  log_.reset();
 }
 
 Status ClusterNode::start(Runtime& runtime, const std::string& program_digest) {
@@ -284,37 +286,44 @@ void ClusterNode::route(uint32_t partition, LogPayload&& payload, Completion&& d
 
 void ClusterNode::publish_owned(uint32_t partition, std::string id, const std::string& payload,
                                 Completion&& done) {
-  const std::string subject = partition_subject(config_.name, partition);
-  uint64_t token = add_waiter(id, std::move(done));
+  const uint64_t token = add_waiter(id, std::move(done));
   if (token == 0) return;
-  uint64_t sequence = 0;
-  bool duplicate = false;
-  Status status = log_->publish(subject, id, payload, sequence, duplicate);
-  // Its first copy was applied before this request waited for it: put in a copy of its own,
-  // which the engine answers as a replay (a claim: as its owner again). A copy's id is unique
-  // to this run, so JetStream keeps it; were it dropped as well, try again.
-  for (int copies = 0; status.ok() && duplicate && applied_through(partition) >= sequence;
-       ++copies) {
-    std::optional<Completion> mine = take_waiter(id, token);
-    if (!mine) return;  // answered meanwhile by the first copy's application
-    if (copies == 3) {
-      (*mine)(unavailable("the partition's log keeps dropping this request; retry shortly"));
-      return;
-    }
-    id = id.substr(0, id.find("#copy-")) + "#copy-" + run_id_ + "-" +
-         std::to_string(next_request_.fetch_add(1));
-    token = add_waiter(id, std::move(*mine));
-    if (token == 0) return;
-    status = log_->publish(subject, id, payload, sequence, duplicate);
-  }
-  if (!status.ok()) {
-    std::fprintf(stderr, "cluster: %s\n", status.message().c_str());
-    if (std::optional<Completion> mine = take_waiter(id, token)) {
-      (*mine)(unavailable("the partition's log is unavailable; retry shortly"));
-    }
-    return;
-  }
-  metrics_.published.fetch_add(1);
+  publish_attempt(partition, std::move(id), token, std::make_shared<const std::string>(payload), 0);
+}
+
+// Publishes without holding the caller's thread (an HTTP I/O thread, a NATS callback): the
+// request is answered by its application (on_applied), or here when the log refused it.
+void ClusterNode::publish_attempt(uint32_t partition, std::string id, uint64_t token,
+                                  std::shared_ptr<const std::string> payload, int copies) {
+  const std::string subject = partition_subject(config_.name, partition);
+  log_->publish_async(
+      subject, id, *payload,
+      [this, partition, id, token, payload, copies](Status status, uint64_t sequence,
+                                                    bool duplicate) {
+        if (!status.ok()) {
+          std::fprintf(stderr, "cluster: %s\n", status.message().c_str());
+          if (std::optional<Completion> mine = take_waiter(id, token)) {
+            (*mine)(unavailable("the partition's log is unavailable; retry shortly"));
+          }
+          return;
+        }
+        metrics_.published.fetch_add(1);
+        // Its first copy was applied before this request waited for it: put in a copy of its
+        // own, which the engine answers as a replay (a claim: as its owner again). A copy's
+        // id is unique to this run, so JetStream keeps it; were it dropped as well, again.
+        if (!duplicate || applied_through(partition) < sequence) return;
+        std::optional<Completion> mine = take_waiter(id, token);
+        if (!mine) return;  // answered meanwhile by the first copy's application
+        if (copies == 3) {
+          (*mine)(unavailable("the partition's log keeps dropping this request; retry shortly"));
+          return;
+        }
+        std::string copy_id = id.substr(0, id.find("#copy-")) + "#copy-" + run_id_ + "-" +
+                              std::to_string(next_request_.fetch_add(1));
+        const uint64_t copy_token = add_waiter(copy_id, std::move(*mine));
+        if (copy_token == 0) return;
+        publish_attempt(partition, std::move(copy_id), copy_token, payload, copies + 1);
+      });
 }
 
 void ClusterNode::forward(uint32_t partition, const std::string& payload, Completion&& done) {

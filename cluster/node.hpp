@@ -107,6 +107,8 @@ class ClusterNode {
   std::string message_id(const LogPayload& payload);  // its Nats-Msg-Id
   void publish_owned(uint32_t partition, std::string id, const std::string& payload,
                      Completion&& done);
+  void publish_attempt(uint32_t partition, std::string id, uint64_t token,
+                       std::shared_ptr<const std::string> payload, int copies);
   void forward(uint32_t partition, const std::string& payload, Completion&& done);
   void serve_forwarded(uint32_t partition, std::string_view data, const std::string& reply_to);
   // Returns the waiter's token (0: not added, `done` was answered 503: the node is closing).

@@ -144,7 +144,8 @@ TEST_F(ClusterParts, TheLogKeepsEachPartitionsOrderAndDropsARetrysCopy) {
   EXPECT_EQ(last, 0u);
 
   std::unique_ptr<JetStreamLog::Reader> reader;
-  ASSERT_TRUE(log->read("orders.p.1", 0, reader).ok());
+  Status opened_reader = log->read("orders.p.1", 0, reader);
+  ASSERT_TRUE(opened_reader.ok()) << opened_reader.message();
   std::vector<LogMessage> got;
   ASSERT_TRUE(reader->fetch(10, 2000ms, got).ok());
   ASSERT_EQ(got.size(), 2u) << "partition 1 only, without the copy";

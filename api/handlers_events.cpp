@@ -46,7 +46,8 @@ Reply refund_reply(const RefundEvent& ids, const std::string& member_id,
                    const EventResult& result) {
   return reply_from<
       RefundAnswer>(result, "refund " + ids.event_id, [&](const RefundAnswer& answer) -> Reply {
-    const std::string& member = result.member ? result.member->member_id : member_id;
+    // The member the runtime found for it, else the one the request named.
+    const std::string& member = !result.member_id.empty() ? result.member_id : member_id;
     return Success{http::status::ok, refund_response_json(ids, member, answer, result.replayed)};
   });
 }

@@ -12,7 +12,8 @@ enum Flags : uint8_t {
   replayed = 2,
   has_member = 4,
   has_answer = 8,
-  has_claim_owner = 16
+  has_claim_owner = 16,
+  has_member_id = 32
 };
 constexpr uint16_t kErrorCodeLast = static_cast<uint16_t>(ErrorCode::unavailable);
 
@@ -47,6 +48,7 @@ std::string encode_result(const EventResult& result) {
   const bool answered = !std::holds_alternative<std::monostate>(result.answer);
   if (answered) flags |= has_answer;
   if (!result.claim_owner.empty()) flags |= has_claim_owner;
+  if (!result.member_id.empty()) flags |= has_member_id;
   out.push_back(static_cast<char>(flags));
   out.push_back(static_cast<char>(static_cast<uint16_t>(result.rejection.code) >> 8));
   out.push_back(static_cast<char>(static_cast<uint16_t>(result.rejection.code) & 0xff));
@@ -61,6 +63,7 @@ std::string encode_result(const EventResult& result) {
     put_bytes(out, encoder.member(*result.member, result.member->history_head.log_seq));
   }
   if (!result.claim_owner.empty()) put_bytes(out, result.claim_owner);
+  if (!result.member_id.empty()) put_bytes(out, result.member_id);
   return out;
 }
 
@@ -101,6 +104,11 @@ Status decode_result(std::string_view bytes, EventResult& out) {
     std::string_view owner;
     if (!take_bytes(bytes, owner)) return corrupt("truncated");
     out.claim_owner = owner;
+  }
+  if ((flags & has_member_id) != 0) {
+    std::string_view member_id;
+    if (!take_bytes(bytes, member_id)) return corrupt("truncated");
+    out.member_id = member_id;
   }
   if (!bytes.empty()) return corrupt("trailing bytes");
   return Status::ok_status();

@@ -5,7 +5,7 @@
 # brings one back exactly where it was (the nemesis of tests/cluster/ uses that).
 #
 #   scripts/cluster.sh up [--nodes 3] [--dir DIR] [--durability fsync|wal] [--partitions 32]
-#                         [--nats-only]
+#                         [--nats-only] [--no-rate-limits]   (the last: for benchmarks)
 #   scripts/cluster.sh start --dir DIR NAME      # NAME: n1.., nats-1..3, etcd-1
 #   scripts/cluster.sh stop --dir DIR NAME       # SIGTERM, waits for it to exit
 #   scripts/cluster.sh down --dir DIR
@@ -118,6 +118,11 @@ write_node_config() {  # write_node_config DIR NAME
       -e "s|^program = .*|program = \"$root/config/program.toml\"|" \
       -e "s|^durability = .*|durability = \"$(cat "$dir/durability")\"|" \
       "$root/config/server.toml" >"$dir/$name.toml"
+  # A benchmark's load generator is one client at thousands of requests a second.
+  if [[ "$(cat "$dir/no-rate-limits" 2>/dev/null)" == 1 ]]; then
+    sed -i -E 's/^(per_key_rps|per_key_burst|per_member_token_rps|per_member_token_burst) = [0-9]+/\1 = 0/' \
+      "$dir/$name.toml"
+  fi
   cat >>"$dir/$name.toml" <<EOF
 
 [cluster]
@@ -171,7 +176,7 @@ stop_one() {  # stop_one DIR NAME: SIGTERM, then SIGKILL after 20 s; waits until
 }
 
 cmd=${1:-}; shift || true
-nodes=3 dir="" durability=fsync partitions=32 nats_only=0 name=""
+nodes=3 dir="" durability=fsync partitions=32 nats_only=0 no_rate_limits=0 name=""
 while (($#)); do
   case "$1" in
     --nodes) nodes=$2; shift 2 ;;
@@ -179,6 +184,7 @@ while (($#)); do
     --durability) durability=$2; shift 2 ;;
     --partitions) partitions=$2; shift 2 ;;
     --nats-only) nats_only=1; shift ;;
+    --no-rate-limits) no_rate_limits=1; shift ;;
     -*) usage ;;
     *) name=$1; shift ;;
   esac
@@ -191,6 +197,7 @@ case "$cmd" in
     [[ ! -f "$dir/ports" ]] || { echo "cluster.sh: $dir already holds a cluster" >&2; exit 1; }
     echo "$durability" >"$dir/durability"
     echo "$partitions" >"$dir/partitions"
+    echo "$no_rate_limits" >"$dir/no-rate-limits"
     names=(etcd-1 etcd-1-peer)
     for j in 1 2 3; do names+=("nats-$j" "nats-$j-cluster" "nats-$j-monitor"); done
     if ((!nats_only)); then for n in $(seq "$nodes"); do names+=("n$n"); done; fi

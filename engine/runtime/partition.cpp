@@ -173,6 +173,7 @@ Status Runtime::Partition::decide_claim(Work& work) {
 Status Runtime::Partition::decide(const ProgramVersion& program, Work& work) {
   Event& event = work.request->event;
   const std::string& member_id = event.member_id();
+  work.result.member_id = member_id;
   std::optional<MemberState>* slot = nullptr;
   Status status = load(member_id, slot);
   if (!status.ok()) return status;

@@ -47,6 +47,9 @@ struct EventResult {
   Answer answer;
   std::optional<MemberState> member;        // the member after the event (sign-ups answer with it)
   std::vector<Notification> notifications;  // durable changes to push to subscribers
+  // The member the event was decided for: the runtime (or the cluster) finds a refund's or a
+  // hold action's member, so the client may not know it ("" when the event never got there).
+  std::string member_id;
   // A cluster claim's (ClaimAsk): the member the key belongs to after it ("" when none).
   std::string claim_owner;
 };

@@ -203,6 +203,7 @@ class ClusterTest(unittest.TestCase):
             refunded = self.retrying(lambda: node.request("POST", "/v1/events/refund", refund,
                                                           key=harness.POS_KEY))
             self.assertEqual(refunded.status, 200, refunded)
+            self.assertEqual(refunded.json["member_id"], a, "found by the purchase's claim")
             self.assertFalse(refunded.json["replayed"])
             self.acknowledged[a] -= refunded.json["points_reversed"]
         self.assertEqual(refunded.json["remaining_minor"], 6400 - 300, "one purchase, three parts")

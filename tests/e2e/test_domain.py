@@ -330,6 +330,7 @@ class Domain(unittest.TestCase):
         replay = part("rp-r2", 3333, 19)
         self.assertEqual(replay.status, 200, replay)
         self.assertTrue(replay.json["replayed"])
+        self.assertEqual(replay.json["member_id"], member)
         self.assertEqual(replay.json["points_reversed"], 33)
         self.assert_problem(part("rp-r2", 3000, 19), 409, "idempotency_conflict")
         self.assertEqual(self.balance(member)["available"], 0)

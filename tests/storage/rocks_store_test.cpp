@@ -894,6 +894,10 @@ TEST(ClusterResultCodec, ResultsCrossBetweenNodesWhole) {
   claimed.claim_owner = "m-7";
   expect_ok(cluster::decode_result(cluster::encode_result(claimed), decoded));
   EXPECT_EQ(decoded.claim_owner, "m-7");
+  EventResult refunded;  // the member a refund was found to be of
+  refunded.member_id = "m-8";
+  expect_ok(cluster::decode_result(cluster::encode_result(refunded), decoded));
+  EXPECT_EQ(decoded.member_id, "m-8");
 
   const EventResult failed = storage_failure(Status::error(Code::io_error, "/data/000123.log"));
   expect_ok(cluster::decode_result(cluster::encode_result(failed), decoded));

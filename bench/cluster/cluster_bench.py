@@ -46,6 +46,7 @@ def seed(ports, members):
     def sign_up(i):
         port = ports[i % len(ports)]
         body = json.dumps({"member_id": f"m-{i}"}).encode()
+        last = None
         for _ in range(100):
             request = urllib.request.Request(
                 f"http://127.0.0.1:{port}/v1/members", data=body, method="POST",
@@ -56,14 +57,36 @@ def seed(ports, members):
                     if response.status == 201:
                         return
             except urllib.error.HTTPError as error:
-                if error.code in (201, 409):  # 409: a retry after an answer that was lost
+                if error.code == 409:  # a retry after an answer that was lost
                     return
+                last = f"{error.code} {error.read()[:300]!r}"
                 if error.code != 503:
-                    raise
+                    raise RuntimeError(f"m-{i}: {last}") from error
+            except OSError as error:  # a connection the server closed under load
+                last = str(error)
             time.sleep(0.1)
-        raise RuntimeError(f"m-{i} could not sign up")
+        raise RuntimeError(f"m-{i} could not sign up: {last}")
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         list(pool.map(sign_up, range(members)))
+
+
+def wait_settled(ports, seconds=120):
+    """Until every node names the same owner for every partition twice in a row, a second
+    apart: just after `up`, partitions still move to their preferred nodes one at a time."""
+    def owners(port):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/cluster", headers={
+            "Authorization": "Bearer loyalty-dev-admin-key"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return [p["owner"] for p in json.load(response)["partitions"]]
+    deadline, last = time.time() + seconds, None
+    while time.time() < deadline:
+        views = [owners(port) for port in ports]
+        if all(None not in v for v in views) and all(v == views[0] for v in views):
+            if views[0] == last:
+                return
+            last = views[0]
+        time.sleep(1)
+    raise RuntimeError("the cluster's partitions did not settle")
 
 
 def wrk_spread(ports, seconds, members, work, name):
@@ -146,6 +169,7 @@ def cluster(args, work):
             kinds.setdefault(kind, []).append(int(pid))
             if kind == "loyaltyd":
                 ports.append(int(url.rsplit(":", 1)[1]))
+        wait_settled(ports)
         seed(ports, args.members)
         before = {kind: cpu_seconds(pids) for kind, pids in kinds.items()}
         peak = wrk_spread(ports, args.seconds, args.members, work, "cluster_peak")

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <span>
 
+#include "cluster/node.hpp"
 #include "engine/runtime/runtime_metrics.hpp"
 
 namespace loyalty::api {
@@ -265,12 +266,62 @@ void RequestObservation::finish(unsigned status) {
   metrics().observe_request(route_, method_, status, elapsed.count());
 }
 
+// Cluster mode: this node's part (docs/cluster.md).
+void render_cluster(std::string& out, const cluster::ClusterNode& node) {
+  const std::vector<cluster::ClusterNode::Applying> applying = node.applying();
+  uint64_t owned = 0, standby = 0;
+  for (const auto& partition : applying) {
+    owned += partition.role == cluster::Role::owner;
+    standby += partition.role == cluster::Role::standby;
+  }
+  append_header(out, "loyalty_cluster_partitions", "gauge",
+                "Partitions this node applies, by its role for them.");
+  append_sample(out, "loyalty_cluster_partitions", label("role", "owner"), owned);
+  append_sample(out, "loyalty_cluster_partitions", label("role", "standby"), standby);
+  append_header(out, "loyalty_cluster_apply_lag_messages", "gauge",
+                "Messages of a partition's log this node has not applied yet.");
+  for (const auto& partition : applying) {
+    append_sample(out, "loyalty_cluster_apply_lag_messages",
+                  label("partition", std::to_string(partition.partition)), partition.lag);
+  }
+  const cluster::NodeMetrics& figures = node.metrics();
+  const std::pair<const char*, uint64_t> counters[] = {
+      {"failovers", node.failovers()},
+      {"published", figures.published.load()},
+      {"forwarded", figures.forwarded.load()},
+      {"claims", figures.claims.load()},
+      {"reads_forwarded", figures.reads_forwarded.load()},
+      {"timed_out", figures.timed_out.load()},
+  };
+  const char* help[] = {
+      "Partitions this node took over from an owner that was gone.",
+      "Messages (events, claims) this node put in a partition's log.",
+      "Events and claims this node sent to another partition owner.",
+      "Claims asked for events this node accepted (client ids, identifiers).",
+      "Member reads this node sent to the owner of the member's partition.",
+      "Requests answered 503 for want of an owner's answer in time.",
+  };
+  for (size_t i = 0; i < std::size(counters); ++i) {
+    const std::string name = std::string("loyalty_cluster_") + counters[i].first + "_total";
+    append_header(out, name, "counter", help[i]);
+    append_sample(out, name, "", counters[i].second);
+  }
+  append_header(out, "loyalty_cluster_publish_duration_seconds", "histogram",
+                "From a publish to the stream's acknowledgement (replicated), in seconds.");
+  append_fixed_histogram(out, "loyalty_cluster_publish_duration_seconds", figures.publish_seconds);
+  append_header(out, "loyalty_cluster_log_connected", "gauge",
+                "1 while this node is connected to a NATS server, else 0.");
+  append_sample(out, "loyalty_cluster_log_connected", "",
+                static_cast<uint64_t>(node.log_connected()));
+}
+
 HttpResponse handle_metrics(const ApiContext& context) {
   std::string body;
   body.reserve(16 * 1024);
   metrics().render(body);
   if (context.runtime != nullptr) render_runtime(body, *context.runtime);
   if (context.store != nullptr) render_storage(body, *context.store);
+  if (context.cluster != nullptr) render_cluster(body, *context.cluster);
   HttpResponse response{http::status::ok, 11};
   response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   response.body() = std::move(body);

@@ -380,6 +380,7 @@ Status JetStreamLog::Reader::take(natsMsg* message, std::vector<LogMessage>& out
     return nats_error("metadata", m);
   }
   const uint64_t sequence = meta->Sequence.Stream;
+  pending_ = meta->NumPending;
   jsMsgMetaData_Destroy(meta);
   if (sequence >= next_) {  // else a redelivery of what was already returned
     LogMessage entry;

@@ -82,6 +82,9 @@ class JetStreamLog {
     // makes a new consumer from where it was on the next call.
     Status fetch(size_t max, std::chrono::milliseconds wait, std::vector<LogMessage>& out);
     uint64_t next_sequence() const { return next_; }
+    // Messages of the subject after the last one returned, as the servers counted them when
+    // they sent it (0 before the first): how far this reader is behind the log.
+    uint64_t pending() const { return pending_; }
 
    private:
     friend class JetStreamLog;
@@ -94,6 +97,7 @@ class JetStreamLog {
     JetStreamLog& log_;
     std::string subject_;
     uint64_t next_;
+    uint64_t pending_ = 0;
     __natsSubscription* subscription_ = nullptr;
     std::chrono::steady_clock::time_point last_check_{};
     std::chrono::steady_clock::time_point last_message_{};

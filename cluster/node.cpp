@@ -296,10 +296,13 @@ void ClusterNode::publish_owned(uint32_t partition, std::string id, const std::s
 void ClusterNode::publish_attempt(uint32_t partition, std::string id, uint64_t token,
                                   std::shared_ptr<const std::string> payload, int copies) {
   const std::string subject = partition_subject(config_.name, partition);
+  const auto started = SteadyClock::now();
   log_->publish_async(
       subject, id, *payload,
-      [this, partition, id, token, payload, copies](Status status, uint64_t sequence,
-                                                    bool duplicate) {
+      [this, partition, id, token, payload, copies, started](Status status, uint64_t sequence,
+                                                             bool duplicate) {
+        metrics_.publish_seconds.record(
+            std::chrono::duration<double>(SteadyClock::now() - started).count());
         if (!status.ok()) {
           std::fprintf(stderr, "cluster: %s\n", status.message().c_str());
           if (std::optional<Completion> mine = take_waiter(id, token)) {
@@ -536,6 +539,15 @@ uint64_t ClusterNode::applied_through(uint32_t partition) const {
   }
   uint64_t committed = 0;  // not applying it now: what this node's store committed of it
   return store_.applied_sequence(partition, committed).ok() ? committed : 0;
+}
+
+std::vector<ClusterNode::Applying> ClusterNode::applying() const {
+  std::vector<Applying> out;
+  const std::lock_guard lock(appliers_mutex_);
+  for (const auto& [partition, applier] : appliers_) {
+    out.push_back({partition, role(partition), applier->lag()});
+  }
+  return out;
 }
 
 uint64_t ClusterNode::failovers() const { return ownership_ ? ownership_->failovers() : 0; }

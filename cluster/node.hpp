@@ -33,11 +33,14 @@
 #include "cluster/ownership.hpp"
 #include "cluster/partition_applier.hpp"
 #include "engine/runtime/runtime.hpp"
+#include "engine/runtime/runtime_metrics.hpp"
 #include "storage/rocks_store.hpp"
 
 namespace loyalty::cluster {
 
 struct NodeMetrics {
+  // From a publish to its acknowledgement by the stream's servers (replicated), in seconds.
+  FixedHistogram<kCommitSecondsBounds.size()> publish_seconds{kCommitSecondsBounds};
   std::atomic<uint64_t> published{0};        // events this node put in a log
   std::atomic<uint64_t> forwarded{0};        // events and claims sent to another owner
   std::atomic<uint64_t> claims{0};           // claims asked (cluster/event_claims.hpp)
@@ -83,6 +86,13 @@ class ClusterNode {
   Role role(uint32_t partition) const;
   uint64_t applied_through(uint32_t partition) const;
   uint64_t failovers() const;
+  // The partitions this node applies, with its role and how far behind their logs it is.
+  struct Applying {
+    uint32_t partition = 0;
+    Role role = Role::none;
+    uint64_t lag = 0;  // PartitionApplier::lag
+  };
+  std::vector<Applying> applying() const;
   bool log_connected() const { return log_->connected(); }
   const NodeMetrics& metrics() const { return metrics_; }
 

@@ -103,6 +103,7 @@ void PartitionApplier::run() {
     const bool caught_up = messages.size() < options_.fetch_max && !batch_failed_.load();
     caught_up_.store(caught_up);
     if (!messages.empty()) read_through_ = messages.back().sequence;
+    reader_pending_.store(reader_->pending());
     if (caught_up) {
       const std::lock_guard lock(mutex_);
       end_reached_ = {fetch_started, read_through_};

@@ -46,6 +46,9 @@ class PartitionApplier {
   uint32_t partition() const { return options_.partition; }
   // The stream sequence of the last message whose batch committed here (0: none yet).
   uint64_t applied_through() const { return applied_through_.load(); }
+  // Messages of the partition's log not applied here yet: what the reader has still to
+  // receive (as the servers last counted) and what is queued in the runtime.
+  uint64_t lag() const { return reader_pending_.load() + outstanding_.load(); }
   // Whether the last fetch found nothing more: this node has applied the log to its end.
   bool caught_up() const { return caught_up_.load(); }
   // Whether everything in the log when `since` had passed is applied and committed here: a
@@ -72,6 +75,7 @@ class PartitionApplier {
   std::atomic<uint64_t> applied_through_{0};
   std::atomic<bool> caught_up_{false};
   std::atomic<size_t> outstanding_{0};
+  std::atomic<uint64_t> reader_pending_{0};
   std::atomic<bool> batch_failed_{false};
   mutable std::mutex mutex_;
   std::condition_variable drained_;

@@ -230,6 +230,29 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(refused.returncode, 1, refused.stdout + refused.stderr)
         self.assertIn("403", refused.stderr)
 
+    def test_1c_each_node_reports_its_part_in_metrics(self):
+        self.wait_for_owners()
+        owned, standby, published = 0, 0, 0
+        for node in self.nodes.values():
+            scraped = node.request("GET", "/metrics", key=None)
+            self.assertEqual(scraped.status, 200, scraped)
+            samples = {}
+            for line in scraped.body.splitlines():
+                if line and not line.startswith("#"):
+                    name, value = line.rsplit(" ", 1)
+                    samples[name] = float(value)
+            owned += samples['loyalty_cluster_partitions{role="owner"}']
+            standby += samples['loyalty_cluster_partitions{role="standby"}']
+            published += samples["loyalty_cluster_published_total"]
+            self.assertEqual(samples["loyalty_cluster_log_connected"], 1)
+            self.assertIn("loyalty_cluster_publish_duration_seconds_count", samples)
+            lags = [v for k, v in samples.items()
+                    if k.startswith("loyalty_cluster_apply_lag_messages{")]
+            self.assertTrue(lags, "a lag per partition the node applies")
+        self.assertEqual(owned, PARTITIONS, "each partition owned by one node")
+        self.assertEqual(standby, PARTITIONS, "one standby each (three nodes)")
+        self.assertGreater(published, 0)
+
     def test_2_a_killed_owners_partitions_answer_again_within_the_lease_plus_2s(self):
         owners = self.wait_for_owners()
         victim_name = sorted(set(owners.values()))[0]  # a node that owns something

@@ -4,9 +4,14 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/pchars.hpp>
+#include <chrono>
+#include <future>
 #include <sstream>
 
 #include "api/problem.hpp"
+#include "api/responses.hpp"
 #include "cluster/node.hpp"
 
 namespace loyalty::api {
@@ -116,6 +121,67 @@ std::optional<Deferred> ClusterReads::elsewhere(std::string_view member_id,
                          respond(response ? std::move(*response) : no_owner_serving());
                        });
   }};
+}
+
+Status ClusterReads::latest_seq(const std::string& member_id, std::optional<uint64_t>& latest) {
+  latest.reset();
+  if (node_.serves_reads(member_partition(member_id, node_.config().partitions))) {
+    std::optional<MemberState> member;
+    if (Status status = context_.store->load_member(member_id, member); !status.ok()) {
+      return status;
+    }
+    if (member) latest = member->next_notification_seq - 1;
+    return Status::ok_status();
+  }
+  std::vector<Notification> none;
+  return owners_feed(member_id, 0, 0, latest, none);
+}
+
+Status ClusterReads::notifications(const std::string& member_id, uint64_t after_seq, size_t limit,
+                                   std::vector<Notification>& out) {
+  out.clear();
+  if (node_.serves_reads(member_partition(member_id, node_.config().partitions))) {
+    return context_.store->read_notifications(member_id, after_seq, limit, out);
+  }
+  std::optional<uint64_t> latest;
+  return owners_feed(member_id, after_seq, limit, latest, out);
+}
+
+Status ClusterReads::owners_feed(const std::string& member_id, uint64_t after_seq, size_t limit,
+                                 std::optional<uint64_t>& latest, std::vector<Notification>& out) {
+  const auto unavailable = [](const std::string& why) {
+    return Status::error(Status::Code::busy, "the member's partition owner: " + why);
+  };
+  HttpRequest request{http::verb::get,
+                      "/v1/members/" + boost::urls::encode(member_id, boost::urls::pchars) +
+                          "/notifications?after_seq=" + std::to_string(after_seq) +
+                          "&limit=" + std::to_string(limit),
+                      11};
+  // The subscriber was authorized by this node; the owner reads for it as the cluster.
+  Principal cluster;
+  cluster.name = "cluster";
+  cluster.role = Role::admin;
+  auto answer = std::make_shared<std::promise<std::optional<std::string>>>();
+  std::future<std::optional<std::string>> answered = answer->get_future();
+  node_.forward_read(
+      member_partition(member_id, node_.config().partitions),
+      encode_forwarded_read(request, cluster),
+      [answer](std::optional<std::string> response) { answer->set_value(std::move(response)); });
+  // The node answers every forwarded read (nullopt at its deadline at the latest).
+  const std::optional<std::string> bytes = answered.get();
+  if (!bytes) return unavailable("no owner serves it this moment");
+  const std::optional<HttpResponse> response = decode_forwarded_response(*bytes);
+  if (!response) return unavailable("an answer this node cannot read");
+  if (response->result() == http::status::not_found) return Status::ok_status();  // no member
+  if (response->result() != http::status::ok) {
+    return unavailable("answered " + std::to_string(response->result_int()));
+  }
+  uint64_t newest = 0;
+  if (!parse_notifications_json(response->body(), newest, out)) {
+    return unavailable("an answer this node cannot read");
+  }
+  latest = newest;
+  return Status::ok_status();
 }
 
 void ClusterReads::serve(std::string_view forwarded,

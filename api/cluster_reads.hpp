@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "api/auth.hpp"
+#include "api/feed_reads.hpp"
 #include "api/router.hpp"
 
 namespace loyalty::cluster {
@@ -21,7 +22,7 @@ class ClusterNode;
 
 namespace loyalty::api {
 
-class ClusterReads {
+class ClusterReads final : public FeedReads {
  public:
   // `context` is what a forwarded read runs with here; installs itself as `node`'s read
   // server. Both outlive this object's use (the node stops before the API goes).
@@ -32,8 +33,17 @@ class ClusterReads {
   std::optional<Deferred> elsewhere(std::string_view member_id, const HttpRequest& request,
                                     const std::optional<Principal>& principal);
 
+  // FeedReads: from this node's store while it serves the member's partition, else from the
+  // partition's owner.
+  Status latest_seq(const std::string& member_id, std::optional<uint64_t>& latest) override;
+  Status notifications(const std::string& member_id, uint64_t after_seq, size_t limit,
+                       std::vector<Notification>& out) override;
+
  private:
   void serve(std::string_view forwarded, std::function<void(std::optional<std::string>)> reply);
+  // GET /v1/members/{id}/notifications of the member's owner, waited for here.
+  Status owners_feed(const std::string& member_id, uint64_t after_seq, size_t limit,
+                     std::optional<uint64_t>& latest, std::vector<Notification>& out);
 
   cluster::ClusterNode& node_;
   ApiContext context_;

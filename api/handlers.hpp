@@ -26,6 +26,10 @@ HttpResponse handle_ledger(const ApiContext& context, std::string_view member_id
                            boost::urls::params_view params);
 // GET /v1/members/{member_id}/referrals
 HttpResponse handle_referrals(const ApiContext& context, std::string_view member_id);
+// GET /v1/members/{id}/notifications?after_seq=&limit=: the member's feed as the WebSocket
+// pushes it, for catching up without a socket (and for a cluster node catching a subscriber up).
+HttpResponse handle_notifications(const ApiContext& context, std::string_view member_id,
+                                  boost::urls::params_view params);
 
 // POST /v1/events/purchase (pos keys only for their stores).
 RouteResult handle_purchase(const ApiContext& context, const HttpRequest& request,

@@ -18,6 +18,7 @@ constexpr size_t kLedgerLimitMax = 500;  // api.md
 // Referees listed by GET …/referrals. Sign-ups with a code are not capped by the program, so
 // the list is; rewarded_count still counts them all.
 constexpr size_t kReferralsListedMax = 1000;
+constexpr size_t kNotificationsLimitDefault = 100;
 
 HttpResponse member_not_found() {
   return problem_response(ErrorCode::not_found, "no member with this id", "member_id");
@@ -207,6 +208,46 @@ HttpResponse handle_referrals(const ApiContext& context, std::string_view member
     return problem_response(storage_problem(status, "read_referrals"));
   }
   return json_response(http::status::ok, referrals_json(*member, links, kReferralsListedMax));
+}
+
+HttpResponse handle_notifications(const ApiContext& context, std::string_view member_id,
+                                  boost::urls::params_view params) {
+  uint64_t after_seq = 0;
+  size_t limit = kNotificationsLimitDefault;
+  for (const boost::urls::param param : params) {
+    uint64_t number = 0;
+    if (param.key == "after_seq") {
+      if (!parse_decimal(param.value, number)) {
+        return problem_response(ErrorCode::invalid_request,
+                                "after_seq must be a non-negative integer", "after_seq");
+      }
+      after_seq = number;
+    } else if (param.key == "limit") {
+      if (!parse_decimal(param.value, number) || number > kLedgerLimitMax) {
+        return problem_response(ErrorCode::invalid_request,
+                                "limit must be an integer from 0 to 500", "limit");
+      }
+      limit = static_cast<size_t>(number);
+    } else {
+      return problem_response(ErrorCode::invalid_request,
+                              "unknown query parameter; use after_seq or limit", param.key);
+    }
+  }
+  std::optional<MemberState> member;
+  std::optional<ExpirySchedule> schedule;
+  if (std::optional<HttpResponse> refusal =
+          load_member_for_view(context, member_id, member, schedule)) {
+    return std::move(*refusal);
+  }
+  std::vector<Notification> found;
+  if (limit > 0) {
+    if (Status status = context.store->read_notifications(member_id, after_seq, limit, found);
+        !status.ok()) {
+      return problem_response(storage_problem(status, "read_notifications"));
+    }
+  }
+  return json_response(http::status::ok,
+                       notifications_json(member_id, member->next_notification_seq - 1, found));
 }
 
 }  // namespace loyalty::api

@@ -3,6 +3,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/value_to.hpp>
 
 namespace loyalty::api {
 namespace json = boost::json;
@@ -103,6 +104,50 @@ json::object ledger_page_json(std::string_view member_id, const LedgerPage& page
   else
     body["next_cursor"] = nullptr;
   return body;
+}
+
+}  // namespace loyalty::api
+
+namespace loyalty::api {
+
+boost::json::object notifications_json(std::string_view member_id, uint64_t latest_seq,
+                                       const std::vector<Notification>& notifications) {
+  boost::json::array items;
+  items.reserve(notifications.size());
+  for (const Notification& n : notifications) {
+    items.push_back(boost::json::object{{"seq", n.seq},
+                                        {"type", n.type},
+                                        {"points", n.points},
+                                        {"reference", n.reference},
+                                        {"at", format_rfc3339(n.at)}});
+  }
+  return boost::json::object{
+      {"member_id", member_id}, {"latest_seq", latest_seq}, {"notifications", std::move(items)}};
+}
+
+bool parse_notifications_json(std::string_view body, uint64_t& latest_seq,
+                              std::vector<Notification>& notifications) {
+  try {
+    const boost::json::object object = boost::json::parse(body).as_object();
+    latest_seq = boost::json::value_to<uint64_t>(object.at("latest_seq"));
+    notifications.clear();
+    for (const boost::json::value& item : object.at("notifications").as_array()) {
+      const boost::json::object& fields = item.as_object();
+      Notification n;
+      n.seq = boost::json::value_to<uint64_t>(fields.at("seq"));
+      n.type = boost::json::value_to<std::string>(fields.at("type"));
+      n.points = boost::json::value_to<Points>(fields.at("points"));
+      n.reference = boost::json::value_to<std::string>(fields.at("reference"));
+      const std::optional<TimeMs> at =
+          parse_rfc3339(boost::json::value_to<std::string>(fields.at("at")));
+      if (!at) return false;
+      n.at = *at;
+      notifications.push_back(std::move(n));
+    }
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 }  // namespace loyalty::api

@@ -64,6 +64,16 @@ boost::json::object referrals_json(const MemberState& referrer,
                                    const std::vector<ReferralLink>& links, size_t listed_max);
 std::string_view referral_status_name(ReferralStatus status);
 
+// {member_id, latest_seq, notifications: [{seq, type, points, reference, at}]}: a member's
+// feed after a seq (GET /v1/members/{id}/notifications), oldest first; latest_seq is the
+// member's newest notification's (0: none yet).
+boost::json::object notifications_json(std::string_view member_id, uint64_t latest_seq,
+                                       const std::vector<Notification>& notifications);
+// Reads it back (a cluster node catching a WebSocket subscriber up from the owner's answer);
+// false when `body` is not such an object.
+bool parse_notifications_json(std::string_view body, uint64_t& latest_seq,
+                              std::vector<Notification>& notifications);
+
 // {entries: [{id: "<member_id>:<seq>", seq, type, points, at, reference, rule,
 //  program_version, balance_after}], next_cursor: "<seq>" | null}.
 boost::json::object ledger_page_json(std::string_view member_id, const LedgerPage& page);

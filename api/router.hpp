@@ -31,6 +31,7 @@ namespace loyalty::api {
 
 class NotificationHub;
 class ClusterReads;
+class FeedReads;
 
 // The services the handlers use. Copied into asynchronous completions, so it holds pointers.
 struct ApiContext {
@@ -45,6 +46,8 @@ struct ApiContext {
   // single mode.
   const cluster::ClusterNode* cluster = nullptr;
   ClusterReads* cluster_reads = nullptr;
+  // Where WebSocket subscriptions read a member's feed; none: the store (single mode).
+  FeedReads* feed = nullptr;
 };
 
 // Delivers the response of an asynchronous step. Called exactly once, from any thread (a

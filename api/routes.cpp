@@ -19,6 +19,9 @@ RouteResult lookup(const RouteCall& c) { return handle_lookup(c.context, c.query
 RouteResult get_member(const RouteCall& c) { return handle_get_member(c.context, c.params[0]); }
 RouteResult ledger(const RouteCall& c) { return handle_ledger(c.context, c.params[0], c.query); }
 RouteResult referrals(const RouteCall& c) { return handle_referrals(c.context, c.params[0]); }
+RouteResult notifications(const RouteCall& c) {
+  return handle_notifications(c.context, c.params[0], c.query);
+}
 RouteResult redemption(const RouteCall& c) {
   return handle_redemption(c.context, c.request, c.params[0]);
 }
@@ -68,6 +71,8 @@ constexpr std::array kRoutes{
               Placement::member_partition},
     RouteSpec{verb::get, "/v1/members/{member_id}/referrals", Access::member_read, kApp, referrals,
               Placement::member_partition},
+    RouteSpec{verb::get, "/v1/members/{member_id}/notifications", Access::member_read, kAnyKey,
+              notifications, Placement::member_partition},
     RouteSpec{verb::post, "/v1/members/{member_id}/redemptions", Access::keys, kAnyKey, redemption},
     RouteSpec{verb::post, "/v1/members/{member_id}/adjustments", Access::keys, kAdmin, adjustment},
     RouteSpec{verb::post, "/v1/quotes", Access::keys, kAnyKey, quote},

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "api/event_intake.hpp"
+#include "api/feed_reads.hpp"
 #include "api/handlers.hpp"
 #include "api/handlers_events.hpp"
 #include "api/log.hpp"
@@ -223,16 +224,23 @@ void WsSession<Stream>::subscribe(ws::SubscribeOp&& op) {
   // Registered before the latest seq is read: a notification committed in between is either
   // in the store when it is read or pushed afterwards (and then a duplicate, dropped by seq).
   hub->subscribe(member_id, this->shared_from_this());
-  std::optional<MemberState> member;
-  const Status status = shared_->context.store->load_member(member_id, member);
-  if (!status.ok() || !member) {
+  std::optional<uint64_t> newest;
+  Status status;
+  if (FeedReads* feed = shared_->context.feed) {
+    status = feed->latest_seq(member_id, newest);
+  } else {
+    std::optional<MemberState> member;
+    status = shared_->context.store->load_member(member_id, member);
+    if (member) newest = member->next_notification_seq - 1;
+  }
+  if (!status.ok() || !newest) {
     if (!known) hub->unsubscribe(member_id, this);
     const Problem problem =
         !status.ok() ? storage_problem(status, "subscribe")
                      : make_problem(ErrorCode::not_found, "no member with this id", "member_id");
     return enqueue(ws::error_text(problem, member_id), false);
   }
-  const uint64_t latest = member->next_notification_seq - 1;
+  const uint64_t latest = *newest;
   Subscription& subscription = subscriptions_[member_id];
   subscription = Subscription{};
   subscription.last_sent_seq = latest;
@@ -251,8 +259,11 @@ void WsSession<Stream>::continue_catch_up() {
   for (auto& [member_id, subscription] : subscriptions_) {
     while (subscription.catching_up && !closing_ && queue_.size() + page <= backlog_max) {
       std::vector<Notification> found;
-      const Status status = shared_->context.store->read_notifications(
-          member_id, subscription.last_sent_seq, page, found);
+      FeedReads* feed = shared_->context.feed;
+      const Status status =
+          feed != nullptr ? feed->notifications(member_id, subscription.last_sent_seq, page, found)
+                          : shared_->context.store->read_notifications(
+                                member_id, subscription.last_sent_seq, page, found);
       if (!status.ok()) {
         // Told, then carried on live: the client may subscribe again with its after_seq.
         enqueue(ws::error_text(storage_problem(status, "catch-up"), member_id), false);

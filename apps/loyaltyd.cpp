@@ -247,9 +247,15 @@ int run(const Options& options) {
   }
   // Outlives the runtime (its sink) and the server (sessions unsubscribe when they close).
   api::NotificationHub hub;
+  // Cluster mode: the owner of the member's partition sends each notification to every node,
+  // whose hub hands it to its subscribers (ClusterNode::set_feed below).
   Runtime runtime(runtime_options, *store, programs, &api::system_clock_ms,
-                  [&hub](const std::string& member_id, const Notification& notification) {
-                    hub.publish(member_id, notification);  // posts to the sessions; never blocks
+                  [&hub, &node](const std::string& member_id, const Notification& notification) {
+                    if (node) {
+                      node->publish_notification(member_id, notification);
+                    } else {
+                      hub.publish(member_id, notification);  // posts to the sessions; never blocks
+                    }
                   });
 
   api::ApiContext context{&runtime, store.get(), &programs, &api::system_clock_ms, nullptr};
@@ -261,6 +267,10 @@ int run(const Options& options) {
   if (node) {
     cluster_reads = std::make_unique<api::ClusterReads>(*node, context);
     context.cluster_reads = cluster_reads.get();
+    context.feed = cluster_reads.get();
+    node->set_feed([&hub](const std::string& member_id, const Notification& notification) {
+      hub.publish(member_id, notification);
+    });
   }
 
   if (node) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cluster/event_claims.hpp"
+#include "cluster/feed_codec.hpp"
 #include "cluster/log_codec.hpp"
 #include "cluster/result_codec.hpp"
 
@@ -118,6 +119,19 @@ Status ClusterNode::start(Runtime& runtime, const std::string& program_digest) {
       !s.ok()) {
     return s;
   }
+  if (feed_) {
+    if (Status s = log_->subscribe(
+            config_.name + ".feed.>",
+            [this](const std::string&, std::string_view data, const std::string&) {
+              std::string member_id;
+              Notification notification;
+              if (decode_feed(data, member_id, notification).ok()) feed_(member_id, notification);
+            },
+            feed_subscription_);
+        !s.ok()) {
+      return s;
+    }
+  }
   Ownership::Options options;
   options.cluster = config_;
   options.url = url_;
@@ -148,6 +162,7 @@ void ClusterNode::stop() {
   }
   serving.clear();
   inbox_.reset();
+  feed_subscription_.reset();
   if (ownership_) ownership_->leave();  // the object stays: submit() may still ask it (none)
   std::map<uint32_t, std::unique_ptr<PartitionApplier>> appliers;
   {
@@ -423,6 +438,17 @@ void ClusterNode::serve_read(uint32_t partition, std::string_view request,
     return;
   }
   read_server_(request, std::move(reply));
+}
+
+void ClusterNode::publish_notification(const std::string& member_id,
+                                       const Notification& notification) {
+  const uint32_t partition = member_partition(member_id, config_.partitions);
+  if (!ownership_ || ownership_->role(partition) != Role::owner) return;  // the owner tells
+  if (Status s = log_->send(config_.name + ".feed." + std::to_string(partition), "",
+                            encode_feed(member_id, notification));
+      !s.ok()) {
+    std::fprintf(stderr, "cluster: feed: %s\n", s.message().c_str());
+  }
 }
 
 void ClusterNode::publish_follow_up(const Event& follow_up) { publisher_->publish(follow_up); }

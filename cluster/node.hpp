@@ -70,6 +70,14 @@ class ClusterNode {
   // What runs a forwarded read here (the API's router); set before start().
   void set_read_server(ReadServer server) { read_server_ = std::move(server); }
 
+  // WebSocket feeds on every node: the runtime's notification sink calls publish_notification
+  // on every applier; the owner of the member's partition sends it to all nodes (core NATS,
+  // at most once: a subscriber that misses one catches up by after_seq), and each node hands
+  // what it receives to `feed` (its subscribers). Set before start().
+  using Feed = std::function<void(const std::string& member_id, const Notification&)>;
+  void set_feed(Feed feed) { feed_ = std::move(feed); }
+  void publish_notification(const std::string& member_id, const Notification& notification);
+
   // RuntimeOptions::follow_up_sink and ::publish of the log-driven runtime.
   void publish_follow_up(const Event& follow_up);
   void submit(Event&& event, uint64_t request_fingerprint, Completion&& done);
@@ -141,6 +149,8 @@ class ClusterNode {
   std::unique_ptr<Ownership> ownership_;
   NodeMetrics metrics_;
   ReadServer read_server_;
+  Feed feed_;
+  std::unique_ptr<JetStreamLog::Subscription> feed_subscription_;
 
   mutable std::mutex appliers_mutex_;
   std::map<uint32_t, std::unique_ptr<PartitionApplier>> appliers_;

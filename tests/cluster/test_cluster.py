@@ -2,6 +2,7 @@
 loyaltyd nodes on loopback; clients send writes to any node; a node is killed and started
 again; afterwards every node's data folder passes `loyaltyctl verify`.
 (The Jepsen-style nemesis test of issue 16 builds on this; see docs/decisions.md.)"""
+import asyncio
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 import harness  # noqa: E402  (the HTTP helpers of the end-to-end tests)
+import websockets  # noqa: E402
 
 SCRIPT = os.path.join(harness.SOURCE_DIR, "scripts", "cluster.sh")
 PARTITIONS = 8
@@ -229,6 +231,47 @@ class ClusterTest(unittest.TestCase):
         refused = harness.ctl("cluster", "status", "--server", url, "--key", harness.POS_KEY)
         self.assertEqual(refused.returncode, 1, refused.stdout + refused.stderr)
         self.assertIn("403", refused.stderr)
+
+    def test_1d_a_subscriber_on_a_node_without_the_members_partition_gets_its_feed(self):
+        self.wait_for_owners()
+        view = self.cluster(self.nodes["n1"])
+        appliers = {p["partition"]: {p["owner"], *p["standbys"]} for p in view["partitions"]}
+        # A member whose partition n-X neither owns nor stands by for: its store has nothing of
+        # the member, so everything the subscriber gets there comes from the owner.
+        member, far = next((f"f-{i}", n) for i in range(10000) for n in sorted(self.nodes)
+                           if n not in appliers[partition_of(f"f-{i}")])
+        near = self.nodes[next(iter(appliers[partition_of(member)]))]
+        far = self.nodes[far]
+        self.assertEqual(self.sign_up(near, member).status, 201)
+        self.assertEqual(self.buy(near, "f-e-0", member).status, 200)
+
+        async def scenario():
+            uri = f"ws://127.0.0.1:{far.port}/v1/stream"
+            headers = {"Authorization": f"Bearer {harness.APP_KEY}"}
+            async with websockets.connect(uri, extra_headers=headers) as ws:
+                async def receive():
+                    return json.loads(await asyncio.wait_for(ws.recv(), 15))
+                await ws.send(json.dumps({"op": "subscribe", "member_id": member,
+                                          "after_seq": 0}))
+                subscribed = await receive()
+                self.assertEqual(subscribed["op"], "subscribed", subscribed)
+                latest = subscribed["seq"]
+                self.assertGreaterEqual(latest, 1, "the owner's newest seq")
+                caught_up = [await receive() for _ in range(latest)]
+                self.assertEqual([p["seq"] for p in caught_up], list(range(1, latest + 1)))
+                self.assertIn("f-e-0", [p["reference"] for p in caught_up])
+                # Live: a purchase through another node reaches this subscriber.
+                loop = asyncio.get_running_loop()
+                answer = await loop.run_in_executor(None, self.buy, near, "f-e-1", member)
+                self.assertEqual(answer.status, 200, answer)
+                pushes = [await receive()]
+                while pushes[-1].get("reference") != "f-e-1":
+                    self.assertLess(len(pushes), 3, pushes)
+                    pushes.append(await receive())
+                self.assertEqual([p["seq"] for p in pushes],
+                                 list(range(latest + 1, latest + 1 + len(pushes))))
+
+        asyncio.run(scenario())
 
     def test_1c_each_node_reports_its_part_in_metrics(self):
         self.wait_for_owners()

@@ -47,6 +47,7 @@ EXPECTED = {
     "GET /v1/members/{member_id}":          (E401, E401, OK, OK, OK, OK, OK, E403, E401),
     "GET /v1/members/{member_id}/ledger":   (E401, E401, OK, OK, OK, OK, OK, E403, E401),
     "GET /v1/members/{member_id}/referrals": (E401, E401, OK, E403, E403, OK, OK, E403, E401),
+    "GET /v1/members/{member_id}/notifications": (E401, E401, OK, OK, OK, OK, OK, E403, E401),
     "POST /v1/members/{member_id}/redemptions": (E401, E401, OK, OK, OK, OK, E403, E403, E401),
     "POST /v1/members/{member_id}/adjustments": (E401, E401, OK, E403, E403, E403, E403, E403,
                                                  E401),
@@ -187,6 +188,8 @@ class RoleTableTest(unittest.TestCase):
                                                    None, 200),
             "GET /v1/members/{member_id}/referrals": ("GET", f"/v1/members/{MEMBER}/referrals",
                                                       None, 200),
+            "GET /v1/members/{member_id}/notifications": (
+                "GET", f"/v1/members/{MEMBER}/notifications?after_seq=0&limit=5", None, 200),
             "POST /v1/members/{member_id}/redemptions": (
                 "POST", f"/v1/members/{MEMBER}/redemptions",
                 j({"redemption_id": f"rd-{c}", "points": 100}), 201),
@@ -427,7 +430,8 @@ class RoleTableTest(unittest.TestCase):
             self.assertTrue(r.headers.get("Allow"), f"{row}: {r}")
             bodies.append(r.body)
         for target in ["/v1/members/nobody", "/v1/members/nobody/ledger?limit=5",
-                       "/v1/members/nobody/referrals", "/v1/holds/nothing",
+                       "/v1/members/nobody/referrals", "/v1/members/nobody/notifications",
+                       "/v1/holds/nothing",
                        "/v1/jobs/expire:1999-01-01T00:00:00Z", "/v1/members/%00",
                        "/v1/members/" + "x" * 200, "/v1/members/role%2F..%2F..%2Fetc",
                        "/v1/nowhere", "/v1/members:lookup?phone=%2B1&card_no=x",

@@ -172,6 +172,41 @@ class Stream(unittest.TestCase):
 
         run(scenario())
 
+    def test_the_feed_over_rest_is_what_the_socket_pushes(self):
+        self.signup("ws-rest")
+        for i in range(3):
+            self.buy(f"ws-rest-{i}", "ws-rest")
+        r = self.server.request("GET", "/v1/members/ws-rest/notifications?after_seq=0&limit=500",
+                                key=APP_KEY)
+        self.assertEqual(r.status, 200, r)
+        feed = r.json
+        self.assertEqual(feed["member_id"], "ws-rest")
+        seqs = [n["seq"] for n in feed["notifications"]]
+        self.assertEqual(seqs, list(range(1, feed["latest_seq"] + 1)))
+        self.assertEqual([n["reference"] for n in feed["notifications"]
+                          if n["type"] == "points.earned"], ["ws-rest-0", "ws-rest-1", "ws-rest-2"])
+        page = self.server.request("GET", f"/v1/members/ws-rest/notifications?after_seq={seqs[0]}"
+                                   "&limit=1", key=APP_KEY).json
+        self.assertEqual([n["seq"] for n in page["notifications"]], [seqs[1]])
+        only_latest = self.server.request("GET", "/v1/members/ws-rest/notifications?limit=0",
+                                          key=APP_KEY).json
+        self.assertEqual((only_latest["latest_seq"], only_latest["notifications"]),
+                         (feed["latest_seq"], []))
+
+        async def scenario():  # the socket's catch-up from 0 gives the same notifications
+            async with StreamClient(self.server) as client:
+                await client.subscribe("ws-rest", after_seq=0)
+                pushed = [await client.receive() for _ in seqs]
+                for push, listed in zip(pushed, feed["notifications"]):
+                    self.assertEqual({k: push[k] for k in listed}, listed)
+
+        run(scenario())
+        for bad in ("after_seq=-1", "limit=501", "cursor=x"):
+            r = self.server.request("GET", f"/v1/members/ws-rest/notifications?{bad}",
+                                    key=APP_KEY)
+            self.assertEqual(r.status, 400, r)
+            self.assertEqual(r.json["errors"][0]["field"], bad.split("=")[0])
+
     def test_catch_up_while_events_keep_coming_has_no_gap_and_no_duplicate(self):
         self.signup("ws-m3")
         for i in range(20):

@@ -193,6 +193,12 @@ void ClusterReads::serve(std::string_view forwarded,
         problem_response(ErrorCode::unavailable, "a forwarded read could not be read")));
     return;
   }
+  // Only reads travel between nodes: whatever else arrives is not from this code.
+  if (request.method() != http::verb::get) {
+    reply(encode_forwarded_response(
+        problem_response(ErrorCode::unavailable, "only reads are answered for another node")));
+    return;
+  }
   RouteResult result = route(context_, request, principal, /*forwarded=*/true);
   if (HttpResponse* response = std::get_if<HttpResponse>(&result)) {
     reply(encode_forwarded_response(std::move(*response)));

@@ -13,7 +13,7 @@
 namespace loyalty::cluster {
 namespace {
 
-enum class Step { member, client_id, referrer, phone, card, referral_code, log };
+enum class Step { member, hold, client_id, referrer, phone, card, referral_code, log };
 
 struct Settling {
   Event event;
@@ -79,6 +79,18 @@ void advance(std::shared_ptr<Settling> settling) {
                 Rejection refused = resolve_member_as(settling->event, owner);
                 if (refused.ok()) return std::nullopt;
                 return refused;
+              });
+          return;
+        }
+        break;
+      case Step::hold:
+        // A hold of a member of another partition is not found by the purchase's appliers
+        // (they read only their own partition): refused here as single mode refuses it there.
+        if (std::optional<std::string> key = purchase_hold_key(event)) {
+          ask(settling, std::move(*key), false,
+              [settling](const std::string& owner) -> std::optional<Rejection> {
+                if (owner.empty() || owner == settling->event.member_id()) return std::nullopt;
+                return hold_not_found();
               });
           return;
         }

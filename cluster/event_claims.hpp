@@ -1,7 +1,7 @@
 // The claims an event needs before its partition's log takes it (docs/decisions.md "Claims"),
 // asked one after another of the keys' home partitions: whose purchase a refund names (or whose
-// hold a hold action names), the client id the event takes, whose referral code a sign-up
-// names, and the sign-up's phone, card and referral code. What they settle completes the
+// hold a hold action or a purchase names), the client id the event takes, whose referral code a
+// sign-up names, and the sign-up's phone, card and referral code. What they settle completes the
 // event, so every applier of its partition decides it without reading other partitions; then
 // `log` takes it. A key that is another member's answers the client at once with the refusal
 // single mode gives, and the event is never logged.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <thread>
 
 namespace loyalty::cluster {
 namespace {
@@ -36,7 +37,12 @@ int64_t nanoseconds(std::chrono::nanoseconds duration) { return duration.count()
 struct PublishAcks {
   static void on_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckErr* error, void* closure) {
     auto* log = static_cast<JetStreamLog*>(closure);
-    JetStreamLog::Published done = log->take_published(message);
+    log->acks_running_.fetch_add(1);
+    struct Leaving {
+      JetStreamLog* log;
+      ~Leaving() { log->acks_running_.fetch_sub(1); }
+    } leaving{log};
+    JetStreamLog::Published done = log->closing_.load() ? nullptr : log->take_published(message);
     natsMsg_Destroy(message);  // ours again once acknowledged (or failed)
     if (!done) return;
     if (error != nullptr) {
@@ -87,7 +93,19 @@ Status JetStreamLog::open(const LogOptions& options, std::unique_ptr<JetStreamLo
 }
 
 JetStreamLog::~JetStreamLog() {
-  if (js_ != nullptr) jsCtx_Destroy(js_);
+  if (js_ != nullptr) {
+    // Acknowledgements still on their way are waited for a moment, then ignored; a handler
+    // already running finishes before anything it uses goes.
+    jsPubOptions options;
+    jsPubOptions_Init(&options);
+    options.MaxWait = 2000;
+    js_PublishAsyncComplete(js_, &options);
+    closing_.store(true);
+    for (int i = 0; i < 500 && acks_running_.load() > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    jsCtx_Destroy(js_);
+  }
   if (connection_ != nullptr) {
     natsConnection_Close(connection_);
     natsConnection_Destroy(connection_);
@@ -293,12 +311,15 @@ Status JetStreamLog::Reader::subscribe() {
   jsSubOptions_Init(&options);
   options.Stream = log_.options_.stream.c_str();
   // Pushed as they are appended (a pull would add a request's round trip to every batch),
-  // in order: after a gap the client library makes the consumer again after the last message
-  // it delivered. Nothing is acknowledged: where a reader is up to is its applier's business
-  // (committed with the state in RocksDB).
-  options.Ordered = true;
+  // with flow control and heartbeats. Not an "ordered" consumer of the client library: that
+  // one makes itself again after a reconnect from the last message it delivered, which for a
+  // reader that had none yet is the log's first message (a whole replay). This reader makes its
+  // consumer again itself, from its own position, on a gap or any error. Nothing is
+  // acknowledged: where a reader is up to is its applier's business (committed with the state).
   options.Config.DeliverPolicy = js_DeliverByStartSequence;
   options.Config.OptStartSeq = next_;
+  options.Config.AckPolicy = js_AckNone;
+  options.Config.FlowControl = true;
   options.Config.Heartbeat = nanoseconds(kHeartbeat);
   jsErrCode code = static_cast<jsErrCode>(0);
   const natsStatus s =
@@ -311,6 +332,7 @@ Status JetStreamLog::Reader::subscribe() {
   // dropping what they did send while the applier is busy.
   natsSubscription_SetPendingLimits(subscription_, 1 << 20, 1 << 30);
   last_message_ = std::chrono::steady_clock::now();
+  delivered_ = 0;
   return Status::ok_status();
 }
 
@@ -380,8 +402,17 @@ Status JetStreamLog::Reader::take(natsMsg* message, std::vector<LogMessage>& out
     return nats_error("metadata", m);
   }
   const uint64_t sequence = meta->Sequence.Stream;
+  const uint64_t delivered = meta->Sequence.Consumer;
   pending_ = meta->NumPending;
   jsMsgMetaData_Destroy(meta);
+  // The consumer numbers what it delivers 1, 2, 3…: a jump is a message lost on the way (a
+  // slow consumer's drop): start again from this reader's own position.
+  if (delivered != delivered_ + 1) {
+    natsMsg_Destroy(message);
+    return Status::error(Status::Code::io_error,
+                         "nats: read " + subject_ + ": a gap in what the consumer delivered");
+  }
+  delivered_ = delivered;
   if (sequence >= next_) {  // else a redelivery of what was already returned
     LogMessage entry;
     entry.sequence = sequence;

@@ -7,6 +7,7 @@
 // Thread-safety: publish() and last_sequence() from any thread; a Reader from one thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -69,9 +70,9 @@ class JetStreamLog {
   // The stream sequence of the subject's newest message; 0 when it has none.
   Status last_sequence(std::string_view subject, uint64_t& sequence);
 
-  // Reads one subject in order from a stream sequence on: an ordered push consumer (the
-  // servers send messages as they are appended, with flow control; the client library makes
-  // the consumer again after a gap), made again from where it was when the servers lose it.
+  // Reads one subject in order from a stream sequence on: a push consumer (the servers send
+  // messages as they are appended, with flow control and heartbeats), made again from where
+  // the reader was after a gap, an error, or when the servers lose it.
   class Reader {
    public:
     ~Reader();
@@ -98,6 +99,7 @@ class JetStreamLog {
     std::string subject_;
     uint64_t next_;
     uint64_t pending_ = 0;
+    uint64_t delivered_ = 0;  // the consumer's sequence of the last message it delivered
     __natsSubscription* subscription_ = nullptr;
     std::chrono::steady_clock::time_point last_check_{};
     std::chrono::steady_clock::time_point last_message_{};
@@ -135,6 +137,8 @@ class JetStreamLog {
   friend struct PublishAcks;  // the client library's acknowledgement handler (the .cpp)
   Published take_published(const __natsMsg* message);
 
+  std::atomic<bool> closing_{false};  // the destructor runs: acknowledgements are ignored
+  std::atomic<int> acks_running_{0};  // handlers running now
   std::mutex published_mutex_;
   std::unordered_map<const __natsMsg*, Published> published_;  // awaiting acknowledgement
 

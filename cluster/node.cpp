@@ -243,12 +243,8 @@ void ClusterNode::on_role(uint32_t partition, Role role) {
     }
     if (serving) serving_[partition].push_back(std::move(serving));
     if (reading) serving_[partition].push_back(std::move(reading));
-    // Reads are served from the moment the applier has applied all the log had by now.
-    if (role == Role::owner) {
-      owner_since_.try_emplace(partition, SteadyClock::now());
-    } else {
-      owner_since_.erase(partition);
-    }
+    // Reads are served once the applier has applied all the log holds now.
+    if (role == Role::owner) appliers_.at(partition)->find_log_end();
   }
   // The housekeeper destroys them: they wait for their threads and callbacks.
   const std::lock_guard lock(appliers_mutex_);
@@ -395,9 +391,7 @@ bool ClusterNode::serves_reads(uint32_t partition) const {
   if (!ownership_ || ownership_->role(partition) != Role::owner) return false;
   const std::lock_guard lock(appliers_mutex_);
   const auto applier = appliers_.find(partition);
-  const auto since = owner_since_.find(partition);
-  return applier != appliers_.end() && since != owner_since_.end() &&
-         applier->second->applied_all_since(since->second);
+  return applier != appliers_.end() && applier->second->applied_log_end();
 }
 
 void ClusterNode::forward_read(uint32_t partition, std::string request, ReadDone done) {

@@ -60,9 +60,9 @@ class ClusterNode {
 
   // Reads (cluster.md: a read sees every write acknowledged before it began) are served by
   // the owner of the member's partition once its applier has applied all the log held when it
-  // became the owner. A node that does not serve them sends the request (in the API's own
-  // encoding) to the owner; `done` gets the owner's answer, or nullopt when no owner serves
-  // it now or none answered in time (503: the client retries).
+  // became the owner (the log's end asked of the servers then). A node that does not serve them
+  // sends the request (in the API's own encoding) to the owner; `done` gets the owner's answer, or
+  // nullopt when no owner serves it now or none answered in time (503: the client retries).
   using ReadDone = std::function<void(std::optional<std::string> response)>;
   using ReadServer = std::function<void(std::string_view request, ReadDone reply)>;
   bool serves_reads(uint32_t partition) const;
@@ -156,7 +156,6 @@ class ClusterNode {
   std::map<uint32_t, std::unique_ptr<PartitionApplier>> appliers_;
   // An owned partition's subscriptions: its forwarded events and claims, and its reads.
   std::map<uint32_t, std::vector<std::unique_ptr<JetStreamLog::Subscription>>> serving_;
-  std::map<uint32_t, std::chrono::steady_clock::time_point> owner_since_;
   // What a role change let go of, destroyed by the housekeeper: joining an applier or draining
   // a subscription takes time the ownership thread (and its keep-alives) must not spend.
   std::vector<std::unique_ptr<PartitionApplier>> gone_appliers_;

@@ -35,9 +35,9 @@ PartitionApplier::~PartitionApplier() {
   wait_for_outstanding();
 }
 
-bool PartitionApplier::applied_all_since(std::chrono::steady_clock::time_point since) const {
-  const std::lock_guard lock(mutex_);
-  return end_reached_.fetch_started >= since && applied_through_.load() >= end_reached_.through;
+void PartitionApplier::find_log_end() {
+  log_end_known_.store(false);
+  log_end_wanted_.store(true);
 }
 
 std::string PartitionApplier::last_error() const {
@@ -94,20 +94,24 @@ void PartitionApplier::run() {
       });
       continue;
     }
-    const auto fetch_started = std::chrono::steady_clock::now();
+    if (log_end_wanted_.exchange(false)) {
+      uint64_t last = 0;
+      if (Status s = log_.last_sequence(subject_, last); s.ok()) {
+        log_end_.store(last);
+        log_end_known_.store(true);
+      } else {
+        log_end_wanted_.store(true);  // asked again next time round
+        pause_after(s);
+        continue;
+      }
+    }
     if (Status s = reader_->fetch(options_.fetch_max, options_.wait, messages); !s.ok()) {
       pause_after(s);  // the reader makes a new consumer from where it was
       continue;
     }
     // Caught up: this fetch took all there was, and nothing failed.
-    const bool caught_up = messages.size() < options_.fetch_max && !batch_failed_.load();
-    caught_up_.store(caught_up);
-    if (!messages.empty()) read_through_ = messages.back().sequence;
+    caught_up_.store(messages.size() < options_.fetch_max && !batch_failed_.load());
     reader_pending_.store(reader_->pending());
-    if (caught_up) {
-      const std::lock_guard lock(mutex_);
-      end_reached_ = {fetch_started, read_through_};
-    }
     for (LogMessage& message : messages) {
       LogPayload payload;
       if (Status s = decode_log_payload(message.data, payload); !s.ok()) {

@@ -51,10 +51,14 @@ class PartitionApplier {
   uint64_t lag() const { return reader_pending_.load() + outstanding_.load(); }
   // Whether the last fetch found nothing more: this node has applied the log to its end.
   bool caught_up() const { return caught_up_.load(); }
-  // Whether everything in the log when `since` had passed is applied and committed here: a
-  // fetch that began after `since` found the end of the log, and what was read before it
-  // has committed. An owner serves reads from then on (they see every acknowledged write).
-  bool applied_all_since(std::chrono::steady_clock::time_point since) const;
+  // Asks the servers (on the applier's thread) where the partition's log ends now; until
+  // this node has applied through there, applied_log_end() is false. Called when the node
+  // becomes the partition's owner: it serves reads only once it has applied every write the
+  // previous owner could have acknowledged.
+  void find_log_end();
+  bool applied_log_end() const {
+    return log_end_known_.load() && applied_through_.load() >= log_end_.load();
+  }
   // The last error that stopped reading for a while ("" when none), for GET /v1/cluster.
   std::string last_error() const;
 
@@ -80,14 +84,9 @@ class PartitionApplier {
   mutable std::mutex mutex_;
   std::condition_variable drained_;
   std::string last_error_;
-  // The last fetch that found the end of the log: when it began, and the last sequence read
-  // by then (under mutex_). read_through_ is the reading thread's own.
-  struct EndReached {
-    std::chrono::steady_clock::time_point fetch_started{};
-    uint64_t through = 0;
-  };
-  EndReached end_reached_;
-  uint64_t read_through_ = 0;
+  std::atomic<bool> log_end_wanted_{false};
+  std::atomic<bool> log_end_known_{false};
+  std::atomic<uint64_t> log_end_{0};
   std::thread thread_;  // last: starts after everything it uses exists
 };
 

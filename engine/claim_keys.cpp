@@ -35,4 +35,10 @@ std::optional<std::string> owner_lookup_key(const Event& event) {
   return std::nullopt;
 }
 
+std::optional<std::string> purchase_hold_key(const Event& event) {
+  const auto* purchase = std::get_if<PurchaseEvent>(&event.body);
+  if (purchase == nullptr || purchase->hold_id.empty()) return std::nullopt;
+  return "h:" + purchase->hold_id;
+}
+
 }  // namespace loyalty

@@ -33,4 +33,7 @@ std::optional<std::string> client_id_claim_key(const Event& event);
 // void (its hold's) belongs to; nullopt for other events.
 std::optional<std::string> owner_lookup_key(const Event& event);
 
+// The key whose owner is the member of the hold a purchase pays with; nullopt without one.
+std::optional<std::string> purchase_hold_key(const Event& event);
+
 }  // namespace loyalty

@@ -146,7 +146,7 @@ Status load_context(PrepareView& view, const Event& event, const std::string& me
   const StoredHold* hold = nullptr;
   if (Status status = view.hold(*hold_id, hold); !status.ok()) return status;
   if ((hold == nullptr && hold_required) || (hold != nullptr && hold->member_id != member_id)) {
-    out.rejection = not_found("hold_id", "no hold with this id");
+    out.rejection = hold_not_found();
     return Status::ok_status();
   }
   if (hold != nullptr) out.context.stored_hold = &hold->hold;
@@ -167,6 +167,8 @@ Rejection identifier_taken(IdentifierKind kind) {
                                                      : "referral_code";
   return {ErrorCode::member_exists, field, std::string("another member has this ") + field};
 }
+
+Rejection hold_not_found() { return not_found("hold_id", "no hold with this id"); }
 
 Rejection no_referral_code_free() {
   return {ErrorCode::unavailable, "", "could not assign a unique referral code"};

@@ -62,6 +62,8 @@ Rejection client_id_taken(EventType kind);
 Rejection identifier_taken(IdentifierKind kind);
 inline constexpr uint32_t kReferralCodeAttemptsMax = 16;
 Rejection no_referral_code_free();
+// A purchase or hold action naming a hold that is missing or another member's.
+Rejection hold_not_found();
 
 // `member` is the member's current state (nullopt: unknown); `fingerprint` is the request's
 // as the client sent it. A sign-up is completed with what was resolved (its referrer, its

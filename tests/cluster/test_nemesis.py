@@ -228,6 +228,10 @@ class NemesisTest(unittest.TestCase):
         self.assertIsNone(nemesis.error, nemesis.error)
         requests = [r for c in clients for r in c.requests]
         acked = sum(1 for r in requests if acknowledged(r["answers"]))
+        # A run where nothing got through, or a fault kind never came, proves nothing.
+        self.assertGreaterEqual(acked, 20 * EVENTS, "too little was acknowledged under faults")
+        if EVENTS >= 4:
+            self.assertEqual(set(nemesis.done), {"kill", "pause", "nats", "etcd"})
         print(f"nemesis: {len(nemesis.done)} faults {sorted(set(nemesis.done))}, "
               f"{len(requests)} requests, {acked} acknowledged", file=sys.stderr)
 

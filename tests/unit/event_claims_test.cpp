@@ -153,6 +153,20 @@ TEST_F(EventClaimsTest, ARefundFindsItsMemberThroughItsPurchasesClaim) {
   EXPECT_EQ(owners_.count("e:p-unknown"), 0u) << "asking whose it is takes nothing";
 }
 
+TEST_F(EventClaimsTest, APurchasePayingWithAnotherMembersHoldIsRefused) {
+  owners_["h:hold-1"] = "m-1";
+  Event paying = purchase("e-h1", "m-2");
+  std::get<PurchaseEvent>(paying.body).hold_id = "hold-1";
+  EXPECT_FALSE(settle(paying).has_value());
+  EXPECT_EQ(result_.rejection.code, ErrorCode::not_found);
+  EXPECT_EQ(result_.rejection.field, "hold_id");
+  EXPECT_EQ(owners_.count("e:e-h1"), 0u) << "refused before its id is claimed";
+
+  Event own = purchase("e-h2", "m-1");
+  std::get<PurchaseEvent>(own.body).hold_id = "hold-1";
+  EXPECT_TRUE(settle(own).has_value()) << "the member's own hold";
+}
+
 TEST_F(EventClaimsTest, AClaimThatDoesNotSettleAnswersWhyAndLogsNothing) {
   unavailable_ = true;
   EXPECT_FALSE(settle(purchase("e-9", "m-1")).has_value());

@@ -39,7 +39,7 @@ wait_for() {  # wait_for DIR NAME SECONDS COMMAND...: until COMMAND succeeds, NA
   local dir=$1 what=$2 seconds=$3; shift 3
   local deadline=$(( $(date +%s) + seconds ))
   until "$@" >/dev/null 2>&1; do
-    if ! pid_alive "$dir/$what.pid"; then
+    if ! started_alive "$dir/$what.pid"; then
       echo "cluster.sh: $what exited; the end of $dir/$what.log:" >&2
       tail -n 5 "$dir/$what.log" >&2 || true
       return 1
@@ -59,6 +59,13 @@ peers = [p for p in meta.get("replicas", []) if p.get("current")]
 sys.exit(0 if meta.get("leader") and len(peers) >= 2 else 1)' && return 0
   done
   return 1
+}
+
+# The process just started from a pid file still runs: before its exec (a busy machine may
+# leave the forked shell a while) or after, but not exited (a zombie has no command line).
+started_alive() {
+  local pid; pid=$(cat "$1" 2>/dev/null) || return 1
+  kill -0 "$pid" 2>/dev/null && [[ -n "$(tr -d '\0' <"/proc/$pid/cmdline" 2>/dev/null)" ]]
 }
 
 # The process of a pid file is alive, and is still one of ours (not a reused pid).

@@ -1,32 +1,16 @@
 #include "cluster/feed_codec.hpp"
 
+#include "cluster/wire_fields.hpp"
 #include "storage/keys.hpp"
 
 namespace loyalty::cluster {
 namespace {
 
+using wire::put_bytes;
+using wire::take_bytes;
+using wire::take_u64;
+
 constexpr uint8_t kFormat = 1;
-
-void put_bytes(std::string& out, std::string_view bytes) {
-  storage::append_u32_be(out, static_cast<uint32_t>(bytes.size()));
-  out.append(bytes);
-}
-
-bool take_bytes(std::string_view& in, std::string& out) {
-  if (in.size() < 4) return false;
-  const uint32_t size = *storage::read_u32_be(in.substr(0, 4));
-  if (in.size() - 4 < size) return false;
-  out.assign(in.substr(4, size));
-  in.remove_prefix(4 + size);
-  return true;
-}
-
-bool take_u64(std::string_view& in, uint64_t& out) {
-  if (in.size() < 8) return false;
-  out = *storage::read_u64_be(in.substr(0, 8));
-  in.remove_prefix(8);
-  return true;
-}
 
 }  // namespace
 

@@ -1,26 +1,16 @@
 #include "cluster/log_codec.hpp"
 
+#include "cluster/wire_fields.hpp"
 #include "storage/keys.hpp"
 #include "storage/record_codec.hpp"
 
 namespace loyalty::cluster {
 namespace {
 
+using wire::put_bytes;
+using wire::take_bytes;
+
 enum class Kind : uint8_t { event = 1, program_activation = 2, claim = 3 };
-
-void put_bytes(std::string& out, std::string_view bytes) {
-  storage::append_u32_be(out, static_cast<uint32_t>(bytes.size()));
-  out.append(bytes);
-}
-
-bool take_bytes(std::string_view& in, std::string& out) {
-  if (in.size() < 4) return false;
-  const uint32_t size = *storage::read_u32_be(in.substr(0, 4));
-  if (in.size() - 4 < size) return false;
-  out.assign(in.substr(4, size));
-  in.remove_prefix(4 + size);
-  return true;
-}
 
 Status corrupt(std::string what) {
   return Status::error(Status::Code::corruption, "cluster log message: " + std::move(what));

@@ -1,10 +1,14 @@
 #include "cluster/result_codec.hpp"
 
+#include "cluster/wire_fields.hpp"
 #include "storage/keys.hpp"
 #include "storage/record_codec.hpp"
 
 namespace loyalty::cluster {
 namespace {
+
+using wire::put_bytes;
+using wire::take_bytes;
 
 constexpr uint8_t kFormat = 1;
 enum Flags : uint8_t {
@@ -16,20 +20,6 @@ enum Flags : uint8_t {
   has_member_id = 32
 };
 constexpr uint16_t kErrorCodeLast = static_cast<uint16_t>(ErrorCode::unavailable);
-
-void put_bytes(std::string& out, std::string_view bytes) {
-  storage::append_u32_be(out, static_cast<uint32_t>(bytes.size()));
-  out.append(bytes);
-}
-
-bool take_bytes(std::string_view& in, std::string_view& out) {
-  if (in.size() < 4) return false;
-  const uint32_t size = *storage::read_u32_be(in.substr(0, 4));
-  if (in.size() - 4 < size) return false;
-  out = in.substr(4, size);
-  in.remove_prefix(4 + size);
-  return true;
-}
 
 Status corrupt(const std::string& what) {
   return Status::error(Status::Code::corruption, "event result: " + what);

@@ -1,5 +1,6 @@
 // The jobs API (admin): POST /v1/jobs queues expire, evaluate_tiers or recalculate on the
-// server's job runner (ops/job_runner.hpp) and answers 202 with the job; GET /v1/jobs/{job_id}
+// server's job runner (ops/job_runner.hpp; in cluster mode cluster/cluster_jobs.hpp) and
+// answers 202 with the job; GET /v1/jobs/{job_id}
 // reads its progress and result, or a recalculation's report as CSV (Accept: text/csv).
 #include <boost/beast/http/field.hpp>
 #include <boost/url/encode.hpp>
@@ -10,7 +11,7 @@
 #include "engine/apply.hpp"
 #include "engine/program_toml.hpp"
 #include "engine/tzdb/os_time_zones.hpp"
-#include "ops/job_runner.hpp"
+#include "ops/job_service.hpp"
 #include "storage/program_versions.hpp"
 
 namespace loyalty::api {
@@ -91,6 +92,10 @@ HttpResponse handle_post_job(const ApiContext& context, const HttpRequest& reque
   JobRecord job;
   bool queued = false;
   if (Status status = context.jobs->submit(spec, job, queued); !status.ok()) {
+    // busy: a job this server cannot run (its message says why), not a storage failure.
+    if (status.code() == Status::Code::busy) {
+      return problem_response(ErrorCode::unavailable, status.message());
+    }
     return problem_response(storage_problem(status, "submit job"));
   }
   HttpResponse response = json_response(http::status::accepted, job_json(job, now));

@@ -1,12 +1,14 @@
 // The program API: GET /v1/program (the active version), PUT /v1/program (admin: store the TOML
-// in the body as a version and activate it at once, no restart), POST /v1/program:validate
-// (admin: the same checks, nothing stored). Bodies are the program.toml text itself.
+// in the body as a version and activate it at once, no restart; in cluster mode through every
+// partition's log, cluster/program_activations.hpp), POST /v1/program:validate (admin: the
+// same checks, nothing stored). Bodies are the program.toml text itself.
 #include <boost/beast/core/string.hpp>
 #include <boost/json/object.hpp>
 #include <mutex>
 
 #include "api/handlers.hpp"
 #include "api/log.hpp"
+#include "cluster/node.hpp"
 #include "engine/program_toml.hpp"
 #include "engine/tzdb/os_time_zones.hpp"
 #include "storage/program_versions.hpp"
@@ -80,15 +82,26 @@ HttpResponse handle_get_program(const ApiContext& context) {
 }
 
 HttpResponse handle_put_program(const ApiContext& context, const HttpRequest& request) {
-  if (context.cluster != nullptr) {
-    // Activating here alone would make this node decide differently from the others: a
-    // version must be activated through every partition's log (issue 16, not built yet).
-    return problem_response(ErrorCode::unavailable,
-                            "program changes are not available in cluster mode yet");
-  }
   std::variant<Program, HttpResponse> program = read_program(request);
   if (auto* refusal = std::get_if<HttpResponse>(&program)) return std::move(*refusal);
   const TimeMs now = context.clock();
+  if (context.cluster != nullptr) {
+    // Numbered in etcd and activated through every partition's log, at one point of each.
+    std::shared_ptr<const ProgramVersion> version;
+    TimeMs activated_at = 0;
+    const Status status = context.cluster->programs().activate(
+        std::move(std::get<Program>(program)), request.body(), now, version, activated_at);
+    if (status.code() == Status::Code::busy) {
+      return problem_response(ErrorCode::unavailable, status.message());
+    }
+    if (!status.ok()) {
+      log_line("program activation: " + status.message());
+      return problem_response(ErrorCode::unavailable,
+                              "the cluster's etcd or NATS did not answer; retry shortly");
+    }
+    log_line("program " + version->label() + " activated on every partition", LogLevel::info);
+    return json_response(http::status::ok, program_json(*version, activated_at));
+  }
   std::lock_guard lock(activation_mutex());
   std::shared_ptr<const ProgramVersion> version;
   if (Status status = add_program_version(*context.store, std::move(std::get<Program>(program)),

@@ -24,7 +24,7 @@ class ClusterNode;
 }  // namespace loyalty::cluster
 
 namespace loyalty::ops {
-class JobRunner;
+class JobService;
 }  // namespace loyalty::ops
 
 namespace loyalty::api {
@@ -41,7 +41,8 @@ struct ApiContext {
   Clock clock;                               // the server's clock (system_clock_ms)
   const std::atomic<bool>* ready = nullptr;  // set by HttpServer: false while starting/draining
   NotificationHub* hub = nullptr;  // WebSocket fan-out (ws_session.hpp); none: no subscriptions
-  ops::JobRunner* jobs = nullptr;  // POST/GET /v1/jobs; none: those answer 503
+  // POST/GET /v1/jobs: the job runner, or in cluster mode the cluster's jobs; none: 503.
+  ops::JobService* jobs = nullptr;
   // Cluster mode: this node (GET /v1/cluster), and where member reads are answered; none in
   // single mode.
   const cluster::ClusterNode* cluster = nullptr;

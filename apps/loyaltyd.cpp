@@ -27,6 +27,7 @@
 #include "api/server_config.hpp"
 #include "api/system_clock.hpp"
 #include "api/tls.hpp"
+#include "cluster/cluster_jobs.hpp"
 #include "cluster/node.hpp"
 #include "engine/program_toml.hpp"
 #include "engine/runtime/program_registry.hpp"
@@ -244,6 +245,9 @@ int run(const Options& options) {
     runtime_options.publish = [&node](Event&& event, uint64_t fingerprint, Completion&& done) {
       node->submit(std::move(event), fingerprint, std::move(done));
     };
+    runtime_options.partition_program = [&node](uint32_t partition) {
+      return node->programs().partition_program(partition);
+    };
   }
   // Outlives the runtime (its sink) and the server (sessions unsubscribe when they close).
   api::NotificationHub hub;
@@ -274,8 +278,7 @@ int run(const Options& options) {
   }
 
   if (node) {
-    if (Status status = node->start(runtime, api::sha256_hex(programs.active()->source_toml));
-        !status.ok()) {
+    if (Status status = node->start(runtime, programs); !status.ok()) {
       say("loyaltyd: cluster: " + status.message());
       node->stop();
       runtime.stop();
@@ -298,43 +301,53 @@ int run(const Options& options) {
     runtime.stop();
     return kExitFailure;
   }
+  // Cluster mode: the cluster's jobs (etcd records, each node running the partitions it owns);
+  // the local runner stays idle there (no job is submitted to it).
+  std::unique_ptr<cluster::ClusterJobs> cluster_jobs;
+  if (node) {
+    cluster_jobs =
+        std::make_unique<cluster::ClusterJobs>(*node, runtime, *store, &api::system_clock_ms);
+    cluster_jobs->start();
+  }
+  ops::JobService& job_service = cluster_jobs ? static_cast<ops::JobService&>(*cluster_jobs) : jobs;
+  // In cluster mode every node's scheduler asks for the same job (its id is what it does), and
+  // the cluster makes it once.
   ops::JobScheduler scheduler(
       config.schedules, &api::system_clock_ms,
       [&programs] { return programs.active()->program.time_zone; },
-      [&jobs](const ops::Schedule& schedule, TimeMs as_of) {
+      [&job_service](const ops::Schedule& schedule, TimeMs as_of) {
         ops::JobSpec spec;
         spec.type = schedule.job;
         spec.as_of = as_of;
         spec.requested_by = "schedule";
         JobRecord job;
         bool queued = false;
-        if (Status status = jobs.submit(spec, job, queued); !status.ok()) {
+        if (Status status = job_service.submit(spec, job, queued); !status.ok()) {
           say("loyaltyd: cannot queue a scheduled job: " + status.message());
         }
       },
-      [&jobs](const ops::Schedule& schedule, TimeMs as_of) {
+      [&job_service](const ops::Schedule& schedule, TimeMs as_of) {
         ops::JobSpec spec;
         spec.type = schedule.job;
         spec.as_of = as_of;
         std::optional<JobRecord> job;
-        const Status status = jobs.find(ops::job_id_of(spec), job);
+        const Status status = job_service.find(ops::job_id_of(spec), job);
         return status.ok() && job && job->state == JobState::succeeded;
       });
   for (const ops::Schedule& schedule : config.schedules) {
     say("loyaltyd: schedule: " + ops::describe(schedule, *programs.active()->program.time_zone),
         api::LogLevel::info);
   }
-  // In cluster mode a job would cover only the partitions this node holds: not yet (the API
-  // answers 503 for jobs there, and no schedule runs).
-  if (!node) scheduler.start();
+  scheduler.start();
 
-  context.jobs = node ? nullptr : &jobs;
+  context.jobs = &job_service;
   api::HttpServer server({config.listen, config.limits, config.rate_limits, std::move(tls)},
                          context, api::KeyTable(config.api_keys, config.member_token_secret));
   if (Status status = server.start(); !status.ok()) {
     say("loyaltyd: " + status.message());
     scheduler.stop();
     jobs.stop();
+    if (cluster_jobs) cluster_jobs->stop();
     if (node) node->stop();
     runtime.stop();
     return kExitFailure;
@@ -356,6 +369,7 @@ int run(const Options& options) {
   server.stop_accepting();
   scheduler.stop();
   jobs.stop();             // interrupts a running job between steps; it resumes at the next start
+  if (cluster_jobs) cluster_jobs->stop();  // a part cut short runs again, here or elsewhere
   if (node) node->stop();  // leaves the cluster: its partitions move; waiting requests get 503
   runtime.stop();          // finishes everything queued; completions post their responses
   if (!server.wait_idle(kShutdownGrace)) {

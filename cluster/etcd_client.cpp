@@ -344,6 +344,22 @@ Status EtcdClient::create(std::string_view key, std::string_view value, int64_t 
   return Status::ok_status();
 }
 
+Status EtcdClient::put_if(std::string_view key, std::string_view value, int64_t mod_revision,
+                          bool& put) {
+  json::object request;
+  request["compare"] = json::array{json::object{
+      {"key", base64(key)}, {"target", "MOD"}, {"mod_revision", std::to_string(mod_revision)}}};
+  request["success"] = json::array{
+      json::object{{"requestPut", json::object{{"key", base64(key)}, {"value", base64(value)}}}}};
+  std::string answer;
+  if (Status s = post("/v3/kv/txn", json::serialize(request), answer, false); !s.ok()) return s;
+  json::object object;
+  if (Status s = parse_object(answer, object); !s.ok()) return s;
+  const json::value* succeeded = object.if_contains("succeeded");
+  put = succeeded != nullptr && succeeded->is_bool() && succeeded->as_bool();
+  return Status::ok_status();
+}
+
 Status EtcdClient::remove_if(std::string_view key, int64_t mod_revision, bool& removed) {
   json::object request;
   request["compare"] = json::array{json::object{

@@ -50,6 +50,9 @@ class EtcdClient {
   // `existing` (optional) gets it.
   Status create(std::string_view key, std::string_view value, int64_t lease_id, bool& created,
                 std::optional<EtcdKeyValue>* existing = nullptr);
+  // Writes `key` only while its mod_revision is still `mod_revision` (0: only while it does not
+  // exist). `put` tells whether it was written.
+  Status put_if(std::string_view key, std::string_view value, int64_t mod_revision, bool& put);
   // Deletes `key` only while its mod_revision is still `mod_revision`.
   Status remove_if(std::string_view key, int64_t mod_revision, bool& removed);
   Status remove(std::string_view key);

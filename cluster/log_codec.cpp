@@ -9,6 +9,7 @@ namespace {
 
 using wire::put_bytes;
 using wire::take_bytes;
+using wire::take_u64;
 
 enum class Kind : uint8_t { event = 1, program_activation = 2, claim = 3 };
 
@@ -31,8 +32,12 @@ std::string encode_log_payload(const LogPayload& payload) {
     put_bytes(bytes, claim->key);
     put_bytes(bytes, claim->member_id);
   } else {
+    const auto& activation = std::get<ProgramActivation>(payload);
     bytes.push_back(static_cast<char>(Kind::program_activation));
-    storage::append_u32_be(bytes, std::get<ProgramActivation>(payload).version);
+    storage::append_u64_be(bytes, activation.activation);
+    storage::append_u32_be(bytes, activation.version);
+    storage::append_u64_be(bytes, static_cast<uint64_t>(activation.activated_at));
+    put_bytes(bytes, activation.source_toml);
   }
   return bytes;
 }
@@ -52,9 +57,21 @@ Status decode_log_payload(std::string_view bytes, LogPayload& out) {
       return Status::ok_status();
     }
     case Kind::program_activation: {
-      const std::optional<uint32_t> version = storage::read_u32_be(body);
-      if (!version || *version == 0) return corrupt("bad program version");
-      out = ProgramActivation{*version};
+      std::string_view rest = body;
+      ProgramActivation activation;
+      uint64_t activated_at = 0;
+      const bool read = take_u64(rest, activation.activation) && rest.size() >= 4;
+      if (read) {
+        activation.version = *storage::read_u32_be(rest.substr(0, 4));
+        rest.remove_prefix(4);
+      }
+      if (!read || !take_u64(rest, activated_at) || !take_bytes(rest, activation.source_toml) ||
+          !rest.empty() || activation.activation == 0 || activation.version == 0 ||
+          activation.source_toml.empty()) {
+        return corrupt("bad program activation");
+      }
+      activation.activated_at = static_cast<TimeMs>(activated_at);
+      out = std::move(activation);
       return Status::ok_status();
     }
     case Kind::claim: {

@@ -17,8 +17,14 @@
 
 namespace loyalty::cluster {
 
+// The rules the log's events are decided under from here on: the activation's cluster-wide
+// number (etcd gives it, cluster/program_activations.hpp), the version and its TOML text (so a
+// node that never saw the version stores it from the log alone), and when it was activated.
 struct ProgramActivation {
+  uint64_t activation = 0;
   uint32_t version = 0;
+  TimeMs activated_at = 0;
+  std::string source_toml;
   bool operator==(const ProgramActivation&) const = default;
 };
 

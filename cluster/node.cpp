@@ -64,6 +64,8 @@ Status ClusterNode::open(const ClusterConfig& config, std::string url, RocksStor
   if (!opened.ok()) return opened;
   node->publisher_ =
       std::make_unique<FollowUpPublisher>(config.name, config.partitions, *node->log_, store);
+  node->programs_ =
+      std::make_unique<ProgramActivations>(node->config_, node->etcd_, *node->log_, store);
   out = std::move(node);
   return Status::ok_status();
 }
@@ -71,27 +73,16 @@ Status ClusterNode::open(const ClusterConfig& config, std::string url, RocksStor
 ClusterNode::~ClusterNode() {
   stop();
   publisher_.reset();  // publishes what the runtime's last batches made, while the log is up
+  programs_.reset();
   // Before the other members go: an acknowledgement handler may still run while it closes.
   log_.reset();
 }
 
-Status ClusterNode::start(Runtime& runtime, const std::string& program_digest) {
+Status ClusterNode::start(Runtime& runtime, ProgramRegistry& programs) {
   runtime_ = &runtime;
-  // Owners and standbys decide alike only with the same program (changes to it go through
-  // the logs, once built): a node started with another one is refused.
-  bool created = false;
-  std::optional<EtcdKeyValue> existing;
-  if (Status s =
-          etcd_.create("/" + config_.name + "/program", program_digest, 0, created, &existing);
-      !s.ok()) {
-    return s;
-  }
-  if (!created && existing && existing->value != program_digest) {
-    return Status::error(Status::Code::invalid_argument,
-                         "program: the cluster " + config_.name +
-                             " runs another program; every node needs the same program.toml "
-                             "(and data folders seeded with it)");
-  }
+  // Owners and standbys decide alike only with the same program: a node seeded with another
+  // one is refused; later versions reach every node through the logs.
+  if (Status s = programs_->join(programs); !s.ok()) return s;
   inbox_prefix_ = config_.name + ".inbox." + config_.node_id + ".";
   if (Status s = log_->subscribe(
           inbox_prefix_ + "*",
@@ -233,8 +224,12 @@ void ClusterNode::on_role(uint32_t partition, Role role) {
       }
       appliers_[partition] = std::make_unique<PartitionApplier>(
           PartitionApplier::Options{.cluster_name = config_.name, .partition = partition}, *log_,
-          *runtime_, store_, [this](const LogMessage& message, EventResult&& result) {
+          *runtime_, store_,
+          [this](const LogMessage& message, EventResult&& result) {
             on_applied(message, std::move(result));
+          },
+          [this, partition](const ProgramActivation& activation, PartitionProgram& out) {
+            return programs_->prepare(partition, activation, out);
           });
     }
     if (auto it = serving_.find(partition); it != serving_.end()) {
@@ -530,17 +525,22 @@ void ClusterNode::housekeeping() {
     }
     std::vector<std::unique_ptr<PartitionApplier>> gone_appliers;
     std::vector<std::unique_ptr<JetStreamLog::Subscription>> gone_serving;
+    std::vector<uint32_t> owned_applied;  // owned here, their logs applied to their ends
     const std::lock_guard reaping(reaping_mutex_);
     {
       const std::lock_guard appliers_lock(appliers_mutex_);
       for (const auto& [partition, applier] : appliers_) {
         ownership_->set_caught_up(partition, applier->caught_up());
+        if (ownership_->role(partition) == Role::owner && applier->applied_log_end()) {
+          owned_applied.push_back(partition);
+        }
       }
       gone_appliers.swap(gone_appliers_);
       gone_serving.swap(gone_serving_);
     }
     gone_serving.clear();  // outside the lock: they wait for callbacks and threads
     gone_appliers.clear();
+    programs_->reconcile(owned_applied);
     lock.lock();
   }
 }

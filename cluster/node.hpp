@@ -32,6 +32,7 @@
 #include "cluster/log_codec.hpp"
 #include "cluster/ownership.hpp"
 #include "cluster/partition_applier.hpp"
+#include "cluster/program_activations.hpp"
 #include "engine/runtime/runtime.hpp"
 #include "engine/runtime/runtime_metrics.hpp"
 #include "storage/rocks_store.hpp"
@@ -83,13 +84,19 @@ class ClusterNode {
   void submit(Event&& event, uint64_t request_fingerprint, Completion&& done);
 
   // Joins the cluster (partition count checked, lease, registration) and starts applying.
-  // `program_digest` names the program this node decides with: every node of a cluster must
-  // have the same (the first node records it in etcd; another one is refused).
-  Status start(Runtime& runtime, const std::string& program_digest);
+  // Every node of a cluster begins with the same program (the first records it in etcd;
+  // another is refused); `programs` then follows the cluster's activations.
+  Status start(Runtime& runtime, ProgramRegistry& programs);
+  // Program versions and activations through the logs (PUT /v1/program; the runtime's
+  // partition_program). Exists from open() on.
+  ProgramActivations& programs() const { return *programs_; }  // thread-safe itself
   // Stops applying and answering; idempotent. Before the runtime stops.
   void stop();
 
   const ClusterConfig& config() const { return config_; }
+  EtcdClient& etcd() {
+    return etcd_;
+  }  // thread-safe itself (cluster jobs keep their records there)
   ClusterView view() const;
   Role role(uint32_t partition) const;
   uint64_t applied_through(uint32_t partition) const;
@@ -145,6 +152,7 @@ class ClusterNode {
   EtcdClient etcd_;
   std::unique_ptr<JetStreamLog> log_;
   std::unique_ptr<FollowUpPublisher> publisher_;
+  std::unique_ptr<ProgramActivations> programs_;
   Runtime* runtime_ = nullptr;
   std::unique_ptr<Ownership> ownership_;
   NodeMetrics metrics_;

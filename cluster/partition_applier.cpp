@@ -12,12 +12,14 @@ std::string partition_subject(const std::string& cluster_name, uint32_t partitio
 }
 
 PartitionApplier::PartitionApplier(Options options, JetStreamLog& log, Runtime& runtime,
-                                   RocksStore& store, Applied applied)
+                                   RocksStore& store, Applied applied,
+                                   PrepareProgram prepare_program)
     : options_(std::move(options)),
       log_(log),
       runtime_(runtime),
       store_(store),
       applied_(std::move(applied)),
+      prepare_program_(std::move(prepare_program)),
       subject_(partition_subject(options_.cluster_name, options_.partition)),
       thread_([this] { run(); }) {
   // Known from the start (before the thread opens its reader), for the submit path's check of
@@ -122,12 +124,14 @@ void PartitionApplier::run() {
         reader_.reset();
         break;
       }
-      if (std::holds_alternative<ProgramActivation>(payload)) {
-        pause_after(Status::error(Status::Code::invalid_argument,
-                                  "message " + std::to_string(message.sequence) +
-                                      ": program activations are not applied by this build"));
-        reader_.reset();
-        break;
+      PartitionProgram program;
+      if (const auto* activation = std::get_if<ProgramActivation>(&payload)) {
+        if (Status s = prepare_program_(*activation, program); !s.ok()) {
+          pause_after(Status::error(
+              s.code(), "message " + std::to_string(message.sequence) + ": " + s.message()));
+          reader_.reset();
+          break;
+        }
       }
       outstanding_.fetch_add(1);
       const uint64_t sequence = message.sequence;
@@ -148,6 +152,9 @@ void PartitionApplier::run() {
       if (auto* claim = std::get_if<ClaimAsk>(&payload)) {
         runtime_.apply_logged_claim(options_.partition, std::move(*claim), sequence,
                                     std::move(done));
+      } else if (program.version) {
+        runtime_.apply_logged_program(options_.partition, std::move(program), sequence,
+                                      std::move(done));
       } else {
         runtime_.apply_logged(options_.partition, std::move(std::get<Event>(payload)), sequence,
                               std::move(done));

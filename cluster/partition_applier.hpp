@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cluster/jetstream_log.hpp"
+#include "cluster/log_codec.hpp"
 #include "engine/runtime/runtime.hpp"
 #include "storage/rocks_store.hpp"
 
@@ -27,6 +28,9 @@ class PartitionApplier {
   // Told, on a runtime writer thread, the result of every message applied, with its
   // Nats-Msg-Id: the submit path answers the request that published it.
   using Applied = std::function<void(const LogMessage& message, EventResult&& result)>;
+  // Turns a program activation read from the log into the partition's program (the version
+  // kept in this node's folder); not ok stops the applier there, as corruption does.
+  using PrepareProgram = std::function<Status(const ProgramActivation&, PartitionProgram&)>;
 
   struct Options {
     std::string cluster_name;
@@ -38,7 +42,7 @@ class PartitionApplier {
 
   // Starts the thread. `log`, `runtime` and `store` outlive the applier.
   PartitionApplier(Options options, JetStreamLog& log, Runtime& runtime, RocksStore& store,
-                   Applied applied);
+                   Applied applied, PrepareProgram prepare_program);
   ~PartitionApplier();  // stops reading, waits for what it queued
   PartitionApplier(const PartitionApplier&) = delete;
   PartitionApplier& operator=(const PartitionApplier&) = delete;
@@ -72,6 +76,7 @@ class PartitionApplier {
   Runtime& runtime_;
   RocksStore& store_;
   const Applied applied_;
+  const PrepareProgram prepare_program_;
   const std::string subject_;
 
   std::unique_ptr<JetStreamLog::Reader> reader_;

@@ -99,10 +99,19 @@ struct CommitBatch {
   std::optional<LogPosition> log_position;
   // Cluster mode: keys granted by this batch in their home partition (ClaimWrite).
   std::vector<ClaimWrite> claims;
+  // Cluster mode: the program activation this batch applied in its partition's log (the
+  // activation's cluster-wide number, and the version it made the partition's), committed with
+  // the log position so a restart decides the rest of the log under the same rules.
+  struct ProgramSwitch {
+    uint32_t partition = 0;
+    uint64_t activation = 0;
+    uint32_t version = 0;
+  };
+  std::optional<ProgramSwitch> program_switch;
 
   bool empty() const {
     return members.empty() && events.empty() && outbox_deletes.empty() && !log_position &&
-           claims.empty();
+           claims.empty() && !program_switch;
   }
   void clear() {
     members.clear();
@@ -117,6 +126,7 @@ struct CommitBatch {
     outbox_deletes.clear();
     log_position.reset();
     claims.clear();
+    program_switch.reset();
   }
 };
 

@@ -27,15 +27,6 @@ MemberJobKind member_kind(JobType type) {
   return type == JobType::expire ? MemberJobKind::expire : MemberJobKind::evaluate_tiers;
 }
 
-std::string member_result_json(const std::string& job_id, const MemberJobResult& result) {
-  return "{\"job_id\":\"" + json_escape(job_id) +
-         "\",\"members\":" + std::to_string(result.members) +
-         ",\"points_expired\":" + std::to_string(result.points_expired) +
-         ",\"tier_changes\":" + std::to_string(result.tier_changes) +
-         ",\"already_done\":" + std::to_string(result.already_done) +
-         ",\"failed\":" + std::to_string(result.failed) + "}";
-}
-
 }  // namespace
 
 std::string job_id_of(const JobSpec& spec) {
@@ -305,7 +296,7 @@ JobRunner::Outcome JobRunner::execute_member_job(JobRecord& job, JobProgress& pr
     job.error = "the job could not read the store; the server log has the details";
     return Outcome::failed;
   }
-  job.result_json = member_result_json(job.id, result);
+  job.result_json = member_job_result_json(job.id, result);
   if (result.failed > 0) {
     job.error = std::to_string(result.failed) + " of " + std::to_string(result.members) +
                 " members failed; the first: " + result.first_failure;

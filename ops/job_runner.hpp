@@ -27,29 +27,11 @@
 #include "engine/program.hpp"
 #include "engine/runtime/runtime.hpp"
 #include "ops/job_progress.hpp"
+#include "ops/job_service.hpp"
 #include "storage/job_record.hpp"
 #include "storage/rocks_store.hpp"
 
 namespace loyalty::ops {
-
-// A job as the API or the scheduler asks for it.
-struct JobSpec {
-  JobType type = JobType::expire;
-  TimeMs as_of = 0;  // expire, evaluate_tiers
-  // recalculate: re-run purchases with occurred_at in [from, to) under `program`: a stored
-  // version, or (number 0) validated rules from the request, which an apply stores first as
-  // a version that is not made active.
-  std::shared_ptr<const ProgramVersion> program;
-  TimeMs from = 0;
-  TimeMs to = 0;
-  bool dry_run = true;
-  std::string requested_by;  // for the record: an API key's name, "schedule"
-};
-
-// expire / evaluate_tiers: member_job_id(kind, as_of). recalculate: recalc_job_id(source,
-// from, to) for an apply (its adjustments are named after it), with "-dry-run" appended for a
-// dry run, so that a dry run never stands in for the apply of the same rules.
-std::string job_id_of(const JobSpec& spec);
 
 struct JobRunnerOptions {
   // How often a running job's progress is written to its record.
@@ -69,10 +51,10 @@ struct JobRate {
 };
 JobRate job_rate(const JobRecord& job, TimeMs now);
 
-class JobRunner {
+class JobRunner : public JobService {
  public:
   JobRunner(RocksStore& store, Runtime& runtime, Clock clock, JobRunnerOptions options = {});
-  ~JobRunner();  // stop()
+  ~JobRunner() override;  // stop()
   JobRunner(const JobRunner&) = delete;
   JobRunner& operator=(const JobRunner&) = delete;
 
@@ -86,9 +68,9 @@ class JobRunner {
 
   // Queues the job, or answers the existing job of the same id (`queued` false) unless it
   // failed, in which case it is queued again. `out` is its record as of now.
-  Status submit(const JobSpec& spec, JobRecord& out, bool& queued);
+  Status submit(const JobSpec& spec, JobRecord& out, bool& queued) override;
   // The record, with the live progress when the job is the one running.
-  Status find(std::string_view job_id, std::optional<JobRecord>& out);
+  Status find(std::string_view job_id, std::optional<JobRecord>& out) override;
   // Blocks until no job is queued or running (tests, loyaltyctl-like callers).
   void wait_idle();
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "ops/in_flight.hpp"
+#include "ops/text_escape.hpp"
 
 namespace loyalty::ops {
 
@@ -12,12 +13,22 @@ std::string member_job_id(MemberJobKind kind, TimeMs as_of) {
          format_rfc3339(as_of);
 }
 
+std::string member_job_result_json(const std::string& job_id, const MemberJobResult& result) {
+  return "{\"job_id\":\"" + json_escape(job_id) +
+         "\",\"members\":" + std::to_string(result.members) +
+         ",\"points_expired\":" + std::to_string(result.points_expired) +
+         ",\"tier_changes\":" + std::to_string(result.tier_changes) +
+         ",\"already_done\":" + std::to_string(result.already_done) +
+         ",\"failed\":" + std::to_string(result.failed) + "}";
+}
+
 Status run_member_job(RocksStore& store, Runtime& runtime, MemberJobKind kind,
                       const std::string& job_id, TimeMs as_of, JobProgress& progress,
-                      MemberJobResult& out, size_t in_flight_max) {
+                      MemberJobResult& out, size_t in_flight_max,
+                      const std::function<bool(const std::string& member_id)>& include) {
   std::vector<std::string> members;
   if (Status status = store.scan_members([&](const MemberState& member) {
-        members.push_back(member.member_id);
+        if (!include || include(member.member_id)) members.push_back(member.member_id);
         return true;
       });
       !status.ok()) {
@@ -42,6 +53,7 @@ Status run_member_job(RocksStore& store, Runtime& runtime, MemberJobKind kind,
         std::lock_guard lock(result_mutex);
         if (!r.rejection.ok()) {
           ++out.failed;
+          if (r.rejection.code == ErrorCode::unavailable) ++out.unavailable;
           if (out.first_failure.empty()) out.first_failure = member_id + ": " + r.rejection.message;
         } else if (r.replayed) {
           ++out.already_done;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "engine/runtime/runtime.hpp"
@@ -21,6 +22,7 @@ struct MemberJobResult {
   uint64_t tier_changes = 0;
   uint64_t already_done = 0;  // steps answered from their idempotency record
   uint64_t failed = 0;
+  uint64_t unavailable = 0;   // of the failed: answered 503 (the server busy, a partition moving)
   std::string first_failure;  // the first refusal's message, empty when none failed
 };
 
@@ -28,13 +30,19 @@ struct MemberJobResult {
 // job, whoever starts it (loyaltyctl, the API, the scheduler).
 std::string member_job_id(MemberJobKind kind, TimeMs as_of);
 
+// The job's report (JobRecord::result_json): members, points expired, tier changes, steps
+// already done and failed.
+std::string member_job_result_json(const std::string& job_id, const MemberJobResult& result);
+
 // Submits one step per member (at most `in_flight_max` at a time, so a large store never
 // overflows the runtime's queues), waits until every step is answered. `progress.total` is
 // set once the members are counted; `progress.done` grows as steps are answered. Once
 // `progress.stop_requested` is set it submits no more steps and, when some were left, answers
-// `busy` after the submitted ones are answered.
+// `busy` after the submitted ones are answered. `include` (optional) picks the members (a
+// cluster node runs a job over the members of one partition at a time).
 Status run_member_job(RocksStore& store, Runtime& runtime, MemberJobKind kind,
                       const std::string& job_id, TimeMs as_of, JobProgress& progress,
-                      MemberJobResult& out, size_t in_flight_max = 4096);
+                      MemberJobResult& out, size_t in_flight_max = 4096,
+                      const std::function<bool(const std::string& member_id)>& include = {});
 
 }  // namespace loyalty::ops

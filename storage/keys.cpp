@@ -154,4 +154,10 @@ std::string applied_key(uint32_t partition) {
   return key;
 }
 
+std::string partition_program_key(uint32_t partition) {
+  std::string key(kPartitionProgramKeyPrefix);
+  append_u32_be(key, partition);
+  return key;
+}
+
 }  // namespace loyalty::storage

@@ -39,6 +39,10 @@ inline constexpr std::string_view kJobKeyPrefix = "job/";
 // log the folder has applied (big-endian u64), written with the state (CommitBatch::log_position).
 inline constexpr std::string_view kAppliedKeyPrefix = "applied/";
 std::string applied_key(uint32_t partition);
+// Cluster mode: the program activation a partition's log last applied here (big-endian u64
+// activation, then u32 version), written with the state (CommitBatch::program_switch).
+inline constexpr std::string_view kPartitionProgramKeyPrefix = "partition_program/";
+std::string partition_program_key(uint32_t partition);
 // "claim/" + claim key (ClaimWrite): the member a key was granted to in its home partition.
 inline constexpr std::string_view kClaimKeyPrefix = "claim/";
 std::string claim_key(std::string_view key);

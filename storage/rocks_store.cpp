@@ -914,6 +914,13 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
     LOYALTY_CHECK(!claim.key.empty() && storage::valid_member_key(claim.member_id));
     add(meta, storage::claim_key(claim.key), claim.member_id);
   }
+  if (const auto& program_switch = batch.program_switch) {
+    LOYALTY_CHECK(program_switch->activation > 0 && program_switch->version > 0);
+    std::string value;
+    storage::append_u64_be(value, program_switch->activation);
+    storage::append_u32_be(value, program_switch->version);
+    add(meta, storage::partition_program_key(program_switch->partition), value);
+  }
   if (!put.ok()) return Status::error(Status::Code::io_error, put.ToString());
   return impl_->write(write);
 }
@@ -1049,6 +1056,28 @@ Status RocksStore::active_program_version(std::optional<uint32_t>& out) {
     return Status::error(Status::Code::corruption, "corrupt active program version");
   }
   out = number;
+  return Status::ok_status();
+}
+
+Status RocksStore::partition_program(uint32_t partition, uint64_t& activation, uint32_t& version) {
+  activation = 0;
+  version = 0;
+  std::string value;
+  const rocksdb::Status got = impl_->db->Get(rocksdb::ReadOptions(), impl_->family(meta),
+                                             storage::partition_program_key(partition), &value);
+  if (got.IsNotFound()) return Status::ok_status();
+  if (Status status = from_rocks(got); !status.ok()) return status;
+  const std::string_view bytes = value;
+  const std::optional<uint64_t> number =
+      bytes.size() == 12 ? storage::read_u64_be(bytes.substr(0, 8)) : std::nullopt;
+  const std::optional<uint32_t> stored =
+      bytes.size() == 12 ? storage::read_u32_be(bytes.substr(8)) : std::nullopt;
+  if (!number || *number == 0 || !stored || *stored == 0) {
+    return Status::error(Status::Code::corruption,
+                         "corrupt program activation of partition " + std::to_string(partition));
+  }
+  activation = *number;
+  version = *stored;
   return Status::ok_status();
 }
 

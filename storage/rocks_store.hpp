@@ -157,6 +157,9 @@ class RocksStore final : public MemberStore {
   // Cluster mode: the last stream sequence of the partition's log this folder applied
   // (CommitBatch::log_position); 0 when none.
   Status applied_sequence(uint32_t partition, uint64_t& sequence);
+  // Cluster mode: the last program activation the partition's log applied here
+  // (CommitBatch::program_switch); activation 0 and version 0 when none.
+  Status partition_program(uint32_t partition, uint64_t& activation, uint32_t& version);
 
   // Job records (meta column family, storage/job_record.hpp). A save replaces the record and
   // is written with the store's durability; reads take no lock, so polling never slows jobs.

@@ -42,7 +42,12 @@ Runtime::Partition::Partition(Runtime& runtime, uint32_t index, size_t queue_cap
       cache_(per_partition(runtime.options_.member_cache_members, runtime.options_.partitions),
              per_partition(runtime.options_.member_cache_bytes, runtime.options_.partitions)),
       overlay_(runtime.store_),
-      thread_([this] { run(); }) {}
+      program_(runtime.options_.partition_program
+                   ? runtime.options_.partition_program(index)
+                   : PartitionProgram{0, runtime.programs_.active()}),
+      thread_([this] { run(); }) {
+  LOYALTY_CHECK(program_.version != nullptr);
+}
 
 Runtime::Partition::~Partition() { stop(); }
 
@@ -169,11 +174,21 @@ Status Runtime::Partition::decide_claim(Work& work) {
   return Status::ok_status();
 }
 
+// A program activation at this point of the partition's log: the events after it are decided
+// under its rules. Activations are numbered cluster-wide in the order they were made, and may
+// reach a partition's log out of that order (two made at once) or twice (one published again
+// for a partition that seemed to miss it): an earlier or equal number changes nothing.
+void Runtime::Partition::decide_activation(const Work& work) {
+  const PartitionProgram& next = *work.request->activation;
+  if (next.activation > program_.activation) program_ = next;
+}
+
 // Decides one request: replay, refusal, or applied effects in the overlay.
 Status Runtime::Partition::decide(const ProgramVersion& program, Work& work) {
   Event& event = work.request->event;
   const std::string& member_id = event.member_id();
   work.result.member_id = member_id;
+  work.program_number = program.number;
   std::optional<MemberState>* slot = nullptr;
   Status status = load(member_id, slot);
   if (!status.ok()) return status;
@@ -231,8 +246,12 @@ void Runtime::Partition::move_history_heads(uint64_t first_log_seq) {
   LOYALTY_CHECK(log_seq - first_log_seq == commit_.events.size());
 }
 
-void Runtime::Partition::build_commit(const ProgramVersion& program) {
+void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
   commit_.clear();
+  if (program_.activation != batch_start.activation) {
+    commit_.program_switch =
+        CommitBatch::ProgramSwitch{partition_index_, program_.activation, program_.version->number};
+  }
   // Gathered in reused vectors, then sorted: no allocation per event once warm.
   std::vector<std::pair<const MemberState*, size_t>>& members = batch_members_;
   std::vector<const PurchaseRecord*>& purchases = batch_purchases_;
@@ -251,6 +270,7 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
       if (work.claim) commit_.claims.push_back(*work.claim);
       continue;
     }
+    if (work.request->activation) continue;
     // A follow-up leaves the outbox with the commit that settles it, applied or not: one the
     // engine refuses would be refused again at every redelivery.
     if (const std::string* id = follow_up_id(work.request->event)) {
@@ -262,8 +282,8 @@ void Runtime::Partition::build_commit(const ProgramVersion& program) {
     members.emplace_back(&member, members.size());
     for (uint64_t lot_id : work.effects.lots_written) lots_written_.emplace_back(&member, lot_id);
     if (work.idempotency) commit_.idempotency.push_back(&*work.idempotency);
-    commit_.events.push_back({&work.request->event, program.number, &member, work.effects.entries,
-                              work.effects.notifications});
+    commit_.events.push_back({&work.request->event, work.program_number, &member,
+                              work.effects.entries, work.effects.notifications});
     for (IdentifierClaim& claim : work.identifiers) commit_.identifiers.push_back(claim);
     if (const auto& purchase = work.effects.purchase) purchases.push_back(&*purchase);
     for (const Hold& hold : work.effects.holds_written) holds.push_back({&member.member_id, &hold});
@@ -337,7 +357,11 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
     runtime_.finished(requests.size());
     return;
   }
-  const std::shared_ptr<const ProgramVersion> program = runtime_.programs_.active();
+  // Single mode: the registry's active version for the whole batch. Log-driven: the
+  // partition's, which an activation in the batch changes for the requests after it.
+  const PartitionProgram batch_start = program_;
+  std::shared_ptr<const ProgramVersion> program =
+      runtime_.options_.log_driven ? program_.version : runtime_.programs_.active();
   work_.clear();
   work_.resize(requests.size());
   members_.clear();
@@ -350,10 +374,15 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   Status status;
   for (size_t i = 0; i < requests.size() && status.ok(); ++i) {
     work_[i].request = &requests[i];
-    status = requests[i].claim ? decide_claim(work_[i]) : decide(*program, work_[i]);
+    if (requests[i].activation) {
+      decide_activation(work_[i]);
+      program = program_.version;
+    } else {
+      status = requests[i].claim ? decide_claim(work_[i]) : decide(*program, work_[i]);
+    }
   }
   if (status.ok()) {
-    build_commit(*program);
+    build_commit(batch_start);
     if (!commit_.empty()) {
       const auto commit_start = std::chrono::steady_clock::now();
       uint64_t first_log_seq = 0;
@@ -365,7 +394,10 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   }
   runtime_.metrics_.batch_events.record(static_cast<double>(requests.size()));
   if (!status.ok()) fail_batch(status);
-  if (!status.ok() && runtime_.options_.log_driven) log_failed_.store(true);
+  if (!status.ok() && runtime_.options_.log_driven) {
+    log_failed_.store(true);
+    program_ = batch_start;  // the log is read again from before the batch
+  }
   for (const auto& [key, owner] : claimed_) runtime_.claims_->release(key, owner);
 
   // Follow-ups are queued before anyone is answered: once a trigger is acknowledged, its

@@ -30,6 +30,8 @@ class Runtime::Partition : private PrepareView {
     Completion done;
     uint64_t log_sequence = 0;  // log-driven mode: its place in the partition's log
     std::optional<ClaimAsk> claim;  // log-driven mode: a claim, not an event (`event` unused)
+    // Log-driven mode: a program activation, not an event (`event` unused).
+    std::optional<PartitionProgram> activation;
   };
   using PushResult = BoundedQueue<Request>::PushResult;
 
@@ -52,6 +54,7 @@ class Runtime::Partition : private PrepareView {
     std::optional<IdempotencyRecord> idempotency;
     std::vector<IdentifierClaim> identifiers;
     std::optional<ClaimWrite> claim;  // a claim this request was granted, to commit
+    uint32_t program_number = 0;      // the version an event was decided under
   };
 
   void run();
@@ -69,11 +72,14 @@ class Runtime::Partition : private PrepareView {
   Status hold(const std::string& hold_id, const StoredHold*& out) override;
   Status decide(const ProgramVersion& program, Work& work);
   Status decide_claim(Work& work);
+  void decide_activation(const Work& work);
   // Log-driven mode: a stored record of a member of another partition. Whether this node holds
   // one depends on which partitions it applies, so a decision never reads one: claims settled
   // before the event was logged stand for what it would say.
   bool foreign(const std::string& member_id) const;
-  void build_commit(const ProgramVersion& program);
+  // `batch_start`: the partition's program when the batch began (a switch is committed when
+  // the batch ends under another).
+  void build_commit(const PartitionProgram& batch_start);
   void move_history_heads(uint64_t first_log_seq);
   void fail_batch(const Status& status);
 
@@ -101,6 +107,8 @@ class Runtime::Partition : private PrepareView {
   // Log-driven mode: a batch failed to commit, so what is queued behind it must not be applied
   // (it would skip the failed messages); set on the writer thread, cleared by resume_log().
   std::atomic<bool> log_failed_{false};
+  // Log-driven mode: the rules of the partition's log at this point of it (writer thread only).
+  PartitionProgram program_;
   std::thread thread_;                    // last: starts after everything it uses exists
 };
 

@@ -139,8 +139,8 @@ void Runtime::apply_logged(uint32_t partition, Event event, uint64_t sequence, C
   const uint64_t request_fingerprint =
       signup != nullptr ? signup->request_fingerprint : fingerprint(event);
   in_flight_.fetch_add(1);
-  Partition::Request request{std::move(event), request_fingerprint, std::move(done), sequence,
-                             std::nullopt};
+  Partition::Request request{std::move(event), request_fingerprint, std::move(done),
+                             sequence,         std::nullopt,        std::nullopt};
   if (partitions_[partition]->push(std::move(request), /*internal=*/true) !=
       Partition::PushResult::pushed) {
     // Not applied: a storage-kind failure, so the applier does not count it as committed.
@@ -154,7 +154,21 @@ void Runtime::apply_logged_claim(uint32_t partition, ClaimAsk claim, uint64_t se
   LOYALTY_CHECK(options_.log_driven && partition < partitions_.size() && sequence > 0);
   LOYALTY_CHECK(!claim.key.empty());
   in_flight_.fetch_add(1);
-  Partition::Request request{Event{}, 0, std::move(done), sequence, std::move(claim)};
+  Partition::Request request{Event{}, 0, std::move(done), sequence, std::move(claim), std::nullopt};
+  if (partitions_[partition]->push(std::move(request), /*internal=*/true) !=
+      Partition::PushResult::pushed) {
+    request.done(storage_failure(Status::error(Status::Code::io_error, "the runtime is stopping")));
+    finished(1);
+  }
+}
+
+void Runtime::apply_logged_program(uint32_t partition, PartitionProgram program, uint64_t sequence,
+                                   Completion done) {
+  LOYALTY_CHECK(options_.log_driven && partition < partitions_.size() && sequence > 0);
+  LOYALTY_CHECK(program.activation > 0 && program.version != nullptr);
+  in_flight_.fetch_add(1);
+  Partition::Request request{Event{},           0, std::move(done), sequence, std::nullopt,
+                             std::move(program)};
   if (partitions_[partition]->push(std::move(request), /*internal=*/true) !=
       Partition::PushResult::pushed) {
     request.done(storage_failure(Status::error(Status::Code::io_error, "the runtime is stopping")));
@@ -181,7 +195,7 @@ void Runtime::deliver(Event follow_up) {
   Partition& partition = *partitions_[partition_of(follow_up.member_id())];
   in_flight_.fetch_add(1);
   Partition::Request request{std::move(follow_up), request_fingerprint, std::move(done), 0,
-                             std::nullopt};
+                             std::nullopt,         std::nullopt};
   if (partition.push(std::move(request), /*internal=*/true) != Partition::PushResult::pushed) {
     EventResult refused;
     refused.rejection = unavailable("the runtime is stopping");
@@ -231,7 +245,7 @@ void Runtime::submit(Event event, Completion done) {
   Partition& partition = *partitions_[partition_of(event.member_id())];
   in_flight_.fetch_add(1);
   Partition::Request request{std::move(event), request_fingerprint, std::move(done), 0,
-                             std::nullopt};
+                             std::nullopt,     std::nullopt};
   const auto pushed = partition.push(std::move(request), /*internal=*/false);
   if (pushed != Partition::PushResult::pushed) {
     refused.rejection =

@@ -60,6 +60,14 @@ EventResult storage_failure(const Status& status);
 using Completion = std::function<void(EventResult&&)>;
 using Clock = std::function<TimeMs()>;
 
+// Log-driven mode: the rules a partition's log decides with, from the last program activation
+// it applied (activations are numbered cluster-wide; a later number wins, an earlier or equal
+// one arriving late changes nothing).
+struct PartitionProgram {
+  uint64_t activation = 0;  // 0: none applied yet, the cluster's first version
+  std::shared_ptr<const ProgramVersion> version;
+};
+
 struct RuntimeOptions {
   uint32_t partitions = 2;        // writer threads; loyaltyd uses one per core by default
   size_t queue_capacity = 16384;  // per partition; a full queue refuses with `unavailable`
@@ -92,6 +100,9 @@ struct RuntimeOptions {
   // result its owner's commit gives.
   std::function<void(Event&& event, uint64_t request_fingerprint, Completion&& done)> publish =
       nullptr;
+  // And the program each partition's log had reached when this process last committed it
+  // (asked once per partition at construction). Unset: the registry's active version.
+  std::function<PartitionProgram(uint32_t partition)> partition_program = nullptr;
 };
 
 // FNV-1a-32 of the member id modulo `partitions`: the cluster's partition of a member
@@ -132,6 +143,11 @@ class Runtime {
   // A claim logged in `partition` (its key's home), applied in the same order; `done` gets
   // EventResult::claim_owner after its batch commits.
   void apply_logged_claim(uint32_t partition, ClaimAsk claim, uint64_t sequence, Completion done);
+  // A program activation logged in `partition`: the events after it in the log are decided
+  // under `program` (when its activation number is above the partition's), and the switch
+  // commits with the batch. The registry's active version is not touched: that is the caller's.
+  void apply_logged_program(uint32_t partition, PartitionProgram program, uint64_t sequence,
+                            Completion done);
   void resume_log(uint32_t partition);
 
   // Stops accepting client events, waits until everything queued and every follow-up it

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 import harness  # noqa: E402  (the HTTP helpers of the end-to-end tests)
@@ -295,6 +296,117 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(owned, PARTITIONS, "each partition owned by one node")
         self.assertEqual(standby, PARTITIONS, "one standby each (three nodes)")
         self.assertGreater(published, 0)
+
+    def test_1e_a_program_put_on_one_node_rules_every_partition_after_it(self):
+        self.wait_for_owners()
+        names = sorted(self.nodes)
+        with open(os.path.join(harness.SOURCE_DIR, "config", "program.toml")) as f:
+            shipped = f.read()
+        tripled = shipped.replace("points_per_unit = 1 ", "points_per_unit = 3 ", 1)
+        self.assertNotEqual(tripled, shipped)
+        toml = {"Content-Type": "application/toml"}
+        # A refused program changes nothing, on any node.
+        bad = self.nodes[names[0]].server.request(
+            "PUT", "/v1/program", raw=b"[program\nid = 1", headers=toml)
+        self.assertEqual(bad.status, 400, bad)
+        before = self.nodes[names[0]].request("GET", "/v1/program").json["version"]
+        put = self.retrying(lambda: self.nodes[names[1]].server.request(
+            "PUT", "/v1/program", raw=tripled.encode(), headers=toml))
+        self.assertEqual(put.status, 200, put)
+        self.assertEqual(put.json["version"], before + 1)
+        self.assertEqual(put.json["source_toml"], tripled)
+        # Every write accepted after the answer, on any node, for a member of any partition, is
+        # decided under the new rules: 64 yuan earn 3 x 64 points.
+        for i, member in enumerate(self.members_in_other_partitions("pv-", PARTITIONS)):
+            via = self.nodes[names[i % 3]]
+            self.assertEqual(self.sign_up(via, member).status, 201)
+            bought = self.buy(via, f"pv-e-{i}", member)
+            self.assertEqual(bought.status, 200, bought)
+            self.assertEqual(bought.json["points_earned"], 192, (member, bought))
+            self.acknowledged[member] = bought.json["points_earned"]
+        # Every node learns the version from the logs it applies.
+        deadline = time.time() + 10
+        for name in names:
+            while True:
+                active = self.nodes[name].request("GET", "/v1/program").json
+                if active["version"] == put.json["version"] or time.time() > deadline:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(active["version"], put.json["version"], name)
+            self.assertEqual(active["source_toml"], tripled, name)
+        # The same text again is the same version (a retry of a PUT that timed out).
+        again = self.nodes[names[2]].server.request(
+            "PUT", "/v1/program", raw=tripled.encode(), headers=toml)
+        self.assertEqual(again.status, 200, again)
+        self.assertEqual(again.json["version"], put.json["version"])
+
+    def test_1f_a_job_posted_on_one_node_runs_over_every_partition(self):
+        self.wait_for_owners()
+        names = sorted(self.nodes)
+        # Gold from 1 yuan of spend, kept no time: buyers in every partition go gold at once;
+        # then back to 500 yuan, and an evaluation takes them down again, wherever they are.
+        with open(os.path.join(harness.SOURCE_DIR, "config", "program.toml")) as f:
+            shipped = f.read()
+        unkept = shipped.replace("points_per_unit = 1 ", "points_per_unit = 3 ", 1).replace(
+            "retain_months = 12 ", "retain_months = 0  ", 1)
+        easy_gold = unkept.replace("threshold = 50000 ", "threshold = 100   ", 1)
+        self.assertEqual(len({shipped, unkept, easy_gold}), 3)
+
+        def activate(text):
+            put = self.retrying(lambda: self.nodes[names[0]].server.request(
+                "PUT", "/v1/program", raw=text.encode(),
+                headers={"Content-Type": "application/toml"}))
+            self.assertEqual(put.status, 200, put)
+
+        activate(easy_gold)
+        golden = self.members_in_other_partitions("jf-", PARTITIONS)
+        for i, member in enumerate(golden):
+            self.assertEqual(self.sign_up(self.nodes[names[i % 3]], member).status, 201)
+            bought = self.buy(self.nodes[names[(i + 1) % 3]], f"jf-e-{i}", member)
+            self.assertEqual(bought.status, 200, bought)
+            self.assertEqual(bought.json["tier"], "gold", bought)
+            self.acknowledged[member] = bought.json["points_earned"]
+        activate(unkept)
+        as_of = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        posted = self.nodes[names[1]].request(
+            "POST", "/v1/jobs", {"type": "evaluate_tiers", "as_of": as_of})
+        self.assertEqual(posted.status, 202, posted)
+        path = posted.headers["Location"]
+        self.assertEqual(urllib.parse.unquote(path), "/v1/jobs/" + posted.json["job_id"])
+        # Its progress, from any node: partitions done of all, then the whole report.
+        deadline = time.time() + 60
+        while True:
+            job = self.nodes[names[2]].request("GET", path)
+            self.assertEqual(job.status, 200, job)
+            if job.json["state"] in ("succeeded", "failed") or time.time() > deadline:
+                break
+            self.assertLessEqual(job.json["progress"]["done"], PARTITIONS)
+            time.sleep(0.2)
+        self.assertEqual(job.json["state"], "succeeded", job)
+        self.assertEqual(job.json["progress"], {**job.json["progress"], "done": PARTITIONS,
+                                                "total": PARTITIONS})
+        result = job.json["result"]
+        self.assertGreaterEqual(result["members"], len(self.acknowledged))
+        self.assertEqual(result["failed"], 0)
+        self.assertGreaterEqual(result["tier_changes"], len(golden), result)
+        elsewhere = self.nodes[names[0]].request("GET", path)
+        self.assertEqual(elsewhere.json["result"], result)
+        for i, member in enumerate(golden):  # every partition's, read on any node
+            view = self.retrying(lambda: self.nodes[names[i % 3]].request(
+                "GET", f"/v1/members/{member}", key=harness.APP_KEY))
+            self.assertEqual(view.json["tier"], "green", view)
+        # Asked again on another node: the same job, not run twice.
+        again = self.nodes[names[0]].request(
+            "POST", "/v1/jobs", {"type": "evaluate_tiers", "as_of": as_of})
+        self.assertEqual(again.status, 202, again)
+        self.assertEqual(again.json["job_id"], posted.json["job_id"])
+        self.assertEqual(again.json["result"], result)
+        # What cluster mode does not run yet says so.
+        recalc = self.nodes[names[0]].request(
+            "POST", "/v1/jobs", {"type": "recalculate", "program_version": 1,
+                                 "from": "2026-01-01T00:00:00Z", "to": as_of, "dry_run": True})
+        self.assertEqual(recalc.status, 503, recalc)
+        self.assertIn("recalculation", recalc.json["detail"])
 
     def test_2_a_killed_owners_partitions_answer_again_within_the_lease_plus_2s(self):
         owners = self.wait_for_owners()

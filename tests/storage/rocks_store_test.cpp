@@ -835,10 +835,13 @@ TEST(ClusterLogCodec, EveryEventKindCrossesTheLogExactly) {
     EXPECT_EQ(encoded(std::get<Event>(decoded)), encoded(event));
     EXPECT_EQ(fingerprint(std::get<Event>(decoded)), fingerprint(event));
   }
+  const cluster::ProgramActivation sent{7, 12, 1'700'000'000'000, "[program]\nid = \"p\"\n"};
   cluster::LogPayload activation;
-  expect_ok(cluster::decode_log_payload(cluster::encode_log_payload(cluster::ProgramActivation{12}),
-                                        activation));
-  EXPECT_EQ(std::get<cluster::ProgramActivation>(activation).version, 12u);
+  expect_ok(cluster::decode_log_payload(cluster::encode_log_payload(sent), activation));
+  EXPECT_EQ(std::get<cluster::ProgramActivation>(activation), sent);
+  std::string truncated = cluster::encode_log_payload(sent);
+  truncated.pop_back();
+  EXPECT_FALSE(cluster::decode_log_payload(truncated, activation).ok());
   for (const ClaimAsk& ask : {ClaimAsk{"i:1:13800000000", "m-1"}, ClaimAsk{"e:p-1", ""}}) {
     cluster::LogPayload claim;
     expect_ok(cluster::decode_log_payload(cluster::encode_log_payload(ask), claim));

@@ -123,6 +123,54 @@ std::optional<Deferred> ClusterReads::elsewhere(std::string_view member_id,
   }};
 }
 
+Deferred ClusterReads::through_claim(std::string key, RequestFor request_for,
+                                     std::optional<Principal> principal, HttpResponse none) {
+  return Deferred{[this, key = std::move(key), request_for = std::move(request_for),
+                   principal = std::move(principal),
+                   none = std::move(none)](Respond respond) mutable {
+    node_.look_up(key, [this, request_for = std::move(request_for),
+                        principal = std::move(principal), none = std::move(none),
+                        respond = std::move(respond)](EventResult&& found) mutable {
+      if (!found.rejection.ok()) {
+        respond(problem_response(ErrorCode::unavailable, found.rejection.message));
+        return;
+      }
+      if (found.claim_owner.empty()) {
+        respond(std::move(none));
+        return;
+      }
+      auto answer = [none = std::move(none),
+                     respond = std::move(respond)](std::optional<HttpResponse> response) mutable {
+        if (!response) {
+          respond(no_owner_serving());
+        } else if (response->result() == http::status::not_found) {
+          respond(std::move(none));
+        } else {
+          respond(std::move(*response));
+        }
+      };
+      const HttpRequest request = request_for(found.claim_owner);
+      const uint32_t partition = member_partition(found.claim_owner, node_.config().partitions);
+      if (node_.serves_reads(partition)) {
+        RouteResult result = route(context_, request, principal, /*forwarded=*/true);
+        if (HttpResponse* here = std::get_if<HttpResponse>(&result)) {
+          answer(std::move(*here));
+        } else {
+          std::get<Deferred>(result).start(
+              [answer = std::move(answer)](HttpResponse&& response) mutable {
+                answer(std::move(response));
+              });
+        }
+        return;
+      }
+      node_.forward_read(partition, encode_forwarded_read(request, principal),
+                         [answer = std::move(answer)](std::optional<std::string> bytes) mutable {
+                           answer(bytes ? decode_forwarded_response(*bytes) : std::nullopt);
+                         });
+    });
+  }};
+}
+
 Status ClusterReads::latest_seq(const std::string& member_id, std::optional<uint64_t>& latest) {
   latest.reset();
   if (node_.serves_reads(member_partition(member_id, node_.config().partitions))) {
@@ -193,8 +241,12 @@ void ClusterReads::serve(std::string_view forwarded,
         problem_response(ErrorCode::unavailable, "a forwarded read could not be read")));
     return;
   }
-  // Only reads travel between nodes: whatever else arrives is not from this code.
-  if (request.method() != http::verb::get) {
+  // Only reads travel between nodes (a quote is a read sent as a POST), and a store-scoped
+  // key's refunds (api/handlers_events.cpp): whatever else arrives is not from this code.
+  const bool post_allowed =
+      request.method() == http::verb::post &&
+      (request.target() == "/v1/quotes" || request.target() == "/v1/events/refund");
+  if (request.method() != http::verb::get && !post_allowed) {
     reply(encode_forwarded_response(
         problem_response(ErrorCode::unavailable, "only reads are answered for another node")));
     return;

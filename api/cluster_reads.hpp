@@ -33,6 +33,14 @@ class ClusterReads final : public FeedReads {
   std::optional<Deferred> elsewhere(std::string_view member_id, const HttpRequest& request,
                                     const std::optional<Principal>& principal);
 
+  // A read whose member only a claim names (a lookup by phone or card, a hold by id): asks the
+  // key's home partition whose it is, then has that member's owner answer `request_for(member)`
+  // (here when this node serves it). `none` answers when no member holds the key, or when the
+  // owner answers 404 (a claim outlives a sign-up that was then refused).
+  using RequestFor = std::function<HttpRequest(const std::string& member_id)>;
+  Deferred through_claim(std::string key, RequestFor request_for,
+                         std::optional<Principal> principal, HttpResponse none);
+
   // FeedReads: from this node's store while it serves the member's partition, else from the
   // partition's owner.
   Status latest_seq(const std::string& member_id, std::optional<uint64_t>& latest) override;

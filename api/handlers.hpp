@@ -21,6 +21,14 @@ RouteResult handle_signup(const ApiContext& context, const HttpRequest& request)
 HttpResponse handle_get_member(const ApiContext& context, std::string_view member_id);
 // GET /v1/members:lookup?phone=… | ?card_no=…
 HttpResponse handle_lookup(const ApiContext& context, boost::urls::params_view params);
+// Its query: the identifier named, or the refusal (400 naming the parameter); and its 404.
+struct IdentifierQuery {
+  IdentifierKind kind = IdentifierKind::phone;
+  std::string field;  // "phone" or "card_no"
+  std::string value;
+};
+std::variant<IdentifierQuery, HttpResponse> parse_lookup_query(boost::urls::params_view params);
+HttpResponse lookup_not_found(const IdentifierQuery& query);
 // GET /v1/members/{member_id}/ledger?limit=&cursor=
 HttpResponse handle_ledger(const ApiContext& context, std::string_view member_id,
                            boost::urls::params_view params);
@@ -36,13 +44,14 @@ RouteResult handle_purchase(const ApiContext& context, const HttpRequest& reques
                             const Principal& principal);
 // POST /v1/events/refund (pos keys only for purchases made at their stores).
 RouteResult handle_refund(const ApiContext& context, const HttpRequest& request,
-                          const Principal& principal);
+                          const Principal& principal, bool forwarded);
 // POST /v1/events:batch: purchases and refunds, a result per event in order.
 RouteResult handle_batch(const ApiContext& context, const HttpRequest& request,
                          const Principal& principal);
-// POST /v1/quotes: what a basket would earn; changes nothing.
-HttpResponse handle_quote(const ApiContext& context, const HttpRequest& request,
-                          const Principal& principal);
+// POST /v1/quotes: what a basket would earn; changes nothing. In cluster mode (not
+// `forwarded`) the owner of the member's partition answers it.
+RouteResult handle_quote(const ApiContext& context, const HttpRequest& request,
+                         const Principal& principal, bool forwarded);
 
 // POST /v1/members/{member_id}/redemptions → 201; 200 + replayed on an identical repeat.
 RouteResult handle_redemption(const ApiContext& context, const HttpRequest& request,
@@ -58,6 +67,7 @@ RouteResult handle_hold_action(const ApiContext& context, const HttpRequest& req
                                std::string_view hold_id, EventType kind);
 // GET /v1/holds/{hold_id}
 HttpResponse handle_get_hold(const ApiContext& context, std::string_view hold_id);
+HttpResponse hold_not_found();  // its 404
 
 // GET /v1/program: the active version. PUT /v1/program (admin): the TOML body becomes a version
 // and is activated without a restart. POST /v1/program:validate (admin): the same checks only.

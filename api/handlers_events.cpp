@@ -5,11 +5,13 @@
 
 #include <boost/json/object.hpp>
 
+#include "api/cluster_reads.hpp"
 #include "api/event_intake.hpp"
 #include "api/handlers.hpp"
 #include "api/log.hpp"
 #include "api/request_parsing.hpp"
 #include "api/responses.hpp"
+#include "engine/claim_keys.hpp"
 
 namespace loyalty::api {
 
@@ -113,9 +115,21 @@ RouteResult handle_purchase(const ApiContext& context, const HttpRequest& reques
 }
 
 RouteResult handle_refund(const ApiContext& context, const HttpRequest& request,
-                          const Principal& principal) {
+                          const Principal& principal, bool forwarded) {
   Parsed<RefundEvent> parsed = parse_refund_request(request.body());
   if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
+  // Cluster mode: a store-scoped key may refund only its stores' purchases, which only the
+  // owner of the purchase's member holds: the purchase id's claim names the member, and that
+  // owner takes the whole request as if it had been sent there.
+  if (context.cluster_reads != nullptr && !forwarded && principal.role == Role::pos &&
+      !principal.all_stores) {
+    const RefundEvent& refund = std::get<RefundEvent>(parsed);
+    return context.cluster_reads->through_claim(
+        *owner_lookup_key(Event{refund}), [request](const std::string&) { return request; },
+        principal,
+        problem_response(ErrorCode::not_found, "no purchase with this event id",
+                         "original_event_id"));
+  }
   return submit_request(context, principal, std::move(std::get<RefundEvent>(parsed)));
 }
 

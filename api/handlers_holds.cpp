@@ -9,10 +9,6 @@
 namespace loyalty::api {
 namespace {
 
-HttpResponse hold_not_found() {
-  return problem_response(ErrorCode::not_found, "no hold with this id", "hold_id");
-}
-
 // The hold as stored; on success `out` holds it, else the response to send.
 std::optional<HttpResponse> load_hold(const ApiContext& context, std::string_view hold_id,
                                       std::optional<StoredHold>& out) {
@@ -64,6 +60,10 @@ RouteResult handle_hold_action(const ApiContext& context, const HttpRequest& req
                           [context, member_id = stored->member_id](const EventResult& result) {
                             return hold_reply(member_id, result, http::status::ok, context.clock());
                           });
+}
+
+HttpResponse hold_not_found() {
+  return problem_response(ErrorCode::not_found, "no hold with this id", "hold_id");
 }
 
 HttpResponse handle_get_hold(const ApiContext& context, std::string_view hold_id) {

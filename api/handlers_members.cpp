@@ -113,7 +113,7 @@ HttpResponse handle_get_member(const ApiContext& context, std::string_view membe
   return json_response(http::status::ok, view_json(context, *member));
 }
 
-HttpResponse handle_lookup(const ApiContext& context, boost::urls::params_view params) {
+std::variant<IdentifierQuery, HttpResponse> parse_lookup_query(boost::urls::params_view params) {
   std::optional<IdentifierKind> kind;
   std::string field;
   std::string value;
@@ -139,13 +139,23 @@ HttpResponse handle_lookup(const ApiContext& context, boost::urls::params_view p
                             field + " must be 1 to 128 printable ASCII characters without spaces",
                             field);
   }
+  return IdentifierQuery{*kind, std::move(field), std::move(value)};
+}
+
+HttpResponse lookup_not_found(const IdentifierQuery& query) {
+  return problem_response(ErrorCode::not_found, "no member has this " + query.field, query.field);
+}
+
+HttpResponse handle_lookup(const ApiContext& context, boost::urls::params_view params) {
+  std::variant<IdentifierQuery, HttpResponse> parsed = parse_lookup_query(params);
+  if (auto* refusal = std::get_if<HttpResponse>(&parsed)) return std::move(*refusal);
+  const IdentifierQuery& query = std::get<IdentifierQuery>(parsed);
   std::string member_id;
-  if (Status status = context.store->find_identifier(*kind, value, member_id); !status.ok()) {
+  if (Status status = context.store->find_identifier(query.kind, query.value, member_id);
+      !status.ok()) {
     return problem_response(storage_problem(status, "find_identifier"));
   }
-  if (member_id.empty()) {
-    return problem_response(ErrorCode::not_found, "no member has this " + field, field);
-  }
+  if (member_id.empty()) return lookup_not_found(query);
   return handle_get_member(context, member_id);
 }
 

@@ -1,6 +1,7 @@
 // POST /v1/quotes: what a basket would earn and how many points could pay for it, computed by
 // the engine's purchase code path on the member as stored. Nothing is written, so it is
 // answered on the I/O thread without the runtime.
+#include "api/cluster_reads.hpp"
 #include "api/handlers.hpp"
 #include "api/request_parsing.hpp"
 #include "api/responses.hpp"
@@ -13,8 +14,8 @@ constexpr std::string_view kQuoteEventIdPlaceholder = "quote";
 
 }  // namespace
 
-HttpResponse handle_quote(const ApiContext& context, const HttpRequest& request,
-                          const Principal& principal) {
+RouteResult handle_quote(const ApiContext& context, const HttpRequest& request,
+                         const Principal& principal, bool forwarded) {
   Parsed<PurchaseEvent> parsed = parse_quote_request(request.body());
   if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
   const PurchaseEvent& quote = std::get<PurchaseEvent>(parsed);
@@ -26,6 +27,13 @@ HttpResponse handle_quote(const ApiContext& context, const HttpRequest& request,
     if (checked.event_id.empty()) checked.event_id = kQuoteEventIdPlaceholder;
     if (Rejection r = validate_input(Event{std::move(checked)}, context.clock()); !r.ok()) {
       return problem_response(runtime_problem(r));
+    }
+  }
+  // Cluster mode: quoted by the owner of the member's partition, against every acknowledged write.
+  if (context.cluster_reads != nullptr && !forwarded) {
+    if (std::optional<Deferred> owner =
+            context.cluster_reads->elsewhere(quote.member_id, request, principal)) {
+      return std::move(*owner);
     }
   }
   std::optional<MemberState> member;

@@ -152,7 +152,8 @@ RouteResult route(const ApiContext& context, const HttpRequest& request,
       return std::move(*owner);
     }
   }
-  return chosen->spec->handler(RouteCall{context, request, principal, params, target->params()});
+  return chosen->spec->handler(
+      RouteCall{context, request, principal, params, target->params(), forwarded});
 }
 
 }  // namespace loyalty::api

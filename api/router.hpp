@@ -84,6 +84,8 @@ struct RouteCall {
   const std::optional<Principal>& principal;
   std::span<const std::string_view> params;
   boost::urls::params_view query;
+  // Cluster mode: sent here by another node for a partition this one serves (never onward).
+  bool forwarded = false;
 };
 using RouteHandler = RouteResult (*)(const RouteCall& call);
 

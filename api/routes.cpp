@@ -1,11 +1,16 @@
 // The route table: every route the server serves, who may call it and the handler that answers
 // it. route() dispatches through it; the OpenAPI test, the role test and metric labels read it.
 #include <array>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/pchars.hpp>
 #include <vector>
 
+#include "api/cluster_reads.hpp"
 #include "api/handlers.hpp"
 #include "api/metrics.hpp"
 #include "api/openapi.hpp"
+#include "api/request_parsing.hpp"
+#include "engine/claim_keys.hpp"
 
 namespace loyalty::api {
 namespace {
@@ -15,7 +20,21 @@ using http::verb;
 // Handlers take what they use; these adapt each to the table's one signature. A route of
 // Access::keys or member_read has a principal by the time its handler runs.
 RouteResult signup(const RouteCall& c) { return handle_signup(c.context, c.request); }
-RouteResult lookup(const RouteCall& c) { return handle_lookup(c.context, c.query); }
+// Cluster mode: the identifier's claim names the member, whose owner answers (api/cluster_reads).
+RouteResult lookup(const RouteCall& c) {
+  if (c.context.cluster_reads == nullptr || c.forwarded) return handle_lookup(c.context, c.query);
+  std::variant<IdentifierQuery, HttpResponse> parsed = parse_lookup_query(c.query);
+  if (auto* refusal = std::get_if<HttpResponse>(&parsed)) return std::move(*refusal);
+  const IdentifierQuery& query = std::get<IdentifierQuery>(parsed);
+  return c.context.cluster_reads->through_claim(
+      identifier_claim_key(query.kind, query.value),
+      [](const std::string& member_id) {
+        return HttpRequest{http::verb::get,
+                           "/v1/members/" + boost::urls::encode(member_id, boost::urls::pchars),
+                           11};
+      },
+      c.principal, lookup_not_found(query));
+}
 RouteResult get_member(const RouteCall& c) { return handle_get_member(c.context, c.params[0]); }
 RouteResult ledger(const RouteCall& c) { return handle_ledger(c.context, c.params[0], c.query); }
 RouteResult referrals(const RouteCall& c) { return handle_referrals(c.context, c.params[0]); }
@@ -28,14 +47,26 @@ RouteResult redemption(const RouteCall& c) {
 RouteResult adjustment(const RouteCall& c) {
   return handle_adjustment(c.context, c.request, c.params[0]);
 }
-RouteResult quote(const RouteCall& c) { return handle_quote(c.context, c.request, *c.principal); }
+RouteResult quote(const RouteCall& c) {
+  return handle_quote(c.context, c.request, *c.principal, c.forwarded);
+}
 RouteResult purchase(const RouteCall& c) {
   return handle_purchase(c.context, c.request, *c.principal);
 }
-RouteResult refund(const RouteCall& c) { return handle_refund(c.context, c.request, *c.principal); }
+RouteResult refund(const RouteCall& c) {
+  return handle_refund(c.context, c.request, *c.principal, c.forwarded);
+}
 RouteResult batch(const RouteCall& c) { return handle_batch(c.context, c.request, *c.principal); }
 RouteResult create_hold(const RouteCall& c) { return handle_create_hold(c.context, c.request); }
-RouteResult get_hold(const RouteCall& c) { return handle_get_hold(c.context, c.params[0]); }
+// Cluster mode: the hold id's claim names the member, whose owner answers (api/cluster_reads).
+RouteResult get_hold(const RouteCall& c) {
+  if (c.context.cluster_reads == nullptr || c.forwarded || !is_valid_id(c.params[0])) {
+    return handle_get_hold(c.context, c.params[0]);
+  }
+  return c.context.cluster_reads->through_claim(
+      hold_claim_key(c.params[0]), [request = c.request](const std::string&) { return request; },
+      c.principal, hold_not_found());
+}
 RouteResult capture_hold(const RouteCall& c) {
   return handle_hold_action(c.context, c.request, c.params[0], EventType::hold_capture);
 }

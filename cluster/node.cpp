@@ -282,6 +282,11 @@ std::string ClusterNode::message_id(const LogPayload& payload) {
   return "c?" + run_id_ + "-" + std::to_string(next_request_.fetch_add(1));
 }
 
+void ClusterNode::look_up(const std::string& key, Completion done) {
+  metrics_.claims.fetch_add(1);
+  route(member_partition(key, config_.partitions), ClaimAsk{key, ""}, std::move(done));
+}
+
 void ClusterNode::route(uint32_t partition, LogPayload&& payload, Completion&& done) {
   if (ownership_ && ownership_->role(partition) == Role::owner) {
     publish_owned(partition, message_id(payload), encode_log_payload(payload), std::move(done));

@@ -68,6 +68,9 @@ class ClusterNode {
   using ReadServer = std::function<void(std::string_view request, ReadDone reply)>;
   bool serves_reads(uint32_t partition) const;
   void forward_read(uint32_t partition, std::string request, ReadDone done);
+  // Whose `key` is (a claim asked in its home partition's log, answered after that partition's
+  // commit): `done` gets EventResult::claim_owner, "" when no member holds it.
+  void look_up(const std::string& key, Completion done);
   // What runs a forwarded read here (the API's router); set before start().
   void set_read_server(ReadServer server) { read_server_ = std::move(server); }
 

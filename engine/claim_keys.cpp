@@ -12,6 +12,8 @@ std::string identifier_claim_key(IdentifierKind kind, std::string_view value) {
   return key;
 }
 
+std::string hold_claim_key(std::string_view hold_id) { return "h:" + std::string(hold_id); }
+
 std::optional<std::string> client_id_claim_key(const Event& event) {
   switch (event.type()) {
     case EventType::purchase:
@@ -30,7 +32,7 @@ std::optional<std::string> owner_lookup_key(const Event& event) {
     return "e:" + refund->original_event_id;  // the purchase's idempotency key
   }
   if (const auto* action = std::get_if<HoldActionEvent>(&event.body)) {
-    return "h:" + action->hold_id;  // the hold's
+    return hold_claim_key(action->hold_id);
   }
   return std::nullopt;
 }
@@ -38,7 +40,7 @@ std::optional<std::string> owner_lookup_key(const Event& event) {
 std::optional<std::string> purchase_hold_key(const Event& event) {
   const auto* purchase = std::get_if<PurchaseEvent>(&event.body);
   if (purchase == nullptr || purchase->hold_id.empty()) return std::nullopt;
-  return "h:" + purchase->hold_id;
+  return hold_claim_key(purchase->hold_id);
 }
 
 }  // namespace loyalty

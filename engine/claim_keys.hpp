@@ -29,6 +29,10 @@ std::string identifier_claim_key(IdentifierKind kind, std::string_view value);
 // the hold, and a hold of another member is not found), and what the engine and jobs make.
 std::optional<std::string> client_id_claim_key(const Event& event);
 
+// The key a hold's id was claimed under (its hold event's idempotency key): whose it is names
+// the hold's member.
+std::string hold_claim_key(std::string_view hold_id);
+
 // The key whose owner is the member a refund (its purchase's client id) or a hold capture or
 // void (its hold's) belongs to; nullopt for other events.
 std::optional<std::string> owner_lookup_key(const Event& event);

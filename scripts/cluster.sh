@@ -6,6 +6,7 @@
 #
 #   scripts/cluster.sh up [--nodes 3] [--dir DIR] [--durability fsync|wal] [--partitions 32]
 #                         [--nats-only] [--no-rate-limits]   (the last: for benchmarks)
+#                         [--extra-config FILE]   (TOML appended to every node's server.toml)
 #   scripts/cluster.sh start --dir DIR NAME      # NAME: n1.., nats-1..3, etcd-1
 #   scripts/cluster.sh stop --dir DIR NAME       # SIGTERM, waits for it to exit
 #   scripts/cluster.sh down --dir DIR
@@ -142,6 +143,7 @@ stream_replicas = 3
 standbys = 1
 lease_seconds = 5
 EOF
+  if [[ -f "$dir/extra-config.toml" ]]; then cat "$dir/extra-config.toml" >>"$dir/$name.toml"; fi
 }
 
 start_node() {  # start_node DIR NAME
@@ -183,7 +185,7 @@ stop_one() {  # stop_one DIR NAME: SIGTERM, then SIGKILL after 20 s; waits until
 }
 
 cmd=${1:-}; shift || true
-nodes=3 dir="" durability=fsync partitions=32 nats_only=0 no_rate_limits=0 name=""
+nodes=3 dir="" durability=fsync partitions=32 nats_only=0 no_rate_limits=0 name="" extra=""
 while (($#)); do
   case "$1" in
     --nodes) nodes=$2; shift 2 ;;
@@ -192,6 +194,7 @@ while (($#)); do
     --partitions) partitions=$2; shift 2 ;;
     --nats-only) nats_only=1; shift ;;
     --no-rate-limits) no_rate_limits=1; shift ;;
+    --extra-config) extra=$2; shift 2 ;;
     -*) usage ;;
     *) name=$1; shift ;;
   esac
@@ -205,6 +208,7 @@ case "$cmd" in
     echo "$durability" >"$dir/durability"
     echo "$partitions" >"$dir/partitions"
     echo "$no_rate_limits" >"$dir/no-rate-limits"
+    if [[ -n "$extra" ]]; then cp "$extra" "$dir/extra-config.toml"; fi
     names=(etcd-1 etcd-1-peer)
     for j in 1 2 3; do names+=("nats-$j" "nats-$j-cluster" "nats-$j-monitor"); done
     if ((!nats_only)); then for n in $(seq "$nodes"); do names+=("n$n"); done; fi

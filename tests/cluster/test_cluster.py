@@ -3,6 +3,7 @@ loyaltyd nodes on loopback; clients send writes to any node; a node is killed an
 again; afterwards every node's data folder passes `loyaltyctl verify`.
 (The Jepsen-style nemesis test of issue 16 builds on this; see docs/decisions.md.)"""
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ import websockets  # noqa: E402
 SCRIPT = os.path.join(harness.SOURCE_DIR, "scripts", "cluster.sh")
 PARTITIONS = 8
 LEASE_SECONDS = 5
+STORE_KEY = "till-s2-key"  # a POS key of store s-2 only (setUpClass adds it to every node)
 
 
 def partition_of(member_id):
@@ -48,8 +50,15 @@ class ClusterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="loyalty-cluster-")
+        # A till's key that may post and refund for store s-2 only.
+        extra = os.path.join(cls.dir, "store-key.toml")
+        with open(extra, "w") as f:
+            f.write('\n[[api_keys]]\nname = "till-s2"\nrole = "pos"\n'
+                    f'sha256 = "{hashlib.sha256(STORE_KEY.encode()).hexdigest()}"\n'
+                    'stores = ["s-2"]\n')
         up = subprocess.run([SCRIPT, "up", "--dir", cls.dir, "--nodes", "3", "--partitions",
-                             str(PARTITIONS)], capture_output=True, text=True, timeout=180,
+                             str(PARTITIONS), "--extra-config", extra],
+                            capture_output=True, text=True, timeout=180,
                             env={**os.environ, "LOYALTYD": harness.LOYALTYD})
         if up.returncode != 0:
             raise RuntimeError("cluster.sh up failed:\n" + up.stdout + up.stderr)
@@ -407,6 +416,82 @@ class ClusterTest(unittest.TestCase):
                                  "from": "2026-01-01T00:00:00Z", "to": as_of, "dry_run": True})
         self.assertEqual(recalc.status, 503, recalc)
         self.assertIn("recalculation", recalc.json["detail"])
+
+    def test_1g_lookups_holds_and_quotes_are_answered_on_every_node(self):
+        self.wait_for_owners()
+        names = sorted(self.nodes)
+        for i, member in enumerate(self.members_in_other_partitions("lq-", PARTITIONS)):
+            phone, card = f"1370000{i:04d}", f"card-lq-{i}"
+            joined = self.retrying(lambda: self.nodes[names[i % 3]].request(
+                "POST", "/v1/members", {"member_id": member, "phone": phone, "card_no": card},
+                key=harness.APP_KEY))
+            self.assertEqual(joined.status, 201, joined)
+            bought = self.buy(self.nodes[names[(i + 1) % 3]], f"lq-e-{i}", member)
+            self.assertEqual(bought.status, 200, bought)
+            self.acknowledged[member] = bought.json["points_earned"]
+            held = self.retrying(lambda: self.nodes[names[(i + 2) % 3]].request(
+                "POST", "/v1/holds", {"hold_id": f"lq-h-{i}", "member_id": member, "points": 100},
+                key=harness.POS_KEY))
+            self.assertEqual(held.status, 201, held)
+            basket = {k: v for k, v in harness.purchase_body(
+                "unused", member, [harness.line("a", "food", 1000)]).items() if k != "event_id"}
+            quotes = []
+            for name in names:  # the writes just acknowledged, seen from every node
+                node = self.nodes[name]
+                for query in (f"phone={phone}", f"card_no={card}"):
+                    found = self.retrying(lambda: node.request(
+                        "GET", f"/v1/members:lookup?{query}", key=harness.POS_KEY))
+                    self.assertEqual(found.status, 200, (name, found))
+                    self.assertEqual(found.json["member_id"], member)
+                    self.assertEqual(found.json["balance"]["held"], 100, (name, found))
+                hold = self.retrying(lambda: node.request(
+                    "GET", f"/v1/holds/lq-h-{i}", key=harness.POS_KEY))
+                self.assertEqual(hold.status, 200, (name, hold))
+                self.assertEqual(hold.json["member_id"], member)
+                quote = self.retrying(lambda: node.request(
+                    "POST", "/v1/quotes", basket, key=harness.POS_KEY))
+                self.assertEqual(quote.status, 200, (name, quote))
+                quotes.append(quote.json)
+            self.assertEqual(quotes, [quotes[0]] * 3)
+        for name in names:  # what nobody holds is not found, on every node
+            node = self.nodes[name]
+            for path, field in (("/v1/members:lookup?phone=19999999999", "phone"),
+                                ("/v1/holds/lq-none", "hold_id")):
+                missing = self.retrying(lambda: node.request("GET", path, key=harness.POS_KEY))
+                self.assertEqual(missing.status, 404, (name, missing))
+                self.assertEqual(missing.json["errors"][0]["field"], field)
+            quote = node.request("POST", "/v1/quotes", {**basket, "member_id": "lq-nobody"},
+                                 key=harness.POS_KEY)
+            self.assertEqual(quote.status, 404, (name, quote))
+
+    def test_1h_a_till_refunds_its_own_stores_purchases_from_any_node(self):
+        self.wait_for_owners()
+        names = sorted(self.nodes)
+
+        def refund(name, event_id, original, amount_minor):
+            return self.retrying(lambda: self.nodes[name].request(
+                "POST", "/v1/events/refund",
+                {"event_id": event_id, "original_event_id": original,
+                 "occurred_at": "2026-11-21T10:00:00Z", "amount_minor": amount_minor},
+                key=STORE_KEY))
+
+        for i, member in enumerate(self.members_in_other_partitions("rf-", PARTITIONS)):
+            self.assertEqual(self.sign_up(self.nodes[names[i % 3]], member).status, 201)
+            for store in ("s-1", "s-2"):
+                body = harness.purchase_body(f"rf-{store}-{i}", member,
+                                             [harness.line("a", "food", 6400)], store_id=store)
+                bought = self.retrying(lambda: self.nodes[names[i % 3]].request(
+                    "POST", "/v1/events/purchase", body, key=harness.POS_KEY))
+                self.assertEqual(bought.status, 200, bought)
+            for name in names:  # whether or not the node holds the purchase
+                other = refund(name, f"rf-r1-{name}-{i}", f"rf-s-1-{i}", 100)
+                self.assertEqual(other.status, 403, (name, other))
+                self.assertEqual(other.json["errors"][0]["field"], "original_event_id")
+            refunded = refund(names[(i + 1) % 3], f"rf-r2-{i}", f"rf-s-2-{i}", 6400)
+            self.assertEqual(refunded.status, 200, refunded)
+            self.assertEqual(refunded.json["member_id"], member)
+            unknown = refund(names[i % 3], f"rf-r3-{i}", f"rf-none-{i}", 100)
+            self.assertEqual(unknown.status, 404, unknown)
 
     def test_2_a_killed_owners_partitions_answer_again_within_the_lease_plus_2s(self):
         owners = self.wait_for_owners()

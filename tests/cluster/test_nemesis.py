@@ -2,7 +2,10 @@
 mixed load (sign-ups with referral codes, purchases, refunds, redemptions) to random nodes and
 record every answer, while a nemesis, at random moments, SIGKILLs a loyaltyd node and starts it
 again, SIGSTOPs one past its lease and resumes it, kills a NATS server and starts it again, and
-kills etcd and starts it again. Afterwards every request is sent again, and:
+kills etcd and starts it again. While it runs, a read begun after an acknowledged purchase
+must show it, on whichever node answers (right after a pause, the resumed node is asked first:
+it must no longer answer for the partitions it lost). Afterwards every request is sent again,
+and:
 - every acknowledged (2xx) answer comes back as the same replay;
 - nothing is applied twice (no ledger entry repeated), nothing acknowledged is missing from
   its member's ledger, and each ledger's newest balance is the member's balance;
@@ -82,9 +85,9 @@ def send(port, method, path, body, key, timeout=10):
 class Nemesis(threading.Thread):
     """Faults one after another, each at a random moment, until `events` have happened."""
 
-    def __init__(self, cluster, rng, events):
+    def __init__(self, cluster, rng, events, shared):
         super().__init__(daemon=True)
-        self.cluster, self.rng, self.events = cluster, rng, events
+        self.cluster, self.rng, self.events, self.shared = cluster, rng, events, shared
         self.done = []
         self.error = None
 
@@ -104,9 +107,14 @@ class Nemesis(threading.Thread):
                     time.sleep(self.rng.uniform(0.5, 3))
                     self.cluster.start(name)
                 elif kind == "pause":
-                    pid = self.cluster.pid(self.rng.choice(sorted(self.cluster.ports)))
+                    name = self.rng.choice(sorted(self.cluster.ports))
+                    pid = self.cluster.pid(name)
                     os.kill(pid, signal.SIGSTOP)
                     time.sleep(LEASE_SECONDS + self.rng.uniform(1, 3))  # past its lease
+                    # Its partitions have other owners now: the clients' reads go to it first
+                    # for a while, where a node still acting as their owner would show old state.
+                    with self.shared["lock"]:
+                        self.shared["resumed"] = (self.cluster.ports[name], time.time() + 3)
                     os.kill(pid, signal.SIGCONT)
                 elif kind == "nats":
                     name = f"nats-{self.rng.randint(1, 3)}"
@@ -131,6 +139,8 @@ class Client(threading.Thread):
         self.requests = []  # {method, path, body, key, answers: [(status, json)]}
         self.members = []
         self.counter = 0
+        self.reads = 0   # reads made right after an acknowledged purchase
+        self.stale = []  # those that did not show it
 
     def next_id(self, kind):
         self.counter += 1
@@ -151,6 +161,21 @@ class Client(threading.Thread):
             if time.time() > deadline:
                 return answer
             time.sleep(0.2)
+
+    def read_after_write(self, member, event):
+        """A read begun after a write was acknowledged shows it, on any node (cluster.md);
+        right after a pause, on the node that was paused first."""
+        with self.shared["lock"]:
+            port, until = self.shared.get("resumed", (None, 0))
+        if port is None or time.time() > until:
+            port = self.cluster.ports[self.rng.choice(sorted(self.cluster.ports))]
+        page = send(port, "GET", f"/v1/members/{member}/ledger?limit=500", None,
+                    harness.ADMIN_KEY)
+        if page is None or page[0] != 200 or page[1].get("next_cursor"):
+            return  # no answer (503 or silence) is allowed; a wrong one is not
+        self.reads += 1
+        if not any(e["reference"] == event for e in page[1]["entries"]):
+            self.stale.append((port, member, event))
 
     def run(self):
         while not self.stop.is_set():
@@ -175,6 +200,8 @@ class Client(threading.Thread):
                 answer = self.call("POST", "/v1/events/purchase", body, harness.POS_KEY)
                 if answer and answer[0] == 200:
                     self.shared.setdefault("purchases", []).append((event, amount))
+                    if answer[1].get("points_earned"):
+                        self.read_after_write(member, event)
             elif action < 0.85:
                 purchases = self.shared.get("purchases") or []
                 if not purchases:
@@ -217,7 +244,7 @@ class NemesisTest(unittest.TestCase):
         shared = {"lock": threading.Lock(), "codes": []}
         clients = [Client(i, cluster, random.Random(rng.random()), stop, shared)
                    for i in range(CLIENTS)]
-        nemesis = Nemesis(cluster, random.Random(rng.random()), EVENTS)
+        nemesis = Nemesis(cluster, random.Random(rng.random()), EVENTS, shared)
         for client in clients:
             client.start()
         nemesis.start()
@@ -232,8 +259,13 @@ class NemesisTest(unittest.TestCase):
         self.assertGreaterEqual(acked, 20 * EVENTS, "too little was acknowledged under faults")
         if EVENTS >= 4:
             self.assertEqual(set(nemesis.done), {"kill", "pause", "nats", "etcd"})
+        reads = sum(c.reads for c in clients)
+        stale = [s for c in clients for s in c.stale]
         print(f"nemesis: {len(nemesis.done)} faults {sorted(set(nemesis.done))}, "
-              f"{len(requests)} requests, {acked} acknowledged", file=sys.stderr)
+              f"{len(requests)} requests, {acked} acknowledged, {reads} reads after writes",
+              file=sys.stderr)
+        self.assertEqual(stale, [], "reads that missed a write acknowledged before them")
+        self.assertGreater(reads, 0)
 
         # Everything up again: every request once more, on any node.
         ports = sorted(cluster.ports.values())

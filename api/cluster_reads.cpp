@@ -149,20 +149,10 @@ Deferred ClusterReads::through_claim(std::string key, RequestFor request_for,
           respond(std::move(*response));
         }
       };
+      // Through the owner's read subscription even when that is this node: this callback may
+      // run on a runtime writer thread (the claim's partition is ours), which must not read.
       const HttpRequest request = request_for(found.claim_owner);
       const uint32_t partition = member_partition(found.claim_owner, node_.config().partitions);
-      if (node_.serves_reads(partition)) {
-        RouteResult result = route(context_, request, principal, /*forwarded=*/true);
-        if (HttpResponse* here = std::get_if<HttpResponse>(&result)) {
-          answer(std::move(*here));
-        } else {
-          std::get<Deferred>(result).start(
-              [answer = std::move(answer)](HttpResponse&& response) mutable {
-                answer(std::move(response));
-              });
-        }
-        return;
-      }
       node_.forward_read(partition, encode_forwarded_read(request, principal),
                          [answer = std::move(answer)](std::optional<std::string> bytes) mutable {
                            answer(bytes ? decode_forwarded_response(*bytes) : std::nullopt);

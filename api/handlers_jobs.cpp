@@ -8,6 +8,7 @@
 
 #include "api/handlers.hpp"
 #include "api/jobs_json.hpp"
+#include "cluster/node.hpp"
 #include "engine/apply.hpp"
 #include "engine/program_toml.hpp"
 #include "engine/tzdb/os_time_zones.hpp"
@@ -45,6 +46,18 @@ std::variant<std::shared_ptr<const ProgramVersion>, Problem> recalc_program(
     }
     return std::make_shared<const ProgramVersion>(
         ProgramVersion{0, std::move(std::get<Program>(parsed)), *request.program_toml});
+  }
+  if (context.cluster != nullptr) {
+    // The cluster's numbering (etcd), whether or not this node has seen the version yet.
+    std::shared_ptr<const ProgramVersion> version;
+    const Status status = context.cluster->programs().version(*request.program_version, version);
+    if (status.code() == Status::Code::not_found) {
+      return make_problem(ErrorCode::invalid_request,
+                          "no program version with this number is stored", "program_version",
+                          InvalidKind::semantic);
+    }
+    if (!status.ok()) return storage_problem(status, "program version");
+    return version;
   }
   const auto found = programs.versions.find(*request.program_version);
   if (found == programs.versions.end()) {

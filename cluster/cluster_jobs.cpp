@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <sstream>
 
+#include "engine/program_toml.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 #include "ops/member_jobs.hpp"
+#include "ops/recalculation.hpp"
 
 namespace loyalty::cluster {
 namespace {
@@ -22,6 +25,125 @@ std::optional<uint32_t> parse_partition(std::string_view text) {
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return value;
+}
+
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
+}
+
+// A part's result in etcd is text, a few lines of space-separated fields (ids and labels have
+// no spaces). An expire or evaluate_tiers part:
+//   <members> <points_expired> <tier_changes> <already_done> <failed> <finished_at>
+//   <first failure>
+std::string member_part_text(const ops::MemberJobResult& r, TimeMs finished_at) {
+  return std::to_string(r.members) + " " + std::to_string(r.points_expired) + " " +
+         std::to_string(r.tier_changes) + " " + std::to_string(r.already_done) + " " +
+         std::to_string(r.failed) + " " + std::to_string(finished_at) + "\n" +
+         one_line(r.first_failure);
+}
+
+bool parse_member_part(const std::string& text, ops::MemberJobResult& r, TimeMs& finished_at) {
+  std::istringstream in(text);
+  if (!(in >> r.members >> r.points_expired >> r.tier_changes >> r.already_done >> r.failed >>
+        finished_at)) {
+    return false;
+  }
+  in.ignore(1);
+  std::getline(in, r.first_failure);
+  return true;
+}
+
+// A recalculation's part:
+//   recalc <program label>
+//   <examined> <changed> <already adjusted> <members affected> <passes> <total delta>
+//     <total positive> <total negative> <applied> <replayed> <failed> <finished_at>
+//   <histogram counts, bucket by bucket>
+//   <first failure>
+//   <member> <event> <occurred_at> <old> <new> <delta>     (the largest changes, one a line)
+// or, when the partition's history could not be recalculated under the rules:
+//   error <finished_at>
+//   <why>
+std::string recalc_part_text(const ops::RecalcReport& r, TimeMs finished_at) {
+  std::string out = "recalc " + r.program_label + "\n";
+  for (const auto number : {r.events_examined, r.events_changed, r.events_already_adjusted,
+                            r.members_affected, static_cast<uint64_t>(r.passes)}) {
+    out += std::to_string(number) + " ";
+  }
+  for (const Points points : {r.total_delta, r.total_positive, r.total_negative}) {
+    out += std::to_string(points) + " ";
+  }
+  out += std::to_string(r.adjustments_applied) + " " + std::to_string(r.adjustments_replayed) +
+         " " + std::to_string(r.adjustments_failed) + " " + std::to_string(finished_at) + "\n";
+  for (const ops::RecalcBucket& bucket : r.histogram) out += std::to_string(bucket.count) + " ";
+  out += "\n" + one_line(r.first_failure) + "\n";
+  for (const ops::RecalcChange& c : r.largest) {
+    out += c.member_id + " " + c.event_id + " " + std::to_string(c.occurred_at) + " " +
+           std::to_string(c.old_points) + " " + std::to_string(c.new_points) + " " +
+           std::to_string(c.delta) + "\n";
+  }
+  return out;
+}
+
+std::string recalc_error_text(const std::string& why, TimeMs finished_at) {
+  return "error " + std::to_string(finished_at) + "\n" + one_line(why);
+}
+
+// Adds a recalculation part to `into` (whose histogram has every bucket). `error` gets an
+// error part's reason.
+bool merge_recalc_part(const std::string& text, ops::RecalcReport& into, TimeMs& finished_at,
+                       std::string& error) {
+  std::istringstream in(text);
+  std::string head, numbers, histogram, first_failure;
+  if (!std::getline(in, head)) return false;
+  if (head.rfind("error ", 0) == 0) {
+    std::istringstream at(head.substr(6));
+    if (!(at >> finished_at)) return false;
+    std::getline(in, error);
+    if (error.empty()) error = "the recalculation failed";
+    return true;
+  }
+  if (head.rfind("recalc ", 0) != 0 || !std::getline(in, numbers) || !std::getline(in, histogram) ||
+      !std::getline(in, first_failure)) {
+    return false;
+  }
+  uint64_t examined = 0, changed = 0, adjusted = 0, affected = 0, passes = 0;
+  Points total = 0, positive = 0, negative = 0;
+  uint64_t applied = 0, replayed = 0, failed = 0;
+  std::istringstream figures(numbers);
+  if (!(figures >> examined >> changed >> adjusted >> affected >> passes >> total >> positive >>
+        negative >> applied >> replayed >> failed >> finished_at)) {
+    return false;
+  }
+  into.program_label = head.substr(7);
+  into.events_examined += examined;
+  into.events_changed += changed;
+  into.events_already_adjusted += adjusted;
+  into.members_affected += affected;
+  into.passes += static_cast<uint32_t>(passes);
+  into.total_delta += total;
+  into.total_positive += positive;
+  into.total_negative += negative;
+  into.adjustments_applied += applied;
+  into.adjustments_replayed += replayed;
+  into.adjustments_failed += failed;
+  std::istringstream counts(histogram);
+  for (ops::RecalcBucket& bucket : into.histogram) {
+    uint64_t count = 0;
+    if (!(counts >> count)) return false;
+    bucket.count += count;
+  }
+  if (into.first_failure.empty()) into.first_failure = first_failure;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    ops::RecalcChange change;
+    if (!(fields >> change.member_id >> change.event_id >> change.occurred_at >>
+          change.old_points >> change.new_points >> change.delta)) {
+      return false;
+    }
+    into.largest.push_back(std::move(change));
+  }
+  return true;
 }
 
 }  // namespace
@@ -60,19 +182,13 @@ Status ClusterJobs::load_parts(std::string_view job_id, std::vector<Part>& out) 
   std::vector<EtcdKeyValue> found;
   const std::string prefix = part_prefix(job_id);
   if (Status s = node_.etcd().get_prefix(prefix, found); !s.ok()) return s;
-  for (const EtcdKeyValue& kv : found) {
+  for (EtcdKeyValue& kv : found) {
     const std::optional<uint32_t> partition =
         parse_partition(std::string_view(kv.key).substr(prefix.size()));
-    Part part;
-    std::istringstream fields(kv.value);
-    if (!partition || !(fields >> part.members >> part.points_expired >> part.tier_changes >>
-                        part.already_done >> part.failed >> part.finished_at)) {
+    if (!partition) {
       return Status::error(Status::Code::corruption, "etcd's " + kv.key + " is not a job part");
     }
-    part.partition = *partition;
-    fields.ignore(1);  // the line break before the first failure
-    std::getline(fields, part.first_failure);
-    out.push_back(std::move(part));
+    out.push_back(Part{*partition, std::move(kv.value)});
   }
   return Status::ok_status();
 }
@@ -86,53 +202,100 @@ Status ClusterJobs::find(std::string_view job_id, std::optional<JobRecord>& out)
   if (Status s = storage::decode_job(job_id, found->value, job); !s.ok()) return s;
   std::vector<Part> parts;
   if (Status s = load_parts(job_id, parts); !s.ok()) return s;
-  ops::MemberJobResult sum;
-  for (const Part& part : parts) {
-    sum.members += part.members;
-    sum.points_expired += part.points_expired;
-    sum.tier_changes += part.tier_changes;
-    sum.already_done += part.already_done;
-    sum.failed += part.failed;
-    if (sum.first_failure.empty()) sum.first_failure = part.first_failure;
-    job.finished_at = std::max(job.finished_at, part.finished_at);
-  }
+  const auto unreadable = [&](const Part& part) {
+    return Status::error(Status::Code::corruption, "job " + job.id + ", partition " +
+                                                       std::to_string(part.partition) +
+                                                       ": its result does not read");
+  };
   // Progress in partitions: each is done whole, by whichever node owns it.
   job.total = node_.config().partitions;
   job.done = parts.size();
-  if (parts.empty()) {
-    job.state = JobState::queued;
-    job.finished_at = 0;
-  } else if (job.done < job.total) {
-    job.state = JobState::running;
-    job.started_at = job.created_at;
-    job.finished_at = 0;
+  job.state = parts.empty() ? JobState::queued : JobState::running;
+  if (!parts.empty()) job.started_at = job.created_at;
+  if (job.done < job.total) {
+    out = std::move(job);
+    return Status::ok_status();
+  }
+  TimeMs finished_at = 0;
+  if (job.type == JobType::recalculate) {
+    ops::RecalcReport report;
+    report.job_id = job.id;
+    report.program_version = job.program_version;
+    report.from = job.from;
+    report.to = job.to;
+    report.applied = !job.dry_run;
+    report.histogram = ops::empty_recalc_histogram();
+    std::string error;
+    for (const Part& part : parts) {
+      TimeMs at = 0;
+      if (!merge_recalc_part(part.value, report, at, error)) return unreadable(part);
+      finished_at = std::max(finished_at, at);
+    }
+    std::stable_sort(report.largest.begin(), report.largest.end(),
+                     [](const ops::RecalcChange& a, const ops::RecalcChange& b) {
+                       return (a.delta < 0 ? -a.delta : a.delta) >
+                              (b.delta < 0 ? -b.delta : b.delta);
+                     });
+    if (report.largest.size() > ops::kLargestShown) report.largest.resize(ops::kLargestShown);
+    if (!error.empty()) {
+      job.error = error;
+    } else {
+      job.result_json = ops::recalc_report_json(report);
+      if (report.adjustments_failed > 0) {
+        job.error = std::to_string(report.adjustments_failed) +
+                    " adjustments failed; the first: " + report.first_failure;
+      }
+    }
   } else {
-    job.started_at = job.created_at;
+    ops::MemberJobResult sum;
+    for (const Part& part : parts) {
+      ops::MemberJobResult r;
+      TimeMs at = 0;
+      if (!parse_member_part(part.value, r, at)) return unreadable(part);
+      sum.members += r.members;
+      sum.points_expired += r.points_expired;
+      sum.tier_changes += r.tier_changes;
+      sum.already_done += r.already_done;
+      sum.failed += r.failed;
+      if (sum.first_failure.empty()) sum.first_failure = r.first_failure;
+      finished_at = std::max(finished_at, at);
+    }
     job.result_json = ops::member_job_result_json(job.id, sum);
-    job.state = sum.failed > 0 ? JobState::failed : JobState::succeeded;
     if (sum.failed > 0) {
       job.error = std::to_string(sum.failed) + " of " + std::to_string(sum.members) +
                   " members failed; the first: " + sum.first_failure;
     }
   }
+  job.finished_at = finished_at;
+  job.state = job.error.empty() ? JobState::succeeded : JobState::failed;
   out = std::move(job);
   return Status::ok_status();
 }
 
 Status ClusterJobs::submit(const ops::JobSpec& spec, JobRecord& out, bool& queued) {
   queued = false;
-  if (spec.type == JobType::recalculate) {
-    return Status::error(Status::Code::busy,
-                         "recalculation runs in single mode only for now: in cluster mode, "
-                         "expire and evaluate_tiers");
-  }
   JobRecord job;
   job.id = ops::job_id_of(spec);
   job.type = spec.type;
-  job.as_of = spec.as_of;
   job.created_at = clock_();
   job.requested_by = spec.requested_by;
   job.runs = 1;
+  if (spec.type == JobType::recalculate) {
+    std::shared_ptr<const ProgramVersion> program = spec.program;
+    if (!spec.dry_run && program->number == 0) {
+      // An apply names the version its adjustments come from: numbered cluster-wide first.
+      if (Status s = node_.programs().register_version(program->source_toml, program); !s.ok()) {
+        return s;
+      }
+    }
+    job.program_version = program->number;
+    job.program_toml = program->number == 0 ? program->source_toml : std::string();
+    job.from = spec.from;
+    job.to = spec.to;
+    job.dry_run = spec.dry_run;
+  } else {
+    job.as_of = spec.as_of;
+  }
   bool created = false;
   if (Status s = node_.etcd().create(job_key(job.id), storage::encode_job(job), 0, created);
       !s.ok()) {
@@ -142,17 +305,9 @@ Status ClusterJobs::submit(const ops::JobSpec& spec, JobRecord& out, bool& queue
   if (Status s = find(job.id, current); !s.ok()) return s;
   if (!current) return Status::error(Status::Code::io_error, "the job vanished from etcd");
   if (!created && current->state == JobState::failed) {
-    // Asked again after it failed: the partitions whose members failed run again (their
-    // finished steps answer as replays); those that succeeded stay done.
-    std::vector<Part> parts;
-    if (Status s = load_parts(job.id, parts); !s.ok()) return s;
-    for (const Part& part : parts) {
-      if (part.failed == 0) continue;
-      if (Status s = node_.etcd().remove(part_prefix(job.id) + std::to_string(part.partition));
-          !s.ok()) {
-        return s;
-      }
-    }
+    // Asked again after it failed: every partition runs again (finished steps and adjustments
+    // answer as replays, so only what failed is done anew).
+    if (Status s = node_.etcd().remove_prefix(part_prefix(job.id)); !s.ok()) return s;
     if (Status s = find(job.id, current); !s.ok()) return s;
     if (!current) return Status::error(Status::Code::io_error, "the job vanished from etcd");
     created = true;
@@ -163,6 +318,71 @@ Status ClusterJobs::submit(const ops::JobSpec& spec, JobRecord& out, bool& queue
   return Status::ok_status();
 }
 
+std::optional<std::string> ClusterJobs::member_part(const JobRecord& job, uint32_t partition,
+                                                    ops::JobProgress& progress) {
+  const uint32_t partitions = node_.config().partitions;
+  ops::MemberJobResult result;
+  const Status status =
+      ops::run_member_job(store_, runtime_, member_kind(job.type), job.id, job.as_of, progress,
+                          result, 4096, [partition, partitions](const std::string& member_id) {
+                            return member_partition(member_id, partitions) == partition;
+                          });
+  if (!status.ok() || result.unavailable > 0) {
+    // Interrupted, or the partition moved under it: run again, here or by its new owner.
+    if (!status.ok() && !progress.stop_requested.load()) {
+      std::fprintf(stderr, "cluster: job %s, partition %u: %s\n", job.id.c_str(), partition,
+                   status.message().c_str());
+    }
+    return std::nullopt;
+  }
+  return member_part_text(result, clock_());
+}
+
+std::optional<std::string> ClusterJobs::recalc_part(const JobRecord& job, uint32_t partition,
+                                                    ops::JobProgress& progress) {
+  std::shared_ptr<const ProgramVersion> program;
+  if (job.program_version != 0) {
+    if (Status s = node_.programs().version(job.program_version, program); !s.ok()) {
+      if (s.code() == Status::Code::not_found) return recalc_error_text(s.message(), clock_());
+      std::fprintf(stderr, "cluster: job %s: %s\n", job.id.c_str(), s.message().c_str());
+      return std::nullopt;
+    }
+  } else {
+    auto parsed = parse_program_toml(job.program_toml, "job " + job.id, os_time_zones());
+    if (const auto* problem = std::get_if<ProgramLoadError>(&parsed)) {
+      return recalc_error_text("the job's program no longer loads: " + problem->message, clock_());
+    }
+    program = std::make_shared<const ProgramVersion>(
+        ProgramVersion{0, std::get<Program>(std::move(parsed)), job.program_toml});
+  }
+  const uint32_t partitions = node_.config().partitions;
+  ops::RecalcRequest request;
+  request.job_id = job.id;
+  request.program = std::move(program);
+  request.from = job.from;
+  request.to = job.to;
+  request.apply = !job.dry_run;
+  request.include = [partition, partitions](std::string_view member_id) {
+    return member_partition(member_id, partitions) == partition;
+  };
+  ops::RecalcReport report;
+  const Status status =
+      ops::run_recalculation(store_, job.dry_run ? nullptr : &runtime_, request, progress, report);
+  if (status.code() == Status::Code::invalid_argument) {
+    return recalc_error_text(status.message(), clock_());  // the rules cannot re-run this history
+  }
+  if (!status.ok() || report.adjustments_unavailable > 0) {
+    // Interrupted, or the partition moved under it: run again (adjustments made answer as
+    // replays, and the purchases this job adjusted are skipped).
+    if (!status.ok() && !progress.stop_requested.load()) {
+      std::fprintf(stderr, "cluster: job %s, partition %u: %s\n", job.id.c_str(), partition,
+                   status.message().c_str());
+    }
+    return std::nullopt;
+  }
+  return recalc_part_text(report, clock_());
+}
+
 void ClusterJobs::run_part(const JobRecord& job, uint32_t partition) {
   auto progress = std::make_shared<ops::JobProgress>();
   {
@@ -170,34 +390,17 @@ void ClusterJobs::run_part(const JobRecord& job, uint32_t partition) {
     if (stopping_) return;
     running_ = progress;
   }
-  const uint32_t partitions = node_.config().partitions;
-  ops::MemberJobResult result;
-  const Status status =
-      ops::run_member_job(store_, runtime_, member_kind(job.type), job.id, job.as_of, *progress,
-                          result, 4096, [partition, partitions](const std::string& member_id) {
-                            return member_partition(member_id, partitions) == partition;
-                          });
+  const std::optional<std::string> result = job.type == JobType::recalculate
+                                                ? recalc_part(job, partition, *progress)
+                                                : member_part(job, partition, *progress);
   {
     const std::lock_guard lock(mutex_);
     running_.reset();
   }
-  if (!status.ok() || result.unavailable > 0) {
-    // Interrupted, or the partition moved under it: run again, here or by its new owner.
-    if (!status.ok() && !progress->stop_requested.load()) {
-      std::fprintf(stderr, "cluster: job %s, partition %u: %s\n", job.id.c_str(), partition,
-                   status.message().c_str());
-    }
-    return;
-  }
-  std::string first_failure = result.first_failure;
-  std::replace(first_failure.begin(), first_failure.end(), '\n', ' ');
-  const std::string value =
-      std::to_string(result.members) + " " + std::to_string(result.points_expired) + " " +
-      std::to_string(result.tier_changes) + " " + std::to_string(result.already_done) + " " +
-      std::to_string(result.failed) + " " + std::to_string(clock_()) + "\n" + first_failure;
+  if (!result) return;
   bool created = false;
   if (Status s =
-          node_.etcd().create(part_prefix(job.id) + std::to_string(partition), value, 0, created);
+          node_.etcd().create(part_prefix(job.id) + std::to_string(partition), *result, 0, created);
       !s.ok()) {
     std::fprintf(stderr, "cluster: job %s, partition %u: %s\n", job.id.c_str(), partition,
                  s.message().c_str());
@@ -216,9 +419,7 @@ void ClusterJobs::loop() {
       for (const EtcdKeyValue& kv : found) {
         JobRecord job;
         const std::string id = kv.key.substr(prefix.size());
-        if (!storage::decode_job(id, kv.value, job).ok() || job.type == JobType::recalculate) {
-          continue;
-        }
+        if (!storage::decode_job(id, kv.value, job).ok()) continue;
         std::vector<Part> parts;
         if (!load_parts(id, parts).ok()) continue;
         std::vector<bool> done(node_.config().partitions, false);

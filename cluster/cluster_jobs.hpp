@@ -9,8 +9,9 @@
 // step run twice a replay). A partition's part is done when etcd has its result
 // ("/<name>/job-parts/<id>/<partition>"); a part cut short (its partition moved, a step
 // answered 503) is not recorded and runs again on whoever owns the partition then. The job's
-// progress is the partitions done of all; its report adds the parts' results up.
-// Recalculation is not run in cluster mode yet (refused with `busy`).
+// progress is the partitions done of all; its report adds the parts' results up. A
+// recalculation's part replays the partition's members' history on its owner; the merged report
+// is single mode's but for the CSV of every change (not kept: only the largest travel).
 // Thread-safety: submit() and find() from any thread; start() and stop() from one.
 #pragma once
 
@@ -49,17 +50,16 @@ class ClusterJobs : public ops::JobService {
  private:
   struct Part {
     uint32_t partition = 0;
-    uint64_t members = 0;
-    int64_t points_expired = 0;
-    uint64_t tier_changes = 0;
-    uint64_t already_done = 0;
-    uint64_t failed = 0;
-    TimeMs finished_at = 0;
-    std::string first_failure;
+    std::string value;  // the partition's result (cluster_jobs.cpp writes and reads it)
   };
   void loop();
-  // Runs the job's steps for the members of `partition`; records the part unless cut short.
+  // Runs the job for the members of `partition`; records the part unless cut short.
   void run_part(const JobRecord& job, uint32_t partition);
+  // The part's result as recorded, or nullopt when it was cut short (to run again).
+  std::optional<std::string> member_part(const JobRecord& job, uint32_t partition,
+                                         ops::JobProgress& progress);
+  std::optional<std::string> recalc_part(const JobRecord& job, uint32_t partition,
+                                         ops::JobProgress& progress);
   Status load_parts(std::string_view job_id, std::vector<Part>& out);
   std::string job_key(std::string_view job_id) const;
   std::string part_prefix(std::string_view job_id) const;

@@ -384,4 +384,14 @@ Status EtcdClient::remove(std::string_view key) {
   return parse_object(answer, object);
 }
 
+Status EtcdClient::remove_prefix(std::string_view prefix) {
+  json::object request;
+  request["key"] = base64(prefix);
+  request["range_end"] = base64(prefix_end(prefix));
+  std::string answer;
+  if (Status s = post("/v3/kv/deleterange", json::serialize(request), answer); !s.ok()) return s;
+  json::object object;
+  return parse_object(answer, object);
+}
+
 }  // namespace loyalty::cluster

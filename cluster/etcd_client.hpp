@@ -56,6 +56,7 @@ class EtcdClient {
   // Deletes `key` only while its mod_revision is still `mod_revision`.
   Status remove_if(std::string_view key, int64_t mod_revision, bool& removed);
   Status remove(std::string_view key);
+  Status remove_prefix(std::string_view prefix);  // every key starting with `prefix`
 
   // The endpoint the last call used (for GET /v1/cluster), and whether it answered.
   std::string endpoint() const;

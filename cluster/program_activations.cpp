@@ -172,14 +172,7 @@ PartitionProgram ProgramActivations::partition_program(uint32_t partition) {
   return PartitionProgram{activation, std::move(version)};
 }
 
-Status ProgramActivations::join(ProgramRegistry& registry) {
-  std::vector<StoredProgramVersion> stored;
-  if (Status s = store_.load_program_versions(stored); !s.ok()) return s;
-  if (stored.empty() || stored.front().number != 1) {
-    return Status::error(Status::Code::corruption, "this data folder has no program version 1");
-  }
-  // Every version this folder holds is put in etcd unless there already: the first node puts
-  // version 1, and an etcd started again empty gets its numbering back.
+Status ProgramActivations::reseed(const std::vector<StoredProgramVersion>& stored) {
   for (const StoredProgramVersion& version : stored) {
     bool created = false;
     std::optional<EtcdKeyValue> existing;
@@ -200,6 +193,18 @@ Status ProgramActivations::join(ProgramRegistry& registry) {
                     std::to_string(version.number));
     }
   }
+  return Status::ok_status();
+}
+
+Status ProgramActivations::join(ProgramRegistry& registry) {
+  std::vector<StoredProgramVersion> stored;
+  if (Status s = store_.load_program_versions(stored); !s.ok()) return s;
+  if (stored.empty() || stored.front().number != 1) {
+    return Status::error(Status::Code::corruption, "this data folder has no program version 1");
+  }
+  // Every version this folder holds is put in etcd unless there already: the first node puts
+  // version 1, and an etcd started again empty gets its numbering back.
+  if (Status s = reseed(stored); !s.ok()) return s;
   Active active;
   if (Status s = read_active(active); !s.ok()) return s;
   const std::lock_guard lock(mutex_);
@@ -234,32 +239,68 @@ Status ProgramActivations::publish(uint32_t partition, const ProgramActivation& 
       encode_log_payload(activation), sequence, duplicate);
 }
 
-Status ProgramActivations::activate(Program program, std::string source_toml, TimeMs now,
-                                    std::shared_ptr<const ProgramVersion>& out,
-                                    TimeMs& activated_at) {
-  (void)program;  // validated by the caller; parsed again by every applier from the same text
-  ProgramActivation activation;
-  for (int round = 0; round < kActivateRounds && activation.activation == 0; ++round) {
-    // The version's number: the same text keeps the one it was given.
+Status ProgramActivations::number_of(const std::string& source_toml, uint32_t& number) {
+  // A number is never given below one this folder holds: an etcd started again empty, or
+  // behind, would otherwise give an old number to new text.
+  std::vector<StoredProgramVersion> stored;
+  if (Status s = store_.load_program_versions(stored); !s.ok()) return s;
+  for (int round = 0; round < kActivateRounds; ++round) {
     std::vector<EtcdKeyValue> versions;
     if (Status s = etcd_.get_prefix(key("v/"), versions); !s.ok()) return s;
-    uint32_t number = 0;
-    uint32_t last = 0;
+    if (versions.empty() || !version_of_key(versions.front().key) ||
+        *version_of_key(versions.front().key) != 1) {
+      if (Status s = reseed(stored); !s.ok()) return s;  // etcd lost them: this folder's first
+      continue;
+    }
+    number = 0;
+    uint32_t last = stored.empty() ? 0 : stored.back().number;
     for (const EtcdKeyValue& kv : versions) {
       const std::optional<uint32_t> found = version_of_key(kv.key);
       if (!found) continue;
       last = std::max(last, *found);
       if (kv.value == source_toml) number = *found;
     }
-    if (number == 0) {
-      bool created = false;
-      if (Status s = etcd_.create(key(version_suffix(last + 1)), source_toml, 0, created);
-          !s.ok()) {
-        return s;
-      }
-      if (!created) continue;  // another activation took that number: read again
-      number = last + 1;
+    if (number != 0) return Status::ok_status();
+    bool created = false;
+    if (Status s = etcd_.create(key(version_suffix(last + 1)), source_toml, 0, created); !s.ok()) {
+      return s;
     }
+    if (created) {
+      number = last + 1;
+      return Status::ok_status();
+    }
+    // Another node took that number a moment ago: read again.
+  }
+  return unavailable("other program versions kept taking the number; retry");
+}
+
+Status ProgramActivations::version(uint32_t number, std::shared_ptr<const ProgramVersion>& out) {
+  std::optional<EtcdKeyValue> found;
+  if (Status s = etcd_.get(key(version_suffix(number)), found); !s.ok()) return s;
+  if (!found) {
+    return Status::error(Status::Code::not_found,
+                         "no program version " + std::to_string(number) + " in the cluster");
+  }
+  const std::lock_guard lock(mutex_);
+  return keep(number, found->value, 0, out);
+}
+
+Status ProgramActivations::register_version(const std::string& source_toml,
+                                            std::shared_ptr<const ProgramVersion>& out) {
+  uint32_t number = 0;
+  if (Status s = number_of(source_toml, number); !s.ok()) return s;
+  const std::lock_guard lock(mutex_);
+  return keep(number, source_toml, 0, out);
+}
+
+Status ProgramActivations::activate(Program program, std::string source_toml, TimeMs now,
+                                    std::shared_ptr<const ProgramVersion>& out,
+                                    TimeMs& activated_at) {
+  (void)program;  // validated by the caller; parsed again by every applier from the same text
+  ProgramActivation activation;
+  for (int round = 0; round < kActivateRounds && activation.activation == 0; ++round) {
+    uint32_t number = 0;
+    if (Status s = number_of(source_toml, number); !s.ok()) return s;
     Active active;
     if (Status s = read_active(active); !s.ok()) return s;
     if (active.activation > 0 && active.version == number) {
@@ -267,7 +308,14 @@ Status ProgramActivations::activate(Program program, std::string source_toml, Ti
       activation = {active.activation, number, active.activated_at, source_toml};
       break;
     }
-    const ProgramActivation next{active.activation + 1, number, now, source_toml};
+    uint64_t newest_seen = 0;
+    {
+      const std::lock_guard lock(mutex_);
+      newest_seen = adopted_;
+    }
+    // Above every activation this node has seen too (etcd may have restarted behind them).
+    const ProgramActivation next{std::max(active.activation, newest_seen) + 1, number, now,
+                                 source_toml};
     const std::string value = std::to_string(next.activation) + " " + std::to_string(next.version) +
                               " " + std::to_string(now);
     bool put = false;
@@ -327,7 +375,28 @@ void ProgramActivations::reconcile(const std::vector<uint32_t>& owned) {
     next_reconcile_ = now + kReconcileEvery;
   }
   Active active;
-  if (Status s = read_active(active); !s.ok() || active.activation == 0) return;
+  if (Status s = read_active(active); !s.ok()) return;
+  uint64_t newest_seen = 0;
+  std::shared_ptr<const ProgramVersion> newest_version;
+  {
+    const std::lock_guard lock(mutex_);
+    newest_seen = adopted_;
+    newest_version = adopted_version_;
+  }
+  if (active.activation < newest_seen && newest_version) {
+    // etcd is behind what the logs hold (it started again empty): the versions this folder
+    // has and the newest activation go back, so numbering goes on above them.
+    std::vector<StoredProgramVersion> stored;
+    bool put = false;
+    if (store_.load_program_versions(stored).ok() && reseed(stored).ok()) {
+      (void)etcd_.put_if(
+          key("active"),
+          std::to_string(newest_seen) + " " + std::to_string(newest_version->number) + " 0",
+          active.mod_revision, put);
+    }
+    return;
+  }
+  if (active.activation == 0) return;
   {
     const std::lock_guard lock(mutex_);
     for (const uint32_t partition : owned) {

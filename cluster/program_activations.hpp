@@ -55,6 +55,14 @@ class ProgramActivations {
   Status activate(Program program, std::string source_toml, TimeMs now,
                   std::shared_ptr<const ProgramVersion>& out, TimeMs& activated_at);
 
+  // Version `number` as the cluster numbered it (from etcd, kept in this folder when it was not):
+  // what a recalculation names. Not found: not_found.
+  Status version(uint32_t number, std::shared_ptr<const ProgramVersion>& out);
+  // Numbers `source_toml` in etcd without activating it (the same text keeps its number), and
+  // keeps it here: the version an applied recalculation's adjustments name.
+  Status register_version(const std::string& source_toml,
+                          std::shared_ptr<const ProgramVersion>& out);
+
   // The applier's, for an activation read from `partition`'s log: the version parsed and
   // kept in this folder, the registry moved when it is the newest this node has seen.
   Status prepare(uint32_t partition, const ProgramActivation& logged, PartitionProgram& out);
@@ -71,6 +79,11 @@ class ProgramActivations {
     int64_t mod_revision = 0;  // 0: no activation yet
   };
   Status read_active(Active& out);
+  // Puts the folder's versions in etcd where missing; a number etcd holds with other text is
+  // refused (invalid_argument).
+  Status reseed(const std::vector<StoredProgramVersion>& stored);
+  // The number of `source_toml` in etcd, given now when it had none.
+  Status number_of(const std::string& source_toml, uint32_t& number);
   Status version_text(uint32_t version, std::string& toml);
   // Keeps the version in the folder (the same number must be the same text) and parses it.
   Status keep(uint32_t number, const std::string& toml, TimeMs activated_at,

@@ -147,12 +147,14 @@ bool MemberSlice::contains(std::string_view member_id) const {
     hash ^= static_cast<uint8_t>(c);
     hash *= 0x100000001b3ULL;
   }
+  if (include && !include(member_id)) return false;
   return count <= 1 || hash % count == index;
 }
 
 Status count_purchases_in_range(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from,
                                 TimeMs to, JobProgress& progress, uint64_t& purchases,
-                                uint64_t& log_seq) {
+                                uint64_t& log_seq,
+                                const std::function<bool(std::string_view)>& include) {
   purchases = 0;
   log_seq = 0;
   bool stopped = false;
@@ -162,7 +164,8 @@ Status count_purchases_in_range(RocksStore& store, const ReadSnapshot& snapshot,
         stopped = stopped || progress.stop_requested.load(std::memory_order_relaxed);
         if (stopped) return false;
         log_seq = std::max(log_seq, stored.log_seq);
-        if (purchase_in_range(stored.event, from, to) != nullptr) ++purchases;
+        const PurchaseEvent* p = purchase_in_range(stored.event, from, to);
+        if (p != nullptr && (!include || include(p->member_id))) ++purchases;
         return true;
       },
       &snapshot);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,7 @@ struct PurchaseHistory {
 struct MemberSlice {
   uint32_t index = 0;
   uint32_t count = 1;
+  std::function<bool(std::string_view member_id)> include;  // optional: of these members only
   bool contains(std::string_view member_id) const;
 };
 
@@ -42,9 +44,11 @@ struct HistoryScan {
 };
 
 // Counts the purchases with occurred_at in [from, to) as of `snapshot`, and the newest log_seq.
+// `include` (optional): of these members only.
 Status count_purchases_in_range(RocksStore& store, const ReadSnapshot& snapshot, TimeMs from,
                                 TimeMs to, JobProgress& progress, uint64_t& purchases,
-                                uint64_t& log_seq);
+                                uint64_t& log_seq,
+                                const std::function<bool(std::string_view)>& include = {});
 
 // The purchases of `slice`'s members with occurred_at in [from, to) as of `snapshot`.
 // `progress.done` grows as each is reached in the replay. A stop asked for ends it early with

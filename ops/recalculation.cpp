@@ -31,8 +31,10 @@ Status invalid(std::string message) {
   return Status::error(Status::Code::invalid_argument, std::move(message));
 }
 
+}  // namespace
+
 // Deltas by order of magnitude and sign: [lower, upper).
-std::vector<RecalcBucket> empty_histogram() {
+std::vector<RecalcBucket> empty_recalc_histogram() {
   return {
       {"-1000 or less", std::nullopt, -999, 0},
       {"-999..-100", -999, -99, 0},
@@ -44,6 +46,8 @@ std::vector<RecalcBucket> empty_histogram() {
       {"1000 or more", 1000, std::nullopt, 0},
   };
 }
+
+namespace {
 
 void count_in_histogram(std::vector<RecalcBucket>& histogram, Points delta) {
   for (RecalcBucket& bucket : histogram) {
@@ -144,6 +148,7 @@ bool apply_all(Runtime& runtime, std::vector<RecalcAdjustmentEvent>& planned, Jo
         std::lock_guard lock(result_mutex);
         if (!r.rejection.ok()) {
           ++out.adjustments_failed;
+          if (r.rejection.code == ErrorCode::unavailable) ++out.adjustments_unavailable;
           if (out.first_failure.empty()) out.first_failure = id + ": " + r.rejection.message;
         } else if (r.replayed) {
           ++out.adjustments_replayed;
@@ -194,19 +199,19 @@ Status run_recalculation(RocksStore& store, Runtime* runtime, const RecalcReques
   // commits after this point is not part of the recalculation.
   const std::unique_ptr<ReadSnapshot> snapshot = store.snapshot();
   uint64_t in_range = 0;
-  if (Status status = count_purchases_in_range(store, *snapshot, request.from, request.to,
-                                               progress, in_range, out.log_seq);
+  if (Status status = count_purchases_in_range(store, *snapshot, request.from, request.to, progress,
+                                               in_range, out.log_seq, request.include);
       !status.ok()) {
     return status;
   }
   progress.total = in_range;
   const uint64_t per_pass = std::max<uint64_t>(request.purchases_per_pass, 1);
   out.passes = static_cast<uint32_t>(std::max<uint64_t>((in_range + per_pass - 1) / per_pass, 1));
-  out.histogram = empty_histogram();
+  out.histogram = empty_recalc_histogram();
   for (uint32_t index = 0; index < out.passes; ++index) {
     HistoryScan scan;
     if (Status status = scan_history(store, *snapshot, request.from, request.to,
-                                     {index, out.passes}, progress, scan);
+                                     {index, out.passes, request.include}, progress, scan);
         !status.ok()) {
       return status;
     }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,8 @@ struct RecalcRequest {
   // at peak). A longer range is replayed in slices of its members, one pass each: memory
   // follows the slice, and the log is read twice more per slice.
   uint64_t purchases_per_pass = 200'000;
+  // Optional: only these members' purchases (a cluster node runs one partition at a time).
+  std::function<bool(std::string_view member_id)> include;
 };
 
 // One purchase whose effective points change.
@@ -74,10 +77,15 @@ struct RecalcReport {
   uint64_t adjustments_applied = 0;
   uint64_t adjustments_replayed = 0;
   uint64_t adjustments_failed = 0;
+  uint64_t adjustments_unavailable = 0;  // of the failed: answered 503 (busy, a partition moving)
   std::string first_failure;
 };
 
 inline constexpr size_t kLargestShown = 20;
+
+// The report's histogram buckets, every count 0 (the same in every report, so that reports of
+// disjoint sets of members add up bucket by bucket).
+std::vector<RecalcBucket> empty_recalc_histogram();
 
 // "recalc-" + 16 hex digits of a hash of (program source, from, to): the same recalculation
 // started twice is the same job, so applying it twice applies it once.

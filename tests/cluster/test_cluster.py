@@ -324,6 +324,7 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(put.status, 200, put)
         self.assertEqual(put.json["version"], before + 1)
         self.assertEqual(put.json["source_toml"], tripled)
+        ClusterTest.tripled_version = put.json["version"]  # test 1i recalculates under it
         # Every write accepted after the answer, on any node, for a member of any partition, is
         # decided under the new rules: 64 yuan earn 3 x 64 points.
         for i, member in enumerate(self.members_in_other_partitions("pv-", PARTITIONS)):
@@ -410,12 +411,6 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(again.status, 202, again)
         self.assertEqual(again.json["job_id"], posted.json["job_id"])
         self.assertEqual(again.json["result"], result)
-        # What cluster mode does not run yet says so.
-        recalc = self.nodes[names[0]].request(
-            "POST", "/v1/jobs", {"type": "recalculate", "program_version": 1,
-                                 "from": "2026-01-01T00:00:00Z", "to": as_of, "dry_run": True})
-        self.assertEqual(recalc.status, 503, recalc)
-        self.assertIn("recalculation", recalc.json["detail"])
 
     def test_1g_lookups_holds_and_quotes_are_answered_on_every_node(self):
         self.wait_for_owners()
@@ -492,6 +487,61 @@ class ClusterTest(unittest.TestCase):
             self.assertEqual(refunded.json["member_id"], member)
             unknown = refund(names[i % 3], f"rf-r3-{i}", f"rf-none-{i}", 100)
             self.assertEqual(unknown.status, 404, unknown)
+
+    def run_job(self, posted_on, checked_on, body):
+        posted = posted_on.request("POST", "/v1/jobs", body)
+        self.assertEqual(posted.status, 202, posted)
+        deadline = time.time() + 90
+        while True:
+            job = checked_on.request("GET", posted.headers["Location"])
+            self.assertEqual(job.status, 200, job)
+            if job.json["state"] in ("succeeded", "failed") or time.time() > deadline:
+                return job.json
+            time.sleep(0.2)
+
+    def test_1i_a_recalculation_runs_over_every_partition(self):
+        self.wait_for_owners()
+        names = sorted(self.nodes)
+        before = {}
+        for i in range(12):  # test 1's buyers: 64 yuan each at 1 point a yuan
+            view = self.retrying(lambda: self.nodes[names[i % 3]].request(
+                "GET", f"/v1/members/w-{i}", key=harness.APP_KEY))
+            before[f"w-{i}"] = view.json["balance"]["available"]
+        body = {"type": "recalculate", "program_version": self.tripled_version,
+                "from": "2026-11-01T00:00:00Z",
+                "to": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        dry = self.run_job(self.nodes[names[0]], self.nodes[names[1]], body)
+        self.assertEqual(dry["state"], "succeeded", dry)
+        self.assertEqual(dry["progress"]["done"], PARTITIONS)
+        report = dry["result"]
+        self.assertEqual(report["mode"], "dry_run")
+        self.assertEqual(report["program"], f"coffee-club@{self.tripled_version}")
+        self.assertGreaterEqual(report["events_changed"], 12, report)
+        self.assertGreaterEqual(report["total_positive"], 12 * 128, report)
+        self.assertEqual(sum(b["count"] for b in report["histogram"]), report["events_changed"])
+        self.assertLessEqual(len(report["largest"]), 20)
+        self.assertFalse(dry["csv_available"])
+        for i in range(12):  # a dry run changes nothing
+            view = self.nodes[names[i % 3]].request("GET", f"/v1/members/w-{i}",
+                                                    key=harness.APP_KEY)
+            self.assertEqual(view.json["balance"]["available"], before[f"w-{i}"])
+
+        applied = self.run_job(self.nodes[names[2]], self.nodes[names[0]],
+                               {**body, "dry_run": False})
+        self.assertEqual(applied["state"], "succeeded", applied)
+        report = applied["result"]
+        self.assertEqual(report["mode"], "apply")
+        self.assertEqual(report["adjustments_applied"], report["events_changed"], report)
+        self.assertEqual(report["adjustments_failed"], 0)
+        for i in range(12):  # each purchase adjusted by 128 points, once, on every partition
+            view = self.retrying(lambda: self.nodes[names[(i + 1) % 3]].request(
+                "GET", f"/v1/members/w-{i}", key=harness.APP_KEY))
+            self.assertEqual(view.json["balance"]["available"], before[f"w-{i}"] + 128, i)
+            self.acknowledged[f"w-{i}"] = view.json["balance"]["available"]
+        again = self.nodes[names[1]].request("POST", "/v1/jobs", {**body, "dry_run": False})
+        self.assertEqual(again.status, 202, again)
+        self.assertEqual(again.json["job_id"], applied["job_id"])
+        self.assertEqual(again.json["result"], report)
 
     def test_2_a_killed_owners_partitions_answer_again_within_the_lease_plus_2s(self):
         owners = self.wait_for_owners()

@@ -294,15 +294,76 @@ bool JetStreamLog::connected() const {
 }
 
 Status JetStreamLog::read(std::string_view subject, uint64_t from_sequence,
-                          std::unique_ptr<Reader>& out) {
-  std::unique_ptr<Reader> reader(new Reader(*this, std::string(subject), from_sequence));
+                          std::unique_ptr<Reader>& out, std::string after_id) {
+  std::unique_ptr<Reader> reader(
+      new Reader(*this, std::string(subject), from_sequence, std::move(after_id)));
   if (Status s = reader->subscribe(); !s.ok()) return s;
   out = std::move(reader);
   return Status::ok_status();
 }
 
-JetStreamLog::Reader::Reader(JetStreamLog& log, std::string subject, uint64_t next)
-    : log_(log), subject_(std::move(subject)), next_(next == 0 ? 1 : next) {}
+JetStreamLog::Reader::Reader(JetStreamLog& log, std::string subject, uint64_t next,
+                             std::string last_id)
+    : log_(log),
+      subject_(std::move(subject)),
+      next_(next == 0 ? 1 : next),
+      last_id_(next > 1 ? std::move(last_id) : std::string()) {}
+
+Status JetStreamLog::Reader::locate() {
+  // The drift seen is a few messages; the search looks this far either side.
+  constexpr uint64_t kWindow = 10'000;
+  const uint64_t around = next_ - 1;
+  jsSubOptions options;
+  jsSubOptions_Init(&options);
+  options.Stream = log_.options_.stream.c_str();
+  options.Config.DeliverPolicy = js_DeliverByStartSequence;
+  options.Config.OptStartSeq = around > kWindow ? around - kWindow : 1;
+  options.Config.AckPolicy = js_AckNone;
+  options.Config.FlowControl = true;
+  options.Config.Heartbeat = nanoseconds(kHeartbeat);
+  natsSubscription* scan = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = js_SubscribeSync(&scan, log_.js_, subject_.c_str(), nullptr, &options, &code);
+  if (s != NATS_OK) return nats_error("search " + subject_, s, code);
+  natsSubscription_SetPendingLimits(scan, 1 << 20, 1 << 30);
+  uint64_t found = 0;
+  while (true) {
+    natsMsg* message = nullptr;
+    s = natsSubscription_NextMsg(&message, scan, 2000);
+    if (s != NATS_OK) break;  // the end of what the stream has (or an error: not found then)
+    jsMsgMetaData* meta = nullptr;
+    uint64_t sequence = 0;
+    if (natsMsg_GetMetaData(&meta, message) == NATS_OK) {
+      sequence = meta->Sequence.Stream;
+      jsMsgMetaData_Destroy(meta);
+    }
+    const char* id = nullptr;
+    const bool same =
+        natsMsgHeader_Get(message, kMsgIdHeader, &id) == NATS_OK && id != nullptr && last_id_ == id;
+    natsMsg_Destroy(message);
+    // The same id can be in the log twice (a retry published after JetStream's window): the
+    // occurrence nearest to where this reader was is the one.
+    const auto distance = [around](uint64_t at) { return at > around ? at - around : around - at; };
+    if (same && (found == 0 || distance(sequence) < distance(found))) found = sequence;
+    if (sequence > around + kWindow) break;
+  }
+  natsSubscription_Unsubscribe(scan);
+  natsSubscription_Destroy(scan);
+  if (found == 0) {
+    return Status::error(Status::Code::corruption,
+                         "nats: " + subject_ + ": the message at " + std::to_string(around) + " (" +
+                             last_id_ +
+                             ") is not in the stream the servers give now: its replicas "
+                             "disagree; not reading on from a guess");
+  }
+  std::fprintf(stderr,
+               "cluster: nats: %s: the message this reader had at %llu is at %llu on the "
+               "replica serving now (the stream's replicas drifted apart); going on after it\n",
+               subject_.c_str(), static_cast<unsigned long long>(around),
+               static_cast<unsigned long long>(found));
+  next_ = found + 1;
+  return Status::ok_status();
+}
 
 JetStreamLog::Reader::~Reader() { unsubscribe(); }
 
@@ -317,7 +378,9 @@ Status JetStreamLog::Reader::subscribe() {
   // consumer again itself, from its own position, on a gap or any error. Nothing is
   // acknowledged: where a reader is up to is its applier's business (committed with the state).
   options.Config.DeliverPolicy = js_DeliverByStartSequence;
-  options.Config.OptStartSeq = next_;
+  // From the last message returned, to check it is still there (see Reader).
+  verifying_ = !last_id_.empty();
+  options.Config.OptStartSeq = verifying_ ? next_ - 1 : next_;
   options.Config.AckPolicy = js_AckNone;
   options.Config.FlowControl = true;
   options.Config.Heartbeat = nanoseconds(kHeartbeat);
@@ -413,6 +476,19 @@ Status JetStreamLog::Reader::take(natsMsg* message, std::vector<LogMessage>& out
                          "nats: read " + subject_ + ": a gap in what the consumer delivered");
   }
   delivered_ = delivered;
+  if (verifying_) {
+    verifying_ = false;
+    const char* id = nullptr;
+    const bool same = sequence == next_ - 1 &&
+                      natsMsgHeader_Get(message, kMsgIdHeader, &id) == NATS_OK && id != nullptr &&
+                      last_id_ == id;
+    natsMsg_Destroy(message);
+    if (same) return Status::ok_status();  // where it was: go on after it
+    if (Status status = locate(); !status.ok()) return status;
+    // Found elsewhere: a consumer from after it (checked again, as any new one is).
+    return Status::error(Status::Code::io_error,
+                         "nats: read " + subject_ + ": going on from the replica's numbering");
+  }
   if (sequence >= next_) {  // else a redelivery of what was already returned
     LogMessage entry;
     entry.sequence = sequence;
@@ -423,6 +499,7 @@ Status JetStreamLog::Reader::take(natsMsg* message, std::vector<LogMessage>& out
     entry.data.assign(natsMsg_GetData(message),
                       static_cast<size_t>(natsMsg_GetDataLength(message)));
     next_ = sequence + 1;
+    last_id_ = entry.msg_id;
     out.push_back(std::move(entry));
   }
   natsMsg_Destroy(message);

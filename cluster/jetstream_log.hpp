@@ -83,14 +83,23 @@ class JetStreamLog {
     // makes a new consumer from where it was on the next call.
     Status fetch(size_t max, std::chrono::milliseconds wait, std::vector<LogMessage>& out);
     uint64_t next_sequence() const { return next_; }
+    // A consumer made again after a gap or an error may be served by another replica of the
+    // stream. nats-server 2.9 replicas can drift apart after a crash (the same message at
+    // another sequence: nats-server issues 4174, 5576), so this reader checks, each time it
+    // makes a consumer, that the last message it returned (or, for a new reader, the one its
+    // caller applied last) is where it was; when it is elsewhere nearby, the reader goes on
+    // after it there, and when it cannot be found, fetch() answers corruption (and tries again
+    // on the next call) rather than skip or repeat a message.
     // Messages of the subject after the last one returned, as the servers counted them when
     // they sent it (0 before the first): how far this reader is behind the log.
     uint64_t pending() const { return pending_; }
 
    private:
     friend class JetStreamLog;
-    Reader(JetStreamLog& log, std::string subject, uint64_t next);
+    Reader(JetStreamLog& log, std::string subject, uint64_t next, std::string last_id);
     Status subscribe();
+    // Where the message `last_id_` is on the replica serving now, looked for around next_ - 1.
+    Status locate();
     void unsubscribe();
     // One message appended to `out` unless it is a copy of one already returned; destroyed.
     Status take(__natsMsg* message, std::vector<LogMessage>& out);
@@ -100,11 +109,16 @@ class JetStreamLog {
     uint64_t next_;
     uint64_t pending_ = 0;
     uint64_t delivered_ = 0;  // the consumer's sequence of the last message it delivered
+    std::string last_id_;     // Nats-Msg-Id of the message at next_ - 1 ("": not known)
+    bool verifying_ = false;  // the consumer starts at next_ - 1: its first must be last_id_
     __natsSubscription* subscription_ = nullptr;
     std::chrono::steady_clock::time_point last_check_{};
     std::chrono::steady_clock::time_point last_message_{};
   };
-  Status read(std::string_view subject, uint64_t from_sequence, std::unique_ptr<Reader>& out);
+  // `after_id`: the Nats-Msg-Id of the message at from_sequence - 1, checked where the stream
+  // has it ("": not checked).
+  Status read(std::string_view subject, uint64_t from_sequence, std::unique_ptr<Reader>& out,
+              std::string after_id = {});
 
   // Plain NATS messages on the same connection, outside the stream: requests one node sends
   // another (a forwarded event and its result). Not durable; whoever sends one times it out.

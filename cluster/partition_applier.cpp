@@ -53,9 +53,13 @@ Status PartitionApplier::open_reader() {
   wait_for_outstanding();
   caught_up_.store(false);
   uint64_t committed = 0;
-  if (Status s = store_.applied_sequence(options_.partition, committed); !s.ok()) return s;
+  std::string committed_id;
+  if (Status s = store_.applied_position(options_.partition, committed, committed_id); !s.ok()) {
+    return s;
+  }
   applied_through_.store(committed);
-  return log_.read(subject_, committed + 1, reader_);
+  // The reader checks the last message applied is where the stream has it (JetStreamLog::Reader).
+  return log_.read(subject_, committed + 1, reader_, committed_id);
 }
 
 void PartitionApplier::wait_for_outstanding() {
@@ -135,6 +139,7 @@ void PartitionApplier::run() {
       }
       outstanding_.fetch_add(1);
       const uint64_t sequence = message.sequence;
+      std::string msg_id = message.msg_id;
       auto done = [this, message = std::move(message)](EventResult&& result) mutable {
         if (result.storage.ok()) {
           uint64_t through = applied_through_.load();
@@ -151,13 +156,13 @@ void PartitionApplier::run() {
       };
       if (auto* claim = std::get_if<ClaimAsk>(&payload)) {
         runtime_.apply_logged_claim(options_.partition, std::move(*claim), sequence,
-                                    std::move(done));
+                                    std::move(done), std::move(msg_id));
       } else if (program.version) {
         runtime_.apply_logged_program(options_.partition, std::move(program), sequence,
-                                      std::move(done));
+                                      std::move(done), std::move(msg_id));
       } else {
         runtime_.apply_logged(options_.partition, std::move(std::get<Event>(payload)), sequence,
-                              std::move(done));
+                              std::move(done), std::move(msg_id));
       }
     }
   }

@@ -95,6 +95,7 @@ struct CommitBatch {
   struct LogPosition {
     uint32_t partition = 0;
     uint64_t sequence = 0;
+    std::string msg_id;  // the Nats-Msg-Id of the message at `sequence` (checked on resume)
   };
   std::optional<LogPosition> log_position;
   // Cluster mode: keys granted by this batch in their home partition (ClaimWrite).

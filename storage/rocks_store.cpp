@@ -908,6 +908,7 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
     LOYALTY_CHECK(batch.log_position->sequence > 0);
     std::string sequence;
     storage::append_u64_be(sequence, batch.log_position->sequence);
+    sequence += batch.log_position->msg_id;
     add(meta, storage::applied_key(batch.log_position->partition), sequence);
   }
   for (const ClaimWrite& claim : batch.claims) {
@@ -1082,13 +1083,21 @@ Status RocksStore::partition_program(uint32_t partition, uint64_t& activation, u
 }
 
 Status RocksStore::applied_sequence(uint32_t partition, uint64_t& sequence) {
+  std::string msg_id;
+  return applied_position(partition, sequence, msg_id);
+}
+
+Status RocksStore::applied_position(uint32_t partition, uint64_t& sequence, std::string& msg_id) {
   sequence = 0;
+  msg_id.clear();
   std::string value;
   const rocksdb::Status got = impl_->db->Get(rocksdb::ReadOptions(), impl_->family(meta),
                                              storage::applied_key(partition), &value);
   if (got.IsNotFound()) return Status::ok_status();
   if (Status status = from_rocks(got); !status.ok()) return status;
-  const std::optional<uint64_t> number = storage::read_u64_be(value);
+  const std::optional<uint64_t> number =
+      value.size() >= 8 ? storage::read_u64_be(std::string_view(value).substr(0, 8)) : std::nullopt;
+  msg_id = value.size() > 8 ? value.substr(8) : std::string();
   if (!number || *number == 0) {
     return Status::error(Status::Code::corruption,
                          "corrupt applied sequence of partition " + std::to_string(partition));

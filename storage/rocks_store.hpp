@@ -157,6 +157,8 @@ class RocksStore final : public MemberStore {
   // Cluster mode: the last stream sequence of the partition's log this folder applied
   // (CommitBatch::log_position); 0 when none.
   Status applied_sequence(uint32_t partition, uint64_t& sequence);
+  // And the Nats-Msg-Id of the message at that sequence ("" when none was recorded).
+  Status applied_position(uint32_t partition, uint64_t& sequence, std::string& msg_id);
   // Cluster mode: the last program activation the partition's log applied here
   // (CommitBatch::program_switch); activation 0 and version 0 when none.
   Status partition_program(uint32_t partition, uint64_t& activation, uint32_t& version);

@@ -264,7 +264,8 @@ void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
     if (const uint64_t sequence = work.request->log_sequence; sequence > 0) {
       // In the log's order: a sequence at or below the last is a bug of the caller.
       LOYALTY_CHECK(!commit_.log_position || commit_.log_position->sequence < sequence);
-      commit_.log_position = CommitBatch::LogPosition{partition_index_, sequence};
+      commit_.log_position =
+          CommitBatch::LogPosition{partition_index_, sequence, work.request->log_msg_id};
     }
     if (work.request->claim) {
       if (work.claim) commit_.claims.push_back(*work.claim);

@@ -29,6 +29,7 @@ class Runtime::Partition : private PrepareView {
     uint64_t fingerprint = 0;  // of the request as the client sent it
     Completion done;
     uint64_t log_sequence = 0;  // log-driven mode: its place in the partition's log
+    std::string log_msg_id;     // and the Nats-Msg-Id there (committed with the position)
     std::optional<ClaimAsk> claim;  // log-driven mode: a claim, not an event (`event` unused)
     // Log-driven mode: a program activation, not an event (`event` unused).
     std::optional<PartitionProgram> activation;

@@ -129,7 +129,8 @@ uint32_t Runtime::partition_of(std::string_view member_id) const {
   return static_cast<uint32_t>(stable_hash(member_id) % partitions_.size());
 }
 
-void Runtime::apply_logged(uint32_t partition, Event event, uint64_t sequence, Completion done) {
+void Runtime::apply_logged(uint32_t partition, Event event, uint64_t sequence, Completion done,
+                           std::string msg_id) {
   LOYALTY_CHECK(options_.log_driven && partition < partitions_.size() && sequence > 0);
   // The log's publisher put it in the member's partition; anything else is a bug there.
   LOYALTY_CHECK(partition_of(event.member_id()) == partition);
@@ -139,8 +140,12 @@ void Runtime::apply_logged(uint32_t partition, Event event, uint64_t sequence, C
   const uint64_t request_fingerprint =
       signup != nullptr ? signup->request_fingerprint : fingerprint(event);
   in_flight_.fetch_add(1);
-  Partition::Request request{std::move(event), request_fingerprint, std::move(done),
-                             sequence,         std::nullopt,        std::nullopt};
+  Partition::Request request;
+  request.event = std::move(event);
+  request.fingerprint = request_fingerprint;
+  request.done = std::move(done);
+  request.log_sequence = sequence;
+  request.log_msg_id = std::move(msg_id);
   if (partitions_[partition]->push(std::move(request), /*internal=*/true) !=
       Partition::PushResult::pushed) {
     // Not applied: a storage-kind failure, so the applier does not count it as committed.
@@ -150,11 +155,15 @@ void Runtime::apply_logged(uint32_t partition, Event event, uint64_t sequence, C
 }
 
 void Runtime::apply_logged_claim(uint32_t partition, ClaimAsk claim, uint64_t sequence,
-                                 Completion done) {
+                                 Completion done, std::string msg_id) {
   LOYALTY_CHECK(options_.log_driven && partition < partitions_.size() && sequence > 0);
   LOYALTY_CHECK(!claim.key.empty());
   in_flight_.fetch_add(1);
-  Partition::Request request{Event{}, 0, std::move(done), sequence, std::move(claim), std::nullopt};
+  Partition::Request request;
+  request.done = std::move(done);
+  request.log_sequence = sequence;
+  request.log_msg_id = std::move(msg_id);
+  request.claim = std::move(claim);
   if (partitions_[partition]->push(std::move(request), /*internal=*/true) !=
       Partition::PushResult::pushed) {
     request.done(storage_failure(Status::error(Status::Code::io_error, "the runtime is stopping")));
@@ -163,12 +172,15 @@ void Runtime::apply_logged_claim(uint32_t partition, ClaimAsk claim, uint64_t se
 }
 
 void Runtime::apply_logged_program(uint32_t partition, PartitionProgram program, uint64_t sequence,
-                                   Completion done) {
+                                   Completion done, std::string msg_id) {
   LOYALTY_CHECK(options_.log_driven && partition < partitions_.size() && sequence > 0);
   LOYALTY_CHECK(program.activation > 0 && program.version != nullptr);
   in_flight_.fetch_add(1);
-  Partition::Request request{Event{},           0, std::move(done), sequence, std::nullopt,
-                             std::move(program)};
+  Partition::Request request;
+  request.done = std::move(done);
+  request.log_sequence = sequence;
+  request.log_msg_id = std::move(msg_id);
+  request.activation = std::move(program);
   if (partitions_[partition]->push(std::move(request), /*internal=*/true) !=
       Partition::PushResult::pushed) {
     request.done(storage_failure(Status::error(Status::Code::io_error, "the runtime is stopping")));
@@ -194,8 +206,10 @@ void Runtime::deliver(Event follow_up) {
   Completion done = log_follow_up(std::get<ReferralFollowUp>(follow_up.body).id);
   Partition& partition = *partitions_[partition_of(follow_up.member_id())];
   in_flight_.fetch_add(1);
-  Partition::Request request{std::move(follow_up), request_fingerprint, std::move(done), 0,
-                             std::nullopt,         std::nullopt};
+  Partition::Request request;
+  request.event = std::move(follow_up);
+  request.fingerprint = request_fingerprint;
+  request.done = std::move(done);
   if (partition.push(std::move(request), /*internal=*/true) != Partition::PushResult::pushed) {
     EventResult refused;
     refused.rejection = unavailable("the runtime is stopping");
@@ -244,8 +258,10 @@ void Runtime::submit(Event event, Completion done) {
 
   Partition& partition = *partitions_[partition_of(event.member_id())];
   in_flight_.fetch_add(1);
-  Partition::Request request{std::move(event), request_fingerprint, std::move(done), 0,
-                             std::nullopt,     std::nullopt};
+  Partition::Request request;
+  request.event = std::move(event);
+  request.fingerprint = request_fingerprint;
+  request.done = std::move(done);
   const auto pushed = partition.push(std::move(request), /*internal=*/false);
   if (pushed != Partition::PushResult::pushed) {
     refused.rejection =

@@ -139,15 +139,18 @@ class Runtime {
   // runs after its batch commits. After a batch of the partition fails to commit, everything
   // of its log already queued fails too (`storage` not ok) until resume_log(): the caller then
   // reads the log again from the store's applied sequence, so nothing is skipped.
-  void apply_logged(uint32_t partition, Event event, uint64_t sequence, Completion done);
+  // `msg_id` (the message's Nats-Msg-Id) is committed with the position it moves to.
+  void apply_logged(uint32_t partition, Event event, uint64_t sequence, Completion done,
+                    std::string msg_id = {});
   // A claim logged in `partition` (its key's home), applied in the same order; `done` gets
   // EventResult::claim_owner after its batch commits.
-  void apply_logged_claim(uint32_t partition, ClaimAsk claim, uint64_t sequence, Completion done);
+  void apply_logged_claim(uint32_t partition, ClaimAsk claim, uint64_t sequence, Completion done,
+                          std::string msg_id = {});
   // A program activation logged in `partition`: the events after it in the log are decided
   // under `program` (when its activation number is above the partition's), and the switch
   // commits with the batch. The registry's active version is not touched: that is the caller's.
   void apply_logged_program(uint32_t partition, PartitionProgram program, uint64_t sequence,
-                            Completion done);
+                            Completion done, std::string msg_id = {});
   void resume_log(uint32_t partition);
 
   // Stops accepting client events, waits until everything queued and every follow-up it

@@ -123,6 +123,17 @@ LogOptions log_options(const std::string& stream) {
   return options;
 }
 
+// Fetches until `count` messages came (a fetch returns what has arrived so far), or 5 s passed.
+std::vector<LogMessage> fetch_all(JetStreamLog::Reader& reader, size_t count) {
+  std::vector<LogMessage> all, got;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (all.size() < count && std::chrono::steady_clock::now() < deadline) {
+    (void)reader.fetch(count - all.size(), 500ms, got);
+    all.insert(all.end(), got.begin(), got.end());
+  }
+  return all;
+}
+
 TEST_F(ClusterParts, TheLogKeepsEachPartitionsOrderAndDropsARetrysCopy) {
   std::unique_ptr<JetStreamLog> log;
   Status opened = JetStreamLog::open(log_options("orders"), log);
@@ -146,8 +157,7 @@ TEST_F(ClusterParts, TheLogKeepsEachPartitionsOrderAndDropsARetrysCopy) {
   std::unique_ptr<JetStreamLog::Reader> reader;
   Status opened_reader = log->read("orders.p.1", 0, reader);
   ASSERT_TRUE(opened_reader.ok()) << opened_reader.message();
-  std::vector<LogMessage> got;
-  ASSERT_TRUE(reader->fetch(10, 2000ms, got).ok());
+  std::vector<LogMessage> got = fetch_all(*reader, 3);
   ASSERT_EQ(got.size(), 2u) << "partition 1 only, without the copy";
   EXPECT_EQ(got[0].data, "one");
   EXPECT_EQ(got[0].msg_id, "e-1");
@@ -162,6 +172,47 @@ TEST_F(ClusterParts, TheLogKeepsEachPartitionsOrderAndDropsARetrysCopy) {
   EXPECT_EQ(got[0].data, "three");
   ASSERT_TRUE(reader->fetch(10, 200ms, got).ok());
   EXPECT_TRUE(got.empty()) << "nothing new: an empty fetch, not an error";
+}
+
+// nats-server 2.9's replicas can drift apart after a crash: the same message at another
+// sequence on the replica that serves a new consumer (seen in the long nemesis run: an applier
+// resumed at its committed sequence on such a replica and skipped one message). A reader checks
+// the last message it applied is where it expects it, finds it nearby when it moved, and
+// refuses to guess when it is gone.
+TEST_F(ClusterParts, AReaderGoesOnAfterItsLastMessageWhereverTheStreamHasItNow) {
+  std::unique_ptr<JetStreamLog> log;
+  ASSERT_TRUE(JetStreamLog::open(log_options("drift"), log).ok());
+  std::vector<uint64_t> at(5);
+  bool duplicate = false;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(log->publish("drift.p.1", "m-" + std::to_string(i), "data-" + std::to_string(i),
+                             at[i], duplicate)
+                    .ok());
+    uint64_t between = 0;  // another partition's message between each two
+    ASSERT_TRUE(log->publish("drift.p.2", "x-" + std::to_string(i), "x", between, duplicate).ok());
+  }
+  std::unique_ptr<JetStreamLog::Reader> reader;
+  std::vector<LogMessage> got;
+  // Where it was: m-1 at at[1], so the reader goes on with m-2.
+  ASSERT_TRUE(log->read("drift.p.1", at[1] + 1, reader, "m-1").ok());
+  got = fetch_all(*reader, 4);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].msg_id, "m-2");
+  // The position says at[2], but the message applied last was m-1 (the numbering moved by
+  // one): the reader finds m-1 and goes on from m-2, skipping nothing.
+  ASSERT_TRUE(log->read("drift.p.1", at[2] + 1, reader, "m-1").ok());
+  got = fetch_all(*reader, 4);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].msg_id, "m-2");
+  EXPECT_EQ(got[0].sequence, at[2]);
+  // A last message the stream does not have: no guess, an error, again and again.
+  ASSERT_TRUE(log->read("drift.p.1", at[2] + 1, reader, "m-gone").ok());
+  Status status = reader->fetch(10, 2000ms, got);
+  EXPECT_TRUE(got.empty());
+  EXPECT_EQ(status.code(), Status::Code::corruption) << status.message();
+  status = reader->fetch(10, 2000ms, got);
+  EXPECT_TRUE(got.empty());
+  EXPECT_FALSE(status.ok());
 }
 
 TEST_F(ClusterParts, ANodeOfTheSameStreamWithOtherReplicasIsRefused) {

@@ -1127,14 +1127,14 @@ TEST(RocksStoreTest, AppliedLogPositionsCommitWithTheirBatchPerPartition) {
     MemberState member = full_member("m1");
     CommitBatch batch;
     batch.members = {&member};
-    batch.log_position = CommitBatch::LogPosition{3, 17};
+    batch.log_position = CommitBatch::LogPosition{3, 17, "e:a#1"};
     expect_ok(store->commit(batch));
     CommitBatch only_copies;  // messages that were all copies of applied ones
-    only_copies.log_position = CommitBatch::LogPosition{5, 40};
+    only_copies.log_position = CommitBatch::LogPosition{5, 40, ""};
     EXPECT_FALSE(only_copies.empty()) << "moving the position alone is worth a commit";
     expect_ok(store->commit(only_copies));
     CommitBatch later;  // with a claim granted in partition 3, its key's home
-    later.log_position = CommitBatch::LogPosition{3, 21};
+    later.log_position = CommitBatch::LogPosition{3, 21, "c:e:purchase-1#m1"};
     later.claims.push_back({"e:purchase-1", "m1"});
     expect_ok(store->commit(later));
   }
@@ -1147,6 +1147,9 @@ TEST(RocksStoreTest, AppliedLogPositionsCommitWithTheirBatchPerPartition) {
   uint64_t sequence = 0;
   expect_ok(store->applied_sequence(3, sequence));
   EXPECT_EQ(sequence, 21u);
+  std::string msg_id;
+  expect_ok(store->applied_position(3, sequence, msg_id));
+  EXPECT_EQ(msg_id, "c:e:purchase-1#m1") << "the id of the message at the position, to check it";
   expect_ok(store->applied_sequence(5, sequence));
   EXPECT_EQ(sequence, 40u);
   expect_ok(store->applied_sequence(4, sequence));

@@ -288,13 +288,9 @@ Status ClusterJobs::submit(const ops::JobSpec& spec, JobRecord& out, bool& queue
         return s;
       }
     }
-    job.program_version = program->number;
-    job.program_toml = program->number == 0 ? program->source_toml : std::string();
-    job.from = spec.from;
-    job.to = spec.to;
-    job.dry_run = spec.dry_run;
+    ops::put_job_parameters(spec, program.get(), job);
   } else {
-    job.as_of = spec.as_of;
+    ops::put_job_parameters(spec, nullptr, job);
   }
   bool created = false;
   if (Status s = node_.etcd().create(job_key(job.id), storage::encode_job(job), 0, created);

@@ -155,13 +155,9 @@ Status JobRunner::submit(const JobSpec& spec, JobRecord& out, bool& queued) {
       }
       program = std::move(stored);
     }
-    job.program_version = program->number;
-    job.program_toml = program->number == 0 ? program->source_toml : std::string();
-    job.from = spec.from;
-    job.to = spec.to;
-    job.dry_run = spec.dry_run;
+    put_job_parameters(spec, program.get(), job);
   } else {
-    job.as_of = spec.as_of;
+    put_job_parameters(spec, nullptr, job);
   }
   if (Status status = save(job); !status.ok()) return status;
   queue_.push_back(id);

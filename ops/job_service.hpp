@@ -34,6 +34,11 @@ struct JobSpec {
 // dry run, so that a dry run never stands in for the apply of the same rules.
 std::string job_id_of(const JobSpec& spec);
 
+// The job's parameters into its record, as both services keep them: as_of, or for a
+// recalculation `program` (the version it runs; number 0: rules sent with the request, kept as
+// their TOML), from, to and dry_run.
+void put_job_parameters(const JobSpec& spec, const ProgramVersion* program, JobRecord& job);
+
 class JobService {
  public:
   virtual ~JobService() = default;

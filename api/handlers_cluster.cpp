@@ -38,6 +38,9 @@ HttpResponse handle_get_cluster(const ApiContext& context) {
         {"role_here", cluster::role_name(node.role(p))}};
     if (node.role(p) != cluster::Role::none) {
       item["applied_sequence_here"] = node.applied_through(p);
+      if (std::string problem = node.problem(p); !problem.empty()) {
+        item["last_error"] = std::move(problem);
+      }
     }
     partitions.push_back(std::move(item));
   }

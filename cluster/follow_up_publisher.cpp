@@ -3,17 +3,14 @@
 #include <cstdio>
 
 #include "cluster/log_codec.hpp"
-#include "cluster/partition_applier.hpp"
 #include "engine/runtime/runtime.hpp"
 #include "storage/record_codec.hpp"
 
 namespace loyalty::cluster {
 
-FollowUpPublisher::FollowUpPublisher(std::string cluster_name, uint32_t partitions,
-                                     JetStreamLog& log, RocksStore& store)
-    : cluster_name_(std::move(cluster_name)),
-      partitions_(partitions),
-      log_(log),
+FollowUpPublisher::FollowUpPublisher(uint32_t partitions, LogAppend append, RocksStore& store)
+    : partitions_(partitions),
+      append_(std::move(append)),
       store_(store),
       thread_([this] { run(); }) {}
 
@@ -49,10 +46,7 @@ void FollowUpPublisher::run() {
     lock.unlock();
     const std::string& id = storage::follow_up_id(follow_up);
     const uint32_t partition = member_partition(follow_up.member_id(), partitions_);
-    uint64_t sequence = 0;
-    bool duplicate = false;
-    Status status = log_.publish(partition_subject(cluster_name_, partition), id,
-                                 encode_log_payload(follow_up), sequence, duplicate);
+    Status status = append_(partition, follow_up);
     if (status.ok()) {
       // In the log now: the outbox need not hold it. (Were this lost, the outbox's copy is
       // published again at the next start and dropped as a copy where it lands.)

@@ -1,8 +1,8 @@
-// Publishes the follow-ups this node's appliers make (a referrer's reward, its clawback) to
-// their own member's partition log, with the follow-up's id as Nats-Msg-Id, then removes each
-// from the outbox. Every applier of the trigger's partition publishes them: JetStream drops the
-// copies inside its window, the target's idempotency record any after it, so a crash anywhere
-// between the trigger's commit and the publish loses nothing and applies nothing twice.
+// Puts the follow-ups this node's appliers make (a referrer's reward, its clawback) in their own
+// member's partition log (through that partition's owner, LogAppend), then removes each from
+// the outbox. Every applier of the trigger's partition sends them: JetStream drops the copies
+// inside its window, the target's idempotency record any after it, so a crash anywhere between
+// the trigger's commit and the append loses nothing and applies nothing twice.
 // Thread-safety: publish() from any thread (the runtime's writers).
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "cluster/jetstream_log.hpp"
+#include "cluster/log_codec.hpp"
 #include "engine/events.hpp"
 #include "storage/rocks_store.hpp"
 
@@ -20,9 +20,8 @@ namespace loyalty::cluster {
 
 class FollowUpPublisher {
  public:
-  FollowUpPublisher(std::string cluster_name, uint32_t partitions, JetStreamLog& log,
-                    RocksStore& store);
-  ~FollowUpPublisher();  // publishes what is queued (while the log answers), then stops
+  FollowUpPublisher(uint32_t partitions, LogAppend append, RocksStore& store);
+  ~FollowUpPublisher();  // stops; what is still queued stays in the outbox for the next start
   FollowUpPublisher(const FollowUpPublisher&) = delete;
   FollowUpPublisher& operator=(const FollowUpPublisher&) = delete;
 
@@ -32,9 +31,8 @@ class FollowUpPublisher {
  private:
   void run();
 
-  const std::string cluster_name_;
   const uint32_t partitions_;
-  JetStreamLog& log_;
+  const LogAppend append_;
   RocksStore& store_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;

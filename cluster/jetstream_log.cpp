@@ -10,6 +10,8 @@ namespace loyalty::cluster {
 namespace {
 
 constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
+constexpr const char* kPrevHeader = "Loyalty-Prev";  // a chained message's predecessor's id
+constexpr const char* kExpectedHeader = "Nats-Expected-Last-Subject-Sequence";
 // How often the servers tell a reader's consumer is alive while nothing is appended.
 constexpr std::chrono::milliseconds kHeartbeat{1000};
 
@@ -45,7 +47,10 @@ struct PublishAcks {
     JetStreamLog::Published done = log->closing_.load() ? nullptr : log->take_published(message);
     natsMsg_Destroy(message);  // ours again once acknowledged (or failed)
     if (!done) return;
-    if (error != nullptr) {
+    if (error != nullptr && error->ErrCode == JSStreamWrongLastSequenceErr) {
+      done(Status::error(Status::Code::busy, "nats: publish: another message is in its place"), 0,
+           false);
+    } else if (error != nullptr) {
       done(nats_error(std::string("publish: ") + (error->ErrText ? error->ErrText : ""), error->Err,
                       error->ErrCode),
            0, false);
@@ -175,7 +180,7 @@ Status JetStreamLog::publish(std::string_view subject, std::string_view msg_id,
 }
 
 void JetStreamLog::publish_async(std::string_view subject, std::string_view msg_id,
-                                 std::string_view data, Published done) {
+                                 std::string_view data, Published done, const Chain* chain) {
   const std::string subject_text(subject);
   const std::string id(msg_id);
   natsMsg* message = nullptr;
@@ -184,6 +189,19 @@ void JetStreamLog::publish_async(std::string_view subject, std::string_view msg_
   if (s != NATS_OK) {
     done(nats_error("publish " + subject_text, s), 0, false);
     return;
+  }
+  if (chain != nullptr) {
+    // Set here, not through jsPubOptions: the library leaves out an expected sequence of 0,
+    // and 0 is what the first message of a subject expects (the server checks it as "none").
+    s = natsMsgHeader_Set(message, kExpectedHeader, std::to_string(chain->after_sequence).c_str());
+    if (s == NATS_OK && !chain->after_id.empty()) {
+      s = natsMsgHeader_Set(message, kPrevHeader, chain->after_id.c_str());
+    }
+    if (s != NATS_OK) {
+      natsMsg_Destroy(message);
+      done(nats_error("publish " + subject_text, s), 0, false);
+      return;
+    }
   }
   jsPubOptions options;
   jsPubOptions_Init(&options);
@@ -214,20 +232,29 @@ JetStreamLog::Published JetStreamLog::take_published(const natsMsg* message) {
   return done;
 }
 
-Status JetStreamLog::last_sequence(std::string_view subject, uint64_t& sequence) {
+Status JetStreamLog::last_message(std::string_view subject, uint64_t& sequence,
+                                  std::string& msg_id) {
   const std::string subject_text(subject);
   natsMsg* message = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
+  // STREAM.MSG.GET, answered by the stream's leader (not a direct get, which any replica may
+  // answer): the leader is where the next publish is numbered.
   const natsStatus s =
       js_GetLastMsg(&message, js_, options_.stream.c_str(), subject_text.c_str(), nullptr, &code);
-  if (s == NATS_NOT_FOUND) {
-    sequence = 0;
-    return Status::ok_status();
-  }
+  sequence = 0;
+  msg_id.clear();
+  if (s == NATS_NOT_FOUND) return Status::ok_status();
   if (s != NATS_OK) return nats_error("last message of " + subject_text, s, code);
   sequence = natsMsg_GetSequence(message);
+  const char* id = nullptr;
+  if (natsMsgHeader_Get(message, kMsgIdHeader, &id) == NATS_OK && id != nullptr) msg_id = id;
   natsMsg_Destroy(message);
   return Status::ok_status();
+}
+
+Status JetStreamLog::last_sequence(std::string_view subject, uint64_t& sequence) {
+  std::string ignored;
+  return last_message(subject, sequence, ignored);
 }
 
 namespace {
@@ -294,20 +321,21 @@ bool JetStreamLog::connected() const {
 }
 
 Status JetStreamLog::read(std::string_view subject, uint64_t from_sequence,
-                          std::unique_ptr<Reader>& out, std::string after_id) {
+                          std::unique_ptr<Reader>& out, std::string after_id, bool chained) {
   std::unique_ptr<Reader> reader(
-      new Reader(*this, std::string(subject), from_sequence, std::move(after_id)));
+      new Reader(*this, std::string(subject), from_sequence, std::move(after_id), chained));
   if (Status s = reader->subscribe(); !s.ok()) return s;
   out = std::move(reader);
   return Status::ok_status();
 }
 
 JetStreamLog::Reader::Reader(JetStreamLog& log, std::string subject, uint64_t next,
-                             std::string last_id)
+                             std::string last_id, bool chained)
     : log_(log),
       subject_(std::move(subject)),
       next_(next == 0 ? 1 : next),
-      last_id_(next > 1 ? std::move(last_id) : std::string()) {}
+      last_id_(next > 1 ? std::move(last_id) : std::string()),
+      chained_(chained) {}
 
 Status JetStreamLog::Reader::locate() {
   // The drift seen is a few messages; the search looks this far either side.
@@ -488,6 +516,20 @@ Status JetStreamLog::Reader::take(natsMsg* message, std::vector<LogMessage>& out
     // Found elsewhere: a consumer from after it (checked again, as any new one is).
     return Status::error(Status::Code::io_error,
                          "nats: read " + subject_ + ": going on from the replica's numbering");
+  }
+  if (sequence >= next_ && chained_) {
+    // An empty header does not travel: none is the first message of the subject's chain.
+    const char* prev = nullptr;
+    if (natsMsgHeader_Get(message, kPrevHeader, &prev) != NATS_OK || prev == nullptr) prev = "";
+    if (last_id_ != prev) {
+      std::string error = "nats: read " + subject_ + ": the message at " +
+                          std::to_string(sequence) + " follows \"" + prev + "\", not \"" +
+                          last_id_ +
+                          "\" (the last one read here): the replica serving this reader holds "
+                          "another history than its writer appended to; reading it elsewhere";
+      natsMsg_Destroy(message);
+      return Status::error(Status::Code::corruption, std::move(error));
+    }
   }
   if (sequence >= next_) {  // else a redelivery of what was already returned
     LogMessage entry;

@@ -63,11 +63,21 @@ class JetStreamLog {
   // The same without waiting: `done` runs on the client library's thread (it must not block)
   // with the acknowledgement, or an error (the servers refused it, or no acknowledgement came
   // within the log's timeout: it may still have been appended).
+  // With a `chain`, the message goes in only directly after the subject's message at
+  // `after_sequence` (0: the subject has none), as the stream's leader numbers them, and names
+  // `after_id` as its predecessor (the "Loyalty-Prev" header a chained Reader checks): when
+  // another message is there, `done` gets busy and nothing was appended.
+  struct Chain {
+    uint64_t after_sequence = 0;
+    std::string after_id;
+  };
   using Published = std::function<void(Status status, uint64_t sequence, bool duplicate)>;
   void publish_async(std::string_view subject, std::string_view msg_id, std::string_view data,
-                     Published done);
+                     Published done, const Chain* chain = nullptr);
 
-  // The stream sequence of the subject's newest message; 0 when it has none.
+  // The subject's newest message as the stream's leader has it: its sequence (0 when the
+  // subject has none) and Nats-Msg-Id.
+  Status last_message(std::string_view subject, uint64_t& sequence, std::string& msg_id);
   Status last_sequence(std::string_view subject, uint64_t& sequence);
 
   // Reads one subject in order from a stream sequence on: a push consumer (the servers send
@@ -90,13 +100,18 @@ class JetStreamLog {
     // caller applied last) is where it was; when it is elsewhere nearby, the reader goes on
     // after it there, and when it cannot be found, fetch() answers corruption (and tries again
     // on the next call) rather than skip or repeat a message.
+    // A chained reader (one of a log its writers chain, cluster/log_writers.hpp) also checks
+    // that every message names the one before it as its predecessor: a replica whose copy
+    // lacks a message, or holds another in its place, is refused the same way (corruption,
+    // and a new consumer, likely on another server, on the next call).
     // Messages of the subject after the last one returned, as the servers counted them when
     // they sent it (0 before the first): how far this reader is behind the log.
     uint64_t pending() const { return pending_; }
 
    private:
     friend class JetStreamLog;
-    Reader(JetStreamLog& log, std::string subject, uint64_t next, std::string last_id);
+    Reader(JetStreamLog& log, std::string subject, uint64_t next, std::string last_id,
+           bool chained);
     Status subscribe();
     // Where the message `last_id_` is on the replica serving now, looked for around next_ - 1.
     Status locate();
@@ -111,14 +126,15 @@ class JetStreamLog {
     uint64_t delivered_ = 0;  // the consumer's sequence of the last message it delivered
     std::string last_id_;     // Nats-Msg-Id of the message at next_ - 1 ("": not known)
     bool verifying_ = false;  // the consumer starts at next_ - 1: its first must be last_id_
+    bool chained_ = false;    // each message must name last_id_ as its predecessor
     __natsSubscription* subscription_ = nullptr;
     std::chrono::steady_clock::time_point last_check_{};
     std::chrono::steady_clock::time_point last_message_{};
   };
   // `after_id`: the Nats-Msg-Id of the message at from_sequence - 1, checked where the stream
-  // has it ("": not checked).
+  // has it ("": not checked). `chained`: see Reader.
   Status read(std::string_view subject, uint64_t from_sequence, std::unique_ptr<Reader>& out,
-              std::string after_id = {});
+              std::string after_id = {}, bool chained = false);
 
   // Plain NATS messages on the same connection, outside the stream: requests one node sends
   // another (a forwarded event and its result). Not durable; whoever sends one times it out.

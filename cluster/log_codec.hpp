@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -32,6 +33,10 @@ struct ProgramActivation {
 using LogPayload = std::variant<Event, ProgramActivation, ClaimAsk>;
 
 std::string encode_log_payload(const LogPayload& payload);
+
+// Puts a message in a partition's log and waits: ok once it is there (in a node: applied by the
+// partition's owner, the only writer of its log), busy when it could not be put there now.
+using LogAppend = std::function<Status(uint32_t partition, LogPayload payload)>;
 Status decode_log_payload(std::string_view bytes, LogPayload& out);
 
 }  // namespace loyalty::cluster

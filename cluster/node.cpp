@@ -1,6 +1,7 @@
 #include "cluster/node.hpp"
 
 #include <cstdio>
+#include <future>
 
 #include "cluster/event_claims.hpp"
 #include "cluster/feed_codec.hpp"
@@ -62,18 +63,31 @@ Status ClusterNode::open(const ClusterConfig& config, std::string url, RocksStor
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   if (!opened.ok()) return opened;
-  node->publisher_ =
-      std::make_unique<FollowUpPublisher>(config.name, config.partitions, *node->log_, store);
-  node->programs_ =
-      std::make_unique<ProgramActivations>(node->config_, node->etcd_, *node->log_, store);
+  ClusterNode* self = node.get();
+  node->writers_ = std::make_unique<LogWriters>(
+      *node->log_,
+      [name = config.name](uint32_t partition) { return partition_subject(name, partition); },
+      [self](uint32_t partition) -> std::optional<std::string> {
+        const std::lock_guard lock(self->appliers_mutex_);
+        const auto applier = self->appliers_.find(partition);
+        if (applier == self->appliers_.end()) return std::nullopt;
+        return applier->second->last_applied_id();
+      });
+  // Every other message goes to its partition's owner, which appends it to the chain.
+  const LogAppend append = [self](uint32_t partition, LogPayload payload) {
+    return self->append_and_wait(partition, std::move(payload));
+  };
+  node->publisher_ = std::make_unique<FollowUpPublisher>(config.partitions, append, store);
+  node->programs_ = std::make_unique<ProgramActivations>(node->config_, node->etcd_, append, store);
   out = std::move(node);
   return Status::ok_status();
 }
 
 ClusterNode::~ClusterNode() {
   stop();
-  publisher_.reset();  // publishes what the runtime's last batches made, while the log is up
+  publisher_.reset();  // what is still queued stays in the outbox: published at the next start
   programs_.reset();
+  writers_.reset();
   // Before the other members go: an acknowledgement handler may still run while it closes.
   log_.reset();
 }
@@ -183,6 +197,8 @@ void ClusterNode::on_role(uint32_t partition, Role role) {
     if (stopping_) return;
   }
   const std::lock_guard reaping(reaping_mutex_);
+  // Only the owner writes a partition's log; a new owner learns its end first (LogWriters).
+  if (role != Role::owner) writers_->forget(partition);
   std::unique_ptr<PartitionApplier> gone_applier;
   std::vector<std::unique_ptr<JetStreamLog::Subscription>> gone_serving;
   std::unique_ptr<JetStreamLog::Subscription> serving;
@@ -270,7 +286,11 @@ void ClusterNode::submit(Event&& event, uint64_t request_fingerprint, Completion
       std::move(done));
 }
 
-std::string ClusterNode::message_id(const LogPayload& payload) {
+std::string ClusterNode::message_id(const LogPayload& payload, uint32_t partition) {
+  if (const auto* activation = std::get_if<ProgramActivation>(&payload)) {
+    // Per partition: JetStream's window of ids is the stream's, not a subject's.
+    return "program-" + std::to_string(activation->activation) + "-" + std::to_string(partition);
+  }
   if (const auto* event = std::get_if<Event>(&payload)) {
     // A retry of the same request has the same id (a copy JetStream drops); the same client
     // id with another payload has another, is logged, and is refused by the engine.
@@ -289,7 +309,8 @@ void ClusterNode::look_up(const std::string& key, Completion done) {
 
 void ClusterNode::route(uint32_t partition, LogPayload&& payload, Completion&& done) {
   if (ownership_ && ownership_->role(partition) == Role::owner) {
-    publish_owned(partition, message_id(payload), encode_log_payload(payload), std::move(done));
+    publish_owned(partition, message_id(payload, partition), encode_log_payload(payload),
+                  std::move(done));
   } else {
     forward(partition, encode_log_payload(payload), std::move(done));
   }
@@ -306,10 +327,9 @@ void ClusterNode::publish_owned(uint32_t partition, std::string id, const std::s
 // request is answered by its application (on_applied), or here when the log refused it.
 void ClusterNode::publish_attempt(uint32_t partition, std::string id, uint64_t token,
                                   std::shared_ptr<const std::string> payload, int copies) {
-  const std::string subject = partition_subject(config_.name, partition);
   const auto started = SteadyClock::now();
-  log_->publish_async(
-      subject, id, *payload,
+  writers_->append(
+      partition, id, *payload,
       [this, partition, id, token, payload, copies, started](Status status, uint64_t sequence,
                                                              bool duplicate) {
         metrics_.publish_seconds.record(
@@ -338,6 +358,27 @@ void ClusterNode::publish_attempt(uint32_t partition, std::string id, uint64_t t
         if (copy_token == 0) return;
         publish_attempt(partition, std::move(copy_id), copy_token, payload, copies + 1);
       });
+}
+
+Status ClusterNode::append_and_wait(uint32_t partition, LogPayload payload) {
+  // The answer comes from the owner's application, or 503 from the housekeeper at the
+  // waiter's deadline; this wait is bounded anyway, as the housekeeper itself may be the caller.
+  auto answered = std::make_shared<std::promise<EventResult>>();
+  std::future<EventResult> answer = answered->get_future();
+  route(partition, std::move(payload),
+        [answered](EventResult&& result) { answered->set_value(std::move(result)); });
+  if (answer.wait_for(std::chrono::seconds(config_.lease_seconds + 5)) !=
+      std::future_status::ready) {
+    return Status::error(Status::Code::busy, "partition " + std::to_string(partition) +
+                                                 ": no answer from its owner in time");
+  }
+  const EventResult result = answer.get();
+  if (!result.storage.ok()) return result.storage;
+  if (result.rejection.code == ErrorCode::unavailable) {
+    return Status::error(Status::Code::busy, "partition " + std::to_string(partition) + ": " +
+                                                 result.rejection.message);
+  }
+  return Status::ok_status();
 }
 
 void ClusterNode::forward(uint32_t partition, const std::string& payload, Completion&& done) {
@@ -370,21 +411,21 @@ void ClusterNode::serve_forwarded(uint32_t partition, std::string_view data,
     }
   };
   LogPayload payload;
-  if (!decode_log_payload(data, payload).ok() ||
-      std::holds_alternative<ProgramActivation>(payload)) {
+  if (!decode_log_payload(data, payload).ok()) {
     answer(unavailable("a forwarded request could not be read"));
     return;
   }
-  // The partition it belongs to: its member's, or a claim key's home.
-  const std::string& key = std::holds_alternative<Event>(payload)
-                               ? std::get<Event>(payload).member_id()
-                               : std::get<ClaimAsk>(payload).key;
-  if (!ownership_ || ownership_->role(partition) != Role::owner ||
-      member_partition(key, config_.partitions) != partition) {
+  // The partition it belongs to: its member's, a claim key's home, or (an activation) each.
+  const bool belongs =
+      std::holds_alternative<ProgramActivation>(payload) ||
+      member_partition(std::holds_alternative<Event>(payload) ? std::get<Event>(payload).member_id()
+                                                              : std::get<ClaimAsk>(payload).key,
+                       config_.partitions) == partition;
+  if (!ownership_ || ownership_->role(partition) != Role::owner || !belongs) {
     answer(unavailable("this node does not own the partition now; retry shortly"));
     return;
   }
-  publish_owned(partition, message_id(payload), std::string(data), answer);
+  publish_owned(partition, message_id(payload, partition), std::string(data), answer);
 }
 
 bool ClusterNode::serves_reads(uint32_t partition) const {
@@ -564,6 +605,17 @@ uint64_t ClusterNode::applied_through(uint32_t partition) const {
   }
   uint64_t committed = 0;  // not applying it now: what this node's store committed of it
   return store_.applied_sequence(partition, committed).ok() ? committed : 0;
+}
+
+std::string ClusterNode::problem(uint32_t partition) const {
+  {
+    const std::lock_guard lock(appliers_mutex_);
+    const auto applier = appliers_.find(partition);
+    if (applier != appliers_.end()) {
+      if (std::string error = applier->second->last_error(); !error.empty()) return error;
+    }
+  }
+  return writers_ ? writers_->waiting(partition) : std::string();
 }
 
 std::vector<ClusterNode::Applying> ClusterNode::applying() const {

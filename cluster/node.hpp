@@ -1,14 +1,16 @@
 // One node of a cluster (cluster.md): its place in etcd (Ownership), the partition logs
 // (JetStreamLog), an applier for each partition it owns or stands by for, the publisher of its
 // follow-ups, and the submit path of the log-driven runtime:
-// - an event of a partition this node owns is published to that partition's log under an id
-//   made of its client id and fingerprint (a retry is dropped as a copy by JetStream, a
+// - an event of a partition this node owns is appended to that partition's log (by its writer:
+//   only the owner writes a log, as a chain, cluster/log_writers.hpp) under an id made of its
+//   client id and fingerprint (a retry is dropped as a copy by JetStream, a
 //   conflicting reuse is logged and refused by the engine), and answered when this node's
 //   applier has committed it; before that, what it takes cluster-wide (its client id, a
 //   sign-up's phone, card and referral code) is claimed in the keys' home partitions the same
 //   way (cluster/event_claims.hpp);
 // - an event of another owner's partition is sent to that owner (plain NATS, subject
 //   "<name>.submit.<partition>"), which does the same and sends the result back;
+// - follow-ups and program activations go the same way (append_and_wait);
 // - no owner, or none answering in time: 503 unavailable, and the client retries (the same
 //   id gives the one result).
 // Thread-safety: submit() and the accessors from any thread.
@@ -30,6 +32,7 @@
 #include "cluster/follow_up_publisher.hpp"
 #include "cluster/jetstream_log.hpp"
 #include "cluster/log_codec.hpp"
+#include "cluster/log_writers.hpp"
 #include "cluster/ownership.hpp"
 #include "cluster/partition_applier.hpp"
 #include "cluster/program_activations.hpp"
@@ -103,6 +106,9 @@ class ClusterNode {
   ClusterView view() const;
   Role role(uint32_t partition) const;
   uint64_t applied_through(uint32_t partition) const;
+  // What keeps this node from applying or writing the partition now ("" when nothing): the
+  // applier's last error, else what its writer waits for (GET /v1/cluster's last_error).
+  std::string problem(uint32_t partition) const;
   uint64_t failovers() const;
   // The partitions this node applies, with its role and how far behind their logs it is.
   struct Applying {
@@ -132,7 +138,9 @@ class ClusterNode {
   // A message for `partition`'s log (an event, or a claim in its key's home partition):
   // published here when this node owns the partition, else sent to its owner.
   void route(uint32_t partition, LogPayload&& payload, Completion&& done);
-  std::string message_id(const LogPayload& payload);  // its Nats-Msg-Id
+  std::string message_id(const LogPayload& payload, uint32_t partition);  // its Nats-Msg-Id
+  // route(), waiting for the owner's application (LogAppend: follow-ups, activations).
+  Status append_and_wait(uint32_t partition, LogPayload payload);
   void publish_owned(uint32_t partition, std::string id, const std::string& payload,
                      Completion&& done);
   void publish_attempt(uint32_t partition, std::string id, uint64_t token,
@@ -154,6 +162,7 @@ class ClusterNode {
   RocksStore& store_;
   EtcdClient etcd_;
   std::unique_ptr<JetStreamLog> log_;
+  std::unique_ptr<LogWriters> writers_;  // what this node appends to the logs it owns
   std::unique_ptr<FollowUpPublisher> publisher_;
   std::unique_ptr<ProgramActivations> programs_;
   Runtime* runtime_ = nullptr;

@@ -25,9 +25,13 @@ PartitionApplier::PartitionApplier(Options options, JetStreamLog& log, Runtime& 
   // Known from the start (before the thread opens its reader), for the submit path's check of
   // whether a copy's first was applied already.
   uint64_t committed = 0;
-  if (store_.applied_sequence(options_.partition, committed).ok()) {
+  std::string committed_id;
+  if (store_.applied_position(options_.partition, committed, committed_id).ok()) {
     uint64_t through = 0;
-    applied_through_.compare_exchange_strong(through, committed);
+    if (applied_through_.compare_exchange_strong(through, committed)) {
+      const std::lock_guard lock(mutex_);
+      last_applied_id_ = committed_id;
+    }
   }
 }
 
@@ -40,6 +44,11 @@ PartitionApplier::~PartitionApplier() {
 void PartitionApplier::find_log_end() {
   log_end_known_.store(false);
   log_end_wanted_.store(true);
+}
+
+std::string PartitionApplier::last_applied_id() const {
+  const std::lock_guard lock(mutex_);
+  return last_applied_id_;
 }
 
 std::string PartitionApplier::last_error() const {
@@ -58,8 +67,13 @@ Status PartitionApplier::open_reader() {
     return s;
   }
   applied_through_.store(committed);
-  // The reader checks the last message applied is where the stream has it (JetStreamLog::Reader).
-  return log_.read(subject_, committed + 1, reader_, committed_id);
+  {
+    const std::lock_guard lock(mutex_);
+    last_applied_id_ = committed_id;
+  }
+  // The reader checks the last message applied is where the stream has it, and that each
+  // message follows the one before it (JetStreamLog::Reader, cluster/log_writers.hpp).
+  return log_.read(subject_, committed + 1, reader_, committed_id, /*chained=*/true);
 }
 
 void PartitionApplier::wait_for_outstanding() {
@@ -102,8 +116,11 @@ void PartitionApplier::run() {
     }
     if (log_end_wanted_.exchange(false)) {
       uint64_t last = 0;
-      if (Status s = log_.last_sequence(subject_, last); s.ok()) {
-        log_end_.store(last);
+      std::string last_id;
+      if (Status s = log_.last_message(subject_, last, last_id); s.ok()) {
+        const std::lock_guard lock(mutex_);
+        log_end_id_ = last_id;
+        log_end_reached_.store(last_applied_id_ == last_id);
         log_end_known_.store(true);
       } else {
         log_end_wanted_.store(true);  // asked again next time round
@@ -114,6 +131,10 @@ void PartitionApplier::run() {
     if (Status s = reader_->fetch(options_.fetch_max, options_.wait, messages); !s.ok()) {
       pause_after(s);  // the reader makes a new consumer from where it was
       continue;
+    }
+    if (!messages.empty()) {
+      const std::lock_guard lock(mutex_);
+      last_error_.clear();  // reading again
     }
     // Caught up: this fetch took all there was, and nothing failed.
     caught_up_.store(messages.size() < options_.fetch_max && !batch_failed_.load());
@@ -142,10 +163,12 @@ void PartitionApplier::run() {
       std::string msg_id = message.msg_id;
       auto done = [this, message = std::move(message)](EventResult&& result) mutable {
         if (result.storage.ok()) {
-          uint64_t through = applied_through_.load();
-          while (through < message.sequence &&
-                 !applied_through_.compare_exchange_weak(through, message.sequence)) {
-          }
+          // In log order (one writer thread per partition). Not a maximum: a reader that went
+          // on where another replica numbers the log lower counts from there.
+          const std::lock_guard lock(mutex_);
+          applied_through_.store(message.sequence);
+          last_applied_id_ = message.msg_id;
+          if (message.msg_id == log_end_id_) log_end_reached_.store(true);
         } else {
           batch_failed_.store(true);
         }

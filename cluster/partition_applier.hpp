@@ -55,15 +55,17 @@ class PartitionApplier {
   uint64_t lag() const { return reader_pending_.load() + outstanding_.load(); }
   // Whether the last fetch found nothing more: this node has applied the log to its end.
   bool caught_up() const { return caught_up_.load(); }
-  // Asks the servers (on the applier's thread) where the partition's log ends now; until
-  // this node has applied through there, applied_log_end() is false. Called when the node
+  // The Nats-Msg-Id of the message at applied_through() ("" before the first): where this
+  // node's writer of the partition appends after (cluster/log_writers.hpp).
+  std::string last_applied_id() const;
+  // Asks the stream's leader (on the applier's thread) for the partition's last message; until
+  // this node has applied that message, applied_log_end() is false. Called when the node
   // becomes the partition's owner: it serves reads only once it has applied every write the
-  // previous owner could have acknowledged.
+  // previous owner could have acknowledged. (By its id: a replica may number it otherwise.)
   void find_log_end();
-  bool applied_log_end() const {
-    return log_end_known_.load() && applied_through_.load() >= log_end_.load();
-  }
-  // The last error that stopped reading for a while ("" when none), for GET /v1/cluster.
+  bool applied_log_end() const { return log_end_known_.load() && log_end_reached_.load(); }
+  // The last error that stopped reading for a while ("" when none, or reading again since),
+  // for GET /v1/cluster.
   std::string last_error() const;
 
  private:
@@ -91,7 +93,9 @@ class PartitionApplier {
   std::string last_error_;
   std::atomic<bool> log_end_wanted_{false};
   std::atomic<bool> log_end_known_{false};
-  std::atomic<uint64_t> log_end_{0};
+  std::atomic<bool> log_end_reached_{false};
+  std::string log_end_id_;       // under mutex_
+  std::string last_applied_id_;  // under mutex_
   std::thread thread_;  // last: starts after everything it uses exists
 };
 

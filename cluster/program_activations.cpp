@@ -2,9 +2,9 @@
 
 #include <charconv>
 #include <cstdio>
+#include <future>
 #include <sstream>
 
-#include "cluster/partition_applier.hpp"
 #include "engine/check.hpp"
 #include "engine/program_toml.hpp"
 #include "engine/tzdb/os_time_zones.hpp"
@@ -46,8 +46,8 @@ Status unavailable(std::string message) {
 }  // namespace
 
 ProgramActivations::ProgramActivations(const ClusterConfig& config, EtcdClient& etcd,
-                                       JetStreamLog& log, RocksStore& store)
-    : config_(config), etcd_(etcd), log_(log), store_(store) {}
+                                       LogAppend append, RocksStore& store)
+    : config_(config), etcd_(etcd), append_(std::move(append)), store_(store) {}
 
 std::string ProgramActivations::key(std::string_view suffix) const {
   return "/" + config_.name + "/program/" + std::string(suffix);
@@ -231,12 +231,7 @@ Status ProgramActivations::join(ProgramRegistry& registry) {
 }
 
 Status ProgramActivations::publish(uint32_t partition, const ProgramActivation& activation) {
-  uint64_t sequence = 0;
-  bool duplicate = false;
-  return log_.publish(
-      partition_subject(config_.name, partition),
-      "program-" + std::to_string(activation.activation) + "-" + std::to_string(partition),
-      encode_log_payload(activation), sequence, duplicate);
+  return append_(partition, activation);
 }
 
 Status ProgramActivations::number_of(const std::string& source_toml, uint32_t& number) {
@@ -336,10 +331,17 @@ Status ProgramActivations::activate(Program program, std::string source_toml, Ti
     if (Status s = adopt(activation.activation, out, activation.activated_at); !s.ok()) return s;
   }
   activated_at = activation.activated_at;
+  // All at once: each waits for its owner's application (or, an owner gone, its timeout).
+  std::vector<std::future<Status>> published;
+  for (uint32_t partition = 0; partition < config_.partitions; ++partition) {
+    published.push_back(std::async(std::launch::async, [this, partition, &activation] {
+      return publish(partition, activation);
+    }));
+  }
   uint32_t failed = 0;
   Status first_failure;
-  for (uint32_t partition = 0; partition < config_.partitions; ++partition) {
-    if (Status s = publish(partition, activation); !s.ok()) {
+  for (std::future<Status>& each : published) {
+    if (Status s = each.get(); !s.ok()) {
       if (failed++ == 0) first_failure = s;
     }
   }

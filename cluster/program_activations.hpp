@@ -4,9 +4,9 @@
 // etcd numbers them: "/<name>/program/v/<version, 10 digits>" holds each version's TOML (the
 // same text keeps its number), "/<name>/program/active" the last activation as
 // "<activation> <version> <activated_at ms>", replaced by compare-and-set so two activations
-// made at once get two numbers. The activation is then published to every partition's log
-// (Nats-Msg-Id "program-<activation>-<partition>": JetStream's window is the stream's) with the
-// version's TOML; each applier switches its
+// made at once get two numbers. The activation is then put in every partition's log, through
+// the partition's owner (Nats-Msg-Id "program-<activation>-<partition>": JetStream's window is
+// the stream's), with the version's TOML; each applier switches its
 // partition there (Runtime::apply_logged_program) and keeps the version in its node's folder.
 // A partition whose log missed it (the node making it died half-way, NATS refused a publish)
 // gets it from its owner, who compares etcd's last activation with its partition's
@@ -23,7 +23,6 @@
 
 #include "cluster/cluster_config.hpp"
 #include "cluster/etcd_client.hpp"
-#include "cluster/jetstream_log.hpp"
 #include "cluster/log_codec.hpp"
 #include "engine/runtime/program_registry.hpp"
 #include "engine/runtime/runtime.hpp"
@@ -33,8 +32,8 @@ namespace loyalty::cluster {
 
 class ProgramActivations {
  public:
-  // `etcd`, `log` and `store` outlive it.
-  ProgramActivations(const ClusterConfig& config, EtcdClient& etcd, JetStreamLog& log,
+  // `etcd` and `store` outlive it; `append` puts an activation in a partition's log.
+  ProgramActivations(const ClusterConfig& config, EtcdClient& etcd, LogAppend append,
                      RocksStore& store);
 
   // The program a partition's log had reached in this node's folder (RuntimeOptions::
@@ -97,7 +96,7 @@ class ProgramActivations {
 
   const ClusterConfig& config_;
   EtcdClient& etcd_;
-  JetStreamLog& log_;
+  const LogAppend append_;
   RocksStore& store_;
 
   std::mutex mutex_;

@@ -8,15 +8,18 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "cluster/follow_up_publisher.hpp"
 #include "cluster/log_codec.hpp"
+#include "cluster/log_writers.hpp"
 #include "cluster/partition_applier.hpp"
 #include "cluster/program_activations.hpp"
 #include "engine/program_toml.hpp"
 #include "engine/runtime/program_registry.hpp"
 #include "engine/tzdb/os_time_zones.hpp"
+#include "storage/record_codec.hpp"
 #include "tests/support/scenario.hpp"
 
 namespace loyalty::cluster {
@@ -102,8 +105,27 @@ class Node {
     options.client_name = folder.filename().string();
     const Status opened = JetStreamLog::open(options, log_);
     EXPECT_TRUE(opened.ok()) << opened.message();
-    publisher_ = std::make_unique<FollowUpPublisher>(stream, kPartitions, *log_, *store_);
-    if (etcd_) activations_ = std::make_unique<ProgramActivations>(config_, *etcd_, *log_, *store_);
+    // Both nodes of a test write every partition: their writers take turns by the chain
+    // (a node finds the other's message in its place, learns the log's end and goes on).
+    writers_ = std::make_unique<LogWriters>(
+        *log_, [stream](uint32_t p) { return partition_subject(stream, p); },
+        [this](uint32_t p) -> std::optional<std::string> {
+          if (p >= appliers_.size()) return std::nullopt;
+          return appliers_[p]->last_applied_id();
+        });
+    const LogAppend append = [this](uint32_t partition, LogPayload payload) {
+      std::string id;
+      if (const auto* event = std::get_if<Event>(&payload)) {
+        id = storage::follow_up_id(*event);
+      } else {
+        id = "program-" + std::to_string(std::get<ProgramActivation>(payload).activation) + "-" +
+             std::to_string(partition);
+      }
+      return append_and_wait(partition, id, encode_log_payload(payload));
+    };
+    publisher_ = std::make_unique<FollowUpPublisher>(kPartitions, append, *store_);
+    if (etcd_)
+      activations_ = std::make_unique<ProgramActivations>(config_, *etcd_, append, *store_);
     RuntimeOptions runtime{
         .partitions = kPartitions, .queue_capacity = 4096, .batch_events_max = 64};
     runtime.log_driven = true;
@@ -138,6 +160,7 @@ class Node {
     runtime_.reset();
     activations_.reset();
     publisher_.reset();
+    writers_.reset();
   }
 
   // As the accepting node does: intake, then publish to the member's partition's log.
@@ -148,13 +171,23 @@ class Node {
     const EventResult accepted = runtime_->accept(event, fingerprint);
     ASSERT_TRUE(accepted.rejection.ok()) << accepted.rejection.message;
     const uint32_t partition = member_partition(event.member_id(), kPartitions);
-    uint64_t sequence = 0;
-    bool duplicate = false;
     const std::string id =
         event.idempotency_key() + "#" + std::to_string(fingerprint) + (copy ? "#copy" : "");
-    ASSERT_TRUE(log_->publish(partition_subject(stream_, partition), id, encode_log_payload(event),
-                              sequence, duplicate)
-                    .ok());
+    const Status appended = append_and_wait(partition, id, encode_log_payload(event));
+    ASSERT_TRUE(appended.ok()) << appended.message();
+  }
+
+  // Through this node's writer of the partition, until the servers took it.
+  Status append_and_wait(uint32_t partition, const std::string& id, std::string data) {
+    auto taken = std::make_shared<std::promise<Status>>();
+    std::future<Status> answer = taken->get_future();
+    writers_->append(partition, id, std::move(data),
+                     [taken](Status status, uint64_t, bool) { taken->set_value(status); });
+    if (answer.wait_for(20s) != std::future_status::ready) {
+      return Status::error(Status::Code::busy, "partition " + std::to_string(partition) + ": " +
+                                                   writers_->waiting(partition));
+    }
+    return answer.get();
   }
 
   // Until every partition is applied to the end of its log as it is now.
@@ -193,6 +226,7 @@ class Node {
   std::unique_ptr<RocksStore> store_;
   std::unique_ptr<EtcdClient> etcd_;
   std::unique_ptr<JetStreamLog> log_;
+  std::unique_ptr<LogWriters> writers_;
   std::unique_ptr<FollowUpPublisher> publisher_;
   std::unique_ptr<ProgramActivations> activations_;
   std::unique_ptr<Runtime> runtime_;

@@ -4,8 +4,10 @@
 // from a sequence, and going on while one NATS server of three is down).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -13,6 +15,7 @@
 #include "cluster/cluster_config.hpp"
 #include "cluster/etcd_client.hpp"
 #include "cluster/jetstream_log.hpp"
+#include "cluster/log_writers.hpp"
 
 namespace loyalty::cluster {
 namespace {
@@ -213,6 +216,123 @@ TEST_F(ClusterParts, AReaderGoesOnAfterItsLastMessageWhereverTheStreamHasItNow) 
   status = reader->fetch(10, 2000ms, got);
   EXPECT_TRUE(got.empty());
   EXPECT_FALSE(status.ok());
+}
+
+// A chained message names its predecessor; a chained reader applies a message only after the
+// one it names. A replica whose copy lacks a message, or holds another in its place (what
+// nats-server 2.9 replicas did in the long nemesis), is refused rather than read through.
+TEST_F(ClusterParts, AChainedReaderRefusesAMessageThatDoesNotFollowTheLastOne) {
+  std::unique_ptr<JetStreamLog> log;
+  ASSERT_TRUE(JetStreamLog::open(log_options("chain"), log).ok());
+  const auto append = [&](const std::string& id, const JetStreamLog::Chain& after) {
+    std::promise<std::pair<Status, uint64_t>> taken;
+    log->publish_async(
+        "chain.p.1", id, "data-" + id,
+        [&taken](Status s, uint64_t sequence, bool) {
+          taken.set_value({s, sequence});
+        },
+        &after);
+    return taken.get_future().get();
+  };
+  const auto [first, at_first] = append("m-1", {0, ""});
+  ASSERT_TRUE(first.ok()) << first.message();
+  const auto [refused, nowhere] = append("m-x", {0, ""});
+  EXPECT_EQ(refused.code(), Status::Code::busy) << "m-1 is where m-x expected nothing";
+  const auto [second, at_second] = append("m-2", {at_first, "m-1"});
+  ASSERT_TRUE(second.ok()) << second.message();
+  // In the right place, but naming a predecessor the log does not have there.
+  const auto [stray, at_stray] = append("m-3", {at_second, "m-elsewhere"});
+  ASSERT_TRUE(stray.ok()) << stray.message();
+
+  std::unique_ptr<JetStreamLog::Reader> reader;
+  ASSERT_TRUE(log->read("chain.p.1", 0, reader, "", /*chained=*/true).ok());
+  std::vector<LogMessage> got = fetch_all(*reader, 3);
+  ASSERT_EQ(got.size(), 2u) << "m-1 and m-2, never m-3";
+  EXPECT_EQ(got[1].msg_id, "m-2");
+  Status status = reader->fetch(10, 1000ms, got);
+  EXPECT_TRUE(got.empty());
+  EXPECT_EQ(status.code(), Status::Code::corruption) << status.message();
+  EXPECT_NE(status.message().find("m-elsewhere"), std::string::npos) << status.message();
+  // The same again from a new consumer: never read through.
+  ASSERT_TRUE(log->read("chain.p.1", at_second + 1, reader, "m-2", true).ok());
+  status = reader->fetch(10, 1000ms, got);
+  EXPECT_TRUE(got.empty());
+  EXPECT_FALSE(status.ok());
+}
+
+// A writer of a partition that another one wrote after (the owner a moment ago, or the new
+// owner) is refused in place of that message by the servers, learns the log's end once its node
+// has applied it, and goes on after it: every message lands once, in one chain. (The servers'
+// check is against what they stored, so two writers sending at the same instant could both
+// pass it; one writer per partition, by the leases, is what keeps that from happening.)
+TEST_F(ClusterParts, WritersThatTakeTurnsOnOnePartitionMakeOneChain) {
+  std::unique_ptr<JetStreamLog> log;
+  ASSERT_TRUE(JetStreamLog::open(log_options("turns"), log).ok());
+  // What "this node" has applied: a chained reader of the partition, as an applier reads it.
+  std::mutex mutex;
+  std::string applied_last;
+  std::vector<std::string> applied;
+  Status reader_status;
+  std::atomic<bool> stop{false};
+  std::thread applier([&] {
+    std::unique_ptr<JetStreamLog::Reader> reader;
+    ASSERT_TRUE(log->read("turns.p.7", 0, reader, "", true).ok());
+    std::vector<LogMessage> got;
+    while (!stop.load()) {
+      const Status s = reader->fetch(64, 50ms, got);
+      const std::lock_guard lock(mutex);
+      if (!s.ok()) reader_status = s;
+      for (const LogMessage& message : got) {
+        applied.push_back(message.msg_id);
+        applied_last = message.msg_id;
+      }
+    }
+  });
+  struct Joined {
+    std::atomic<bool>& stop;
+    std::thread& thread;
+    ~Joined() {
+      stop.store(true);
+      if (thread.joinable()) thread.join();
+    }
+  } joined{stop, applier};
+  const auto last_applied = [&](uint32_t) -> std::optional<std::string> {
+    const std::lock_guard lock(mutex);
+    return applied_last;
+  };
+  const auto subject = [](uint32_t p) { return "turns.p." + std::to_string(p); };
+  LogWriters a(*log, subject, last_applied), b(*log, subject, last_applied);
+  // Turns of a few messages each (sent together, acknowledged before the other's turn).
+  std::vector<std::string> sent;
+  for (int turn = 0; turn < 8; ++turn) {
+    LogWriters& writer = turn % 2 == 0 ? a : b;
+    std::vector<std::future<Status>> taken;
+    for (int i = 0; i < 5; ++i) {
+      auto promise = std::make_shared<std::promise<Status>>();
+      taken.push_back(promise->get_future());
+      sent.push_back((turn % 2 == 0 ? "a-" : "b-") + std::to_string(turn) + "-" +
+                     std::to_string(i));
+      writer.append(7, sent.back(), "x",
+                    [promise](Status s, uint64_t, bool) { promise->set_value(s); });
+    }
+    for (std::future<Status>& each : taken) {
+      ASSERT_EQ(each.wait_for(20s), std::future_status::ready)
+          << "a: " << a.waiting(7) << "; b: " << b.waiting(7);
+      const Status s = each.get();
+      EXPECT_TRUE(s.ok()) << s.message();
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::lock_guard lock(mutex);
+    if (applied.size() >= sent.size()) break;
+  }
+  std::this_thread::sleep_for(300ms);  // anything more would show now
+  stop.store(true);
+  applier.join();
+  const std::lock_guard lock(mutex);
+  EXPECT_TRUE(reader_status.ok()) << reader_status.message();
+  EXPECT_EQ(applied, sent) << "once each, in the order given, in one chain";
 }
 
 TEST_F(ClusterParts, ANodeOfTheSameStreamWithOtherReplicasIsRefused) {

@@ -3,8 +3,11 @@
 #include <optional>
 #include <utility>
 
+#include "api/cluster_reads.hpp"
+#include "api/forwarded_refund.hpp"
 #include "api/handlers.hpp"
 #include "api/handlers_events.hpp"
+#include "engine/claim_keys.hpp"
 
 namespace loyalty::api {
 namespace {
@@ -75,6 +78,22 @@ void submit_admitted_event(const ApiContext& context, ClientEvent event, ReplyDo
 
 void submit_client_event(const ApiContext& context, const Principal& principal, ClientEvent event,
                          PurchasesInFlight* in_flight, ReplyDone done) {
+  // Cluster mode: a store-scoped key's refund is checked where its purchase is, by the owner of
+  // the purchase's member, as the single request is (api/forwarded_refund.hpp). One of a
+  // purchase this batch or connection sent just before is checked here against that purchase.
+  if (const auto* refund = std::get_if<RefundEvent>(&event);
+      refund != nullptr && context.cluster_reads != nullptr && principal.role == Role::pos &&
+      !principal.all_stores &&
+      (in_flight == nullptr || in_flight->count(refund->original_event_id) == 0)) {
+    context.cluster_reads
+        ->through_claim(
+            *owner_lookup_key(Event{*refund}),
+            [request = refund_request(*refund)](const std::string&) { return request; }, principal,
+            problem_response(ErrorCode::not_found, "no purchase with this event id",
+                             "original_event_id"))
+        .start([done = std::move(done)](HttpResponse&& response) { done(reply_of(response)); });
+    return;
+  }
   if (std::optional<Problem> problem = admit_client_event(context, principal, event, in_flight)) {
     return done(std::move(*problem));
   }

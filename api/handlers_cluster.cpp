@@ -3,6 +3,7 @@
 // whether the log and etcd answer. In single mode there is no cluster: 404.
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <map>
 
 #include "api/handlers.hpp"
 #include "api/problem.hpp"
@@ -23,6 +24,10 @@ HttpResponse handle_get_cluster(const ApiContext& context) {
                                         {"alive", true},
                                         {"caught_up_partitions", n.caught_up.size()}});
   }
+  std::map<uint32_t, uint64_t> lag;  // of the partitions this node applies
+  for (const cluster::ClusterNode::Applying& applying : node.applying()) {
+    lag[applying.partition] = applying.lag;
+  }
   boost::json::array partitions;
   for (uint32_t p = 0; p < view.partitions.size(); ++p) {
     const cluster::ClusterView::Partition& partition = view.partitions[p];
@@ -38,6 +43,7 @@ HttpResponse handle_get_cluster(const ApiContext& context) {
         {"role_here", cluster::role_name(node.role(p))}};
     if (node.role(p) != cluster::Role::none) {
       item["applied_sequence_here"] = node.applied_through(p);
+      if (const auto it = lag.find(p); it != lag.end()) item["lag_here"] = it->second;
       if (std::string problem = node.problem(p); !problem.empty()) {
         item["last_error"] = std::move(problem);
       }

@@ -13,7 +13,7 @@
 namespace loyalty::cluster {
 namespace {
 
-enum class Step { member, hold, client_id, referrer, phone, card, referral_code, log };
+enum class Step { member, hold, client_id, referrer, card_free, phone, card, referral_code, log };
 
 struct Settling {
   Event event;
@@ -114,6 +114,20 @@ void advance(std::shared_ptr<Settling> settling) {
               [signup](const std::string& owner) -> std::optional<Rejection> {
                 signup->referrer_member_id = owner;  // none: the engine refuses the code
                 return std::nullopt;
+              });
+          return;
+        }
+        break;
+      case Step::card_free:
+        // A claim is never given back (docs/decisions.md "Claims"): a card that is another
+        // member's is found before the phone is claimed, so such a refused sign-up leaves its
+        // phone free for the next one. (Only a sign-up racing for the same card between this
+        // look and the claim below still leaves its phone to a member that does not exist.)
+        if (signup != nullptr && !signup->phone.empty() && !signup->card_no.empty()) {
+          ask(settling, identifier_claim_key(IdentifierKind::card, signup->card_no), false,
+              [settling](const std::string& owner) -> std::optional<Rejection> {
+                if (owner.empty() || owner == settling->event.member_id()) return std::nullopt;
+                return identifier_taken(IdentifierKind::card);
               });
           return;
         }

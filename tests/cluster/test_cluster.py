@@ -182,6 +182,23 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual((taken.json["code"], taken.json["errors"][0]["field"]),
                          ("member_exists", "phone"))
         self.assertEqual(self.sign_up(n2, b).status, 201)
+        # A sign-up refused for its card leaves its phone to whoever signs up with it next
+        # (a claim is never given back: the card is looked at before the phone is claimed).
+        carded = self.retrying(lambda: n1.request(
+            "POST", "/v1/members", {"member_id": "u-card-1", "card_no": "C-7001"},
+            key=harness.APP_KEY))
+        self.assertEqual(carded.status, 201, carded)
+        refused = self.retrying(lambda: n2.request(
+            "POST", "/v1/members",
+            {"member_id": "u-card-2", "phone": "13700001111", "card_no": "C-7001"},
+            key=harness.APP_KEY))
+        self.assertEqual(refused.status, 409, refused)
+        self.assertEqual((refused.json["code"], refused.json["errors"][0]["field"]),
+                         ("member_exists", "card_no"))
+        phoned = self.retrying(lambda: n3.request(
+            "POST", "/v1/members", {"member_id": "u-card-3", "phone": "13700001111"},
+            key=harness.APP_KEY))
+        self.assertEqual(phoned.status, 201, phoned)
         # One event id is never applied for two members (their partitions differ).
         bought = self.buy(n1, "u-e-1", a)
         self.assertEqual(bought.status, 200, bought)
@@ -237,7 +254,12 @@ class ClusterTest(unittest.TestCase):
         as_json = harness.ctl("cluster", "status", "--server", url, "--key", harness.ADMIN_KEY,
                               "--json")
         self.assertEqual(as_json.returncode, 0, as_json.stderr)
-        self.assertEqual(json.loads(as_json.stdout)["node_id"], "n2")
+        status = json.loads(as_json.stdout)
+        self.assertEqual(status["node_id"], "n2")
+        applied_here = [p for p in status["partitions"] if p["role_here"] != "none"]
+        self.assertTrue(applied_here)
+        for partition in applied_here:  # how far behind its log this node is, where it applies
+            self.assertIsInstance(partition["lag_here"], int, partition)
         refused = harness.ctl("cluster", "status", "--server", url, "--key", harness.POS_KEY)
         self.assertEqual(refused.returncode, 1, refused.stdout + refused.stderr)
         self.assertIn("403", refused.stderr)
@@ -482,7 +504,18 @@ class ClusterTest(unittest.TestCase):
                 other = refund(name, f"rf-r1-{name}-{i}", f"rf-s-1-{i}", 100)
                 self.assertEqual(other.status, 403, (name, other))
                 self.assertEqual(other.json["errors"][0]["field"], "original_event_id")
-            refunded = refund(names[(i + 1) % 3], f"rf-r2-{i}", f"rf-s-2-{i}", 6400)
+                # The same inside a batch, item by item, as an offline upload sends them.
+                items = [{"type": "refund", "event_id": f"rf-b{k}-{name}-{i}",
+                          "original_event_id": f"rf-{store}-{i}",
+                          "occurred_at": "2026-11-21T10:00:00Z", "amount_minor": 100}
+                         for k, store in enumerate(("s-1", "s-2"))]
+                batch = self.retrying(lambda: self.nodes[name].request(
+                    "POST", "/v1/events:batch", items, key=STORE_KEY))
+                self.assertEqual(batch.status, 200, batch)
+                statuses = [r["status"] for r in batch.json["results"]]
+                self.assertEqual(statuses, [403, 200], (name, batch.json))
+                self.assertEqual(batch.json["results"][1]["member_id"], member)
+            refunded = refund(names[(i + 1) % 3], f"rf-r2-{i}", f"rf-s-2-{i}", 6400 - 300)
             self.assertEqual(refunded.status, 200, refunded)
             self.assertEqual(refunded.json["member_id"], member)
             unknown = refund(names[i % 3], f"rf-r3-{i}", f"rf-none-{i}", 100)

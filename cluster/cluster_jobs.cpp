@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <map>
 #include <sstream>
 
 #include "engine/program_toml.hpp"
@@ -54,17 +55,22 @@ bool parse_member_part(const std::string& text, ops::MemberJobResult& r, TimeMs&
   return true;
 }
 
+constexpr size_t kCsvChunkBytes = size_t{1} << 20;  // under etcd's 1.5 MiB a request
+constexpr size_t kCsvBytesMax = size_t{32} << 20;   // as single mode keeps at most
+
 // A recalculation's part:
 //   recalc <program label>
 //   <examined> <changed> <already adjusted> <members affected> <passes> <total delta>
 //     <total positive> <total negative> <applied> <replayed> <failed> <finished_at>
 //   <histogram counts, bucket by bucket>
 //   <first failure>
+//   csv <run> <chunks>     (where its CSV rows are: "/<name>/job-csv/<id>/<p>/<run>/<chunk>")
 //   <member> <event> <occurred_at> <old> <new> <delta>     (the largest changes, one a line)
 // or, when the partition's history could not be recalculated under the rules:
 //   error <finished_at>
 //   <why>
-std::string recalc_part_text(const ops::RecalcReport& r, TimeMs finished_at) {
+std::string recalc_part_text(const ops::RecalcReport& r, TimeMs finished_at,
+                             const std::string& csv_line) {
   std::string out = "recalc " + r.program_label + "\n";
   for (const auto number : {r.events_examined, r.events_changed, r.events_already_adjusted,
                             r.members_affected, static_cast<uint64_t>(r.passes)}) {
@@ -77,6 +83,7 @@ std::string recalc_part_text(const ops::RecalcReport& r, TimeMs finished_at) {
          " " + std::to_string(r.adjustments_failed) + " " + std::to_string(finished_at) + "\n";
   for (const ops::RecalcBucket& bucket : r.histogram) out += std::to_string(bucket.count) + " ";
   out += "\n" + one_line(r.first_failure) + "\n";
+  if (!csv_line.empty()) out += csv_line + "\n";
   for (const ops::RecalcChange& c : r.largest) {
     out += c.member_id + " " + c.event_id + " " + std::to_string(c.occurred_at) + " " +
            std::to_string(c.old_points) + " " + std::to_string(c.new_points) + " " +
@@ -92,7 +99,8 @@ std::string recalc_error_text(const std::string& why, TimeMs finished_at) {
 // Adds a recalculation part to `into` (whose histogram has every bucket). `error` gets an
 // error part's reason.
 bool merge_recalc_part(const std::string& text, ops::RecalcReport& into, TimeMs& finished_at,
-                       std::string& error) {
+                       std::string& error, std::optional<RecalcCsvPart>& csv) {
+  csv.reset();
   std::istringstream in(text);
   std::string head, numbers, histogram, first_failure;
   if (!std::getline(in, head)) return false;
@@ -136,6 +144,13 @@ bool merge_recalc_part(const std::string& text, ops::RecalcReport& into, TimeMs&
   if (into.first_failure.empty()) into.first_failure = first_failure;
   for (std::string line; std::getline(in, line);) {
     std::istringstream fields(line);
+    if (line.rfind("csv ", 0) == 0) {
+      std::string word;
+      RecalcCsvPart part;
+      if (!(fields >> word >> part.run >> part.chunks)) return false;
+      csv = std::move(part);
+      continue;
+    }
     ops::RecalcChange change;
     if (!(fields >> change.member_id >> change.event_id >> change.occurred_at >>
           change.old_points >> change.new_points >> change.delta)) {
@@ -226,9 +241,12 @@ Status ClusterJobs::find(std::string_view job_id, std::optional<JobRecord>& out)
     report.applied = !job.dry_run;
     report.histogram = ops::empty_recalc_histogram();
     std::string error;
+    std::map<uint32_t, RecalcCsvPart> csv_parts;  // in partition order
     for (const Part& part : parts) {
       TimeMs at = 0;
-      if (!merge_recalc_part(part.value, report, at, error)) return unreadable(part);
+      std::optional<RecalcCsvPart> csv;
+      if (!merge_recalc_part(part.value, report, at, error, csv)) return unreadable(part);
+      if (csv) csv_parts.emplace(part.partition, std::move(*csv));
       finished_at = std::max(finished_at, at);
     }
     std::stable_sort(report.largest.begin(), report.largest.end(),
@@ -241,6 +259,9 @@ Status ClusterJobs::find(std::string_view job_id, std::optional<JobRecord>& out)
       job.error = error;
     } else {
       job.result_json = ops::recalc_report_json(report);
+      if (csv_parts.size() == parts.size()) {
+        if (Status s = assemble_csv(job.id, csv_parts, job.result_csv); !s.ok()) return s;
+      }
       if (report.adjustments_failed > 0) {
         job.error = std::to_string(report.adjustments_failed) +
                     " adjustments failed; the first: " + report.first_failure;
@@ -269,6 +290,41 @@ Status ClusterJobs::find(std::string_view job_id, std::optional<JobRecord>& out)
   job.finished_at = finished_at;
   job.state = job.error.empty() ? JobState::succeeded : JobState::failed;
   out = std::move(job);
+  return Status::ok_status();
+}
+
+Status ClusterJobs::assemble_csv(const std::string& job_id,
+                                 const std::map<uint32_t, RecalcCsvPart>& parts, std::string& out) {
+  std::string runs;  // which runs' rows: the same set gives the same CSV
+  for (const auto& [partition, part] : parts) runs += part.run + " ";
+  {
+    const std::lock_guard lock(mutex_);
+    if (csv_cache_.job_id == job_id && csv_cache_.runs == runs) {
+      out = csv_cache_.csv;
+      return Status::ok_status();
+    }
+  }
+  ops::RecalcReport header_only;
+  std::string csv = ops::recalc_report_csv(header_only);
+  for (const auto& [partition, part] : parts) {
+    for (uint32_t chunk = 0; chunk < part.chunks; ++chunk) {
+      std::optional<EtcdKeyValue> rows;
+      if (Status s = node_.etcd().get(csv_prefix(job_id) + std::to_string(partition) + "/" +
+                                          part.run + "/" + std::to_string(chunk),
+                                      rows);
+          !s.ok()) {
+        return s;
+      }
+      if (!rows || csv.size() + rows->value.size() > kCsvBytesMax) {
+        out.clear();  // a chunk gone (the job was asked for again) or too large: no CSV
+        return Status::ok_status();
+      }
+      csv += rows->value;
+    }
+  }
+  const std::lock_guard lock(mutex_);
+  csv_cache_ = {job_id, runs, csv};
+  out = std::move(csv);
   return Status::ok_status();
 }
 
@@ -304,6 +360,7 @@ Status ClusterJobs::submit(const ops::JobSpec& spec, JobRecord& out, bool& queue
     // Asked again after it failed: every partition runs again (finished steps and adjustments
     // answer as replays, so only what failed is done anew).
     if (Status s = node_.etcd().remove_prefix(part_prefix(job.id)); !s.ok()) return s;
+    if (Status s = node_.etcd().remove_prefix(csv_prefix(job.id)); !s.ok()) return s;
     if (Status s = find(job.id, current); !s.ok()) return s;
     if (!current) return Status::error(Status::Code::io_error, "the job vanished from etcd");
     created = true;
@@ -376,7 +433,32 @@ std::optional<std::string> ClusterJobs::recalc_part(const JobRecord& job, uint32
     }
     return std::nullopt;
   }
-  return recalc_part_text(report, clock_());
+  return recalc_part_text(report, clock_(), keep_csv_rows(job.id, partition, report));
+}
+
+std::string ClusterJobs::keep_csv_rows(const std::string& job_id, uint32_t partition,
+                                       const ops::RecalcReport& report) {
+  std::string rows = ops::recalc_report_csv(report);
+  rows.erase(0, rows.find('\n') + 1);         // the header is written once, by find()
+  if (rows.size() > kCsvBytesMax) return "";  // the JSON summary only, as in single mode
+  const std::string run =
+      node_.config().node_id + "-" + std::to_string(clock_()) + "-" + std::to_string(++csv_runs_);
+  uint32_t chunks = 0;
+  for (size_t at = 0; at < rows.size(); at += kCsvChunkBytes, ++chunks) {
+    const Status s = node_.etcd().put(
+        csv_prefix(job_id) + std::to_string(partition) + "/" + run + "/" + std::to_string(chunks),
+        std::string_view(rows).substr(at, kCsvChunkBytes));
+    if (!s.ok()) {
+      std::fprintf(stderr, "cluster: job %s, partition %u: its CSV rows: %s\n", job_id.c_str(),
+                   partition, s.message().c_str());
+      return "";  // the part stands; the job has no CSV
+    }
+  }
+  return "csv " + run + " " + std::to_string(chunks);
+}
+
+std::string ClusterJobs::csv_prefix(std::string_view job_id) const {
+  return "/" + node_.config().name + "/job-csv/" + std::string(job_id) + "/";
 }
 
 void ClusterJobs::run_part(const JobRecord& job, uint32_t partition) {

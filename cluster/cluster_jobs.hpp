@@ -11,12 +11,14 @@
 // answered 503) is not recorded and runs again on whoever owns the partition then. The job's
 // progress is the partitions done of all; its report adds the parts' results up. A
 // recalculation's part replays the partition's members' history on its owner; the merged report
-// is single mode's but for the CSV of every change (not kept: only the largest travel).
+// is single mode's, and its CSV of every change is the parts' rows (kept in etcd in chunks,
+// "/<name>/job-csv/<id>/<partition>/<run>/<chunk>") under one header, in partition order.
 // Thread-safety: submit() and find() from any thread; start() and stop() from one.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,9 +30,16 @@
 #include "engine/runtime/runtime.hpp"
 #include "ops/job_progress.hpp"
 #include "ops/job_service.hpp"
+#include "ops/recalculation.hpp"
 #include "storage/rocks_store.hpp"
 
 namespace loyalty::cluster {
+
+// Where a recalculation part's CSV rows are kept (etcd values are small: in chunks).
+struct RecalcCsvPart {
+  std::string run;  // unique to the run that wrote them: a part run twice never mixes rows
+  uint32_t chunks = 0;
+};
 
 class ClusterJobs : public ops::JobService {
  public:
@@ -63,6 +72,14 @@ class ClusterJobs : public ops::JobService {
   Status load_parts(std::string_view job_id, std::vector<Part>& out);
   std::string job_key(std::string_view job_id) const;
   std::string part_prefix(std::string_view job_id) const;
+  std::string csv_prefix(std::string_view job_id) const;
+  // Puts a recalculation part's CSV rows in etcd; the part's "csv" line ("" when not kept).
+  std::string keep_csv_rows(const std::string& job_id, uint32_t partition,
+                            const ops::RecalcReport& report);
+  // The whole CSV from the parts' rows (`parts`: where each partition's are); "" when some are
+  // gone or it is too large.
+  Status assemble_csv(const std::string& job_id, const std::map<uint32_t, RecalcCsvPart>& parts,
+                      std::string& out);
 
   ClusterNode& node_;
   Runtime& runtime_;
@@ -72,6 +89,10 @@ class ClusterJobs : public ops::JobService {
   std::condition_variable wake_;
   bool stopping_ = false;
   std::shared_ptr<ops::JobProgress> running_;  // the part under way, to interrupt it
+  uint64_t csv_runs_ = 0;                      // on the parts' thread
+  struct {
+    std::string job_id, runs, csv;
+  } csv_cache_;  // the last CSV assembled (under mutex_): a GET of a large one reads it once
   std::thread thread_;
 };
 

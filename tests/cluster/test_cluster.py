@@ -42,8 +42,8 @@ class Node:
         self.server = harness.Server.__new__(harness.Server)
         self.server.port = self.port
 
-    def request(self, method, path, body=None, key=harness.ADMIN_KEY):
-        return self.server.request(method, path, body, key=key)
+    def request(self, method, path, body=None, key=harness.ADMIN_KEY, headers=None):
+        return self.server.request(method, path, body, key=key, headers=headers)
 
 
 class ClusterTest(unittest.TestCase):
@@ -553,7 +553,19 @@ class ClusterTest(unittest.TestCase):
         self.assertGreaterEqual(report["total_positive"], 12 * 128, report)
         self.assertEqual(sum(b["count"] for b in report["histogram"]), report["events_changed"])
         self.assertLessEqual(len(report["largest"]), 20)
-        self.assertFalse(dry["csv_available"])
+        self.assertTrue(dry["csv_available"])
+        # Every change, from every partition, on any node: one row each under one header.
+        for name in names:
+            csv = self.nodes[name].request("GET", f"/v1/jobs/{dry['job_id']}",
+                                           headers={"Accept": "text/csv"})
+            self.assertEqual(csv.status, 200, csv)
+            lines = csv.body.splitlines()
+            self.assertTrue(lines[0].startswith("job_id,member_id,event_id,"), lines[0])
+            self.assertEqual(len(lines) - 1, report["events_changed"], name)
+            rows = [line.split(",") for line in lines[1:]]
+            self.assertEqual(sum(int(row[6]) for row in rows), report["total_delta"])
+            self.assertEqual(len({row[2] for row in rows}), len(rows), "one row a purchase")
+            self.assertTrue({f"w-{i}" for i in range(12)} <= {row[1] for row in rows})
         for i in range(12):  # a dry run changes nothing
             view = self.nodes[names[i % 3]].request("GET", f"/v1/members/w-{i}",
                                                     key=harness.APP_KEY)

@@ -5,6 +5,7 @@
 #include "api/handlers.hpp"
 #include "api/request_parsing.hpp"
 #include "api/responses.hpp"
+#include "cluster/node.hpp"
 
 namespace loyalty::api {
 namespace {
@@ -50,7 +51,17 @@ RouteResult handle_quote(const ApiContext& context, const HttpRequest& request,
       return problem_response(storage_problem(status, "load_hold"));
     }
   }
-  const std::shared_ptr<const ProgramVersion> program = context.programs->active();
+  // The rules the member's partition has reached (cluster mode: a new version reaches each
+  // partition at its point of the log, a moment apart), as its next purchase would be decided.
+  std::shared_ptr<const ProgramVersion> program = context.programs->active();
+  if (context.cluster != nullptr) {
+    const uint32_t partition =
+        member_partition(quote.member_id, context.cluster->config().partitions);
+    if (std::shared_ptr<const ProgramVersion> reached =
+            context.cluster->programs().partition_program(partition).version) {
+      program = std::move(reached);
+    }
+  }
   ApplyContext apply_context;
   apply_context.program = program.get();
   if (hold) apply_context.stored_hold = &hold->hold;

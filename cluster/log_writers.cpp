@@ -34,8 +34,8 @@ LogWriters::~LogWriters() {
   for (uint32_t partition : partitions) forget(partition);
 }
 
-void LogWriters::append(uint32_t partition, std::string msg_id, std::string data,
-                        JetStreamLog::Published done) {
+void LogWriters::append(uint32_t partition, std::string msg_id,
+                        std::shared_ptr<const std::string> data, JetStreamLog::Published done) {
   std::unique_lock lock(mutex_);
   Partition& state = partitions_[partition];
   if (stopping_ || state.queue.size() >= kQueueMax) {
@@ -59,12 +59,12 @@ void LogWriters::send_next(uint32_t partition, std::unique_lock<std::mutex>& loc
   state.in_flight = true;
   const Pending& next = state.queue.front();
   const std::string msg_id = next.msg_id;
-  const std::string data = next.data;
+  const std::shared_ptr<const std::string> data = next.data;  // forget() may drop the queue
   const JetStreamLog::Chain after = state.after;
   const uint64_t generation = state.generation;
   lock.unlock();  // the acknowledgement may come before publish_async returns
   log_.publish_async(
-      subject_of_(partition), msg_id, data,
+      subject_of_(partition), msg_id, *data,
       [this, partition, generation](Status status, uint64_t sequence, bool duplicate) {
         on_acknowledged(partition, generation, std::move(status), sequence, duplicate);
       },

@@ -21,6 +21,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -45,7 +46,7 @@ class LogWriters {
   // Appends after everything appended before it here; `done` as JetStreamLog::publish_async
   // gives it, once the servers took it (or found it a copy). Errors are retried while the
   // partition is this node's; `done` hears of one only when forget() or the destructor drops it.
-  void append(uint32_t partition, std::string msg_id, std::string data,
+  void append(uint32_t partition, std::string msg_id, std::shared_ptr<const std::string> data,
               JetStreamLog::Published done);
   // Stops writing `partition` (this node no longer owns it): what is queued is answered with an
   // error, and a later append starts by learning the partition's last message again.
@@ -57,7 +58,7 @@ class LogWriters {
  private:
   struct Pending {
     std::string msg_id;
-    std::string data;
+    std::shared_ptr<const std::string> data;  // shared: a resend or a send after a forget()
     JetStreamLog::Published done;
   };
   struct Partition {

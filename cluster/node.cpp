@@ -329,7 +329,7 @@ void ClusterNode::publish_attempt(uint32_t partition, std::string id, uint64_t t
                                   std::shared_ptr<const std::string> payload, int copies) {
   const auto started = SteadyClock::now();
   writers_->append(
-      partition, id, *payload,
+      partition, id, payload,
       [this, partition, id, token, payload, copies, started](Status status, uint64_t sequence,
                                                              bool duplicate) {
         metrics_.publish_seconds.record(

@@ -181,7 +181,7 @@ class Node {
   Status append_and_wait(uint32_t partition, const std::string& id, std::string data) {
     auto taken = std::make_shared<std::promise<Status>>();
     std::future<Status> answer = taken->get_future();
-    writers_->append(partition, id, std::move(data),
+    writers_->append(partition, id, std::make_shared<const std::string>(std::move(data)),
                      [taken](Status status, uint64_t, bool) { taken->set_value(status); });
     if (answer.wait_for(20s) != std::future_status::ready) {
       return Status::error(Status::Code::busy, "partition " + std::to_string(partition) + ": " +

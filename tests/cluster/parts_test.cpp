@@ -312,7 +312,7 @@ TEST_F(ClusterParts, WritersThatTakeTurnsOnOnePartitionMakeOneChain) {
       taken.push_back(promise->get_future());
       sent.push_back((turn % 2 == 0 ? "a-" : "b-") + std::to_string(turn) + "-" +
                      std::to_string(i));
-      writer.append(7, sent.back(), "x",
+      writer.append(7, sent.back(), std::make_shared<const std::string>("x"),
                     [promise](Status s, uint64_t, bool) { promise->set_value(s); });
     }
     for (std::future<Status>& each : taken) {

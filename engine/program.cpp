@@ -13,6 +13,13 @@ std::string Program::tier_name(uint32_t tier_index) const {
   return tiers->levels[tier_index].name;
 }
 
+const Reward* Program::reward(std::string_view reward_id) const {
+  for (const Reward& reward : rewards) {
+    if (reward.id == reward_id) return &reward;
+  }
+  return nullptr;
+}
+
 const TimeZone& Program::zone_of_store(std::string_view store_id) const {
   if (!store_time_zones.empty()) {
     if (const auto it = store_time_zones.find(store_id); it != store_time_zones.end()) {

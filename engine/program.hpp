@@ -98,6 +98,35 @@ struct ExpiryRules {
   uint32_t months = 24;
 };
 
+// The points mall (config.md [[rewards]], domain.md "Rewards, coupons and the points mall").
+enum class RewardKind : uint8_t { coupon = 0, product = 1 };
+enum class LimitPeriod : uint8_t { day = 0, week = 1, month = 2, year = 3, lifetime = 4 };
+// What a full refund of a purchase that used a coupon does with it.
+enum class CouponRefund : uint8_t { forfeit = 0, restore = 1, refund_points = 2 };
+
+// At most `max` redemptions of one reward per member in each local day, ISO week, month or
+// year (or ever).
+struct MemberLimit {
+  uint32_t max = 1;
+  LimitPeriod period = LimitPeriod::lifetime;
+  friend bool operator==(const MemberLimit&, const MemberLimit&) = default;
+};
+
+struct Reward {
+  std::string id;
+  std::string name;
+  RewardKind kind = RewardKind::coupon;
+  Points cost_points = 0;
+  std::string benefit_json = "{}";  // free-form, handed to the POS and the app as is
+  std::optional<int64_t> stock;     // units the whole program may issue; absent: unlimited
+  std::optional<MemberLimit> per_member;
+  std::set<std::string> tiers;  // tier names that may redeem it; empty: every member
+  TimeMs available_from = 0;
+  TimeMs available_to = kTimeNever;  // exclusive
+  uint32_t coupon_valid_days = 30;
+  CouponRefund on_refund = CouponRefund::forfeit;
+};
+
 struct Program {
   std::string id;
   std::string currency;  // ISO 4217, three upper-case letters
@@ -113,7 +142,10 @@ struct Program {
   std::optional<ReferralRules> referral;      // absent: referral rewards are off
   std::optional<RedemptionRules> redemption;  // absent: redemption is off
   ExpiryRules expiry;
+  std::vector<Reward> rewards;  // the catalog, in file order; ids are unique
 
+  // The reward with this id, nullptr when the catalog has none.
+  const Reward* reward(std::string_view reward_id) const;
   // The tier multiplier of level `tier_index`, 1 when the program has no tiers.
   Decimal tier_multiplier(uint32_t tier_index) const;
   std::string tier_name(uint32_t tier_index) const;

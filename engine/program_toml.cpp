@@ -516,11 +516,42 @@ constexpr std::array<std::pair<std::string_view, ExpiryMode>, 3> kExpiryModes{{
     {"end_of_month", ExpiryMode::end_of_month},
 }};
 
+constexpr std::array<std::pair<std::string_view, RewardKind>, 2> kRewardKinds{{
+    {"coupon", RewardKind::coupon},
+    {"product", RewardKind::product},
+}};
+constexpr std::array<std::pair<std::string_view, LimitPeriod>, 5> kLimitPeriods{{
+    {"day", LimitPeriod::day},
+    {"week", LimitPeriod::week},
+    {"month", LimitPeriod::month},
+    {"year", LimitPeriod::year},
+    {"lifetime", LimitPeriod::lifetime},
+}};
+constexpr std::array<std::pair<std::string_view, CouponRefund>, 3> kCouponRefunds{{
+    {"forfeit", CouponRefund::forfeit},
+    {"restore", CouponRefund::restore},
+    {"refund_points", CouponRefund::refund_points},
+}};
+
 // A key that only means something together with another setting is refused without it, so that
 // an operator does not believe a setting is in force when it is ignored.
 void refuse_unless(const TableReader& table, std::string_view key, bool applies,
                    std::string_view reason) {
   if (table.has(key) && !applies) table.errors().fail(table.path_of(key), std::string(reason));
+}
+
+// A free-form table handed to clients as JSON (tier `benefits`, a reward's `benefit`).
+std::optional<std::string> read_json_table(const TableReader& table, std::string_view key) {
+  const TomlValue* value = table.find(key, Presence::optional);
+  if (value == nullptr) return std::nullopt;
+  const std::string path = table.path_of(key);
+  if (!value->is_table()) {
+    fail_type(table.errors(), path, "a table", *value);
+    return std::nullopt;
+  }
+  std::string json;
+  if (!append_json(*value, path, table.errors(), json)) return std::nullopt;
+  return json;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -654,15 +685,8 @@ void read_tier_level(const TableReader& table, TierLevel& level) {
   if (auto multiplier = table.decimal("multiplier", Presence::optional)) {
     level.multiplier = *multiplier;
   }
-  if (const TomlValue* benefits = table.find("benefits", Presence::optional)) {
-    const std::string path = table.path_of("benefits");
-    if (!benefits->is_table()) {
-      fail_type(table.errors(), path, "a table", *benefits);
-      return;
-    }
-    std::string json;
-    if (append_json(*benefits, path, table.errors(), json)) level.benefits_json = std::move(json);
-  }
+  if (auto benefits = read_json_table(table, "benefits"))
+    level.benefits_json = std::move(*benefits);
 }
 
 void read_tiers(const TableReader& root, Program& program) {
@@ -760,11 +784,53 @@ void read_expiry(const TableReader& root, Program& program) {
   }
 }
 
+void read_reward(const TableReader& table, Reward& reward) {
+  if (auto id = table.string("id", Presence::required)) reward.id = std::move(*id);
+  if (auto name = table.string("name", Presence::required)) reward.name = std::move(*name);
+  if (!table.has("kind")) table.errors().fail(table.path_of("kind"), "required key is missing");
+  if (auto kind = read_choice(table, "kind", kRewardKinds)) reward.kind = *kind;
+  if (auto cost = table.integer("cost_points", Presence::required)) reward.cost_points = *cost;
+  if (auto benefit = read_json_table(table, "benefit")) reward.benefit_json = std::move(*benefit);
+  reward.stock = table.integer("stock", Presence::optional);
+  if (auto limit = table.table("per_member", Presence::optional, {"max", "period"})) {
+    MemberLimit per_member;
+    if (auto max = limit->count("max", Presence::required)) per_member.max = *max;
+    if (!limit->has("period")) {
+      limit->errors().fail(limit->path_of("period"), "required key is missing");
+    }
+    if (auto period = read_choice(*limit, "period", kLimitPeriods)) per_member.period = *period;
+    reward.per_member = per_member;
+  }
+  if (auto tiers = table.string_set("tiers")) reward.tiers = std::move(*tiers);
+  if (auto from = table.time("available_from", Presence::optional)) reward.available_from = *from;
+  if (auto to = table.time("available_to", Presence::optional)) reward.available_to = *to;
+  if (auto days = table.count("coupon_valid_days", Presence::optional)) {
+    reward.coupon_valid_days = *days;
+  }
+  if (auto on_refund = read_choice(table, "on_refund", kCouponRefunds)) {
+    reward.on_refund = *on_refund;
+  }
+}
+
+void read_rewards(const TableReader& root, Program& program) {
+  for (const auto& [path, value] : root.tables("rewards", Presence::optional)) {
+    const auto table = TableReader::open(
+        *value, path, root.errors(),
+        {"id", "name", "kind", "cost_points", "benefit", "stock", "per_member", "tiers",
+         "available_from", "available_to", "coupon_valid_days", "on_refund"});
+    if (!table) return;
+    Reward reward;
+    read_reward(*table, reward);
+    if (root.errors().failed()) return;
+    program.rewards.push_back(std::move(reward));
+  }
+}
+
 Problem build_program(const TomlValue& document, const TimeZoneDatabase& zones, Program& program) {
   ErrorSink errors;
   const auto root = TableReader::open(document, "", errors,
                                       {"program", "stores", "earning", "campaigns", "milestones",
-                                       "tiers", "referral", "redemption", "expiry"});
+                                       "tiers", "referral", "redemption", "expiry", "rewards"});
   if (!root) return errors.error();
   // In file order, stopping at the first section with a problem; the first two resolve zones.
   read_program_section(*root, program, zones);
@@ -772,7 +838,7 @@ Problem build_program(const TomlValue& document, const TimeZoneDatabase& zones, 
   read_stores(*root, program, zones);
   if (errors.failed()) return errors.error();
   for (const auto read_section : {read_earning, read_campaigns, read_milestones, read_tiers,
-                                  read_referral, read_redemption, read_expiry}) {
+                                  read_referral, read_redemption, read_expiry, read_rewards}) {
     read_section(*root, program);
     if (errors.failed()) return errors.error();
   }

@@ -49,6 +49,12 @@ inline constexpr uint32_t kExpiryMonthsMax = 1200;
 inline constexpr size_t kStoresMax = 10000;           // [[stores]] with a zone of their own
 inline constexpr size_t kCampaignHoursMax = 24;       // spans in one campaign's `hours`
 inline constexpr size_t kTimeZoneNameLengthMax = 64;  // the longest IANA name has 32
+// The catalog: rewards are listed with every member's catalog view, so it stays a size a
+// mini-program can show; stock and limits stay far from the counters' range.
+inline constexpr size_t kRewardsMax = 1000;
+inline constexpr int64_t kRewardStockMax = 1'000'000'000;
+inline constexpr uint32_t kRewardMemberLimitMax = 1'000'000;
+inline constexpr uint32_t kCouponValidDaysMax = 3650;
 
 // Parses program.toml text and validates the result (validate_program). `source_name` (usually
 // the file path) only appears in messages about the text itself: syntax, size, nesting. Zone

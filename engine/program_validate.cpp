@@ -230,6 +230,18 @@ Problem check_milestones(const Program& program) {
   return std::nullopt;
 }
 
+// Tier benefits and reward benefits: free-form objects returned with every view.
+Problem check_json_object(const std::string& key, const std::string& json) {
+  if (json.size() < 2 || json.front() != '{' || json.back() != '}') {
+    return problem(key, "must be a JSON object");
+  }
+  if (json.size() > kBenefitsJsonBytesMax) {
+    return problem(key,
+                   "is larger than " + std::to_string(kBenefitsJsonBytesMax) + " bytes as JSON");
+  }
+  return std::nullopt;
+}
+
 Problem check_tier_level(const TierRules& tiers, size_t index) {
   const TierLevel& level = tiers.levels[index];
   const std::string path = element_path("tiers.levels", index);
@@ -252,15 +264,7 @@ Problem check_tier_level(const TierRules& tiers, size_t index) {
     return found;
   }
   if (Problem found = check_multiplier(path + ".multiplier", level.multiplier)) return found;
-  const std::string& json = level.benefits_json;
-  if (json.size() < 2 || json.front() != '{' || json.back() != '}') {
-    return problem(path + ".benefits", "must be a JSON object");
-  }
-  if (json.size() > kBenefitsJsonBytesMax) {
-    return problem(path + ".benefits",
-                   "is larger than " + std::to_string(kBenefitsJsonBytesMax) + " bytes as JSON");
-  }
-  return std::nullopt;
+  return check_json_object(path + ".benefits", level.benefits_json);
 }
 
 Problem check_tiers(const Program& program) {
@@ -346,12 +350,70 @@ Problem check_expiry(const Program& program) {
   return problem("expiry.mode", "must be \"never\", \"days\" or \"end_of_month\"");
 }
 
+Problem check_reward_tiers(const Program& program, const Reward& reward, const std::string& path) {
+  if (reward.tiers.empty()) return std::nullopt;
+  if (!program.tiers) return problem(path + ".tiers", "only applies with a [tiers] section");
+  for (const std::string& name : reward.tiers) {
+    const auto& levels = program.tiers->levels;
+    if (std::none_of(levels.begin(), levels.end(),
+                     [&](const TierLevel& level) { return level.name == name; })) {
+      return problem(path + ".tiers", "names no tier of tiers.levels: \"" + name + "\"");
+    }
+  }
+  return std::nullopt;
+}
+
+Problem check_reward(const Program& program, const Reward& reward, const std::string& path) {
+  if (!is_id(reward.id)) return problem(path + ".id", kIdRule);
+  if (reward.name.empty() || !is_program_name(reward.name)) {
+    return problem(path + ".name", program_name_rule());
+  }
+  if (Problem found = check_range(path + ".cost_points", reward.cost_points, 1, kPointsMax)) {
+    return found;
+  }
+  if (Problem found = check_json_object(path + ".benefit", reward.benefit_json)) return found;
+  if (reward.stock) {
+    if (Problem found = check_range(path + ".stock", *reward.stock, 0, kRewardStockMax)) {
+      return found;
+    }
+  }
+  if (reward.per_member) {
+    if (Problem found = check_range(path + ".per_member.max", reward.per_member->max, 1,
+                                    kRewardMemberLimitMax)) {
+      return found;
+    }
+  }
+  if (Problem found = check_reward_tiers(program, reward, path)) return found;
+  if (reward.available_from >= reward.available_to) {
+    return problem(path + ".available_to", "must be after available_from (it is exclusive)");
+  }
+  return check_range(path + ".coupon_valid_days", reward.coupon_valid_days, 1, kCouponValidDaysMax);
+}
+
+Problem check_rewards(const Program& program) {
+  if (program.rewards.size() > kRewardsMax) {
+    return problem("rewards", "at most " + std::to_string(kRewardsMax) + " rewards");
+  }
+  std::map<std::string_view, size_t> seen;
+  for (size_t i = 0; i < program.rewards.size(); ++i) {
+    const Reward& reward = program.rewards[i];
+    const std::string path = element_path("rewards", i);
+    if (Problem found = check_reward(program, reward, path)) return found;
+    const auto [earlier, inserted] = seen.emplace(reward.id, i);
+    if (!inserted) {
+      return problem(path + ".id", "duplicate reward id \"" + reward.id + "\" (also " +
+                                       element_path("rewards", earlier->second) + ")");
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<ProgramLoadError> validate_program(const Program& program) {
   for (const auto check :
        {check_program_section, check_stores, check_earning, check_campaigns, check_milestones,
-        check_tiers, check_referral, check_redemption, check_expiry}) {
+        check_tiers, check_referral, check_redemption, check_expiry, check_rewards}) {
     if (Problem found = check(program)) return found;
   }
   return std::nullopt;

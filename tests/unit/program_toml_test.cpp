@@ -70,6 +70,14 @@ std::string with_tiers(std::string_view tiers_lines, std::string_view levels) {
   return with_base("\n[tiers]\n" + std::string(tiers_lines) + "\n" + std::string(levels));
 }
 
+// A base program with one reward: the required keys, then the case's lines.
+std::string with_reward(std::string_view lines, std::string_view before = "") {
+  return with_base(std::string(before) +
+                   "\n[[rewards]]\nid = \"free-drink\"\nname = \"Any drink\"\nkind = \"coupon\"\n"
+                   "cost_points = 200\n" +
+                   std::string(lines));
+}
+
 const std::string kTwoLevels = R"(
 [[tiers.levels]]
 name = "green"
@@ -461,6 +469,54 @@ days = 365
          EXPECT_EQ(p.campaigns.at(0).hours,
                    (std::vector<LocalHours>{{420, 600}, {870, 1020}, {1320, 1440}}));
        }},
+      {"reward_with_defaults", with_reward(""),
+       [](const Program& p) {
+         ASSERT_EQ(p.rewards.size(), 1u);
+         const Reward& reward = p.rewards[0];
+         EXPECT_EQ(reward.id, "free-drink");
+         EXPECT_EQ(reward.name, "Any drink");
+         EXPECT_EQ(reward.kind, RewardKind::coupon);
+         EXPECT_EQ(reward.cost_points, 200);
+         EXPECT_EQ(reward.benefit_json, "{}");
+         EXPECT_FALSE(reward.stock.has_value()) << "absent: unlimited";
+         EXPECT_FALSE(reward.per_member.has_value());
+         EXPECT_TRUE(reward.tiers.empty());
+         EXPECT_EQ(reward.available_from, 0);
+         EXPECT_EQ(reward.available_to, kTimeNever);
+         EXPECT_EQ(reward.coupon_valid_days, 30u);
+         EXPECT_EQ(reward.on_refund, CouponRefund::forfeit) << "the spec's default";
+         EXPECT_EQ(p.reward("free-drink"), &reward);
+         EXPECT_EQ(p.reward("free"), nullptr);
+       }},
+      {"reward_with_every_key",
+       with_reward("benefit = { free_item_category = \"beverage\", size = \"grande\" }\n"
+                   "stock = 10000\nper_member = { max = 2, period = \"month\" }\n"
+                   "tiers = [\"gold\"]\navailable_from = \"2026-11-01T00:00:00Z\"\n"
+                   "available_to = \"2026-12-01T00:00:00Z\"\ncoupon_valid_days = 14\n"
+                   "on_refund = \"restore\"\n"
+                   "[[rewards]]\nid = \"mug\"\nname = \"Mug\"\nkind = \"product\"\n"
+                   "cost_points = 1500\non_refund = \"refund_points\"\n"
+                   "per_member = { max = 1, period = \"lifetime\" }",
+                   "\n[tiers]\n" + kTwoLevels),
+       [](const Program& p) {
+         ASSERT_EQ(p.rewards.size(), 2u);
+         const Reward& drink = p.rewards[0];
+         EXPECT_EQ(drink.benefit_json, R"({"free_item_category":"beverage","size":"grande"})");
+         EXPECT_EQ(drink.stock, 10000);
+         EXPECT_EQ(drink.per_member, (MemberLimit{2, LimitPeriod::month}));
+         EXPECT_EQ(drink.tiers, (std::set<std::string>{"gold"}));
+         EXPECT_EQ(drink.available_from, kNov1);
+         EXPECT_EQ(drink.available_to, kNov1 + 30 * kMsPerDay);
+         EXPECT_EQ(drink.coupon_valid_days, 14u);
+         EXPECT_EQ(drink.on_refund, CouponRefund::restore);
+         const Reward& mug = p.rewards[1];
+         EXPECT_EQ(mug.kind, RewardKind::product);
+         EXPECT_EQ(mug.on_refund, CouponRefund::refund_points);
+         EXPECT_EQ(mug.per_member, (MemberLimit{1, LimitPeriod::lifetime}));
+         EXPECT_EQ(p.reward("mug"), &mug);
+       }},
+      {"reward_stock_may_be_zero", with_reward("stock = 0"),
+       [](const Program& p) { EXPECT_EQ(p.rewards.at(0).stock, 0); }},
   };
 }
 
@@ -783,6 +839,63 @@ bonus_points = 5
        "campaigns[0].hours[0]"},
       {"hours_empty_list", with_campaign("multiplier = 2\nhours = []"), "campaigns[0].hours"},
       {"hours_not_strings", with_campaign("multiplier = 2\nhours = [7]"), "campaigns[0].hours[0]"},
+      // Rewards.
+      {"unknown_reward_key", with_reward("price = 3"), "rewards[0].price"},
+      {"rewards_is_a_table", with_base("\n[rewards]\nid = \"r\""), "rewards"},
+      {"reward_without_id",
+       with_base("\n[[rewards]]\nname = \"x\"\nkind = \"coupon\"\n"
+                 "cost_points = 1"),
+       "rewards[0].id"},
+      {"reward_without_kind",
+       with_base("\n[[rewards]]\nid = \"r\"\nname = \"x\"\n"
+                 "cost_points = 1"),
+       "rewards[0].kind"},
+      {"reward_without_cost",
+       with_base("\n[[rewards]]\nid = \"r\"\nname = \"x\"\n"
+                 "kind = \"coupon\""),
+       "rewards[0].cost_points"},
+      {"reward_kind_unknown",
+       with_base("\n[[rewards]]\nid = \"r\"\nname = \"x\"\nkind = \"voucher\"\n"
+                 "cost_points = 1"),
+       "rewards[0].kind"},
+      {"reward_cost_zero",
+       with_base("\n[[rewards]]\nid = \"r\"\nname = \"x\"\nkind = \"coupon\"\n"
+                 "cost_points = 0"),
+       "rewards[0].cost_points"},
+      {"reward_id_with_a_space",
+       with_base("\n[[rewards]]\nid = \"free drink\"\nname = \"x\"\nkind = \"coupon\"\n"
+                 "cost_points = 1"),
+       "rewards[0].id"},
+      {"reward_name_empty",
+       with_base("\n[[rewards]]\nid = \"r\"\nname = \"\"\nkind = \"coupon\"\n"
+                 "cost_points = 1"),
+       "rewards[0].name"},
+      {"reward_ids_repeat",
+       with_reward("[[rewards]]\nid = \"free-drink\"\nname = \"y\"\nkind = \"product\"\n"
+                   "cost_points = 5"),
+       "rewards[1].id"},
+      {"reward_benefit_is_a_string", with_reward("benefit = \"a drink\""), "rewards[0].benefit"},
+      {"reward_stock_negative", with_reward("stock = -1"), "rewards[0].stock"},
+      {"reward_limit_without_period", with_reward("per_member = { max = 2 }"),
+       "rewards[0].per_member.period"},
+      {"reward_limit_period_unknown", with_reward("per_member = { max = 2, period = \"hour\" }"),
+       "rewards[0].per_member.period"},
+      {"reward_limit_zero", with_reward("per_member = { max = 0, period = \"day\" }"),
+       "rewards[0].per_member.max"},
+      {"reward_limit_unknown_key",
+       with_reward("per_member = { max = 1, period = \"day\", per = 2 }"),
+       "rewards[0].per_member.per"},
+      {"reward_tiers_without_a_tiers_section", with_reward("tiers = [\"gold\"]"),
+       "rewards[0].tiers"},
+      {"reward_tier_unknown", with_reward("tiers = [\"silver\"]", "\n[tiers]\n" + kTwoLevels),
+       "rewards[0].tiers"},
+      {"reward_window_backwards",
+       with_reward("available_from = \"2026-12-01T00:00:00Z\"\n"
+                   "available_to = \"2026-11-01T00:00:00Z\""),
+       "rewards[0].available_to"},
+      {"reward_coupon_valid_days_zero", with_reward("coupon_valid_days = 0"),
+       "rewards[0].coupon_valid_days"},
+      {"reward_on_refund_unknown", with_reward("on_refund = \"keep\""), "rewards[0].on_refund"},
   };
 }
 
@@ -1030,6 +1143,10 @@ TEST(ShippedConfig, DefaultProgramIsTheCoffeeClub) {
   EXPECT_EQ(program.expiry.mode, ExpiryMode::days);
   EXPECT_EQ(program.expiry.days, 365u);
   EXPECT_EQ(program.time_zone->name(), "Asia/Shanghai") << "a coffee club in Shanghai";
+  ASSERT_NE(program.reward("free-drink"), nullptr) << "the shipped catalog";
+  EXPECT_EQ(program.reward("free-drink")->per_member, (MemberLimit{2, LimitPeriod::month}));
+  ASSERT_NE(program.reward("tumbler"), nullptr);
+  EXPECT_EQ(program.reward("tumbler")->stock, 500);
 }
 
 TEST(ShippedConfig, ExamplesCoverTheirFeatures) {
@@ -1040,6 +1157,15 @@ TEST(ShippedConfig, ExamplesCoverTheirFeatures) {
   EXPECT_EQ(hotel.tiers->metric, TierMetric::points);
   EXPECT_EQ(hotel.tiers->window, TierWindow::calendar_year);
   EXPECT_EQ(hotel.expiry.mode, ExpiryMode::end_of_month);
+  // A points mall: limited stock, tier-only rewards, and each refund rule.
+  ASSERT_EQ(hotel.rewards.size(), 3u);
+  EXPECT_TRUE(std::any_of(hotel.rewards.begin(), hotel.rewards.end(),
+                          [](const Reward& r) { return r.stock.has_value(); }));
+  EXPECT_TRUE(std::any_of(hotel.rewards.begin(), hotel.rewards.end(),
+                          [](const Reward& r) { return !r.tiers.empty(); }));
+  EXPECT_TRUE(std::any_of(hotel.rewards.begin(), hotel.rewards.end(), [](const Reward& r) {
+    return r.on_refund == CouponRefund::refund_points;
+  }));
 
   const Program market = parse_ok(read_file(examples / "supermarket.toml"));
   EXPECT_TRUE(market.earning.excluded_categories.count("tobacco"));

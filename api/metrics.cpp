@@ -128,6 +128,12 @@ std::string_view event_type_label(EventType type) {
       return "evaluate_tier";
     case EventType::recalc_adjustment:
       return "recalc_adjustment";
+    case EventType::reward_redeem:
+      return "reward_redeem";
+    case EventType::coupon_use:
+      return "coupon_use";
+    case EventType::coupon_cancel:
+      return "coupon_cancel";
   }
   return "unknown";
 }

@@ -40,6 +40,16 @@ std::string_view title_of(ErrorCode code) {
       return "Rate limited";
     case ErrorCode::unavailable:
       return "Unavailable";
+    case ErrorCode::out_of_stock:
+      return "Out of stock";
+    case ErrorCode::member_limit_reached:
+      return "Member limit reached";
+    case ErrorCode::tier_not_eligible:
+      return "Tier not eligible";
+    case ErrorCode::reward_not_available:
+      return "Reward not available";
+    case ErrorCode::coupon_not_active:
+      return "Coupon not active";
   }
   return "Error";
 }
@@ -79,6 +89,14 @@ http::status http_status(ErrorCode code, InvalidKind kind) {
       return http::status::too_many_requests;
     case ErrorCode::unavailable:
       return http::status::service_unavailable;
+    // What stops a redemption, like insufficient_points: the request is fine, the rules say no.
+    case ErrorCode::out_of_stock:
+    case ErrorCode::member_limit_reached:
+    case ErrorCode::tier_not_eligible:
+    case ErrorCode::reward_not_available:
+      return http::status::unprocessable_entity;
+    case ErrorCode::coupon_not_active:
+      return http::status::conflict;  // api.md: a used, expired or cancelled coupon
   }
   return http::status::internal_server_error;
 }

@@ -51,6 +51,7 @@ void advance_member_clock(const ProgramVersion& program, MemberState& member, Ti
     effects.holds_written.push_back(*it);
     it = member.holds.erase(it);
   }
+  expire_coupons(program, member, at, effects);
   advance_lots(member, at, program.number, effects);
 }
 
@@ -79,6 +80,9 @@ std::optional<TimeMs> event_time(const Event& event) {
           [](const AdjustmentEvent& e) -> std::optional<TimeMs> { return e.at; },
           [](const ReferralFollowUp& e) -> std::optional<TimeMs> { return e.at; },
           [](const RecalcAdjustmentEvent& e) -> std::optional<TimeMs> { return e.at; },
+          [](const RewardRedeemEvent& e) -> std::optional<TimeMs> { return e.at; },
+          [](const CouponUseEvent& e) -> std::optional<TimeMs> { return e.at; },
+          [](const CouponCancelEvent& e) -> std::optional<TimeMs> { return e.at; },
           [&event](const JobStepEvent& e) -> std::optional<TimeMs> {
             // Tier evaluation looks at activity only; it expires nothing.
             if (event.type() == EventType::evaluate_tier) return std::nullopt;
@@ -116,6 +120,15 @@ Rejection dispatch(const ApplyContext& context, MemberState& member, const Event
           },
           [&](const RecalcAdjustmentEvent& e) {
             return handlers::recalc_adjustment(context, member, e, effects);
+          },
+          [&](const RewardRedeemEvent& e) {
+            return handlers::reward_redeem(context, member, e, effects);
+          },
+          [&](const CouponUseEvent& e) {
+            return handlers::coupon_use(context, member, e, effects);
+          },
+          [&](const CouponCancelEvent& e) {
+            return handlers::coupon_cancel(context, member, e, effects);
           },
       },
       event.body);

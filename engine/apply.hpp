@@ -56,6 +56,15 @@ struct HoldAnswer {
   friend bool operator==(const HoldAnswer&, const HoldAnswer&) = default;
 };
 
+// Reward redemptions, coupon uses and cancellations: the coupon as it is now, the points moved
+// (spent by a redemption, given back by a cancellation) and the balance.
+struct CouponAnswer {
+  Coupon coupon;
+  Points points = 0;
+  Balance balance;
+  friend bool operator==(const CouponAnswer&, const CouponAnswer&) = default;
+};
+
 struct JobStepAnswer {
   Points points_expired = 0;
   bool tier_changed = false;
@@ -66,7 +75,7 @@ struct JobStepAnswer {
 // What the client is told; stored with the idempotency record and sent again on a replay.
 // Sign-ups answer with the member view, which is read fresh, so they store nothing here.
 using Answer = std::variant<std::monostate, PurchaseAnswer, RefundAnswer, PointsAnswer, HoldAnswer,
-                            JobStepAnswer>;
+                            JobStepAnswer, CouponAnswer>;
 
 // The link from a referrer to one referee, as GET /v1/members/{id}/referrals lists it.
 enum class ReferralStatus : uint8_t { signed_up = 0, rewarded = 1, not_rewarded = 2, reversed = 3 };
@@ -80,6 +89,13 @@ struct ReferralLink {
   friend bool operator==(const ReferralLink&, const ReferralLink&) = default;
 };
 
+// A change of how many units of a reward are out (issued and not cancelled), program-wide.
+struct StockChange {
+  std::string reward_id;
+  int64_t delta = 0;
+  friend bool operator==(const StockChange&, const StockChange&) = default;
+};
+
 struct Effects {
   std::vector<LedgerEntry> entries;
   std::vector<Notification> notifications;
@@ -89,6 +105,8 @@ struct Effects {
   std::vector<Lot> lots_before;
   std::optional<PurchaseRecord> purchase;  // created by a purchase, updated by a refund
   std::vector<Hold> holds_written;         // created or settled holds, as GET /v1/holds shows
+  std::vector<Coupon> coupons_written;     // issued, used, expired, cancelled or restored
+  std::vector<StockChange> stock_changes;
   std::vector<Event> follow_ups;           // to other members, delivered exactly once
   std::vector<ReferralLink> referral_links;
   Answer answer;
@@ -100,6 +118,8 @@ struct Effects {
     lots_before.clear();
     purchase.reset();
     holds_written.clear();
+    coupons_written.clear();
+    stock_changes.clear();
     follow_ups.clear();
     referral_links.clear();
     answer = std::monostate{};
@@ -112,6 +132,8 @@ struct ApplyContext {
   // Refunds: the purchase refunded; recalc adjustments: the purchase corrected.
   const PurchaseRecord* original_purchase = nullptr;
   const Hold* stored_hold = nullptr;  // hold actions: the hold as last stored (any state)
+  // Coupon uses and cancellations: the coupon as last stored (any state), nullptr when none.
+  const Coupon* stored_coupon = nullptr;
 };
 
 inline constexpr TimeMs kFutureToleranceMs = 5 * 60 * kMsPerSecond;  // domain.md: 5 minutes

@@ -131,6 +131,10 @@ Rejection purchase(const ApplyContext& context, MemberState& member, const Purch
   if (!earned) return invalid("lines", "the amounts are too large to compute exactly");
 
   EntryWriter writer(member, effects, version.number, e.occurred_at, e.event_id);
+  std::vector<Coupon> coupons_used;
+  if (Rejection r = use_purchase_coupons(member, e, writer, effects, coupons_used); !r.ok()) {
+    return r;
+  }
   if (payment.hold != nullptr) {
     Hold& hold = *payment.hold;
     spend_hold(member, hold, effects);
@@ -148,6 +152,7 @@ Rejection purchase(const ApplyContext& context, MemberState& member, const Purch
 
   PurchaseRecord record = make_purchase_record(e, input, *earned, program);
   record.points_redeemed = payment.points;
+  record.coupons = std::move(coupons_used);
   if (earned->points > 0) {
     record.lot_id = credit_lot(program, member, earned->points, e.event_id, e.occurred_at, effects);
     if (earned->rate_points != 0) writer.entry(EntryType::earn, earned->rate_points, "rate");

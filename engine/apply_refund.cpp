@@ -113,6 +113,7 @@ Rejection refund(const ApplyContext& context, MemberState& member, const RefundE
     credit_lot(program, member, restored, e.event_id, e.occurred_at, effects);
     writer.entry(EntryType::restore, restored, "refund:" + record.event_id);
   }
+  Points answer_restored_by_coupons = 0;
   Points referral_reversed = 0;
   if (completes && record.referral_trigger && !record.referral_reversed) {
     record.referral_reversed = true;
@@ -129,6 +130,10 @@ Rejection refund(const ApplyContext& context, MemberState& member, const RefundE
       effects.follow_ups.emplace_back(EventType::referral_reversal, std::move(follow_up));
     }
   }
+  if (completes && !record.coupons.empty()) {
+    answer_restored_by_coupons = settle_refunded_coupons(
+        program, member, record.coupons, e.occurred_at, e.event_id, writer, effects);
+  }
   if (program.tiers) {
     // Qualifying activity is reduced in the purchase's own month, the one it was recorded in
     // (UTC's for purchases from before local time); tiers change only at the next evaluation.
@@ -139,7 +144,7 @@ Rejection refund(const ApplyContext& context, MemberState& member, const RefundE
 
   RefundAnswer answer;
   answer.points_reversed = reversed;
-  answer.points_restored = restored;
+  answer.points_restored = restored + answer_restored_by_coupons;
   answer.referral_reversed = referral_reversed;
   answer.refunded_minor = figures.amount;
   answer.remaining_minor = record.order_total_minor - record.refunded_minor;

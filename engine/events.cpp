@@ -51,6 +51,9 @@ EventType unique_kind_of(const EventBody& body) {
           [](const HoldEvent&) { return EventType::hold; },
           [](const AdjustmentEvent&) { return EventType::adjustment; },
           [](const RecalcAdjustmentEvent&) { return EventType::recalc_adjustment; },
+          [](const RewardRedeemEvent&) { return EventType::reward_redeem; },
+          [](const CouponUseEvent&) { return EventType::coupon_use; },
+          [](const CouponCancelEvent&) { return EventType::coupon_cancel; },
           // These bodies serve two kinds each: Event(EventType, EventBody) must say which.
           [](const HoldActionEvent&) -> EventType { LOYALTY_CHECK(false && "kind needed"); },
           [](const ReferralFollowUp&) -> EventType { LOYALTY_CHECK(false && "kind needed"); },
@@ -95,6 +98,13 @@ std::string Event::idempotency_key() const {
     case EventType::recalc_adjustment:
       // The adjustments' namespace: an operator's adjustment cannot take a recalc's id.
       return "a:" + std::get<RecalcAdjustmentEvent>(body).adjustment_id();
+    case EventType::reward_redeem:
+      return "rr:" + std::get<RewardRedeemEvent>(body).redemption_id;
+    case EventType::coupon_use:
+      return "cu:" + std::get<CouponUseEvent>(body).use_id;
+    case EventType::coupon_cancel:
+      // A coupon is cancelled once: a retry of the cancellation answers it again.
+      return "cc:" + std::get<CouponCancelEvent>(body).code;
   }
   LOYALTY_CHECK(false && "unknown event kind");
 }
@@ -126,6 +136,11 @@ uint64_t fingerprint(const Event& event) {
                    }
                    f.add(e.redeem_points);
                    f.add(e.hold_id);
+                   // Absent from fingerprints of purchases before coupons: they stay as they were.
+                   if (!e.coupons.empty()) {
+                     f.add(static_cast<uint64_t>(e.coupons.size()));
+                     for (const std::string& code : e.coupons) f.add(code);
+                   }
                  },
                  [&f](const RefundEvent& e) {
                    // member_id is resolved by the runtime, not sent: not part of the payload.
@@ -181,6 +196,20 @@ uint64_t fingerprint(const Event& event) {
                    f.add(e.expires_at);
                    f.add(static_cast<uint64_t>(e.program_version));
                  },
+                 [&f](const RewardRedeemEvent& e) {
+                   // `at`, `code` and `stock_granted` come from the server, not the client.
+                   f.add(e.redemption_id);
+                   f.add(e.member_id);
+                   f.add(e.reward_id);
+                 },
+                 [&f](const CouponUseEvent& e) {
+                   // The member is resolved from the code by the server.
+                   f.add(e.use_id);
+                   f.add(e.code);
+                   f.add(e.store_id);
+                   f.add(e.event_id);
+                 },
+                 [&f](const CouponCancelEvent& e) { f.add(e.code); },
              },
              event.body);
   return f.digest();

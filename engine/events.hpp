@@ -27,6 +27,9 @@ enum class EventType : uint8_t {
   expire_points = 11,      // the expiry job, per member, with an explicit as_of
   evaluate_tier = 12,      // the tier evaluation job, per member, with an explicit as_of
   recalc_adjustment = 13,  // a recalculation's correction of one purchase (ops/recalculation)
+  reward_redeem = 14,      // a catalog reward bought with points: issues a coupon
+  coupon_use = 15,         // a POS accepts a coupon on its own (purchases may name coupons too)
+  coupon_cancel = 16,      // an active coupon given back: its points, stock and limit unit return
 };
 
 struct SignupEvent {
@@ -59,7 +62,8 @@ struct PurchaseEvent {
   std::string currency;
   std::vector<PurchaseLine> lines;
   Points redeem_points = 0;
-  std::string hold_id;  // empty: none
+  std::string hold_id;               // empty: none
+  std::vector<std::string> coupons;  // codes (normalised) used in this sale, all or none
 };
 
 struct RefundLine {
@@ -92,6 +96,36 @@ struct HoldEvent {
   Points points = 0;
   std::optional<uint32_t> ttl_seconds;  // absent: the program's hold_ttl_seconds
   TimeMs at = 0;                        // stamped by the runtime when 0
+};
+
+// A reward of the catalog bought with points (domain.md "Rewards, coupons and the points mall").
+struct RewardRedeemEvent {
+  std::string redemption_id;
+  std::string member_id;
+  std::string reward_id;
+  TimeMs at = 0;  // stamped by the runtime when 0
+  // Filled by the runtime before the event is logged (not part of the fingerprint), so a
+  // replay decides it alike: the coupon's code (drawn from a CSPRNG, free program-wide), and
+  // whether a unit of the reward's stock was reserved for it.
+  std::string code;
+  bool stock_granted = false;
+};
+
+// A coupon accepted by a POS (`use_id` is the client id), or cancelled (by its code). The
+// runtime resolves the member from the code.
+struct CouponUseEvent {
+  std::string use_id;
+  std::string code;  // normalised: upper case, no separators
+  std::string member_id;
+  std::string store_id;
+  std::string event_id;  // optional: the sale it was used in
+  TimeMs at = 0;         // stamped by the runtime when 0
+};
+
+struct CouponCancelEvent {
+  std::string code;
+  std::string member_id;
+  TimeMs at = 0;  // stamped by the runtime when 0
 };
 
 // Capture or void of a hold, by hold_id; the runtime resolves the member.
@@ -143,9 +177,10 @@ struct RecalcAdjustmentEvent {
   std::string adjustment_id() const { return "recalc:" + job_id + ":" + event_id; }
 };
 
-using EventBody = std::variant<SignupEvent, PurchaseEvent, RefundEvent, RedemptionEvent, HoldEvent,
-                               HoldActionEvent, AdjustmentEvent, ReferralFollowUp, JobStepEvent,
-                               RecalcAdjustmentEvent>;
+using EventBody =
+    std::variant<SignupEvent, PurchaseEvent, RefundEvent, RedemptionEvent, HoldEvent,
+                 HoldActionEvent, AdjustmentEvent, ReferralFollowUp, JobStepEvent,
+                 RecalcAdjustmentEvent, RewardRedeemEvent, CouponUseEvent, CouponCancelEvent>;
 
 struct Event {
   EventBody body;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "engine/apply.hpp"
+#include "engine/entry_writer.hpp"
 
 namespace loyalty::handlers {
 
@@ -28,6 +29,27 @@ Rejection job_step(const ApplyContext& context, MemberState& member, EventType k
 // Needs context.original_purchase: the purchase corrected.
 Rejection recalc_adjustment(const ApplyContext& context, MemberState& member,
                             const RecalcAdjustmentEvent& event, Effects& effects);
+
+// Rewards and coupons (apply_rewards.cpp). Uses and cancellations read context.stored_coupon.
+Rejection reward_redeem(const ApplyContext& context, MemberState& member,
+                        const RewardRedeemEvent& event, Effects& effects);
+Rejection coupon_use(const ApplyContext& context, MemberState& member, const CouponUseEvent& event,
+                     Effects& effects);
+Rejection coupon_cancel(const ApplyContext& context, MemberState& member,
+                        const CouponCancelEvent& event, Effects& effects);
+// The member's clock: active coupons whose valid_until has come expire.
+void expire_coupons(const ProgramVersion& program, MemberState& member, TimeMs at,
+                    Effects& effects);
+// A purchase's `coupons`: each must be an active coupon of the member; all are used, with
+// their entries written through `writer`, and copied to `used`; or none is and the refusal
+// (coupon_not_active) names the first that is not.
+Rejection use_purchase_coupons(MemberState& member, const PurchaseEvent& event, EntryWriter& writer,
+                               Effects& effects, std::vector<Coupon>& used);
+// The refund that completes a purchase: each coupon the sale used per its on_refund. Returns the
+// points given back (refund_points).
+Points settle_refunded_coupons(const Program& program, MemberState& member,
+                               const std::vector<Coupon>& coupons, TimeMs at,
+                               const std::string& reference, EntryWriter& writer, Effects& effects);
 
 // Brings the member to time `at`: holds past their time-out are released, pending points that
 // have matured become available, lots past their expiry date expire.

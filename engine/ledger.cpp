@@ -31,6 +31,16 @@ std::string_view entry_type_name(EntryType type) {
       return "adjust";
     case EntryType::tier_change:
       return "tier_change";
+    case EntryType::reward_redeem:
+      return "reward_redeem";
+    case EntryType::reward_cancel:
+      return "reward_cancel";
+    case EntryType::coupon_use:
+      return "coupon_use";
+    case EntryType::coupon_expire:
+      return "coupon_expire";
+    case EntryType::coupon_restore:
+      return "coupon_restore";
   }
   return "unknown";
 }

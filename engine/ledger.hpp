@@ -24,6 +24,11 @@ enum class EntryType : uint8_t {
   expire = 11,
   adjust = 12,
   tier_change = 13,
+  reward_redeem = 14,   // points spent on a catalog reward
+  reward_cancel = 15,   // a cancelled coupon's points given back
+  coupon_use = 16,      // 0 points: a coupon used
+  coupon_expire = 17,   // 0 points: a coupon past its date
+  coupon_restore = 18,  // 0 points: a coupon active again after its purchase was refunded
 };
 
 std::string_view entry_type_name(EntryType type);

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/reward_terms.hpp"
 #include "engine/time.hpp"
 #include "engine/types.hpp"
 
@@ -53,6 +55,43 @@ struct Hold {
   std::string captured_by;     // the purchase that captured it, if any
   std::vector<LotTake> takes;  // where the reserved points sit
   friend bool operator==(const Hold&, const Hold&) = default;
+};
+
+enum class CouponState : uint8_t { active = 0, used = 1, expired = 2, cancelled = 3 };
+
+// What a reward's redemption issues: a code the POS accepts once. The reward's name, kind,
+// benefit and refund rule are kept as the catalog said when it was issued, so a later program
+// version does not change what the member bought.
+struct Coupon {
+  std::string code;  // 12 characters of Crockford's Base32, upper case (engine/coupon_code.hpp)
+  std::string reward_id;
+  std::string reward_name;
+  RewardKind kind = RewardKind::coupon;
+  std::string benefit_json = "{}";
+  CouponRefund on_refund = CouponRefund::forfeit;
+  std::string redemption_id;  // the client id of the redemption that issued it
+  Points points = 0;          // what it cost
+  TimeMs issued_at = 0;
+  TimeMs valid_until = 0;  // usable before this instant
+  CouponState state = CouponState::active;
+  TimeMs settled_at = 0;  // when it last stopped being active; 0 while active
+  std::string used_by;    // the use_id, or the event_id of the purchase that used it
+  std::string store_id;   // where it was used
+  // The unit of the member's limit it took (its period and that period's number), given back
+  // when it is cancelled. Absent when the reward had no per-member limit.
+  LimitPeriod limit_period = LimitPeriod::lifetime;
+  std::optional<int64_t> limit_period_index;
+  friend bool operator==(const Coupon&, const Coupon&) = default;
+};
+
+// How many of a reward's per-member limit the member used in one period (the current one when
+// it was last written; an older period counts as none).
+struct RewardLimitUse {
+  std::string reward_id;
+  LimitPeriod period = LimitPeriod::lifetime;
+  int64_t period_index = 0;
+  uint32_t used = 0;
+  friend bool operator==(const RewardLimitUse&, const RewardLimitUse&) = default;
 };
 
 // Qualifying activity of one calendar month, the unit of the tier window.
@@ -119,6 +158,8 @@ struct MemberState {
   std::vector<Lot> lots;               // open lots (points_remaining != 0), by lot_id
   LotDeadline lot_deadline;            // lets the clock skip the lots when nothing is due
   std::vector<Hold> holds;             // active holds only; settled ones live in the holds store
+  std::vector<Coupon> coupons;  // active coupons only, by issue; others live in the coupon store
+  std::vector<RewardLimitUse> reward_limits;  // one per limited reward the member redeemed
 
   // Referrals: as referee (referred_by set at sign-up) and as referrer.
   std::string referee_reward_trigger;  // the purchase that earned this referee's reward

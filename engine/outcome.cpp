@@ -35,6 +35,16 @@ std::string_view error_code_name(ErrorCode code) {
       return "rate_limited";
     case ErrorCode::unavailable:
       return "unavailable";
+    case ErrorCode::out_of_stock:
+      return "out_of_stock";
+    case ErrorCode::member_limit_reached:
+      return "member_limit_reached";
+    case ErrorCode::tier_not_eligible:
+      return "tier_not_eligible";
+    case ErrorCode::reward_not_available:
+      return "reward_not_available";
+    case ErrorCode::coupon_not_active:
+      return "coupon_not_active";
   }
   return "unknown";
 }

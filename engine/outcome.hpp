@@ -24,6 +24,11 @@ enum class ErrorCode : uint16_t {
   payload_too_large = 12,
   rate_limited = 13,
   unavailable = 14,
+  out_of_stock = 15,
+  member_limit_reached = 16,
+  tier_not_eligible = 17,
+  reward_not_available = 18,
+  coupon_not_active = 19,
 };
 
 std::string_view error_code_name(ErrorCode code);

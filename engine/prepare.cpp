@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "engine/referral_code.hpp"
+#include "engine/rewards.hpp"
 
 namespace loyalty {
 namespace {
@@ -35,6 +36,12 @@ const char* client_id_field(EventType kind) {
     case EventType::expire_points:
     case EventType::evaluate_tier:
       return "job_id";
+    case EventType::reward_redeem:
+      return "redemption_id";
+    case EventType::coupon_use:
+      return "use_id";
+    case EventType::coupon_cancel:
+      return "code";
   }
   return "event_id";
 }
@@ -123,9 +130,38 @@ Status load_named_purchase(PrepareView& view, const std::string& event_id, const
   return Status::ok_status();
 }
 
+// A redemption's coupon code must be free program-wide (it becomes the member's), and a reward
+// with stock needs a unit reserved for it. A redemption replayed from the event log carries the
+// stock decision already. A member who could not redeem it anyway takes no unit, so that the
+// last units go to members who can.
+Status prepare_reward_redeem(PrepareView& view, const Program& program,
+                             const std::optional<MemberState>& member, RewardRedeemEvent& redeem,
+                             Prepared& out) {
+  if (!redeem.code.empty()) {
+    bool free = false;
+    Status status =
+        view.identifier_free(IdentifierKind::coupon_code, redeem.code, redeem.member_id, free);
+    if (!status.ok()) return status;
+    if (!free) {
+      out.rejection = coupon_code_taken();
+      return Status::ok_status();
+    }
+    out.identifiers.push_back({IdentifierKind::coupon_code, redeem.code, redeem.member_id});
+  }
+  const Reward* reward = program.reward(redeem.reward_id);
+  if (reward == nullptr || !reward->stock || redeem.stock_granted || !member) {
+    return Status::ok_status();
+  }
+  if (!reward_standing(program, *member, *reward, redeem.at, std::nullopt).redeemable()) {
+    return Status::ok_status();
+  }
+  return view.take_stock(*reward, "rr:" + redeem.redemption_id, redeem.stock_granted);
+}
+
 // The stored records the event needs, or a refusal when one is missing or not the member's.
-Status load_context(PrepareView& view, const Event& event, const std::string& member_id,
-                    Prepared& out) {
+Status load_context(PrepareView& view, const Program& program,
+                    const std::optional<MemberState>& member, Event& event,
+                    const std::string& member_id, Prepared& out) {
   if (const auto* refund = std::get_if<RefundEvent>(&event.body)) {
     Status status =
         load_named_purchase(view, refund->original_event_id, "original_event_id", member_id, out);
@@ -133,6 +169,23 @@ Status load_context(PrepareView& view, const Event& event, const std::string& me
   } else if (const auto* recalc = std::get_if<RecalcAdjustmentEvent>(&event.body)) {
     Status status = load_named_purchase(view, recalc->event_id, "event_id", member_id, out);
     if (!status.ok() || !out.rejection.ok()) return status;
+  }
+  if (auto* redeem = std::get_if<RewardRedeemEvent>(&event.body)) {
+    return prepare_reward_redeem(view, program, member, *redeem, out);
+  }
+  const std::string* code = nullptr;
+  if (const auto* use = std::get_if<CouponUseEvent>(&event.body)) code = &use->code;
+  if (const auto* cancel = std::get_if<CouponCancelEvent>(&event.body)) code = &cancel->code;
+  if (code != nullptr) {
+    const StoredCoupon* coupon = nullptr;
+    if (Status status = view.coupon(*code, coupon); !status.ok()) return status;
+    // Another member's coupon is as unknown to this member as a missing one.
+    if (coupon == nullptr || coupon->member_id != member_id) {
+      out.rejection = coupon_not_found();
+      return Status::ok_status();
+    }
+    out.context.stored_coupon = &coupon->coupon;
+    return Status::ok_status();
   }
   const std::string* hold_id = nullptr;
   bool hold_required = false;
@@ -162,6 +215,7 @@ Rejection client_id_taken(EventType kind) {
 }
 
 Rejection identifier_taken(IdentifierKind kind) {
+  if (kind == IdentifierKind::coupon_code) return coupon_code_taken();
   const char* field = kind == IdentifierKind::phone  ? "phone"
                       : kind == IdentifierKind::card ? "card_no"
                                                      : "referral_code";
@@ -169,6 +223,12 @@ Rejection identifier_taken(IdentifierKind kind) {
 }
 
 Rejection hold_not_found() { return not_found("hold_id", "no hold with this id"); }
+
+Rejection coupon_not_found() { return not_found("code", "no coupon with this code"); }
+
+Rejection coupon_code_taken() {
+  return {ErrorCode::unavailable, "code", "the coupon code drawn is taken; retry the request"};
+}
 
 Rejection no_referral_code_free() {
   return {ErrorCode::unavailable, "", "could not assign a unique referral code"};
@@ -193,7 +253,7 @@ Status prepare_event(PrepareView& view, const ProgramVersion& program,
   }
   Status status = check_previous_use(view, event, member_id, fingerprint, out);
   if (!status.ok() || out.decided()) return status;
-  return load_context(view, event, member_id, out);
+  return load_context(view, program.program, member, event, member_id, out);
 }
 
 }  // namespace loyalty

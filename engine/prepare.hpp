@@ -43,6 +43,11 @@ class PrepareView {
   // nullptr when there is none. Valid until the batch writes that purchase (hold) again.
   virtual Status purchase(const std::string& event_id, const PurchaseRecord*& out) = 0;
   virtual Status hold(const std::string& hold_id, const StoredHold*& out) = 0;
+  virtual Status coupon(const std::string& code, const StoredCoupon*& out) = 0;
+  // Reserves one unit of `reward`'s stock for the redemption with client key `key` when the
+  // program may still issue one (`granted`). The runtime gives the unit back if the redemption
+  // is then refused, and counts it as out once the redemption is committed.
+  virtual Status take_stock(const Reward& reward, const std::string& key, bool& granted) = 0;
 };
 
 struct Prepared {
@@ -64,6 +69,10 @@ inline constexpr uint32_t kReferralCodeAttemptsMax = 16;
 Rejection no_referral_code_free();
 // A purchase or hold action naming a hold that is missing or another member's.
 Rejection hold_not_found();
+// A coupon use or cancellation naming a code no coupon has.
+Rejection coupon_not_found();
+// A redemption whose drawn coupon code is another coupon's (2^55 codes: about never).
+Rejection coupon_code_taken();
 
 // `member` is the member's current state (nullopt: unknown); `fingerprint` is the request's
 // as the client sent it. A sign-up is completed with what was resolved (its referrer, its

@@ -7,10 +7,12 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/decimal.hpp"
 #include "engine/rational.hpp"
+#include "engine/reward_terms.hpp"
 #include "engine/time.hpp"
 #include "engine/time_zone.hpp"
 #include "engine/types.hpp"
@@ -98,20 +100,7 @@ struct ExpiryRules {
   uint32_t months = 24;
 };
 
-// The points mall (config.md [[rewards]], domain.md "Rewards, coupons and the points mall").
-enum class RewardKind : uint8_t { coupon = 0, product = 1 };
-enum class LimitPeriod : uint8_t { day = 0, week = 1, month = 2, year = 3, lifetime = 4 };
-// What a full refund of a purchase that used a coupon does with it.
-enum class CouponRefund : uint8_t { forfeit = 0, restore = 1, refund_points = 2 };
-
-// At most `max` redemptions of one reward per member in each local day, ISO week, month or
-// year (or ever).
-struct MemberLimit {
-  uint32_t max = 1;
-  LimitPeriod period = LimitPeriod::lifetime;
-  friend bool operator==(const MemberLimit&, const MemberLimit&) = default;
-};
-
+// A reward of the points mall (config.md [[rewards]]).
 struct Reward {
   std::string id;
   std::string name;

@@ -54,6 +54,9 @@ struct PurchaseRecord {
   // UTC ones.
   std::optional<int64_t> activity_month;
   std::vector<PurchaseLineRecord> lines;
+  // The coupons the sale used, as they were when it used them: the refund that completes the
+  // purchase follows each one's on_refund.
+  std::vector<Coupon> coupons;
   bool referral_trigger = false;  // earned the referee's first-purchase reward
   Points referee_reward_points = 0;
   bool referral_reversed = false;

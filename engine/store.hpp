@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -20,7 +22,8 @@
 
 namespace loyalty {
 
-enum class IdentifierKind : uint8_t { phone = 1, card = 2, referral_code = 3 };
+// Identifiers held by one member program-wide; a coupon's code names the member it was issued to.
+enum class IdentifierKind : uint8_t { phone = 1, card = 2, referral_code = 3, coupon_code = 4 };
 
 struct IdentifierClaim {
   IdentifierKind kind = IdentifierKind::phone;
@@ -68,6 +71,17 @@ struct StoredHold {
   Hold hold;
 };
 
+struct CouponWrite {
+  const std::string* member_id = nullptr;
+  const Coupon* coupon = nullptr;
+};
+
+// A coupon as stored by its code, whatever its state, with the member it was issued to.
+struct StoredCoupon {
+  std::string member_id;
+  Coupon coupon;
+};
+
 // One group commit. Pointers refer to data owned by the caller until commit() returns.
 // Cluster mode: a key that must belong to one member cluster-wide (a client id, a phone, a
 // card, a referral code), granted in the log of its home partition (docs/decisions.md
@@ -85,6 +99,10 @@ struct CommitBatch {
   std::vector<IdentifierClaim> identifiers;
   std::vector<const PurchaseRecord*> purchases;     // by event id
   std::vector<HoldWrite> holds;                     // by hold id
+  std::vector<CouponWrite> coupons;                 // by code, and in the member's list
+  // How many units of each reward are out (issued, not cancelled) changes by these, summed over
+  // the batch; a reward appears once.
+  std::vector<StockChange> stock_changes;
   std::vector<const ReferralLink*> referral_links;  // by (referrer, referee)
   // The outbox: follow-ups written with their trigger, removed in the commit that applies them.
   std::vector<const Event*> outbox_puts;
@@ -122,6 +140,8 @@ struct CommitBatch {
     identifiers.clear();
     purchases.clear();
     holds.clear();
+    coupons.clear();
+    stock_changes.clear();
     referral_links.clear();
     outbox_puts.clear();
     outbox_deletes.clear();
@@ -144,6 +164,11 @@ class MemberStore {
   // Cluster mode: the member a claim key was granted to (empty when none).
   virtual Status find_claim(std::string_view key, std::string& member_id) = 0;
   virtual Status load_hold(std::string_view hold_id, std::optional<StoredHold>& out) = 0;
+  // `code` as stored (normalised); `out` is nullopt when no coupon has it.
+  virtual Status load_coupon(std::string_view code, std::optional<StoredCoupon>& out) = 0;
+  // How many units of each reward are out (issued, not cancelled): Σ of the committed
+  // stock_changes, by reward id (rewards never redeemed are absent).
+  virtual Status load_stock_counts(std::map<std::string, int64_t, std::less<>>& out) = 0;
   // Every follow-up written but not yet applied (for redelivery after a restart).
   virtual Status load_outbox(std::vector<Event>& out) = 0;
   // Everything in one atomic write, durable per the configured durability when it returns.

@@ -12,5 +12,6 @@ inline constexpr AmountMinor kAmountMax = 1'000'000'000'000;  // api.md: 0 ≤ a
 inline constexpr Points kPointsMax = 1'000'000'000'000;
 inline constexpr size_t kIdLengthMax = 128;  // api.md: ids ≤ 128 printable ASCII characters
 inline constexpr size_t kLinesMax = 500;     // api.md: ≤ 500 lines per purchase
+inline constexpr size_t kCouponsPerPurchaseMax = 20;  // coupons one sale may use
 
 }  // namespace loyalty

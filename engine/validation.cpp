@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "engine/apply.hpp"
+#include "engine/coupon_code.hpp"
 
 namespace loyalty {
 namespace {
@@ -38,6 +39,16 @@ Rejection check_not_future(const std::string& field, TimeMs time, TimeMs now) {
 Rejection check_points(const std::string& field, Points points, Points min) {
   if (points < min || points > kPointsMax) {
     return invalid(field, field + " must be between " + std::to_string(min) + " and 10^12");
+  }
+  return Rejection::none();
+}
+
+// A coupon code as the runtime passes it on: already normalised (engine/coupon_code.hpp), so
+// only a code that passes its own check character gets here from a client.
+Rejection check_code(const std::string& field, const std::string& code) {
+  const std::optional<std::string> parsed = parse_coupon_code(code);
+  if (!parsed || *parsed != code) {
+    return invalid(field, field + " is not a coupon code (12 characters with a check character)");
   }
   return Rejection::none();
 }
@@ -85,6 +96,18 @@ Rejection validate(const PurchaseEvent& e, TimeMs now) {
   if (auto r = check_points("redeem_points", e.redeem_points, 0); !r.ok()) return r;
   if (!e.hold_id.empty()) {
     if (auto r = check_id("hold_id", e.hold_id); !r.ok()) return r;
+  }
+  if (e.coupons.size() > kCouponsPerPurchaseMax) {
+    return invalid("coupons", "a purchase uses at most " + std::to_string(kCouponsPerPurchaseMax) +
+                                  " coupons");
+  }
+  for (size_t i = 0; i < e.coupons.size(); ++i) {
+    const std::string at = "coupons[" + std::to_string(i) + "]";
+    if (auto r = check_code(at, e.coupons[i]); !r.ok()) return r;
+    if (std::find(e.coupons.begin(), e.coupons.begin() + i, e.coupons[i]) !=
+        e.coupons.begin() + i) {
+      return invalid(at, "the same coupon is named twice");
+    }
   }
   return Rejection::none();
 }
@@ -168,6 +191,27 @@ Rejection validate(const RecalcAdjustmentEvent& e, TimeMs) {
   if (e.program_version == 0) return invalid("program_version", "program_version is required");
   return Rejection::none();
 }
+
+Rejection validate(const RewardRedeemEvent& e, TimeMs) {
+  if (auto r = check_id("redemption_id", e.redemption_id); !r.ok()) return r;
+  if (auto r = check_id("member_id", e.member_id); !r.ok()) return r;
+  if (auto r = check_id("reward_id", e.reward_id); !r.ok()) return r;
+  // Drawn by the runtime before the event is applied; absent only in a broken caller.
+  if (!e.code.empty()) return check_code("code", e.code);
+  return Rejection::none();
+}
+
+Rejection validate(const CouponUseEvent& e, TimeMs) {
+  if (auto r = check_id("use_id", e.use_id); !r.ok()) return r;
+  if (auto r = check_code("code", e.code); !r.ok()) return r;
+  if (auto r = check_id("store_id", e.store_id); !r.ok()) return r;
+  if (!e.event_id.empty()) {
+    if (auto r = check_id("event_id", e.event_id); !r.ok()) return r;
+  }
+  return Rejection::none();
+}
+
+Rejection validate(const CouponCancelEvent& e, TimeMs) { return check_code("code", e.code); }
 
 }  // namespace
 

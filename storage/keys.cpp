@@ -1,6 +1,7 @@
 // Key encodings of the column families (see keys.hpp).
 #include "storage/keys.hpp"
 
+#include <algorithm>
 #include <limits>
 
 namespace loyalty::storage {
@@ -112,6 +113,17 @@ std::string referral_key(std::string_view referrer_id, std::string_view referee_
   key.append(referrer_id);
   key.push_back('\0');
   key.append(referee_id);
+  return key;
+}
+
+std::string member_coupon_key(std::string_view member_id, TimeMs issued_at, std::string_view code) {
+  std::string key;
+  key.reserve(member_id.size() + 1 + 8 + code.size());
+  key.append(member_id);
+  key.push_back('\0');
+  // Issue times are after 1970: as unsigned they sort as they are.
+  append_u64_be(key, static_cast<uint64_t>(std::max<TimeMs>(issued_at, 0)));
+  key.append(code);
   return key;
 }
 

@@ -26,6 +26,11 @@ inline constexpr std::string_view kPurchasesFamily = "purchases";
 inline constexpr std::string_view kHoldsFamily = "holds";
 inline constexpr std::string_view kReferralsFamily = "referrals";
 inline constexpr std::string_view kOutboxFamily = "outbox";
+// Coupons by code (StoredCouponRecord), and each member's coupons by issue: key member_id, 0,
+// big-endian issued_at, code; value the coupon's state (one byte), so a list filtered by state
+// reads only the coupons it shows.
+inline constexpr std::string_view kCouponsFamily = "coupons";
+inline constexpr std::string_view kMemberCouponsFamily = "member_coupons";
 
 // "layout" in "meta": the record layout the folder was written with (docs/storage.md), as a
 // big-endian u32. Absent in folders of layout 1 (before issue 15), which had a "feed" family.
@@ -73,6 +78,7 @@ std::string identifier_key(IdentifierKind kind, std::string_view value);
 std::string program_key(uint32_t number);
 // referrer_id + 0 + referee_id: a referrer's links are the keys under member_prefix(referrer).
 std::string referral_key(std::string_view referrer_id, std::string_view referee_id);
+std::string member_coupon_key(std::string_view member_id, TimeMs issued_at, std::string_view code);
 
 // A key of "lots" or "ledger" split into its parts; nullopt when malformed.
 struct MemberKey {

@@ -26,7 +26,7 @@ namespace loyalty::storage {
 #define LOYALTY_CODEC_COVERS(type, size) \
   static_assert(sizeof(type) == (size), "a field of " #type " is not stored")
 // MemberState::lot_deadline (8 bytes) is derived from the lots and deliberately not stored.
-LOYALTY_CODEC_COVERS(MemberState, 448);
+LOYALTY_CODEC_COVERS(MemberState, 496);
 LOYALTY_CODEC_COVERS(Balance, 24);
 LOYALTY_CODEC_COVERS(Lot, 96);
 LOYALTY_CODEC_COVERS(Hold, 128);
@@ -36,11 +36,11 @@ LOYALTY_CODEC_COVERS(ReferralReward, 88);
 LOYALTY_CODEC_COVERS(LedgerEntry, 112);
 // Notification::entry_seq is the seq of the entry it is stored with.
 LOYALTY_CODEC_COVERS(Notification, 96);
-LOYALTY_CODEC_COVERS(PurchaseRecord, 392);
+LOYALTY_CODEC_COVERS(PurchaseRecord, 416);
 LOYALTY_CODEC_COVERS(PurchaseLineRecord, 56);
 LOYALTY_CODEC_COVERS(ReferralLink, 88);
 LOYALTY_CODEC_COVERS(SignupEvent, 248);
-LOYALTY_CODEC_COVERS(PurchaseEvent, 200);
+LOYALTY_CODEC_COVERS(PurchaseEvent, 224);
 LOYALTY_CODEC_COVERS(PurchaseLine, 80);
 LOYALTY_CODEC_COVERS(RefundEvent, 144);
 LOYALTY_CODEC_COVERS(RefundLine, 40);
@@ -57,6 +57,12 @@ LOYALTY_CODEC_COVERS(RefundAnswer, 64);
 LOYALTY_CODEC_COVERS(PointsAnswer, 32);
 LOYALTY_CODEC_COVERS(HoldAnswer, 152);
 LOYALTY_CODEC_COVERS(JobStepAnswer, 48);
+LOYALTY_CODEC_COVERS(Coupon, 304);
+LOYALTY_CODEC_COVERS(RewardLimitUse, 56);
+LOYALTY_CODEC_COVERS(CouponAnswer, 336);
+LOYALTY_CODEC_COVERS(RewardRedeemEvent, 144);
+LOYALTY_CODEC_COVERS(CouponUseEvent, 168);
+LOYALTY_CODEC_COVERS(CouponCancelEvent, 72);
 #undef LOYALTY_CODEC_COVERS
 #endif
 
@@ -158,6 +164,85 @@ bool valid_hold_state(uint8_t state) { return state <= static_cast<uint8_t>(Hold
 
 bool valid_referral_status(uint8_t status) {
   return status <= static_cast<uint8_t>(ReferralStatus::reversed);
+}
+
+bool valid_coupon_enums(const fb::CouponRecord& record) {
+  return record.kind() <= static_cast<uint8_t>(RewardKind::product) &&
+         record.on_refund() <= static_cast<uint8_t>(CouponRefund::refund_points) &&
+         record.state() <= static_cast<uint8_t>(CouponState::cancelled) &&
+         record.limit_period() <= static_cast<uint8_t>(LimitPeriod::lifetime);
+}
+
+// The code is left out where the key holds it (the "coupons" column family).
+Offset<fb::CouponRecord> encode_coupon(FlatBufferBuilder& builder, const Coupon& coupon,
+                                       bool with_code) {
+  const auto code = with_code ? optional_string(builder, coupon.code) : 0;
+  const auto reward_id = optional_string(builder, coupon.reward_id);
+  const auto reward_name = optional_string(builder, coupon.reward_name);
+  const auto benefit_json = optional_string(builder, coupon.benefit_json);
+  const auto redemption_id = optional_string(builder, coupon.redemption_id);
+  const auto used_by = optional_string(builder, coupon.used_by);
+  const auto store_id = optional_string(builder, coupon.store_id);
+  fb::CouponRecordBuilder record(builder);
+  record.add_code(code);
+  record.add_reward_id(reward_id);
+  record.add_reward_name(reward_name);
+  record.add_kind(static_cast<uint8_t>(coupon.kind));
+  record.add_benefit_json(benefit_json);
+  record.add_on_refund(static_cast<uint8_t>(coupon.on_refund));
+  record.add_redemption_id(redemption_id);
+  record.add_points(coupon.points);
+  record.add_issued_at(coupon.issued_at);
+  record.add_valid_until(coupon.valid_until);
+  record.add_state(static_cast<uint8_t>(coupon.state));
+  record.add_settled_at(coupon.settled_at);
+  record.add_used_by(used_by);
+  record.add_store_id(store_id);
+  record.add_limit_period(static_cast<uint8_t>(coupon.limit_period));
+  if (coupon.limit_period_index) record.add_limit_period_index(*coupon.limit_period_index);
+  return record.Finish();
+}
+
+// False when the record holds values no engine struct can (an unknown state or kind).
+bool decode_coupon_record(const fb::CouponRecord& record, Coupon& out) {
+  if (!valid_coupon_enums(record)) return false;
+  out.code = to_string(record.code());
+  out.reward_id = to_string(record.reward_id());
+  out.reward_name = to_string(record.reward_name());
+  out.kind = static_cast<RewardKind>(record.kind());
+  out.benefit_json = record.benefit_json() != nullptr ? to_string(record.benefit_json()) : "{}";
+  out.on_refund = static_cast<CouponRefund>(record.on_refund());
+  out.redemption_id = to_string(record.redemption_id());
+  out.points = record.points();
+  out.issued_at = record.issued_at();
+  out.valid_until = record.valid_until();
+  out.state = static_cast<CouponState>(record.state());
+  out.settled_at = record.settled_at();
+  out.used_by = to_string(record.used_by());
+  out.store_id = to_string(record.store_id());
+  out.limit_period = static_cast<LimitPeriod>(record.limit_period());
+  out.limit_period_index = record.limit_period_index();
+  return true;
+}
+
+Offset<flatbuffers::Vector<Offset<fb::CouponRecord>>> encode_coupons(
+    FlatBufferBuilder& builder, const std::vector<Coupon>& coupons) {
+  return table_vector<fb::CouponRecord>(builder, coupons, [&builder](const Coupon& coupon) {
+    return encode_coupon(builder, coupon, true);
+  });
+}
+
+bool decode_coupons(const flatbuffers::Vector<Offset<fb::CouponRecord>>* stored,
+                    std::vector<Coupon>& out) {
+  out.clear();
+  if (stored == nullptr) return true;
+  out.reserve(stored->size());
+  for (const fb::CouponRecord* record : *stored) {
+    Coupon coupon;
+    if (!decode_coupon_record(*record, coupon)) return false;
+    out.push_back(std::move(coupon));
+  }
+  return true;
 }
 
 // The hold's id is left out where the key holds it (the "holds" column family).
@@ -277,6 +362,8 @@ Offset<fb::PurchaseEventRecord> encode_purchase(FlatBufferBuilder& builder,
   const auto store_id = optional_string(builder, e.store_id);
   const auto currency = optional_string(builder, e.currency);
   const auto hold_id = optional_string(builder, e.hold_id);
+  Offset<flatbuffers::Vector<Offset<flatbuffers::String>>> coupons = 0;
+  if (!e.coupons.empty()) coupons = builder.CreateVectorOfStrings(e.coupons);
   fb::PurchaseEventRecordBuilder record(builder);
   record.add_event_id(event_id);
   record.add_member_id(member_id);
@@ -289,6 +376,7 @@ Offset<fb::PurchaseEventRecord> encode_purchase(FlatBufferBuilder& builder,
   record.add_line_categories(category_vector);
   record.add_line_quantities(quantity_vector);
   record.add_line_amounts(amount_vector);
+  record.add_coupons(coupons);
   return record.Finish();
 }
 
@@ -341,6 +429,10 @@ std::optional<PurchaseEvent> decode_purchase_event(const fb::PurchaseEventRecord
   }
   e.redeem_points = record.redeem_points();
   e.hold_id = to_string(record.hold_id());
+  if (const auto* coupons = record.coupons()) {
+    e.coupons.reserve(coupons->size());
+    for (const flatbuffers::String* code : *coupons) e.coupons.push_back(to_string(code));
+  }
   return e;
 }
 
@@ -526,6 +618,76 @@ RecalcAdjustmentEvent decode_recalc(const fb::RecalcAdjustmentEventRecord& recor
                                record.program_version(),      record.at()};
 }
 
+Offset<fb::RewardRedeemEventRecord> encode_reward_redeem(FlatBufferBuilder& builder,
+                                                         const RewardRedeemEvent& e) {
+  const auto redemption_id = optional_string(builder, e.redemption_id);
+  const auto member_id = optional_string(builder, e.member_id);
+  const auto reward_id = optional_string(builder, e.reward_id);
+  const auto code = optional_string(builder, e.code);
+  fb::RewardRedeemEventRecordBuilder record(builder);
+  record.add_redemption_id(redemption_id);
+  record.add_member_id(member_id);
+  record.add_reward_id(reward_id);
+  record.add_at(e.at);
+  record.add_code(code);
+  record.add_stock_granted(e.stock_granted);
+  return record.Finish();
+}
+
+RewardRedeemEvent decode_reward_redeem(const fb::RewardRedeemEventRecord& record) {
+  RewardRedeemEvent e;
+  e.redemption_id = to_string(record.redemption_id());
+  e.member_id = to_string(record.member_id());
+  e.reward_id = to_string(record.reward_id());
+  e.at = record.at();
+  e.code = to_string(record.code());
+  e.stock_granted = record.stock_granted();
+  return e;
+}
+
+Offset<fb::CouponUseEventRecord> encode_coupon_use(FlatBufferBuilder& builder,
+                                                   const CouponUseEvent& e) {
+  const auto use_id = optional_string(builder, e.use_id);
+  const auto code = optional_string(builder, e.code);
+  const auto member_id = optional_string(builder, e.member_id);
+  const auto store_id = optional_string(builder, e.store_id);
+  const auto event_id = optional_string(builder, e.event_id);
+  fb::CouponUseEventRecordBuilder record(builder);
+  record.add_use_id(use_id);
+  record.add_code(code);
+  record.add_member_id(member_id);
+  record.add_store_id(store_id);
+  record.add_event_id(event_id);
+  record.add_at(e.at);
+  return record.Finish();
+}
+
+CouponUseEvent decode_coupon_use(const fb::CouponUseEventRecord& record) {
+  CouponUseEvent e;
+  e.use_id = to_string(record.use_id());
+  e.code = to_string(record.code());
+  e.member_id = to_string(record.member_id());
+  e.store_id = to_string(record.store_id());
+  e.event_id = to_string(record.event_id());
+  e.at = record.at();
+  return e;
+}
+
+Offset<fb::CouponCancelEventRecord> encode_coupon_cancel(FlatBufferBuilder& builder,
+                                                         const CouponCancelEvent& e) {
+  const auto code = optional_string(builder, e.code);
+  const auto member_id = optional_string(builder, e.member_id);
+  fb::CouponCancelEventRecordBuilder record(builder);
+  record.add_code(code);
+  record.add_member_id(member_id);
+  record.add_at(e.at);
+  return record.Finish();
+}
+
+CouponCancelEvent decode_coupon_cancel(const fb::CouponCancelEventRecord& record) {
+  return CouponCancelEvent{to_string(record.code()), to_string(record.member_id()), record.at()};
+}
+
 // The body's union type and offset.
 std::pair<fb::StoredEventBody, Offset<void>> encode_body(FlatBufferBuilder& builder,
                                                          const EventBody& body) {
@@ -562,6 +724,17 @@ std::pair<fb::StoredEventBody, Offset<void>> encode_body(FlatBufferBuilder& buil
           [&](const RecalcAdjustmentEvent& e) {
             return std::pair{Body::RecalcAdjustmentEventRecord, encode_recalc(builder, e).Union()};
           },
+          [&](const RewardRedeemEvent& e) {
+            return std::pair{Body::RewardRedeemEventRecord,
+                             encode_reward_redeem(builder, e).Union()};
+          },
+          [&](const CouponUseEvent& e) {
+            return std::pair{Body::CouponUseEventRecord, encode_coupon_use(builder, e).Union()};
+          },
+          [&](const CouponCancelEvent& e) {
+            return std::pair{Body::CouponCancelEventRecord,
+                             encode_coupon_cancel(builder, e).Union()};
+          },
       },
       body);
 }
@@ -595,6 +768,12 @@ std::optional<EventBody> decode_body(const fb::EventRecord& record) {
       return decode_job_step(*record.event_as_JobStepEventRecord());
     case Body::RecalcAdjustmentEventRecord:
       return decode_recalc(*record.event_as_RecalcAdjustmentEventRecord());
+    case Body::RewardRedeemEventRecord:
+      return decode_reward_redeem(*record.event_as_RewardRedeemEventRecord());
+    case Body::CouponUseEventRecord:
+      return decode_coupon_use(*record.event_as_CouponUseEventRecord());
+    case Body::CouponCancelEventRecord:
+      return decode_coupon_cancel(*record.event_as_CouponCancelEventRecord());
     default:
       return std::nullopt;  // NONE, or a body type this build does not know
   }
@@ -627,6 +806,12 @@ bool kind_fits_body(EventType kind, const EventBody& body) {
       return std::holds_alternative<JobStepEvent>(body);
     case EventType::recalc_adjustment:
       return std::holds_alternative<RecalcAdjustmentEvent>(body);
+    case EventType::reward_redeem:
+      return std::holds_alternative<RewardRedeemEvent>(body);
+    case EventType::coupon_use:
+      return std::holds_alternative<CouponUseEvent>(body);
+    case EventType::coupon_cancel:
+      return std::holds_alternative<CouponCancelEvent>(body);
   }
   return false;  // a number no EventType has
 }
@@ -647,6 +832,9 @@ std::string_view event_reference(const EventBody& body) {
           [](const ReferralFollowUp& e) -> std::string_view { return e.id; },
           [](const JobStepEvent&) -> std::string_view { return {}; },
           [](const RecalcAdjustmentEvent&) -> std::string_view { return {}; },
+          [](const RewardRedeemEvent& e) -> std::string_view { return e.redemption_id; },
+          [](const CouponUseEvent& e) -> std::string_view { return e.use_id; },
+          [](const CouponCancelEvent& e) -> std::string_view { return e.code; },
       },
       body);
 }
@@ -778,6 +966,17 @@ std::string_view RecordEncoder::member(const MemberState& m, uint64_t history_he
     schedule = builder_.CreateVectorOfStructs(dates);  // present even when empty: it is known
     complete_through = computed.complete_through;
   }
+  const auto coupons = encode_coupons(builder_, m.coupons);
+  const auto reward_limits = table_vector<fb::RewardLimitUseRecord>(
+      builder_, m.reward_limits, [this](const RewardLimitUse& use) {
+        const auto reward_id = optional_string(builder_, use.reward_id);
+        fb::RewardLimitUseRecordBuilder record(builder_);
+        record.add_reward_id(reward_id);
+        record.add_period(static_cast<uint8_t>(use.period));
+        record.add_period_index(use.period_index);
+        record.add_used(use.used);
+        return record.Finish();
+      });
   const fb::BalanceRecord balance = to_record(m.balance);
   fb::MemberRecordBuilder record(builder_);
   record.add_joined_at(m.joined_at);
@@ -806,6 +1005,8 @@ std::string_view RecordEncoder::member(const MemberState& m, uint64_t history_he
   record.add_referee_reward_trigger(referee_reward_trigger);
   record.add_referee_reward_points(m.referee_reward_points);
   record.add_referral_rewards(referral_rewards);
+  record.add_coupons(coupons);
+  record.add_reward_limits(reward_limits);
   builder_.Finish(record.Finish());
   return bytes();
 }
@@ -917,6 +1118,15 @@ std::string_view RecordEncoder::idempotency(const IdempotencyRecord& idempotency
                        record.add_tier_changed(job.tier_changed);
                        record.add_tier(tier);
                        return std::pair{Stored::JobStepAnswerRecord, record.Finish().Union()};
+                     },
+                     [&builder](const CouponAnswer& coupon) {
+                       const auto coupon_record = encode_coupon(builder, coupon.coupon, true);
+                       const fb::BalanceRecord balance = to_record(coupon.balance);
+                       fb::CouponAnswerRecordBuilder record(builder);
+                       record.add_coupon(coupon_record);
+                       record.add_points(coupon.points);
+                       if (coupon.balance != Balance{}) record.add_balance(&balance);
+                       return std::pair{Stored::CouponAnswerRecord, record.Finish().Union()};
                      },
                  },
                  idempotency.answer);
@@ -1075,6 +1285,7 @@ std::string_view RecordEncoder::purchase(const PurchaseRecord& purchase, uint64_
   LOYALTY_CHECK(purchase.points_recalculated.value_or(0) >= 0);
   LOYALTY_CHECK(purchase.activity_month.value_or(0) >= 0 &&
                 purchase.activity_month.value_or(0) <= std::numeric_limits<int32_t>::max());
+  const auto coupons = encode_coupons(builder, purchase.coupons);
   fb::PurchaseStateRecordBuilder record(builder);
   record.add_event_log_seq(log_seq);
   record.add_request_fingerprint(purchase.request_fingerprint);
@@ -1109,6 +1320,7 @@ std::string_view RecordEncoder::purchase(const PurchaseRecord& purchase, uint64_
   record.add_referral_reversed(purchase.referral_reversed);
   record.add_points_adjusted(purchase.points_adjusted);
   record.add_points_recalculated(purchase.points_recalculated.value_or(-1));
+  record.add_coupons(coupons);
   builder_.Finish(record.Finish());
   return bytes();
 }
@@ -1120,6 +1332,17 @@ std::string_view RecordEncoder::hold(const std::string& member_id, const Hold& h
   fb::StoredHoldRecordBuilder record(builder_);
   record.add_member_id(member);
   record.add_hold(hold_record);
+  builder_.Finish(record.Finish());
+  return bytes();
+}
+
+std::string_view RecordEncoder::coupon(const std::string& member_id, const Coupon& coupon) {
+  builder_.Clear();
+  const auto coupon_record = encode_coupon(builder_, coupon, false);
+  const auto member = optional_string(builder_, member_id);
+  fb::StoredCouponRecordBuilder record(builder_);
+  record.add_member_id(member);
+  record.add_coupon(coupon_record);
   builder_.Finish(record.Finish());
   return bytes();
 }
@@ -1187,6 +1410,18 @@ Status decode_member(std::string_view member_id, std::string_view bytes, MemberS
       out.referral_rewards.push_back(
           ReferralReward{to_string(reward->referee_id()), to_string(reward->trigger_event_id()),
                          reward->points(), reward->rewarded_at(), reward->reversed()});
+    }
+  }
+  if (!decode_coupons(record->coupons(), out.coupons)) return corruption("member (coupons)");
+  if (const auto* limits = record->reward_limits()) {
+    out.reward_limits.reserve(limits->size());
+    for (const fb::RewardLimitUseRecord* use : *limits) {
+      if (use->period() > static_cast<uint8_t>(LimitPeriod::lifetime)) {
+        return corruption("member (reward limits)");
+      }
+      out.reward_limits.push_back(RewardLimitUse{to_string(use->reward_id()),
+                                                 static_cast<LimitPeriod>(use->period()),
+                                                 use->period_index(), use->used()});
     }
   }
   if (const auto* lots = record->lots()) {
@@ -1292,6 +1527,18 @@ Status decode_idempotency(std::string_view key, std::string_view bytes, Idempote
       if (stored == nullptr) return corruption("idempotency");
       answer = JobStepAnswer{stored->points_expired(), stored->tier_changed(),
                              to_string(stored->tier())};
+      break;
+    }
+    case fb::StoredAnswer::CouponAnswerRecord: {
+      const auto* stored = record->answer_as_CouponAnswerRecord();
+      if (stored == nullptr || stored->coupon() == nullptr) return corruption("idempotency");
+      CouponAnswer coupon;
+      if (!decode_coupon_record(*stored->coupon(), coupon.coupon)) {
+        return corruption("idempotency");
+      }
+      coupon.points = stored->points();
+      coupon.balance = from_record(stored->balance());
+      answer = std::move(coupon);
       break;
     }
     default:  // the Verifier accepts union types it does not know
@@ -1472,6 +1719,7 @@ Status decode_purchase(std::string_view event_id, std::string_view bytes, const 
   read.referral_reversed = record->referral_reversed();
   read.points_adjusted = record->points_adjusted();
   if (record->points_recalculated() >= 0) read.points_recalculated = record->points_recalculated();
+  if (!decode_coupons(record->coupons(), read.coupons)) return corruption("purchase (coupons)");
   PurchaseAnswer& answer = read.answer;
   answer.points_earned = record->answer_points_earned().value_or(read.points_earned);
   answer.points_redeemed = record->answer_points_redeemed().value_or(read.points_redeemed);
@@ -1500,6 +1748,20 @@ Status decode_hold(std::string_view hold_id, std::string_view bytes, StoredHold&
   if (!decode_hold_record(*record->hold(), hold.hold)) return corruption("hold");
   hold.hold.hold_id = std::string(hold_id);
   out = std::move(hold);
+  return Status::ok_status();
+}
+
+Status decode_coupon(std::string_view code, std::string_view bytes, StoredCoupon& out) {
+  const AlignedBytes aligned(bytes);
+  const auto* record = verified_root<fb::StoredCouponRecord>(aligned);
+  if (record == nullptr || record->coupon() == nullptr || record->member_id() == nullptr) {
+    return corruption("coupon");
+  }
+  StoredCoupon coupon;
+  coupon.member_id = to_string(record->member_id());
+  if (!decode_coupon_record(*record->coupon(), coupon.coupon)) return corruption("coupon");
+  coupon.coupon.code = std::string(code);
+  out = std::move(coupon);
   return Status::ok_status();
 }
 

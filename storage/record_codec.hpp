@@ -63,6 +63,7 @@ class RecordEncoder {
   // amounts): that is read from the event, at `log_seq` in the event log (decode_purchase).
   std::string_view purchase(const PurchaseRecord& purchase, uint64_t log_seq);
   std::string_view hold(const std::string& member_id, const Hold& hold);  // without hold_id
+  std::string_view coupon(const std::string& member_id, const Coupon& coupon);  // without code
   std::string_view referral_link(const ReferralLink& link);               // without the two ids
 
  private:
@@ -104,6 +105,7 @@ bool purchase_matches_event(const PurchaseRecord& purchase, const PurchaseEvent&
 Status decode_purchase(std::string_view event_id, std::string_view bytes, const StoredEvent& event,
                        PurchaseRecord& out);
 Status decode_hold(std::string_view hold_id, std::string_view bytes, StoredHold& out);
+Status decode_coupon(std::string_view code, std::string_view bytes, StoredCoupon& out);
 Status decode_referral_link(std::string_view referrer_id, std::string_view referee_id,
                             std::string_view bytes, ReferralLink& out);
 // An outbox value (an event record); a referral follow-up's id must be `id`, its key.

@@ -33,6 +33,7 @@
 #include "storage/keys.hpp"
 #include "storage/record_codec.hpp"
 #include "storage/stall_watch.hpp"
+#include "storage/stock_counter.hpp"
 
 namespace loyalty {
 namespace {
@@ -51,6 +52,9 @@ enum Family : size_t {
   holds,
   referrals,
   outbox,
+  coupons,
+  member_coupons,
+  stock,
   family_count,
 };
 
@@ -71,6 +75,9 @@ constexpr std::array<FamilySpec, family_count> kFamilies = {{
     {storage::kHoldsFamily, true},
     {storage::kReferralsFamily, false},
     {storage::kOutboxFamily, false},
+    {storage::kCouponsFamily, true},
+    {storage::kMemberCouponsFamily, false},
+    {storage::kStockFamily, true},
 }};
 
 constexpr int kBloomBitsPerKey = 10;  // ≈1% false positives
@@ -574,6 +581,8 @@ Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksS
   for (const FamilySpec& spec : kFamilies) {
     descriptors.emplace_back(std::string(spec.name), family_options(cache, spec.point_lookups));
   }
+  // Units of rewards out: every commit adds its change (storage/stock_counter.hpp).
+  descriptors[1 + stock].options.merge_operator = storage::stock_count_merge_operator();
   // RocksDB refuses to open a database without naming all of its families; ones a later
   // version added are opened with defaults and left alone. A missing database lists none.
   std::vector<std::string> existing;
@@ -699,6 +708,25 @@ Status RocksStore::load_hold(std::string_view hold_id, std::optional<StoredHold>
   });
 }
 
+Status RocksStore::load_coupon(std::string_view code, std::optional<StoredCoupon>& out) {
+  out.reset();
+  if (!storage::valid_member_key(code)) return Status::ok_status();
+  return impl_->get(coupons, code, out, [code](std::string_view value, StoredCoupon& record) {
+    return storage::decode_coupon(code, value, record);
+  });
+}
+
+Status RocksStore::load_stock_counts(std::map<std::string, int64_t, std::less<>>& out) {
+  out.clear();
+  return impl_->scan(stock, rocksdb::ReadOptions(), {}, {},
+                     [&](std::string_view key, std::string_view value, bool&) -> Status {
+                       const std::optional<int64_t> count = storage::decode_stock_count(value);
+                       if (!count) return corruption("stock count of " + std::string(key));
+                       out.emplace(std::string(key), *count);
+                       return Status::ok_status();
+                     });
+}
+
 Status RocksStore::load_outbox(std::vector<Event>& out) {
   out.clear();
   return impl_->scan(outbox, rocksdb::ReadOptions(), {}, {},
@@ -711,6 +739,53 @@ Status RocksStore::load_outbox(std::vector<Event>& out) {
                        out.push_back(std::move(event));
                        return Status::ok_status();
                      });
+}
+
+Status RocksStore::read_member_coupons(std::string_view member_id, std::optional<CouponState> state,
+                                       const std::optional<CouponCursor>& cursor, size_t limit,
+                                       CouponPage& out) {
+  out.coupons.clear();
+  out.next_cursor.reset();
+  if (limit == 0 || !storage::valid_member_key(member_id)) return Status::ok_status();
+  const std::string prefix = storage::member_prefix(member_id);
+  // Newest first: backwards from the cursor's key (exclusive), or from the end of the prefix.
+  rocksdb::ReadOptions read;
+  const std::string lower = prefix;
+  const rocksdb::Slice lower_bound = slice(lower);
+  read.iterate_lower_bound = &lower_bound;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(read, impl_->family(member_coupons)));
+  if (cursor) {
+    it->SeekForPrev(slice(storage::member_coupon_key(member_id, cursor->issued_at, cursor->code)));
+    if (it->Valid() &&
+        view(it->key()) == storage::member_coupon_key(member_id, cursor->issued_at, cursor->code)) {
+      it->Prev();
+    }
+  } else {
+    it->SeekForPrev(slice(storage::member_prefix_end(member_id)));
+  }
+  constexpr size_t kSuffix = 8;  // the big-endian issue time before the code
+  for (; it->Valid(); it->Prev()) {
+    const std::string_view key = view(it->key());
+    if (key.size() < prefix.size() + kSuffix || key.substr(0, prefix.size()) != prefix ||
+        it->value().size() != 1 ||
+        static_cast<uint8_t>(it->value()[0]) > static_cast<uint8_t>(CouponState::cancelled)) {
+      return corrupt_key("member_coupons");
+    }
+    const auto stored_state = static_cast<CouponState>(it->value()[0]);
+    if (state && stored_state != *state) continue;
+    if (out.coupons.size() == limit) {
+      const Coupon& last = out.coupons.back();
+      out.next_cursor = CouponCursor{last.issued_at, last.code};
+      break;
+    }
+    const std::string_view code = key.substr(prefix.size() + kSuffix);
+    std::optional<StoredCoupon> coupon;
+    if (Status status = load_coupon(code, coupon); !status.ok()) return status;
+    if (!coupon || coupon->member_id != member_id) return corrupt_key("member_coupons");
+    out.coupons.push_back(std::move(coupon->coupon));
+  }
+  return from_rocks(it->status());
 }
 
 Status RocksStore::read_referrals(std::string_view referrer_id, std::vector<ReferralLink>& out) {
@@ -886,6 +961,23 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
     LOYALTY_CHECK(hold.member_id != nullptr && storage::valid_member_key(*hold.member_id));
     LOYALTY_CHECK(hold.hold != nullptr && storage::valid_member_key(hold.hold->hold_id));
     add(holds, hold.hold->hold_id, encoder.hold(*hold.member_id, *hold.hold));
+  }
+  for (const CouponWrite& coupon : batch.coupons) {
+    LOYALTY_CHECK(coupon.member_id != nullptr && storage::valid_member_key(*coupon.member_id));
+    LOYALTY_CHECK(coupon.coupon != nullptr && storage::valid_member_key(coupon.coupon->code));
+    add(coupons, coupon.coupon->code, encoder.coupon(*coupon.member_id, *coupon.coupon));
+    const char state = static_cast<char>(coupon.coupon->state);
+    add(member_coupons,
+        storage::member_coupon_key(*coupon.member_id, coupon.coupon->issued_at,
+                                   coupon.coupon->code),
+        std::string_view(&state, 1));
+  }
+  for (const StockChange& change : batch.stock_changes) {
+    LOYALTY_CHECK(storage::valid_member_key(change.reward_id));
+    if (put.ok()) {
+      put = write.Merge(impl_->family(stock), slice(change.reward_id),
+                        slice(storage::encode_stock_count(change.delta)));
+    }
   }
   for (const ReferralLink* link : batch.referral_links) {
     LOYALTY_CHECK(link != nullptr && storage::valid_member_key(link->referrer_id) &&

@@ -86,6 +86,17 @@ struct LedgerPage {
   std::optional<LedgerCursor> next_cursor;  // pass back for the next page
 };
 
+// Where a page of a member's coupons ended: the last coupon's issue time and code.
+struct CouponCursor {
+  TimeMs issued_at = 0;
+  std::string code;
+};
+
+struct CouponPage {
+  std::vector<Coupon> coupons;              // newest first
+  std::optional<CouponCursor> next_cursor;  // pass back for the next page
+};
+
 struct StoredProgramVersion {
   uint32_t number = 0;
   std::string source_toml;
@@ -130,6 +141,8 @@ class RocksStore final : public MemberStore {
   Status load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) override;
   Status find_claim(std::string_view key, std::string& member_id) override;
   Status load_hold(std::string_view hold_id, std::optional<StoredHold>& out) override;
+  Status load_coupon(std::string_view code, std::optional<StoredCoupon>& out) override;
+  Status load_stock_counts(std::map<std::string, int64_t, std::less<>>& out) override;
   Status load_outbox(std::vector<Event>& out) override;  // in follow-up id order
   using MemberStore::commit;
   Status commit(const CommitBatch& batch, uint64_t& first_log_seq) override;
@@ -147,6 +160,11 @@ class RocksStore final : public MemberStore {
   // Notifications with seq > after_seq, oldest first, at most `limit`.
   Status read_notifications(std::string_view member_id, uint64_t after_seq, size_t limit,
                             std::vector<Notification>& out);
+  // A member's coupons, newest issue first, after `cursor` (exclusive), at most `limit`; only
+  // those in `state` when given (GET /v1/members/{id}/coupons).
+  Status read_member_coupons(std::string_view member_id, std::optional<CouponState> state,
+                             const std::optional<CouponCursor>& cursor, size_t limit,
+                             CouponPage& out);
   // Every link of one referrer, in referee id order (GET /v1/members/{id}/referrals).
   Status read_referrals(std::string_view referrer_id, std::vector<ReferralLink>& out);
 

@@ -1,8 +1,13 @@
 // Server time stamps and member resolution for submit() (see intake.hpp).
 #include "engine/runtime/intake.hpp"
 
+#include <sys/random.h>
+
 #include <optional>
 #include <variant>
+
+#include "engine/check.hpp"
+#include "engine/coupon_code.hpp"
 
 namespace loyalty {
 namespace {
@@ -16,7 +21,30 @@ Rejection not_found(std::string field, std::string message) {
   return {ErrorCode::not_found, std::move(field), std::move(message)};
 }
 
+// The member of a coupon use or cancellation, resolved from its code.
+std::string* coupon_member(Event& event) {
+  if (auto* use = std::get_if<CouponUseEvent>(&event.body)) return &use->member_id;
+  if (auto* cancel = std::get_if<CouponCancelEvent>(&event.body)) return &cancel->member_id;
+  return nullptr;
+}
+
+const std::string* coupon_code(const Event& event) {
+  if (const auto* use = std::get_if<CouponUseEvent>(&event.body)) return &use->code;
+  if (const auto* cancel = std::get_if<CouponCancelEvent>(&event.body)) return &cancel->code;
+  return nullptr;
+}
+
 }  // namespace
+
+void draw_coupon_code(Event& event) {
+  auto* redeem = std::get_if<RewardRedeemEvent>(&event.body);
+  if (redeem == nullptr || !redeem->code.empty()) return;
+  uint64_t bits = 0;
+  // getrandom(2) blocks only before the kernel's pool is first seeded, at boot.
+  const ssize_t got = getrandom(&bits, sizeof bits, 0);
+  LOYALTY_CHECK(got == static_cast<ssize_t>(sizeof bits));
+  redeem->code = coupon_code_from_bits(bits);
+}
 
 void stamp_server_time(Event& event, TimeMs now) {
   auto stamp = [now](TimeMs& at) {
@@ -28,6 +56,9 @@ void stamp_server_time(Event& event, TimeMs now) {
                  [&](HoldActionEvent& e) { stamp(e.at); },
                  [&](AdjustmentEvent& e) { stamp(e.at); },
                  [&](RecalcAdjustmentEvent& e) { stamp(e.at); },
+                 [&](RewardRedeemEvent& e) { stamp(e.at); },
+                 [&](CouponUseEvent& e) { stamp(e.at); },
+                 [&](CouponCancelEvent& e) { stamp(e.at); },
                  [](auto&) {},
              },
              event.body);
@@ -46,6 +77,14 @@ Rejection resolve_member_as(Event& event, const std::string& owner) {
     } else if (action->member_id.empty()) {
       return not_found("hold_id", "no hold with this id");
     }
+  } else if (std::string* member_id = coupon_member(event)) {
+    // A coupon's member is the one it was issued to, whoever presents it; a code of a coupon
+    // issued in this very batch is found by the writer.
+    if (!owner.empty()) {
+      *member_id = owner;
+    } else if (member_id->empty()) {
+      return not_found("code", "no coupon with this code");
+    }
   }
   return Rejection::none();
 }
@@ -63,6 +102,11 @@ Rejection resolve_member(MemberStore& store, Event& event, Status& status) {
     status = store.load_hold(action->hold_id, hold);
     if (!status.ok()) return Rejection::none();
     if (hold) owner = hold->member_id;
+  } else if (const std::string* code = coupon_code(event)) {
+    std::optional<StoredCoupon> coupon;
+    status = store.load_coupon(*code, coupon);
+    if (!status.ok()) return Rejection::none();
+    if (coupon) owner = coupon->member_id;
   }
   return resolve_member_as(event, owner);
 }

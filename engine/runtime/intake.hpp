@@ -10,15 +10,22 @@
 
 namespace loyalty {
 
-// Sets `at` of redemptions, holds, hold actions and adjustments to `now` when it is 0. Call
+// Sets `at` of redemptions, holds, hold actions, adjustments, reward redemptions and coupon uses
+// and cancellations to `now` when it is 0. Call
 // after fingerprint(): the fingerprint leaves `at` out, so a retry is the same request.
 void stamp_server_time(Event& event, TimeMs now);
 
-// Sets the member_id of a refund (from its original purchase) or a hold action (from its
-// hold). An unknown purchase or hold is refused with not_found, unless the event already
-// names a member: then the partition writer checks it against what an earlier event of its
-// batch may have written (a purchase and its refund submitted back to back).
-// `status` is not ok when the store could not be read; the rejection is then meaningless.
+// Gives a reward redemption without a coupon code one: 55 bits from the kernel's CSPRNG
+// (getrandom), so codes cannot be guessed from others. The code goes into the logged event, so
+// a replay issues the same one.
+void draw_coupon_code(Event& event);
+
+// Sets the member_id of a refund (from its original purchase), a hold action (from its
+// hold) or a coupon use or cancellation (from its coupon). An unknown purchase or hold is refused
+// with not_found, unless the event already names a member: then the partition writer checks it
+// against what an earlier event of its batch may have written (a purchase and its refund submitted
+// back to back). `status` is not ok when the store could not be read; the rejection is then
+// meaningless.
 Rejection resolve_member(MemberStore& store, Event& event, Status& status);
 
 // The same, given the member the purchase or hold belongs to ("" when none is known): cluster

@@ -10,6 +10,7 @@
 #include "engine/check.hpp"
 #include "engine/claim_keys.hpp"
 #include "engine/runtime/claim_registry.hpp"
+#include "engine/runtime/stock_table.hpp"
 
 namespace loyalty {
 namespace {
@@ -155,6 +156,26 @@ Status Runtime::Partition::hold(const std::string& hold_id, const StoredHold*& o
   return status;
 }
 
+Status Runtime::Partition::coupon(const std::string& code, const StoredCoupon*& out) {
+  Status status = overlay_.coupon(code, out);
+  if (out != nullptr && foreign(out->member_id)) out = nullptr;
+  return status;
+}
+
+Status Runtime::Partition::take_stock(const Reward& reward, const std::string& /*key*/,
+                                      bool& granted) {
+  granted = false;
+  // Log-driven mode: every applier of the log must decide alike, and a node's count of units
+  // reserved depends on which partitions it applies; the node that accepts a redemption settles
+  // its unit before logging it (RewardRedeemEvent::stock_granted). One logged without a unit
+  // is out of stock.
+  if (runtime_.options_.log_driven) return Status::ok_status();
+  if (Status status = runtime_.stock_status_; !status.ok()) return status;
+  granted = runtime_.stock_->reserve(reward);
+  if (granted) stock_reserved_.push_back(reward.id);
+  return Status::ok_status();
+}
+
 // A claim in its key's home partition: granted when the key is free (in the store and in this
 // batch) or already the member's; the answer names whose it is now.
 Status Runtime::Partition::decide_claim(Work& work) {
@@ -221,6 +242,9 @@ Status Runtime::Partition::decide(const ProgramVersion& program, Work& work) {
   }
   if (work.effects.purchase) overlay_.wrote_purchase(*work.effects.purchase);
   for (const Hold& hold : work.effects.holds_written) overlay_.wrote_hold(member.member_id, hold);
+  for (const Coupon& coupon : work.effects.coupons_written) {
+    overlay_.wrote_coupon(member.member_id, coupon);
+  }
   if (event.type() == EventType::signup) {
     work.result.member = member;
   } else {
@@ -256,9 +280,11 @@ void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
   std::vector<std::pair<const MemberState*, size_t>>& members = batch_members_;
   std::vector<const PurchaseRecord*>& purchases = batch_purchases_;
   std::vector<HoldWrite>& holds = batch_holds_;
+  std::vector<CouponWrite>& coupons = batch_coupons_;
   members.clear();
   purchases.clear();
   holds.clear();
+  coupons.clear();
   lots_written_.clear();
   for (Work& work : work_) {
     if (const uint64_t sequence = work.request->log_sequence; sequence > 0) {
@@ -288,6 +314,19 @@ void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
     for (IdentifierClaim& claim : work.identifiers) commit_.identifiers.push_back(claim);
     if (const auto& purchase = work.effects.purchase) purchases.push_back(&*purchase);
     for (const Hold& hold : work.effects.holds_written) holds.push_back({&member.member_id, &hold});
+    for (const Coupon& coupon : work.effects.coupons_written) {
+      coupons.push_back({&member.member_id, &coupon});
+    }
+    for (const StockChange& change : work.effects.stock_changes) {
+      auto same = std::find_if(
+          commit_.stock_changes.begin(), commit_.stock_changes.end(),
+          [&change](const StockChange& other) { return other.reward_id == change.reward_id; });
+      if (same == commit_.stock_changes.end()) {
+        commit_.stock_changes.push_back(change);
+      } else {
+        same->delta += change.delta;
+      }
+    }
     for (const ReferralLink& link : work.effects.referral_links) {
       commit_.referral_links.push_back(&link);
     }
@@ -324,6 +363,14 @@ void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
   for (size_t i = 0; i < holds.size(); ++i) {
     if (i + 1 == holds.size() || holds[i + 1].hold->hold_id != holds[i].hold->hold_id) {
       commit_.holds.push_back(holds[i]);
+    }
+  }
+  std::stable_sort(coupons.begin(), coupons.end(), [](const CouponWrite& a, const CouponWrite& b) {
+    return a.coupon->code < b.coupon->code;
+  });
+  for (size_t i = 0; i < coupons.size(); ++i) {
+    if (i + 1 == coupons.size() || coupons[i + 1].coupon->code != coupons[i].coupon->code) {
+      commit_.coupons.push_back(coupons[i]);
     }
   }
   // Found by id (a member's lots are in lot_id order), not by a pass over all of them: a busy
@@ -370,6 +417,7 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   batch_claims_.clear();
   overlay_.clear();
   claimed_.clear();
+  stock_reserved_.clear();
   lots_written_.clear();
 
   Status status;
@@ -400,6 +448,10 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
     program_ = batch_start;  // the log is read again from before the batch
   }
   for (const auto& [key, owner] : claimed_) runtime_.claims_->release(key, owner);
+  // Units this batch took are out once committed; its reservations are given back either way.
+  runtime_.stock_->settle(status.ok() ? commit_.stock_changes : std::vector<StockChange>{},
+                          stock_reserved_);
+  stock_reserved_.clear();
 
   // Follow-ups are queued before anyone is answered: once a trigger is acknowledged, its
   // follow-ups are in their partitions' queues (and in the outbox until applied).

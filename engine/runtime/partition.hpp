@@ -71,6 +71,8 @@ class Runtime::Partition : private PrepareView {
                           std::string& member_id) override;
   Status purchase(const std::string& event_id, const PurchaseRecord*& out) override;
   Status hold(const std::string& hold_id, const StoredHold*& out) override;
+  Status coupon(const std::string& code, const StoredCoupon*& out) override;
+  Status take_stock(const Reward& reward, const std::string& key, bool& granted) override;
   Status decide(const ProgramVersion& program, Work& work);
   Status decide_claim(Work& work);
   void decide_activation(const Work& work);
@@ -103,6 +105,8 @@ class Runtime::Partition : private PrepareView {
   std::vector<std::pair<const MemberState*, size_t>> batch_members_;  // with first position
   std::vector<const PurchaseRecord*> batch_purchases_;
   std::vector<HoldWrite> batch_holds_;
+  std::vector<CouponWrite> batch_coupons_;
+  std::vector<std::string> stock_reserved_;  // reward ids, one per unit this batch reserved
   CommitBatch commit_;
   std::vector<Event> parked_follow_ups_;  // their batch failed; queued again after a success
   // Log-driven mode: a batch failed to commit, so what is queued behind it must not be applied

@@ -9,6 +9,7 @@
 #include "engine/runtime/claim_registry.hpp"
 #include "engine/runtime/intake.hpp"
 #include "engine/runtime/partition.hpp"
+#include "engine/runtime/stock_table.hpp"
 
 namespace loyalty {
 namespace {
@@ -67,6 +68,17 @@ Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& pr
       clock_(std::move(clock)),
       claims_(std::make_unique<ClaimTable>()) {
   LOYALTY_CHECK(options_.partitions > 0 && options_.batch_events_max > 0);
+  // Before any writer runs: a count read while writers commit could miss or repeat a change.
+  std::map<std::string, int64_t, std::less<>> stock_out;
+  stock_status_ = store_.load_stock_counts(stock_out);
+  if (!stock_status_.ok()) {
+    std::fprintf(stderr,
+                 "runtime: cannot read the rewards' stock counts (%s); redemptions of "
+                 "rewards with stock are refused until a restart reads them\n",
+                 stock_status_.message().c_str());
+    stock_out.clear();
+  }
+  stock_ = std::make_unique<StockTable>(std::move(stock_out));
   partitions_.reserve(options_.partitions);
   for (uint32_t i = 0; i < options_.partitions; ++i) {
     partitions_.push_back(std::make_unique<Partition>(*this, i, options_.queue_capacity));
@@ -229,6 +241,7 @@ EventResult Runtime::accept(Event& event, uint64_t& request_fingerprint) {
     if (!signup->joined_at) signup->joined_at = now;
   }
   stamp_server_time(event, now);
+  draw_coupon_code(event);
   // In cluster mode this store may not hold the purchase or hold: the node finds the member
   // through the key's claim instead (cluster/node.cpp).
   if (options_.log_driven) return refused;

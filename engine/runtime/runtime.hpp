@@ -31,6 +31,7 @@
 namespace loyalty {
 
 class ClaimTable;
+class StockTable;
 
 // Told, on the writer thread right after each commit, the notifications that became durable
 // (follow-ups' included) in apply order. Must not block: the WebSocket hub posts them on.
@@ -164,6 +165,9 @@ class Runtime {
   // partition's queue (takes that queue's lock briefly: for scrapes, not hot paths).
   const RuntimeMetrics& metrics() const { return metrics_; }
   size_t queue_depth(uint32_t partition) const;
+  // Units of `reward` the program may still issue now (single mode; nullopt without a stock
+  // limit, or in log-driven mode, where this node's count is not the cluster's).
+  std::optional<int64_t> stock_left(const Reward& reward) const;
 
  private:
   class Partition;
@@ -178,6 +182,10 @@ class Runtime {
   ProgramRegistry& programs_;
   Clock clock_;
   std::unique_ptr<ClaimTable> claims_;
+  // Units of rewards out and reserved (single mode), from the store's counts at start; when
+  // those could not be read, stock_status_ says why and no unit is handed out.
+  std::unique_ptr<StockTable> stock_;
+  Status stock_status_;
   RuntimeMetrics metrics_;
   std::atomic<bool> accepting_{true};
   // Requests queued or being processed, follow-ups included; stop() waits for 0.

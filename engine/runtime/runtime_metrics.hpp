@@ -52,7 +52,7 @@ inline constexpr std::array<double, 12> kCommitSecondsBounds{
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
 
 // The largest EventType value (recalc_adjustment); counters are indexed by the enum's number.
-inline constexpr size_t kEventTypeMax = static_cast<size_t>(EventType::recalc_adjustment);
+inline constexpr size_t kEventTypeMax = static_cast<size_t>(EventType::coupon_cancel);
 
 class RuntimeMetrics {
  public:

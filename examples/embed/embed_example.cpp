@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
       .currency = "CNY",
       .lines = {{.sku = "latte-l", .category = "beverage", .quantity = 2, .amount_minor = 6400}},
       .redeem_points = 0,
-      .hold_id = ""};
+      .hold_id = "",
+      .coupons = {}};
   EventResult bought = submit_and_wait(runtime, Event{purchase});
   if (!bought.rejection.ok()) {
     std::cerr << "purchase refused: " << bought.rejection.message << "\n";

@@ -90,6 +90,30 @@ Hold hold(const std::string& hold_id, Points points, HoldState state = HoldState
   return h;
 }
 
+// A coupon with every field set; `with_limit` both ways.
+Coupon coupon(const std::string& code, CouponState state, bool with_limit = true) {
+  Coupon c;
+  c.code = code;
+  c.reward_id = "free-drink";
+  c.reward_name = "Any drink";
+  c.kind = RewardKind::product;
+  c.benefit_json = R"({"free_item_category":"beverage"})";
+  c.on_refund = CouponRefund::refund_points;
+  c.redemption_id = "rr-" + code;
+  c.points = 200;
+  c.issued_at = 1'700'000'000'500;
+  c.valid_until = 1'702'592'000'500;
+  c.state = state;
+  if (state != CouponState::active) {
+    c.settled_at = 1'700'000'900'000;
+    c.used_by = "use-1";
+    c.store_id = "store-9";
+  }
+  c.limit_period = LimitPeriod::week;
+  if (with_limit) c.limit_period_index = 2'812;
+  return c;
+}
+
 MemberState full_member(const std::string& member_id) {
   MemberState member;
   member.member_id = member_id;
@@ -116,6 +140,10 @@ MemberState full_member(const std::string& member_id) {
   member.referee_reward_points = 200;
   member.referral_rewards = {{"m-a", "e-a", 500, 1'700'000'600'000, false},
                              {"m-b", "e-b", 500, 1'700'000'700'000, true}};
+  member.coupons = {coupon("0000000001AB", CouponState::active),
+                    coupon("0000000002CD", CouponState::active, false)};
+  member.reward_limits = {{"free-drink", LimitPeriod::week, 2'812, 2},
+                          {"mug", LimitPeriod::lifetime, 0, 1}};
   return member;
 }
 
@@ -256,6 +284,7 @@ Event purchase_event(const std::string& event_id, const std::string& member_id) 
   purchase.lines = {{"latte-l", "beverage", 2, 6400}, {"bagel", "food", 1, 1800}};
   purchase.redeem_points = 50;
   purchase.hold_id = "h-1";
+  purchase.coupons = {"0000000001AB", "0000000002CD"};
   return Event{purchase};
 }
 
@@ -272,7 +301,9 @@ std::vector<Answer> every_answer() {
           HoldAnswer{hold("h-9", 250, HoldState::captured), Balance{10, 0, 0}},
           HoldAnswer{hold("h-10", 50), Balance{}},
           JobStepAnswer{75, true, "silver"},
-          JobStepAnswer{}};
+          JobStepAnswer{},
+          CouponAnswer{coupon("0000000003EF", CouponState::used), 200, Balance{800, 0, 0}},
+          CouponAnswer{coupon("0000000004GH", CouponState::active, false), 0, Balance{}}};
 }
 
 // One event of every kind, every field set (optional ones both ways where they exist).
@@ -299,6 +330,11 @@ std::vector<Event> every_event_kind() {
             ReferralFollowUp{"referral-reversal:r1", "m-ref", "m1", "r1", 1'700'000'200'000}));
   events.push_back(Event(EventType::expire_points, JobStepEvent{"job-1", "m1", 1'700'001'000'000}));
   events.push_back(Event(EventType::evaluate_tier, JobStepEvent{"job-2", "m1", 1'700'002'000'000}));
+  events.push_back(
+      Event{RewardRedeemEvent{"rr1", "m1", "free-drink", 1'700'003'000'000, "0000000001AB", true}});
+  events.push_back(
+      Event{CouponUseEvent{"u1", "0000000001AB", "m1", "store-3", "p1", 1'700'003'100'000}});
+  events.push_back(Event{CouponCancelEvent{"0000000002CD", "m1", 1'700'003'200'000}});
   return events;
 }
 
@@ -325,6 +361,7 @@ PurchaseRecord refundable_purchase(const std::string& event_id, const std::strin
   record.points_restored = 10;
   record.base_points = 82;
   record.lines = {{"latte-l", 6400, 6400, 0}, {"bagel", 1800, 1800, 1800}};
+  record.coupons = {coupon("0000000005JK", CouponState::used)};
   record.referral_trigger = true;
   record.referee_reward_points = 200;
   record.referral_reversed = false;
@@ -961,6 +998,51 @@ TEST(RecordCodecTest, EventKindsAreCheckedAgainstTheBody) {
       Code::corruption);
   EXPECT_EQ(storage::decode_event(1, build(13, false), event).code(), Code::corruption);
   EXPECT_EQ(storage::decode_event(1, build(255, true), event).code(), Code::corruption);
+}
+
+// Coupons by code, in any state, with their member; a later version replaces one. Units of
+// rewards out are summed over commits (two writers add, neither overwrites) and survive a
+// reopen.
+TEST(RocksStoreTest, CouponsAndStockCountsRoundTrip) {
+  TempDir dir;
+  const std::string m1 = "m1";
+  const std::string m2 = "m2";
+  const Coupon active = coupon("0000000001AB", CouponState::active);
+  const Coupon used = coupon("0000000002CD", CouponState::used, false);
+  {
+    auto store = open_store(dir.path());
+    CommitBatch batch;
+    batch.coupons = {{&m1, &active}, {&m2, &used}};
+    batch.stock_changes = {{"free-drink", 2}, {"mug", 1}};
+    expect_ok(store->commit(batch));
+    CommitBatch other;  // another partition's batch: a cancellation and an issue
+    const Coupon cancelled = [&] {
+      Coupon c = active;
+      c.state = CouponState::cancelled;
+      c.settled_at = 77;
+      return c;
+    }();
+    other.coupons = {{&m1, &cancelled}};
+    other.stock_changes = {{"free-drink", -1}, {"tumbler", 1}};
+    expect_ok(store->commit(other));
+    std::optional<StoredCoupon> loaded;
+    expect_ok(store->load_coupon(active.code, loaded));
+    ASSERT_TRUE(loaded.has_value());
+    EXPECT_EQ(loaded->member_id, "m1");
+    EXPECT_EQ(loaded->coupon, cancelled) << "the later version";
+  }
+  auto store = open_store(dir.path());
+  std::optional<StoredCoupon> loaded;
+  expect_ok(store->load_coupon(used.code, loaded));
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->member_id, "m2");
+  EXPECT_EQ(loaded->coupon, used);
+  expect_ok(store->load_coupon("000000000000", loaded));
+  EXPECT_FALSE(loaded.has_value());
+  std::map<std::string, int64_t, std::less<>> counts;
+  expect_ok(store->load_stock_counts(counts));
+  EXPECT_EQ(counts, (std::map<std::string, int64_t, std::less<>>{
+                        {"free-drink", 1}, {"mug", 1}, {"tumbler", 1}}));
 }
 
 TEST(RocksStoreTest, PurchasesHoldsAndReferralLinksRoundTrip) {

@@ -70,6 +70,18 @@ class MemoryStore final : public MemberStore {
     return Status::ok_status();
   }
 
+  Status load_coupon(std::string_view code, std::optional<StoredCoupon>& out) override {
+    std::lock_guard lock(mutex_);
+    out = find(coupons_, code);
+    return Status::ok_status();
+  }
+
+  Status load_stock_counts(std::map<std::string, int64_t, std::less<>>& out) override {
+    std::lock_guard lock(mutex_);
+    out = stock_;
+    return Status::ok_status();
+  }
+
   Status load_outbox(std::vector<Event>& out) override {
     std::lock_guard lock(mutex_);
     out.clear();
@@ -104,6 +116,10 @@ class MemoryStore final : public MemberStore {
     for (const HoldWrite& write : batch.holds) {
       holds_[write.hold->hold_id] = StoredHold{*write.member_id, *write.hold};
     }
+    for (const CouponWrite& write : batch.coupons) {
+      coupons_[write.coupon->code] = StoredCoupon{*write.member_id, *write.coupon};
+    }
+    for (const StockChange& change : batch.stock_changes) stock_[change.reward_id] += change.delta;
     for (const ReferralLink* link : batch.referral_links) {
       referrals_[{link->referrer_id, link->referee_id}] = *link;
     }
@@ -173,6 +189,16 @@ class MemoryStore final : public MemberStore {
     std::lock_guard lock(mutex_);
     return find(holds_, hold_id);
   }
+  std::optional<StoredCoupon> coupon(const std::string& code) const {
+    std::lock_guard lock(mutex_);
+    return find(coupons_, code);
+  }
+  // Units of the reward out, as committed.
+  int64_t stock_out(const std::string& reward_id) const {
+    std::lock_guard lock(mutex_);
+    const auto it = stock_.find(reward_id);
+    return it == stock_.end() ? 0 : it->second;
+  }
   std::vector<ReferralLink> referrals(const std::string& referrer_id) const {
     std::lock_guard lock(mutex_);
     std::vector<ReferralLink> out;
@@ -223,6 +249,8 @@ class MemoryStore final : public MemberStore {
   std::map<std::pair<IdentifierKind, std::string>, std::string> identifiers_;
   std::map<std::string, PurchaseRecord> purchases_;
   std::map<std::string, StoredHold> holds_;
+  std::map<std::string, StoredCoupon> coupons_;
+  std::map<std::string, int64_t, std::less<>> stock_;
   std::map<std::pair<std::string, std::string>, ReferralLink> referrals_;
   std::map<std::string, Event> outbox_;
 };

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/apply.hpp"
+#include "engine/coupon_code.hpp"
 #include "engine/prepare.hpp"
 #include "engine/store.hpp"
 #include "engine/time.hpp"
@@ -78,6 +79,71 @@ class Scenario {
     p.currency = version_.program.currency;
     p.lines = std::move(lines);
     return apply(Event{std::move(p)});
+  }
+
+  // A purchase that uses coupons (codes as issued).
+  Rejection purchase_with_coupons(const std::string& event_id, const std::string& member_id,
+                                  std::vector<PurchaseLine> lines, std::vector<std::string> coupons,
+                                  TimeMs occurred_at = at("2026-11-20T10:00:00Z")) {
+    PurchaseEvent p;
+    p.event_id = event_id;
+    p.member_id = member_id;
+    p.store_id = "s-1";
+    p.occurred_at = occurred_at;
+    p.currency = version_.program.currency;
+    p.lines = std::move(lines);
+    p.coupons = std::move(coupons);
+    return apply(Event{std::move(p)});
+  }
+
+  // Redeems a reward; the coupon's code is drawn from a counter (the runtime uses a CSPRNG).
+  Rejection redeem_reward(const std::string& redemption_id, const std::string& member_id,
+                          const std::string& reward_id, TimeMs when = at("2026-11-21T12:00:00Z")) {
+    RewardRedeemEvent r;
+    r.redemption_id = redemption_id;
+    r.member_id = member_id;
+    r.reward_id = reward_id;
+    r.at = when;
+    r.code = coupon_code_from_bits(0x5eed0000 + ++codes_drawn_);
+    return apply(Event{r});
+  }
+
+  // The code of the coupon the last successful redemption issued.
+  std::string last_code() const {
+    const auto* answer = std::get_if<CouponAnswer>(&last_effects_.answer);
+    return answer == nullptr ? "" : answer->coupon.code;
+  }
+  const CouponAnswer* last_coupon_answer() const {
+    return std::get_if<CouponAnswer>(&last_effects_.answer);
+  }
+
+  // A coupon use or cancellation; the member is the code's, as the runtime resolves it.
+  Rejection use_coupon(const std::string& use_id, const std::string& code,
+                       TimeMs when = at("2026-11-22T12:00:00Z"), std::string store_id = "s-1") {
+    CouponUseEvent u;
+    u.use_id = use_id;
+    u.code = code;
+    u.member_id = coupon_owner(code);
+    u.store_id = std::move(store_id);
+    u.at = when;
+    return apply(Event{u});
+  }
+  Rejection cancel_coupon(const std::string& code, TimeMs when = at("2026-11-22T12:00:00Z")) {
+    CouponCancelEvent c;
+    c.code = code;
+    c.member_id = coupon_owner(code);
+    c.at = when;
+    return apply(Event{c});
+  }
+
+  const StoredCoupon* stored_coupon(const std::string& code) const {
+    auto it = coupons_.find(code);
+    return it == coupons_.end() ? nullptr : &it->second;
+  }
+  // Units of the reward out (issued and not cancelled), as the runtime's stock counts them.
+  int64_t stock_out(const std::string& reward_id) const {
+    auto it = stock_out_.find(reward_id);
+    return it == stock_out_.end() ? 0 : it->second;
   }
 
   Rejection refund(const std::string& event_id, const std::string& original_event_id,
@@ -216,6 +282,10 @@ class Scenario {
     }
     if (effects.purchase) purchases_[effects.purchase->event_id] = *effects.purchase;
     for (const Hold& h : effects.holds_written) holds_[h.hold_id] = {event.member_id(), h};
+    for (const Coupon& c : effects.coupons_written) coupons_[c.code] = {event.member_id(), c};
+    for (const StockChange& change : effects.stock_changes) {
+      stock_out_[change.reward_id] += change.delta;
+    }
     for (const ReferralLink& link : effects.referral_links) {
       links_[{link.referrer_id, link.referee_id}] = link;
     }
@@ -263,6 +333,14 @@ class Scenario {
   Rejection last_rejection_;
   std::map<std::string, PurchaseRecord> purchases_;
   std::map<std::string, StoredHold> holds_;
+  std::map<std::string, StoredCoupon> coupons_;
+  std::map<std::string, int64_t> stock_out_;
+  uint64_t codes_drawn_ = 0;
+
+  std::string coupon_owner(const std::string& code) const {
+    const StoredCoupon* coupon = stored_coupon(code);
+    return coupon == nullptr ? "nobody" : coupon->member_id;
+  }
   std::map<std::pair<std::string, std::string>, ReferralLink> links_;
   std::map<std::string, IdempotencyRecord> used_ids_;
   std::map<std::pair<IdentifierKind, std::string>, std::string> identifiers_;
@@ -296,6 +374,15 @@ class Scenario {
     }
     Status hold(const std::string& hold_id, const StoredHold*& out) override {
       out = s_.stored_hold(hold_id);
+      return Status::ok_status();
+    }
+    Status coupon(const std::string& code, const StoredCoupon*& out) override {
+      out = s_.stored_coupon(code);
+      return Status::ok_status();
+    }
+    // One writer, nothing in flight: a unit is left while fewer than the stock are out.
+    Status take_stock(const Reward& reward, const std::string&, bool& granted) override {
+      granted = reward.stock && s_.stock_out(reward.id) < *reward.stock;
       return Status::ok_status();
     }
 

@@ -154,7 +154,8 @@ PurchaseEvent valid_purchase(TimeMs now) {
                        .currency = "CNY",
                        .lines = {line("a", "food", 100)},
                        .redeem_points = 0,
-                       .hold_id = ""};
+                       .hold_id = "",
+                       .coupons = {}};
 }
 
 // Stage 1 validation: one bad field at a time, each named.

@@ -1,8 +1,8 @@
 // Endpoint handlers, called by the router once the path matched and the caller is authorized.
 // Grouped by resource: handlers_members.cpp (sign-up, reads, referrals), handlers_events.cpp
 // (purchases, refunds), handlers_batch.cpp, handlers_quotes.cpp, handlers_points.cpp
-// (redemptions, adjustments), handlers_holds.cpp, handlers_program.cpp, handlers_jobs.cpp,
-// handlers_health.cpp.
+// (redemptions, adjustments), handlers_holds.cpp, handlers_rewards.cpp, handlers_program.cpp,
+// handlers_jobs.cpp, handlers_health.cpp.
 // Thread-safety: as route().
 #pragma once
 
@@ -68,6 +68,27 @@ RouteResult handle_hold_action(const ApiContext& context, const HttpRequest& req
 // GET /v1/holds/{hold_id}
 HttpResponse handle_get_hold(const ApiContext& context, std::string_view hold_id);
 HttpResponse hold_not_found();  // its 404
+
+// The points mall (handlers_rewards.cpp). GET /v1/rewards: the active program's catalog.
+HttpResponse handle_rewards(const ApiContext& context);
+// GET /v1/members/{member_id}/rewards: the catalog for the member, with what stops each now.
+HttpResponse handle_member_rewards(const ApiContext& context, std::string_view member_id);
+// POST /v1/members/{member_id}/rewards/{reward_id}:redeem → 201; 200 + replayed on a repeat.
+RouteResult handle_redeem_reward(const ApiContext& context, const HttpRequest& request,
+                                 std::string_view member_id, std::string_view reward_id);
+// GET /v1/members/{member_id}/coupons?state=&limit=&cursor=: newest first.
+HttpResponse handle_member_coupons(const ApiContext& context, std::string_view member_id,
+                                   boost::urls::params_view params);
+// GET /v1/coupons/{code}: the coupon, whether it can be used now and why not; changes nothing.
+HttpResponse handle_check_coupon(const ApiContext& context, std::string_view code);
+// POST /v1/coupons/{code}:use (pos keys for their stores) → 200 the coupon, used.
+RouteResult handle_use_coupon(const ApiContext& context, const HttpRequest& request,
+                              std::string_view code, const Principal& principal);
+// POST /v1/coupons/{code}:cancel (app, admin, a member token for its own) → 200 the coupon,
+// cancelled, with the points returned.
+RouteResult handle_cancel_coupon(const ApiContext& context, const HttpRequest& request,
+                                 std::string_view code, const Principal& principal);
+HttpResponse coupon_not_found_response();  // its 404
 
 // GET /v1/program: the active version. PUT /v1/program (admin): the TOML body becomes a version
 // and is activated without a restart. POST /v1/program:validate (admin): the same checks only.

@@ -9,6 +9,7 @@
 
 #include "api/json_fields.hpp"
 #include "api/request_parsing_items.hpp"
+#include "engine/coupon_code.hpp"
 #include "engine/types.hpp"
 
 namespace loyalty::api {
@@ -90,11 +91,40 @@ SignupEvent read_signup(std::string_view body) {
   return signup;
 }
 
+// The codes a sale used, as the till read them: case and group separators do not matter; a
+// mistyped one is caught by its check character and named.
+std::vector<std::string> read_coupon_codes(const json::value& value) {
+  const json::array* codes = value.if_array();
+  if (codes == nullptr) malformed("coupons", "coupons must be an array of coupon codes");
+  if (codes->size() > kCouponsPerPurchaseMax) {
+    malformed("coupons",
+              "a purchase uses at most " + std::to_string(kCouponsPerPurchaseMax) + " coupons");
+  }
+  std::vector<std::string> out;
+  out.reserve(codes->size());
+  for (size_t i = 0; i < codes->size(); ++i) {
+    const std::string field = "coupons[" + std::to_string(i) + "]";
+    const json::string* typed = (*codes)[i].if_string();
+    if (typed == nullptr) malformed(field, field + " must be a string");
+    std::optional<std::string> code = parse_coupon_code(std::string_view(*typed));
+    if (!code) {
+      malformed(field, field +
+                           " is not a coupon code: 12 characters whose last checks the others "
+                           "(mistyped?)");
+    }
+    if (std::find(out.begin(), out.end(), *code) != out.end()) {
+      malformed(field, "the same coupon is named twice");
+    }
+    out.push_back(std::move(*code));
+  }
+  return out;
+}
+
 PurchaseEvent read_purchase_fields(const json::object& object, bool event_id_required,
                                    std::string_view also_known) {
   const Fields f(object, "");
   f.refuse_unknown({"event_id", "member_id", "store_id", "occurred_at", "currency", "lines",
-                    "redeem_points", "hold_id"},
+                    "redeem_points", "hold_id", "coupons"},
                    also_known);
   PurchaseEvent purchase;
   if (event_id_required) {
@@ -120,6 +150,7 @@ PurchaseEvent read_purchase_fields(const json::object& object, bool event_id_req
     purchase.redeem_points = f.integer("redeem_points", *v, 0, kPointsMax);
   }
   if (const json::value* v = f.optional("hold_id")) purchase.hold_id = f.id("hold_id", *v);
+  if (const json::value* v = f.optional("coupons")) purchase.coupons = read_coupon_codes(*v);
   return purchase;
 }
 

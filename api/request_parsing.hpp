@@ -59,6 +59,12 @@ Parsed<AdjustmentEvent> parse_adjustment_request(std::string_view body, std::str
 // POST /v1/holds: {hold_id, member_id, points, ttl_seconds?}.
 Parsed<HoldEvent> parse_hold_request(std::string_view body);
 
+// POST /v1/members/{member_id}/rewards/{reward_id}:redeem: {redemption_id}.
+Parsed<RewardRedeemEvent> parse_reward_redeem_request(std::string_view body, std::string member_id,
+                                                      std::string reward_id);
+// POST /v1/coupons/{code}:use: {use_id, store_id, event_id?}; `code` already normalised.
+Parsed<CouponUseEvent> parse_coupon_use_request(std::string_view body, std::string code);
+
 // POST /v1/holds/{hold_id}:capture and :void take no fields: an empty body or {}.
 std::optional<ParseError> check_empty_request(std::string_view body);
 

@@ -7,19 +7,15 @@
 
 namespace loyalty::api {
 namespace json = boost::json;
-namespace {
-
-// Tier benefits are free-form JSON checked when the program was loaded; an unreadable value
-// (which validation should make impossible) is shown as an empty object rather than failing
-// the read.
+// Tier and reward benefits are free-form JSON checked when the program was loaded; an
+// unreadable value (which validation should make impossible) is shown as an empty object
+// rather than failing the read.
 json::value benefits_json(const std::string& text) {
   boost::system::error_code error;
   json::value value = json::parse(text, error);
   if (error || !value.is_object()) return json::object{};
   return value;
 }
-
-}  // namespace
 
 json::object balance_json(const Balance& balance) {
   return json::object{

@@ -30,6 +30,9 @@ boost::json::object purchase_response_json(const PurchaseEvent& purchase,
 // {available, pending, held}.
 boost::json::object balance_json(const Balance& balance);
 
+// A free-form benefits object of the program (tier benefits, a reward's benefit) as JSON.
+boost::json::value benefits_json(const std::string& text);
+
 // {event_id, original_event_id, member_id (when known), points_reversed, points_restored,
 //  referral_reversed, refunded_minor, remaining_minor, balance, replayed}.
 boost::json::object refund_response_json(const RefundEvent& refund, std::string_view member_id,

@@ -86,7 +86,11 @@ Rejection authorize_route(const RouteSpec& spec, const std::optional<Principal>&
     case Access::keys:
       return authorize(principal, spec.roles);
     case Access::member_read:
+    case Access::member_self:
       return authorize_member_read(principal, params.at(0), spec.roles);
+    case Access::member_any:
+      if (principal && principal->is_member_token()) return Rejection::none();
+      return authorize(principal, spec.roles);
   }
   return authorize(principal, RoleSet{});
 }

@@ -74,6 +74,8 @@ enum class Access : uint8_t {
   open,         // anyone, with or without credentials (probes, metrics, the API description)
   keys,         // API keys of the route's roles
   member_read,  // those, and a member token of the member the path's first parameter names
+  member_self,  // as member_read, for what a member may do for itself (redeem a reward)
+  member_any,   // those, and any member token (the handler limits it to the member's own)
 };
 
 // What a handler gets: the request, its caller (authorized as the route says) and the path's

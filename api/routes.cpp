@@ -73,6 +73,23 @@ RouteResult capture_hold(const RouteCall& c) {
 RouteResult void_hold(const RouteCall& c) {
   return handle_hold_action(c.context, c.request, c.params[0], EventType::hold_void);
 }
+RouteResult rewards(const RouteCall& c) { return handle_rewards(c.context); }
+RouteResult member_rewards(const RouteCall& c) {
+  return handle_member_rewards(c.context, c.params[0]);
+}
+RouteResult redeem_reward(const RouteCall& c) {
+  return handle_redeem_reward(c.context, c.request, c.params[0], c.params[1]);
+}
+RouteResult member_coupons(const RouteCall& c) {
+  return handle_member_coupons(c.context, c.params[0], c.query);
+}
+RouteResult check_coupon(const RouteCall& c) { return handle_check_coupon(c.context, c.params[0]); }
+RouteResult use_coupon(const RouteCall& c) {
+  return handle_use_coupon(c.context, c.request, c.params[0], *c.principal);
+}
+RouteResult cancel_coupon(const RouteCall& c) {
+  return handle_cancel_coupon(c.context, c.request, c.params[0], *c.principal);
+}
 RouteResult get_program(const RouteCall& c) { return handle_get_program(c.context); }
 RouteResult put_program(const RouteCall& c) { return handle_put_program(c.context, c.request); }
 RouteResult validate_program(const RouteCall& c) { return handle_validate_program(c.request); }
@@ -114,6 +131,18 @@ constexpr std::array kRoutes{
     RouteSpec{verb::get, "/v1/holds/{hold_id}", Access::keys, kPos, get_hold},
     RouteSpec{verb::post, "/v1/holds/{hold_id}:capture", Access::keys, kPos, capture_hold},
     RouteSpec{verb::post, "/v1/holds/{hold_id}:void", Access::keys, kPos, void_hold},
+    // The points mall (api.md "Rewards and coupons"): a member token may see the catalog and
+    // its own, redeem for itself and cancel its own coupons.
+    RouteSpec{verb::get, "/v1/rewards", Access::member_any, kAnyKey, rewards},
+    RouteSpec{verb::get, "/v1/members/{member_id}/rewards", Access::member_read, kAnyKey,
+              member_rewards, Placement::member_partition},
+    RouteSpec{verb::post, "/v1/members/{member_id}/rewards/{reward_id}:redeem", Access::member_self,
+              kAnyKey, redeem_reward},
+    RouteSpec{verb::get, "/v1/members/{member_id}/coupons", Access::member_read, kAnyKey,
+              member_coupons, Placement::member_partition},
+    RouteSpec{verb::get, "/v1/coupons/{code}", Access::keys, kPos, check_coupon},
+    RouteSpec{verb::post, "/v1/coupons/{code}:use", Access::keys, kPos, use_coupon},
+    RouteSpec{verb::post, "/v1/coupons/{code}:cancel", Access::member_any, kApp, cancel_coupon},
     // The program: any key may read it; changing it is the admin's (api.md).
     RouteSpec{verb::get, "/v1/program", Access::keys, kAnyKey, get_program},
     RouteSpec{verb::put, "/v1/program", Access::keys, kAdmin, put_program},

@@ -130,7 +130,7 @@ const T* verified_root(const AlignedBytes& bytes) {
 
 bool valid_entry_type(uint8_t type) {
   return type >= static_cast<uint8_t>(EntryType::earn) &&
-         type <= static_cast<uint8_t>(EntryType::tier_change);
+         type <= static_cast<uint8_t>(EntryType::coupon_restore);
 }
 
 template <typename... Ts>
@@ -1021,9 +1021,10 @@ namespace {
 
 // The feed's notification types, numbered from 1 in stored records: append only, never
 // reorder. A type not listed is stored as text.
-constexpr std::array<std::string_view, 7> kFeedNoteTypes = {
-    "points.earned", "points.redeemed",   "points.reversed", "points.expired",
-    "hold.expired",  "referral.rewarded", "tier.changed"};
+constexpr std::array<std::string_view, 12> kFeedNoteTypes = {
+    "points.earned", "points.redeemed",   "points.reversed",  "points.expired",
+    "hold.expired",  "referral.rewarded", "tier.changed",     "reward.redeemed",
+    "coupon.used",   "coupon.expired",    "coupon.cancelled", "coupon.restored"};
 
 uint8_t feed_note_kind(std::string_view type) {
   for (size_t i = 0; i < kFeedNoteTypes.size(); ++i) {

@@ -119,6 +119,11 @@ void Runtime::stop() {
   for (auto& partition : partitions_) partition->stop();
 }
 
+std::optional<int64_t> Runtime::stock_left(const Reward& reward) const {
+  if (options_.log_driven || !stock_status_.ok()) return std::nullopt;
+  return stock_->left(reward);
+}
+
 uint32_t Runtime::partition_count() const { return static_cast<uint32_t>(partitions_.size()); }
 
 size_t Runtime::queue_depth(uint32_t partition) const {

@@ -59,6 +59,16 @@ EXPECTED = {
     "GET /v1/holds/{hold_id}":              (E401, E401, OK, OK, OK, E403, E403, E403, E401),
     "POST /v1/holds/{hold_id}:capture":     (E401, E401, OK, OK, OK, E403, E403, E403, E401),
     "POST /v1/holds/{hold_id}:void":        (E401, E401, OK, OK, OK, E403, E403, E403, E401),
+    # The points mall: any caller sees the catalog; a member token sees its own catalog and
+    # coupons, redeems for itself and cancels its own coupons; tills check and use codes.
+    "GET /v1/rewards":                      (E401, E401, OK, OK, OK, OK, OK, OK, E401),
+    "GET /v1/members/{member_id}/rewards":  (E401, E401, OK, OK, OK, OK, OK, E403, E401),
+    "POST /v1/members/{member_id}/rewards/{reward_id}:redeem": (E401, E401, OK, OK, OK, OK, OK,
+                                                                E403, E401),
+    "GET /v1/members/{member_id}/coupons":  (E401, E401, OK, OK, OK, OK, OK, E403, E401),
+    "GET /v1/coupons/{code}":               (E401, E401, OK, OK, OK, E403, E403, E403, E401),
+    "POST /v1/coupons/{code}:use":          (E401, E401, OK, OK, SCOPE, E403, E403, E403, E401),
+    "POST /v1/coupons/{code}:cancel":       (E401, E401, OK, E403, E403, OK, OK, E403, E401),
     "GET /v1/program":                      (E401, E401, OK, OK, OK, OK, E403, E403, E401),
     "PUT /v1/program":                      (E401, E401, OK, E403, E403, E403, E403, E403, E401),
     "POST /v1/program:validate":            (E401, E401, OK, E403, E403, E403, E403, E403, E401),
@@ -165,9 +175,23 @@ class RoleTableTest(unittest.TestCase):
         r = s.request("POST", "/v1/jobs", {"type": "expire", "as_of": "2020-01-01T00:00:00Z"})
         assert r.status == 202, r
         cls.job_id = r.json["job_id"]
+        # A reward any member may redeem as often as the table needs, and a coupon of it per
+        # principal for each of use and cancel.
         r = s.request("GET", "/v1/program")
         assert r.status == 200, r
-        cls.program_toml = r.json["source_toml"]
+        cls.program_toml = r.json["source_toml"] + (
+            '\n[[rewards]]\nid = "role-reward"\nname = "Role table reward"\nkind = "coupon"\n'
+            'cost_points = 1\n')
+        r = s.request("PUT", "/v1/program", raw=cls.program_toml.encode(),
+                      headers={"Content-Type": "application/toml"})
+        assert r.status == 200, r
+        cls.codes = {}
+        for principal in PRINCIPALS:
+            for action in ("use", "cancel"):
+                r = s.request("POST", f"/v1/members/{MEMBER}/rewards/role-reward:redeem",
+                              {"redemption_id": f"rr-{action}-{principal}"})
+                assert r.status == 201, r
+                cls.codes[(action, principal)] = r.json["coupon"]["code"]
 
     @classmethod
     def tearDownClass(cls):
@@ -210,6 +234,19 @@ class RoleTableTest(unittest.TestCase):
             "POST /v1/holds/{hold_id}:capture": ("POST", f"/v1/holds/h-capture-{c}:capture",
                                                  b"{}", 200),
             "POST /v1/holds/{hold_id}:void": ("POST", f"/v1/holds/h-void-{c}:void", b"{}", 200),
+            "GET /v1/rewards": ("GET", "/v1/rewards", None, 200),
+            "GET /v1/members/{member_id}/rewards": ("GET", f"/v1/members/{MEMBER}/rewards", None,
+                                                    200),
+            "POST /v1/members/{member_id}/rewards/{reward_id}:redeem": (
+                "POST", f"/v1/members/{MEMBER}/rewards/role-reward:redeem",
+                j({"redemption_id": f"rr-{c}"}), 201),
+            "GET /v1/members/{member_id}/coupons": (
+                "GET", f"/v1/members/{MEMBER}/coupons?state=active&limit=5", None, 200),
+            "GET /v1/coupons/{code}": ("GET", f"/v1/coupons/{self.codes[('use', c)]}", None, 200),
+            "POST /v1/coupons/{code}:use": ("POST", f"/v1/coupons/{self.codes[('use', c)]}:use",
+                                            j({"use_id": f"u-{c}", "store_id": "s-1"}), 200),
+            "POST /v1/coupons/{code}:cancel": (
+                "POST", f"/v1/coupons/{self.codes[('cancel', c)]}:cancel", b"{}", 200),
             "GET /v1/program": ("GET", "/v1/program", None, 200),
             "PUT /v1/program": ("PUT", "/v1/program", self.program_toml.encode(), 200),
             "POST /v1/program:validate": ("POST", "/v1/program:validate",

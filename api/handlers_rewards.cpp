@@ -1,0 +1,237 @@
+// The points mall (api.md "Rewards and coupons"): the catalog, a member's catalog and coupons
+// (reads, straight from the program and the store), and redeeming, using and cancelling
+// (through the runtime). Codes in paths are read case-insensitively; one whose check character
+// does not match is answered 404 without a lookup.
+#include <boost/json/array.hpp>
+#include <charconv>
+
+#include "api/handlers.hpp"
+#include "api/request_parsing.hpp"
+#include "api/responses.hpp"
+#include "api/responses_rewards.hpp"
+#include "engine/coupon_code.hpp"
+#include "engine/runtime/runtime.hpp"
+
+namespace loyalty::api {
+namespace json = boost::json;
+
+namespace {
+
+constexpr size_t kCouponsLimitDefault = 50;
+constexpr size_t kCouponsLimitMax = 500;  // as the ledger's pages
+
+HttpResponse member_not_found() {
+  return problem_response(ErrorCode::not_found, "no member with this id", "member_id");
+}
+
+std::optional<int64_t> stock_left(const ApiContext& context, const Reward& reward) {
+  return context.runtime != nullptr ? context.runtime->stock_left(reward) : std::nullopt;
+}
+
+bool parse_number(std::string_view text, int64_t& out) {
+  if (text.empty() || text.size() > 19) return false;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return error == std::errc() && end == text.data() + text.size() && out >= 0;
+}
+
+// The stored coupon of a code from a path; on success `out` holds it, else the response to send.
+std::optional<HttpResponse> load_coupon(const ApiContext& context, std::string_view typed,
+                                        std::optional<StoredCoupon>& out) {
+  const std::optional<std::string> code = parse_coupon_code(typed);
+  if (!code) return coupon_not_found_response();
+  if (Status status = context.store->load_coupon(*code, out); !status.ok()) {
+    return problem_response(storage_problem(status, "load_coupon"));
+  }
+  if (!out) return coupon_not_found_response();
+  return std::nullopt;
+}
+
+Reply coupon_reply(const EventResult& result, http::status status, TimeMs now) {
+  return reply_from<CouponAnswer>(result, "coupon", [&](const CouponAnswer& answer) -> Reply {
+    json::object body = coupon_json(result.member_id, answer.coupon, now);
+    body["points_returned"] = answer.coupon.state == CouponState::cancelled ? answer.points : 0;
+    body["balance"] = balance_json(answer.balance);
+    body["replayed"] = result.replayed;
+    return Success{status, std::move(body)};
+  });
+}
+
+}  // namespace
+
+HttpResponse coupon_not_found_response() {
+  return problem_response(ErrorCode::not_found, "no coupon with this code", "code");
+}
+
+HttpResponse handle_rewards(const ApiContext& context) {
+  const std::shared_ptr<const ProgramVersion> program = context.programs->active();
+  json::array rewards;
+  for (const Reward& reward : program->program.rewards) {
+    rewards.emplace_back(reward_json(reward, stock_left(context, reward)));
+  }
+  return json_response(http::status::ok, json::object{{"program_version", program->number},
+                                                      {"rewards", std::move(rewards)}});
+}
+
+HttpResponse handle_member_rewards(const ApiContext& context, std::string_view member_id) {
+  if (!is_valid_id(member_id)) return member_not_found();
+  std::optional<MemberState> member;
+  if (Status status = context.store->load_member(member_id, member); !status.ok()) {
+    return problem_response(storage_problem(status, "load_member"));
+  }
+  if (!member) return member_not_found();
+  const std::shared_ptr<const ProgramVersion> program = context.programs->active();
+  const TimeMs now = context.clock();
+  json::array rewards;
+  for (const Reward& reward : program->program.rewards) {
+    const std::optional<int64_t> left = stock_left(context, reward);
+    const RewardStanding standing = reward_standing(program->program, *member, reward, now, left);
+    rewards.emplace_back(member_reward_json(reward, standing, left));
+  }
+  return json_response(http::status::ok,
+                       json::object{{"member_id", member_id},
+                                    {"program_version", program->number},
+                                    {"balance", balance_json(member->balance)},
+                                    {"tier", program->program.tier_name(member->tier_index)},
+                                    {"rewards", std::move(rewards)}});
+}
+
+RouteResult handle_redeem_reward(const ApiContext& context, const HttpRequest& request,
+                                 std::string_view member_id, std::string_view reward_id) {
+  if (!is_valid_id(member_id)) return member_not_found();
+  Parsed<RewardRedeemEvent> parsed =
+      parse_reward_redeem_request(request.body(), std::string(member_id), std::string(reward_id));
+  if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
+  RewardRedeemEvent& redeem = std::get<RewardRedeemEvent>(parsed);
+  std::string redemption_id = redeem.redemption_id;
+  return submit_and_reply(
+      context, Event{std::move(redeem)},
+      [context, redemption_id = std::move(redemption_id)](const EventResult& result) {
+        return reply_from<CouponAnswer>(
+            result, "reward redemption " + redemption_id, [&](const CouponAnswer& answer) -> Reply {
+              json::object body;
+              body["redemption_id"] = redemption_id;
+              body["member_id"] = result.member_id;
+              body["reward_id"] = answer.coupon.reward_id;
+              body["points"] = answer.points;
+              body["balance"] = balance_json(answer.balance);
+              body["coupon"] = coupon_json(result.member_id, answer.coupon, context.clock());
+              body["replayed"] = result.replayed;
+              return Success{created_or_replayed(result.replayed), std::move(body)};
+            });
+      });
+}
+
+HttpResponse handle_member_coupons(const ApiContext& context, std::string_view member_id,
+                                   boost::urls::params_view params) {
+  if (!is_valid_id(member_id)) return member_not_found();
+  size_t limit = kCouponsLimitDefault;
+  std::optional<CouponState> state;
+  std::optional<CouponCursor> cursor;
+  for (const boost::urls::param param : params) {
+    if (param.key == "state") {
+      state = coupon_state_from_name(param.value);
+      if (!state) {
+        return problem_response(ErrorCode::invalid_request,
+                                "state must be active, used, expired or cancelled", "state");
+      }
+    } else if (param.key == "limit") {
+      int64_t number = 0;
+      if (!parse_number(param.value, number) || number < 1 ||
+          number > static_cast<int64_t>(kCouponsLimitMax)) {
+        return problem_response(ErrorCode::invalid_request,
+                                "limit must be an integer from 1 to 500", "limit");
+      }
+      limit = static_cast<size_t>(number);
+    } else if (param.key == "cursor") {
+      // "<issued_at ms>-<code>" as coupon_page_json writes it.
+      const std::string_view text = param.value;
+      const size_t dash = text.find('-');
+      int64_t issued_at = 0;
+      if (dash == std::string_view::npos || !parse_number(text.substr(0, dash), issued_at) ||
+          !parse_coupon_code(text.substr(dash + 1))) {
+        return problem_response(ErrorCode::invalid_request,
+                                "cursor must be a next_cursor value from an earlier page",
+                                "cursor");
+      }
+      cursor = CouponCursor{issued_at, std::string(text.substr(dash + 1))};
+    } else {
+      return problem_response(ErrorCode::invalid_request,
+                              "unknown query parameter; use state, limit or cursor", param.key);
+    }
+  }
+  std::optional<MemberState> member;
+  if (Status status = context.store->load_member(member_id, member); !status.ok()) {
+    return problem_response(storage_problem(status, "load_member"));
+  }
+  if (!member) return member_not_found();
+  CouponPage page;
+  if (Status status = context.store->read_member_coupons(member_id, state, cursor, limit, page);
+      !status.ok()) {
+    return problem_response(storage_problem(status, "read_member_coupons"));
+  }
+  json::object body = coupon_page_json(member_id, page, context.clock());
+  body["member_id"] = member_id;
+  return json_response(http::status::ok, std::move(body));
+}
+
+HttpResponse handle_check_coupon(const ApiContext& context, std::string_view code) {
+  std::optional<StoredCoupon> stored;
+  if (std::optional<HttpResponse> refusal = load_coupon(context, code, stored)) {
+    return std::move(*refusal);
+  }
+  const TimeMs now = context.clock();
+  json::object body = coupon_json(stored->member_id, stored->coupon, now);
+  const bool usable =
+      stored->coupon.state == CouponState::active && now < stored->coupon.valid_until;
+  body["usable"] = usable;
+  json::array reasons;
+  if (!usable) reasons.emplace_back(error_code_name(ErrorCode::coupon_not_active));
+  body["reasons"] = std::move(reasons);
+  const std::shared_ptr<const ProgramVersion> program = context.programs->active();
+  const Reward* reward = program->program.reward(stored->coupon.reward_id);
+  body["reward"] = reward != nullptr
+                       ? json::value(reward_json(*reward, stock_left(context, *reward)))
+                       : json::value(nullptr);
+  return json_response(http::status::ok, std::move(body));
+}
+
+RouteResult handle_use_coupon(const ApiContext& context, const HttpRequest& request,
+                              std::string_view typed, const Principal& principal) {
+  const std::optional<std::string> code = parse_coupon_code(typed);
+  if (!code) return coupon_not_found_response();
+  Parsed<CouponUseEvent> parsed = parse_coupon_use_request(request.body(), *code);
+  if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
+  CouponUseEvent& use = std::get<CouponUseEvent>(parsed);
+  if (Rejection refused = authorize_store(principal, use.store_id); !refused.ok()) {
+    return problem_response(refused);
+  }
+  return submit_and_reply(context, Event{std::move(use)}, [context](const EventResult& result) {
+    return coupon_reply(result, http::status::ok, context.clock());
+  });
+}
+
+RouteResult handle_cancel_coupon(const ApiContext& context, const HttpRequest& request,
+                                 std::string_view typed, const Principal& principal) {
+  if (std::optional<ParseError> error = check_empty_request(request.body())) {
+    return error->to_response();
+  }
+  const std::optional<std::string> code = parse_coupon_code(typed);
+  if (!code) return coupon_not_found_response();
+  if (principal.is_member_token()) {
+    // A member cancels only its own coupons (as a member token reads only its own member).
+    std::optional<StoredCoupon> stored;
+    if (std::optional<HttpResponse> refusal = load_coupon(context, *code, stored)) {
+      return std::move(*refusal);
+    }
+    if (stored->member_id != *principal.member_scope) {
+      return problem_response(ErrorCode::forbidden, "this coupon is another member's", "code");
+    }
+  }
+  CouponCancelEvent cancel;
+  cancel.code = *code;
+  return submit_and_reply(context, Event{std::move(cancel)}, [context](const EventResult& result) {
+    return coupon_reply(result, http::status::ok, context.clock());
+  });
+}
+
+}  // namespace loyalty::api

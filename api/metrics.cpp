@@ -153,6 +153,15 @@ void render_runtime(std::string& out, const Runtime& runtime) {
   append_header(out, "loyalty_commit_duration_seconds", "histogram",
                 "Time to write one batch to storage (one atomic write), in seconds.");
   append_fixed_histogram(out, "loyalty_commit_duration_seconds", figures.commit_seconds);
+  // Finance's view of the points mall: coupons issued and not yet used, cancelled or expired,
+  // and the points they were bought with (the liability until they are used).
+  append_header(out, "loyalty_coupons_active", "gauge", "Coupons active (issued, not settled).");
+  append_sample(out, "loyalty_coupons_active", "",
+                static_cast<uint64_t>(std::max<int64_t>(figures.coupons_active(), 0)));
+  append_header(out, "loyalty_coupons_liability_points", "gauge",
+                "Points spent on the coupons that are active: their liability until used.");
+  append_sample(out, "loyalty_coupons_liability_points", "",
+                static_cast<uint64_t>(std::max<int64_t>(figures.coupon_points(), 0)));
   append_header(out, "loyalty_queue_depth", "gauge", "Requests waiting in a partition's queue.");
   for (uint32_t partition = 0; partition < runtime.partition_count(); ++partition) {
     append_sample(out, "loyalty_queue_depth", label("partition", std::to_string(partition)),

@@ -96,6 +96,19 @@ struct StockChange {
   friend bool operator==(const StockChange&, const StockChange&) = default;
 };
 
+// A change of the active coupons program-wide and of their points (the liability finance
+// watches: points spent on coupons not yet used, cancelled or expired).
+struct CouponsChange {
+  int64_t active = 0;
+  Points points = 0;
+  void add(int64_t coupons, Points coupon_points) {
+    active += coupons;
+    points += coupon_points;
+  }
+  bool empty() const { return active == 0 && points == 0; }
+  friend bool operator==(const CouponsChange&, const CouponsChange&) = default;
+};
+
 struct Effects {
   std::vector<LedgerEntry> entries;
   std::vector<Notification> notifications;
@@ -107,6 +120,7 @@ struct Effects {
   std::vector<Hold> holds_written;         // created or settled holds, as GET /v1/holds shows
   std::vector<Coupon> coupons_written;     // issued, used, expired, cancelled or restored
   std::vector<StockChange> stock_changes;
+  CouponsChange coupons_change;
   std::vector<Event> follow_ups;           // to other members, delivered exactly once
   std::vector<ReferralLink> referral_links;
   Answer answer;
@@ -120,6 +134,7 @@ struct Effects {
     holds_written.clear();
     coupons_written.clear();
     stock_changes.clear();
+    coupons_change = {};
     follow_ups.clear();
     referral_links.clear();
     answer = std::monostate{};

@@ -56,6 +56,7 @@ Rejection not_active(const ApplyContext& context, const Effects& effects, const 
 // Takes the coupon out of the member's active ones as `state`, recording it as settled.
 Coupon settle(MemberState& member, Coupon* active, CouponState state, TimeMs at, Effects& effects) {
   Coupon settled = *active;
+  effects.coupons_change.add(-1, -settled.points);
   member.coupons.erase(member.coupons.begin() + (active - member.coupons.data()));
   settled.state = state;
   settled.settled_at = at;
@@ -156,6 +157,7 @@ Rejection reward_redeem(const ApplyContext& context, MemberState& member,
   writer.notify("reward.redeemed", -reward->cost_points);
   member.coupons.push_back(coupon);
   effects.coupons_written.push_back(coupon);
+  effects.coupons_change.add(1, coupon.points);
   effects.stock_changes.push_back(StockChange{reward->id, 1});
   effects.answer = CouponAnswer{coupon, reward->cost_points, member.balance};
   return Rejection::none();
@@ -247,6 +249,7 @@ Points settle_refunded_coupons(const Program& program, MemberState& member,
         restored.store_id.clear();
         member.coupons.push_back(restored);
         effects.coupons_written.push_back(restored);
+        effects.coupons_change.add(1, restored.points);
         writer.entry(EntryType::coupon_restore, 0, coupon_rule(coupon));
         writer.notify("coupon.restored", 0);
         break;

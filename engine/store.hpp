@@ -103,6 +103,7 @@ struct CommitBatch {
   // How many units of each reward are out (issued, not cancelled) changes by these, summed over
   // the batch; a reward appears once.
   std::vector<StockChange> stock_changes;
+  CouponsChange coupons_change;                     // summed over the batch
   std::vector<const ReferralLink*> referral_links;  // by (referrer, referee)
   // The outbox: follow-ups written with their trigger, removed in the commit that applies them.
   std::vector<const Event*> outbox_puts;
@@ -142,6 +143,7 @@ struct CommitBatch {
     holds.clear();
     coupons.clear();
     stock_changes.clear();
+    coupons_change = {};
     referral_links.clear();
     outbox_puts.clear();
     outbox_deletes.clear();
@@ -169,6 +171,8 @@ class MemberStore {
   // How many units of each reward are out (issued, not cancelled): Σ of the committed
   // stock_changes, by reward id (rewards never redeemed are absent).
   virtual Status load_stock_counts(std::map<std::string, int64_t, std::less<>>& out) = 0;
+  // The active coupons and their points: Σ of the committed coupons_change.
+  virtual Status load_coupons_total(CouponsChange& out) = 0;
   // Every follow-up written but not yet applied (for redelivery after a restart).
   virtual Status load_outbox(std::vector<Event>& out) = 0;
   // Everything in one atomic write, durable per the configured durability when it returns.

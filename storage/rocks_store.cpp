@@ -722,9 +722,27 @@ Status RocksStore::load_stock_counts(std::map<std::string, int64_t, std::less<>>
                      [&](std::string_view key, std::string_view value, bool&) -> Status {
                        const std::optional<int64_t> count = storage::decode_stock_count(value);
                        if (!count) return corruption("stock count of " + std::string(key));
+                       if (!key.empty() && key.front() == '\x01') return Status::ok_status();
                        out.emplace(std::string(key), *count);
                        return Status::ok_status();
                      });
+}
+
+Status RocksStore::load_coupons_total(CouponsChange& out) {
+  out = {};
+  for (const auto& [key, total] : {std::pair{storage::kCouponsActiveKey, &out.active},
+                                   std::pair{storage::kCouponPointsKey, &out.points}}) {
+    std::optional<int64_t> found;
+    Status status = impl_->get(stock, key, found, [](std::string_view value, int64_t& count) {
+      const std::optional<int64_t> decoded = storage::decode_stock_count(value);
+      if (!decoded) return corruption("coupon totals");
+      count = *decoded;
+      return Status::ok_status();
+    });
+    if (!status.ok()) return status;
+    *total = found.value_or(0);
+  }
+  return Status::ok_status();
 }
 
 Status RocksStore::load_outbox(std::vector<Event>& out) {
@@ -971,6 +989,15 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
         storage::member_coupon_key(*coupon.member_id, coupon.coupon->issued_at,
                                    coupon.coupon->code),
         std::string_view(&state, 1));
+  }
+  const std::pair<std::string_view, int64_t> coupon_totals[] = {
+      {storage::kCouponsActiveKey, batch.coupons_change.active},
+      {storage::kCouponPointsKey, batch.coupons_change.points}};
+  for (const auto& [key, change] : coupon_totals) {
+    if (put.ok() && change != 0) {
+      put =
+          write.Merge(impl_->family(stock), slice(key), slice(storage::encode_stock_count(change)));
+    }
   }
   for (const StockChange& change : batch.stock_changes) {
     LOYALTY_CHECK(storage::valid_member_key(change.reward_id));

@@ -143,6 +143,7 @@ class RocksStore final : public MemberStore {
   Status load_hold(std::string_view hold_id, std::optional<StoredHold>& out) override;
   Status load_coupon(std::string_view code, std::optional<StoredCoupon>& out) override;
   Status load_stock_counts(std::map<std::string, int64_t, std::less<>>& out) override;
+  Status load_coupons_total(CouponsChange& out) override;
   Status load_outbox(std::vector<Event>& out) override;  // in follow-up id order
   using MemberStore::commit;
   Status commit(const CommitBatch& batch, uint64_t& first_log_seq) override;

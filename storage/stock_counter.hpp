@@ -16,6 +16,10 @@
 namespace loyalty::storage {
 
 inline constexpr std::string_view kStockFamily = "stock";
+// The totals of active coupons and their points, kept by the same operator in the same family
+// under keys no reward id can have (ids are printable ASCII).
+inline constexpr std::string_view kCouponsActiveKey = "\x01coupons_active";
+inline constexpr std::string_view kCouponPointsKey = "\x01coupon_points";
 
 std::string encode_stock_count(int64_t count);
 // nullopt unless `bytes` is exactly 8 bytes.

@@ -47,6 +47,11 @@ json::object purchase_json(const PurchaseEvent& e) {
                  {"lines", std::move(lines)}};
   if (e.redeem_points != 0) o["redeem_points"] = e.redeem_points;
   put_if(o, "hold_id", e.hold_id);
+  if (!e.coupons.empty()) {
+    json::array codes;
+    for (const std::string& code : e.coupons) codes.emplace_back(code);
+    o["coupons"] = std::move(codes);
+  }
   return o;
 }
 
@@ -109,6 +114,29 @@ std::optional<json::object> event_json(const Event& event) {
                         {"member_id", e->member_id},
                         {"referee_id", e->referee_id},
                         {"trigger_event_id", e->trigger_event_id},
+                        {"occurred_at", format_rfc3339(e->at)}};
+  }
+  if (const auto* e = std::get_if<RewardRedeemEvent>(&event.body)) {
+    // With the code it issued and whether it took a unit of stock: decided when it arrived.
+    return json::object{{"type", "reward_redeem"},
+                        {"redemption_id", e->redemption_id},
+                        {"member_id", e->member_id},
+                        {"reward_id", e->reward_id},
+                        {"occurred_at", format_rfc3339(e->at)},
+                        {"code", e->code},
+                        {"stock_granted", e->stock_granted}};
+  }
+  if (const auto* e = std::get_if<CouponUseEvent>(&event.body)) {
+    json::object o{{"type", "coupon_use"},    {"use_id", e->use_id},
+                   {"code", e->code},         {"member_id", e->member_id},
+                   {"store_id", e->store_id}, {"occurred_at", format_rfc3339(e->at)}};
+    put_if(o, "event_id", e->event_id);
+    return o;
+  }
+  if (const auto* e = std::get_if<CouponCancelEvent>(&event.body)) {
+    return json::object{{"type", "coupon_cancel"},
+                        {"code", e->code},
+                        {"member_id", e->member_id},
                         {"occurred_at", format_rfc3339(e->at)}};
   }
   if (const auto* e = std::get_if<JobStepEvent>(&event.body)) {

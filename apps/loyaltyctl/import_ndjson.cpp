@@ -8,6 +8,7 @@
 #include "api/request_parsing.hpp"
 #include "apps/loyaltyctl/import_rows.hpp"
 #include "engine/apply.hpp"
+#include "engine/coupon_code.hpp"
 
 namespace loyalty::ctl {
 namespace {
@@ -20,7 +21,16 @@ using api::json_fields::out_of_range;
 
 constexpr std::string_view kTypes =
     "signup, purchase, refund, redemption, adjustment, hold, hold_capture, hold_void, "
-    "referral_reward, referral_reversal, expire or evaluate_tiers";
+    "referral_reward, referral_reversal, expire, evaluate_tiers, reward_redeem, coupon_use or "
+    "coupon_cancel";
+
+// A coupon code as printed or typed (case and group separators do not matter), stored form.
+std::string coupon_code_field(const Fields& f, std::string_view key, const json::value& value) {
+  std::optional<std::string> code = parse_coupon_code(f.string(key, value));
+  if (!code)
+    malformed(std::string(key), "not a coupon code (12 characters with a check character)");
+  return std::move(*code);
+}
 
 Rejection refusal(const ParseError& error) {
   return {ErrorCode::invalid_request, error.field, error.message};
@@ -133,6 +143,45 @@ Event read_event(std::string_view text, const json::object& object, TimeMs now) 
     return Event{
         type == "referral_reward" ? EventType::referral_reward : EventType::referral_reversal,
         std::move(follow_up)};
+  }
+  if (type == "reward_redeem") {
+    // An exported line carries the code it issued and its stock decision; a line from elsewhere
+    // gets a code drawn and a unit of stock reserved, as the API's request would.
+    f.refuse_unknown(
+        {"redemption_id", "member_id", "reward_id", "occurred_at", "code", "stock_granted"},
+        "type");
+    RewardRedeemEvent redeem;
+    redeem.redemption_id = f.id("redemption_id", f.required("redemption_id"));
+    redeem.member_id = f.id("member_id", f.required("member_id"));
+    redeem.reward_id = f.id("reward_id", f.required("reward_id"));
+    redeem.at = event_time(f, now);
+    if (const json::value* v = f.optional("code")) redeem.code = coupon_code_field(f, "code", *v);
+    if (const json::value* v = f.optional("stock_granted")) {
+      if (!v->is_bool()) malformed("stock_granted", "stock_granted must be true or false");
+      redeem.stock_granted = v->get_bool();
+    }
+    return Event{std::move(redeem)};
+  }
+  if (type == "coupon_use" || type == "coupon_cancel") {
+    // member_id: optional, for a coupon issued earlier in the same file (not yet stored when
+    // this line is read); the coupon's own member is looked up otherwise.
+    std::string member_id;
+    if (const json::value* v = f.optional("member_id")) member_id = f.id("member_id", *v);
+    const std::string code = coupon_code_field(f, "code", f.required("code"));
+    if (type == "coupon_cancel") {
+      f.refuse_unknown({"code", "member_id", "occurred_at"}, "type");
+      return Event{CouponCancelEvent{code, std::move(member_id), event_time(f, now)}};
+    }
+    f.refuse_unknown({"use_id", "code", "member_id", "store_id", "event_id", "occurred_at"},
+                     "type");
+    CouponUseEvent use;
+    use.use_id = f.id("use_id", f.required("use_id"));
+    use.code = code;
+    use.member_id = std::move(member_id);
+    use.store_id = f.id("store_id", f.required("store_id"));
+    if (const json::value* v = f.optional("event_id")) use.event_id = f.id("event_id", *v);
+    use.at = event_time(f, now);
+    return Event{std::move(use)};
   }
   if (type == "expire" || type == "evaluate_tiers") {
     f.refuse_unknown({"job_id", "member_id", "as_of"}, "type");

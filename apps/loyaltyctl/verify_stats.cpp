@@ -1,5 +1,5 @@
 // verify: every member's books balance (Σ ledger = available + pending + held = Σ lots − debt).
-// stats: members per tier and the outstanding points liability.
+// stats: members per tier, the outstanding points liability and the active coupons'.
 #include <iostream>
 #include <map>
 
@@ -78,7 +78,21 @@ int run_stats(const Target& target) {
   // last month they can be spent in, so points that expire at midnight after 30 June are June's.
   std::map<std::string, Points> liability_by_month;  // or "never"
   size_t referred = 0, referees_rewarded = 0;
+  // Coupons issued and not yet used, cancelled or expired, and the points spent on them: a
+  // liability until the till honours them (by reward id).
+  struct CouponFigures {
+    size_t active = 0;
+    Points points = 0;
+  };
+  CouponFigures coupons;
+  std::map<std::string, CouponFigures> coupons_by_reward;
   Status status = store->scan_members([&](const MemberState& m) {
+    for (const Coupon& coupon : m.coupons) {
+      for (CouponFigures* figures : {&coupons, &coupons_by_reward[coupon.reward_id]}) {
+        figures->active += 1;
+        figures->points += coupon.points;
+      }
+    }
     ++members;
     available += m.balance.available;
     pending += m.balance.pending;
@@ -115,7 +129,17 @@ int run_stats(const Target& target) {
       first = false;
     }
     std::cout << "},\"referral_funnel\":{\"referred\":" << referred
-              << ",\"first_purchase_rewarded\":" << referees_rewarded << "}}\n";
+              << ",\"first_purchase_rewarded\":" << referees_rewarded << "}"
+              << ",\"coupons\":{\"active\":" << coupons.active
+              << ",\"liability_points\":" << coupons.points << ",\"by_reward\":{";
+    first = true;
+    for (const auto& [reward_id, figures] : coupons_by_reward) {
+      std::cout << (first ? "" : ",") << "\"" << json_escape(reward_id)
+                << "\":{\"active\":" << figures.active << ",\"liability_points\":" << figures.points
+                << "}";
+      first = false;
+    }
+    std::cout << "}}}\n";
   } else {
     std::cout << "members: " << members << "\npoints outstanding: " << available + pending + held
               << " (available " << available << ", pending " << pending << ", held " << held
@@ -127,6 +151,12 @@ int run_stats(const Target& target) {
     }
     std::cout << "referrals: " << referred << " referred, " << referees_rewarded
               << " rewarded on a first purchase\n";
+    std::cout << "coupons active: " << coupons.active << " (liability " << coupons.points
+              << " points)\n";
+    for (const auto& [reward_id, figures] : coupons_by_reward) {
+      std::cout << "  " << reward_id << ": " << figures.active << " (" << figures.points
+                << " points)\n";
+    }
   }
   return kExitOk;
 }

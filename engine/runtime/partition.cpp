@@ -317,6 +317,8 @@ void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
     for (const Coupon& coupon : work.effects.coupons_written) {
       coupons.push_back({&member.member_id, &coupon});
     }
+    commit_.coupons_change.add(work.effects.coupons_change.active,
+                               work.effects.coupons_change.points);
     for (const StockChange& change : work.effects.stock_changes) {
       auto same = std::find_if(
           commit_.stock_changes.begin(), commit_.stock_changes.end(),
@@ -451,6 +453,7 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   // Units this batch took are out once committed; its reservations are given back either way.
   runtime_.stock_->settle(status.ok() ? commit_.stock_changes : std::vector<StockChange>{},
                           stock_reserved_);
+  if (status.ok()) runtime_.metrics_.add_coupons(commit_.coupons_change);
   stock_reserved_.clear();
 
   // Follow-ups are queued before anyone is answered: once a trigger is acknowledged, its

@@ -79,6 +79,15 @@ Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& pr
     stock_out.clear();
   }
   stock_ = std::make_unique<StockTable>(std::move(stock_out));
+  CouponsChange coupons;
+  if (Status status = store_.load_coupons_total(coupons); status.ok()) {
+    metrics_.add_coupons(coupons);
+  } else {
+    std::fprintf(stderr,
+                 "runtime: cannot read the coupons' totals (%s); the metrics count "
+                 "from 0\n",
+                 status.message().c_str());
+  }
   partitions_.reserve(options_.partitions);
   for (uint32_t i = 0; i < options_.partitions; ++i) {
     partitions_.push_back(std::make_unique<Partition>(*this, i, options_.queue_capacity));

@@ -51,7 +51,7 @@ inline constexpr std::array<double, 11> kBatchEventsBounds{1,  2,   4,   8,   16
 inline constexpr std::array<double, 12> kCommitSecondsBounds{
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
 
-// The largest EventType value (recalc_adjustment); counters are indexed by the enum's number.
+// The largest EventType value (coupon_cancel); counters are indexed by the enum's number.
 inline constexpr size_t kEventTypeMax = static_cast<size_t>(EventType::coupon_cancel);
 
 class RuntimeMetrics {
@@ -65,11 +65,22 @@ class RuntimeMetrics {
     return index <= kEventTypeMax ? applied_[index].load(std::memory_order_relaxed) : 0;
   }
 
+  // Active coupons and their points program-wide (single mode; in cluster mode, of the
+  // partitions this node applies): the store's totals at start, moved by every commit.
+  void add_coupons(const CouponsChange& change) {
+    coupons_active_.fetch_add(change.active, std::memory_order_relaxed);
+    coupon_points_.fetch_add(change.points, std::memory_order_relaxed);
+  }
+  int64_t coupons_active() const { return coupons_active_.load(std::memory_order_relaxed); }
+  int64_t coupon_points() const { return coupon_points_.load(std::memory_order_relaxed); }
+
   FixedHistogram<kBatchEventsBounds.size()> batch_events{kBatchEventsBounds};
   FixedHistogram<kCommitSecondsBounds.size()> commit_seconds{kCommitSecondsBounds};
 
  private:
   std::array<std::atomic<uint64_t>, kEventTypeMax + 1> applied_{};
+  std::atomic<int64_t> coupons_active_{0};
+  std::atomic<int64_t> coupon_points_{0};
 };
 
 }  // namespace loyalty

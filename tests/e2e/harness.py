@@ -180,6 +180,14 @@ min_points = 10
 [expiry]
 mode = "days"
 days = 90
+
+[[rewards]]
+id = "free-drink"
+name = "Any drink"
+kind = "coupon"
+cost_points = 200
+per_member = { max = 2, period = "month" }
+on_refund = "restore"
 """
 
 

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import unittest
+from datetime import datetime, timedelta, timezone
 
 from harness import (ADMIN_KEY, APP_KEY, LOYALTYCTL, POS_KEY, Server, ctl, line,
                      operator_program, purchase_body)
@@ -19,6 +20,11 @@ STORE_TAMPER = os.environ.get("STORE_TAMPER", os.path.join(os.path.dirname(LOYAL
                                                            "tests", "e2e", "store_tamper"))
 
 PROGRAM = operator_program("import-club")
+
+
+def now_rfc3339(delta_s=0):
+    moment = datetime.now(timezone.utc) + timedelta(seconds=delta_s)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def rejected_lines(stdout):
@@ -109,7 +115,7 @@ class ImportExport(unittest.TestCase):
             "the future",
             "line 11 [t-1]: invalid_request type: type must be signup, purchase, refund, "
             "redemption, adjustment, hold, hold_capture, hold_void, referral_reward, "
-            "referral_reversal, expire or evaluate_tiers",
+            "referral_reversal, expire, evaluate_tiers, reward_redeem, coupon_use or coupon_cancel",
             "line 12 [referral:e-1]: not_found id: no referral follow-up with this id is "
             "pending: the engine makes them from their trigger event, which must come earlier "
             "in the file",
@@ -276,6 +282,30 @@ class ImportExport(unittest.TestCase):
                                      occurred_at="2026-11-02T10:00:00Z", hold_id="h-2"),
                        key=POS_KEY)
         self.assertEqual(r.status, 200, r)
+        # The points mall: coupons redeemed, used at a till, cancelled, used in a sale that is
+        # then refunded (the reward restores it); the expiry job below expires what is left.
+        codes = []
+        for redemption_id in ("rr-1", "rr-2"):
+            r = s.request("POST", "/v1/members/alice/rewards/free-drink:redeem",
+                          {"redemption_id": redemption_id}, key=APP_KEY)
+            self.assertEqual(r.status, 201, r)
+            codes.append(r.json["coupon"]["code"])
+        for method, path, body in [
+                ("POST", f"/v1/coupons/{codes[0]}:use", {"use_id": "till-1", "store_id": "s-1"}),
+                ("POST", f"/v1/coupons/{codes[1]}:cancel", None)]:
+            r = s.request(method, path, body, key=ADMIN_KEY)
+            self.assertEqual(r.status, 200, (path, r))
+        r = s.request("POST", "/v1/members/alice/rewards/free-drink:redeem",
+                      {"redemption_id": "rr-3"}, key=APP_KEY)
+        self.assertEqual(r.status, 201, r)
+        r = s.purchase(purchase_body("o-6", "alice", [line("x", "food", 3000)],
+                                     occurred_at=now_rfc3339(-60),
+                                     coupons=[r.json["coupon"]["code"]]), key=POS_KEY)
+        self.assertEqual(r.status, 200, r)
+        r = s.request("POST", "/v1/events/refund", {"event_id": "o-6-r",
+                      "original_event_id": "o-6", "occurred_at": now_rfc3339(-30),
+                      "amount_minor": 3000}, key=POS_KEY)
+        self.assertEqual(r.status, 200, r)
         self.assertEqual(server.stop(), 0)
         source = server.data_dir
         # Operator jobs are part of the log too.
@@ -289,7 +319,10 @@ class ImportExport(unittest.TestCase):
         lines = [json.loads(l) for l in exported.stdout.splitlines()]
         self.assertEqual({l["type"] for l in lines}, {
             "signup", "purchase", "refund", "redemption", "adjustment", "hold", "hold_void",
-            "referral_reward", "referral_reversal", "expire", "evaluate_tiers"})
+            "referral_reward", "referral_reversal", "expire", "evaluate_tiers", "reward_redeem",
+            "coupon_use", "coupon_cancel"})
+        redeemed = next(l for l in lines if l["type"] == "reward_redeem")
+        self.assertEqual((redeemed["code"], redeemed["stock_granted"]), (codes[0], False))
         # What the server decided on arrival travels with the event.
         alice_line = next(l for l in lines if l["type"] == "signup" and l["member_id"] == "alice")
         self.assertEqual(alice_line["assigned_referral_code"], code)

@@ -6,6 +6,7 @@ metrics, and a race: many members redeeming the last units of a reward and sever
 one code at once, over HTTP and the WebSocket, checked against what was acknowledged."""
 import asyncio
 import json
+import subprocess
 import threading
 import unittest
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import websockets
 
-from harness import ADMIN_KEY, APP_KEY, POS_KEY, Server, line
+from harness import APP_KEY, LOYALTYCTL, POS_KEY, Server, line
 from test_security import member_token, server_toml
 
 PROGRAM = """
@@ -253,6 +254,51 @@ class RewardsTest(unittest.TestCase):
         r = s.request("POST", f"/v1/coupons/{codes[1]}:use", {"use_id": "u", "store_id": ""},
                       key=POS_KEY)
         self.assertEqual((r.status, r.json["errors"][0]["field"]), (400, "store_id"))
+
+
+class CouponLiabilityTest(unittest.TestCase):
+    """Finance's figures: GET /metrics and loyaltyctl stats count the active coupons and the
+    points spent on them, and the metrics come back as they were after a restart."""
+
+    def metric(self, server, name):
+        body = server.request("GET", "/metrics", key=None).body
+        for row in body.splitlines():
+            if row.startswith(name + " "):
+                return int(float(row.split()[1]))
+        self.fail(f"{name} not in /metrics")
+
+    def test_metrics_and_stats_count_active_coupons_and_their_points(self):
+        s = Server(server_toml=server_toml(), program_toml=PROGRAM).start()
+        try:
+            self.assertEqual(s.signup("fin-1").status, 201)
+            self.assertEqual(s.purchase(sale("fin-earn", "fin-1", 100000)).status, 200)
+            codes = []
+            for i, reward in enumerate(["drink", "tumbler", "tumbler"]):
+                r = s.request("POST", f"/v1/members/fin-1/rewards/{reward}:redeem",
+                              {"redemption_id": f"fin-r{i}"}, key=APP_KEY)
+                self.assertEqual(r.status, 201, r)
+                codes.append(r.json["coupon"]["code"])
+            self.assertEqual(self.metric(s, "loyalty_coupons_active"), 3)
+            self.assertEqual(self.metric(s, "loyalty_coupons_liability_points"), 400)
+            r = s.request("POST", f"/v1/coupons/{codes[1]}:use",
+                          {"use_id": "fin-u", "store_id": "s-1"}, key=POS_KEY)
+            self.assertEqual(r.status, 200, r)
+            r = s.request("POST", f"/v1/coupons/{codes[2]}:cancel", key=APP_KEY)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(self.metric(s, "loyalty_coupons_active"), 1)
+            self.assertEqual(self.metric(s, "loyalty_coupons_liability_points"), 200)
+            s.stop()
+            stats = subprocess.run([LOYALTYCTL, "stats", "--data", s.data_dir, "--json"],
+                                   capture_output=True, text=True, timeout=60)
+            self.assertEqual(stats.returncode, 0, stats)
+            self.assertEqual(json.loads(stats.stdout)["coupons"], {
+                "active": 1, "liability_points": 200,
+                "by_reward": {"drink": {"active": 1, "liability_points": 200}}})
+            s.start()
+            self.assertEqual(self.metric(s, "loyalty_coupons_active"), 1, "kept across a restart")
+            self.assertEqual(self.metric(s, "loyalty_coupons_liability_points"), 200)
+        finally:
+            s.cleanup()
 
 
 class RewardsRaceTest(unittest.TestCase):

@@ -82,6 +82,12 @@ class MemoryStore final : public MemberStore {
     return Status::ok_status();
   }
 
+  Status load_coupons_total(CouponsChange& out) override {
+    std::lock_guard lock(mutex_);
+    out = coupons_total_;
+    return Status::ok_status();
+  }
+
   Status load_outbox(std::vector<Event>& out) override {
     std::lock_guard lock(mutex_);
     out.clear();
@@ -120,6 +126,7 @@ class MemoryStore final : public MemberStore {
       coupons_[write.coupon->code] = StoredCoupon{*write.member_id, *write.coupon};
     }
     for (const StockChange& change : batch.stock_changes) stock_[change.reward_id] += change.delta;
+    coupons_total_.add(batch.coupons_change.active, batch.coupons_change.points);
     for (const ReferralLink* link : batch.referral_links) {
       referrals_[{link->referrer_id, link->referee_id}] = *link;
     }
@@ -251,6 +258,7 @@ class MemoryStore final : public MemberStore {
   std::map<std::string, StoredHold> holds_;
   std::map<std::string, StoredCoupon> coupons_;
   std::map<std::string, int64_t, std::less<>> stock_;
+  CouponsChange coupons_total_;
   std::map<std::pair<std::string, std::string>, ReferralLink> referrals_;
   std::map<std::string, Event> outbox_;
 };

@@ -38,6 +38,21 @@ json::object purchase_json(const PurchaseEvent& purchase, std::string_view type)
   object["lines"] = std::move(lines);
   object["redeem_points"] = purchase.redeem_points;
   put_if(object, "hold_id", purchase.hold_id);
+  if (!purchase.coupons.empty()) {
+    json::array codes;
+    for (const std::string& code : purchase.coupons) codes.emplace_back(code);
+    object["coupons"] = std::move(codes);
+  }
+  return object;
+}
+
+json::object reward_redeem_json(const RewardRedeemEvent& redeem) {
+  return json::object{{"redemption_id", redeem.redemption_id}};
+}
+
+json::object coupon_use_json(const CouponUseEvent& use) {
+  json::object object{{"use_id", use.use_id}, {"store_id", use.store_id}};
+  put_if(object, "event_id", use.event_id);
   return object;
 }
 
@@ -101,8 +116,9 @@ bool same(const PurchaseEvent& a, const PurchaseEvent& b) {
     if (line(a.lines[i]) != line(b.lines[i])) return false;
   }
   return std::tie(a.event_id, a.member_id, a.store_id, a.occurred_at, a.currency, a.redeem_points,
-                  a.hold_id) == std::tie(b.event_id, b.member_id, b.store_id, b.occurred_at,
-                                         b.currency, b.redeem_points, b.hold_id);
+                  a.hold_id, a.coupons) == std::tie(b.event_id, b.member_id, b.store_id,
+                                                    b.occurred_at, b.currency, b.redeem_points,
+                                                    b.hold_id, b.coupons);
 }
 
 bool same(const RefundEvent& a, const RefundEvent& b) {
@@ -175,6 +191,16 @@ bool same(const AdjustmentEvent& a, const AdjustmentEvent& b) {
 bool same(const HoldEvent& a, const HoldEvent& b) {
   return std::tie(a.hold_id, a.member_id, a.points, a.ttl_seconds, a.at) ==
          std::tie(b.hold_id, b.member_id, b.points, b.ttl_seconds, b.at);
+}
+
+bool same(const RewardRedeemEvent& a, const RewardRedeemEvent& b) {
+  return std::tie(a.redemption_id, a.member_id, a.reward_id, a.code, a.stock_granted, a.at) ==
+         std::tie(b.redemption_id, b.member_id, b.reward_id, b.code, b.stock_granted, b.at);
+}
+
+bool same(const CouponUseEvent& a, const CouponUseEvent& b) {
+  return std::tie(a.use_id, a.code, a.member_id, a.store_id, a.event_id, a.at) ==
+         std::tie(b.use_id, b.code, b.member_id, b.store_id, b.event_id, b.at);
 }
 
 }  // namespace loyalty::fuzz

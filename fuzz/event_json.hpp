@@ -18,6 +18,9 @@ boost::json::object signup_json(const SignupEvent& signup);
 boost::json::object redemption_json(const RedemptionEvent& redemption);
 boost::json::object adjustment_json(const AdjustmentEvent& adjustment);
 boost::json::object hold_json(const HoldEvent& hold);
+// Bodies whose member, reward or code come from the path.
+boost::json::object reward_redeem_json(const RewardRedeemEvent& redeem);
+boost::json::object coupon_use_json(const CouponUseEvent& use);
 
 bool same(const PurchaseEvent& a, const PurchaseEvent& b);
 bool same(const RefundEvent& a, const RefundEvent& b);
@@ -25,5 +28,7 @@ bool same(const SignupEvent& a, const SignupEvent& b);
 bool same(const RedemptionEvent& a, const RedemptionEvent& b);
 bool same(const AdjustmentEvent& a, const AdjustmentEvent& b);
 bool same(const HoldEvent& a, const HoldEvent& b);
+bool same(const RewardRedeemEvent& a, const RewardRedeemEvent& b);
+bool same(const CouponUseEvent& a, const CouponUseEvent& b);
 
 }  // namespace loyalty::fuzz

@@ -24,6 +24,7 @@ using namespace loyalty::api;
 // Far enough ahead that no parseable time is "in the future", far from overflow.
 constexpr TimeMs kNowMs = INT64_MAX / 4;
 constexpr std::string_view kPathMemberId = "m-path";
+constexpr std::string_view kPathCode = "5VMJAYXQNTZR";  // a valid code, as the path gives it
 
 void check_refusal(const ParseError& error) {
   FUZZ_PROPERTY(!error.message.empty(), "a refusal says why");
@@ -184,6 +185,20 @@ void fuzz_endpoint(char selector, std::string_view body) {
     case 'H':
       return round_trip(body, parse_hold_request, fuzz::hold_json,
                         [](const HoldEvent& h) { check_validates(Event{h}); });
+    case 'W':  // a reward redemption; the member and reward come from the path
+      return round_trip(
+          body,
+          [](std::string_view text) {
+            return parse_reward_redeem_request(text, std::string(kPathMemberId), "r-path");
+          },
+          fuzz::reward_redeem_json, [](const RewardRedeemEvent& r) { check_validates(Event{r}); });
+    case 'U':  // a coupon use; the code comes from the path (already normalised)
+      return round_trip(
+          body,
+          [](std::string_view text) {
+            return parse_coupon_use_request(text, std::string(kPathCode));
+          },
+          fuzz::coupon_use_json, [](const CouponUseEvent& u) { check_validates(Event{u}); });
     case 'E':
       return fuzz_empty(body);
     case 'B':
@@ -198,11 +213,12 @@ void fuzz_endpoint(char selector, std::string_view body) {
 }  // namespace
 
 // Input: one selector byte (P purchase, Q quote, R refund, S sign-up, D redemption,
-// A adjustment, H hold, E hold action, B batch as a JSON array, N batch as NDJSON; any other
-// byte picks one by its value), then the request body.
+// A adjustment, H hold, E hold action or coupon cancellation, W reward redemption, U coupon use,
+// B batch as a JSON array, N batch as NDJSON; any other byte picks one by its value), then the
+// request body.
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  static constexpr std::string_view kSelectors = "PQRSDAHEBN";
+  static constexpr std::string_view kSelectors = "PQRSDAHEBNWU";
   char selector = static_cast<char>(data[0]);
   if (kSelectors.find(selector) == std::string_view::npos) {
     selector = kSelectors[data[0] % kSelectors.size()];

@@ -6,7 +6,8 @@ and member-token secret of config/server.toml). Needs Python's `websockets` (Deb
 python3-websockets); everything else is the standard library.
 
     examples/miniprogram_client.py [--url http://127.0.0.1:8080] [--key APP_KEY] [--member ID]
-                                   [--demo-purchases N] [--count N] [--seconds S]
+                                   [--demo-purchases N] [--redeem REWARD_ID] [--count N]
+                                   [--seconds S]
 
 What it does, as a mini-program and its backend would:
 1. the backend signs the member up with its app key (--key) if needed, and issues the member a
@@ -15,7 +16,9 @@ What it does, as a mini-program and its backend would:
    set headers), subscribes to its member with after_seq (to catch up on what it missed) and
    prints every frame the server pushes;
 3. with --demo-purchases N, a till (--pos-key) posts N purchases for the member so that there is
-   something to see.
+   something to see;
+4. with --redeem REWARD_ID, the member opens the catalog ("what can I get now", with the member
+   token) and presses redeem: the coupon comes back, and the feed pushes reward.redeemed.
 It stops after --count pushes or --seconds without one, and prints the last seq it saw: pass it
 back as --after-seq to catch up after a reconnect.
 """
@@ -51,8 +54,8 @@ def member_token(secret, member_id, ttl_seconds):
 
 
 def rest(url, key, method, path, body, ok=(200, 201)):
-    request = urllib.request.Request(url.rstrip("/") + path, method=method,
-                                     data=json.dumps(body).encode())
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url.rstrip("/") + path, method=method, data=data)
     request.add_header("Authorization", f"Bearer {key}")
     request.add_header("Content-Type", "application/json")
     try:
@@ -86,8 +89,23 @@ def demo_purchases(args, member_id, count):
         body = {"event_id": f"mp-{run}-{n}", "member_id": member_id, "store_id": args.store,
                 "occurred_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "currency": args.currency,
                 "lines": [{"sku": "latte-l", "category": "beverage", "quantity": 1,
-                           "amount_minor": 3200}]}
+                           "amount_minor": args.demo_amount}]}
         rest(args.url, args.pos_key, "POST", "/v1/events/purchase", body)
+
+
+def redeem(args, member_id, token):
+    """The catalog as the member sees it, then the redeem button, both with the member token."""
+    status, catalog = rest(args.url, token, "GET", f"/v1/members/{member_id}/rewards", None)
+    show(f"catalog ({status})", catalog)
+    reward = next((r for r in catalog["rewards"] if r["reward_id"] == args.redeem), None)
+    if reward is None or not reward["redeemable"]:
+        reasons = reward["reasons"] if reward else ["not in the catalog"]
+        raise RuntimeError(f"cannot redeem {args.redeem}: {', '.join(reasons)}")
+    redemption_id = f"mp-{member_id}-{secrets.token_hex(4)}"
+    status, redeemed = rest(args.url, token, "POST",
+                            f"/v1/members/{member_id}/rewards/{args.redeem}:redeem",
+                            {"redemption_id": redemption_id})
+    show(f"redeem ({status})", redeemed)
 
 
 async def follow(args, member_id, token):
@@ -104,6 +122,9 @@ async def follow(args, member_id, token):
         if args.demo_purchases:
             await asyncio.get_running_loop().run_in_executor(
                 None, demo_purchases, args, member_id, args.demo_purchases)
+        if args.redeem:
+            await asyncio.get_running_loop().run_in_executor(
+                None, redeem, args, member_id, token)
         while pushes < args.count:
             try:
                 frame = json.loads(await asyncio.wait_for(socket.recv(), args.seconds))
@@ -135,6 +156,10 @@ def main():
     parser.add_argument("--demo-purchases", type=int, default=0,
                         help="post this many purchases for the member (with --pos-key)")
     parser.add_argument("--pos-key", default="loyalty-dev-pos-key", help="a pos key, for the demo")
+    parser.add_argument("--demo-amount", type=int, default=3200,
+                        help="minor units of each demo purchase")
+    parser.add_argument("--redeem", default=None, metavar="REWARD_ID",
+                        help="redeem this reward of the catalog with the member token")
     parser.add_argument("--store", default="s-1")
     parser.add_argument("--currency", default="CNY")
     args = parser.parse_args()

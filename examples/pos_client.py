@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A point-of-sale client: quote a basket, hold points, pay with the hold, refund part of it.
+"""A point-of-sale client: quote a basket, hold points, pay with the hold, refund part of it,
+then take a coupon in a sale.
 
 Runs against the default server (scripts/run.sh: http://127.0.0.1:8080, the development keys of
 config/server.toml) and prints every request and answer. Standard library only.
@@ -8,6 +9,10 @@ config/server.toml) and prints every request and answer. Standard library only.
 
 A POS key cannot sign members up, so the member is signed up with --app-key (an app key) when
 it does not exist yet, and earns its first points with a purchase before the walk-through.
+
+The coupon part: the member shows a coupon (--coupon CODE, as printed: case and hyphens do not
+matter); without one, the till redeems the first reward of the member's catalog it can for the
+member (as the member would in the app), checks the code, and sells a latte that uses it.
 Every id carries a fresh suffix, so the script can be run again and again on the same server.
 """
 import argparse
@@ -71,6 +76,7 @@ def main():
     parser.add_argument("--member", default=None, help="member id (default: a new one)")
     parser.add_argument("--store", default="s-1", help="store id the key may post for")
     parser.add_argument("--currency", default="CNY", help="the program's currency")
+    parser.add_argument("--coupon", default=None, help="a coupon code the member shows")
     args = parser.parse_args()
 
     run = secrets.token_hex(4)
@@ -121,6 +127,29 @@ def main():
                                    "occurred_at": now_rfc3339(),
                                    "lines": [{"sku": "croissant", "amount_minor": 1800}]})
         show("refund", status, refund)
+
+        code = args.coupon
+        if code is None:
+            status, catalog = pos.call("GET", f"/v1/members/{member_id}/rewards")
+            reward = next((r for r in catalog["rewards"] if r["redeemable"]), None)
+            if reward is None:
+                print("the member can redeem no reward of the catalog", file=sys.stderr)
+                return 1
+            status, redeemed = pos.call(
+                "POST", f"/v1/members/{member_id}/rewards/{reward['reward_id']}:redeem",
+                {"redemption_id": f"rr-{run}"})
+            show("coupon for the member", status, redeemed)
+            code = redeemed["coupon"]["code"]
+        # The till reads the code and checks it before the sale: what it gives, or why not.
+        status, check = pos.call("GET", f"/v1/coupons/{code}")
+        show("check coupon", status, check)
+        if not check["usable"]:
+            print(f"coupon {code} cannot be used: {check['reasons']}", file=sys.stderr)
+            return 1
+        latte = [{"sku": "latte-l", "category": "beverage", "quantity": 1, "amount_minor": 3200}]
+        status, sale = pos.call("POST", "/v1/events/purchase",
+                                purchase_body(f"pos-{run}-4", latte, coupons=[code]))
+        show("purchase with coupon", status, sale)
     except ApiError as error:
         print(f"error: {error}", file=sys.stderr)
         print(json.dumps(error.problem, indent=2), file=sys.stderr)

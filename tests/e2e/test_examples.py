@@ -43,7 +43,8 @@ class PosClientTest(unittest.TestCase):
         steps = sections(done.stdout)
         self.assertEqual(list(steps), ["sign-up (201)", "purchase (earns points) (200)",
                                        "quote (200)", "hold (201)", "purchase with hold (200)",
-                                       "refund (200)"])
+                                       "refund (200)", "coupon for the member (201)",
+                                       "check coupon (200)", "purchase with coupon (200)"])
         quote = steps["quote (200)"]
         hold = steps["hold (201)"]
         purchase = steps["purchase with hold (200)"]
@@ -59,6 +60,12 @@ class PosClientTest(unittest.TestCase):
         r = self.server.request("GET", f"/v1/holds/{hold['hold_id']}", key=harness.POS_KEY)
         self.assertEqual(r.json["state"], "captured", r)
         self.assertEqual(r.json["captured_by"], purchase["event_id"])
+        # And the coupon the till checked was used by the sale that named it.
+        code = steps["coupon for the member (201)"]["coupon"]["code"]
+        self.assertTrue(steps["check coupon (200)"]["usable"])
+        sale = steps["purchase with coupon (200)"]
+        r = self.server.request("GET", f"/v1/coupons/{code}", key=harness.POS_KEY)
+        self.assertEqual((r.json["state"], r.json["used_by"]), ("used", sale["event_id"]), r)
 
     def test_runs_again_on_the_same_server_and_member(self):
         first = self.run_client("--member", "pos-again")
@@ -106,6 +113,23 @@ class MiniProgramClientTest(unittest.TestCase):
         self.assertEqual(again.returncode, 0, again.stderr + again.stdout)
         pushes = [v for k, v in sections(again.stdout).items() if k.startswith("push ")]
         self.assertEqual([p["seq"] for p in pushes], [2], again.stdout)
+
+    def test_the_member_redeems_a_reward_and_the_feed_tells_it(self):
+        done = self.run_client("--member", "mp-2", "--demo-purchases", "1", "--demo-amount",
+                               "30000", "--redeem", "free-drink", "--count", "2",
+                               "--seconds", "20")
+        self.assertEqual(done.returncode, 0, done.stderr + done.stdout)
+        steps = sections(done.stdout)
+        catalog = steps["catalog (200)"]
+        drink = next(r for r in catalog["rewards"] if r["reward_id"] == "free-drink")
+        self.assertTrue(drink["redeemable"], drink)
+        redeemed = steps["redeem (201)"]
+        self.assertEqual(redeemed["coupon"]["state"], "active")
+        pushes = [v["type"] for k, v in steps.items() if k.startswith("push ")]
+        self.assertEqual(pushes, ["points.earned", "reward.redeemed"], done.stdout)
+        r = self.server.request("GET", f"/v1/coupons/{redeemed['coupon']['code']}",
+                                key=harness.POS_KEY)
+        self.assertEqual((r.status, r.json["member_id"]), (200, "mp-2"), r)
 
     def test_a_bad_token_secret_is_refused(self):
         done = self.run_client("--token-secret", "wrong", "--seconds", "5")

@@ -132,8 +132,10 @@ Status load_named_purchase(PrepareView& view, const std::string& event_id, const
 
 // A redemption's coupon code must be free program-wide (it becomes the member's), and a reward
 // with stock needs a unit reserved for it. A redemption replayed from the event log carries the
-// stock decision already. A member who could not redeem it anyway takes no unit, so that the
-// last units go to members who can.
+// stock decision already. A member whose tier, limit or the reward's window stops it takes no
+// unit, so that the last units go to members who can. (Points are not judged here: the member's
+// clock, which apply runs first, may mature or expire some; a unit reserved for a redemption
+// then refused for its points is given back.)
 Status prepare_reward_redeem(PrepareView& view, const Program& program,
                              const std::optional<MemberState>& member, RewardRedeemEvent& redeem,
                              Prepared& out) {
@@ -152,8 +154,9 @@ Status prepare_reward_redeem(PrepareView& view, const Program& program,
   if (reward == nullptr || !reward->stock || redeem.stock_granted || !member) {
     return Status::ok_status();
   }
-  if (!reward_standing(program, *member, *reward, redeem.at, std::nullopt).redeemable()) {
-    return Status::ok_status();
+  for (const ErrorCode reason :
+       reward_standing(program, *member, *reward, redeem.at, std::nullopt).reasons) {
+    if (reason != ErrorCode::insufficient_points) return Status::ok_status();
   }
   return view.take_stock(*reward, "rr:" + redeem.redemption_id, redeem.stock_granted);
 }

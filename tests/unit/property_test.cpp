@@ -1,9 +1,11 @@
 // Property test (STYLE.md "property", TigerBeetle's auditor): seeded random streams of sign-ups
-// with referrals, purchases, refunds in parts, redemptions, holds, captures, voids, adjustments,
-// expiry and tier evaluation at a moving as_of, applied to the engine (through the scenario
-// harness, which also checks the books balance after every event) and to the separate reference
-// model in reference_model.hpp. After every operation both must agree on the outcome, balances,
-// debt, tier, qualifying value, active holds and every ledger entry.
+// with referrals, purchases (some using coupons), refunds in parts, redemptions, holds, captures,
+// voids, adjustments, reward redemptions against stock and monthly limits, coupon uses and
+// cancellations, expiry and tier evaluation at a moving as_of, applied to the engine (through the
+// scenario harness, which also checks the books balance after every event) and to the separate
+// reference model in reference_model.hpp. After every operation both must agree on the outcome,
+// balances, debt, tier, qualifying value, active holds and coupons, units of stock out and every
+// ledger entry.
 //
 // Environment:
 //   LOYALTY_PROPERTY_SEED=<n>       run that one stream (as printed on a failure), verbosely
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include "engine/check.hpp"
+#include "engine/coupon_code.hpp"
 #include "engine/tiers.hpp"
 #include "engine/tzdb/os_time_zones.hpp"
 #include "tests/support/scenario.hpp"
@@ -135,6 +138,25 @@ model::Rules draw_rules(Dice& dice, Ms t0) {
   } else {
     r.expiry = model::Rules::Expiry::never;
   }
+  // The catalog: a reward with a small stock and a monthly limit (some of the time), and one
+  // without either; each with a refund rule, and validities short enough to expire in a stream.
+  const auto on_refund = [&dice] {
+    return dice.pick({model::Rules::OnRefund::forfeit, model::Rules::OnRefund::restore,
+                      model::Rules::OnRefund::refund_points});
+  };
+  model::Rules::RewardRule gift;
+  gift.id = "gift";
+  gift.cost = dice.pick<int64_t>({100, 300});
+  if (dice.chance(70)) gift.stock = dice.pick<int64_t>({1, 2, 4});
+  if (dice.chance(60)) gift.monthly_max = dice.pick<uint32_t>({1, 2});
+  gift.on_refund = on_refund();
+  gift.valid_days = dice.pick({3, 30});
+  model::Rules::RewardRule treat;
+  treat.id = "treat";
+  treat.cost = dice.pick<int64_t>({50, 150});
+  treat.on_refund = on_refund();
+  treat.valid_days = dice.pick({2, 10});
+  r.rewards = {gift, treat};
   r.tiers = dice.chance(90);
   const int64_t metric = dice.between(1, 100);
   r.metric = metric <= 60   ? model::Rules::Metric::spend
@@ -253,6 +275,20 @@ Program to_program(const model::Rules& r) {
                              .qualifying_min_amount_minor = r.referral_min_minor,
                              .window_days = static_cast<uint32_t>(r.referral_window_days),
                              .max_rewarded_referrals = r.max_rewarded_referrals};
+  for (const model::Rules::RewardRule& rule : r.rewards) {
+    Reward reward;
+    reward.id = rule.id;
+    reward.name = rule.id;
+    reward.cost_points = rule.cost;
+    reward.stock = rule.stock;
+    if (rule.monthly_max) reward.per_member = MemberLimit{*rule.monthly_max, LimitPeriod::month};
+    reward.coupon_valid_days = static_cast<uint32_t>(rule.valid_days);
+    reward.on_refund = rule.on_refund == model::Rules::OnRefund::restore ? CouponRefund::restore
+                       : rule.on_refund == model::Rules::OnRefund::refund_points
+                           ? CouponRefund::refund_points
+                           : CouponRefund::forfeit;
+    p.rewards.push_back(std::move(reward));
+  }
   p.redemption = RedemptionRules{.points_per_currency_unit = r.points_per_currency_unit,
                                  .min_points = r.min_points,
                                  .step_points = r.step_points,
@@ -347,6 +383,13 @@ class Generator {
     }
     if (roll <= 79) return points_op(OpKind::adjust, members);
     if (roll <= 89) return job(roll <= 84 ? OpKind::expire : OpKind::evaluate, members);
+    if (roll <= 93) return reward_redeem(members);
+    if (roll <= 98) {
+      if (auto op = coupon_action(roll <= 96 ? OpKind::coupon_use : OpKind::coupon_cancel)) {
+        return *op;
+      }
+      return reward_redeem(members);
+    }
     return purchase(members);
   }
 
@@ -431,6 +474,18 @@ class Generator {
       total += amount;
     }
     if (!model_.has_member(op.member)) return op;
+    // The member's coupons at the till: usually active ones, sometimes one used or another's.
+    const std::vector<std::string> active = model_.active_coupons(op.member);
+    if (!active.empty() && dice_.chance(35)) {
+      op.coupons.push_back(
+          active[static_cast<size_t>(dice_.between(0, static_cast<int64_t>(active.size()) - 1))]);
+      if (active.size() > 1 && dice_.chance(30) && active.back() != op.coupons.front()) {
+        op.coupons.push_back(active.back());
+      }
+    } else if (dice_.chance(3)) {
+      const auto issued = model_.coupons();
+      if (!issued.empty()) op.coupons.push_back(issued.front().first);
+    }
     const model::Rules& r = model_.rules();
     const int64_t pay = dice_.between(1, 100);
     if (pay <= 18) {
@@ -574,6 +629,48 @@ class Generator {
     return op;
   }
 
+  Op reward_redeem(const std::vector<std::string>& members) {
+    Op op;
+    op.kind = OpKind::reward_redeem;
+    op.member = any_of(members);
+    op.id = "rr" + std::to_string(++redemptions_);
+    const int64_t which = dice_.between(1, 20);
+    op.target = which <= 12 ? "gift" : which <= 19 ? "treat" : "nothing";
+    // The runtime draws codes from a CSPRNG; any distinct ones will do here.
+    op.code = coupon_code_from_bits(0x1000 + static_cast<uint64_t>(redemptions_));
+    op.at = event_time();
+    return op;
+  }
+
+  // A use or cancellation of a code issued before (used, expired, cancelled or active), or of a
+  // code nobody has.
+  std::optional<Op> coupon_action(OpKind kind) {
+    const auto issued = model_.coupons();
+    if (issued.empty()) return std::nullopt;
+    Op op;
+    op.kind = kind;
+    if (dice_.chance(5)) {
+      op.member = "nobody";
+      op.target = coupon_code_from_bits(0xdead);
+    } else {
+      std::vector<std::pair<std::string, std::string>> active;
+      for (const auto& [code, member] : issued) {
+        const auto codes = model_.active_coupons(member);
+        if (std::find(codes.begin(), codes.end(), code) != codes.end()) {
+          active.emplace_back(code, member);
+        }
+      }
+      const auto& pool = !active.empty() && dice_.chance(75) ? active : issued;
+      const auto& [code, member] =
+          pool[static_cast<size_t>(dice_.between(0, static_cast<int64_t>(pool.size()) - 1))];
+      op.member = member;  // the runtime resolves it from the code
+      op.target = code;
+    }
+    if (kind == OpKind::coupon_use) op.id = "cu" + std::to_string(++coupon_uses_);
+    op.at = event_time();
+    return op;
+  }
+
   Op job(OpKind kind, const std::vector<std::string>& members) {
     Op op;
     op.kind = kind;
@@ -590,6 +687,8 @@ class Generator {
   int points_ids_ = 0;
   int adjustments_ = 0;
   int jobs_ = 0;
+  int redemptions_ = 0;
+  int coupon_uses_ = 0;
   bool slow_ = false;
   std::string fresh_hold_;
 };
@@ -620,6 +719,7 @@ Rejection apply_to_engine(Scenario& s, const Op& op) {
       }
       e.redeem_points = op.amount;
       e.hold_id = op.target;
+      e.coupons = op.coupons;
       return s.apply(Event{e});
     }
     case OpKind::refund: {
@@ -673,6 +773,31 @@ Rejection apply_to_engine(Scenario& s, const Op& op) {
       e.as_of = op.at;
       return s.apply(Event{
           op.kind == OpKind::expire ? EventType::expire_points : EventType::evaluate_tier, e});
+    }
+    case OpKind::reward_redeem: {
+      RewardRedeemEvent e;
+      e.redemption_id = op.id;
+      e.member_id = op.member;
+      e.reward_id = op.target;
+      e.code = op.code;
+      e.at = op.at;
+      return s.apply(Event{e});
+    }
+    case OpKind::coupon_use: {
+      CouponUseEvent e;
+      e.use_id = op.id;
+      e.code = op.target;
+      e.member_id = op.member;  // the runtime resolves it from the stored coupon
+      e.store_id = op.store;
+      e.at = op.at;
+      return s.apply(Event{e});
+    }
+    case OpKind::coupon_cancel: {
+      CouponCancelEvent e;
+      e.code = op.target;
+      e.member_id = op.member;
+      e.at = op.at;
+      return s.apply(Event{e});
     }
   }
   return {ErrorCode::invalid_request, "", "unknown op"};
@@ -820,6 +945,15 @@ class Runner {
     std::vector<std::string> holds;
     for (const Hold& h : e.holds) holds.push_back(h.hold_id);
     if (holds != model_.active_holds(id)) return "holds: " + who + "active holds differ";
+    std::vector<std::string> coupons;
+    for (const Coupon& c : e.coupons) coupons.push_back(c.code);
+    if (coupons != model_.active_coupons(id)) return "coupons: " + who + "active coupons differ";
+    for (const model::Rules::RewardRule& rule : model_.rules().rewards) {
+      if (scenario_.stock_out(rule.id) != model_.stock_out(rule.id)) {
+        return "stock: " + rule.id + " engine " + std::to_string(scenario_.stock_out(rule.id)) +
+               " out, model " + std::to_string(model_.stock_out(rule.id));
+      }
+    }
     const Program& program = scenario_.program().program;
     if (program.tiers) {
       const int64_t engine_value = qualifying_value(*program.tiers, *program.time_zone, e, now_);

@@ -80,6 +80,12 @@ const char* kind_name(OpKind kind) {
       return "expire-job";
     case OpKind::evaluate:
       return "evaluate-tier-job";
+    case OpKind::reward_redeem:
+      return "reward-redeem";
+    case OpKind::coupon_use:
+      return "coupon-use";
+    case OpKind::coupon_cancel:
+      return "coupon-cancel";
   }
   return "?";
 }
@@ -139,6 +145,8 @@ std::string describe(const Op& op) {
   std::string s = std::string(kind_name(op.kind)) + " " + op.member;
   if (!op.id.empty()) s += " id=" + op.id;
   if (!op.target.empty()) s += " target=" + op.target;
+  if (!op.code.empty()) s += " issues=" + op.code;
+  for (const std::string& code : op.coupons) s += " coupon=" + code;
   if (!op.referral_code.empty()) s += " code=" + op.referral_code;
   if (!op.referrer.empty()) s += " referrer=" + op.referrer;
   s += " at=" + time_text(op.at);
@@ -294,6 +302,15 @@ void Model::advance(Member& m, Ms at) const {
     m.ledger.push_back({EntryType::hold_release, 0, m.holds[i].expires_at});
     m.holds.erase(m.holds.begin() + static_cast<std::ptrdiff_t>(i));
   }
+  // choice: coupons past their date expire with the member's clock too, returning nothing.
+  for (size_t i = 0; i < m.coupons.size();) {
+    if (m.coupons[i].valid_until > at) {
+      ++i;
+      continue;
+    }
+    m.ledger.push_back({EntryType::coupon_expire, 0, m.coupons[i].valid_until});
+    m.coupons.erase(m.coupons.begin() + static_cast<std::ptrdiff_t>(i));
+  }
   for (Lot& lot : m.lots) {
     if (lot.pending && lot.available_at <= at) {
       lot.pending = false;
@@ -367,6 +384,11 @@ Outcome Model::apply(const Op& op) {
       return expire(op);
     case OpKind::evaluate:
       return evaluate(op);
+    case OpKind::reward_redeem:
+      return reward_redeem(op);
+    case OpKind::coupon_use:
+    case OpKind::coupon_cancel:
+      return coupon_action(op);
   }
   return {ErrorCode::invalid_request};
 }
@@ -507,6 +529,21 @@ Outcome Model::purchase(const Op& op) {
     earned = *rules_.cap_points;
   }
 
+  // The coupons it names: all active ones of the member, or the sale is refused.
+  std::vector<Coupon> used;
+  for (const std::string& code : op.coupons) {
+    auto c = std::find_if(m.coupons.begin(), m.coupons.end(),
+                          [&](const Coupon& x) { return x.code == code; });
+    if (c == m.coupons.end()) return {ErrorCode::coupon_not_active};
+  }
+  for (const std::string& code : op.coupons) {
+    auto c = std::find_if(m.coupons.begin(), m.coupons.end(),
+                          [&](const Coupon& x) { return x.code == code; });
+    used.push_back(*c);
+    m.coupons.erase(c);
+    m.ledger.push_back({EntryType::coupon_use, 0, op.at});
+  }
+
   // Pay first, then earn.
   if (hold != nullptr) {
     spend(m, *hold);
@@ -525,6 +562,7 @@ Outcome Model::purchase(const Op& op) {
   record.total = total;
   record.eligible = eligible_total;
   record.base_points = base_points;
+  record.coupons = std::move(used);
   for (size_t i = 0; i < op.lines.size(); ++i) {
     record.lines.push_back({op.lines[i].amount_minor, eligible[i], 0, 0});
   }
@@ -682,6 +720,20 @@ Outcome Model::refund(const Op& op) {
       m.ledger.push_back({EntryType::referral_reversal, -p.referee_reward, op.at});
     }
   }
+  // The refund that completes the sale settles its coupons, each by its reward's rule.
+  int64_t coupon_points = 0;
+  if (completes) {
+    for (const Coupon& c : p.coupons) {
+      if (c.on_refund == Rules::OnRefund::restore) {
+        m.coupons.push_back(c);  // active again, until its old date
+        m.ledger.push_back({EntryType::coupon_restore, 0, op.at});
+      } else if (c.on_refund == Rules::OnRefund::refund_points) {
+        credit(m, c.points, op.at);
+        m.ledger.push_back({EntryType::restore, c.points, op.at});
+        coupon_points += c.points;
+      }
+    }
+  }
   // choice: base points are taken back as floor(base × refunded eligible / eligible) of the
   // cumulative refunded eligible amount, which is exactly the base points on completion.
   int64_t refunded_eligible_total = 0;
@@ -707,8 +759,75 @@ Outcome Model::refund(const Op& op) {
   if (claw_back && !referrer.empty()) claw_back_referrer(referrer, op.target, op.at);
   Outcome out;
   out.points_reversed = reversed;
-  out.points_restored = restored;
+  out.points_restored = restored + coupon_points;
   return out;
+}
+
+const Rules::RewardRule* Model::reward_rule(const std::string& id) const {
+  for (const Rules::RewardRule& rule : rules_.rewards) {
+    if (rule.id == id) return &rule;
+  }
+  return nullptr;
+}
+
+// choice (decisions.md): the reasons in order: the member's limit for the local month, its
+// points (or debt), then the stock, which only a member who could otherwise redeem takes.
+Outcome Model::reward_redeem(const Op& op) {
+  auto found = members_.find(op.member);
+  if (found == members_.end()) return {ErrorCode::not_found};
+  Member m = found->second;
+  advance(m, op.at);
+  const Rules::RewardRule* rule = reward_rule(op.target);
+  if (rule == nullptr) return {ErrorCode::not_found};
+  const int64_t month = month_number(local_time_in(rules_.time_zone, op.at));
+  auto& [limit_month, used] = m.limits[rule->id];
+  if (limit_month != month) used = 0;
+  limit_month = month;
+  if (rule->monthly_max && used >= *rule->monthly_max) return {ErrorCode::member_limit_reached};
+  if (m.debt > 0 || available(m) < rule->cost) return {ErrorCode::insufficient_points};
+  if (rule->stock && stock_out_[rule->id] >= *rule->stock) return {ErrorCode::out_of_stock};
+  debit(m, rule->cost, 0);
+  m.ledger.push_back({EntryType::reward_redeem, -rule->cost, op.at});
+  Coupon c{op.code,         rule->id,    rule->cost, op.at + rule->valid_days * kDayMs,
+           rule->on_refund, std::nullopt};
+  if (rule->monthly_max) {
+    used += 1;
+    c.month = month;
+  }
+  m.coupons.push_back(c);
+  found->second = std::move(m);
+  stock_out_[rule->id] += 1;
+  coupons_issued_.emplace_back(op.code, op.member);
+  coupon_member_[op.code] = op.member;
+  return {};
+}
+
+Outcome Model::coupon_action(const Op& op) {
+  const bool cancel = op.kind == OpKind::coupon_cancel;
+  if (cancel && cancelled_.contains(op.target)) return {};  // a retry: answered again
+  const auto owner = coupon_member_.find(op.target);
+  if (owner == coupon_member_.end()) return {ErrorCode::not_found};
+  Member m = members_.at(owner->second);
+  advance(m, op.at);
+  auto c = std::find_if(m.coupons.begin(), m.coupons.end(),
+                        [&](const Coupon& x) { return x.code == op.target; });
+  if (c == m.coupons.end()) return {ErrorCode::coupon_not_active};
+  if (cancel) {
+    credit(m, c->points, op.at);
+    m.ledger.push_back({EntryType::reward_cancel, c->points, op.at});
+    auto limit = m.limits.find(c->reward);
+    if (c->month && limit != m.limits.end() && limit->second.first == *c->month &&
+        limit->second.second > 0) {
+      limit->second.second -= 1;
+    }
+    stock_out_[c->reward] -= 1;
+    cancelled_.insert(op.target);
+  } else {
+    m.ledger.push_back({EntryType::coupon_use, 0, op.at});
+  }
+  m.coupons.erase(c);
+  members_.at(owner->second) = std::move(m);
+  return {};
 }
 
 Outcome Model::redeem(const Op& op) {
@@ -878,6 +997,19 @@ std::vector<Model::PurchaseInfo> Model::purchases() const {
     out.push_back({p.id, p.member, p.total, p.refunded});
   }
   return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Model::coupons() const { return coupons_issued_; }
+
+std::vector<std::string> Model::active_coupons(const std::string& member) const {
+  std::vector<std::string> codes;
+  for (const Coupon& c : members_.at(member).coupons) codes.push_back(c.code);
+  return codes;
+}
+
+int64_t Model::stock_out(const std::string& reward) const {
+  const auto it = stock_out_.find(reward);
+  return it == stock_out_.end() ? 0 : it->second;
 }
 
 std::vector<Model::HoldInfo> Model::holds() const {

@@ -70,6 +70,18 @@ struct Rules {
   int64_t step_points = 1;
   int64_t max_redeem_percent = 50;
   uint32_t hold_ttl_seconds = 900;
+
+  // The catalog: a few rewards, each with or without a stock and a monthly per-member limit.
+  enum class OnRefund { forfeit, restore, refund_points };
+  struct RewardRule {
+    std::string id;
+    int64_t cost = 100;
+    std::optional<int64_t> stock;
+    std::optional<uint32_t> monthly_max;  // per member and local month
+    OnRefund on_refund = OnRefund::forfeit;
+    int valid_days = 30;
+  };
+  std::vector<RewardRule> rewards;
 };
 
 struct Line {
@@ -89,6 +101,9 @@ enum class OpKind : uint8_t {
   adjust,
   expire,
   evaluate,
+  reward_redeem,
+  coupon_use,
+  coupon_cancel,
 };
 
 // One client request. Unused fields stay empty.
@@ -105,6 +120,10 @@ struct Op {
   std::vector<Line> lines;
   int64_t amount = 0;  // refund amount, redemption/hold/adjustment points, purchase redeem_points
   std::optional<uint32_t> ttl_seconds;
+  // Reward redemptions: the reward is `target`, the code it issues `code` (the runtime draws it;
+  // the generator gives it). Coupon uses and cancellations: the code is `target`.
+  std::string code;
+  std::vector<std::string> coupons;  // purchase: codes of coupons it uses
 };
 
 std::string describe(const Op& op);
@@ -168,6 +187,12 @@ class Model {
     bool active = false;
   };
   std::vector<HoldInfo> holds() const;
+  // Every coupon ever issued, in issue order: (code, member).
+  std::vector<std::pair<std::string, std::string>> coupons() const;
+  // A member's active coupons' codes, in the order the engine keeps them.
+  std::vector<std::string> active_coupons(const std::string& member) const;
+  // Units of a reward out (issued, not cancelled).
+  int64_t stock_out(const std::string& reward) const;
 
  private:
   struct Lot {
@@ -188,6 +213,14 @@ class Model {
     std::string trigger;
     int64_t points = 0;
     bool reversed = false;
+  };
+  struct Coupon {
+    std::string code;
+    std::string reward;
+    int64_t points = 0;
+    Ms valid_until = 0;
+    Rules::OnRefund on_refund = Rules::OnRefund::forfeit;
+    std::optional<int64_t> month;  // the limit's month it counted in
   };
   struct Activity {
     int64_t month = 0;  // year × 12 + month − 1
@@ -210,6 +243,8 @@ class Model {
     std::vector<Reward> rewards;     // as referrer
     std::vector<Activity> activity;  // one record per purchase or refund, never pruned
     std::vector<Entry> ledger;
+    std::vector<Coupon> coupons;  // active, issue order (restored ones at the end)
+    std::map<std::string, std::pair<int64_t, uint32_t>> limits;  // reward → (month, used)
   };
   struct PurchaseLine {
     int64_t amount = 0;
@@ -235,6 +270,7 @@ class Model {
     bool referral_trigger = false;
     int64_t referee_reward = 0;
     bool referral_reversed = false;
+    std::vector<Coupon> coupons;  // used by the sale
   };
 
   // Lots and balances.
@@ -262,6 +298,9 @@ class Model {
   Outcome adjust(const Op& op);
   Outcome expire(const Op& op);
   Outcome evaluate(const Op& op);
+  Outcome reward_redeem(const Op& op);
+  Outcome coupon_action(const Op& op);
+  const Rules::RewardRule* reward_rule(const std::string& id) const;
   void reward_referrer(const std::string& referrer, const std::string& trigger, Ms at);
   void claw_back_referrer(const std::string& referrer, const std::string& trigger, Ms at);
 
@@ -274,6 +313,10 @@ class Model {
   // same request (its id is the hold id), answered again without changing anything.
   std::set<std::pair<OpKind, std::string>> settled_;
   std::vector<std::string> hold_order_;
+  std::vector<std::pair<std::string, std::string>> coupons_issued_;  // (code, member)
+  std::map<std::string, std::string> coupon_member_;                 // code → member
+  std::set<std::string> cancelled_;  // codes a cancellation settled: a retry answers again
+  std::map<std::string, int64_t> stock_out_;
 };
 
 // Local time in an IANA zone: the wall-clock time of an instant, and the instant of a wall-clock

@@ -234,18 +234,25 @@ class RewardsTest(unittest.TestCase):
         r = s.request("POST", f"/v1/coupons/{codes[0]}:cancel", key=APP_KEY)
         self.assertEqual((r.status, r.json["replayed"]), (200, True), "a retry answers again")
         self.assertEqual(s.member("can-1").json["balance"]["available"], 800)
-        self.assertEqual(self.redeem("can-1", "drink", "can-r4").status, 201,
-                         "the cancelled coupon's limit unit came back")
-        # Newest first, by state, a page at a time.
+        r = self.redeem("can-1", "drink", "can-r4")
+        self.assertEqual(r.status, 201, "the cancelled coupon's limit unit came back")
+        codes.append(r.json["coupon"]["code"])
+        # Newest first (by issue time, then code: two issued in one millisecond keep an order),
+        # by state, a page at a time, each coupon once.
         r = s.request("GET", "/v1/members/can-1/coupons?limit=2", key=member_token("can-1"))
         self.assertEqual(r.status, 200, r)
-        self.assertEqual(len(r.json["coupons"]), 2)
-        self.assertEqual(r.json["coupons"][1]["code"], codes[1])
+        first = r.json["coupons"]
+        self.assertEqual(len(first), 2)
         cursor = r.json["next_cursor"]
         self.assertIsNotNone(cursor)
         r = s.request("GET", f"/v1/members/can-1/coupons?limit=2&cursor={cursor}", key=APP_KEY)
-        self.assertEqual([c["code"] for c in r.json["coupons"]], [codes[0]])
+        second = r.json["coupons"]
         self.assertIsNone(r.json["next_cursor"])
+        listed = first + second
+        self.assertEqual(sorted(c["code"] for c in listed), sorted(codes))
+        order = [(datetime.fromisoformat(c["issued_at"].replace("Z", "+00:00")), c["code"])
+                 for c in listed]
+        self.assertEqual(order, sorted(order, reverse=True))
         r = s.request("GET", "/v1/members/can-1/coupons?state=cancelled", key=APP_KEY)
         self.assertEqual([c["code"] for c in r.json["coupons"]], [codes[0]])
         r = s.request("GET", "/v1/members/can-1/coupons?state=lost", key=APP_KEY)

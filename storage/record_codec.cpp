@@ -160,6 +160,14 @@ bool structs_aligned(const flatbuffers::Vector<const T*>* vector) {
          reinterpret_cast<uintptr_t>(vector->Data()) % alignof(T) == 0;
 }
 
+// The same for vectors of 8-byte scalars: the Verifier checks their length's alignment (4
+// bytes) but not their elements', and a corrupt offset can leave them at any 4-byte boundary.
+template <typename T>
+bool scalars_aligned(const flatbuffers::Vector<T>* vector) {
+  return vector == nullptr || vector->size() == 0 ||
+         reinterpret_cast<uintptr_t>(vector->Data()) % alignof(T) == 0;
+}
+
 bool valid_hold_state(uint8_t state) { return state <= static_cast<uint8_t>(HoldState::expired); }
 
 bool valid_referral_status(uint8_t status) {
@@ -394,7 +402,7 @@ SignupEvent decode_signup(const fb::SignupEventRecord& record) {
   return e;
 }
 
-// nullopt: the line vectors disagree in length.
+// nullopt: the line vectors disagree in length, or the amounts are not where an int64 can be.
 std::optional<PurchaseEvent> decode_purchase_event(const fb::PurchaseEventRecord& record) {
   PurchaseEvent e;
   e.event_id = to_string(record.event_id());
@@ -409,6 +417,7 @@ std::optional<PurchaseEvent> decode_purchase_event(const fb::PurchaseEventRecord
                                      line->quantity(), line->amount_minor()});
     }
   } else if (const auto* amounts = record.line_amounts()) {
+    if (!scalars_aligned(amounts)) return std::nullopt;
     const auto* skus = record.line_skus();
     const auto* categories = record.line_categories();
     const auto* quantities = record.line_quantities();
@@ -1682,6 +1691,7 @@ Status decode_purchase(std::string_view event_id, std::string_view bytes, const 
       (refunded != nullptr && refunded->size() != line_count) ||
       (rules == nullptr) != (rule_points == nullptr) ||
       (rules != nullptr && rules->size() != rule_points->size()) ||
+      !scalars_aligned(eligible) || !scalars_aligned(refunded) || !scalars_aligned(rule_points) ||
       record->points_recalculated() < -1 || record->activity_month() < -1) {
     return corruption("purchase");
   }

@@ -111,6 +111,9 @@ HttpResponse handle_get_cluster(const ApiContext& context);
 HttpResponse handle_healthz();
 HttpResponse handle_readyz(const ApiContext& context);
 
+// A query parameter's unsigned decimal (limit=, after_seq=, a cursor's numbers): digits only.
+bool parse_decimal(std::string_view text, uint64_t& out);
+
 // The problem for a refusal of the engine: invalid_request there is about meaning (422).
 Problem runtime_problem(const Rejection& rejection);
 // The problem for an event the runtime did not apply: 503 when storage failed (the details are

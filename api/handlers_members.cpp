@@ -71,13 +71,13 @@ std::optional<HttpResponse> load_member_for_view(const ApiContext& context,
   return std::nullopt;
 }
 
+}  // namespace
+
 bool parse_decimal(std::string_view text, uint64_t& out) {
   if (text.empty() || text.size() > 20) return false;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
   return error == std::errc() && end == text.data() + text.size();
 }
-
-}  // namespace
 
 RouteResult handle_signup(const ApiContext& context, const HttpRequest& request) {
   Parsed<SignupEvent> parsed = parse_signup_request(request.body());

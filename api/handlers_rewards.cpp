@@ -3,7 +3,6 @@
 // (through the runtime). Codes in paths are read case-insensitively; one whose check character
 // does not match is answered 404 without a lookup.
 #include <boost/json/array.hpp>
-#include <charconv>
 
 #include "api/handlers.hpp"
 #include "api/request_parsing.hpp"
@@ -26,12 +25,6 @@ HttpResponse member_not_found() {
 
 std::optional<int64_t> stock_left(const ApiContext& context, const Reward& reward) {
   return context.runtime != nullptr ? context.runtime->stock_left(reward) : std::nullopt;
-}
-
-bool parse_number(std::string_view text, int64_t& out) {
-  if (text.empty() || text.size() > 19) return false;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return error == std::errc() && end == text.data() + text.size() && out >= 0;
 }
 
 // The stored coupon of a code from a path; on success `out` holds it, else the response to send.
@@ -135,9 +128,8 @@ HttpResponse handle_member_coupons(const ApiContext& context, std::string_view m
                                 "state must be active, used, expired or cancelled", "state");
       }
     } else if (param.key == "limit") {
-      int64_t number = 0;
-      if (!parse_number(param.value, number) || number < 1 ||
-          number > static_cast<int64_t>(kCouponsLimitMax)) {
+      uint64_t number = 0;
+      if (!parse_decimal(param.value, number) || number < 1 || number > kCouponsLimitMax) {
         return problem_response(ErrorCode::invalid_request,
                                 "limit must be an integer from 1 to 500", "limit");
       }
@@ -146,14 +138,15 @@ HttpResponse handle_member_coupons(const ApiContext& context, std::string_view m
       // "<issued_at ms>-<code>" as coupon_page_json writes it.
       const std::string_view text = param.value;
       const size_t dash = text.find('-');
-      int64_t issued_at = 0;
-      if (dash == std::string_view::npos || !parse_number(text.substr(0, dash), issued_at) ||
+      uint64_t issued_at = 0;
+      if (dash == std::string_view::npos || !parse_decimal(text.substr(0, dash), issued_at) ||
+          issued_at > static_cast<uint64_t>(kTimeNever) ||
           !parse_coupon_code(text.substr(dash + 1))) {
         return problem_response(ErrorCode::invalid_request,
                                 "cursor must be a next_cursor value from an earlier page",
                                 "cursor");
       }
-      cursor = CouponCursor{issued_at, std::string(text.substr(dash + 1))};
+      cursor = CouponCursor{static_cast<TimeMs>(issued_at), std::string(text.substr(dash + 1))};
     } else {
       return problem_response(ErrorCode::invalid_request,
                               "unknown query parameter; use state, limit or cursor", param.key);

@@ -34,20 +34,6 @@ json::value time_or_null(TimeMs time, bool present) {
 
 }  // namespace
 
-std::string_view coupon_state_name(CouponState state) {
-  switch (state) {
-    case CouponState::active:
-      return "active";
-    case CouponState::used:
-      return "used";
-    case CouponState::expired:
-      return "expired";
-    case CouponState::cancelled:
-      return "cancelled";
-  }
-  return "unknown";
-}
-
 std::optional<CouponState> coupon_state_from_name(std::string_view name) {
   for (const CouponState state :
        {CouponState::active, CouponState::used, CouponState::expired, CouponState::cancelled}) {

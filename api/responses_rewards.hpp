@@ -15,7 +15,7 @@
 
 namespace loyalty::api {
 
-std::string_view coupon_state_name(CouponState state);
+// The state a ?state= names (coupon_state_name's spelling, engine/rewards.hpp).
 std::optional<CouponState> coupon_state_from_name(std::string_view name);
 std::string_view limit_period_name(LimitPeriod period);
 

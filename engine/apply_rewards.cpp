@@ -12,20 +12,6 @@
 namespace loyalty::handlers {
 namespace {
 
-std::string_view state_name(CouponState state) {
-  switch (state) {
-    case CouponState::active:
-      return "active";
-    case CouponState::used:
-      return "used";
-    case CouponState::expired:
-      return "expired";
-    case CouponState::cancelled:
-      return "cancelled";
-  }
-  return "unknown";
-}
-
 std::string coupon_rule(const Coupon& coupon) { return "coupon:" + coupon.code; }
 
 Coupon* find_active_coupon(MemberState& member, std::string_view code) {
@@ -48,7 +34,7 @@ Rejection not_active(const ApplyContext& context, const Effects& effects, const 
   const Coupon* stored = context.stored_coupon;
   if (stored != nullptr && stored->code == code) {
     return {ErrorCode::coupon_not_active, field,
-            "the coupon is " + std::string(state_name(stored->state))};
+            "the coupon is " + std::string(coupon_state_name(stored->state))};
   }
   return {ErrorCode::not_found, field, "this member has no coupon with this code"};
 }

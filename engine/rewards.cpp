@@ -13,6 +13,20 @@ int64_t floor_div(int64_t value, int64_t divisor) {
 
 }  // namespace
 
+std::string_view coupon_state_name(CouponState state) {
+  switch (state) {
+    case CouponState::active:
+      return "active";
+    case CouponState::used:
+      return "used";
+    case CouponState::expired:
+      return "expired";
+    case CouponState::cancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
 int64_t limit_period_index(const Program& program, LimitPeriod period, TimeMs at) {
   const TimeZone& zone = *program.time_zone;
   const int64_t local_day = floor_div(zone.local_of(at), kMsPerDay);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "engine/member_state.hpp"
@@ -14,6 +15,9 @@
 #include "engine/program.hpp"
 
 namespace loyalty {
+
+// A coupon state's name, as the wire and messages spell it ("active", "used", …).
+std::string_view coupon_state_name(CouponState state);
 
 // The number of the local day, ISO week (from Monday), month or year `at` falls in; 0 for
 // `lifetime`. Numbers of one period kind grow with time and are never equal across periods.

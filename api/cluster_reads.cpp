@@ -8,6 +8,7 @@
 #include <boost/url/rfc/pchars.hpp>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <sstream>
 
 #include "api/problem.hpp"
@@ -102,6 +103,9 @@ std::optional<HttpResponse> decode_forwarded_response(std::string_view bytes) {
 
 ClusterReads::ClusterReads(cluster::ClusterNode& node, ApiContext context)
     : node_(node), context_(std::move(context)) {
+  // A forwarded read runs in cluster mode too (a member's catalog asks the rewards' home
+  // partitions for their stock); `forwarded` keeps it from being forwarded again.
+  context_.cluster_reads = this;
   node_.set_read_server([this](std::string_view forwarded, cluster::ClusterNode::ReadDone reply) {
     serve(forwarded, std::move(reply));
   });
@@ -159,6 +163,50 @@ Deferred ClusterReads::through_claim(std::string key, RequestFor request_for,
                          });
     });
   }};
+}
+
+void ClusterReads::whose(std::string key,
+                         std::function<void(std::optional<std::string> owner)> done) {
+  node_.look_up(key, [done = std::move(done)](EventResult&& found) {
+    if (!found.storage.ok() || !found.rejection.ok()) {
+      done(std::nullopt);
+    } else {
+      done(std::move(found.claim_owner));
+    }
+  });
+}
+
+void ClusterReads::stock_left(std::vector<std::string> reward_ids,
+                              std::function<void(std::optional<StockLeft> left)> done) {
+  if (reward_ids.empty()) {
+    done(StockLeft{});
+    return;
+  }
+  // Answered on whichever threads the home partitions answer on: the last one answers here.
+  struct Gathering {
+    std::mutex mutex;
+    StockLeft left;
+    size_t waiting = 0;
+    bool failed = false;
+    std::function<void(std::optional<StockLeft>)> done;
+  };
+  auto gathering = std::make_shared<Gathering>();
+  gathering->waiting = reward_ids.size();
+  gathering->done = std::move(done);
+  for (std::string& reward_id : reward_ids) {
+    node_.count_stock(reward_id, [gathering, reward_id](EventResult&& counted) {
+      std::unique_lock lock(gathering->mutex);
+      if (!counted.storage.ok() || !counted.rejection.ok()) gathering->failed = true;
+      gathering->left[reward_id] = counted.stock_left;
+      if (--gathering->waiting > 0) return;
+      lock.unlock();
+      if (gathering->failed) {
+        gathering->done(std::nullopt);
+      } else {
+        gathering->done(std::move(gathering->left));
+      }
+    });
+  }
 }
 
 Status ClusterReads::latest_seq(const std::string& member_id, std::optional<uint64_t>& latest) {

@@ -8,9 +8,12 @@
 // Thread-safety: elsewhere() from any I/O thread; the read server runs on NATS threads.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/auth.hpp"
 #include "api/feed_reads.hpp"
@@ -40,6 +43,16 @@ class ClusterReads final : public FeedReads {
   using RequestFor = std::function<HttpRequest(const std::string& member_id)>;
   Deferred through_claim(std::string key, RequestFor request_for,
                          std::optional<Principal> principal, HttpResponse none);
+
+  // Whose `key` is (its claim's owner, "" when no member holds it), asked of the key's home
+  // partition; nullopt when that did not answer in time (503).
+  void whose(std::string key, std::function<void(std::optional<std::string> owner)> done);
+
+  // The units left of each of `reward_ids` (rewards with a stock limit), each asked of its
+  // home partition (a StockAsk `count`, all at once); nullopt when one did not answer (503).
+  using StockLeft = std::map<std::string, std::optional<int64_t>, std::less<>>;
+  void stock_left(std::vector<std::string> reward_ids,
+                  std::function<void(std::optional<StockLeft> left)> done);
 
   // FeedReads: from this node's store while it serves the member's partition, else from the
   // partition's owner.

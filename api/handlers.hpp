@@ -70,9 +70,9 @@ HttpResponse handle_get_hold(const ApiContext& context, std::string_view hold_id
 HttpResponse hold_not_found();  // its 404
 
 // The points mall (handlers_rewards.cpp). GET /v1/rewards: the active program's catalog.
-HttpResponse handle_rewards(const ApiContext& context);
+RouteResult handle_rewards(const ApiContext& context);
 // GET /v1/members/{member_id}/rewards: the catalog for the member, with what stops each now.
-HttpResponse handle_member_rewards(const ApiContext& context, std::string_view member_id);
+RouteResult handle_member_rewards(const ApiContext& context, std::string_view member_id);
 // POST /v1/members/{member_id}/rewards/{reward_id}:redeem → 201; 200 + replayed on a repeat.
 RouteResult handle_redeem_reward(const ApiContext& context, const HttpRequest& request,
                                  std::string_view member_id, std::string_view reward_id);
@@ -80,7 +80,7 @@ RouteResult handle_redeem_reward(const ApiContext& context, const HttpRequest& r
 HttpResponse handle_member_coupons(const ApiContext& context, std::string_view member_id,
                                    boost::urls::params_view params);
 // GET /v1/coupons/{code}: the coupon, whether it can be used now and why not; changes nothing.
-HttpResponse handle_check_coupon(const ApiContext& context, std::string_view code);
+RouteResult handle_check_coupon(const ApiContext& context, std::string_view code);
 // POST /v1/coupons/{code}:use (pos keys for their stores) → 200 the coupon, used.
 RouteResult handle_use_coupon(const ApiContext& context, const HttpRequest& request,
                               std::string_view code, const Principal& principal);

@@ -4,10 +4,12 @@
 // does not match is answered 404 without a lookup.
 #include <boost/json/array.hpp>
 
+#include "api/cluster_reads.hpp"
 #include "api/handlers.hpp"
 #include "api/request_parsing.hpp"
 #include "api/responses.hpp"
 #include "api/responses_rewards.hpp"
+#include "engine/claim_keys.hpp"
 #include "engine/coupon_code.hpp"
 #include "engine/runtime/runtime.hpp"
 
@@ -23,8 +25,46 @@ HttpResponse member_not_found() {
   return problem_response(ErrorCode::not_found, "no member with this id", "member_id");
 }
 
-std::optional<int64_t> stock_left(const ApiContext& context, const Reward& reward) {
-  return context.runtime != nullptr ? context.runtime->stock_left(reward) : std::nullopt;
+// The units left of a reward with a stock limit (nullopt: none), as a catalog shows them.
+using StockLeftOf = std::function<std::optional<int64_t>(const Reward&)>;
+
+// Answers with render(stock left of) for `rewards`: at once in single mode (the runtime's
+// count), once their home partitions have counted in cluster mode (docs/decisions.md "Stock in
+// cluster mode"). `render` may then run on a runtime writer thread: it must not read the store.
+template <class Render>
+RouteResult with_stock_left(const ApiContext& context, const std::vector<const Reward*>& rewards,
+                            Render render) {
+  if (context.cluster_reads == nullptr) {
+    return render([&context](const Reward& reward) -> std::optional<int64_t> {
+      return context.runtime != nullptr ? context.runtime->stock_left(reward) : std::nullopt;
+    });
+  }
+  std::vector<std::string> stocked;
+  for (const Reward* reward : rewards) {
+    if (reward->stock) stocked.push_back(reward->id);
+  }
+  return Deferred{[cluster = context.cluster_reads, stocked = std::move(stocked),
+                   render = std::move(render)](Respond respond) mutable {
+    cluster->stock_left(
+        std::move(stocked), [render = std::move(render), respond = std::move(respond)](
+                                std::optional<ClusterReads::StockLeft> left) mutable {
+          if (!left) {
+            respond(problem_response(ErrorCode::unavailable,
+                                     "a reward's stock was not counted in time; retry shortly"));
+            return;
+          }
+          respond(render([&left](const Reward& reward) -> std::optional<int64_t> {
+            const auto it = left->find(reward.id);
+            return it == left->end() ? std::nullopt : it->second;
+          }));
+        });
+  }};
+}
+
+std::vector<const Reward*> every_reward(const Program& program) {
+  std::vector<const Reward*> rewards;
+  for (const Reward& reward : program.rewards) rewards.push_back(&reward);
+  return rewards;
 }
 
 // The stored coupon of a code from a path; on success `out` holds it, else the response to send.
@@ -55,17 +95,20 @@ HttpResponse coupon_not_found_response() {
   return problem_response(ErrorCode::not_found, "no coupon with this code", "code");
 }
 
-HttpResponse handle_rewards(const ApiContext& context) {
+RouteResult handle_rewards(const ApiContext& context) {
   const std::shared_ptr<const ProgramVersion> program = context.programs->active();
-  json::array rewards;
-  for (const Reward& reward : program->program.rewards) {
-    rewards.emplace_back(reward_json(reward, stock_left(context, reward)));
-  }
-  return json_response(http::status::ok, json::object{{"program_version", program->number},
-                                                      {"rewards", std::move(rewards)}});
+  return with_stock_left(
+      context, every_reward(program->program), [program](const StockLeftOf& stock_left) {
+        json::array rewards;
+        for (const Reward& reward : program->program.rewards) {
+          rewards.emplace_back(reward_json(reward, stock_left(reward)));
+        }
+        return json_response(http::status::ok, json::object{{"program_version", program->number},
+                                                            {"rewards", std::move(rewards)}});
+      });
 }
 
-HttpResponse handle_member_rewards(const ApiContext& context, std::string_view member_id) {
+RouteResult handle_member_rewards(const ApiContext& context, std::string_view member_id) {
   if (!is_valid_id(member_id)) return member_not_found();
   std::optional<MemberState> member;
   if (Status status = context.store->load_member(member_id, member); !status.ok()) {
@@ -74,18 +117,23 @@ HttpResponse handle_member_rewards(const ApiContext& context, std::string_view m
   if (!member) return member_not_found();
   const std::shared_ptr<const ProgramVersion> program = context.programs->active();
   const TimeMs now = context.clock();
-  json::array rewards;
-  for (const Reward& reward : program->program.rewards) {
-    const std::optional<int64_t> left = stock_left(context, reward);
-    const RewardStanding standing = reward_standing(program->program, *member, reward, now, left);
-    rewards.emplace_back(member_reward_json(reward, standing, left));
-  }
-  return json_response(http::status::ok,
-                       json::object{{"member_id", member_id},
-                                    {"program_version", program->number},
-                                    {"balance", balance_json(member->balance)},
-                                    {"tier", program->program.tier_name(member->tier_index)},
-                                    {"rewards", std::move(rewards)}});
+  return with_stock_left(
+      context, every_reward(program->program),
+      [program, now, member = std::move(*member)](const StockLeftOf& stock_left) {
+        json::array rewards;
+        for (const Reward& reward : program->program.rewards) {
+          const std::optional<int64_t> left = stock_left(reward);
+          const RewardStanding standing =
+              reward_standing(program->program, member, reward, now, left);
+          rewards.emplace_back(member_reward_json(reward, standing, left));
+        }
+        return json_response(http::status::ok,
+                             json::object{{"member_id", member.member_id},
+                                          {"program_version", program->number},
+                                          {"balance", balance_json(member.balance)},
+                                          {"tier", program->program.tier_name(member.tier_index)},
+                                          {"rewards", std::move(rewards)}});
+      });
 }
 
 RouteResult handle_redeem_reward(const ApiContext& context, const HttpRequest& request,
@@ -167,7 +215,7 @@ HttpResponse handle_member_coupons(const ApiContext& context, std::string_view m
   return json_response(http::status::ok, std::move(body));
 }
 
-HttpResponse handle_check_coupon(const ApiContext& context, std::string_view code) {
+RouteResult handle_check_coupon(const ApiContext& context, std::string_view code) {
   std::optional<StoredCoupon> stored;
   if (std::optional<HttpResponse> refusal = load_coupon(context, code, stored)) {
     return std::move(*refusal);
@@ -182,10 +230,16 @@ HttpResponse handle_check_coupon(const ApiContext& context, std::string_view cod
   body["reasons"] = std::move(reasons);
   const std::shared_ptr<const ProgramVersion> program = context.programs->active();
   const Reward* reward = program->program.reward(stored->coupon.reward_id);
-  body["reward"] = reward != nullptr
-                       ? json::value(reward_json(*reward, stock_left(context, *reward)))
-                       : json::value(nullptr);
-  return json_response(http::status::ok, std::move(body));
+  if (reward == nullptr) {
+    body["reward"] = nullptr;
+    return json_response(http::status::ok, std::move(body));
+  }
+  return with_stock_left(context, {reward},
+                         [program, reward, body = std::move(body)](const StockLeftOf& stock_left) {
+                           json::object answer = body;
+                           answer["reward"] = reward_json(*reward, stock_left(*reward));
+                           return json_response(http::status::ok, std::move(answer));
+                         });
 }
 
 RouteResult handle_use_coupon(const ApiContext& context, const HttpRequest& request,
@@ -210,6 +264,34 @@ RouteResult handle_cancel_coupon(const ApiContext& context, const HttpRequest& r
   }
   const std::optional<std::string> code = parse_coupon_code(typed);
   if (!code) return coupon_not_found_response();
+  CouponCancelEvent cancel;
+  cancel.code = *code;
+  auto submit = [context, cancel]() {
+    return submit_and_reply(context, Event{cancel}, [context](const EventResult& result) {
+      return coupon_reply(result, http::status::ok, context.clock());
+    });
+  };
+  if (principal.is_member_token() && context.cluster_reads != nullptr) {
+    // Cluster mode: whose the coupon is, its code's claim says.
+    return Deferred{[context, code = *code, scope = *principal.member_scope,
+                     submit](Respond respond) mutable {
+      context.cluster_reads->whose(
+          identifier_claim_key(IdentifierKind::coupon_code, code),
+          [scope, submit, respond](std::optional<std::string> owner) mutable {
+            if (!owner) {
+              respond(problem_response(ErrorCode::unavailable,
+                                       "the coupon's owner was not found in time; retry shortly"));
+            } else if (owner->empty()) {
+              respond(coupon_not_found_response());
+            } else if (*owner != scope) {
+              respond(problem_response(ErrorCode::forbidden, "this coupon is another member's",
+                                       "code"));
+            } else {
+              submit().start(std::move(respond));
+            }
+          });
+    }};
+  }
   if (principal.is_member_token()) {
     // A member cancels only its own coupons (as a member token reads only its own member).
     std::optional<StoredCoupon> stored;
@@ -220,11 +302,7 @@ RouteResult handle_cancel_coupon(const ApiContext& context, const HttpRequest& r
       return problem_response(ErrorCode::forbidden, "this coupon is another member's", "code");
     }
   }
-  CouponCancelEvent cancel;
-  cancel.code = *code;
-  return submit_and_reply(context, Event{std::move(cancel)}, [context](const EventResult& result) {
-    return coupon_reply(result, http::status::ok, context.clock());
-  });
+  return submit();
 }
 
 }  // namespace loyalty::api

@@ -11,6 +11,7 @@
 #include "api/openapi.hpp"
 #include "api/request_parsing.hpp"
 #include "engine/claim_keys.hpp"
+#include "engine/coupon_code.hpp"
 
 namespace loyalty::api {
 namespace {
@@ -83,7 +84,17 @@ RouteResult redeem_reward(const RouteCall& c) {
 RouteResult member_coupons(const RouteCall& c) {
   return handle_member_coupons(c.context, c.params[0], c.query);
 }
-RouteResult check_coupon(const RouteCall& c) { return handle_check_coupon(c.context, c.params[0]); }
+// Cluster mode: the code's claim names the member, whose owner answers (api/cluster_reads).
+RouteResult check_coupon(const RouteCall& c) {
+  const std::optional<std::string> code = parse_coupon_code(c.params[0]);
+  if (c.context.cluster_reads == nullptr || c.forwarded || !code) {
+    return handle_check_coupon(c.context, c.params[0]);
+  }
+  return c.context.cluster_reads->through_claim(
+      identifier_claim_key(IdentifierKind::coupon_code, *code),
+      [request = c.request](const std::string&) { return request; }, c.principal,
+      coupon_not_found_response());
+}
 RouteResult use_coupon(const RouteCall& c) {
   return handle_use_coupon(c.context, c.request, c.params[0], *c.principal);
 }

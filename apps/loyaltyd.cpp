@@ -242,6 +242,7 @@ int run(const Options& options) {
     runtime_options.partitions = config.cluster->partitions;  // one writer per partition log
     runtime_options.log_driven = true;
     runtime_options.follow_up_sink = [&node](const Event& e) { node->publish_follow_up(e); };
+    runtime_options.give_back_sink = [&node](const StockUnit& unit) { node->give_back(unit); };
     runtime_options.publish = [&node](Event&& event, uint64_t fingerprint, Completion&& done) {
       node->submit(std::move(event), fingerprint, std::move(done));
     };

@@ -13,32 +13,47 @@
 namespace loyalty::cluster {
 namespace {
 
-enum class Step { member, hold, client_id, referrer, card_free, phone, card, referral_code, log };
+enum class Step {
+  member,
+  hold,
+  client_id,
+  referrer,
+  card_free,
+  phone,
+  card,
+  referral_code,
+  coupon_code,
+  stock,
+  log
+};
+
+// A coupon code drawn anew when another member holds it (55 random bits: never, in practice).
+constexpr uint32_t kCouponCodeAttemptsMax = 3;
 
 struct Settling {
   Event event;
   uint64_t request_fingerprint = 0;
   AskClaim ask;
+  Stocked stocked;
   LogEvent log;
   Completion done;
   Step step = Step::member;
   uint32_t code_attempt = 0;
+  bool coupon_code_claimed = false;
 };
 
 void advance(std::shared_ptr<Settling> settling);
 
-// Asks for `key` (for the event's member, or only whose it is) and goes on with `settled`
-// given its owner; a claim that did not settle answers the client with why.
+// Logs `payload` in its home partition and goes on with `settled` given the result (a
+// refusal it returns answers the client); a result that is not ok answers the client with why.
 template <typename Settled>
-void ask(const std::shared_ptr<Settling>& settling, std::string key, bool for_member,
-         Settled settled) {
-  ClaimAsk claim{std::move(key), for_member ? settling->event.member_id() : std::string()};
-  settling->ask(std::move(claim), [settling, settled](EventResult&& result) mutable {
+void ask_home(const std::shared_ptr<Settling>& settling, LogPayload payload, Settled settled) {
+  settling->ask(std::move(payload), [settling, settled](EventResult&& result) mutable {
     if (!result.storage.ok() || !result.rejection.ok()) {
       settling->done(std::move(result));
       return;
     }
-    if (std::optional<Rejection> refused = settled(result.claim_owner)) {
+    if (std::optional<Rejection> refused = settled(result)) {
       EventResult answer;
       answer.rejection = std::move(*refused);
       settling->done(std::move(answer));
@@ -46,6 +61,16 @@ void ask(const std::shared_ptr<Settling>& settling, std::string key, bool for_me
     }
     advance(std::move(settling));
   });
+}
+
+// Asks for `key` (for the event's member, or only whose it is) and goes on with `settled`
+// given its owner.
+template <typename Settled>
+void ask(const std::shared_ptr<Settling>& settling, std::string key, bool for_member,
+         Settled settled) {
+  ClaimAsk claim{std::move(key), for_member ? settling->event.member_id() : std::string()};
+  ask_home(settling, std::move(claim),
+           [settled](const EventResult& result) mutable { return settled(result.claim_owner); });
 }
 
 // Asks for one of the sign-up's identifiers, refused when another member holds it.
@@ -64,6 +89,7 @@ bool ask_identifier(const std::shared_ptr<Settling>& settling, IdentifierKind ki
 void advance(std::shared_ptr<Settling> settling) {
   Event& event = settling->event;
   auto* signup = std::get_if<SignupEvent>(&event.body);
+  auto* redeem = std::get_if<RewardRedeemEvent>(&event.body);
   while (true) {
     const Step step = settling->step;
     if (step == Step::log) {
@@ -161,6 +187,44 @@ void advance(std::shared_ptr<Settling> settling) {
           return;
         }
         break;
+      case Step::coupon_code:
+        if (redeem != nullptr && !settling->coupon_code_claimed) {
+          if (settling->code_attempt == kCouponCodeAttemptsMax) {
+            EventResult refused;
+            refused.rejection = coupon_code_taken();
+            settling->done(std::move(refused));
+            return;
+          }
+          ++settling->code_attempt;
+          settling->step = Step::coupon_code;  // again, until one is the member's
+          ask(settling, identifier_claim_key(IdentifierKind::coupon_code, redeem->code), true,
+              [settling, redeem](const std::string& owner) -> std::optional<Rejection> {
+                if (owner == redeem->member_id) {
+                  settling->coupon_code_claimed = true;
+                } else {
+                  redeem->code.clear();
+                  draw_coupon_code(settling->event);
+                }
+                return std::nullopt;
+              });
+          return;
+        }
+        break;
+      case Step::stock:
+        // The unit is the code's: a retry of the request draws another code and takes another
+        // unit, which its member's partition gives back when it answers with the first coupon.
+        if (redeem != nullptr && settling->stocked(redeem->reward_id)) {
+          ask_home(settling, StockAsk{StockMove::take, StockUnit{redeem->reward_id, redeem->code}},
+                   [redeem](const EventResult& result) -> std::optional<Rejection> {
+                     // None left: logged all the same, so that the member's partition answers
+                     // with every reason in single mode's order (out_of_stock when it is the
+                     // only one).
+                     redeem->stock_granted = result.stock_granted;
+                     return std::nullopt;
+                   });
+          return;
+        }
+        break;
       case Step::log:
         break;
     }
@@ -169,12 +233,13 @@ void advance(std::shared_ptr<Settling> settling) {
 
 }  // namespace
 
-void settle_claims(Event&& event, uint64_t request_fingerprint, AskClaim ask, LogEvent log,
-                   Completion&& done) {
+void settle_claims(Event&& event, uint64_t request_fingerprint, AskClaim ask, Stocked stocked,
+                   LogEvent log, Completion&& done) {
   auto settling = std::make_shared<Settling>();
   settling->event = std::move(event);
   settling->request_fingerprint = request_fingerprint;
   settling->ask = std::move(ask);
+  settling->stocked = std::move(stocked);
   settling->log = std::move(log);
   settling->done = std::move(done);
   advance(std::move(settling));

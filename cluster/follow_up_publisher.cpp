@@ -26,7 +26,15 @@ FollowUpPublisher::~FollowUpPublisher() {
 void FollowUpPublisher::publish(const Event& follow_up) {
   {
     const std::lock_guard lock(mutex_);
-    queue_.push_back(follow_up);
+    queue_.emplace_back(follow_up);
+  }
+  wake_.notify_one();
+}
+
+void FollowUpPublisher::publish(const StockUnit& give_back) {
+  {
+    const std::lock_guard lock(mutex_);
+    queue_.emplace_back(give_back);
   }
   wake_.notify_one();
 }
@@ -41,19 +49,27 @@ void FollowUpPublisher::run() {
   while (true) {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping with nothing left
-    Event follow_up = std::move(queue_.front());
+    std::variant<Event, StockUnit> item = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
-    const std::string& id = storage::follow_up_id(follow_up);
-    const uint32_t partition = member_partition(follow_up.member_id(), partitions_);
-    Status status = append_(partition, follow_up);
-    if (status.ok()) {
-      // In the log now: the outbox need not hold it. (Were this lost, the outbox's copy is
-      // published again at the next start and dropped as a copy where it lands.)
-      CommitBatch remove;
+    // In the log now: the outbox need not hold it. (Were this lost, the outbox's copy is
+    // published again at the next start and dropped as a copy where it lands.)
+    CommitBatch remove;
+    LogPayload payload;
+    std::string id;
+    if (const Event* follow_up = std::get_if<Event>(&item)) {
+      id = storage::follow_up_id(*follow_up);
       remove.outbox_deletes.push_back(id);
-      status = store_.commit(remove);
+      payload = *follow_up;
+    } else {
+      const StockUnit& unit = std::get<StockUnit>(item);
+      id = "stock unit " + unit.code;
+      remove.give_backs_sent.push_back(unit.code);
+      payload = StockAsk{StockMove::give_back, unit};
     }
+    const uint32_t partition = *payload_partition(payload, partitions_);
+    Status status = append_(partition, std::move(payload));
+    if (status.ok()) status = store_.commit(remove);
     lock.lock();
     if (status.ok()) {
       ++published_;
@@ -62,7 +78,7 @@ void FollowUpPublisher::run() {
     } else {
       std::fprintf(stderr, "cluster: follow-up %s: %s (retrying)\n", id.c_str(),
                    status.message().c_str());
-      queue_.push_front(std::move(follow_up));  // in order: a reversal after its reward
+      queue_.push_front(std::move(item));  // in order: a reversal after its reward
       wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
     }
   }

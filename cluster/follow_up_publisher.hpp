@@ -2,7 +2,9 @@
 // member's partition log (through that partition's owner, LogAppend), then removes each from
 // the outbox. Every applier of the trigger's partition sends them: JetStream drops the copies
 // inside its window, the target's idempotency record any after it, so a crash anywhere between
-// the trigger's commit and the append loses nothing and applies nothing twice.
+// the trigger's commit and the append loses nothing and applies nothing twice. Units of stock
+// given back (engine/claim_keys.hpp StockAsk) go the same way to their rewards' home
+// partitions, where a unit that is not out any more (a copy) changes nothing.
 // Thread-safety: publish() from any thread (the runtime's writers).
 #pragma once
 
@@ -11,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <variant>
 
 #include "cluster/log_codec.hpp"
 #include "engine/events.hpp"
@@ -26,6 +29,7 @@ class FollowUpPublisher {
   FollowUpPublisher& operator=(const FollowUpPublisher&) = delete;
 
   void publish(const Event& follow_up);
+  void publish(const StockUnit& give_back);
   uint64_t published() const;
 
  private:
@@ -36,7 +40,7 @@ class FollowUpPublisher {
   RocksStore& store_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Event> queue_;
+  std::deque<std::variant<Event, StockUnit>> queue_;
   bool stopping_ = false;
   uint64_t published_ = 0;
   std::thread thread_;  // last

@@ -1,6 +1,7 @@
 #include "cluster/log_codec.hpp"
 
 #include "cluster/wire_fields.hpp"
+#include "engine/runtime/runtime.hpp"
 #include "storage/keys.hpp"
 #include "storage/record_codec.hpp"
 
@@ -11,7 +12,7 @@ using wire::put_bytes;
 using wire::take_bytes;
 using wire::take_u64;
 
-enum class Kind : uint8_t { event = 1, program_activation = 2, claim = 3 };
+enum class Kind : uint8_t { event = 1, program_activation = 2, claim = 3, stock = 4 };
 
 Status corrupt(std::string what) {
   return Status::error(Status::Code::corruption, "cluster log message: " + std::move(what));
@@ -31,6 +32,11 @@ std::string encode_log_payload(const LogPayload& payload) {
     bytes.push_back(static_cast<char>(Kind::claim));
     put_bytes(bytes, claim->key);
     put_bytes(bytes, claim->member_id);
+  } else if (const auto* stock = std::get_if<StockAsk>(&payload)) {
+    bytes.push_back(static_cast<char>(Kind::stock));
+    bytes.push_back(static_cast<char>(stock->move));
+    put_bytes(bytes, stock->unit.reward_id);
+    put_bytes(bytes, stock->unit.code);
   } else {
     const auto& activation = std::get<ProgramActivation>(payload);
     bytes.push_back(static_cast<char>(Kind::program_activation));
@@ -84,8 +90,38 @@ Status decode_log_payload(std::string_view bytes, LogPayload& out) {
       out = std::move(claim);
       return Status::ok_status();
     }
+    case Kind::stock: {
+      std::string_view rest = body;
+      StockAsk ask;
+      if (rest.empty()) return corrupt("bad stock ask");
+      const auto move = static_cast<uint8_t>(rest.front());
+      rest.remove_prefix(1);
+      ask.move = static_cast<StockMove>(move);
+      const bool named = take_bytes(rest, ask.unit.reward_id) && take_bytes(rest, ask.unit.code) &&
+                         rest.empty() && !ask.unit.reward_id.empty();
+      if (!named || move < static_cast<uint8_t>(StockMove::take) ||
+          move > static_cast<uint8_t>(StockMove::count) ||
+          ask.unit.code.empty() != (ask.move == StockMove::count)) {
+        return corrupt("bad stock ask");
+      }
+      out = std::move(ask);
+      return Status::ok_status();
+    }
   }
   return corrupt("unknown kind " + std::to_string(static_cast<int>(kind)));
+}
+
+std::optional<uint32_t> payload_partition(const LogPayload& payload, uint32_t partitions) {
+  if (const auto* event = std::get_if<Event>(&payload)) {
+    return member_partition(event->member_id(), partitions);
+  }
+  if (const auto* claim = std::get_if<ClaimAsk>(&payload)) {
+    return member_partition(claim->key, partitions);
+  }
+  if (const auto* stock = std::get_if<StockAsk>(&payload)) {
+    return member_partition(stock_key(stock->unit.reward_id), partitions);
+  }
+  return std::nullopt;
 }
 
 }  // namespace loyalty::cluster

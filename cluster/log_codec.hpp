@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -29,10 +30,15 @@ struct ProgramActivation {
   bool operator==(const ProgramActivation&) const = default;
 };
 
-// A claim (engine/runtime ClaimAsk) travels as its key and member, each length-prefixed.
-using LogPayload = std::variant<Event, ProgramActivation, ClaimAsk>;
+// A claim (engine/runtime ClaimAsk) travels as its key and member, each length-prefixed; a
+// stock ask (StockAsk) as its move's byte, then its reward id and code.
+using LogPayload = std::variant<Event, ProgramActivation, ClaimAsk, StockAsk>;
 
 std::string encode_log_payload(const LogPayload& payload);
+
+// The partition whose log a message belongs in: its event's member's, its claim key's or its
+// reward's home; nullopt for a program activation (every partition's log has it).
+std::optional<uint32_t> payload_partition(const LogPayload& payload, uint32_t partitions);
 
 // Puts a message in a partition's log and waits: ok once it is there (in a node: applied by the
 // partition's owner, the only writer of its log), busy when it could not be put there now.

@@ -94,6 +94,7 @@ ClusterNode::~ClusterNode() {
 
 Status ClusterNode::start(Runtime& runtime, ProgramRegistry& programs) {
   runtime_ = &runtime;
+  registry_ = &programs;
   // Owners and standbys decide alike only with the same program: a node seeded with another
   // one is refused; later versions reach every node through the logs.
   if (Status s = programs_->join(programs); !s.ok()) return s;
@@ -274,10 +275,14 @@ void ClusterNode::submit(Event&& event, uint64_t request_fingerprint, Completion
   // What the event takes cluster-wide is settled in the keys' home partitions first.
   settle_claims(
       std::move(event), request_fingerprint,
-      [this](ClaimAsk ask, Completion claimed) {
-        const uint32_t home = member_partition(ask.key, config_.partitions);
+      [this](LogPayload ask, Completion claimed) {
+        const uint32_t home = *payload_partition(ask, config_.partitions);
         metrics_.claims.fetch_add(1);
         route(home, std::move(ask), std::move(claimed));
+      },
+      [this](const std::string& reward_id) {
+        const Reward* reward = registry_->active()->program.reward(reward_id);
+        return reward != nullptr && reward->stock.has_value();
       },
       [this](Event&& settled, uint64_t, Completion&& answered) {
         const uint32_t partition = member_partition(settled.member_id(), config_.partitions);
@@ -296,6 +301,12 @@ std::string ClusterNode::message_id(const LogPayload& payload, uint32_t partitio
     // id with another payload has another, is logged, and is refused by the engine.
     return event->idempotency_key() + "#" + hex(request_fingerprint_of(*event));
   }
+  if (const auto* stock = std::get_if<StockAsk>(&payload)) {
+    // A code's unit is taken and given back once each: a copy of either changes nothing.
+    if (stock->move == StockMove::take) return "st:" + stock->unit.code;
+    if (stock->move == StockMove::give_back) return "sg:" + stock->unit.code;
+    return "s?" + run_id_ + "-" + std::to_string(next_request_.fetch_add(1));
+  }
   const ClaimAsk& claim = std::get<ClaimAsk>(payload);
   if (!claim.member_id.empty()) return "c:" + claim.key + "#" + claim.member_id;
   // Only asking whose the key is: read at this point of the log, never a copy of another.
@@ -305,6 +316,13 @@ std::string ClusterNode::message_id(const LogPayload& payload, uint32_t partitio
 void ClusterNode::look_up(const std::string& key, Completion done) {
   metrics_.claims.fetch_add(1);
   route(member_partition(key, config_.partitions), ClaimAsk{key, ""}, std::move(done));
+}
+
+void ClusterNode::count_stock(const std::string& reward_id, Completion done) {
+  metrics_.claims.fetch_add(1);
+  LogPayload ask = StockAsk{StockMove::count, StockUnit{reward_id, ""}};
+  const uint32_t home = *payload_partition(ask, config_.partitions);
+  route(home, std::move(ask), std::move(done));
 }
 
 void ClusterNode::route(uint32_t partition, LogPayload&& payload, Completion&& done) {
@@ -415,12 +433,10 @@ void ClusterNode::serve_forwarded(uint32_t partition, std::string_view data,
     answer(unavailable("a forwarded request could not be read"));
     return;
   }
-  // The partition it belongs to: its member's, a claim key's home, or (an activation) each.
-  const bool belongs =
-      std::holds_alternative<ProgramActivation>(payload) ||
-      member_partition(std::holds_alternative<Event>(payload) ? std::get<Event>(payload).member_id()
-                                                              : std::get<ClaimAsk>(payload).key,
-                       config_.partitions) == partition;
+  // The partition it belongs to: its member's, a claim key's or a reward's home, or (an
+  // activation) each.
+  const std::optional<uint32_t> home = payload_partition(payload, config_.partitions);
+  const bool belongs = !home || *home == partition;
   if (!ownership_ || ownership_->role(partition) != Role::owner || !belongs) {
     answer(unavailable("this node does not own the partition now; retry shortly"));
     return;
@@ -487,6 +503,8 @@ void ClusterNode::publish_notification(const std::string& member_id,
 }
 
 void ClusterNode::publish_follow_up(const Event& follow_up) { publisher_->publish(follow_up); }
+
+void ClusterNode::give_back(const StockUnit& unit) { publisher_->publish(unit); }
 
 uint64_t ClusterNode::add_waiter(const std::string& id, Completion&& done,
                                  std::optional<uint32_t> partition, std::string owner) {

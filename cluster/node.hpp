@@ -74,6 +74,9 @@ class ClusterNode {
   // Whose `key` is (a claim asked in its home partition's log, answered after that partition's
   // commit): `done` gets EventResult::claim_owner, "" when no member holds it.
   void look_up(const std::string& key, Completion done);
+  // The units of `reward_id`'s stock left (a StockAsk `count` in its home partition's log):
+  // `done` gets EventResult::stock_left.
+  void count_stock(const std::string& reward_id, Completion done);
   // What runs a forwarded read here (the API's router); set before start().
   void set_read_server(ReadServer server) { read_server_ = std::move(server); }
 
@@ -87,6 +90,8 @@ class ClusterNode {
 
   // RuntimeOptions::follow_up_sink and ::publish of the log-driven runtime.
   void publish_follow_up(const Event& follow_up);
+  // RuntimeOptions::give_back_sink: to the reward's home partition, as follow-ups go.
+  void give_back(const StockUnit& unit);
   void submit(Event&& event, uint64_t request_fingerprint, Completion&& done);
 
   // Joins the cluster (partition count checked, lease, registration) and starts applying.
@@ -166,6 +171,7 @@ class ClusterNode {
   std::unique_ptr<FollowUpPublisher> publisher_;
   std::unique_ptr<ProgramActivations> programs_;
   Runtime* runtime_ = nullptr;
+  ProgramRegistry* registry_ = nullptr;  // the program this node answers with (start())
   std::unique_ptr<Ownership> ownership_;
   NodeMetrics metrics_;
   ReadServer read_server_;

@@ -180,6 +180,9 @@ void PartitionApplier::run() {
       if (auto* claim = std::get_if<ClaimAsk>(&payload)) {
         runtime_.apply_logged_claim(options_.partition, std::move(*claim), sequence,
                                     std::move(done), std::move(msg_id));
+      } else if (auto* stock = std::get_if<StockAsk>(&payload)) {
+        runtime_.apply_logged_stock(options_.partition, std::move(*stock), sequence,
+                                    std::move(done), std::move(msg_id));
       } else if (program.version) {
         runtime_.apply_logged_program(options_.partition, std::move(program), sequence,
                                       std::move(done), std::move(msg_id));

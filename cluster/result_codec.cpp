@@ -17,9 +17,10 @@ enum Flags : uint8_t {
   has_member = 4,
   has_answer = 8,
   has_claim_owner = 16,
-  has_member_id = 32
+  has_member_id = 32,
+  stock_granted = 64,
+  has_stock_left = 128,
 };
-constexpr uint16_t kErrorCodeLast = static_cast<uint16_t>(ErrorCode::unavailable);
 
 Status corrupt(const std::string& what) {
   return Status::error(Status::Code::corruption, "event result: " + what);
@@ -39,6 +40,8 @@ std::string encode_result(const EventResult& result) {
   if (answered) flags |= has_answer;
   if (!result.claim_owner.empty()) flags |= has_claim_owner;
   if (!result.member_id.empty()) flags |= has_member_id;
+  if (result.stock_granted) flags |= stock_granted;
+  if (result.stock_left) flags |= has_stock_left;
   out.push_back(static_cast<char>(flags));
   out.push_back(static_cast<char>(static_cast<uint16_t>(result.rejection.code) >> 8));
   out.push_back(static_cast<char>(static_cast<uint16_t>(result.rejection.code) & 0xff));
@@ -54,6 +57,7 @@ std::string encode_result(const EventResult& result) {
   }
   if (!result.claim_owner.empty()) put_bytes(out, result.claim_owner);
   if (!result.member_id.empty()) put_bytes(out, result.member_id);
+  if (result.stock_left) storage::append_u64_be(out, static_cast<uint64_t>(*result.stock_left));
   return out;
 }
 
@@ -63,7 +67,8 @@ Status decode_result(std::string_view bytes, EventResult& out) {
   const auto flags = static_cast<uint8_t>(bytes[1]);
   const uint16_t code =
       static_cast<uint16_t>((static_cast<uint8_t>(bytes[2]) << 8) | static_cast<uint8_t>(bytes[3]));
-  if (code > kErrorCodeLast) return corrupt("error code");
+  // Every code the engine names (new ones are appended to the enum), none past them.
+  if (error_code_name(static_cast<ErrorCode>(code)) == "unknown") return corrupt("error code");
   bytes.remove_prefix(4);
   std::string_view field, message;
   if (!take_bytes(bytes, field) || !take_bytes(bytes, message)) return corrupt("truncated");
@@ -99,6 +104,14 @@ Status decode_result(std::string_view bytes, EventResult& out) {
     std::string_view member_id;
     if (!take_bytes(bytes, member_id)) return corrupt("truncated");
     out.member_id = member_id;
+  }
+  out.stock_granted = (flags & stock_granted) != 0;
+  if ((flags & has_stock_left) != 0) {
+    const std::optional<uint64_t> left =
+        bytes.size() >= 8 ? storage::read_u64_be(bytes.substr(0, 8)) : std::nullopt;
+    if (!left) return corrupt("truncated");
+    out.stock_left = static_cast<int64_t>(*left);
+    bytes.remove_prefix(8);
   }
   if (!bytes.empty()) return corrupt("trailing bytes");
   return Status::ok_status();

@@ -14,6 +14,8 @@ std::string identifier_claim_key(IdentifierKind kind, std::string_view value) {
 
 std::string hold_claim_key(std::string_view hold_id) { return "h:" + std::string(hold_id); }
 
+std::string stock_key(std::string_view reward_id) { return "s:" + std::string(reward_id); }
+
 std::optional<std::string> client_id_claim_key(const Event& event) {
   switch (event.type()) {
     case EventType::purchase:
@@ -21,6 +23,8 @@ std::optional<std::string> client_id_claim_key(const Event& event) {
     case EventType::redemption:
     case EventType::hold:
     case EventType::adjustment:
+    case EventType::reward_redeem:
+    case EventType::coupon_use:
       return event.idempotency_key();
     default:
       return std::nullopt;
@@ -33,6 +37,13 @@ std::optional<std::string> owner_lookup_key(const Event& event) {
   }
   if (const auto* action = std::get_if<HoldActionEvent>(&event.body)) {
     return hold_claim_key(action->hold_id);
+  }
+  // A coupon's code was claimed for the member it was issued to.
+  if (const auto* use = std::get_if<CouponUseEvent>(&event.body)) {
+    return identifier_claim_key(IdentifierKind::coupon_code, use->code);
+  }
+  if (const auto* cancel = std::get_if<CouponCancelEvent>(&event.body)) {
+    return identifier_claim_key(IdentifierKind::coupon_code, cancel->code);
   }
   return std::nullopt;
 }

@@ -91,6 +91,13 @@ struct ClaimWrite {
   std::string member_id;
 };
 
+// Cluster mode: one unit of a reward's stock, named by the coupon code it was taken for
+// (engine/claim_keys.hpp StockAsk).
+struct StockUnit {
+  std::string reward_id;
+  std::string code;
+};
+
 struct CommitBatch {
   std::vector<const MemberState*> members;  // final state of every touched member
   std::vector<LotWrite> lots;
@@ -128,10 +135,19 @@ struct CommitBatch {
     uint32_t version = 0;
   };
   std::optional<ProgramSwitch> program_switch;
+  // Cluster mode, in a reward's home partition: units taken for a code, and given back (their
+  // counts are in stock_changes too).
+  std::vector<StockUnit> units_taken;
+  std::vector<StockUnit> units_returned;
+  // Cluster mode, in a member's partition: units to give back to their home partitions, kept
+  // until the node has put them in those logs (an outbox of its own); and those it has.
+  std::vector<StockUnit> give_backs;
+  std::vector<std::string> give_backs_sent;  // codes
 
   bool empty() const {
     return members.empty() && events.empty() && outbox_deletes.empty() && !log_position &&
-           claims.empty() && !program_switch;
+           claims.empty() && !program_switch && units_taken.empty() && units_returned.empty() &&
+           give_backs.empty() && give_backs_sent.empty();
   }
   void clear() {
     members.clear();
@@ -150,6 +166,10 @@ struct CommitBatch {
     log_position.reset();
     claims.clear();
     program_switch.reset();
+    units_taken.clear();
+    units_returned.clear();
+    give_backs.clear();
+    give_backs_sent.clear();
   }
 };
 
@@ -175,6 +195,10 @@ class MemberStore {
   virtual Status load_coupons_total(CouponsChange& out) = 0;
   // Every follow-up written but not yet applied (for redelivery after a restart).
   virtual Status load_outbox(std::vector<Event>& out) = 0;
+  // Cluster mode: the reward whose unit was taken for `code` and not given back ("" when none).
+  virtual Status find_stock_unit(std::string_view code, std::string& reward_id) = 0;
+  // Cluster mode: the units written to give back and not yet sent (CommitBatch::give_backs).
+  virtual Status load_give_backs(std::vector<StockUnit>& out) = 0;
   // Everything in one atomic write, durable per the configured durability when it returns.
   // `first_log_seq` is where the batch's first event landed in the event log (the others follow
   // it); the caller moves each member's history_head there (MemberState::history_head).

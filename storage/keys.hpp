@@ -51,6 +51,11 @@ std::string partition_program_key(uint32_t partition);
 // "claim/" + claim key (ClaimWrite): the member a key was granted to in its home partition.
 inline constexpr std::string_view kClaimKeyPrefix = "claim/";
 std::string claim_key(std::string_view key);
+// Cluster mode, also in "meta": "unit/" + coupon code → reward id, a unit of the reward's stock
+// taken for that code in the reward's home partition (CommitBatch::units_taken); and
+// "give_back/" + code → reward id, a unit a member's partition gives back, until sent.
+inline constexpr std::string_view kStockUnitKeyPrefix = "unit/";
+inline constexpr std::string_view kGiveBackKeyPrefix = "give_back/";
 
 void append_u64_be(std::string& out, uint64_t value);
 void append_u32_be(std::string& out, uint32_t value);

@@ -682,6 +682,34 @@ Status RocksStore::find_identifier(IdentifierKind kind, std::string_view value,
   return Status::ok_status();
 }
 
+Status RocksStore::find_stock_unit(std::string_view code, std::string& reward_id) {
+  reward_id.clear();
+  std::string stored;
+  const rocksdb::Status got =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->family(meta),
+                     std::string(storage::kStockUnitKeyPrefix) += code, &stored);
+  if (got.IsNotFound()) return Status::ok_status();
+  if (Status status = from_rocks(got); !status.ok()) return status;
+  if (!storage::valid_member_key(stored)) {
+    return Status::error(Status::Code::corruption, "corrupt stock unit record");
+  }
+  reward_id = std::move(stored);
+  return Status::ok_status();
+}
+
+Status RocksStore::load_give_backs(std::vector<StockUnit>& out) {
+  out.clear();
+  const std::string prefix(storage::kGiveBackKeyPrefix);
+  std::string end = prefix;
+  end.back() += 1;  // just past every key with the prefix
+  return impl_->scan(meta, rocksdb::ReadOptions(), prefix, end,
+                     [&](std::string_view key, std::string_view value, bool&) -> Status {
+                       if (!storage::valid_member_key(value)) return corruption("give-back");
+                       out.push_back({std::string(value), std::string(key.substr(prefix.size()))});
+                       return Status::ok_status();
+                     });
+}
+
 Status RocksStore::find_claim(std::string_view key, std::string& member_id) {
   member_id.clear();
   std::string stored;
@@ -1033,6 +1061,29 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
   for (const ClaimWrite& claim : batch.claims) {
     LOYALTY_CHECK(!claim.key.empty() && storage::valid_member_key(claim.member_id));
     add(meta, storage::claim_key(claim.key), claim.member_id);
+  }
+  const std::pair<const std::vector<StockUnit>*, std::string_view> unit_puts[] = {
+      {&batch.units_taken, storage::kStockUnitKeyPrefix},
+      {&batch.give_backs, storage::kGiveBackKeyPrefix}};
+  for (const auto& [units, prefix] : unit_puts) {
+    for (const StockUnit& unit : *units) {
+      LOYALTY_CHECK(storage::valid_member_key(unit.reward_id) && !unit.code.empty());
+      add(meta, std::string(prefix) += unit.code, unit.reward_id);
+    }
+  }
+  for (const StockUnit& unit : batch.units_returned) {
+    LOYALTY_CHECK(!unit.code.empty());
+    if (put.ok()) {
+      put = write.Delete(impl_->family(meta),
+                         slice(std::string(storage::kStockUnitKeyPrefix) += unit.code));
+    }
+  }
+  for (const std::string& code : batch.give_backs_sent) {
+    LOYALTY_CHECK(!code.empty());
+    if (put.ok()) {
+      put = write.Delete(impl_->family(meta),
+                         slice(std::string(storage::kGiveBackKeyPrefix) += code));
+    }
   }
   if (const auto& program_switch = batch.program_switch) {
     LOYALTY_CHECK(program_switch->activation > 0 && program_switch->version > 0);

@@ -145,6 +145,8 @@ class RocksStore final : public MemberStore {
   Status load_stock_counts(std::map<std::string, int64_t, std::less<>>& out) override;
   Status load_coupons_total(CouponsChange& out) override;
   Status load_outbox(std::vector<Event>& out) override;  // in follow-up id order
+  Status find_stock_unit(std::string_view code, std::string& reward_id) override;
+  Status load_give_backs(std::vector<StockUnit>& out) override;  // in code order
   using MemberStore::commit;
   Status commit(const CommitBatch& batch, uint64_t& first_log_seq) override;
 

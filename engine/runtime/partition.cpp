@@ -30,6 +30,18 @@ const Lot* find_lot(const MemberState& member, uint64_t lot_id) {
   return it != member.lots.end() && it->lot_id == lot_id ? &*it : nullptr;
 }
 
+// Adds `change` to the batch's changes, where each reward appears once.
+void add_stock_change(std::vector<StockChange>& changes, const StockChange& change) {
+  auto same = std::find_if(changes.begin(), changes.end(), [&change](const StockChange& other) {
+    return other.reward_id == change.reward_id;
+  });
+  if (same == changes.end()) {
+    changes.push_back(change);
+  } else {
+    same->delta += change.delta;
+  }
+}
+
 size_t per_partition(size_t total, uint32_t partitions) {
   return partitions == 0 ? total : (total + partitions - 1) / partitions;
 }
@@ -195,6 +207,69 @@ Status Runtime::Partition::decide_claim(Work& work) {
   return Status::ok_status();
 }
 
+// A stock ask in its reward's home partition (engine/claim_keys.hpp StockAsk), decided under
+// the partition's program at this point of its log. A code's unit is taken once: a copy of the
+// ask finds it the code's already. A unit given back that is not out (a copy, or a cancelled
+// coupon whose reward had no stock when it was issued) changes nothing.
+Status Runtime::Partition::decide_stock(Work& work) {
+  const StockAsk& ask = *work.request->stock;
+  const std::string& reward_id = ask.unit.reward_id;
+  LOYALTY_CHECK(runtime_.partition_of(stock_key(reward_id)) == partition_index_);
+  if (Status status = runtime_.stock_status_; !status.ok()) return status;
+  const Reward* reward = program_.version->program.reward(reward_id);
+  const int64_t out = runtime_.stock_->out(reward_id) + batch_units_out_[reward_id];
+  if (ask.move == StockMove::count) {
+    if (reward != nullptr && reward->stock) work.result.stock_left = *reward->stock - out;
+    return Status::ok_status();
+  }
+  std::string taken_for;  // the reward whose unit the code holds ("" when none)
+  if (const auto it = batch_units_.find(ask.unit.code); it != batch_units_.end()) {
+    taken_for = it->second;
+  } else if (Status status = runtime_.store_.find_stock_unit(ask.unit.code, taken_for);
+             !status.ok()) {
+    return status;
+  }
+  if (ask.move == StockMove::give_back) {
+    if (taken_for != reward_id) return Status::ok_status();
+    batch_units_[ask.unit.code].clear();
+    batch_units_out_[reward_id] -= 1;
+    work.stock_moved = StockMove::give_back;
+    return Status::ok_status();
+  }
+  if (!taken_for.empty()) {
+    work.result.stock_granted = taken_for == reward_id;
+    return Status::ok_status();
+  }
+  if (reward == nullptr || (reward->stock && out >= *reward->stock)) return Status::ok_status();
+  batch_units_[ask.unit.code] = reward_id;
+  batch_units_out_[reward_id] += 1;
+  work.stock_moved = StockMove::take;
+  work.result.stock_granted = true;
+  return Status::ok_status();
+}
+
+std::optional<StockUnit> Runtime::Partition::unit_to_give_back(const Work& work) {
+  if (work.request->claim || work.request->stock || work.request->activation) return std::nullopt;
+  const Event& event = work.request->event;
+  if (const auto* redeem = std::get_if<RewardRedeemEvent>(&event.body)) {
+    if (!redeem->stock_granted || work.applied) return std::nullopt;
+    // A copy of the very message that issued the coupon answers it again: its unit is used.
+    const auto* answer = std::get_if<CouponAnswer>(&work.result.answer);
+    if (work.result.replayed && answer != nullptr && answer->coupon.code == redeem->code) {
+      return std::nullopt;
+    }
+    return StockUnit{redeem->reward_id, redeem->code};
+  }
+  if (const auto* cancel = std::get_if<CouponCancelEvent>(&event.body); cancel && work.applied) {
+    for (const Coupon& written : work.effects.coupons_written) {
+      if (written.code == cancel->code && written.state == CouponState::cancelled) {
+        return StockUnit{written.reward_id, written.code};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 // A program activation at this point of the partition's log: the events after it are decided
 // under its rules. Activations are numbered cluster-wide in the order they were made, and may
 // reach a partition's log out of that order (two made at once) or twice (one published again
@@ -297,7 +372,21 @@ void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
       if (work.claim) commit_.claims.push_back(*work.claim);
       continue;
     }
+    if (work.request->stock) {
+      if (const std::optional<StockMove> moved = work.stock_moved) {
+        const StockUnit& unit = work.request->stock->unit;
+        const bool taken = *moved == StockMove::take;
+        (taken ? commit_.units_taken : commit_.units_returned).push_back(unit);
+        add_stock_change(commit_.stock_changes, StockChange{unit.reward_id, taken ? 1 : -1});
+      }
+      continue;
+    }
     if (work.request->activation) continue;
+    if (runtime_.options_.log_driven) {
+      if (std::optional<StockUnit> unit = unit_to_give_back(work)) {
+        commit_.give_backs.push_back(std::move(*unit));
+      }
+    }
     // A follow-up leaves the outbox with the commit that settles it, applied or not: one the
     // engine refuses would be refused again at every redelivery.
     if (const std::string* id = follow_up_id(work.request->event)) {
@@ -319,14 +408,10 @@ void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
     }
     commit_.coupons_change.add(work.effects.coupons_change.active,
                                work.effects.coupons_change.points);
-    for (const StockChange& change : work.effects.stock_changes) {
-      auto same = std::find_if(
-          commit_.stock_changes.begin(), commit_.stock_changes.end(),
-          [&change](const StockChange& other) { return other.reward_id == change.reward_id; });
-      if (same == commit_.stock_changes.end()) {
-        commit_.stock_changes.push_back(change);
-      } else {
-        same->delta += change.delta;
+    // Log-driven mode counts units in their rewards' home partitions instead (decide_stock).
+    if (!runtime_.options_.log_driven) {
+      for (const StockChange& change : work.effects.stock_changes) {
+        add_stock_change(commit_.stock_changes, change);
       }
     }
     for (const ReferralLink& link : work.effects.referral_links) {
@@ -420,6 +505,8 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   overlay_.clear();
   claimed_.clear();
   stock_reserved_.clear();
+  batch_units_.clear();
+  batch_units_out_.clear();
   lots_written_.clear();
 
   Status status;
@@ -429,7 +516,9 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
       decide_activation(work_[i]);
       program = program_.version;
     } else {
-      status = requests[i].claim ? decide_claim(work_[i]) : decide(*program, work_[i]);
+      status = requests[i].claim   ? decide_claim(work_[i])
+               : requests[i].stock ? decide_stock(work_[i])
+                                   : decide(*program, work_[i]);
     }
   }
   if (status.ok()) {
@@ -459,6 +548,7 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   // Follow-ups are queued before anyone is answered: once a trigger is acknowledged, its
   // follow-ups are in their partitions' queues (and in the outbox until applied).
   if (status.ok()) {
+    for (const StockUnit& unit : commit_.give_backs) runtime_.options_.give_back_sink(unit);
     for (Work& work : work_) {
       if (!work.applied) continue;
       runtime_.metrics_.count_applied(work.request->event.type());

@@ -22,18 +22,22 @@ namespace loyalty {
 
 // Its PrepareView (engine/prepare.hpp): the batch's overlay, then the store, with ids claimed
 // against the other partitions' requests in flight.
+// What a partition's writer is asked to decide: an event, or in log-driven mode a claim, a
+// stock ask or a program activation (then `event` is unused).
+struct PartitionRequest {
+  Event event;
+  uint64_t fingerprint = 0;  // of the request as the client sent it
+  Completion done;
+  uint64_t log_sequence = 0;  // log-driven mode: its place in the partition's log
+  std::string log_msg_id;     // and the Nats-Msg-Id there (committed with the position)
+  std::optional<ClaimAsk> claim;
+  std::optional<StockAsk> stock;
+  std::optional<PartitionProgram> activation;
+};
+
 class Runtime::Partition : private PrepareView {
  public:
-  struct Request {
-    Event event;
-    uint64_t fingerprint = 0;  // of the request as the client sent it
-    Completion done;
-    uint64_t log_sequence = 0;  // log-driven mode: its place in the partition's log
-    std::string log_msg_id;     // and the Nats-Msg-Id there (committed with the position)
-    std::optional<ClaimAsk> claim;  // log-driven mode: a claim, not an event (`event` unused)
-    // Log-driven mode: a program activation, not an event (`event` unused).
-    std::optional<PartitionProgram> activation;
-  };
+  using Request = PartitionRequest;
   using PushResult = BoundedQueue<Request>::PushResult;
 
   Partition(Runtime& runtime, uint32_t index, size_t queue_capacity);
@@ -55,6 +59,7 @@ class Runtime::Partition : private PrepareView {
     std::optional<IdempotencyRecord> idempotency;
     std::vector<IdentifierClaim> identifiers;
     std::optional<ClaimWrite> claim;  // a claim this request was granted, to commit
+    std::optional<StockMove> stock_moved;  // a unit this stock ask took or gave back
     uint32_t program_number = 0;      // the version an event was decided under
   };
 
@@ -75,6 +80,10 @@ class Runtime::Partition : private PrepareView {
   Status take_stock(const Reward& reward, const std::string& key, bool& granted) override;
   Status decide(const ProgramVersion& program, Work& work);
   Status decide_claim(Work& work);
+  Status decide_stock(Work& work);
+  // Log-driven mode: the unit of stock a decided event gives back to its reward's home
+  // partition: a redemption's that did not issue its code's coupon, a cancelled coupon's.
+  static std::optional<StockUnit> unit_to_give_back(const Work& work);
   void decide_activation(const Work& work);
   // Log-driven mode: a stored record of a member of another partition. Whether this node holds
   // one depends on which partitions it applies, so a decision never reads one: claims settled
@@ -107,6 +116,10 @@ class Runtime::Partition : private PrepareView {
   std::vector<HoldWrite> batch_holds_;
   std::vector<CouponWrite> batch_coupons_;
   std::vector<std::string> stock_reserved_;  // reward ids, one per unit this batch reserved
+  // Log-driven mode, in a reward's home partition: the units this batch took (code → reward
+  // id) or gave back (code → ""), and the change of each reward's units out.
+  std::unordered_map<std::string, std::string> batch_units_;
+  std::unordered_map<std::string, int64_t> batch_units_out_;
   CommitBatch commit_;
   std::vector<Event> parked_follow_ups_;  // their batch failed; queued again after a success
   // Log-driven mode: a batch failed to commit, so what is queued behind it must not be applied

@@ -93,6 +93,17 @@ Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& pr
     partitions_.push_back(std::make_unique<Partition>(*this, i, options_.queue_capacity));
   }
   LOYALTY_CHECK(!options_.log_driven || (options_.follow_up_sink && options_.publish));
+  // Units of stock to give back that were not yet put in their home partitions' logs.
+  if (options_.log_driven) {
+    std::vector<StockUnit> give_backs;
+    if (Status status = store_.load_give_backs(give_backs); !status.ok()) {
+      std::fprintf(stderr,
+                   "runtime: cannot read the units of stock to give back (%s); they are given "
+                   "back after the next start\n",
+                   status.message().c_str());
+    }
+    for (const StockUnit& unit : give_backs) options_.give_back_sink(unit);
+  }
   // Follow-ups whose trigger committed but which were not applied before the last stop or
   // crash. One already applied is answered from its idempotency record and not applied again.
   if (!options_.deliver_follow_ups) return;
@@ -155,20 +166,13 @@ uint32_t Runtime::partition_of(std::string_view member_id) const {
   return static_cast<uint32_t>(stable_hash(member_id) % partitions_.size());
 }
 
-void Runtime::apply_logged(uint32_t partition, Event event, uint64_t sequence, Completion done,
-                           std::string msg_id) {
+// A message of `partition`'s log (`request` has all but its place there), queued past the
+// capacity: the applier bounds what it has outstanding. When the runtime is stopping it is
+// answered as not applied at once.
+void Runtime::queue_logged(uint32_t partition, uint64_t sequence, std::string msg_id,
+                           Completion done, PartitionRequest&& request) {
   LOYALTY_CHECK(options_.log_driven && partition < partitions_.size() && sequence > 0);
-  // The log's publisher put it in the member's partition; anything else is a bug there.
-  LOYALTY_CHECK(partition_of(event.member_id()) == partition);
-  // The client's fingerprint: the stamped server time is left out of it, except a sign-up's
-  // joined_at, which is why accept() put the fingerprint on the sign-up itself.
-  const auto* signup = std::get_if<SignupEvent>(&event.body);
-  const uint64_t request_fingerprint =
-      signup != nullptr ? signup->request_fingerprint : fingerprint(event);
   in_flight_.fetch_add(1);
-  Partition::Request request;
-  request.event = std::move(event);
-  request.fingerprint = request_fingerprint;
   request.done = std::move(done);
   request.log_sequence = sequence;
   request.log_msg_id = std::move(msg_id);
@@ -180,38 +184,41 @@ void Runtime::apply_logged(uint32_t partition, Event event, uint64_t sequence, C
   }
 }
 
+void Runtime::apply_logged(uint32_t partition, Event event, uint64_t sequence, Completion done,
+                           std::string msg_id) {
+  // The log's publisher put it in the member's partition; anything else is a bug there.
+  LOYALTY_CHECK(partition_of(event.member_id()) == partition);
+  PartitionRequest request;
+  // The client's fingerprint: the stamped server time is left out of it, except a sign-up's
+  // joined_at, which is why accept() put the fingerprint on the sign-up itself.
+  const auto* signup = std::get_if<SignupEvent>(&event.body);
+  request.fingerprint = signup != nullptr ? signup->request_fingerprint : fingerprint(event);
+  request.event = std::move(event);
+  queue_logged(partition, sequence, std::move(msg_id), std::move(done), std::move(request));
+}
+
 void Runtime::apply_logged_claim(uint32_t partition, ClaimAsk claim, uint64_t sequence,
                                  Completion done, std::string msg_id) {
-  LOYALTY_CHECK(options_.log_driven && partition < partitions_.size() && sequence > 0);
   LOYALTY_CHECK(!claim.key.empty());
-  in_flight_.fetch_add(1);
-  Partition::Request request;
-  request.done = std::move(done);
-  request.log_sequence = sequence;
-  request.log_msg_id = std::move(msg_id);
+  PartitionRequest request;
   request.claim = std::move(claim);
-  if (partitions_[partition]->push(std::move(request), /*internal=*/true) !=
-      Partition::PushResult::pushed) {
-    request.done(storage_failure(Status::error(Status::Code::io_error, "the runtime is stopping")));
-    finished(1);
-  }
+  queue_logged(partition, sequence, std::move(msg_id), std::move(done), std::move(request));
+}
+
+void Runtime::apply_logged_stock(uint32_t partition, StockAsk ask, uint64_t sequence,
+                                 Completion done, std::string msg_id) {
+  LOYALTY_CHECK(!ask.unit.reward_id.empty());
+  PartitionRequest request;
+  request.stock = std::move(ask);
+  queue_logged(partition, sequence, std::move(msg_id), std::move(done), std::move(request));
 }
 
 void Runtime::apply_logged_program(uint32_t partition, PartitionProgram program, uint64_t sequence,
                                    Completion done, std::string msg_id) {
-  LOYALTY_CHECK(options_.log_driven && partition < partitions_.size() && sequence > 0);
   LOYALTY_CHECK(program.activation > 0 && program.version != nullptr);
-  in_flight_.fetch_add(1);
-  Partition::Request request;
-  request.done = std::move(done);
-  request.log_sequence = sequence;
-  request.log_msg_id = std::move(msg_id);
+  PartitionRequest request;
   request.activation = std::move(program);
-  if (partitions_[partition]->push(std::move(request), /*internal=*/true) !=
-      Partition::PushResult::pushed) {
-    request.done(storage_failure(Status::error(Status::Code::io_error, "the runtime is stopping")));
-    finished(1);
-  }
+  queue_logged(partition, sequence, std::move(msg_id), std::move(done), std::move(request));
 }
 
 void Runtime::resume_log(uint32_t partition) {

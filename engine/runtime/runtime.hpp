@@ -32,6 +32,7 @@ namespace loyalty {
 
 class ClaimTable;
 class StockTable;
+struct PartitionRequest;
 
 // Told, on the writer thread right after each commit, the notifications that became durable
 // (follow-ups' included) in apply order. Must not block: the WebSocket hub posts them on.
@@ -53,6 +54,10 @@ struct EventResult {
   std::string member_id;
   // A cluster claim's (ClaimAsk): the member the key belongs to after it ("" when none).
   std::string claim_owner;
+  // A cluster stock ask's (StockAsk): whether the unit is the code's (take), and the units the
+  // reward has left (count; nullopt when it has no stock limit or is not in the program).
+  bool stock_granted = false;
+  std::optional<int64_t> stock_left;
 };
 
 // The result of an event that storage failed.
@@ -96,6 +101,10 @@ struct RuntimeOptions {
   // the outbox's at start go there too.
   bool log_driven = false;
   std::function<void(const Event& follow_up)> follow_up_sink = nullptr;
+  // And the units of stock this node's appliers give back to their rewards' home partitions
+  // (engine/claim_keys.hpp StockAsk), after the commit that wrote them in the store's outbox
+  // of give-backs; the outbox's at start go there too.
+  std::function<void(const StockUnit& unit)> give_back_sink = nullptr;
   // And where submit() sends an accepted event (with the client's fingerprint) instead of a
   // queue here: the cluster publishes it to its partition's log, and calls `done` with the
   // result its owner's commit gives.
@@ -147,6 +156,10 @@ class Runtime {
   // EventResult::claim_owner after its batch commits.
   void apply_logged_claim(uint32_t partition, ClaimAsk claim, uint64_t sequence, Completion done,
                           std::string msg_id = {});
+  // A stock ask logged in `partition` (its reward's home), applied in the same order; `done`
+  // gets EventResult::stock_granted or ::stock_left after its batch commits.
+  void apply_logged_stock(uint32_t partition, StockAsk ask, uint64_t sequence, Completion done,
+                          std::string msg_id = {});
   // A program activation logged in `partition`: the events after it in the log are decided
   // under `program` (when its activation number is above the partition's), and the switch
   // commits with the batch. The registry's active version is not touched: that is the caller's.
@@ -166,7 +179,8 @@ class Runtime {
   const RuntimeMetrics& metrics() const { return metrics_; }
   size_t queue_depth(uint32_t partition) const;
   // Units of `reward` the program may still issue now (single mode; nullopt without a stock
-  // limit, or in log-driven mode, where this node's count is not the cluster's).
+  // limit, or in log-driven mode, where the count is the reward's home partition's: ask it
+  // with a StockAsk `count`).
   std::optional<int64_t> stock_left(const Reward& reward) const;
 
  private:
@@ -174,6 +188,9 @@ class Runtime {
 
   // Queues an engine-made follow-up for its member's partition, past the queue capacity.
   void deliver(Event follow_up);
+  // Log-driven mode: queues a message of a partition's log.
+  void queue_logged(uint32_t partition, uint64_t sequence, std::string msg_id, Completion done,
+                    PartitionRequest&& request);
   void finished(size_t requests);  // requests whose completions have run
 
   RuntimeOptions options_;

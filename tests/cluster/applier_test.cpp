@@ -117,6 +117,8 @@ class Node {
       std::string id;
       if (const auto* event = std::get_if<Event>(&payload)) {
         id = storage::follow_up_id(*event);
+      } else if (const auto* stock = std::get_if<StockAsk>(&payload)) {
+        id = "sg:" + stock->unit.code;
       } else {
         id = "program-" + std::to_string(std::get<ProgramActivation>(payload).activation) + "-" +
              std::to_string(partition);
@@ -130,6 +132,7 @@ class Node {
         .partitions = kPartitions, .queue_capacity = 4096, .batch_events_max = 64};
     runtime.log_driven = true;
     runtime.follow_up_sink = [this](const Event& follow_up) { publisher_->publish(follow_up); };
+    runtime.give_back_sink = [this](const StockUnit& unit) { publisher_->publish(unit); };
     runtime.publish = [](Event&&, uint64_t, Completion&& done) { done(EventResult{}); };
     if (activations_) {
       runtime.partition_program = [this](uint32_t p) { return activations_->partition_program(p); };

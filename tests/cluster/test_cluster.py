@@ -10,13 +10,16 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 import harness  # noqa: E402  (the HTTP helpers of the end-to-end tests)
 import websockets  # noqa: E402
+from test_security import member_token  # noqa: E402
 
 SCRIPT = os.path.join(harness.SOURCE_DIR, "scripts", "cluster.sh")
 PARTITIONS = 8
@@ -587,6 +590,147 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(again.status, 202, again)
         self.assertEqual(again.json["job_id"], applied["job_id"])
         self.assertEqual(again.json["result"], report)
+
+    def test_1j_stock_and_codes_are_exact_across_nodes_and_partitions(self):
+        """Issue 17's race in cluster mode: members of every partition redeem the last units
+        of a reward through every node at once, and tills on every node use one code at once
+        (over HTTP and the WebSocket); then a cancellation's unit goes back to the reward."""
+        self.wait_for_owners()
+        names = sorted(self.nodes)
+        nodes = [self.nodes[n] for n in names]
+        toml = {"Content-Type": "application/toml"}
+        active = nodes[0].request("GET", "/v1/program").json["source_toml"]
+        stocked = active + (
+            '\n[[rewards]]\nid = "race-mug"\nname = "Race mug"\nkind = "product"\n'
+            'cost_points = 100\nstock = 5\non_refund = "refund_points"\n')
+        put = self.retrying(lambda: nodes[1].server.request(
+            "PUT", "/v1/program", raw=stocked.encode(), headers=toml))
+        self.assertEqual(put.status, 200, put)
+        for node in nodes:  # every node answers with it (the redeeming node asks for a unit)
+            deadline = time.time() + 10
+            while node.request("GET", "/v1/program").json["version"] != put.json["version"]:
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.1)
+
+        members = [f"cr-{i}" for i in range(24)]
+        self.assertEqual(len({partition_of(m) for m in members}), PARTITIONS)
+        balance = {}
+        for i, member in enumerate(members):
+            self.assertEqual(self.sign_up(nodes[i % 3], member).status, 201)
+            bought = self.buy(nodes[(i + 1) % 3], f"cr-e-{i}", member)
+            self.assertEqual(bought.status, 200, bought)
+            view = self.retrying(lambda: nodes[i % 3].request("GET", f"/v1/members/{member}"))
+            balance[member] = view.json["balance"]["available"]
+            self.assertGreaterEqual(balance[member], 100)
+
+        def redeem(i):
+            return self.retrying(lambda: nodes[i % 3].request(
+                "POST", f"/v1/members/{members[i]}/rewards/race-mug:redeem",
+                {"redemption_id": f"cr-r{i}"}, key=harness.APP_KEY))
+
+        with ThreadPoolExecutor(len(members)) as pool:
+            answers = list(pool.map(redeem, range(len(members))))
+        won = [a for a in answers if a.status == 201]
+        lost = [a for a in answers if a.status != 201]
+        self.assertEqual(len(won), 5, [(a.status, a.json) for a in answers])
+        self.assertTrue(all(a.status == 422 and a.json["code"] == "out_of_stock" for a in lost),
+                        [(a.status, a.json) for a in lost[:3]])
+        winners = {a.json["member_id"] for a in won}
+        for member in members:  # the books agree with the answers, at the member's owner
+            view = self.retrying(lambda: nodes[0].request("GET", f"/v1/members/{member}"))
+            self.assertEqual(view.json["balance"]["available"],
+                             balance[member] - (100 if member in winners else 0), member)
+        for node in nodes:
+            catalog = self.retrying(lambda: node.request("GET", "/v1/rewards"))
+            self.assertEqual(catalog.status, 200, catalog)
+            mug = next(r for r in catalog.json["rewards"] if r["reward_id"] == "race-mug")
+            self.assertEqual(mug["stock_left"], 0, node.name)
+        loser = next(m for m in members if m not in winners)
+        mine = self.retrying(lambda: nodes[2].request(
+            "GET", f"/v1/members/{loser}/rewards", key=harness.APP_KEY))
+        mug = next(r for r in mine.json["rewards"] if r["reward_id"] == "race-mug")
+        self.assertEqual((mug["redeemable"], mug["reasons"]), (False, ["out_of_stock"]), mug)
+        print(f"\ncluster race: {len(members)} redemptions on 3 nodes for 5 units: {len(won)} "
+              f"issued, {len(lost)} out_of_stock, oversold 0", file=sys.stderr)
+
+        # Every node finds a code's coupon through its claim; a code nobody holds is 404.
+        code, owner = won[0].json["coupon"]["code"], won[0].json["member_id"]
+        for node in nodes:
+            checked = self.retrying(lambda: node.request("GET", f"/v1/coupons/{code.lower()}",
+                                                         key=harness.POS_KEY))
+            self.assertEqual(checked.status, 200, checked)
+            self.assertEqual((checked.json["member_id"], checked.json["state"]), (owner, "active"))
+        free = "000000000000"  # a code nobody holds
+        self.assertEqual(nodes[1].request("GET", f"/v1/coupons/{free}",
+                                          key=harness.POS_KEY).status, 404)
+
+        # A member's token cancels only its own coupons, on any node.
+        secret = "dev-only-member-token-secret-change-me"  # config/server.toml's
+        other_code, other = won[1].json["coupon"]["code"], won[1].json["member_id"]
+        token = member_token(owner, secret=secret)
+        refused = nodes[2].request("POST", f"/v1/coupons/{other_code}:cancel", key=token)
+        self.assertEqual(refused.status, 403, refused)
+        cancelled = self.retrying(lambda: nodes[2].request(
+            "POST", f"/v1/coupons/{other_code}:cancel", key=member_token(other, secret=secret)))
+        self.assertEqual(cancelled.status, 200, cancelled)
+        self.assertEqual(cancelled.json["points_returned"], 100)
+        # Its unit goes back to the reward's home partition (through the outbox): one more
+        # member gets it, and then none is left again.
+        deadline = time.time() + 15
+        while True:
+            again = self.retrying(lambda: nodes[0].request(
+                "POST", f"/v1/members/{loser}/rewards/race-mug:redeem",
+                {"redemption_id": f"cr-again-{int(time.time() * 10)}"}, key=harness.APP_KEY))
+            if again.status == 201:
+                break
+            self.assertEqual(again.json["code"], "out_of_stock", again)
+            self.assertLess(time.time(), deadline, "the cancelled unit never came back")
+            time.sleep(0.3)
+        catalog = self.retrying(lambda: nodes[1].request("GET", "/v1/rewards"))
+        mug = next(r for r in catalog.json["rewards"] if r["reward_id"] == "race-mug")
+        self.assertEqual(mug["stock_left"], 0)
+
+        # One code, a till on every node at once: half use it, half name it in a purchase over
+        # the WebSocket. One is taken; the others are refused.
+        tills = 6
+        start = threading.Barrier(tills)
+        results = [None] * tills
+
+        def till_http(i):
+            start.wait()
+            r = self.retrying(lambda: nodes[i % 3].request(
+                "POST", f"/v1/coupons/{code}:use", {"use_id": f"cr-use-{i}", "store_id": "s-1"},
+                key=harness.POS_KEY))
+            results[i] = ("http", r.status, (r.json or {}).get("code"))
+
+        async def till_ws(i):
+            uri = f"ws://127.0.0.1:{nodes[i % 3].port}/v1/stream"
+            async with websockets.connect(
+                    uri, extra_headers={"Authorization": f"Bearer {harness.POS_KEY}"}) as ws:
+                await asyncio.get_running_loop().run_in_executor(None, start.wait)
+                body = harness.purchase_body(f"cr-sale-{i}", owner,
+                                             [harness.line("a", "food", 2000)])
+                body["coupons"] = [code]
+                await ws.send(json.dumps({"op": "event", "event": {"type": "purchase", **body}}))
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                results[i] = ("ws", reply.get("status"), reply.get("code"))
+
+        threads = [threading.Thread(target=till_http, args=(i,)) for i in range(0, tills, 2)]
+        threads += [threading.Thread(target=lambda i=i: asyncio.run(till_ws(i)))
+                    for i in range(1, tills, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        used = [r for r in results if r and r[1] == 200]
+        refused = [r for r in results if r and r[1] == 409]
+        self.assertEqual((len(used), len(refused)), (1, tills - 1), results)
+        self.assertTrue(all(r[2] == "coupon_not_active" for r in refused), results)
+        state = self.retrying(lambda: nodes[0].request("GET", f"/v1/coupons/{code}",
+                                                        key=harness.POS_KEY))
+        self.assertEqual(state.json["state"], "used")
+        print(f"cluster race: {tills} tills on 3 nodes used one code at once: 1 used, "
+              f"{len(refused)} coupon_not_active", file=sys.stderr)
 
     def test_2_a_killed_owners_partitions_answer_again_within_the_lease_plus_2s(self):
         owners = self.wait_for_owners()

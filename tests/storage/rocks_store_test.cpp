@@ -923,12 +923,31 @@ TEST(ClusterLogCodec, EveryEventKindCrossesTheLogExactly) {
     EXPECT_EQ(std::get<ClaimAsk>(claim).member_id, ask.member_id);
   }
 
+  for (const StockAsk& ask : {StockAsk{StockMove::take, {"mug", "ABCDEFGHJKMN"}},
+                              StockAsk{StockMove::give_back, {"mug", "ABCDEFGHJKMN"}},
+                              StockAsk{StockMove::count, {"mug", ""}}}) {
+    cluster::LogPayload stock;
+    expect_ok(cluster::decode_log_payload(cluster::encode_log_payload(ask), stock));
+    ASSERT_TRUE(std::holds_alternative<StockAsk>(stock));
+    EXPECT_EQ(std::get<StockAsk>(stock).move, ask.move);
+    EXPECT_EQ(std::get<StockAsk>(stock).unit.reward_id, "mug");
+    EXPECT_EQ(std::get<StockAsk>(stock).unit.code, ask.unit.code);
+  }
+  EXPECT_EQ(cluster::payload_partition(StockAsk{StockMove::count, {"mug", ""}}, 32),
+            member_partition("s:mug", 32))
+      << "a reward's units live in its stock key's home";
+
   const std::string good = cluster::encode_log_payload(every_event_kind().front());
   const std::string claim = cluster::encode_log_payload(ClaimAsk{"e:p-1", "m-1"});
+  std::string bad_move = cluster::encode_log_payload(StockAsk{StockMove::take, {"mug", "C"}});
+  bad_move[1] = 9;
   for (const std::string& bad :
        {std::string(), std::string("\x09") + "abc", good.substr(0, 9),
         std::string("\x02\x00\x00\x00\x00", 5), claim.substr(0, claim.size() - 1), claim + "x",
-        cluster::encode_log_payload(ClaimAsk{"", "m-1"})}) {
+        cluster::encode_log_payload(ClaimAsk{"", "m-1"}), bad_move,
+        cluster::encode_log_payload(StockAsk{StockMove::take, {"mug", ""}}),
+        cluster::encode_log_payload(StockAsk{StockMove::count, {"mug", "C"}}),
+        cluster::encode_log_payload(StockAsk{StockMove::take, {"", "C"}})}) {
     cluster::LogPayload out;
     const Status status = cluster::decode_log_payload(bad, out);
     EXPECT_EQ(status.code(), Code::corruption) << bad.size();
@@ -966,10 +985,28 @@ TEST(ClusterResultCodec, ResultsCrossBetweenNodesWhole) {
   EXPECT_FALSE(decoded.member.has_value());
   EXPECT_EQ(decoded.claim_owner, "");
 
+  // Every refusal the engine names crosses (the last ones added too).
+  for (auto number = static_cast<uint16_t>(ErrorCode::invalid_request);
+       error_code_name(static_cast<ErrorCode>(number)) != "unknown"; ++number) {
+    EventResult named;
+    named.rejection = {static_cast<ErrorCode>(number), "f", "why"};
+    expect_ok(cluster::decode_result(cluster::encode_result(named), decoded));
+    EXPECT_EQ(decoded.rejection.code, named.rejection.code) << number;
+  }
+
   EventResult claimed;  // a claim's answer: whose the key is
   claimed.claim_owner = "m-7";
   expect_ok(cluster::decode_result(cluster::encode_result(claimed), decoded));
   EXPECT_EQ(decoded.claim_owner, "m-7");
+  EventResult stock;  // a stock ask's answer: granted, and the units left
+  stock.stock_granted = true;
+  stock.stock_left = 0;
+  expect_ok(cluster::decode_result(cluster::encode_result(stock), decoded));
+  EXPECT_TRUE(decoded.stock_granted);
+  EXPECT_EQ(decoded.stock_left, std::optional<int64_t>(0));
+  expect_ok(cluster::decode_result(cluster::encode_result(claimed), decoded));
+  EXPECT_FALSE(decoded.stock_granted);
+  EXPECT_FALSE(decoded.stock_left.has_value()) << "no stock limit is not 0 left";
   EventResult refunded;  // the member a refund was found to be of
   refunded.member_id = "m-8";
   expect_ok(cluster::decode_result(cluster::encode_result(refunded), decoded));
@@ -1079,6 +1116,39 @@ TEST(RocksStoreTest, CouponsAndStockCountsRoundTrip) {
   expect_ok(store->load_stock_counts(counts));
   EXPECT_EQ(counts, (std::map<std::string, int64_t, std::less<>>{
                         {"free-drink", 1}, {"mug", 1}, {"tumbler", 1}}));
+}
+
+// Cluster mode's units of stock: those a home partition took for a code (until given back),
+// and those a member's partition must give back (until sent), across a reopen.
+TEST(RocksStoreTest, StockUnitsAndGiveBacksRoundTrip) {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    CommitBatch home;
+    home.units_taken = {{"mug", "CODE0000000A"}, {"mug", "CODE0000000B"}};
+    home.stock_changes = {{"mug", 2}};
+    home.give_backs = {{"mug", "CODE0000000C"}, {"lamp", "CODE0000000D"}};
+    expect_ok(store->commit(home));
+    CommitBatch later;
+    later.units_returned = {{"mug", "CODE0000000B"}};
+    later.stock_changes = {{"mug", -1}};
+    later.give_backs_sent = {"CODE0000000C"};
+    expect_ok(store->commit(later));
+  }
+  auto store = open_store(dir.path());
+  std::string reward_id;
+  expect_ok(store->find_stock_unit("CODE0000000A", reward_id));
+  EXPECT_EQ(reward_id, "mug");
+  expect_ok(store->find_stock_unit("CODE0000000B", reward_id));
+  EXPECT_EQ(reward_id, "") << "given back";
+  std::vector<StockUnit> give_backs;
+  expect_ok(store->load_give_backs(give_backs));
+  ASSERT_EQ(give_backs.size(), 1u);
+  EXPECT_EQ(give_backs[0].code, "CODE0000000D");
+  EXPECT_EQ(give_backs[0].reward_id, "lamp");
+  std::map<std::string, int64_t, std::less<>> counts;
+  expect_ok(store->load_stock_counts(counts));
+  EXPECT_EQ(counts["mug"], 1) << "the records leave the counters alone";
 }
 
 TEST(RocksStoreTest, PurchasesHoldsAndReferralLinksRoundTrip) {

@@ -95,6 +95,20 @@ class MemoryStore final : public MemberStore {
     return Status::ok_status();
   }
 
+  Status find_stock_unit(std::string_view code, std::string& reward_id) override {
+    std::lock_guard lock(mutex_);
+    const auto it = units_.find(std::string(code));
+    reward_id = it == units_.end() ? std::string() : it->second;
+    return Status::ok_status();
+  }
+
+  Status load_give_backs(std::vector<StockUnit>& out) override {
+    std::lock_guard lock(mutex_);
+    out.clear();
+    for (const auto& [code, reward_id] : give_backs_) out.push_back({reward_id, code});
+    return Status::ok_status();
+  }
+
   using MemberStore::commit;
   Status commit(const CommitBatch& batch, uint64_t& first_log_seq) override {
     std::lock_guard lock(mutex_);
@@ -137,6 +151,10 @@ class MemoryStore final : public MemberStore {
     for (const std::string& id : batch.outbox_deletes) outbox_.erase(id);
     if (batch.log_position) applied_[batch.log_position->partition] = batch.log_position->sequence;
     for (const ClaimWrite& claim : batch.claims) claims_[claim.key] = claim.member_id;
+    for (const StockUnit& unit : batch.units_taken) units_[unit.code] = unit.reward_id;
+    for (const StockUnit& unit : batch.units_returned) units_.erase(unit.code);
+    for (const StockUnit& unit : batch.give_backs) give_backs_[unit.code] = unit.reward_id;
+    for (const std::string& code : batch.give_backs_sent) give_backs_.erase(code);
     return Status::ok_status();
   }
 
@@ -244,6 +262,8 @@ class MemoryStore final : public MemberStore {
   CommitFilter fail_if_;
   std::map<uint32_t, uint64_t> applied_;
   std::map<std::string, std::string> claims_;
+  std::map<std::string, std::string> units_;       // code → reward id (units taken)
+  std::map<std::string, std::string> give_backs_;  // code → reward id (to send)
   size_t commits_ = 0;
   size_t member_loads_ = 0;
   std::function<void(std::string_view)> after_idempotency_read_;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/claim_keys.hpp"
+#include "engine/coupon_code.hpp"
 #include "engine/referral_code.hpp"
 #include "tests/support/scenario.hpp"
 
@@ -29,9 +30,20 @@ class EventClaimsTest : public ::testing::Test {
     result_ = EventResult{};
     settle_claims(
         std::move(event), 1,
-        [this](ClaimAsk ask, Completion done) {
-          asked_.push_back(ask.key);
+        [this](LogPayload payload, Completion done) {
           EventResult result;
+          if (const auto* stock = std::get_if<StockAsk>(&payload)) {
+            // Only takes come before a redemption is logged.
+            EXPECT_EQ(stock->move, StockMove::take);
+            asked_.push_back("take " + stock->unit.reward_id + " " + stock->unit.code);
+            int64_t& left = units_left_[stock->unit.reward_id];
+            result.stock_granted = left > 0;
+            if (left > 0) --left;
+            done(std::move(result));
+            return;
+          }
+          const ClaimAsk& ask = std::get<ClaimAsk>(payload);
+          asked_.push_back(ask.key);
           if (unavailable_) {
             result.rejection = {ErrorCode::unavailable, "", "no owner"};
           } else {
@@ -42,6 +54,7 @@ class EventClaimsTest : public ::testing::Test {
           }
           done(std::move(result));
         },
+        [this](const std::string& reward_id) { return units_left_.count(reward_id) > 0; },
         [&logged](Event&& settled, uint64_t, Completion&& done) {
           logged = std::move(settled);
           done(EventResult{});
@@ -79,7 +92,18 @@ class EventClaimsTest : public ::testing::Test {
     return Event{r};
   }
 
+  static Event redeem(std::string redemption_id, std::string member_id, std::string reward_id,
+                      std::string code) {
+    RewardRedeemEvent r;
+    r.redemption_id = std::move(redemption_id);
+    r.member_id = std::move(member_id);
+    r.reward_id = std::move(reward_id);
+    r.code = std::move(code);
+    return Event{r};
+  }
+
   std::map<std::string, std::string> owners_;
+  std::map<std::string, int64_t> units_left_;  // rewards with a stock: units the home grants
   std::vector<std::string> asked_;
   bool unavailable_ = false;
   EventResult result_;
@@ -165,6 +189,63 @@ TEST_F(EventClaimsTest, APurchasePayingWithAnotherMembersHoldIsRefused) {
   Event own = purchase("e-h2", "m-1");
   std::get<PurchaseEvent>(own.body).hold_id = "hold-1";
   EXPECT_TRUE(settle(own).has_value()) << "the member's own hold";
+}
+
+TEST_F(EventClaimsTest, ARedemptionClaimsItsCodeThenTakesAUnitForIt) {
+  units_left_["mug"] = 1;
+  const std::string code = coupon_code_from_bits(7);
+  std::optional<Event> logged = settle(redeem("r-1", "m-1", "mug", code));
+  ASSERT_TRUE(logged.has_value()) << result_.rejection.message;
+  const auto& granted = std::get<RewardRedeemEvent>(logged->body);
+  EXPECT_TRUE(granted.stock_granted);
+  EXPECT_EQ(granted.code, code);
+  EXPECT_EQ(asked_, (std::vector<std::string>{
+                        "rr:r-1", identifier_claim_key(IdentifierKind::coupon_code, code),
+                        "take mug " + code}))
+      << "its client id, its code, then a unit for that code";
+  EXPECT_EQ(owners_[identifier_claim_key(IdentifierKind::coupon_code, code)], "m-1");
+
+  // None left: logged all the same, without a unit, for the member's partition to refuse.
+  logged = settle(redeem("r-2", "m-2", "mug", coupon_code_from_bits(8)));
+  ASSERT_TRUE(logged.has_value());
+  EXPECT_FALSE(std::get<RewardRedeemEvent>(logged->body).stock_granted);
+
+  // A reward without a stock takes no unit.
+  asked_.clear();
+  logged = settle(redeem("r-3", "m-1", "drink", coupon_code_from_bits(9)));
+  ASSERT_TRUE(logged.has_value());
+  EXPECT_EQ(asked_.size(), 2u) << "client id and code only";
+}
+
+TEST_F(EventClaimsTest, ACodeAnotherMemberHoldsIsDrawnAgain) {
+  const std::string taken = coupon_code_from_bits(11);
+  owners_[identifier_claim_key(IdentifierKind::coupon_code, taken)] = "other";
+  std::optional<Event> logged = settle(redeem("r-1", "m-1", "drink", taken));
+  ASSERT_TRUE(logged.has_value()) << result_.rejection.message;
+  const std::string& drawn = std::get<RewardRedeemEvent>(logged->body).code;
+  EXPECT_NE(drawn, taken);
+  EXPECT_TRUE(parse_coupon_code(drawn).has_value());
+  EXPECT_EQ(owners_[identifier_claim_key(IdentifierKind::coupon_code, drawn)], "m-1");
+  EXPECT_EQ(owners_[identifier_claim_key(IdentifierKind::coupon_code, taken)], "other");
+}
+
+TEST_F(EventClaimsTest, ACouponUseAndCancellationFindTheirMemberThroughTheCode) {
+  const std::string code = coupon_code_from_bits(12);
+  owners_[identifier_claim_key(IdentifierKind::coupon_code, code)] = "m-1";
+  CouponUseEvent use;
+  use.use_id = "u-1";
+  use.code = code;
+  use.store_id = "s-1";
+  std::optional<Event> logged = settle(Event{use});
+  ASSERT_TRUE(logged.has_value()) << result_.rejection.message;
+  EXPECT_EQ(logged->member_id(), "m-1");
+  EXPECT_EQ(owners_["cu:u-1"], "m-1") << "its use id is the member's cluster-wide";
+
+  CouponCancelEvent cancel;
+  cancel.code = coupon_code_from_bits(13);  // nobody's
+  EXPECT_FALSE(settle(Event{cancel}).has_value());
+  EXPECT_EQ(result_.rejection.code, ErrorCode::not_found);
+  EXPECT_EQ(result_.rejection.field, "code");
 }
 
 TEST_F(EventClaimsTest, AClaimThatDoesNotSettleAnswersWhyAndLogsNothing) {

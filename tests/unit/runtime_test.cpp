@@ -12,6 +12,8 @@
 #include <latch>
 #include <thread>
 
+#include "engine/claim_keys.hpp"
+#include "engine/coupon_code.hpp"
 #include "tests/support/memory_store.hpp"
 #include "tests/support/scenario.hpp"
 
@@ -408,6 +410,10 @@ class LogDrivenRuntimeTest : public RuntimeDomainTest {
       const std::lock_guard lock(sink_mutex_);
       published_.push_back(follow_up);
     };
+    options.give_back_sink = [this](const StockUnit& unit) {
+      const std::lock_guard lock(sink_mutex_);
+      given_back_.push_back(unit);
+    };
     options.publish = [this](Event&& event, uint64_t, Completion&& done) {
       const std::lock_guard lock(sink_mutex_);
       submitted_.push_back(std::move(event));
@@ -443,6 +449,7 @@ class LogDrivenRuntimeTest : public RuntimeDomainTest {
 
   std::mutex sink_mutex_;
   std::vector<Event> published_;
+  std::vector<StockUnit> given_back_;
   std::vector<Event> submitted_;
 };
 
@@ -561,6 +568,133 @@ TEST_F(LogDrivenRuntimeTest, AfterAFailedCommitNothingQueuedBehindItIsApplied) {
   ASSERT_TRUE(apply(0, purchase("e2", member, 6400), 3).rejection.ok());
   EXPECT_EQ(store_.applied(0), 3u);
   EXPECT_EQ(store_.member(member)->balance.available, 128);
+}
+
+// Cluster mode's stock (docs/decisions.md "Stock in cluster mode"): a reward with two units,
+// counted in the home partition of its stock key.
+class LogDrivenStockTest : public LogDrivenRuntimeTest {
+ protected:
+  static constexpr Points kCost = 50;
+
+  LogDrivenStockTest() {
+    Program program = basic_program();
+    Reward tumbler;
+    tumbler.id = "tumbler";
+    tumbler.name = "Tumbler";
+    tumbler.cost_points = kCost;
+    tumbler.benefit_json = "{}";
+    tumbler.coupon_valid_days = 30;
+    tumbler.stock = 2;
+    program.rewards.push_back(tumbler);
+    programs_.activate(std::make_shared<ProgramVersion>(ProgramVersion{3, program, ""}));
+  }
+
+  uint32_t home() const { return member_partition(stock_key("tumbler"), 4); }
+
+  // As the home partition's log brings a stock ask, at the next place of that log.
+  EventResult stock(StockMove move, std::string code) {
+    std::promise<EventResult> promise;
+    auto future = promise.get_future();
+    runtime_->apply_logged_stock(home(), StockAsk{move, StockUnit{"tumbler", std::move(code)}},
+                                 ++sequences_[home()],
+                                 [&promise](EventResult&& r) { promise.set_value(std::move(r)); });
+    return future.get();
+  }
+  std::optional<int64_t> left() { return stock(StockMove::count, "").stock_left; }
+
+  // A redemption as the accepting node logs it: with its code and the home's decision.
+  EventResult redeem(uint32_t partition, const std::string& member_id, std::string redemption_id,
+                     std::string code, bool granted) {
+    RewardRedeemEvent redeem;
+    redeem.redemption_id = std::move(redemption_id);
+    redeem.member_id = member_id;
+    redeem.reward_id = "tumbler";
+    redeem.code = std::move(code);
+    redeem.stock_granted = granted;
+    return apply(partition, Event{redeem}, ++sequences_[partition]);
+  }
+
+  std::vector<StockUnit> given_back() {
+    const std::lock_guard lock(sink_mutex_);
+    return given_back_;
+  }
+
+  std::map<uint32_t, uint64_t> sequences_;
+};
+
+TEST_F(LogDrivenStockTest, TheHomePartitionTakesOneUnitPerCodeUntilNoneIsLeft) {
+  start_log_driven();
+  EXPECT_EQ(left(), 2);
+  EXPECT_TRUE(stock(StockMove::take, "CODE-A").stock_granted);
+  EXPECT_TRUE(stock(StockMove::take, "CODE-A").stock_granted) << "a copy: the code's unit still";
+  EXPECT_EQ(left(), 1) << "a copy takes no second unit";
+  EXPECT_TRUE(stock(StockMove::take, "CODE-B").stock_granted);
+  EXPECT_FALSE(stock(StockMove::take, "CODE-C").stock_granted) << "none left";
+  EXPECT_EQ(left(), 0);
+
+  stock(StockMove::give_back, "CODE-B");
+  EXPECT_EQ(left(), 1);
+  stock(StockMove::give_back, "CODE-B");
+  stock(StockMove::give_back, "CODE-Z");
+  EXPECT_EQ(left(), 1) << "a unit not out (a copy, a code never given one) changes nothing";
+  EXPECT_TRUE(stock(StockMove::take, "CODE-C").stock_granted) << "the unit given back";
+  EXPECT_EQ(left(), 0);
+
+  // Committed with the log position: a restart counts from the store.
+  std::string reward_id;
+  ASSERT_TRUE(store_.find_stock_unit("CODE-A", reward_id).ok());
+  EXPECT_EQ(reward_id, "tumbler");
+  ASSERT_TRUE(store_.find_stock_unit("CODE-B", reward_id).ok());
+  EXPECT_EQ(reward_id, "");
+  std::map<std::string, int64_t, std::less<>> counts;
+  ASSERT_TRUE(store_.load_stock_counts(counts).ok());
+  EXPECT_EQ(counts["tumbler"], 2);
+  EXPECT_EQ(store_.applied(home()), sequences_[home()]);
+}
+
+TEST_F(LogDrivenStockTest, AMembersPartitionGivesBackEveryUnitItsCouponDoesNotHold) {
+  start_log_driven();
+  const uint32_t partition = (home() + 1) % 4;
+  const std::string rich = member_in(partition, "rich-");
+  const std::string poor = member_in(partition, "poor-");
+  ASSERT_TRUE(apply(partition, signup(rich), ++sequences_[partition]).rejection.ok());
+  ASSERT_TRUE(apply(partition, signup(poor), ++sequences_[partition]).rejection.ok());
+  ASSERT_TRUE(
+      apply(partition, purchase("e1", rich, 20000), ++sequences_[partition]).rejection.ok());
+
+  const std::string first = coupon_code_from_bits(1), retry = coupon_code_from_bits(2),
+                    refused = coupon_code_from_bits(3);
+  EventResult issued = redeem(partition, rich, "r1", first, true);
+  ASSERT_TRUE(issued.rejection.ok()) << issued.rejection.message;
+  EXPECT_TRUE(given_back().empty()) << "the coupon holds its unit";
+  EXPECT_TRUE(redeem(partition, rich, "r1", first, true).replayed);
+  EXPECT_TRUE(given_back().empty()) << "a copy of the message that issued the coupon";
+
+  // A retry drew another code and took another unit: it answers with the first coupon.
+  EXPECT_TRUE(redeem(partition, rich, "r1", retry, true).replayed);
+  EventResult broke = redeem(partition, poor, "r2", refused, true);
+  EXPECT_EQ(broke.rejection.code, ErrorCode::insufficient_points);
+  EXPECT_EQ(redeem(partition, rich, "r3", coupon_code_from_bits(4), false).rejection.code,
+            ErrorCode::out_of_stock)
+      << "logged without a unit";
+
+  CouponCancelEvent cancel;
+  cancel.code = first;
+  cancel.member_id = rich;
+  ASSERT_TRUE(apply(partition, Event{cancel}, ++sequences_[partition]).rejection.ok());
+
+  const std::vector<StockUnit> units = given_back();
+  ASSERT_EQ(units.size(), 3u);
+  EXPECT_EQ(units[0].code, retry);
+  EXPECT_EQ(units[1].code, refused);
+  EXPECT_EQ(units[2].code, first) << "the cancelled coupon's";
+  for (const StockUnit& unit : units) EXPECT_EQ(unit.reward_id, "tumbler");
+  std::vector<StockUnit> kept;
+  ASSERT_TRUE(store_.load_give_backs(kept).ok());
+  EXPECT_EQ(kept.size(), 3u) << "in the store's outbox until the node has sent them";
+  std::map<std::string, int64_t, std::less<>> counts;
+  ASSERT_TRUE(store_.load_stock_counts(counts).ok());
+  EXPECT_EQ(counts.count("tumbler"), 0u) << "units are counted in the home partition only";
 }
 
 TEST_F(RuntimeDomainTest, ReferralRewardReachesAReferrerInAnotherPartitionOnce) {

@@ -103,6 +103,9 @@ HttpResponse handle_post_job(const ApiContext& context, const HttpRequest& reque
 // recalculation's report as CSV.
 HttpResponse handle_get_job(const ApiContext& context, const HttpRequest& request,
                             std::string_view job_id);
+// POST /v1/backups (admin) {to?} → 202 the backup's job document.
+HttpResponse handle_post_backup(const ApiContext& context, const HttpRequest& request,
+                                const Principal& principal);
 
 // GET /v1/cluster (admin): this node's view of the cluster; 404 in single mode.
 HttpResponse handle_get_cluster(const ApiContext& context);

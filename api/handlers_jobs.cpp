@@ -2,6 +2,8 @@
 // server's job runner (ops/job_runner.hpp; in cluster mode cluster/cluster_jobs.hpp) and
 // answers 202 with the job; GET /v1/jobs/{job_id}
 // reads its progress and result, or a recalculation's report as CSV (Accept: text/csv).
+// POST /v1/backups queues an online backup of this server's folder (ops/backup_jobs.hpp), a job
+// GET /v1/jobs/{job_id} shows as well.
 #include <boost/beast/http/field.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/pchars.hpp>
@@ -12,6 +14,7 @@
 #include "engine/apply.hpp"
 #include "engine/program_toml.hpp"
 #include "engine/tzdb/os_time_zones.hpp"
+#include "ops/backup_jobs.hpp"
 #include "ops/job_service.hpp"
 #include "storage/program_versions.hpp"
 
@@ -117,11 +120,36 @@ HttpResponse handle_post_job(const ApiContext& context, const HttpRequest& reque
   return response;
 }
 
+HttpResponse handle_post_backup(const ApiContext& context, const HttpRequest& request,
+                                const Principal& principal) {
+  Parsed<std::string> parsed = parse_backup_request(request.body());
+  if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
+  if (context.backups == nullptr) {
+    return problem_response(ErrorCode::unavailable, "backups are not running on this server");
+  }
+  JobRecord job;
+  if (Status status =
+          context.backups->submit(std::move(std::get<std::string>(parsed)), principal.name, job);
+      !status.ok()) {
+    return problem_response(storage_problem(status, "submit backup"));
+  }
+  HttpResponse response = json_response(http::status::accepted, job_json(job, context.clock()));
+  response.set(http::field::location,
+               "/v1/jobs/" + boost::urls::encode(job.id, boost::urls::pchars));
+  return response;
+}
+
 HttpResponse handle_get_job(const ApiContext& context, const HttpRequest& request,
                             std::string_view job_id) {
-  if (context.jobs == nullptr) return jobs_unavailable();
   std::optional<JobRecord> job;
-  if (Status status = context.jobs->find(job_id, job); !status.ok()) {
+  if (context.backups != nullptr && ops::BackupJobs::is_backup_id(job_id)) {
+    // A backup is this node's (in cluster mode too: the node that took the request has it).
+    if (Status status = context.backups->find(job_id, job); !status.ok()) {
+      return problem_response(storage_problem(status, "find backup"));
+    }
+  } else if (context.jobs == nullptr) {
+    return jobs_unavailable();
+  } else if (Status status = context.jobs->find(job_id, job); !status.ok()) {
     return problem_response(storage_problem(status, "find job"));
   }
   if (!job) return problem_response(ErrorCode::not_found, "no job with this id", "job_id");

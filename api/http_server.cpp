@@ -106,6 +106,7 @@ HttpServer::HttpServer(HttpServerOptions options, ApiContext context, KeyTable k
                                              options_.rate_limits)),
       io_context_(io_thread_count(options_.limits)) {
   shared_->tls = options_.tls;
+  shared_->cors = CorsPolicy(options_.cors_origins);
 }
 
 HttpServer::~HttpServer() { stop(); }

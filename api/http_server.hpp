@@ -34,6 +34,7 @@ struct HttpServerOptions {
   LimitsConfig limits;
   RateLimitsConfig rate_limits;
   std::shared_ptr<boost::asio::ssl::context> tls;  // make_tls_context (api/tls.hpp); null: plain
+  std::vector<std::string> cors_origins;           // [http] cors_origins
 };
 
 class HttpServer {

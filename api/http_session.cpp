@@ -245,8 +245,10 @@ void HttpSession<Stream>::send_error(HttpResponse&& response) {
   if (parser_ && parser_->is_header_done()) {
     request_version_ = parser_->get().version();
     request_id_ = request_id_of(parser_->get()["X-Request-Id"]);
+    request_origin_ = parser_->get()[http::field::origin];
   } else {
     request_id_ = new_request_id();
+    request_origin_.clear();
   }
   send(std::move(response));
 }
@@ -259,12 +261,17 @@ void HttpSession<Stream>::handle_request() {
   request_version_ = request.version();
   request_keep_alive_ = request.keep_alive();
   request_id_ = request_id_of(request["X-Request-Id"]);
+  request_origin_ = request[http::field::origin];
   request_started_ = std::chrono::steady_clock::now();
   request_method_ = std::string(request.method_string());
   request_route_ = route_template(request.target()).value_or("unmatched");
   request_principal_.clear();
   request_member_.clear();
   const RequestLogScope log_scope(request_id_);
+  // A browser's preflight carries no credentials: answered before anything asks for them.
+  if (std::optional<HttpResponse> preflight = shared_->cors.preflight(request)) {
+    return send(std::move(*preflight));
+  }
   // GET /v1/stream: a WebSocket upgrade takes the connection over (api/ws_session.hpp).
   if (is_stream_target(request)) {
     auto caller = authenticate_stream(shared_->keys, request);
@@ -348,6 +355,7 @@ void HttpSession<Stream>::send(HttpResponse&& response) {
   response.version(request_version_);
   response.keep_alive(keep_alive);
   response.set("X-Request-Id", request_id_);
+  shared_->cors.allow_reading(request_origin_, response);
   response.prepare_payload();
   observation_.finish(response.result_int());
   const std::chrono::duration<double, std::milli> duration =

@@ -22,6 +22,7 @@
 #include <type_traits>
 
 #include "api/auth.hpp"
+#include "api/cors.hpp"
 #include "api/metrics.hpp"
 #include "api/rate_limiter.hpp"
 #include "api/router.hpp"
@@ -55,6 +56,7 @@ struct ServerShared {
   StreamRegistry streams;                     // open WebSocket sessions, told 1001 at shutdown
   // [tls]: set before the server starts, read-only afterwards; null: plain HTTP.
   std::shared_ptr<boost::asio::ssl::context> tls;
+  CorsPolicy cors{{}};  // [http] cors_origins: set before the server starts
 };
 
 // Stream: PlainStream or TlsStream (api/tls.hpp); both are instantiated in http_session.cpp.
@@ -99,6 +101,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   http::response<http::empty_body> continue_;  // "100 Continue" for Expect: 100-continue
   HttpResponse response_;                      // the response being written
   std::string request_id_;
+  std::string request_origin_;  // its Origin header ("" when none): CORS
   unsigned request_version_ = 11;
   bool request_keep_alive_ = false;
   bool first_request_ = true;

@@ -25,6 +25,7 @@ json::value time_or_null(TimeMs time) {
 int64_t whole(double value) { return static_cast<int64_t>(std::llround(value)); }
 
 json::object parameters_json(const JobRecord& job) {
+  if (job.type == JobType::backup) return {{"to", job.backup_dir}};
   if (job.type != JobType::recalculate) return {{"as_of", format_rfc3339(job.as_of)}};
   json::object parameters;
   if (job.program_version != 0) {
@@ -47,6 +48,22 @@ json::value result_json(const JobRecord& job) {
 }
 
 }  // namespace
+
+Parsed<std::string> parse_backup_request(std::string_view body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return std::string();
+  return json_fields::guarded<std::string>([&] {
+    json::value storage;
+    const Fields f(json_fields::parse_object(body, storage), "");
+    f.refuse_unknown({"to"});
+    const json::value* to = f.optional("to");
+    if (to == nullptr) return std::string();
+    const std::string folder = f.string("to", *to);
+    if (folder.empty() || folder.size() > 4096 || folder.find('\0') != std::string::npos) {
+      malformed("to", "to must be a folder path of 1 to 4096 characters");
+    }
+    return folder;
+  });
+}
 
 Parsed<JobRequest> parse_job_request(std::string_view body) {
   return json_fields::guarded<JobRequest>([&] {

@@ -29,6 +29,9 @@ struct JobRequest {
 // Malformed bodies are 400 naming the field; `from` not before `to` is 422 naming `to`.
 Parsed<JobRequest> parse_job_request(std::string_view body);
 
+// POST /v1/backups: {to?} (an empty body too): the BackupEngine folder, "" for the default.
+Parsed<std::string> parse_backup_request(std::string_view body);
+
 // {job_id, type, state, parameters, progress: {done, total, rate_per_second, eta_seconds},
 //  created_at, started_at, finished_at, runs, resumed, requested_by, result, error,
 //  csv_available}. `now` dates the rate of a running job.

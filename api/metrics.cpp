@@ -4,6 +4,7 @@
 #include <charconv>
 #include <span>
 
+#include "api/build_info.hpp"
 #include "cluster/node.hpp"
 #include "engine/runtime/runtime_metrics.hpp"
 
@@ -333,6 +334,11 @@ void render_cluster(std::string& out, const cluster::ClusterNode& node) {
 HttpResponse handle_metrics(const ApiContext& context) {
   std::string body;
   body.reserve(16 * 1024);
+  // Which build answers (a dashboard joins it to tell versions apart during a rollout).
+  append_header(body, "loyalty_build_info", "gauge", "The running build: its version and commit.");
+  append_sample(body, "loyalty_build_info",
+                join_labels(label("version", build_version()), label("commit", build_commit())),
+                uint64_t{1});
   metrics().render(body);
   if (context.runtime != nullptr) render_runtime(body, *context.runtime);
   if (context.store != nullptr) render_storage(body, *context.store);

@@ -25,6 +25,7 @@ class ClusterNode;
 
 namespace loyalty::ops {
 class JobService;
+class BackupJobs;
 }  // namespace loyalty::ops
 
 namespace loyalty::api {
@@ -43,6 +44,8 @@ struct ApiContext {
   NotificationHub* hub = nullptr;  // WebSocket fan-out (ws_session.hpp); none: no subscriptions
   // POST/GET /v1/jobs: the job runner, or in cluster mode the cluster's jobs; none: 503.
   ops::JobService* jobs = nullptr;
+  // POST /v1/backups, and GET /v1/jobs/{job_id} of a backup: this node's; none: 503.
+  ops::BackupJobs* backups = nullptr;
   // Cluster mode: this node (GET /v1/cluster), and where member reads are answered; none in
   // single mode.
   const cluster::ClusterNode* cluster = nullptr;

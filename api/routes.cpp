@@ -107,6 +107,9 @@ RouteResult validate_program(const RouteCall& c) { return handle_validate_progra
 RouteResult post_job(const RouteCall& c) {
   return handle_post_job(c.context, c.request, *c.principal);
 }
+RouteResult post_backup(const RouteCall& c) {
+  return handle_post_backup(c.context, c.request, *c.principal);
+}
 RouteResult get_job(const RouteCall& c) {
   return handle_get_job(c.context, c.request, c.params[0]);
 }
@@ -160,6 +163,7 @@ constexpr std::array kRoutes{
     RouteSpec{verb::post, "/v1/program:validate", Access::keys, kAdmin, validate_program},
     RouteSpec{verb::post, "/v1/jobs", Access::keys, kAdmin, post_job},
     RouteSpec{verb::get, "/v1/jobs/{job_id}", Access::keys, kAdmin, get_job},
+    RouteSpec{verb::post, "/v1/backups", Access::keys, kAdmin, post_backup},
     RouteSpec{verb::get, "/v1/cluster", Access::keys, kAdmin, get_cluster},
     // Authorized per message by the WebSocket session (ws_session.cpp).
     RouteSpec{verb::get, "/v1/stream", Access::open, {}, nullptr},

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <toml.hpp>
 
+#include "api/cors.hpp"
+
 namespace loyalty::api {
 namespace {
 
@@ -155,6 +157,30 @@ void read_member_tokens(const toml::value& value, ServerConfig& config) {
   refuse_unknown_keys(table, "member_tokens", {"hs256_secret"});
   if (const toml::value* secret = find(table, "hs256_secret")) {
     config.member_token_secret = read_nonempty_string(*secret, "member_tokens.hs256_secret");
+  }
+}
+
+void read_http(const toml::value& value, HttpConfig& http) {
+  if (!value.is_table()) refuse("http", "must be a table");
+  const toml::table& table = value.as_table();
+  refuse_unknown_keys(table, "http", {"cors_origins", "console"});
+  if (const toml::value* origins = find(table, "cors_origins")) {
+    if (!origins->is_array()) refuse("http.cors_origins", "must be an array of origins");
+    const toml::array& list = origins->as_array();
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string at = "http.cors_origins[" + std::to_string(i) + "]";
+      std::string origin = read_string(list[i], at);
+      if (!valid_cors_origin(origin)) {
+        refuse(at,
+               "must be an origin as browsers send it: http(s)://host[:port] in lower case, "
+               "no path (\"*\" is not allowed)");
+      }
+      http.cors_origins.push_back(std::move(origin));
+    }
+  }
+  if (const toml::value* console = find(table, "console")) {
+    if (!console->is_boolean()) refuse("http.console", "must be true or false");
+    http.console = console->as_boolean();
   }
 }
 
@@ -370,9 +396,10 @@ void read_cluster(const toml::value& value, ServerConfig& config) {
 }
 
 ServerConfig read_config(const toml::table& root) {
-  refuse_unknown_keys(root, "",
-                      {"listen", "data_dir", "program", "durability", "partitions", "api_keys",
-                       "member_tokens", "limits", "rate_limits", "tls", "schedules", "cluster"});
+  refuse_unknown_keys(
+      root, "",
+      {"listen", "data_dir", "program", "durability", "partitions", "api_keys", "member_tokens",
+       "limits", "rate_limits", "tls", "schedules", "cluster", "http"});
   ServerConfig config;
   if (const toml::value* v = find(root, "listen")) {
     std::optional<ListenAddress> address = parse_listen_address(read_string(*v, "listen"));
@@ -402,6 +429,7 @@ ServerConfig read_config(const toml::table& root) {
   if (const toml::value* v = find(root, "limits")) read_limits(*v, config.limits);
   if (const toml::value* v = find(root, "rate_limits")) read_rate_limits(*v, config.rate_limits);
   if (const toml::value* v = find(root, "tls")) read_tls(*v, config);
+  if (const toml::value* v = find(root, "http")) read_http(*v, config.http);
   if (const toml::value* v = find(root, "schedules")) read_schedules(*v, config);
   if (const toml::value* v = find(root, "cluster")) read_cluster(*v, config);
   return config;

@@ -99,6 +99,13 @@ struct TlsConfig {
   std::string key_file;
 };
 
+// [http]: what browsers may do.
+struct HttpConfig {
+  // Origins whose pages may call the API (api/cors.hpp); none by default.
+  std::vector<std::string> cors_origins;
+  bool console = true;  // serve the operator console under /console/
+};
+
 struct ServerConfig {
   ListenAddress listen{"127.0.0.1", 8080};
   std::string data_dir = "data";
@@ -110,6 +117,7 @@ struct ServerConfig {
   LimitsConfig limits;
   RateLimitsConfig rate_limits;
   std::optional<TlsConfig> tls;  // [tls]; none: plain HTTP
+  HttpConfig http;
   // [[schedules]]: the periodic jobs (ops/job_scheduler.hpp), at most one per job kind.
   std::vector<ops::Schedule> schedules;
   // [cluster]: this server is one node of a cluster (cluster/cluster_config.hpp); none: alone.

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "api/auth.hpp"
+#include "api/build_info.hpp"
 #include "api/cluster_reads.hpp"
 #include "api/http_server.hpp"
 #include "api/logger.hpp"
@@ -33,6 +34,7 @@
 #include "engine/runtime/program_registry.hpp"
 #include "engine/runtime/runtime.hpp"
 #include "engine/tzdb/os_time_zones.hpp"
+#include "ops/backup_jobs.hpp"
 #include "ops/job_runner.hpp"
 #include "ops/job_scheduler.hpp"
 #include "storage/rocks_store.hpp"
@@ -311,6 +313,20 @@ int run(const Options& options) {
     cluster_jobs->start();
   }
   ops::JobService& job_service = cluster_jobs ? static_cast<ops::JobService&>(*cluster_jobs) : jobs;
+  // Online backups of this node's folder (POST /v1/backups), by default beside it.
+  std::filesystem::path backup_default = std::filesystem::path(config.data_dir).lexically_normal();
+  if (!backup_default.has_filename()) backup_default = backup_default.parent_path();
+  ops::BackupJobs backups(
+      *store, &api::system_clock_ms, backup_default.string() + "-backups",
+      [](std::string_view line) { say("loyaltyd: " + std::string(line), api::LogLevel::info); });
+  if (Status status = backups.start(); !status.ok()) {
+    say("loyaltyd: cannot read the backup records: " + status.message());
+    jobs.stop();
+    if (cluster_jobs) cluster_jobs->stop();
+    if (node) node->stop();
+    runtime.stop();
+    return kExitFailure;
+  }
   // In cluster mode every node's scheduler asks for the same job (its id is what it does), and
   // the cluster makes it once.
   ops::JobScheduler scheduler(
@@ -342,12 +358,15 @@ int run(const Options& options) {
   scheduler.start();
 
   context.jobs = &job_service;
-  api::HttpServer server({config.listen, config.limits, config.rate_limits, std::move(tls)},
-                         context, api::KeyTable(config.api_keys, config.member_token_secret));
+  context.backups = &backups;
+  api::HttpServer server(
+      {config.listen, config.limits, config.rate_limits, std::move(tls), config.http.cors_origins},
+      context, api::KeyTable(config.api_keys, config.member_token_secret));
   if (Status status = server.start(); !status.ok()) {
     say("loyaltyd: " + status.message());
     scheduler.stop();
     jobs.stop();
+    backups.stop();
     if (cluster_jobs) cluster_jobs->stop();
     if (node) node->stop();
     runtime.stop();
@@ -370,6 +389,7 @@ int run(const Options& options) {
   server.stop_accepting();
   scheduler.stop();
   jobs.stop();             // interrupts a running job between steps; it resumes at the next start
+  backups.stop();          // lets a running backup finish
   if (cluster_jobs) cluster_jobs->stop();  // a part cut short runs again, here or elsewhere
   if (node) node->stop();  // leaves the cluster: its partitions move; waiting requests get 503
   runtime.stop();          // finishes everything queued; completions post their responses
@@ -392,6 +412,7 @@ int run(const Options& options) {
 
 int main(int argc, char** argv) {
   CLI::App app{"loyaltyd: the loyalty points engine server"};
+  app.set_version_flag("--version", api::version_line("loyaltyd"));
   Options options;
   app.add_option("--config", options.config_path, "server.toml to read")->capture_default_str();
   app.add_option("--program", options.program_path,

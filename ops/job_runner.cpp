@@ -65,7 +65,8 @@ Status JobRunner::save(const JobRecord& job) { return store_.save_job(job); }
 Status JobRunner::start() {
   std::vector<JobRecord> unfinished;
   if (Status status = store_.scan_jobs([&](const JobRecord& job) {
-        if (!job.finished()) unfinished.push_back(job);
+        // Backups are the backup jobs' (ops/backup_jobs.hpp).
+        if (!job.finished() && job.type != JobType::backup) unfinished.push_back(job);
         return true;
       });
       !status.ok()) {

@@ -14,6 +14,8 @@ test_packages=(curl openssl python3 python3-websockets wrk postgresql)  # postgr
 test_packages+=(clang libclang-rt-14-dev)
 # Cluster tests (tests/cluster/) run real NATS servers and etcd (scripts/cluster.sh).
 test_packages+=(nats-server etcd-server)
+# The package test (tests/e2e/test_package.py): cpack's dpkg-shlibdeps, systemd-analyze.
+test_packages+=(dpkg-dev systemd)
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then wanted+=("${test_packages[@]}"); fi

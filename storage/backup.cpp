@@ -56,15 +56,20 @@ void fill(const rocksdb::BackupInfo& info, BackupInfo& out) {
 Status create_backup(const std::string& data_dir, const std::string& backup_dir, BackupInfo& out) {
   OpenDatabase db;
   if (Status status = db.open(data_dir); !status.ok()) return status;
+  return backup_database(*db.get(), backup_dir, /*live_writes=*/false, out);
+}
+
+Status backup_database(rocksdb::DB& db, const std::string& backup_dir, bool live_writes,
+                       BackupInfo& out) {
   rocksdb::BackupEngine* raw = nullptr;
   rocksdb::IOStatus s = rocksdb::BackupEngine::Open(rocksdb::BackupEngineOptions(backup_dir),
                                                     rocksdb::Env::Default(), &raw);
   if (!s.ok()) return io_error("cannot open the backup folder " + backup_dir, s);
   std::unique_ptr<rocksdb::BackupEngine> engine(raw);
   rocksdb::CreateBackupOptions options;
-  options.flush_before_backup = true;
+  options.flush_before_backup = !live_writes;
   rocksdb::BackupID id = 0;
-  s = engine->CreateNewBackup(options, db.get(), &id);
+  s = engine->CreateNewBackup(options, &db, &id);
   if (!s.ok()) return io_error("backup failed", s);
   s = engine->VerifyBackup(id, /*verify_with_checksum=*/true);
   if (!s.ok()) return io_error("the new backup does not verify", s);

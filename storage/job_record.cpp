@@ -14,7 +14,7 @@ namespace loyalty {
 #if defined(__x86_64__) && defined(__GLIBCXX__)
 // Every field is stored: a size that changed means a field was added; store it in jobs.fbs
 // and below, then update the number.
-static_assert(sizeof(JobRecord) == 288, "a field of JobRecord is not stored");
+static_assert(sizeof(JobRecord) == 320, "a field of JobRecord is not stored");
 #endif
 
 std::string_view job_type_name(JobType type) {
@@ -25,6 +25,8 @@ std::string_view job_type_name(JobType type) {
       return "evaluate_tiers";
     case JobType::recalculate:
       return "recalculate";
+    case JobType::backup:
+      return "backup";
   }
   return "expire";
 }
@@ -86,6 +88,7 @@ std::string encode_job(const JobRecord& job) {
   const auto result_csv = optional_string(builder, job.result_csv);
   const auto error = optional_string(builder, job.error);
   const auto requested_by = optional_string(builder, job.requested_by);
+  const auto backup_dir = optional_string(builder, job.backup_dir);
   fb::JobRecordBuilder record(builder);
   record.add_type(static_cast<uint8_t>(job.type));
   record.add_state(static_cast<uint8_t>(job.state));
@@ -106,6 +109,7 @@ std::string encode_job(const JobRecord& job) {
   record.add_result_csv(result_csv);
   record.add_error(error);
   record.add_requested_by(requested_by);
+  record.add_backup_dir(backup_dir);
   builder.Finish(record.Finish());
   return std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize());
 }
@@ -125,7 +129,7 @@ Status decode_job(std::string_view job_id, std::string_view bytes, JobRecord& ou
   const uint8_t type = record->type();
   const uint8_t state = record->state();
   if (type < static_cast<uint8_t>(JobType::expire) ||
-      type > static_cast<uint8_t>(JobType::recalculate) ||
+      type > static_cast<uint8_t>(JobType::backup) ||
       state > static_cast<uint8_t>(JobState::failed)) {
     return corruption();
   }
@@ -150,6 +154,7 @@ Status decode_job(std::string_view job_id, std::string_view bytes, JobRecord& ou
   out.result_csv = to_string(record->result_csv());
   out.error = to_string(record->error());
   out.requested_by = to_string(record->requested_by());
+  out.backup_dir = to_string(record->backup_dir());
   return Status::ok_status();
 }
 

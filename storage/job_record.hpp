@@ -15,10 +15,12 @@
 namespace loyalty {
 
 // Stable numbers: they are stored.
-enum class JobType : uint8_t { expire = 1, evaluate_tiers = 2, recalculate = 3 };
+// backup: an online backup of the data folder (ops/backup_jobs.hpp), not run by the job runner.
+enum class JobType : uint8_t { expire = 1, evaluate_tiers = 2, recalculate = 3, backup = 4 };
 enum class JobState : uint8_t { queued = 0, running = 1, succeeded = 2, failed = 3 };
 
-std::string_view job_type_name(JobType type);  // "expire", "evaluate_tiers", "recalculate"
+std::string_view job_type_name(JobType type);  // "expire", "evaluate_tiers", "recalculate", …
+// The types POST /v1/jobs takes (a backup is asked with POST /v1/backups).
 std::optional<JobType> parse_job_type(std::string_view name);
 std::string_view job_state_name(JobState state);  // "queued", "running", …
 
@@ -35,6 +37,7 @@ struct JobRecord {
   uint32_t program_version = 0;
   std::string program_toml;
   bool dry_run = false;
+  std::string backup_dir;  // backup: the BackupEngine folder it adds a backup to
   // Progress of the current (or last) run: steps answered of `total` (0 until counted).
   uint64_t done = 0;
   uint64_t total = 0;

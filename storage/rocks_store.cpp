@@ -682,6 +682,10 @@ Status RocksStore::find_identifier(IdentifierKind kind, std::string_view value,
   return Status::ok_status();
 }
 
+Status RocksStore::backup(const std::string& backup_dir, BackupInfo& out) {
+  return backup_database(*impl_->db, backup_dir, /*live_writes=*/true, out);
+}
+
 Status RocksStore::find_stock_unit(std::string_view code, std::string& reward_id) {
   reward_id.clear();
   std::string stored;

@@ -16,6 +16,7 @@
 #include "engine/member_view.hpp"
 #include "engine/program.hpp"
 #include "engine/store.hpp"
+#include "storage/backup.hpp"
 #include "storage/job_record.hpp"
 
 namespace rocksdb {
@@ -197,6 +198,10 @@ class RocksStore final : public MemberStore {
   std::unique_ptr<ReadSnapshot> snapshot();
   // Every member, in key order; stop by returning false. Used by verify and exports.
   Status scan_members(const std::function<bool(const MemberState&)>& visit);
+
+  // Adds a consistent backup of the folder to `backup_dir` while writes go on (storage/backup.hpp
+  // backup_database): everything committed before the call is in it.
+  Status backup(const std::string& backup_dir, BackupInfo& out);
 
   // RocksDB's figures now (lists the WAL folder: for scrapes, not hot paths).
   Status read_figures(StorageFigures& out);

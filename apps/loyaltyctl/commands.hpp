@@ -56,6 +56,9 @@ int run_remote_job(const Target& target, EventType kind, const std::string& as_o
 // loyaltyctl cluster status --server URL --key KEY: GET /v1/cluster of that node, as a report.
 int run_cluster_status(const Target& target);
 int run_remote_recalc(const Target& target, const RecalcOptions& options);
+// backup --server: POST /v1/backups (into `backup_dir` on the server's machine, "" for its
+// default), followed until it ends.
+int run_remote_backup(const Target& target, const std::string& backup_dir);
 
 // A digest of every member and ledger entry (the NDJSON export, hashed), to compare stores.
 Status state_digest(RocksStore& store, uint64_t& digest, uint64_t& members);

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "api/build_info.hpp"
 #include "apps/loyaltyctl/commands.hpp"
 
 namespace {
@@ -21,6 +22,7 @@ void add_target(CLI::App* command, Target& target) {
 
 int main(int argc, char** argv) {
   CLI::App app{"loyaltyctl: operator commands for a Loyalty Engine data folder"};
+  app.set_version_flag("--version", api::version_line("loyaltyctl"));
   app.require_subcommand(1);
   Target target;
   std::string into_dir, as_of, what, format = "ndjson", backup_dir;
@@ -51,8 +53,11 @@ int main(int argc, char** argv) {
   import_command->add_option("--report", import_options.report_path,
                              "write the rejected rows as CSV");
   import_command->add_flag("--digest", import_options.digest, "print the state digest afterwards");
-  auto* backup = app.add_subcommand("backup", "back up the data folder (verified)");
-  backup->add_option("--to", backup_dir, "backup folder")->required();
+  auto* backup = app.add_subcommand(
+      "backup", "back up the data folder (verified; with --server, of a running server)");
+  backup->add_option("--to", backup_dir,
+                     "backup folder (with --server: on the server's machine, default beside its "
+                     "data folder)");
   auto* restore = app.add_subcommand("restore", "restore the newest backup, then verify");
   restore->add_option("--from", backup_dir, "backup folder")->required();
   RecalcOptions recalc_options;
@@ -82,7 +87,7 @@ int main(int argc, char** argv) {
   cluster_command->require_subcommand(1);
 
   // The jobs also run on a live server, through its API (POST /v1/jobs).
-  for (CLI::App* command : {expire, evaluate, recalc}) {
+  for (CLI::App* command : {expire, evaluate, recalc, backup}) {
     command->add_option("--server", target.server_url, "a running loyaltyd: http://HOST:PORT");
     command->add_option("--key", target.key, "an admin API key, with --server");
     command->add_option("--cacert", target.ca_file, "PEM CA to trust for an https:// --server");
@@ -100,6 +105,7 @@ int main(int argc, char** argv) {
     if (*expire) return run_remote_job(target, EventType::expire_points, as_of);
     if (*evaluate) return run_remote_job(target, EventType::evaluate_tier, as_of);
     if (*recalc) return run_remote_recalc(target, recalc_options);
+    if (*backup) return run_remote_backup(target, backup_dir);
   }
   if (int code = resolve_data_dir(target); code != kExitOk) return code;
   if (*verify) return run_verify(target);
@@ -117,6 +123,10 @@ int main(int argc, char** argv) {
   }
   if (*export_command) return run_export(target, what, format);
   if (*import_command) return run_import(target, import_options);
+  if (*backup && backup_dir.empty()) {
+    std::cerr << "loyaltyctl backup: --to DIR is required (or --server URL for a running server)\n";
+    return kExitUsage;
+  }
   if (*backup) return run_backup(target, backup_dir);
   if (*restore) return run_restore(target, backup_dir);
   if (*recalc) return run_recalc(target, recalc_options);

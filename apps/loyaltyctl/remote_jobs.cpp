@@ -73,13 +73,14 @@ struct FollowedJob {
   std::string state;
 };
 
-// POSTs the job and polls it until it succeeded or failed. Returns an exit code when it could
-// not be followed to its end, nullopt when `out` holds the finished job.
+// POSTs the job (to /v1/jobs, or `path`) and polls it until it succeeded or failed. Returns an
+// exit code when it could not be followed to its end, nullopt when `out` holds the finished job.
 std::optional<int> follow_job(const Remote& remote, const json::object& body,
-                              const std::string& label, FollowedJob& out) {
+                              const std::string& label, FollowedJob& out,
+                              std::string_view path = "/v1/jobs") {
   RemoteResponse response;
   std::string error;
-  if (!remote.request("POST", "/v1/jobs", json::serialize(body), "application/json", {}, response,
+  if (!remote.request("POST", path, json::serialize(body), "application/json", {}, response,
                       error)) {
     std::cerr << "loyaltyctl: " << error << "\n";
     return kExitProblemFound;
@@ -195,6 +196,34 @@ int run_remote_job(const Target& target, EventType kind, const std::string& as_o
                            : std::to_string(number_at(r, "tier_changes")) + " tier changes")
               << (already_done > 0 ? ", " + std::to_string(already_done) + " already done" : "")
               << "\n";
+  } else {
+    std::cout << job.job_id << ": " << job.state << "\n";
+  }
+  return job_exit_code(job);
+}
+
+int run_remote_backup(const Target& target, const std::string& backup_dir) {
+  const std::optional<Remote> remote = remote_of(target);
+  if (!remote) return kExitUsage;
+  json::object body;
+  if (!backup_dir.empty()) body["to"] = backup_dir;  // a folder on the server's machine
+  FollowedJob job;
+  if (std::optional<int> code = follow_job(*remote, body, "backup", job, "/v1/backups")) {
+    return *code;
+  }
+  if (target.json) {
+    std::cout << json::serialize(job.document) << "\n";
+  } else if (const json::value* result = job.document.if_contains("result");
+             result != nullptr && result->is_object()) {
+    const json::object& r = result->as_object();
+    std::string folder;
+    if (const json::value* parameters = job.document.if_contains("parameters");
+        parameters != nullptr && parameters->is_object()) {
+      folder = string_at(parameters->as_object(), "to");
+    }
+    std::cout << job.job_id << ": backup " << number_at(r, "backup_id") << " of " << remote->base()
+              << " in " << folder << " (on the server): " << number_at(r, "files") << " files, "
+              << number_at(r, "size_bytes") << " bytes, verified\n";
   } else {
     std::cout << job.job_id << ": " << job.state << "\n";
   }

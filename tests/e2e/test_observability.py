@@ -54,6 +54,23 @@ class ObservabilityTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.server.cleanup()
 
+    def test_version_and_build_info_name_this_build(self):
+        """`--version` on both binaries and loyalty_build_info say the version and the commit
+        the binaries were built from (config.md)."""
+        commit = subprocess.run(["git", "-C", harness.SOURCE_DIR, "rev-parse", "--short=12",
+                                 "HEAD"], capture_output=True, text=True).stdout.strip()
+        expected = commit if re.fullmatch(r"[0-9a-f]{12}", commit) else "unknown"
+        for name, binary in (("loyaltyd", harness.LOYALTYD), ("loyaltyctl", harness.LOYALTYCTL)):
+            done = subprocess.run([binary, "--version"], capture_output=True, text=True,
+                                  timeout=30)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertRegex(done.stdout.strip(),
+                             rf"^{name} \d+\.\d+\.\d+ \(commit {expected}\)$")
+        version = re.search(r" (\d+\.\d+\.\d+) ", done.stdout).group(1)
+        metrics = self.server.request("GET", "/metrics", key=None).body
+        self.assertIn(f'loyalty_build_info{{version="{version}",commit="{expected}"}} 1\n',
+                      metrics)
+
     def test_openapi_document_is_served_and_lists_purchase(self):
         status, content_type, body = curl(self.base + "/v1/openapi.json")
         self.assertEqual(status, 200)

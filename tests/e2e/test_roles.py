@@ -74,6 +74,7 @@ EXPECTED = {
     "POST /v1/program:validate":            (E401, E401, OK, E403, E403, E403, E403, E403, E401),
     "POST /v1/jobs":                        (E401, E401, OK, E403, E403, E403, E403, E403, E401),
     "GET /v1/jobs/{job_id}":                (E401, E401, OK, E403, E403, E403, E403, E403, E401),
+    "POST /v1/backups":                     (E401, E401, OK, E403, E403, E403, E403, E403, E401),
     "GET /v1/cluster":                      (E401, E401, OK, E403, E403, E403, E403, E403, E401),
     # The feed: the upgrade needs any valid credential; then subscribing to MEMBER and posting
     # a purchase on the socket are judged per message.
@@ -254,6 +255,7 @@ class RoleTableTest(unittest.TestCase):
             "POST /v1/jobs": ("POST", "/v1/jobs",
                               j({"type": "expire", "as_of": "2020-01-01T00:00:00Z"}), 202),
             "GET /v1/jobs/{job_id}": ("GET", f"/v1/jobs/{job}", None, 200),
+            "POST /v1/backups": ("POST", "/v1/backups", b"", 202),
             # This server runs alone: the admin gets past authorization to a 404.
             "GET /v1/cluster": ("GET", "/v1/cluster", None, 404),
             "GET /v1/openapi.json": ("GET", "/v1/openapi.json", None, 200),

@@ -73,6 +73,7 @@ JobRecord full_record() {
   job.result_csv = "job_id,member_id\nx,m1\n";
   job.error = "1 adjustments failed";
   job.requested_by = "dev-admin";
+  job.backup_dir = "/var/lib/loyalty/data-backups";
   return job;
 }
 
@@ -97,6 +98,7 @@ void expect_same(const JobRecord& a, const JobRecord& b) {
   EXPECT_EQ(a.result_csv, b.result_csv);
   EXPECT_EQ(a.error, b.error);
   EXPECT_EQ(a.requested_by, b.requested_by);
+  EXPECT_EQ(a.backup_dir, b.backup_dir);
 }
 
 TEST(JobRecords, RoundTripEveryFieldAndSurviveAReopen) {

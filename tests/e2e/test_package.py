@@ -44,7 +44,11 @@ class PackageTest(unittest.TestCase):
         self.assertRegex(info.stdout, r"(?m)^Package: loyalty-engine$")
         self.assertRegex(info.stdout, r"(?m)^Version: \d+\.\d+\.\d+$")
         depends = re.search(r"(?m)^Depends: (.*)$", info.stdout).group(1)
-        for library in ("librocksdb", "libssl3", "libjemalloc2", "adduser"):
+        wanted = ["librocksdb", "libssl3", "libboost-json", "adduser"]
+        # The Release build links jemalloc (the sanitizer builds do not).
+        if "libjemalloc" in run("ldd", harness.LOYALTYD).stdout:
+            wanted.append("libjemalloc2")
+        for library in wanted:
             self.assertIn(library, depends)
         control = os.path.join(self.dir, "control")
         self.assertEqual(run("dpkg-deb", "-e", self.deb, control).returncode, 0)
@@ -120,6 +124,7 @@ class PackageTest(unittest.TestCase):
         finally:
             process.terminate()
             self.assertEqual(process.wait(60), 0)
+            process.stdout.close()
             log.close()
 
 

@@ -209,6 +209,34 @@ void ClusterReads::stock_left(std::vector<std::string> reward_ids,
   }
 }
 
+void ClusterReads::ask_every_partition(std::function<HttpRequest(uint32_t partition)> request_for,
+                                       const std::optional<Principal>& principal,
+                                       std::function<void(Responses)> done) {
+  struct Gathering {
+    std::mutex mutex;
+    Responses responses;
+    size_t waiting = 0;
+    std::function<void(Responses)> done;
+  };
+  const uint32_t partitions = node_.config().partitions;
+  auto gathering = std::make_shared<Gathering>();
+  gathering->responses.resize(partitions);
+  gathering->waiting = partitions;
+  gathering->done = std::move(done);
+  for (uint32_t partition = 0; partition < partitions; ++partition) {
+    node_.forward_read(partition, encode_forwarded_read(request_for(partition), principal),
+                       [gathering, partition](std::optional<std::string> bytes) {
+                         std::optional<HttpResponse> response;
+                         if (bytes) response = decode_forwarded_response(*bytes);
+                         std::unique_lock lock(gathering->mutex);
+                         gathering->responses[partition] = std::move(response);
+                         if (--gathering->waiting > 0) return;
+                         lock.unlock();
+                         gathering->done(std::move(gathering->responses));
+                       });
+  }
+}
+
 Status ClusterReads::latest_seq(const std::string& member_id, std::optional<uint64_t>& latest) {
   latest.reset();
   if (node_.serves_reads(member_partition(member_id, node_.config().partitions))) {

@@ -54,6 +54,14 @@ class ClusterReads final : public FeedReads {
   void stock_left(std::vector<std::string> reward_ids,
                   std::function<void(std::optional<StockLeft> left)> done);
 
+  // Sends `request_for(p)` to the owner of every partition p at once (each answers for its own
+  // partition, never forwarding again) and calls `done` with their responses in partition
+  // order; a response is nullopt when no owner served it in time.
+  using Responses = std::vector<std::optional<HttpResponse>>;
+  void ask_every_partition(std::function<HttpRequest(uint32_t partition)> request_for,
+                           const std::optional<Principal>& principal,
+                           std::function<void(Responses)> done);
+
   // FeedReads: from this node's store while it serves the member's partition, else from the
   // partition's owner.
   Status latest_seq(const std::string& member_id, std::optional<uint64_t>& latest) override;

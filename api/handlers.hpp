@@ -19,6 +19,10 @@ namespace loyalty::api {
 RouteResult handle_signup(const ApiContext& context, const HttpRequest& request);
 // GET /v1/members/{member_id}
 HttpResponse handle_get_member(const ApiContext& context, std::string_view member_id);
+// GET /v1/members?query=&tier=&joined_from=&joined_to=&limit=&cursor= (api/member_search.hpp):
+// this store's page.
+struct MemberSearch;
+HttpResponse handle_search_members(const ApiContext& context, const MemberSearch& search);
 // GET /v1/members:lookup?phone=… | ?card_no=…
 HttpResponse handle_lookup(const ApiContext& context, boost::urls::params_view params);
 // Its query: the identifier named, or the refusal (400 naming the parameter); and its 404.

@@ -5,6 +5,7 @@
 
 #include "api/handlers.hpp"
 #include "api/log.hpp"
+#include "api/member_search.hpp"
 #include "api/problem.hpp"
 #include "api/request_parsing.hpp"
 #include "api/responses.hpp"
@@ -92,25 +93,57 @@ RouteResult handle_signup(const ApiContext& context, const HttpRequest& request)
   }};
 }
 
-HttpResponse handle_get_member(const ApiContext& context, std::string_view member_id) {
+// The member's view (GET /v1/members/{id}); on success `out` holds it, else the response to
+// send (404 when there is no such member).
+std::optional<HttpResponse> member_view(const ApiContext& context, std::string_view member_id,
+                                        boost::json::object& out) {
   std::optional<MemberState> member;
   std::optional<ExpirySchedule> schedule;
   if (std::optional<HttpResponse> refusal =
           load_member_for_view(context, member_id, member, schedule)) {
-    return std::move(*refusal);
+    return refusal;
   }
   if (schedule) {
     // A member with many lots: its stored schedule, unless it ends before the view's horizon.
     const std::shared_ptr<const ProgramVersion> program = context.programs->active();
     if (std::optional<MemberView> view =
             build_member_view(*program, *member, *schedule, context.clock())) {
-      return json_response(http::status::ok, member_view_json(*view));
+      out = member_view_json(*view);
+      return std::nullopt;
     }
     if (std::optional<HttpResponse> refusal = load_member(context, member_id, member)) {
-      return std::move(*refusal);
+      return refusal;
     }
   }
-  return json_response(http::status::ok, view_json(context, *member));
+  out = view_json(context, *member);
+  return std::nullopt;
+}
+
+HttpResponse handle_get_member(const ApiContext& context, std::string_view member_id) {
+  boost::json::object view;
+  if (std::optional<HttpResponse> refusal = member_view(context, member_id, view)) {
+    return std::move(*refusal);
+  }
+  return json_response(http::status::ok, view);
+}
+
+HttpResponse handle_search_members(const ApiContext& context, const MemberSearch& search) {
+  MemberSearchPage page;
+  if (Status status = search_members(*context.store, search, page); !status.ok()) {
+    return problem_response(storage_problem(status, "search_members"));
+  }
+  boost::json::array members;
+  for (const std::string& member_id : page.member_ids) {
+    boost::json::object view;
+    if (std::optional<HttpResponse> refusal = member_view(context, member_id, view)) {
+      if (refusal->result() == http::status::not_found) continue;  // gone since the scan
+      return std::move(*refusal);
+    }
+    members.emplace_back(std::move(view));
+  }
+  boost::json::object body{{"members", std::move(members)}};
+  body["next_cursor"] = page.next_cursor ? boost::json::value(*page.next_cursor) : nullptr;
+  return json_response(http::status::ok, body);
 }
 
 std::variant<IdentifierQuery, HttpResponse> parse_lookup_query(boost::urls::params_view params) {

@@ -1,15 +1,18 @@
 // The route table: every route the server serves, who may call it and the handler that answers
 // it. route() dispatches through it; the OpenAPI test, the role test and metric labels read it.
 #include <array>
+#include <boost/json/parse.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/pchars.hpp>
 #include <vector>
 
 #include "api/cluster_reads.hpp"
 #include "api/handlers.hpp"
+#include "api/member_search.hpp"
 #include "api/metrics.hpp"
 #include "api/openapi.hpp"
 #include "api/request_parsing.hpp"
+#include "cluster/node.hpp"
 #include "engine/claim_keys.hpp"
 #include "engine/coupon_code.hpp"
 
@@ -37,6 +40,83 @@ RouteResult lookup(const RouteCall& c) {
       c.principal, lookup_not_found(query));
 }
 RouteResult get_member(const RouteCall& c) { return handle_get_member(c.context, c.params[0]); }
+
+// One partition's page of a cluster-wide search, from its owner's answer; nullopt when the
+// answer is not one.
+std::optional<PartitionPage> partition_page(const HttpResponse& response) {
+  boost::system::error_code error;
+  const boost::json::value body = boost::json::parse(response.body(), error);
+  const boost::json::object* object = error ? nullptr : body.if_object();
+  const boost::json::value* members = object ? object->if_contains("members") : nullptr;
+  const boost::json::value* next = object ? object->if_contains("next_cursor") : nullptr;
+  if (members == nullptr || !members->is_array() || next == nullptr) return std::nullopt;
+  PartitionPage page;
+  for (const boost::json::value& view : members->as_array()) {
+    const boost::json::value* id =
+        view.is_object() ? view.as_object().if_contains("member_id") : nullptr;
+    if (id == nullptr || !id->is_string()) return std::nullopt;
+    page.members.emplace_back(std::string(id->as_string()), view);
+  }
+  if (next->is_string()) page.next_cursor = std::string(next->as_string());
+  return page;
+}
+
+// Cluster mode: each partition's owner searches its own members (a forwarded request with
+// `partition`), and the pages are merged here (api/member_search.hpp).
+RouteResult search_members(const RouteCall& c) {
+  std::variant<MemberSearch, HttpResponse> parsed =
+      parse_member_search(c.query, c.context.programs->active()->program, c.forwarded);
+  if (auto* refusal = std::get_if<HttpResponse>(&parsed)) return std::move(*refusal);
+  MemberSearch& search = std::get<MemberSearch>(parsed);
+  if (c.context.cluster_reads == nullptr || c.forwarded) {
+    if (search.partition && c.context.cluster != nullptr) {
+      search.partitions = c.context.cluster->config().partitions;
+    } else {
+      search.partition.reset();
+    }
+    return handle_search_members(c.context, search);
+  }
+  return Deferred{[cluster = c.context.cluster_reads, request = c.request, principal = c.principal,
+                   limit = search.limit](Respond respond) {
+    cluster->ask_every_partition(
+        [request](uint32_t partition) {
+          HttpRequest forwarded = request;
+          std::string target(request.target());
+          target += target.find('?') == std::string::npos ? '?' : '&';
+          target += "partition=" + std::to_string(partition);
+          forwarded.target(target);
+          return forwarded;
+        },
+        principal,
+        [respond, limit](ClusterReads::Responses responses) {
+          std::vector<PartitionPage> pages;
+          for (std::optional<HttpResponse>& response : responses) {
+            if (!response) {
+              respond(problem_response(ErrorCode::unavailable,
+                                       "a partition has no owner serving reads this moment (it "
+                                       "moves); retry shortly"));
+              return;
+            }
+            if (response->result() != http::status::ok) {
+              respond(std::move(*response));
+              return;
+            }
+            std::optional<PartitionPage> page = partition_page(*response);
+            if (!page) {
+              respond(problem_response(ErrorCode::unavailable,
+                                       "a partition's owner sent an answer this node cannot "
+                                       "read; retry shortly"));
+              return;
+            }
+            pages.push_back(std::move(*page));
+          }
+          auto [views, next] = merge_partition_pages(std::move(pages), limit);
+          boost::json::object body{{"members", boost::json::array(views.begin(), views.end())}};
+          body["next_cursor"] = next ? boost::json::value(*next) : nullptr;
+          respond(json_response(http::status::ok, body));
+        });
+  }};
+}
 RouteResult ledger(const RouteCall& c) { return handle_ledger(c.context, c.params[0], c.query); }
 RouteResult referrals(const RouteCall& c) { return handle_referrals(c.context, c.params[0]); }
 RouteResult notifications(const RouteCall& c) {
@@ -126,6 +206,7 @@ constexpr RoleSet kAdmin{Role::admin};
 
 constexpr std::array kRoutes{
     RouteSpec{verb::post, "/v1/members", Access::keys, kApp, signup},
+    RouteSpec{verb::get, "/v1/members", Access::keys, kPos, search_members},
     RouteSpec{verb::get, "/v1/members:lookup", Access::keys, kAnyKey, lookup},
     RouteSpec{verb::get, "/v1/members/{member_id}", Access::member_read, kAnyKey, get_member,
               Placement::member_partition},

@@ -1343,6 +1343,20 @@ Status RocksStore::scan_events(uint64_t from, const std::function<bool(const Sto
                      });
 }
 
+Status RocksStore::scan_member_records(std::string_view from,
+                                       const std::function<bool(const MemberState&)>& visit) {
+  return impl_->scan(members, rocksdb::ReadOptions(), from, {},
+                     [&](std::string_view key, std::string_view value, bool& more) -> Status {
+                       MemberState member;
+                       if (Status status = storage::decode_member(key, value, member);
+                           !status.ok()) {
+                         return status;
+                       }
+                       more = visit(member);
+                       return Status::ok_status();
+                     });
+}
+
 Status RocksStore::scan_members(const std::function<bool(const MemberState&)>& visit) {
   rocksdb::ManagedSnapshot snapshot(impl_->db.get());
   rocksdb::ReadOptions read;

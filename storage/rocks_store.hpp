@@ -196,6 +196,11 @@ class RocksStore final : public MemberStore {
   Status scan_events(uint64_t from, const std::function<bool(const StoredEvent&)>& visit,
                      const ReadSnapshot* snapshot = nullptr);
   std::unique_ptr<ReadSnapshot> snapshot();
+  // Members' records in id order from `from` (inclusive; "" from the first), as stored,
+  // without reading their lots apart (a search filters on tier and join date); stop by
+  // returning false.
+  Status scan_member_records(std::string_view from,
+                             const std::function<bool(const MemberState&)>& visit);
   // Every member, in key order; stop by returning false. Used by verify and exports.
   Status scan_members(const std::function<bool(const MemberState&)>& visit);
 

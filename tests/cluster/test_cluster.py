@@ -732,6 +732,31 @@ class ClusterTest(unittest.TestCase):
         print(f"cluster race: {tills} tills on 3 nodes used one code at once: 1 used, "
               f"{len(refused)} coupon_not_active", file=sys.stderr)
 
+    def test_1k_a_member_search_on_any_node_sees_every_partition(self):
+        """Customer service's search (GET /v1/members) on any node: every partition's owner
+        searches its own members, and the pages come merged in member id order, without gaps or
+        repeats across pages."""
+        self.wait_for_owners()
+        expected = sorted(f"ms-{i}" for i in range(20))
+        nodes = [self.nodes[n] for n in sorted(self.nodes)]
+        for i, member in enumerate(expected):
+            self.assertEqual(self.sign_up(nodes[i % 3], member).status, 201)
+        self.assertGreater(len({partition_of(m) for m in expected}), 4)
+        for first in nodes:
+            seen, cursor = [], None
+            for turn in range(20):
+                query = "/v1/members?query=ms-&limit=3" + (f"&cursor={cursor}" if cursor else "")
+                page = self.retrying(lambda: nodes[(turn + nodes.index(first)) % 3].request(
+                    "GET", query, key=harness.POS_KEY))
+                self.assertEqual(page.status, 200, page)
+                seen += [m["member_id"] for m in page.json["members"]]
+                cursor = page.json["next_cursor"]
+                if cursor is None:
+                    break
+            self.assertEqual(seen, expected, first.name)
+        unknown = nodes[1].request("GET", "/v1/members?partition=0", key=harness.POS_KEY)
+        self.assertEqual(unknown.status, 400, "partition is the nodes' own, not a client's")
+
     def test_2_a_killed_owners_partitions_answer_again_within_the_lease_plus_2s(self):
         owners = self.wait_for_owners()
         victim_name = sorted(set(owners.values()))[0]  # a node that owns something

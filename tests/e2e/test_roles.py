@@ -43,6 +43,7 @@ QUERY_TOKEN_PRINCIPALS = {"bad_key", "member_self", "member_other", "member_expi
 #                                           none  bad   admin pos   pos-2  app   self  other expired
 EXPECTED = {
     "POST /v1/members":                     (E401, E401, OK, E403, E403, OK, E403, E403, E401),
+    "GET /v1/members":                      (E401, E401, OK, OK, OK, E403, E403, E403, E401),
     "GET /v1/members:lookup":               (E401, E401, OK, OK, OK, OK, E403, E403, E401),
     "GET /v1/members/{member_id}":          (E401, E401, OK, OK, OK, OK, OK, E403, E401),
     "GET /v1/members/{member_id}/ledger":   (E401, E401, OK, OK, OK, OK, OK, E403, E401),
@@ -207,6 +208,7 @@ class RoleTableTest(unittest.TestCase):
         job = urllib.parse.quote(self.job_id, safe=":")
         return {
             "POST /v1/members": ("POST", "/v1/members", j({"member_id": f"m-new-{c}"}), 201),
+            "GET /v1/members": ("GET", f"/v1/members?query={MEMBER}&limit=5", None, 200),
             "GET /v1/members:lookup": ("GET", f"/v1/members:lookup?card_no={CARD}", None, 200),
             "GET /v1/members/{member_id}": ("GET", f"/v1/members/{MEMBER}", None, 200),
             "GET /v1/members/{member_id}/ledger": ("GET", f"/v1/members/{MEMBER}/ledger?limit=5",

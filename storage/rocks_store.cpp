@@ -340,6 +340,21 @@ struct RocksStore::Impl {
     return Status::ok_status();
   }
 
+  // The id (a member's, a reward's) stored under `key`: "" when there is none; corruption
+  // naming `what` when the value is not one.
+  Status read_id(Family which, const std::string& key, const char* what, std::string& out) const {
+    out.clear();
+    std::string stored;
+    const rocksdb::Status got = db->Get(rocksdb::ReadOptions(), family(which), key, &stored);
+    if (got.IsNotFound()) return Status::ok_status();
+    if (Status status = from_rocks(got); !status.ok()) return status;
+    if (!storage::valid_member_key(stored)) {
+      return Status::error(Status::Code::corruption, std::string("corrupt ") + what);
+    }
+    out = std::move(stored);
+    return Status::ok_status();
+  }
+
   // Visits the keys in [begin, end) of `which` (to the last key when `end` is empty).
   template <typename Visit>
   Status scan(Family which, rocksdb::ReadOptions read, std::string_view begin, std::string_view end,
@@ -669,17 +684,8 @@ Status RocksStore::load_idempotency(std::string_view key, std::optional<Idempote
 
 Status RocksStore::find_identifier(IdentifierKind kind, std::string_view value,
                                    std::string& member_id) {
-  member_id.clear();
-  std::string stored;
-  const rocksdb::Status got = impl_->db->Get(rocksdb::ReadOptions(), impl_->family(identifiers),
-                                             storage::identifier_key(kind, value), &stored);
-  if (got.IsNotFound()) return Status::ok_status();
-  if (Status status = from_rocks(got); !status.ok()) return status;
-  if (!storage::valid_member_key(stored)) {
-    return Status::error(Status::Code::corruption, "corrupt identifier record");
-  }
-  member_id = std::move(stored);
-  return Status::ok_status();
+  return impl_->read_id(identifiers, storage::identifier_key(kind, value), "identifier record",
+                        member_id);
 }
 
 Status RocksStore::backup(const std::string& backup_dir, BackupInfo& out) {
@@ -687,18 +693,8 @@ Status RocksStore::backup(const std::string& backup_dir, BackupInfo& out) {
 }
 
 Status RocksStore::find_stock_unit(std::string_view code, std::string& reward_id) {
-  reward_id.clear();
-  std::string stored;
-  const rocksdb::Status got =
-      impl_->db->Get(rocksdb::ReadOptions(), impl_->family(meta),
-                     std::string(storage::kStockUnitKeyPrefix) += code, &stored);
-  if (got.IsNotFound()) return Status::ok_status();
-  if (Status status = from_rocks(got); !status.ok()) return status;
-  if (!storage::valid_member_key(stored)) {
-    return Status::error(Status::Code::corruption, "corrupt stock unit record");
-  }
-  reward_id = std::move(stored);
-  return Status::ok_status();
+  return impl_->read_id(meta, std::string(storage::kStockUnitKeyPrefix) += code,
+                        "stock unit record", reward_id);
 }
 
 Status RocksStore::load_give_backs(std::vector<StockUnit>& out) {
@@ -715,17 +711,7 @@ Status RocksStore::load_give_backs(std::vector<StockUnit>& out) {
 }
 
 Status RocksStore::find_claim(std::string_view key, std::string& member_id) {
-  member_id.clear();
-  std::string stored;
-  const rocksdb::Status got =
-      impl_->db->Get(rocksdb::ReadOptions(), impl_->family(meta), storage::claim_key(key), &stored);
-  if (got.IsNotFound()) return Status::ok_status();
-  if (Status status = from_rocks(got); !status.ok()) return status;
-  if (!storage::valid_member_key(stored)) {
-    return Status::error(Status::Code::corruption, "corrupt claim record");
-  }
-  member_id = std::move(stored);
-  return Status::ok_status();
+  return impl_->read_id(meta, storage::claim_key(key), "claim record", member_id);
 }
 
 Status RocksStore::load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) {

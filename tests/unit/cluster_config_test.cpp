@@ -5,6 +5,7 @@
 #include <string>
 
 #include "api/server_config.hpp"
+#include "tests/support/config_error.hpp"
 
 namespace loyalty::api {
 namespace {
@@ -16,12 +17,7 @@ nats_urls = ["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"]
 etcd_endpoints = ["http://127.0.0.1:2379"]
 )";
 
-ConfigError config_error(const std::string& text) {
-  auto parsed = parse_server_config(text, "server.toml");
-  EXPECT_TRUE(std::holds_alternative<ConfigError>(parsed)) << text;
-  return std::holds_alternative<ConfigError>(parsed) ? std::get<ConfigError>(parsed)
-                                                     : ConfigError{};
-}
+using testing::config_error;
 
 TEST(ClusterConfig, AbsentMeansSingleMode) {
   auto parsed = parse_server_config("listen = \"127.0.0.1:0\"\n", "server.toml");

@@ -7,16 +7,12 @@
 #include <gtest/gtest.h>
 
 #include "api/server_config.hpp"
+#include "tests/support/config_error.hpp"
 
 namespace loyalty::api {
 namespace {
 
-ConfigError config_error(std::string_view text) {
-  auto parsed = parse_server_config(text, "server.toml");
-  EXPECT_TRUE(std::holds_alternative<ConfigError>(parsed)) << text;
-  return std::holds_alternative<ConfigError>(parsed) ? std::get<ConfigError>(parsed)
-                                                     : ConfigError{};
-}
+using testing::config_error;
 
 TEST(CorsConfig, NoOriginByDefaultAndTheListedOnes) {
   auto parsed = parse_server_config("listen = \"127.0.0.1:0\"\n", "server.toml");

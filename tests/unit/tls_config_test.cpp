@@ -9,16 +9,12 @@
 
 #include "api/server_config.hpp"
 #include "api/tls.hpp"
+#include "tests/support/config_error.hpp"
 
 namespace loyalty::api {
 namespace {
 
-ConfigError config_error(std::string_view text) {
-  auto parsed = parse_server_config(text, "server.toml");
-  EXPECT_TRUE(std::holds_alternative<ConfigError>(parsed)) << text;
-  return std::holds_alternative<ConfigError>(parsed) ? std::get<ConfigError>(parsed)
-                                                     : ConfigError{};
-}
+using testing::config_error;
 
 TEST(TlsConfig, AbsentMeansPlainHttp) {
   auto parsed = parse_server_config("listen = \"127.0.0.1:0\"\n", "server.toml");

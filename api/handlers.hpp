@@ -19,6 +19,10 @@ namespace loyalty::api {
 RouteResult handle_signup(const ApiContext& context, const HttpRequest& request);
 // GET /v1/members/{member_id}
 HttpResponse handle_get_member(const ApiContext& context, std::string_view member_id);
+// PATCH /v1/members/{member_id} (app, admin): {phone?, card_no?, profile?, blocked?} → 200 the
+// member view; a phone or card another member has is 409 identifier_taken.
+RouteResult handle_update_member(const ApiContext& context, const HttpRequest& request,
+                                 std::string_view member_id, const Principal& principal);
 // GET /v1/members?query=&tier=&joined_from=&joined_to=&limit=&cursor= (api/member_search.hpp):
 // this store's page.
 struct MemberSearch;

@@ -119,6 +119,29 @@ std::optional<HttpResponse> member_view(const ApiContext& context, std::string_v
   return std::nullopt;
 }
 
+RouteResult handle_update_member(const ApiContext& context, const HttpRequest& request,
+                                 std::string_view member_id, const Principal& principal) {
+  if (!is_valid_id(member_id)) return member_not_found();
+  Parsed<MemberUpdateEvent> parsed =
+      parse_member_update_request(request.body(), std::string(member_id));
+  if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
+  MemberUpdateEvent& update = std::get<MemberUpdateEvent>(parsed);
+  update.changed_by = principal.name;  // the audit trail: which key changed what
+  return Deferred{[context, event = Event{std::move(update)}](Respond respond) mutable {
+    submit_for_request(
+        *context.runtime, std::move(event),
+        [context, respond = std::move(respond)](EventResult&& result) {
+          if (!result.rejection.ok()) {
+            respond(problem_response(result_problem(result)));
+          } else if (!result.member) {
+            respond(problem_response(missing_answer("member update")));
+          } else {
+            respond(json_response(http::status::ok, view_json(context, *result.member)));
+          }
+        });
+  }};
+}
+
 HttpResponse handle_get_member(const ApiContext& context, std::string_view member_id) {
   boost::json::object view;
   if (std::optional<HttpResponse> refusal = member_view(context, member_id, view)) {

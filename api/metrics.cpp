@@ -135,6 +135,8 @@ std::string_view event_type_label(EventType type) {
       return "coupon_use";
     case EventType::coupon_cancel:
       return "coupon_cancel";
+    case EventType::member_update:
+      return "member_update";
   }
   return "unknown";
 }

@@ -50,6 +50,10 @@ std::string_view title_of(ErrorCode code) {
       return "Reward not available";
     case ErrorCode::coupon_not_active:
       return "Coupon not active";
+    case ErrorCode::identifier_taken:
+      return "Identifier taken";
+    case ErrorCode::member_blocked:
+      return "Member blocked";
   }
   return "Error";
 }
@@ -97,6 +101,10 @@ http::status http_status(ErrorCode code, InvalidKind kind) {
       return http::status::unprocessable_entity;
     case ErrorCode::coupon_not_active:
       return http::status::conflict;  // api.md: a used, expired or cancelled coupon
+    case ErrorCode::identifier_taken:
+      return http::status::conflict;
+    case ErrorCode::member_blocked:
+      return http::status::forbidden;
   }
   return http::status::internal_server_error;
 }

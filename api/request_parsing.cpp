@@ -195,6 +195,43 @@ Parsed<SignupEvent> parse_signup_request(std::string_view body) {
   return json_fields::guarded<SignupEvent>([&] { return read_signup(body); });
 }
 
+Parsed<MemberUpdateEvent> parse_member_update_request(std::string_view body,
+                                                      std::string member_id) {
+  return json_fields::guarded<MemberUpdateEvent>([&] {
+    json::value storage;
+    const json::object& object = json_fields::parse_object(body, storage);
+    const Fields f(object, "");
+    f.refuse_unknown({"phone", "card_no", "profile", "blocked"});
+    MemberUpdateEvent update;
+    update.member_id = std::move(member_id);
+    // null removes the phone or card, or clears the profile (Fields takes null for absent).
+    const auto is_null = [&object](std::string_view key) {
+      const json::value* v = object.if_contains(key);
+      return v != nullptr && v->is_null();
+    };
+    if (is_null("phone")) update.phone = std::string();
+    if (is_null("card_no")) update.card_no = std::string();
+    if (is_null("profile")) update.profile_json = std::string();
+    if (const json::value* v = f.optional("phone")) update.phone = f.id("phone", *v);
+    if (const json::value* v = f.optional("card_no")) update.card_no = f.id("card_no", *v);
+    if (const json::value* v = f.optional("profile")) {
+      if (!v->is_object()) malformed("profile", "profile must be an object or null");
+      if (!numbers_finite(*v)) {
+        malformed("profile", "profile numbers must be within the range of a double (about 1e308)");
+      }
+      update.profile_json = json::serialize(*v);
+    }
+    if (const json::value* v = f.optional("blocked")) {
+      if (!v->is_bool()) malformed("blocked", "blocked must be true or false");
+      update.blocked = v->as_bool();
+    }
+    if (!update.phone && !update.card_no && !update.profile_json && !update.blocked) {
+      malformed("phone", "give at least one of phone, card_no, profile and blocked");
+    }
+    return update;
+  });
+}
+
 Parsed<PurchaseEvent> parse_purchase_request(std::string_view body) {
   return json_fields::guarded<PurchaseEvent>([&] {
     json::value storage;

@@ -33,6 +33,7 @@ json::object member_view_json(const MemberView& view) {
   body["balance"] = balance_json(member.balance);
   body["lifetime_points"] = member.lifetime_points;
   body["purchase_count"] = member.purchase_count;
+  body["blocked"] = member.blocked;
   if (view.qualifying) {
     const QualifyingProgress& q = *view.qualifying;
     json::object qualifying{{"metric", q.metric}, {"value", q.value}, {"window", q.window}};

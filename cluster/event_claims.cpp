@@ -22,6 +22,8 @@ enum class Step {
   phone,
   card,
   referral_code,
+  update_phone,
+  update_card,
   coupon_code,
   stock,
   log
@@ -90,6 +92,17 @@ void advance(std::shared_ptr<Settling> settling) {
   Event& event = settling->event;
   auto* signup = std::get_if<SignupEvent>(&event.body);
   auto* redeem = std::get_if<RewardRedeemEvent>(&event.body);
+  const auto* update = std::get_if<MemberUpdateEvent>(&event.body);
+  // A change's new phone or card, claimed for the member; another's is `identifier_taken`.
+  const auto claim_for_update = [&settling](IdentifierKind kind, const std::string& value,
+                                            const char* field) {
+    ask(settling, identifier_claim_key(kind, value), true,
+        [settling, field](const std::string& owner) -> std::optional<Rejection> {
+          if (owner == settling->event.member_id()) return std::nullopt;
+          return Rejection{ErrorCode::identifier_taken, field,
+                           std::string("another member has this ") + field};
+        });
+  };
   while (true) {
     const Step step = settling->step;
     if (step == Step::log) {
@@ -187,6 +200,18 @@ void advance(std::shared_ptr<Settling> settling) {
           return;
         }
         break;
+      case Step::update_phone:
+        if (update != nullptr && update->phone && !update->phone->empty()) {
+          claim_for_update(IdentifierKind::phone, *update->phone, "phone");
+          return;
+        }
+        break;
+      case Step::update_card:
+        if (update != nullptr && update->card_no && !update->card_no->empty()) {
+          claim_for_update(IdentifierKind::card, *update->card_no, "card_no");
+          return;
+        }
+        break;
       case Step::coupon_code:
         if (redeem != nullptr && !settling->coupon_code_claimed) {
           if (settling->code_attempt == kCouponCodeAttemptsMax) {
@@ -203,7 +228,7 @@ void advance(std::shared_ptr<Settling> settling) {
                   settling->coupon_code_claimed = true;
                 } else {
                   redeem->code.clear();
-                  draw_coupon_code(settling->event);
+                  draw_server_ids(settling->event);
                 }
                 return std::nullopt;
               });

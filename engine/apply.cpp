@@ -83,6 +83,7 @@ std::optional<TimeMs> event_time(const Event& event) {
           [](const RewardRedeemEvent& e) -> std::optional<TimeMs> { return e.at; },
           [](const CouponUseEvent& e) -> std::optional<TimeMs> { return e.at; },
           [](const CouponCancelEvent& e) -> std::optional<TimeMs> { return e.at; },
+          [](const MemberUpdateEvent& e) -> std::optional<TimeMs> { return e.at; },
           [&event](const JobStepEvent& e) -> std::optional<TimeMs> {
             // Tier evaluation looks at activity only; it expires nothing.
             if (event.type() == EventType::evaluate_tier) return std::nullopt;
@@ -92,9 +93,30 @@ std::optional<TimeMs> event_time(const Event& event) {
       event.body);
 }
 
+// What a blocked member may not do: earn (a purchase, a referrer's reward) or spend points.
+// Refunds, voids, adjustments, jobs and cancellations still run: they undo or correct.
+bool blocked_for(EventType kind) {
+  switch (kind) {
+    case EventType::purchase:
+    case EventType::redemption:
+    case EventType::hold:
+    case EventType::hold_capture:
+    case EventType::referral_reward:
+    case EventType::reward_redeem:
+    case EventType::coupon_use:
+      return true;
+    default:
+      return false;
+  }
+}
+
 Rejection dispatch(const ApplyContext& context, MemberState& member, const Event& event,
                    Effects& effects) {
   const EventType kind = event.type();
+  if (member.blocked && blocked_for(kind)) {
+    return {ErrorCode::member_blocked, "member_id",
+            "the member is blocked: it earns nothing and redeems nothing until unblocked"};
+  }
   return std::visit(
       Overloaded{
           [](const SignupEvent&) -> Rejection {
@@ -129,6 +151,9 @@ Rejection dispatch(const ApplyContext& context, MemberState& member, const Event
           },
           [&](const CouponCancelEvent& e) {
             return handlers::coupon_cancel(context, member, e, effects);
+          },
+          [&](const MemberUpdateEvent& e) {
+            return handlers::member_update(context, member, e, effects);
           },
       },
       event.body);

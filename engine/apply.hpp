@@ -123,6 +123,8 @@ struct Effects {
   CouponsChange coupons_change;
   std::vector<Event> follow_ups;           // to other members, delivered exactly once
   std::vector<ReferralLink> referral_links;
+  // A member's phone or card it no longer has: free for others once this commits.
+  std::vector<IdentifierClaim> identifiers_released;
   Answer answer;
 
   void clear() {
@@ -137,6 +139,7 @@ struct Effects {
     coupons_change = {};
     follow_ups.clear();
     referral_links.clear();
+    identifiers_released.clear();
     answer = std::monostate{};
   }
 };

@@ -51,6 +51,38 @@ Rejection signup(const ApplyContext& context, std::optional<MemberState>& member
   return Rejection::none();
 }
 
+Rejection member_update(const ApplyContext& context, MemberState& member,
+                        const MemberUpdateEvent& e, Effects& effects) {
+  std::string changed;  // the fields that change, for the audit entry
+  const auto note = [&changed](std::string_view field) {
+    if (!changed.empty()) changed += ',';
+    changed += field;
+  };
+  const auto set_identifier = [&](IdentifierKind kind, std::string_view field,
+                                  const std::optional<std::string>& value, std::string& current) {
+    if (!value || *value == current) return;
+    if (!current.empty()) effects.identifiers_released.push_back({kind, current, member.member_id});
+    current = *value;
+    note(field);
+  };
+  set_identifier(IdentifierKind::phone, "phone", e.phone, member.phone);
+  set_identifier(IdentifierKind::card, "card_no", e.card_no, member.card_no);
+  if (e.profile_json && *e.profile_json != member.profile_json) {
+    member.profile_json = *e.profile_json;
+    note("profile");
+  }
+  if (e.blocked && *e.blocked != member.blocked) {
+    member.blocked = *e.blocked;
+    note("blocked");
+  }
+  effects.answer = std::monostate{};
+  if (changed.empty()) return Rejection::none();  // nothing to record: a repeat
+  EntryWriter writer(member, effects, context.program->number, e.at, e.update_id);
+  writer.entry(EntryType::member_update, 0, changed + " by " + e.changed_by);
+  writer.notify("member.updated", 0);
+  return Rejection::none();
+}
+
 Rejection referral_follow_up(const ApplyContext& context, MemberState& member, EventType kind,
                              const ReferralFollowUp& e, Effects& effects) {
   const ProgramVersion& version = *context.program;

@@ -54,6 +54,7 @@ EventType unique_kind_of(const EventBody& body) {
           [](const RewardRedeemEvent&) { return EventType::reward_redeem; },
           [](const CouponUseEvent&) { return EventType::coupon_use; },
           [](const CouponCancelEvent&) { return EventType::coupon_cancel; },
+          [](const MemberUpdateEvent&) { return EventType::member_update; },
           // These bodies serve two kinds each: Event(EventType, EventBody) must say which.
           [](const HoldActionEvent&) -> EventType { LOYALTY_CHECK(false && "kind needed"); },
           [](const ReferralFollowUp&) -> EventType { LOYALTY_CHECK(false && "kind needed"); },
@@ -105,6 +106,8 @@ std::string Event::idempotency_key() const {
     case EventType::coupon_cancel:
       // A coupon is cancelled once: a retry of the cancellation answers it again.
       return "cc:" + std::get<CouponCancelEvent>(body).code;
+    case EventType::member_update:
+      return "mu:" + std::get<MemberUpdateEvent>(body).update_id;
   }
   LOYALTY_CHECK(false && "unknown event kind");
 }
@@ -112,106 +115,118 @@ std::string Event::idempotency_key() const {
 uint64_t fingerprint(const Event& event) {
   Fingerprinter f;
   f.add(static_cast<uint64_t>(event.type()));
-  std::visit(Overloaded{
-                 [&f](const SignupEvent& e) {
-                   f.add(e.member_id);
-                   f.add(e.referral_code);
-                   f.add(e.joined_at);
-                   f.add(e.phone);
-                   f.add(e.card_no);
-                   f.add(e.profile_json);
-                 },
-                 [&f](const PurchaseEvent& e) {
-                   f.add(e.event_id);
-                   f.add(e.member_id);
-                   f.add(e.store_id);
-                   f.add(e.occurred_at);
-                   f.add(e.currency);
-                   f.add(static_cast<uint64_t>(e.lines.size()));
-                   for (const PurchaseLine& line : e.lines) {
-                     f.add(line.sku);
-                     f.add(line.category);
-                     f.add(line.quantity);
-                     f.add(line.amount_minor);
-                   }
-                   f.add(e.redeem_points);
-                   f.add(e.hold_id);
-                   // Absent from fingerprints of purchases before coupons: they stay as they were.
-                   if (!e.coupons.empty()) {
-                     f.add(static_cast<uint64_t>(e.coupons.size()));
-                     for (const std::string& code : e.coupons) f.add(code);
-                   }
-                 },
-                 [&f](const RefundEvent& e) {
-                   // member_id is resolved by the runtime, not sent: not part of the payload.
-                   f.add(e.event_id);
-                   f.add(e.original_event_id);
-                   f.add(e.occurred_at);
-                   f.add(e.amount_minor);
-                   f.add(static_cast<uint64_t>(e.lines.size()));
-                   for (const RefundLine& line : e.lines) {
-                     f.add(line.sku);
-                     f.add(line.amount_minor);
-                   }
-                 },
-                 [&f](const RedemptionEvent& e) {
-                   // `at` is stamped by the server: a retry without it is the same request.
-                   f.add(e.redemption_id);
-                   f.add(e.member_id);
-                   f.add(e.points);
-                   f.add(e.reward_id);
-                   f.add(e.note);
-                 },
-                 [&f](const HoldEvent& e) {
-                   f.add(e.hold_id);
-                   f.add(e.member_id);
-                   f.add(e.points);
-                   f.add(e.ttl_seconds);
-                 },
-                 [&f](const HoldActionEvent& e) { f.add(e.hold_id); },
-                 [&f](const AdjustmentEvent& e) {
-                   f.add(e.adjustment_id);
-                   f.add(e.member_id);
-                   f.add(e.points);
-                   f.add(e.reason);
-                 },
-                 [&f](const ReferralFollowUp& e) {
-                   f.add(e.id);
-                   f.add(e.member_id);
-                   f.add(e.referee_id);
-                   f.add(e.trigger_event_id);
-                 },
-                 [&f](const JobStepEvent& e) {
-                   f.add(e.job_id);
-                   f.add(e.member_id);
-                   f.add(e.as_of);
-                 },
-                 [&f](const RecalcAdjustmentEvent& e) {
-                   // `at` is stamped when applying: a re-run of the job is the same request.
-                   f.add(e.job_id);
-                   f.add(e.event_id);
-                   f.add(e.member_id);
-                   f.add(e.points);
-                   f.add(e.points_recalculated);
-                   f.add(e.expires_at);
-                   f.add(static_cast<uint64_t>(e.program_version));
-                 },
-                 [&f](const RewardRedeemEvent& e) {
-                   // `at`, `code` and `stock_granted` come from the server, not the client.
-                   f.add(e.redemption_id);
-                   f.add(e.member_id);
-                   f.add(e.reward_id);
-                 },
-                 [&f](const CouponUseEvent& e) {
-                   // The member is resolved from the code by the server.
-                   f.add(e.use_id);
-                   f.add(e.code);
-                   f.add(e.store_id);
-                   f.add(e.event_id);
-                 },
-                 [&f](const CouponCancelEvent& e) { f.add(e.code); },
-             },
-             event.body);
+  std::visit(
+      Overloaded{
+          [&f](const SignupEvent& e) {
+            f.add(e.member_id);
+            f.add(e.referral_code);
+            f.add(e.joined_at);
+            f.add(e.phone);
+            f.add(e.card_no);
+            f.add(e.profile_json);
+          },
+          [&f](const PurchaseEvent& e) {
+            f.add(e.event_id);
+            f.add(e.member_id);
+            f.add(e.store_id);
+            f.add(e.occurred_at);
+            f.add(e.currency);
+            f.add(static_cast<uint64_t>(e.lines.size()));
+            for (const PurchaseLine& line : e.lines) {
+              f.add(line.sku);
+              f.add(line.category);
+              f.add(line.quantity);
+              f.add(line.amount_minor);
+            }
+            f.add(e.redeem_points);
+            f.add(e.hold_id);
+            // Absent from fingerprints of purchases before coupons: they stay as they were.
+            if (!e.coupons.empty()) {
+              f.add(static_cast<uint64_t>(e.coupons.size()));
+              for (const std::string& code : e.coupons) f.add(code);
+            }
+          },
+          [&f](const RefundEvent& e) {
+            // member_id is resolved by the runtime, not sent: not part of the payload.
+            f.add(e.event_id);
+            f.add(e.original_event_id);
+            f.add(e.occurred_at);
+            f.add(e.amount_minor);
+            f.add(static_cast<uint64_t>(e.lines.size()));
+            for (const RefundLine& line : e.lines) {
+              f.add(line.sku);
+              f.add(line.amount_minor);
+            }
+          },
+          [&f](const RedemptionEvent& e) {
+            // `at` is stamped by the server: a retry without it is the same request.
+            f.add(e.redemption_id);
+            f.add(e.member_id);
+            f.add(e.points);
+            f.add(e.reward_id);
+            f.add(e.note);
+          },
+          [&f](const HoldEvent& e) {
+            f.add(e.hold_id);
+            f.add(e.member_id);
+            f.add(e.points);
+            f.add(e.ttl_seconds);
+          },
+          [&f](const HoldActionEvent& e) { f.add(e.hold_id); },
+          [&f](const AdjustmentEvent& e) {
+            f.add(e.adjustment_id);
+            f.add(e.member_id);
+            f.add(e.points);
+            f.add(e.reason);
+          },
+          [&f](const ReferralFollowUp& e) {
+            f.add(e.id);
+            f.add(e.member_id);
+            f.add(e.referee_id);
+            f.add(e.trigger_event_id);
+          },
+          [&f](const JobStepEvent& e) {
+            f.add(e.job_id);
+            f.add(e.member_id);
+            f.add(e.as_of);
+          },
+          [&f](const RecalcAdjustmentEvent& e) {
+            // `at` is stamped when applying: a re-run of the job is the same request.
+            f.add(e.job_id);
+            f.add(e.event_id);
+            f.add(e.member_id);
+            f.add(e.points);
+            f.add(e.points_recalculated);
+            f.add(e.expires_at);
+            f.add(static_cast<uint64_t>(e.program_version));
+          },
+          [&f](const RewardRedeemEvent& e) {
+            // `at`, `code` and `stock_granted` come from the server, not the client.
+            f.add(e.redemption_id);
+            f.add(e.member_id);
+            f.add(e.reward_id);
+          },
+          [&f](const CouponUseEvent& e) {
+            // The member is resolved from the code by the server.
+            f.add(e.use_id);
+            f.add(e.code);
+            f.add(e.store_id);
+            f.add(e.event_id);
+          },
+          [&f](const CouponCancelEvent& e) { f.add(e.code); },
+          [&f](const MemberUpdateEvent& e) {
+            // `update_id` and `at` come from the server.
+            f.add(e.member_id);
+            for (const std::optional<std::string>* text : {&e.phone, &e.card_no, &e.profile_json}) {
+              f.add(text->has_value());
+              if (*text) f.add(**text);
+            }
+            f.add(e.blocked.has_value());
+            if (e.blocked) f.add(*e.blocked);
+            f.add(e.changed_by);
+          },
+      },
+      event.body);
   return f.digest();
 }
 

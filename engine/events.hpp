@@ -30,6 +30,7 @@ enum class EventType : uint8_t {
   reward_redeem = 14,      // a catalog reward bought with points: issues a coupon
   coupon_use = 15,         // a POS accepts a coupon on its own (purchases may name coupons too)
   coupon_cancel = 16,      // an active coupon given back: its points, stock and limit unit return
+  member_update = 17,      // customer service changes a member's phone, card, profile or block
 };
 
 struct SignupEvent {
@@ -128,6 +129,19 @@ struct CouponCancelEvent {
   TimeMs at = 0;  // stamped by the runtime when 0
 };
 
+// PATCH /v1/members/{member_id}: what is given changes (an empty phone or card removes it; an
+// empty profile clears it). `update_id` is drawn by the runtime; `changed_by` names the API key.
+struct MemberUpdateEvent {
+  std::string update_id;
+  std::string member_id;
+  std::optional<std::string> phone;
+  std::optional<std::string> card_no;
+  std::optional<std::string> profile_json;
+  std::optional<bool> blocked;
+  std::string changed_by;
+  TimeMs at = 0;  // stamped by the runtime when 0
+};
+
 // Capture or void of a hold, by hold_id; the runtime resolves the member.
 struct HoldActionEvent {
   std::string hold_id;
@@ -177,10 +191,10 @@ struct RecalcAdjustmentEvent {
   std::string adjustment_id() const { return "recalc:" + job_id + ":" + event_id; }
 };
 
-using EventBody =
-    std::variant<SignupEvent, PurchaseEvent, RefundEvent, RedemptionEvent, HoldEvent,
-                 HoldActionEvent, AdjustmentEvent, ReferralFollowUp, JobStepEvent,
-                 RecalcAdjustmentEvent, RewardRedeemEvent, CouponUseEvent, CouponCancelEvent>;
+using EventBody = std::variant<SignupEvent, PurchaseEvent, RefundEvent, RedemptionEvent, HoldEvent,
+                               HoldActionEvent, AdjustmentEvent, ReferralFollowUp, JobStepEvent,
+                               RecalcAdjustmentEvent, RewardRedeemEvent, CouponUseEvent,
+                               CouponCancelEvent, MemberUpdateEvent>;
 
 struct Event {
   EventBody body;

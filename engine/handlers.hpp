@@ -37,6 +37,9 @@ Rejection coupon_use(const ApplyContext& context, MemberState& member, const Cou
                      Effects& effects);
 Rejection coupon_cancel(const ApplyContext& context, MemberState& member,
                         const CouponCancelEvent& event, Effects& effects);
+// apply_member.cpp: customer service's change of a member (its identifiers, profile, block).
+Rejection member_update(const ApplyContext& context, MemberState& member,
+                        const MemberUpdateEvent& event, Effects& effects);
 // The member's clock: active coupons whose valid_until has come expire.
 void expire_coupons(const ProgramVersion& program, MemberState& member, TimeMs at,
                     Effects& effects);

@@ -41,6 +41,8 @@ std::string_view entry_type_name(EntryType type) {
       return "coupon_expire";
     case EntryType::coupon_restore:
       return "coupon_restore";
+    case EntryType::member_update:
+      return "member_update";
   }
   return "unknown";
 }

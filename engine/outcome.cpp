@@ -45,6 +45,10 @@ std::string_view error_code_name(ErrorCode code) {
       return "reward_not_available";
     case ErrorCode::coupon_not_active:
       return "coupon_not_active";
+    case ErrorCode::identifier_taken:
+      return "identifier_taken";
+    case ErrorCode::member_blocked:
+      return "member_blocked";
   }
   return "unknown";
 }

@@ -29,6 +29,8 @@ enum class ErrorCode : uint16_t {
   tier_not_eligible = 17,
   reward_not_available = 18,
   coupon_not_active = 19,
+  identifier_taken = 20,  // a member's new phone or card is another member's
+  member_blocked = 21,    // the member is blocked: it earns nothing and redeems nothing
 };
 
 std::string_view error_code_name(ErrorCode code);

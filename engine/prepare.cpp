@@ -1,5 +1,6 @@
 #include "engine/prepare.hpp"
 
+#include <tuple>
 #include <utility>
 
 #include "engine/referral_code.hpp"
@@ -42,8 +43,35 @@ const char* client_id_field(EventType kind) {
       return "use_id";
     case EventType::coupon_cancel:
       return "code";
+    case EventType::member_update:
+      return "update_id";
   }
   return "event_id";
+}
+
+// The phone and card a change gives the member: free program-wide (or already the member's),
+// else `409 identifier_taken` naming the field. Nothing is claimed for a member that does not
+// exist (apply refuses it).
+Status prepare_member_update(PrepareView& view, const std::optional<MemberState>& member,
+                             const MemberUpdateEvent& update, Prepared& out) {
+  if (!member) return Status::ok_status();
+  const std::tuple<IdentifierKind, const std::optional<std::string>*, const std::string*,
+                   const char*>
+      wanted[] = {{IdentifierKind::phone, &update.phone, &member->phone, "phone"},
+                  {IdentifierKind::card, &update.card_no, &member->card_no, "card_no"}};
+  for (const auto& [kind, value, current, field] : wanted) {
+    if (!*value || (*value)->empty() || **value == *current) continue;
+    bool free = false;
+    Status status = view.identifier_free(kind, **value, update.member_id, free);
+    if (!status.ok()) return status;
+    if (!free) {
+      out.rejection = {ErrorCode::identifier_taken, field,
+                       std::string("another member has this ") + field};
+      return Status::ok_status();
+    }
+    out.identifiers.push_back({kind, **value, update.member_id});
+  }
+  return Status::ok_status();
 }
 
 // A sign-up's referrer (from the code it names), and the identifiers it takes.
@@ -256,6 +284,9 @@ Status prepare_event(PrepareView& view, const ProgramVersion& program,
   }
   Status status = check_previous_use(view, event, member_id, fingerprint, out);
   if (!status.ok() || out.decided()) return status;
+  if (const auto* update = std::get_if<MemberUpdateEvent>(&event.body)) {
+    return prepare_member_update(view, member, *update, out);
+  }
   return load_context(view, program.program, member, event, member_id, out);
 }
 

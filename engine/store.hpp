@@ -22,15 +22,6 @@
 
 namespace loyalty {
 
-// Identifiers held by one member program-wide; a coupon's code names the member it was issued to.
-enum class IdentifierKind : uint8_t { phone = 1, card = 2, referral_code = 3, coupon_code = 4 };
-
-struct IdentifierClaim {
-  IdentifierKind kind = IdentifierKind::phone;
-  std::string value;
-  std::string member_id;
-};
-
 // What makes a retry with the same client id answer the same again, after a restart too.
 struct IdempotencyRecord {
   std::string key;  // Event::idempotency_key()
@@ -104,6 +95,8 @@ struct CommitBatch {
   std::vector<const IdempotencyRecord*> idempotency;
   std::vector<LoggedEvent> events;  // in apply order
   std::vector<IdentifierClaim> identifiers;
+  // Identifiers their member no longer holds: removed unless another member holds them now.
+  std::vector<IdentifierClaim> identifiers_released;
   std::vector<const PurchaseRecord*> purchases;     // by event id
   std::vector<HoldWrite> holds;                     // by hold id
   std::vector<CouponWrite> coupons;                 // by code, and in the member's list
@@ -155,6 +148,7 @@ struct CommitBatch {
     idempotency.clear();
     events.clear();
     identifiers.clear();
+    identifiers_released.clear();
     purchases.clear();
     holds.clear();
     coupons.clear();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace loyalty {
 
@@ -13,5 +14,15 @@ inline constexpr Points kPointsMax = 1'000'000'000'000;
 inline constexpr size_t kIdLengthMax = 128;  // api.md: ids ≤ 128 printable ASCII characters
 inline constexpr size_t kLinesMax = 500;     // api.md: ≤ 500 lines per purchase
 inline constexpr size_t kCouponsPerPurchaseMax = 20;  // coupons one sale may use
+
+// Identifiers held by one member program-wide; a coupon's code names the member it was issued to.
+enum class IdentifierKind : uint8_t { phone = 1, card = 2, referral_code = 3, coupon_code = 4 };
+
+// One identifier a member holds (taken at sign-up or a change, released by a change).
+struct IdentifierClaim {
+  IdentifierKind kind = IdentifierKind::phone;
+  std::string value;
+  std::string member_id;
+};
 
 }  // namespace loyalty

@@ -213,6 +213,25 @@ Rejection validate(const CouponUseEvent& e, TimeMs) {
 
 Rejection validate(const CouponCancelEvent& e, TimeMs) { return check_code("code", e.code); }
 
+Rejection validate(const MemberUpdateEvent& e, TimeMs) {
+  if (auto r = check_id("member_id", e.member_id); !r.ok()) return r;
+  if (!e.update_id.empty()) {  // drawn by the runtime when the client gives none
+    if (auto r = check_id("update_id", e.update_id); !r.ok()) return r;
+  }
+  // An empty phone or card removes it; another must be an id like a sign-up's.
+  if (e.phone && !e.phone->empty()) {
+    if (auto r = check_id("phone", *e.phone); !r.ok()) return r;
+  }
+  if (e.card_no && !e.card_no->empty()) {
+    if (auto r = check_id("card_no", *e.card_no); !r.ok()) return r;
+  }
+  if (!e.phone && !e.card_no && !e.profile_json && !e.blocked) {
+    return {ErrorCode::invalid_request, "",
+            "give at least one of phone, card_no, profile and blocked to change"};
+  }
+  return Rejection::none();
+}
+
 }  // namespace
 
 Rejection validate_input(const Event& event, TimeMs now) {

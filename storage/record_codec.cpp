@@ -63,6 +63,7 @@ LOYALTY_CODEC_COVERS(CouponAnswer, 336);
 LOYALTY_CODEC_COVERS(RewardRedeemEvent, 144);
 LOYALTY_CODEC_COVERS(CouponUseEvent, 168);
 LOYALTY_CODEC_COVERS(CouponCancelEvent, 72);
+LOYALTY_CODEC_COVERS(MemberUpdateEvent, 232);
 #undef LOYALTY_CODEC_COVERS
 #endif
 
@@ -130,7 +131,7 @@ const T* verified_root(const AlignedBytes& bytes) {
 
 bool valid_entry_type(uint8_t type) {
   return type >= static_cast<uint8_t>(EntryType::earn) &&
-         type <= static_cast<uint8_t>(EntryType::coupon_restore);
+         type <= static_cast<uint8_t>(EntryType::member_update);
 }
 
 template <typename... Ts>
@@ -697,6 +698,42 @@ CouponCancelEvent decode_coupon_cancel(const fb::CouponCancelEventRecord& record
   return CouponCancelEvent{to_string(record.code()), to_string(record.member_id()), record.at()};
 }
 
+Offset<fb::MemberUpdateEventRecord> encode_member_update(FlatBufferBuilder& builder,
+                                                         const MemberUpdateEvent& e) {
+  const auto update_id = optional_string(builder, e.update_id);
+  const auto member_id = optional_string(builder, e.member_id);
+  const auto phone = optional_string(builder, e.phone.value_or(""));
+  const auto card_no = optional_string(builder, e.card_no.value_or(""));
+  const auto profile = optional_string(builder, e.profile_json.value_or(""));
+  const auto changed_by = optional_string(builder, e.changed_by);
+  fb::MemberUpdateEventRecordBuilder record(builder);
+  record.add_update_id(update_id);
+  record.add_member_id(member_id);
+  record.add_has_phone(e.phone.has_value());
+  record.add_phone(phone);
+  record.add_has_card_no(e.card_no.has_value());
+  record.add_card_no(card_no);
+  record.add_has_profile(e.profile_json.has_value());
+  record.add_profile_json(profile);
+  record.add_blocked(static_cast<uint8_t>(e.blocked ? (*e.blocked ? 2 : 1) : 0));
+  record.add_changed_by(changed_by);
+  record.add_at(e.at);
+  return record.Finish();
+}
+
+MemberUpdateEvent decode_member_update(const fb::MemberUpdateEventRecord& record) {
+  MemberUpdateEvent e;
+  e.update_id = to_string(record.update_id());
+  e.member_id = to_string(record.member_id());
+  if (record.has_phone()) e.phone = to_string(record.phone());
+  if (record.has_card_no()) e.card_no = to_string(record.card_no());
+  if (record.has_profile()) e.profile_json = to_string(record.profile_json());
+  if (record.blocked() != 0) e.blocked = record.blocked() == 2;
+  e.changed_by = to_string(record.changed_by());
+  e.at = record.at();
+  return e;
+}
+
 // The body's union type and offset.
 std::pair<fb::StoredEventBody, Offset<void>> encode_body(FlatBufferBuilder& builder,
                                                          const EventBody& body) {
@@ -739,6 +776,10 @@ std::pair<fb::StoredEventBody, Offset<void>> encode_body(FlatBufferBuilder& buil
           },
           [&](const CouponUseEvent& e) {
             return std::pair{Body::CouponUseEventRecord, encode_coupon_use(builder, e).Union()};
+          },
+          [&](const MemberUpdateEvent& e) {
+            return std::pair{Body::MemberUpdateEventRecord,
+                             encode_member_update(builder, e).Union()};
           },
           [&](const CouponCancelEvent& e) {
             return std::pair{Body::CouponCancelEventRecord,
@@ -783,6 +824,8 @@ std::optional<EventBody> decode_body(const fb::EventRecord& record) {
       return decode_coupon_use(*record.event_as_CouponUseEventRecord());
     case Body::CouponCancelEventRecord:
       return decode_coupon_cancel(*record.event_as_CouponCancelEventRecord());
+    case Body::MemberUpdateEventRecord:
+      return decode_member_update(*record.event_as_MemberUpdateEventRecord());
     default:
       return std::nullopt;  // NONE, or a body type this build does not know
   }
@@ -821,6 +864,8 @@ bool kind_fits_body(EventType kind, const EventBody& body) {
       return std::holds_alternative<CouponUseEvent>(body);
     case EventType::coupon_cancel:
       return std::holds_alternative<CouponCancelEvent>(body);
+    case EventType::member_update:
+      return std::holds_alternative<MemberUpdateEvent>(body);
   }
   return false;  // a number no EventType has
 }
@@ -844,6 +889,7 @@ std::string_view event_reference(const EventBody& body) {
           [](const RewardRedeemEvent& e) -> std::string_view { return e.redemption_id; },
           [](const CouponUseEvent& e) -> std::string_view { return e.use_id; },
           [](const CouponCancelEvent& e) -> std::string_view { return e.code; },
+          [](const MemberUpdateEvent& e) -> std::string_view { return e.update_id; },
       },
       body);
 }
@@ -995,6 +1041,7 @@ std::string_view RecordEncoder::member(const MemberState& m, uint64_t history_he
   record.add_referral_code(referral_code);
   record.add_referred_by(referred_by);
   record.add_signup_fingerprint(m.signup_fingerprint);
+  record.add_blocked(m.blocked);
   record.add_tier_index(m.tier_index);
   record.add_tier_since(m.tier_since);
   if (m.balance != Balance{}) record.add_balance(&balance);
@@ -1030,10 +1077,10 @@ namespace {
 
 // The feed's notification types, numbered from 1 in stored records: append only, never
 // reorder. A type not listed is stored as text.
-constexpr std::array<std::string_view, 12> kFeedNoteTypes = {
-    "points.earned", "points.redeemed",   "points.reversed",  "points.expired",
-    "hold.expired",  "referral.rewarded", "tier.changed",     "reward.redeemed",
-    "coupon.used",   "coupon.expired",    "coupon.cancelled", "coupon.restored"};
+constexpr std::array<std::string_view, 13> kFeedNoteTypes = {
+    "points.earned",     "points.redeemed", "points.reversed", "points.expired", "hold.expired",
+    "referral.rewarded", "tier.changed",    "reward.redeemed", "coupon.used",    "coupon.expired",
+    "coupon.cancelled",  "coupon.restored", "member.updated"};
 
 uint8_t feed_note_kind(std::string_view type) {
   for (size_t i = 0; i < kFeedNoteTypes.size(); ++i) {
@@ -1386,6 +1433,7 @@ Status decode_member(std::string_view member_id, std::string_view bytes, MemberS
   out.referral_code = to_string(record->referral_code());
   out.referred_by = to_string(record->referred_by());
   out.signup_fingerprint = record->signup_fingerprint();
+  out.blocked = record->blocked();
   out.tier_index = record->tier_index();
   out.tier_since = record->tier_since();
   out.balance = from_record(record->balance());

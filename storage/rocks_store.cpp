@@ -979,6 +979,14 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
     LOYALTY_CHECK(!claim.value.empty() && storage::valid_member_key(claim.member_id));
     add(identifiers, storage::identifier_key(claim.kind, claim.value), claim.member_id);
   }
+  // A member's old phone or card: no other member can hold it (it was this one's until now).
+  for (const IdentifierClaim& released : batch.identifiers_released) {
+    LOYALTY_CHECK(!released.value.empty());
+    if (put.ok()) {
+      put = write.Delete(impl_->family(identifiers),
+                         slice(storage::identifier_key(released.kind, released.value)));
+    }
+  }
   for (const PurchaseRecord* purchase : batch.purchases) {
     LOYALTY_CHECK(purchase != nullptr && storage::valid_member_key(purchase->event_id));
     LOYALTY_CHECK(storage::valid_member_key(purchase->member_id));

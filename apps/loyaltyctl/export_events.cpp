@@ -139,6 +139,25 @@ std::optional<json::object> event_json(const Event& event) {
                         {"member_id", e->member_id},
                         {"occurred_at", format_rfc3339(e->at)}};
   }
+  if (const auto* e = std::get_if<MemberUpdateEvent>(&event.body)) {
+    // The fields it changed, as PATCH sends them ("" back to null: removed).
+    json::object o{{"type", "member_update"},
+                   {"update_id", e->update_id},
+                   {"member_id", e->member_id},
+                   {"changed_by", e->changed_by},
+                   {"occurred_at", format_rfc3339(e->at)}};
+    const auto text_or_null = [](const std::string& text) -> json::value {
+      return text.empty() ? json::value(nullptr) : json::value(text);
+    };
+    if (e->phone) o["phone"] = text_or_null(*e->phone);
+    if (e->card_no) o["card_no"] = text_or_null(*e->card_no);
+    if (e->profile_json) {
+      o["profile"] =
+          e->profile_json->empty() ? json::value(nullptr) : json::parse(*e->profile_json);
+    }
+    if (e->blocked) o["blocked"] = *e->blocked;
+    return o;
+  }
   if (const auto* e = std::get_if<JobStepEvent>(&event.body)) {
     return json::object{
         {"type", event.type() == EventType::expire_points ? "expire" : "evaluate_tiers"},

@@ -21,8 +21,8 @@ using api::json_fields::out_of_range;
 
 constexpr std::string_view kTypes =
     "signup, purchase, refund, redemption, adjustment, hold, hold_capture, hold_void, "
-    "referral_reward, referral_reversal, expire, evaluate_tiers, reward_redeem, coupon_use or "
-    "coupon_cancel";
+    "referral_reward, referral_reversal, expire, evaluate_tiers, reward_redeem, coupon_use, "
+    "coupon_cancel or member_update";
 
 // A coupon code as printed or typed (case and group separators do not matter), stored form.
 std::string coupon_code_field(const Fields& f, std::string_view key, const json::value& value) {
@@ -182,6 +182,28 @@ Event read_event(std::string_view text, const json::object& object, TimeMs now) 
     if (const json::value* v = f.optional("event_id")) use.event_id = f.id("event_id", *v);
     use.at = event_time(f, now);
     return Event{std::move(use)};
+  }
+  if (type == "member_update") {
+    f.refuse_unknown({"update_id", "member_id", "changed_by", "occurred_at", "phone", "card_no",
+                      "profile", "blocked"},
+                     "type");
+    // The body as PATCH reads it, then what the log adds (its id, who changed it, when).
+    json::object patch;
+    for (const char* key : {"phone", "card_no", "profile", "blocked"}) {
+      if (const json::value* v = object.if_contains(key)) patch[key] = *v;  // null included
+    }
+    api::Parsed<MemberUpdateEvent> parsed = api::parse_member_update_request(
+        json::serialize(patch), f.id("member_id", f.required("member_id")));
+    if (const api::ParseError* error = std::get_if<api::ParseError>(&parsed)) {
+      malformed(error->field, error->message);
+    }
+    MemberUpdateEvent update = std::move(std::get<MemberUpdateEvent>(parsed));
+    update.update_id = f.id("update_id", f.required("update_id"));
+    if (const json::value* v = f.optional("changed_by")) {
+      update.changed_by = f.string("changed_by", *v);
+    }
+    update.at = event_time(f, now);
+    return Event{std::move(update)};
   }
   if (type == "expire" || type == "evaluate_tiers") {
     f.refuse_unknown({"job_id", "member_id", "as_of"}, "type");

@@ -3,6 +3,7 @@
 
 #include <sys/random.h>
 
+#include <cstdio>
 #include <optional>
 #include <variant>
 
@@ -36,14 +37,31 @@ const std::string* coupon_code(const Event& event) {
 
 }  // namespace
 
-void draw_coupon_code(Event& event) {
-  auto* redeem = std::get_if<RewardRedeemEvent>(&event.body);
-  if (redeem == nullptr || !redeem->code.empty()) return;
+namespace {
+
+uint64_t random_bits() {
   uint64_t bits = 0;
   // getrandom(2) blocks only before the kernel's pool is first seeded, at boot.
   const ssize_t got = getrandom(&bits, sizeof bits, 0);
   LOYALTY_CHECK(got == static_cast<ssize_t>(sizeof bits));
-  redeem->code = coupon_code_from_bits(bits);
+  return bits;
+}
+
+}  // namespace
+
+void draw_server_ids(Event& event) {
+  if (auto* update = std::get_if<MemberUpdateEvent>(&event.body);
+      update && update->update_id.empty()) {
+    // A change has no client id (PATCH is no create): the log and the audit entry name it by
+    // one drawn here.
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(random_bits()));
+    update->update_id = std::string("upd-") + text;
+    return;
+  }
+  auto* redeem = std::get_if<RewardRedeemEvent>(&event.body);
+  if (redeem == nullptr || !redeem->code.empty()) return;
+  redeem->code = coupon_code_from_bits(random_bits());
 }
 
 void stamp_server_time(Event& event, TimeMs now) {
@@ -59,6 +77,7 @@ void stamp_server_time(Event& event, TimeMs now) {
                  [&](RewardRedeemEvent& e) { stamp(e.at); },
                  [&](CouponUseEvent& e) { stamp(e.at); },
                  [&](CouponCancelEvent& e) { stamp(e.at); },
+                 [&](MemberUpdateEvent& e) { stamp(e.at); },
                  [](auto&) {},
              },
              event.body);

@@ -15,10 +15,10 @@ namespace loyalty {
 // after fingerprint(): the fingerprint leaves `at` out, so a retry is the same request.
 void stamp_server_time(Event& event, TimeMs now);
 
-// Gives a reward redemption without a coupon code one: 55 bits from the kernel's CSPRNG
-// (getrandom), so codes cannot be guessed from others. The code goes into the logged event, so
-// a replay issues the same one.
-void draw_coupon_code(Event& event);
+// Gives a reward redemption without a coupon code one (55 bits from the kernel's CSPRNG,
+// getrandom, so codes cannot be guessed from others), and a member change its update_id. They
+// go into the logged event, so a replay issues the same ones.
+void draw_server_ids(Event& event);
 
 // Sets the member_id of a refund (from its original purchase), a hold action (from its
 // hold) or a coupon use or cancellation (from its coupon). An unknown purchase or hold is refused

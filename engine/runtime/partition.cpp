@@ -323,6 +323,8 @@ Status Runtime::Partition::decide(const ProgramVersion& program, Work& work) {
   if (event.type() == EventType::signup) {
     work.result.member = member;
   } else {
+    // A change answers with the member as it is now (the API shows its view).
+    if (event.type() == EventType::member_update) work.result.member = member;
     work.idempotency = IdempotencyRecord{event.idempotency_key(), work.request->fingerprint,
                                          member_id, work.effects.answer};
     batch_idempotency_[work.idempotency->key] = &*work.idempotency;
@@ -400,7 +402,20 @@ void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
     if (work.idempotency) commit_.idempotency.push_back(&*work.idempotency);
     commit_.events.push_back({&work.request->event, work.program_number, &member,
                               work.effects.entries, work.effects.notifications});
-    for (IdentifierClaim& claim : work.identifiers) commit_.identifiers.push_back(claim);
+    for (IdentifierClaim& claim : work.identifiers) {
+      // Taken again after it was released in this batch: it stays.
+      std::erase_if(commit_.identifiers_released, [&claim](const IdentifierClaim& released) {
+        return released.kind == claim.kind && released.value == claim.value;
+      });
+      commit_.identifiers.push_back(claim);
+    }
+    for (const IdentifierClaim& released : work.effects.identifiers_released) {
+      // Released after it was taken in this batch (a phone changed twice): the take goes.
+      std::erase_if(commit_.identifiers, [&released](const IdentifierClaim& taken) {
+        return taken.kind == released.kind && taken.value == released.value;
+      });
+      commit_.identifiers_released.push_back(released);
+    }
     if (const auto& purchase = work.effects.purchase) purchases.push_back(&*purchase);
     for (const Hold& hold : work.effects.holds_written) holds.push_back({&member.member_id, &hold});
     for (const Coupon& coupon : work.effects.coupons_written) {

@@ -262,7 +262,7 @@ EventResult Runtime::accept(Event& event, uint64_t& request_fingerprint) {
     if (!signup->joined_at) signup->joined_at = now;
   }
   stamp_server_time(event, now);
-  draw_coupon_code(event);
+  draw_server_ids(event);
   // In cluster mode this store may not hold the purchase or hold: the node finds the member
   // through the key's claim instead (cluster/node.cpp).
   if (options_.log_driven) return refused;

@@ -757,6 +757,38 @@ class ClusterTest(unittest.TestCase):
         unknown = nodes[1].request("GET", "/v1/members?partition=0", key=harness.POS_KEY)
         self.assertEqual(unknown.status, 400, "partition is the nodes' own, not a client's")
 
+    def test_1l_a_member_change_and_block_hold_on_every_node(self):
+        """PATCH /v1/members/{id} on any node: a new phone is claimed cluster-wide (another
+        member's is 409 identifier_taken), lookups by it find the member on every node, and a
+        block refuses the member's purchases whichever node the till uses."""
+        self.wait_for_owners()
+        nodes = [self.nodes[n] for n in sorted(self.nodes)]
+        a, b = self.members_in_other_partitions("pa-", 2)
+        for member, phone in ((a, "13500000001"), (b, "13500000002")):
+            joined = self.retrying(lambda: nodes[0].request(
+                "POST", "/v1/members", {"member_id": member, "phone": phone},
+                key=harness.APP_KEY))
+            self.assertEqual(joined.status, 201, joined)
+        taken = self.retrying(lambda: nodes[1].request(
+            "PATCH", f"/v1/members/{a}", {"phone": "13500000002"}))
+        self.assertEqual((taken.status, taken.json["code"]), (409, "identifier_taken"), taken)
+        changed = self.retrying(lambda: nodes[2].request(
+            "PATCH", f"/v1/members/{a}", {"phone": "13500000009", "blocked": True}))
+        self.assertEqual(changed.status, 200, changed)
+        self.assertTrue(changed.json["blocked"])
+        for node in nodes:
+            found = self.retrying(lambda: node.request(
+                "GET", "/v1/members:lookup?phone=13500000009", key=harness.POS_KEY))
+            self.assertEqual((found.status, found.json["member_id"]), (200, a), node.name)
+            refused = self.buy(node, f"pa-e-{node.name}", a)
+            self.assertEqual((refused.status, refused.json["code"]), (403, "member_blocked"))
+        unblocked = self.retrying(lambda: nodes[0].request(
+            "PATCH", f"/v1/members/{a}", {"blocked": False}))
+        self.assertEqual(unblocked.status, 200, unblocked)
+        bought = self.buy(nodes[1], "pa-e-after", a)
+        self.assertEqual(bought.status, 200, bought)
+        self.acknowledged[a] = bought.json["points_earned"]
+
     def test_2_a_killed_owners_partitions_answer_again_within_the_lease_plus_2s(self):
         owners = self.wait_for_owners()
         victim_name = sorted(set(owners.values()))[0]  # a node that owns something

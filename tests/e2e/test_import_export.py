@@ -115,7 +115,8 @@ class ImportExport(unittest.TestCase):
             "the future",
             "line 11 [t-1]: invalid_request type: type must be signup, purchase, refund, "
             "redemption, adjustment, hold, hold_capture, hold_void, referral_reward, "
-            "referral_reversal, expire, evaluate_tiers, reward_redeem, coupon_use or coupon_cancel",
+            "referral_reversal, expire, evaluate_tiers, reward_redeem, coupon_use, coupon_cancel or "
+            "member_update",
             "line 12 [referral:e-1]: not_found id: no referral follow-up with this id is "
             "pending: the engine makes them from their trigger event, which must come earlier "
             "in the file",
@@ -275,6 +276,12 @@ class ImportExport(unittest.TestCase):
                                            "occurred_at": "2026-10-08T10:00:00Z",
                                            "amount_minor": 400}),
         ]
+        # Customer service's changes: a new phone, a profile cleared, a block and an unblock.
+        steps += [
+            ("PATCH", "/v1/members/bob", {"phone": "+8613900000009", "profile": None}),
+            ("PATCH", "/v1/members/carol", {"blocked": True, "card_no": "C-CAROL"}),
+            ("PATCH", "/v1/members/carol", {"blocked": False}),
+        ]
         for method, path, body in steps:
             r = s.request(method, path, body, key=ADMIN_KEY)
             self.assertIn(r.status, (200, 201), (path, r))
@@ -320,7 +327,7 @@ class ImportExport(unittest.TestCase):
         self.assertEqual({l["type"] for l in lines}, {
             "signup", "purchase", "refund", "redemption", "adjustment", "hold", "hold_void",
             "referral_reward", "referral_reversal", "expire", "evaluate_tiers", "reward_redeem",
-            "coupon_use", "coupon_cancel"})
+            "coupon_use", "coupon_cancel", "member_update"})
         redeemed = next(l for l in lines if l["type"] == "reward_redeem")
         self.assertEqual((redeemed["code"], redeemed["stock_granted"]), (codes[0], False))
         # What the server decided on arrival travels with the event.

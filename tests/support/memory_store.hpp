@@ -126,6 +126,9 @@ class MemoryStore final : public MemberStore {
                                        logged.notifications.begin(), logged.notifications.end());
     }
     for (const IdempotencyRecord* record : batch.idempotency) idempotency_[record->key] = *record;
+    for (const IdentifierClaim& released : batch.identifiers_released) {
+      identifiers_.erase({released.kind, released.value});
+    }
     for (const IdentifierClaim& claim : batch.identifiers) {
       identifiers_[{claim.kind, claim.value}] = claim.member_id;
     }

@@ -277,6 +277,9 @@ class Scenario {
       used_ids_[event.idempotency_key()] = IdempotencyRecord{
           event.idempotency_key(), request_fingerprint, event.member_id(), effects.answer};
     }
+    for (const IdentifierClaim& released : effects.identifiers_released) {
+      identifiers_.erase({released.kind, released.value});
+    }
     for (const IdentifierClaim& claim : prepared.identifiers) {
       identifiers_[{claim.kind, claim.value}] = claim.member_id;
     }

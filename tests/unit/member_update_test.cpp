@@ -1,0 +1,106 @@
+// Customer service's change of a member (domain of issue 18): a new phone or card that another
+// member holds is refused naming it; the old one is released; every change leaves a 0-point
+// audit entry naming the fields and the key, a repeat leaves none; a blocked member earns and
+// spends nothing until unblocked, while refunds and adjustments still run.
+#include <gtest/gtest.h>
+
+#include "tests/support/scenario.hpp"
+
+namespace loyalty {
+namespace {
+
+using testing::at;
+using testing::basic_program;
+using testing::line;
+using testing::Scenario;
+
+Rejection change(Scenario& s, const std::string& member_id, std::string id,
+                 void (*fill)(MemberUpdateEvent&)) {
+  MemberUpdateEvent update;
+  update.update_id = std::move(id);
+  update.member_id = member_id;
+  update.changed_by = "cs-desk";
+  update.at = at("2026-11-21T09:00:00Z");
+  fill(update);
+  return s.apply(Event{update});
+}
+
+Scenario with_members() {
+  Scenario s(basic_program());
+  SignupEvent a;
+  a.member_id = "a";
+  a.phone = "13800000001";
+  a.card_no = "CARD-A";
+  a.joined_at = at("2026-01-01T00:00:00Z");
+  a.assigned_referral_code = "CODEA";
+  EXPECT_TRUE(s.apply(Event{a}).ok());
+  SignupEvent b = a;
+  b.member_id = "b";
+  b.phone = "13800000002";
+  b.card_no = "CARD-B";
+  b.assigned_referral_code = "CODEB";
+  EXPECT_TRUE(s.apply(Event{b}).ok());
+  return s;
+}
+
+TEST(MemberUpdate, ANewPhoneMustBeFreeAndTheOldOneIsReleased) {
+  Scenario s = with_members();
+  Rejection r = change(s, "a", "u1", [](MemberUpdateEvent& u) { u.phone = "13800000002"; });
+  EXPECT_EQ(r.code, ErrorCode::identifier_taken);
+  EXPECT_EQ(r.field, "phone");
+  EXPECT_EQ(s.state("a").phone, "13800000001") << "a refusal changes nothing";
+
+  ASSERT_TRUE(change(s, "a", "u2", [](MemberUpdateEvent& u) {
+                u.phone = "13800000009";
+                u.profile_json = R"({"nickname":"A"})";
+              }).ok());
+  EXPECT_EQ(s.state("a").phone, "13800000009");
+  EXPECT_EQ(s.state("a").profile_json, R"({"nickname":"A"})");
+  ASSERT_EQ(s.last_effects().identifiers_released.size(), 1u);
+  EXPECT_EQ(s.last_effects().identifiers_released[0].value, "13800000001");
+  // Released: b may take a's old phone now.
+  EXPECT_TRUE(change(s, "b", "u3", [](MemberUpdateEvent& u) { u.phone = "13800000001"; }).ok());
+  // An empty card removes it.
+  ASSERT_TRUE(change(s, "a", "u4", [](MemberUpdateEvent& u) { u.card_no = ""; }).ok());
+  EXPECT_EQ(s.state("a").card_no, "");
+}
+
+TEST(MemberUpdate, EachChangeIsAnAuditEntryAndARepeatRecordsNothing) {
+  Scenario s = with_members();
+  ASSERT_TRUE(change(s, "a", "u1", [](MemberUpdateEvent& u) {
+                u.phone = "13800000009";
+                u.blocked = true;
+              }).ok());
+  const LedgerEntry audit = s.ledger("a").back();
+  EXPECT_EQ(audit.type, EntryType::member_update);
+  EXPECT_EQ(audit.points, 0);
+  EXPECT_EQ(audit.rule, "phone,blocked by cs-desk");
+  EXPECT_EQ(audit.reference, "u1");
+  ASSERT_EQ(s.last_effects().notifications.size(), 1u);
+  EXPECT_EQ(s.last_effects().notifications[0].type, "member.updated");
+  const size_t entries = s.ledger("a").size();
+  ASSERT_TRUE(change(s, "a", "u2", [](MemberUpdateEvent& u) {
+                u.phone = "13800000009";
+                u.blocked = true;
+              }).ok());
+  EXPECT_EQ(s.ledger("a").size(), entries) << "nothing changed, nothing recorded";
+}
+
+TEST(MemberUpdate, ABlockedMemberEarnsAndSpendsNothingButRefundsStillRun) {
+  Scenario s = with_members();
+  ASSERT_TRUE(s.purchase("e1", "a", {line("a", "food", 50000)}).ok());
+  ASSERT_TRUE(change(s, "a", "u1", [](MemberUpdateEvent& u) { u.blocked = true; }).ok());
+  for (const Rejection& refused : {s.purchase("e2", "a", {line("a", "food", 6400)}),
+                                   s.redeem("r1", "a", 100), s.hold("h1", "a", 100)}) {
+    EXPECT_EQ(refused.code, ErrorCode::member_blocked) << refused.message;
+    EXPECT_EQ(refused.field, "member_id");
+  }
+  const Points before = s.state("a").balance.available;
+  EXPECT_TRUE(s.refund("f1", "e1", 50000).ok()) << "the money goes back, and the points";
+  EXPECT_LT(s.state("a").balance.available, before);
+  ASSERT_TRUE(change(s, "a", "u2", [](MemberUpdateEvent& u) { u.blocked = false; }).ok());
+  EXPECT_TRUE(s.purchase("e2", "a", {line("a", "food", 6400)}).ok());
+}
+
+}  // namespace
+}  // namespace loyalty

@@ -69,6 +69,15 @@ bool numbers_finite(const json::value& value) {
   return true;
 }
 
+// A member's profile as stored: any JSON object the app sends, kept as its text.
+std::string read_profile(const json::value& value) {
+  if (!value.is_object()) malformed("profile", "profile must be an object");
+  if (!numbers_finite(value)) {
+    malformed("profile", "profile numbers must be within the range of a double (about 1e308)");
+  }
+  return json::serialize(value);
+}
+
 SignupEvent read_signup(std::string_view body) {
   json::value storage;
   const Fields f(json_fields::parse_object(body, storage), "");
@@ -81,13 +90,7 @@ SignupEvent read_signup(std::string_view body) {
   if (const json::value* v = f.optional("joined_at")) signup.joined_at = f.time("joined_at", *v);
   if (const json::value* v = f.optional("phone")) signup.phone = f.id("phone", *v);
   if (const json::value* v = f.optional("card_no")) signup.card_no = f.id("card_no", *v);
-  if (const json::value* v = f.optional("profile")) {
-    if (!v->is_object()) malformed("profile", "profile must be an object");
-    if (!numbers_finite(*v)) {
-      malformed("profile", "profile numbers must be within the range of a double (about 1e308)");
-    }
-    signup.profile_json = json::serialize(*v);
-  }
+  if (const json::value* v = f.optional("profile")) signup.profile_json = read_profile(*v);
   return signup;
 }
 
@@ -214,13 +217,7 @@ Parsed<MemberUpdateEvent> parse_member_update_request(std::string_view body,
     if (is_null("profile")) update.profile_json = std::string();
     if (const json::value* v = f.optional("phone")) update.phone = f.id("phone", *v);
     if (const json::value* v = f.optional("card_no")) update.card_no = f.id("card_no", *v);
-    if (const json::value* v = f.optional("profile")) {
-      if (!v->is_object()) malformed("profile", "profile must be an object or null");
-      if (!numbers_finite(*v)) {
-        malformed("profile", "profile numbers must be within the range of a double (about 1e308)");
-      }
-      update.profile_json = json::serialize(*v);
-    }
+    if (const json::value* v = f.optional("profile")) update.profile_json = read_profile(*v);
     if (const json::value* v = f.optional("blocked")) {
       if (!v->is_bool()) malformed("blocked", "blocked must be true or false");
       update.blocked = v->as_bool();

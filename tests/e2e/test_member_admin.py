@@ -31,6 +31,10 @@ class MemberSearchTest(unittest.TestCase):
                                               [line("a", "food", 60000)]))
             assert bought.status == 200, bought
 
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
     def search(self, key=POS_KEY, **params):
         return self.server.request("GET", "/v1/members?" + urllib.parse.urlencode(params), key=key)
 

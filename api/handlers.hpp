@@ -23,6 +23,11 @@ HttpResponse handle_get_member(const ApiContext& context, std::string_view membe
 // member view; a phone or card another member has is 409 identifier_taken.
 RouteResult handle_update_member(const ApiContext& context, const HttpRequest& request,
                                  std::string_view member_id, const Principal& principal);
+// POST /v1/members/{member_id}:erase (admin): {erasure_id, reason} → 200 {member, purged,
+// events_blanked} once the member's phone, card and profile are gone from the data folder
+// (storage/erasure.hpp); a repeat of an erasure_id is a replay.
+RouteResult handle_erase_member(const ApiContext& context, const HttpRequest& request,
+                                std::string_view member_id, const Principal& principal);
 // GET /v1/members?query=&tier=&joined_from=&joined_to=&limit=&cursor= (api/member_search.hpp):
 // this store's page.
 struct MemberSearch;

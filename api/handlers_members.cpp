@@ -10,6 +10,7 @@
 #include "api/request_parsing.hpp"
 #include "api/responses.hpp"
 #include "engine/member_view.hpp"
+#include "ops/erasure_purges.hpp"
 
 namespace loyalty::api {
 namespace {
@@ -85,10 +86,10 @@ RouteResult handle_signup(const ApiContext& context, const HttpRequest& request)
   if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
   Event event{std::move(std::get<SignupEvent>(parsed))};
   return Deferred{[context, event = std::move(event)](Respond respond) mutable {
-    std::string member_id = event.member_id();
+    std::string erased = event.member_id();
     submit_for_request(
         *context.runtime, std::move(event),
-        [context, member_id = std::move(member_id), respond = std::move(respond)](
+        [context, member_id = std::move(erased), respond = std::move(respond)](
             EventResult&& result) { respond(signup_answer(context, member_id, result)); });
   }};
 }
@@ -138,6 +139,45 @@ RouteResult handle_update_member(const ApiContext& context, const HttpRequest& r
           } else {
             respond(json_response(http::status::ok, view_json(context, *result.member)));
           }
+        });
+  }};
+}
+
+RouteResult handle_erase_member(const ApiContext& context, const HttpRequest& request,
+                                std::string_view member_id, const Principal& principal) {
+  if (!is_valid_id(member_id)) return member_not_found();
+  Parsed<Event> parsed = parse_member_erase_request(request.body(), std::string(member_id));
+  if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
+  if (context.erasures == nullptr) {
+    return problem_response(ErrorCode::unavailable,
+                            "erasures are not available on this server (cluster mode)");
+  }
+  Event& event = std::get<Event>(parsed);
+  std::get<MemberUpdateEvent>(event.body).changed_by = principal.name;  // who erased
+  return Deferred{[context, event = std::move(event)](Respond respond) mutable {
+    std::string erased = event.member_id();
+    submit_for_request(
+        *context.runtime, std::move(event),
+        [context, member_id = std::move(erased),
+         respond = std::move(respond)](EventResult&& result) mutable {
+          if (!result.rejection.ok()) return respond(problem_response(result_problem(result)));
+          // The erasure is committed (a repeat: was); the answer waits for its purge from the
+          // data folder, which a retry runs again (it finds nothing left to blank).
+          const bool replayed = result.replayed;
+          context.erasures->submit(
+              member_id, [context, member_id, replayed, respond = std::move(respond)](
+                             const Status& purged, const storage::ErasureReport& report) {
+                boost::json::object view;
+                if (std::optional<HttpResponse> refusal = member_view(context, member_id, view)) {
+                  return respond(std::move(*refusal));
+                }
+                boost::json::object body{{"member", std::move(view)},
+                                         {"purged", purged.ok()},
+                                         {"events_blanked", report.events_scrubbed}};
+                if (!purged.ok()) body["purge_error"] = purged.message();
+                if (replayed) body["replayed"] = true;
+                respond(json_response(http::status::ok, body));
+              });
         });
   }};
 }

@@ -137,6 +137,8 @@ std::string_view event_type_label(EventType type) {
       return "coupon_cancel";
     case EventType::member_update:
       return "member_update";
+    case EventType::member_erase:
+      return "member_erase";
   }
   return "unknown";
 }

@@ -229,6 +229,19 @@ Parsed<MemberUpdateEvent> parse_member_update_request(std::string_view body,
   });
 }
 
+Parsed<Event> parse_member_erase_request(std::string_view body, std::string member_id) {
+  return json_fields::guarded<Event>([&] {
+    json::value storage;
+    const Fields f(json_fields::parse_object(body, storage), "");
+    f.refuse_unknown({"erasure_id", "reason"});
+    MemberUpdateEvent erasure;
+    erasure.member_id = std::move(member_id);
+    erasure.update_id = f.id("erasure_id", f.required("erasure_id"));
+    erasure.reason = f.text("reason", f.required("reason"), kTextLengthMax);
+    return Event(EventType::member_erase, std::move(erasure));
+  });
+}
+
 Parsed<PurchaseEvent> parse_purchase_request(std::string_view body) {
   return json_fields::guarded<PurchaseEvent>([&] {
     json::value storage;

@@ -39,6 +39,8 @@ Parsed<SignupEvent> parse_signup_request(std::string_view body);
 // PATCH /v1/members/{member_id}: {phone?, card_no?, profile?, blocked?}; null removes a phone or
 // card and clears the profile; at least one field.
 Parsed<MemberUpdateEvent> parse_member_update_request(std::string_view body, std::string member_id);
+// POST /v1/members/{member_id}:erase: {erasure_id, reason} → a member_erase event.
+Parsed<Event> parse_member_erase_request(std::string_view body, std::string member_id);
 
 // POST /v1/events/purchase: {event_id, member_id, store_id, occurred_at, currency,
 // lines: [{sku, category, quantity, amount_minor}], redeem_points?, hold_id?}.

@@ -34,6 +34,7 @@ json::object member_view_json(const MemberView& view) {
   body["lifetime_points"] = member.lifetime_points;
   body["purchase_count"] = member.purchase_count;
   body["blocked"] = member.blocked;
+  if (member.erased_at != 0) body["erased_at"] = format_rfc3339(member.erased_at);
   if (view.qualifying) {
     const QualifyingProgress& q = *view.qualifying;
     json::object qualifying{{"metric", q.metric}, {"value", q.value}, {"window", q.window}};

@@ -26,6 +26,7 @@ class ClusterNode;
 namespace loyalty::ops {
 class JobService;
 class BackupJobs;
+class ErasurePurges;
 }  // namespace loyalty::ops
 
 namespace loyalty::api {
@@ -46,6 +47,9 @@ struct ApiContext {
   ops::JobService* jobs = nullptr;
   // POST /v1/backups, and GET /v1/jobs/{job_id} of a backup: this node's; none: 503.
   ops::BackupJobs* backups = nullptr;
+  // POST /v1/members/{member_id}:erase: the purges of erasures from this node's folder; none:
+  // erasures are refused (503).
+  ops::ErasurePurges* erasures = nullptr;
   // Cluster mode: this node (GET /v1/cluster), and where member reads are answered; none in
   // single mode.
   const cluster::ClusterNode* cluster = nullptr;

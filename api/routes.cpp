@@ -43,6 +43,9 @@ RouteResult get_member(const RouteCall& c) { return handle_get_member(c.context,
 RouteResult update_member(const RouteCall& c) {
   return handle_update_member(c.context, c.request, c.params[0], *c.principal);
 }
+RouteResult erase_member(const RouteCall& c) {
+  return handle_erase_member(c.context, c.request, c.params[0], *c.principal);
+}
 
 // One partition's page of a cluster-wide search, from its owner's answer; nullopt when the
 // answer is not one.
@@ -214,6 +217,7 @@ constexpr std::array kRoutes{
     RouteSpec{verb::get, "/v1/members/{member_id}", Access::member_read, kAnyKey, get_member,
               Placement::member_partition},
     RouteSpec{verb::patch, "/v1/members/{member_id}", Access::keys, kApp, update_member},
+    RouteSpec{verb::post, "/v1/members/{member_id}:erase", Access::keys, kAdmin, erase_member},
     RouteSpec{verb::get, "/v1/members/{member_id}/ledger", Access::member_read, kAnyKey, ledger,
               Placement::member_partition},
     RouteSpec{verb::get, "/v1/members/{member_id}/referrals", Access::member_read, kApp, referrals,

@@ -35,6 +35,7 @@
 #include "engine/runtime/runtime.hpp"
 #include "engine/tzdb/os_time_zones.hpp"
 #include "ops/backup_jobs.hpp"
+#include "ops/erasure_purges.hpp"
 #include "ops/job_runner.hpp"
 #include "ops/job_scheduler.hpp"
 #include "storage/rocks_store.hpp"
@@ -327,6 +328,19 @@ int run(const Options& options) {
     runtime.stop();
     return kExitFailure;
   }
+  // Erasures' purges from this folder (POST /v1/members/{id}:erase); single mode only for now.
+  ops::ErasurePurges erasures(*store, [](std::string_view line) {
+    say("loyaltyd: " + std::string(line), api::LogLevel::info);
+  });
+  if (!node) {
+    if (Status status = erasures.start(); !status.ok()) {
+      say("loyaltyd: cannot read the pending erasures: " + status.message());
+      backups.stop();
+      jobs.stop();
+      runtime.stop();
+      return kExitFailure;
+    }
+  }
   // In cluster mode every node's scheduler asks for the same job (its id is what it does), and
   // the cluster makes it once.
   ops::JobScheduler scheduler(
@@ -359,6 +373,7 @@ int run(const Options& options) {
 
   context.jobs = &job_service;
   context.backups = &backups;
+  if (!node) context.erasures = &erasures;
   api::HttpServer server(
       {config.listen, config.limits, config.rate_limits, std::move(tls), config.http.cors_origins},
       context, api::KeyTable(config.api_keys, config.member_token_secret));
@@ -367,6 +382,7 @@ int run(const Options& options) {
     scheduler.stop();
     jobs.stop();
     backups.stop();
+    erasures.stop();
     if (cluster_jobs) cluster_jobs->stop();
     if (node) node->stop();
     runtime.stop();
@@ -390,6 +406,7 @@ int run(const Options& options) {
   scheduler.stop();
   jobs.stop();             // interrupts a running job between steps; it resumes at the next start
   backups.stop();          // lets a running backup finish
+  erasures.stop();         // lets a running purge finish; the rest run at the next start
   if (cluster_jobs) cluster_jobs->stop();  // a part cut short runs again, here or elsewhere
   if (node) node->stop();  // leaves the cluster: its partitions move; waiting requests get 503
   runtime.stop();          // finishes everything queued; completions post their responses

@@ -153,6 +153,9 @@ Rejection dispatch(const ApplyContext& context, MemberState& member, const Event
             return handlers::coupon_cancel(context, member, e, effects);
           },
           [&](const MemberUpdateEvent& e) {
+            if (kind == EventType::member_erase) {
+              return handlers::member_erase(context, member, e, effects);
+            }
             return handlers::member_update(context, member, e, effects);
           },
       },

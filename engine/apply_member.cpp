@@ -53,33 +53,60 @@ Rejection signup(const ApplyContext& context, std::optional<MemberState>& member
 
 Rejection member_update(const ApplyContext& context, MemberState& member,
                         const MemberUpdateEvent& e, Effects& effects) {
-  std::string changed;  // the fields that change, for the audit entry
-  const auto note = [&changed](std::string_view field) {
-    if (!changed.empty()) changed += ',';
-    changed += field;
+  if (member.erased_at != 0) {
+    return {ErrorCode::member_blocked, "member_id",
+            "the member's personal data was erased: it cannot be changed"};
+  }
+  // The audit entry names every field the change gave, changed or not: it records the request,
+  // and an erasure blanks the values of earlier changes in the log (not which were given), so a
+  // replay of the log writes the same entries.
+  std::string given;
+  const auto note = [&given](std::string_view field) {
+    if (!given.empty()) given += ',';
+    given += field;
   };
   const auto set_identifier = [&](IdentifierKind kind, std::string_view field,
                                   const std::optional<std::string>& value, std::string& current) {
-    if (!value || *value == current) return;
+    if (!value) return;
+    note(field);
+    if (*value == current) return;
     if (!current.empty()) effects.identifiers_released.push_back({kind, current, member.member_id});
     current = *value;
-    note(field);
   };
   set_identifier(IdentifierKind::phone, "phone", e.phone, member.phone);
   set_identifier(IdentifierKind::card, "card_no", e.card_no, member.card_no);
-  if (e.profile_json && *e.profile_json != member.profile_json) {
+  if (e.profile_json) {
     member.profile_json = *e.profile_json;
     note("profile");
   }
-  if (e.blocked && *e.blocked != member.blocked) {
+  if (e.blocked) {
     member.blocked = *e.blocked;
     note("blocked");
   }
   effects.answer = std::monostate{};
-  if (changed.empty()) return Rejection::none();  // nothing to record: a repeat
+  LOYALTY_CHECK(!given.empty());  // validation refuses a change that gives nothing
   EntryWriter writer(member, effects, context.program->number, e.at, e.update_id);
-  writer.entry(EntryType::member_update, 0, changed + " by " + e.changed_by);
+  writer.entry(EntryType::member_update, 0, given + " by " + e.changed_by);
   writer.notify("member.updated", 0);
+  return Rejection::none();
+}
+
+Rejection member_erase(const ApplyContext& context, MemberState& member, const MemberUpdateEvent& e,
+                       Effects& effects) {
+  effects.answer = std::monostate{};
+  if (member.erased_at != 0) return Rejection::none();  // nothing left to erase
+  for (auto [kind, value] : {std::pair{IdentifierKind::phone, &member.phone},
+                             std::pair{IdentifierKind::card, &member.card_no}}) {
+    if (!value->empty()) effects.identifiers_released.push_back({kind, *value, member.member_id});
+    value->clear();
+  }
+  member.profile_json.clear();
+  member.signup_fingerprint = 0;  // a digest of the sign-up, phone and card included
+  member.blocked = true;
+  member.erased_at = e.at;
+  EntryWriter writer(member, effects, context.program->number, e.at, e.update_id);
+  writer.entry(EntryType::member_erase, 0, "erased by " + e.changed_by + ": " + e.reason);
+  writer.notify("member.erased", 0);
   return Rejection::none();
 }
 

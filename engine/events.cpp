@@ -108,6 +108,9 @@ std::string Event::idempotency_key() const {
       return "cc:" + std::get<CouponCancelEvent>(body).code;
     case EventType::member_update:
       return "mu:" + std::get<MemberUpdateEvent>(body).update_id;
+    case EventType::member_erase:
+      // Erasing twice with one erasure_id is a replay (api.md).
+      return "me:" + std::get<MemberUpdateEvent>(body).update_id;
   }
   LOYALTY_CHECK(false && "unknown event kind");
 }
@@ -224,6 +227,7 @@ uint64_t fingerprint(const Event& event) {
             f.add(e.blocked.has_value());
             if (e.blocked) f.add(*e.blocked);
             f.add(e.changed_by);
+            f.add(e.reason);
           },
       },
       event.body);

@@ -31,6 +31,7 @@ enum class EventType : uint8_t {
   coupon_use = 15,         // a POS accepts a coupon on its own (purchases may name coupons too)
   coupon_cancel = 16,      // an active coupon given back: its points, stock and limit unit return
   member_update = 17,      // customer service changes a member's phone, card, profile or block
+  member_erase = 18,       // the right to erasure: phone, card and profile go (a MemberUpdateEvent)
 };
 
 struct SignupEvent {
@@ -131,6 +132,10 @@ struct CouponCancelEvent {
 
 // PATCH /v1/members/{member_id}: what is given changes (an empty phone or card removes it; an
 // empty profile clears it). `update_id` is drawn by the runtime; `changed_by` names the API key.
+// The same body, as EventType::member_erase, is an erasure (POST /v1/members/{id}:erase):
+// `update_id` is the client's erasure_id, `reason` says why, and nothing else is given.
+// An erasure also blanks phone, card and profile in the member's earlier events in the log
+// (storage/erasure.hpp), keeping which were given: replay writes the same audit entries.
 struct MemberUpdateEvent {
   std::string update_id;
   std::string member_id;
@@ -139,7 +144,8 @@ struct MemberUpdateEvent {
   std::optional<std::string> profile_json;
   std::optional<bool> blocked;
   std::string changed_by;
-  TimeMs at = 0;  // stamped by the runtime when 0
+  std::string reason;  // erasures only
+  TimeMs at = 0;       // stamped by the runtime when 0
 };
 
 // Capture or void of a hold, by hold_id; the runtime resolves the member.

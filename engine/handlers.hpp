@@ -40,6 +40,11 @@ Rejection coupon_cancel(const ApplyContext& context, MemberState& member,
 // apply_member.cpp: customer service's change of a member (its identifiers, profile, block).
 Rejection member_update(const ApplyContext& context, MemberState& member,
                         const MemberUpdateEvent& event, Effects& effects);
+// The right to erasure: phone, card and profile go, the identifiers are freed, and the member
+// is blocked for good. Its member id, ledger and balances stay. An erased member's erasure
+// changes nothing.
+Rejection member_erase(const ApplyContext& context, MemberState& member,
+                       const MemberUpdateEvent& event, Effects& effects);
 // The member's clock: active coupons whose valid_until has come expire.
 void expire_coupons(const ProgramVersion& program, MemberState& member, TimeMs at,
                     Effects& effects);

@@ -43,6 +43,8 @@ std::string_view entry_type_name(EntryType type) {
       return "coupon_restore";
     case EntryType::member_update:
       return "member_update";
+    case EntryType::member_erase:
+      return "member_erase";
   }
   return "unknown";
 }

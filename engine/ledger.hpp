@@ -30,6 +30,7 @@ enum class EntryType : uint8_t {
   coupon_expire = 17,   // 0 points: a coupon past its date
   coupon_restore = 18,  // 0 points: a coupon active again after its purchase was refunded
   member_update = 19,   // 0 points: customer service changed the member (audit: who, what)
+  member_erase = 20,    // 0 points: the member's personal data was erased (audit: who, why)
 };
 
 std::string_view entry_type_name(EntryType type);

@@ -141,6 +141,7 @@ struct MemberState {
   std::string referral_code;
   std::string referred_by;
   uint64_t signup_fingerprint = 0;  // tells an identical sign-up retry from a conflict
+  TimeMs erased_at = 0;             // when its personal data was erased (blocked since); 0: never
   bool blocked = false;             // customer service's block: earns nothing, redeems nothing
 
   uint32_t tier_index = 0;

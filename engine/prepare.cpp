@@ -45,6 +45,8 @@ const char* client_id_field(EventType kind) {
       return "code";
     case EventType::member_update:
       return "update_id";
+    case EventType::member_erase:
+      return "erasure_id";
   }
   return "event_id";
 }
@@ -133,8 +135,11 @@ Status check_previous_use(PrepareView& view, const Event& event, const std::stri
     out.rejection = {ErrorCode::idempotency_conflict, field,
                      std::string("this ") + field + " is in use by another request"};
   } else if (previous.record != nullptr) {
-    // A repeated hold capture or void lands here too: same hold_id, same answer.
-    if (previous.record->fingerprint == fingerprint && previous.record->member_id == member_id) {
+    // A repeated hold capture or void lands here too: same hold_id, same answer. A change of a
+    // member erased since cannot be compared any more: its id answers as a replay.
+    const bool erased = previous.record->fingerprint == IdempotencyRecord::kErasedFingerprint;
+    if ((previous.record->fingerprint == fingerprint || erased) &&
+        previous.record->member_id == member_id) {
       out.replayed = true;
       out.answer = previous.record->answer;
     } else {
@@ -273,7 +278,9 @@ Status prepare_event(PrepareView& view, const ProgramVersion& program,
   const std::string& member_id = event.member_id();
   if (auto* signup = std::get_if<SignupEvent>(&event.body)) {
     if (member.has_value()) {
-      if (member->signup_fingerprint == fingerprint) {
+      // An erased member's sign-up cannot be compared any more (it was a digest of the erased
+      // phone, card and profile): a sign-up with its id answers as a replay.
+      if (member->signup_fingerprint == fingerprint || member->erased_at != 0) {
         out.replayed = true;
       } else {
         out.rejection = {ErrorCode::member_exists, "member_id", "a member with this id exists"};
@@ -284,6 +291,7 @@ Status prepare_event(PrepareView& view, const ProgramVersion& program,
   }
   Status status = check_previous_use(view, event, member_id, fingerprint, out);
   if (!status.ok() || out.decided()) return status;
+  if (event.type() == EventType::member_erase) return Status::ok_status();  // claims nothing
   if (const auto* update = std::get_if<MemberUpdateEvent>(&event.body)) {
     return prepare_member_update(view, member, *update, out);
   }

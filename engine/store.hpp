@@ -24,6 +24,11 @@ namespace loyalty {
 
 // What makes a retry with the same client id answer the same again, after a restart too.
 struct IdempotencyRecord {
+  // The fingerprint of a member's change after the member's erasure: it was a digest of the
+  // erased values, and a retry can no longer be compared with them (a retry with its id is
+  // answered as a replay).
+  static constexpr uint64_t kErasedFingerprint = 0;
+
   std::string key;  // Event::idempotency_key()
   uint64_t fingerprint = 0;
   std::string member_id;

@@ -232,9 +232,25 @@ Rejection validate(const MemberUpdateEvent& e, TimeMs) {
   return Rejection::none();
 }
 
+// An erasure names the member, its erasure_id and why; what goes is decided by apply.
+Rejection validate_erasure(const MemberUpdateEvent& e) {
+  if (auto r = check_id("erasure_id", e.update_id); !r.ok()) return r;
+  if (auto r = check_id("member_id", e.member_id); !r.ok()) return r;
+  if (e.reason.empty() || e.reason.size() > 1024) {
+    return invalid("reason", "reason is required, at most 1024 characters");
+  }
+  if (e.phone || e.card_no || e.profile_json || e.blocked) {
+    return invalid("", "an erasure changes nothing but what it erases");
+  }
+  return Rejection::none();
+}
+
 }  // namespace
 
 Rejection validate_input(const Event& event, TimeMs now) {
+  if (event.type() == EventType::member_erase) {
+    return validate_erasure(std::get<MemberUpdateEvent>(event.body));
+  }
   return std::visit([now](const auto& e) { return validate(e, now); }, event.body);
 }
 

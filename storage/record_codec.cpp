@@ -26,7 +26,7 @@ namespace loyalty::storage {
 #define LOYALTY_CODEC_COVERS(type, size) \
   static_assert(sizeof(type) == (size), "a field of " #type " is not stored")
 // MemberState::lot_deadline (8 bytes) is derived from the lots and deliberately not stored.
-LOYALTY_CODEC_COVERS(MemberState, 496);
+LOYALTY_CODEC_COVERS(MemberState, 504);
 LOYALTY_CODEC_COVERS(Balance, 24);
 LOYALTY_CODEC_COVERS(Lot, 96);
 LOYALTY_CODEC_COVERS(Hold, 128);
@@ -63,7 +63,7 @@ LOYALTY_CODEC_COVERS(CouponAnswer, 336);
 LOYALTY_CODEC_COVERS(RewardRedeemEvent, 144);
 LOYALTY_CODEC_COVERS(CouponUseEvent, 168);
 LOYALTY_CODEC_COVERS(CouponCancelEvent, 72);
-LOYALTY_CODEC_COVERS(MemberUpdateEvent, 232);
+LOYALTY_CODEC_COVERS(MemberUpdateEvent, 264);
 #undef LOYALTY_CODEC_COVERS
 #endif
 
@@ -131,7 +131,7 @@ const T* verified_root(const AlignedBytes& bytes) {
 
 bool valid_entry_type(uint8_t type) {
   return type >= static_cast<uint8_t>(EntryType::earn) &&
-         type <= static_cast<uint8_t>(EntryType::member_update);
+         type <= static_cast<uint8_t>(EntryType::member_erase);
 }
 
 template <typename... Ts>
@@ -706,6 +706,7 @@ Offset<fb::MemberUpdateEventRecord> encode_member_update(FlatBufferBuilder& buil
   const auto card_no = optional_string(builder, e.card_no.value_or(""));
   const auto profile = optional_string(builder, e.profile_json.value_or(""));
   const auto changed_by = optional_string(builder, e.changed_by);
+  const auto reason = optional_string(builder, e.reason);
   fb::MemberUpdateEventRecordBuilder record(builder);
   record.add_update_id(update_id);
   record.add_member_id(member_id);
@@ -718,6 +719,7 @@ Offset<fb::MemberUpdateEventRecord> encode_member_update(FlatBufferBuilder& buil
   record.add_blocked(static_cast<uint8_t>(e.blocked ? (*e.blocked ? 2 : 1) : 0));
   record.add_changed_by(changed_by);
   record.add_at(e.at);
+  record.add_reason(reason);
   return record.Finish();
 }
 
@@ -731,6 +733,7 @@ MemberUpdateEvent decode_member_update(const fb::MemberUpdateEventRecord& record
   if (record.blocked() != 0) e.blocked = record.blocked() == 2;
   e.changed_by = to_string(record.changed_by());
   e.at = record.at();
+  e.reason = to_string(record.reason());
   return e;
 }
 
@@ -865,6 +868,7 @@ bool kind_fits_body(EventType kind, const EventBody& body) {
     case EventType::coupon_cancel:
       return std::holds_alternative<CouponCancelEvent>(body);
     case EventType::member_update:
+    case EventType::member_erase:
       return std::holds_alternative<MemberUpdateEvent>(body);
   }
   return false;  // a number no EventType has
@@ -1042,6 +1046,7 @@ std::string_view RecordEncoder::member(const MemberState& m, uint64_t history_he
   record.add_referred_by(referred_by);
   record.add_signup_fingerprint(m.signup_fingerprint);
   record.add_blocked(m.blocked);
+  record.add_erased_at(m.erased_at);
   record.add_tier_index(m.tier_index);
   record.add_tier_since(m.tier_since);
   if (m.balance != Balance{}) record.add_balance(&balance);
@@ -1434,6 +1439,7 @@ Status decode_member(std::string_view member_id, std::string_view bytes, MemberS
   out.referred_by = to_string(record->referred_by());
   out.signup_fingerprint = record->signup_fingerprint();
   out.blocked = record->blocked();
+  out.erased_at = record->erased_at();
   out.tier_index = record->tier_index();
   out.tier_since = record->tier_since();
   out.balance = from_record(record->balance());

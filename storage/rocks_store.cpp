@@ -202,6 +202,7 @@ struct RocksStore::Impl {
   uint32_t layout = storage::kLayoutCurrent;
   std::atomic<bool> write_failed{false};  // the last write failed: resume before the next
   std::mutex resume_mutex;                // one resume at a time; the others then find it done
+  std::mutex maintenance_mutex;           // one backup or erasure purge at a time
 
   rocksdb::ColumnFamilyHandle* family(Family which) const { return families[which]; }
 
@@ -589,6 +590,12 @@ Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksS
   // 6.5 GiB here, and the default family's memtable anchor would keep old files alive until
   // then.)
   db_options.max_total_wal_size = options.memtable_budget_bytes;
+  // Every change of the files starts a new MANIFEST holding only the live ones, so that no key
+  // outlives its files there: the first and last key of an SST file of "identifiers" can be a
+  // phone or card number, which an erasure must remove from the folder (storage/erasure.hpp).
+  // A MANIFEST of live files is a few KiB per hundred files, written once per flush or
+  // compaction.
+  db_options.max_manifest_file_size = 1;
 
   const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -689,7 +696,29 @@ Status RocksStore::find_identifier(IdentifierKind kind, std::string_view value,
 }
 
 Status RocksStore::backup(const std::string& backup_dir, BackupInfo& out) {
+  // A backup holds file deletions, which a purge needs (storage/erasure.hpp).
+  const std::lock_guard lock(impl_->maintenance_mutex);
   return backup_database(*impl_->db, backup_dir, /*live_writes=*/true, out);
+}
+
+Status RocksStore::pending_erasures(std::vector<std::string>& member_ids) {
+  member_ids.clear();
+  std::string end(storage::kErasePendingKeyPrefix);
+  end.back() = static_cast<char>(end.back() + 1);
+  return impl_->scan(meta, rocksdb::ReadOptions(), storage::kErasePendingKeyPrefix, end,
+                     [&](std::string_view key, std::string_view, bool& more) -> Status {
+                       member_ids.emplace_back(key.substr(storage::kErasePendingKeyPrefix.size()));
+                       more = true;
+                       return Status::ok_status();
+                     });
+}
+
+Status RocksStore::purge_erasure(std::string_view member_id, storage::ErasureReport& out) {
+  const std::lock_guard lock(impl_->maintenance_mutex);
+  storage::ErasureFamilies families{impl_->family(events),  impl_->family(idempotency),
+                                    impl_->family(members), impl_->family(identifiers),
+                                    impl_->family(meta),    impl_->handles};
+  return storage::purge_erasure(*impl_->db, families, member_id, out);
 }
 
 Status RocksStore::find_stock_unit(std::string_view code, std::string& reward_id) {
@@ -967,6 +996,10 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
       }
       add(events, storage::event_key(log_seq),
           encoder.logged_event(logged, member != nullptr ? member->history_head : 0));
+      if (logged.event->type() == EventType::member_erase) {
+        // Its purge from older files follows the commit (storage/erasure.hpp); after a stop too.
+        add(meta, std::string(storage::kErasePendingKeyPrefix) + logged.event->member_id(), {});
+      }
       if (member != nullptr) member->history_head = log_seq;
       ++log_seq;
     }

@@ -17,6 +17,7 @@
 #include "engine/program.hpp"
 #include "engine/store.hpp"
 #include "storage/backup.hpp"
+#include "storage/erasure.hpp"
 #include "storage/job_record.hpp"
 
 namespace rocksdb {
@@ -207,6 +208,12 @@ class RocksStore final : public MemberStore {
   // Adds a consistent backup of the folder to `backup_dir` while writes go on (storage/backup.hpp
   // backup_database): everything committed before the call is in it.
   Status backup(const std::string& backup_dir, BackupInfo& out);
+
+  // Erasures (storage/erasure.hpp): the members whose erasure is committed and not yet purged
+  // from the folder, and the purge of one (slow: it reads the log and compacts; never on a
+  // partition writer). Backups and purges run one at a time.
+  Status pending_erasures(std::vector<std::string>& member_ids);
+  Status purge_erasure(std::string_view member_id, storage::ErasureReport& out);
 
   // RocksDB's figures now (lists the WAL folder: for scrapes, not hot paths).
   Status read_figures(StorageFigures& out);

@@ -139,6 +139,12 @@ std::optional<json::object> event_json(const Event& event) {
                         {"member_id", e->member_id},
                         {"occurred_at", format_rfc3339(e->at)}};
   }
+  if (const auto* e = std::get_if<MemberUpdateEvent>(&event.body);
+      e != nullptr && event.type() == EventType::member_erase) {
+    return json::object{{"type", "member_erase"},    {"erasure_id", e->update_id},
+                        {"member_id", e->member_id}, {"erased_by", e->changed_by},
+                        {"reason", e->reason},       {"occurred_at", format_rfc3339(e->at)}};
+  }
   if (const auto* e = std::get_if<MemberUpdateEvent>(&event.body)) {
     // The fields it changed, as PATCH sends them ("" back to null: removed).
     json::object o{{"type", "member_update"},

@@ -268,6 +268,17 @@ int run_import(const Target& target, const ImportOptions& options) {
     std::cerr << "loyaltyctl import: reading " << options.file << " failed part way\n";
     return kExitUsage;
   }
+  // Imported erasures are purged from the folder now, as loyaltyd purges those it takes.
+  std::vector<std::string> erased;
+  Status purged = store->pending_erasures(erased);
+  for (const std::string& member_id : erased) {
+    storage::ErasureReport report;
+    if (purged.ok()) purged = store->purge_erasure(member_id, report);
+  }
+  if (!purged.ok()) {
+    std::cerr << "loyaltyctl import: purging an erasure failed (loyaltyd retries at its start): "
+              << purged.message() << "\n";
+  }
   std::string digest;
   if (options.digest) {
     uint64_t value = 0, members = 0;

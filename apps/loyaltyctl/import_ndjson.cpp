@@ -22,7 +22,7 @@ using api::json_fields::out_of_range;
 constexpr std::string_view kTypes =
     "signup, purchase, refund, redemption, adjustment, hold, hold_capture, hold_void, "
     "referral_reward, referral_reversal, expire, evaluate_tiers, reward_redeem, coupon_use, "
-    "coupon_cancel or member_update";
+    "coupon_cancel, member_update or member_erase";
 
 // A coupon code as printed or typed (case and group separators do not matter), stored form.
 std::string coupon_code_field(const Fields& f, std::string_view key, const json::value& value) {
@@ -204,6 +204,23 @@ Event read_event(std::string_view text, const json::object& object, TimeMs now) 
     }
     update.at = event_time(f, now);
     return Event{std::move(update)};
+  }
+  if (type == "member_erase") {
+    f.refuse_unknown({"erasure_id", "member_id", "erased_by", "reason", "occurred_at"}, "type");
+    json::object request;
+    for (const char* key : {"erasure_id", "reason"}) {
+      if (const json::value* v = object.if_contains(key)) request[key] = *v;
+    }
+    api::Parsed<Event> parsed = api::parse_member_erase_request(
+        json::serialize(request), f.id("member_id", f.required("member_id")));
+    if (const api::ParseError* error = std::get_if<api::ParseError>(&parsed)) {
+      malformed(error->field, error->message);
+    }
+    Event erasure = std::move(std::get<Event>(parsed));
+    auto& body = std::get<MemberUpdateEvent>(erasure.body);
+    if (const json::value* v = f.optional("erased_by")) body.changed_by = f.string("erased_by", *v);
+    body.at = event_time(f, now);
+    return erasure;
   }
   if (type == "expire" || type == "evaluate_tiers") {
     f.refuse_unknown({"job_id", "member_id", "as_of"}, "type");

@@ -51,7 +51,7 @@ uint64_t random_bits() {
 
 void draw_server_ids(Event& event) {
   if (auto* update = std::get_if<MemberUpdateEvent>(&event.body);
-      update && update->update_id.empty()) {
+      update && event.type() == EventType::member_update && update->update_id.empty()) {
     // A change has no client id (PATCH is no create): the log and the audit entry name it by
     // one drawn here.
     char text[17];

@@ -324,7 +324,9 @@ Status Runtime::Partition::decide(const ProgramVersion& program, Work& work) {
     work.result.member = member;
   } else {
     // A change answers with the member as it is now (the API shows its view).
-    if (event.type() == EventType::member_update) work.result.member = member;
+    if (event.type() == EventType::member_update || event.type() == EventType::member_erase) {
+      work.result.member = member;
+    }
     work.idempotency = IdempotencyRecord{event.idempotency_key(), work.request->fingerprint,
                                          member_id, work.effects.answer};
     batch_idempotency_[work.idempotency->key] = &*work.idempotency;

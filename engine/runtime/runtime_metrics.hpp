@@ -51,8 +51,8 @@ inline constexpr std::array<double, 11> kBatchEventsBounds{1,  2,   4,   8,   16
 inline constexpr std::array<double, 12> kCommitSecondsBounds{
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
 
-// The largest EventType value (member_update); counters are indexed by the enum's number.
-inline constexpr size_t kEventTypeMax = static_cast<size_t>(EventType::member_update);
+// The largest EventType value (member_erase); counters are indexed by the enum's number.
+inline constexpr size_t kEventTypeMax = static_cast<size_t>(EventType::member_erase);
 
 class RuntimeMetrics {
  public:

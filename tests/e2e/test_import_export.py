@@ -115,8 +115,8 @@ class ImportExport(unittest.TestCase):
             "the future",
             "line 11 [t-1]: invalid_request type: type must be signup, purchase, refund, "
             "redemption, adjustment, hold, hold_capture, hold_void, referral_reward, "
-            "referral_reversal, expire, evaluate_tiers, reward_redeem, coupon_use, coupon_cancel or "
-            "member_update",
+            "referral_reversal, expire, evaluate_tiers, reward_redeem, coupon_use, coupon_cancel, "
+            "member_update or member_erase",
             "line 12 [referral:e-1]: not_found id: no referral follow-up with this id is "
             "pending: the engine makes them from their trigger event, which must come earlier "
             "in the file",
@@ -281,6 +281,8 @@ class ImportExport(unittest.TestCase):
             ("PATCH", "/v1/members/bob", {"phone": "+8613900000009", "profile": None}),
             ("PATCH", "/v1/members/carol", {"blocked": True, "card_no": "C-CAROL"}),
             ("PATCH", "/v1/members/carol", {"blocked": False}),
+            # The right to erasure: her sign-up and changes are blanked in the log itself.
+            ("POST", "/v1/members/carol:erase", {"erasure_id": "x-carol", "reason": "request 1"}),
         ]
         for method, path, body in steps:
             r = s.request(method, path, body, key=ADMIN_KEY)
@@ -327,7 +329,13 @@ class ImportExport(unittest.TestCase):
         self.assertEqual({l["type"] for l in lines}, {
             "signup", "purchase", "refund", "redemption", "adjustment", "hold", "hold_void",
             "referral_reward", "referral_reversal", "expire", "evaluate_tiers", "reward_redeem",
-            "coupon_use", "coupon_cancel", "member_update"})
+            "coupon_use", "coupon_cancel", "member_update", "member_erase"})
+        carol = [l for l in lines if l.get("member_id") == "carol"
+                 and l["type"] in ("signup", "member_update")]
+        self.assertTrue(carol)
+        for event in carol:
+            for field in ("phone", "card_no", "profile"):
+                self.assertIn(event.get(field), (None, ""), (field, event))
         redeemed = next(l for l in lines if l["type"] == "reward_redeem")
         self.assertEqual((redeemed["code"], redeemed["stock_granted"]), (codes[0], False))
         # What the server decided on arrival travels with the event.

@@ -2,11 +2,15 @@
 a search by member id prefix or an exact phone or card, filtered by tier and join date, paged in
 member id order without gaps or repeats; a change of phone, card and profile that keeps
 identifiers unique and frees the old ones, with an audit entry naming the key; a block that stops
-earning and redeeming but not refunds; bad input refused naming the field."""
+earning and redeeming but not refunds; bad input refused naming the field; the right to erasure,
+after which no file of the data folder holds the member's phone, card or profile while its books,
+verify and replay still pass."""
+import json
+import os
 import unittest
 import urllib.parse
 
-from harness import ADMIN_KEY, APP_KEY, POS_KEY, Server, line, purchase_body
+from harness import ADMIN_KEY, APP_KEY, POS_KEY, Server, ctl, line, purchase_body
 
 
 class MemberSearchTest(unittest.TestCase):
@@ -128,18 +132,20 @@ class MemberChangeTest(unittest.TestCase):
         self.assertEqual(self.lookup(phone="13700000001").status, 404, "the old phone is free")
         self.assertEqual(s.signup("ch-c", phone="13700000001").status, 201,
                          "and another member may take it")
-        # null removes the card; a repeat changes nothing and records nothing.
+        # null removes the card; a repeat changes nothing, and is recorded (the trail records
+        # requests: docs/decisions.md "Erasure").
         self.assertEqual(self.patch("ch-a", {"card_no": None}).status, 200)
         self.assertEqual(self.lookup(card_no="C-A").status, 404)
         self.assertEqual(self.patch("ch-a", {"card_no": None}).status, 200)
-        # The audit trail: one entry per change that changed something, naming the key.
+        # The audit trail: one entry per change, naming the fields given and the key.
         entries = s.request("GET", "/v1/members/ch-a/ledger").json["entries"]
         audits = [e for e in entries if e["type"] == "member_update"]
         self.assertEqual([a["rule"] for a in audits],
-                         ["card_no by dev-admin", "phone,profile by dev-app"])
+                         ["card_no by dev-admin", "card_no by dev-admin",
+                          "phone,profile by dev-app"])
         self.assertTrue(all(a["points"] == 0 for a in audits))
         feed = s.request("GET", "/v1/members/ch-a/notifications").json["notifications"]
-        self.assertEqual([n["type"] for n in feed].count("member.updated"), 2)
+        self.assertEqual([n["type"] for n in feed].count("member.updated"), 3)
 
     def test_a_blocked_member_earns_and_redeems_nothing_until_unblocked(self):
         s = self.server
@@ -181,6 +187,131 @@ class MemberChangeTest(unittest.TestCase):
         self.assertEqual(self.patch("bad-1", {"blocked": True}, key=POS_KEY).status, 403)
         self.assertEqual(self.lookup(phone="13600000001").json["member_id"], "bad-1")
         self.assertFalse(s.member("bad-1").json["blocked"])
+
+
+def files_holding(folder, needle):
+    """The files under `folder` whose raw bytes hold `needle` (SST, WAL, MANIFEST, LOG, …)."""
+    found = []
+    for root, _, names in os.walk(folder):
+        for name in names:
+            try:
+                with open(os.path.join(root, name), "rb") as f:
+                    if needle.encode() in f.read():
+                        found.append(name)
+            except FileNotFoundError:
+                pass  # deleted by RocksDB since the listing: it holds nothing now
+    return sorted(found)
+
+
+class MemberErasureTest(unittest.TestCase):
+    # The erased member's strings: its first phone, the one a change gave it, its card, and a
+    # name inside its profile; and another member's, which must stay.
+    GONE = ["13987650001", "13987650002", "CARD-ERASE-4242", "Wang Erased-Name"]
+    KEPT = ["13987659999", "CARD-KEEP-5151", "Zhao Kept-Name"]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server().start()
+        s = cls.server
+        assert s.signup("gone", phone=cls.GONE[0], card_no=cls.GONE[2],
+                        profile={"name": cls.GONE[3]}).status == 201
+        assert s.signup("kept", phone=cls.KEPT[0], card_no=cls.KEPT[1],
+                        profile={"name": cls.KEPT[2]}).status == 201
+        changed = s.request("PATCH", "/v1/members/gone", {"phone": cls.GONE[1]})
+        assert changed.status == 200, changed
+        for member in ("gone", "kept"):
+            bought = s.purchase(purchase_body(f"buy-{member}", member,
+                                              [line("a", "food", 12000)]))
+            assert bought.status == 200, bought
+        cls.before = s.member("gone").json
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def erase(self, member_id, body, key=ADMIN_KEY):
+        return self.server.request("POST", f"/v1/members/{member_id}:erase", body, key=key)
+
+    def test_1_nothing_in_the_folder_holds_the_erased_data_and_the_books_stay(self):
+        s = self.server
+        for text in self.GONE:
+            self.assertNotEqual(files_holding(s.data_dir, text), [], f"{text}: before, it is there")
+        r = self.erase("gone", {"erasure_id": "dsr-1", "reason": "ticket 88"})
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["purged"], r)
+        self.assertEqual(r.json["events_blanked"], 2, "the sign-up and the change")
+        member = r.json["member"]
+        self.assertTrue(member["blocked"])
+        self.assertIn("erased_at", member)
+        self.assertEqual(member["balance"], self.before["balance"])
+        self.assertEqual(member["lifetime_points"], self.before["lifetime_points"])
+        for text in self.GONE:
+            self.assertEqual(files_holding(s.data_dir, text), [], text)
+        for text in self.KEPT:
+            self.assertNotEqual(files_holding(s.data_dir, text), [], f"{text} stays")
+        for field, value in [("phone", self.GONE[0]), ("phone", self.GONE[1]),
+                             ("card_no", self.GONE[2])]:
+            found = s.request("GET", f"/v1/members:lookup?{field}={value}", key=POS_KEY)
+            self.assertEqual(found.status, 404, (value, found))
+            searched = s.request("GET", f"/v1/members?query={value}", key=POS_KEY)
+            self.assertEqual(searched.json["members"], [], value)
+        ledger = s.request("GET", "/v1/members/gone/ledger", key=APP_KEY).json
+        audit = ledger["entries"][0]
+        self.assertEqual((audit["type"], audit["points"]), ("member_erase", 0))
+        self.assertEqual(audit["rule"], "erased by dev-admin: ticket 88")
+
+        # Erasing twice is a replay; the same id for something else is a conflict.
+        again = self.erase("gone", {"erasure_id": "dsr-1", "reason": "ticket 88"})
+        self.assertEqual(again.status, 200, again)
+        self.assertTrue(again.json["replayed"])
+        self.assertEqual(again.json["events_blanked"], 0)
+        other = self.erase("gone", {"erasure_id": "dsr-1", "reason": "another"})
+        self.assertEqual(other.status, 409, other)
+        self.assertEqual(other.json["code"], "idempotency_conflict")
+        # Erased is final: no new phone, no unblock, no earning.
+        for body in ({"phone": "13987650003"}, {"blocked": False}):
+            refused = s.request("PATCH", "/v1/members/gone", body)
+            self.assertEqual(refused.status, 403, refused)
+            self.assertEqual(refused.json["code"], "member_blocked")
+        bought = s.purchase(purchase_body("buy-after", "gone", [line("a", "food", 100)]))
+        self.assertEqual(bought.status, 403, bought)
+
+        # Stopped: the folder still holds none of it; verify and replay pass, and the exported
+        # log has the erasure and a blank sign-up.
+        self.assertEqual(s.stop(), 0)
+        for text in self.GONE:
+            self.assertEqual(files_holding(s.data_dir, text), [], f"{text} after the stop")
+        verify = ctl("verify", "--data", s.data_dir)
+        self.assertEqual(verify.returncode, 0, verify)
+        replay = ctl("replay", "--data", s.data_dir, "--into", os.path.join(s.dir, "replayed"),
+                     "--json")
+        self.assertEqual(replay.returncode, 0, replay)
+        self.assertTrue(json.loads(replay.stdout)["ok"], replay.stdout)
+        exported = ctl("export", "events", "--data", s.data_dir)
+        events = [json.loads(l) for l in exported.stdout.splitlines()]
+        erasures = [e for e in events if e["type"] == "member_erase"]
+        self.assertEqual([(e["member_id"], e["erasure_id"], e["erased_by"]) for e in erasures],
+                         [("gone", "dsr-1", "dev-admin")])
+        for text in self.GONE:
+            self.assertNotIn(text, exported.stdout)
+        s.start()
+        # The erased phone is anyone's now.
+        self.assertEqual(s.request("PATCH", "/v1/members/kept", {"phone": self.GONE[0]}).status,
+                         200)
+
+    def test_2_bad_erasures_name_the_field_and_change_nothing(self):
+        s = self.server
+        for body, field in [({"reason": "x"}, "erasure_id"), ({"erasure_id": "e"}, "reason"),
+                            ({"erasure_id": "e", "reason": "x", "phone": "1"}, "phone"),
+                            ({"erasure_id": "e b", "reason": "x"}, "erasure_id")]:
+            r = self.erase("kept", body)
+            self.assertEqual(r.status, 400, (body, r))
+            self.assertEqual(r.json["errors"][0]["field"], field, (body, r.json))
+        self.assertEqual(self.erase("nobody", {"erasure_id": "e", "reason": "x"}).status, 404)
+        self.assertEqual(self.erase("kept", {"erasure_id": "e", "reason": "x"},
+                                    key=APP_KEY).status, 403)
+        self.assertFalse(s.member("kept").json["blocked"])
+        self.assertNotIn("erased_at", s.member("kept").json)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ EXPECTED = {
     "GET /v1/members:lookup":               (E401, E401, OK, OK, OK, OK, E403, E403, E401),
     "GET /v1/members/{member_id}":          (E401, E401, OK, OK, OK, OK, OK, E403, E401),
     "PATCH /v1/members/{member_id}":        (E401, E401, OK, E403, E403, OK, E403, E403, E401),
+    "POST /v1/members/{member_id}:erase":   (E401, E401, OK, E403, E403, E403, E403, E403, E401),
     "GET /v1/members/{member_id}/ledger":   (E401, E401, OK, OK, OK, OK, OK, E403, E401),
     "GET /v1/members/{member_id}/referrals": (E401, E401, OK, E403, E403, OK, OK, E403, E401),
     "GET /v1/members/{member_id}/notifications": (E401, E401, OK, OK, OK, OK, OK, E403, E401),
@@ -159,7 +160,8 @@ class RoleTableTest(unittest.TestCase):
         }
         cls.error_bodies = []
         s = cls.server
-        for member, card in [(MEMBER, CARD), (OTHER, "CARD-ROLE-0002")]:
+        for member, card in [(MEMBER, CARD), (OTHER, "CARD-ROLE-0002"),
+                             ("m-erase", "CARD-ROLE-0003")]:
             r = s.signup(member, key=ADMIN_KEY, card_no=card)
             assert r.status == 201, r
         r = s.request("POST", f"/v1/members/{MEMBER}/adjustments",
@@ -214,6 +216,9 @@ class RoleTableTest(unittest.TestCase):
             "GET /v1/members/{member_id}": ("GET", f"/v1/members/{MEMBER}", None, 200),
             "PATCH /v1/members/{member_id}": ("PATCH", f"/v1/members/{MEMBER}",
                                               j({"profile": {"set_by": c}}), 200),
+            "POST /v1/members/{member_id}:erase": (
+                "POST", "/v1/members/m-erase:erase",
+                j({"erasure_id": f"x-{c}", "reason": "roles test"}), 200),
             "GET /v1/members/{member_id}/ledger": ("GET", f"/v1/members/{MEMBER}/ledger?limit=5",
                                                    None, 200),
             "GET /v1/members/{member_id}/referrals": ("GET", f"/v1/members/{MEMBER}/referrals",

@@ -1,6 +1,7 @@
 // Customer service's change of a member (domain of issue 18): a new phone or card that another
 // member holds is refused naming it; the old one is released; every change leaves a 0-point
-// audit entry naming the fields and the key, a repeat leaves none; a blocked member earns and
+// audit entry naming the fields it gave and the key (a repeat too: it records the request); a
+// blocked member earns and
 // spends nothing until unblocked, while refunds and adjustments still run.
 #include <gtest/gtest.h>
 
@@ -65,7 +66,7 @@ TEST(MemberUpdate, ANewPhoneMustBeFreeAndTheOldOneIsReleased) {
   EXPECT_EQ(s.state("a").card_no, "");
 }
 
-TEST(MemberUpdate, EachChangeIsAnAuditEntryAndARepeatRecordsNothing) {
+TEST(MemberUpdate, EachChangeIsAnAuditEntryARepeatToo) {
   Scenario s = with_members();
   ASSERT_TRUE(change(s, "a", "u1", [](MemberUpdateEvent& u) {
                 u.phone = "13800000009";
@@ -83,7 +84,10 @@ TEST(MemberUpdate, EachChangeIsAnAuditEntryAndARepeatRecordsNothing) {
                 u.phone = "13800000009";
                 u.blocked = true;
               }).ok());
-  EXPECT_EQ(s.ledger("a").size(), entries) << "nothing changed, nothing recorded";
+  ASSERT_EQ(s.ledger("a").size(), entries + 1) << "the request is recorded, changed or not";
+  EXPECT_EQ(s.ledger("a").back().rule, "phone,blocked by cs-desk");
+  EXPECT_TRUE(s.last_effects().identifiers_released.empty()) << "its own phone stays its own";
+  EXPECT_EQ(s.state("a").phone, "13800000009");
 }
 
 TEST(MemberUpdate, ABlockedMemberEarnsAndSpendsNothingButRefundsStillRun) {
@@ -100,6 +104,85 @@ TEST(MemberUpdate, ABlockedMemberEarnsAndSpendsNothingButRefundsStillRun) {
   EXPECT_LT(s.state("a").balance.available, before);
   ASSERT_TRUE(change(s, "a", "u2", [](MemberUpdateEvent& u) { u.blocked = false; }).ok());
   EXPECT_TRUE(s.purchase("e2", "a", {line("a", "food", 6400)}).ok());
+}
+
+Rejection erase(Scenario& s, const std::string& member_id, std::string erasure_id) {
+  MemberUpdateEvent erasure;
+  erasure.update_id = std::move(erasure_id);
+  erasure.member_id = member_id;
+  erasure.changed_by = "dpo";
+  erasure.reason = "ticket 4711";
+  erasure.at = at("2026-11-22T09:00:00Z");
+  return s.apply(Event(EventType::member_erase, erasure));
+}
+
+TEST(MemberErase, PersonalDataGoesAndTheBooksStay) {
+  Scenario s = with_members();
+  ASSERT_TRUE(s.purchase("e1", "a", {line("a", "food", 50000)}).ok());
+  ASSERT_TRUE(
+      change(s, "a", "u1", [](MemberUpdateEvent& u) { u.profile_json = R"({"name":"A"})"; }).ok());
+  const MemberState before = s.state("a");
+  ASSERT_TRUE(erase(s, "a", "x1").ok());
+  const MemberState& after = s.state("a");
+  EXPECT_EQ(after.phone, "");
+  EXPECT_EQ(after.card_no, "");
+  EXPECT_EQ(after.profile_json, "");
+  EXPECT_EQ(after.signup_fingerprint, 0u) << "a digest of the sign-up's phone and card";
+  EXPECT_TRUE(after.blocked);
+  EXPECT_EQ(after.erased_at, at("2026-11-22T09:00:00Z"));
+  EXPECT_EQ(after.balance, before.balance) << "finance keeps the balance";
+  EXPECT_EQ(after.referral_code, before.referral_code);
+  const std::vector<IdentifierClaim>& released = s.last_effects().identifiers_released;
+  ASSERT_EQ(released.size(), 2u);
+  EXPECT_EQ(released[0].value, "13800000001");
+  EXPECT_EQ(released[1].value, "CARD-A");
+  const LedgerEntry audit = s.ledger("a").back();
+  EXPECT_EQ(audit.type, EntryType::member_erase);
+  EXPECT_EQ(audit.points, 0);
+  EXPECT_EQ(audit.rule, "erased by dpo: ticket 4711");
+  EXPECT_EQ(audit.reference, "x1");
+  ASSERT_EQ(s.last_effects().notifications.size(), 1u);
+  EXPECT_EQ(s.last_effects().notifications[0].type, "member.erased");
+  // b may take a's phone and card now.
+  EXPECT_TRUE(change(s, "b", "u2", [](MemberUpdateEvent& u) {
+                u.phone = "13800000001";
+                u.card_no = "CARD-A";
+              }).ok());
+}
+
+TEST(MemberErase, AnErasedMemberStaysErasedAndBlocked) {
+  Scenario s = with_members();
+  ASSERT_TRUE(s.purchase("e1", "a", {line("a", "food", 50000)}).ok());
+  ASSERT_TRUE(erase(s, "a", "x1").ok());
+  const size_t entries = s.ledger("a").size();
+  EXPECT_TRUE(erase(s, "a", "x2").ok()) << "another erasure finds nothing left";
+  EXPECT_EQ(s.ledger("a").size(), entries);
+  EXPECT_TRUE(s.last_effects().identifiers_released.empty());
+  for (const Rejection& refused :
+       {change(s, "a", "u1", [](MemberUpdateEvent& u) { u.phone = "13800000077"; }),
+        change(s, "a", "u2", [](MemberUpdateEvent& u) { u.blocked = false; })}) {
+    EXPECT_EQ(refused.code, ErrorCode::member_blocked) << refused.message;
+  }
+  EXPECT_EQ(s.purchase("e2", "a", {line("a", "food", 6400)}).code, ErrorCode::member_blocked);
+  EXPECT_TRUE(s.refund("f1", "e1", 50000).ok()) << "refunds of its purchases still run";
+}
+
+TEST(MemberErase, AnErasureNamesItsIdAndReasonAndNothingElse) {
+  MemberUpdateEvent erasure;
+  erasure.member_id = "a";
+  erasure.reason = "ticket";
+  Rejection r = validate_input(Event(EventType::member_erase, erasure), 0);
+  EXPECT_EQ(r.field, "erasure_id");
+  erasure.update_id = "x1";
+  erasure.reason.clear();
+  EXPECT_EQ(validate_input(Event(EventType::member_erase, erasure), 0).field, "reason");
+  erasure.reason = "ticket";
+  erasure.phone = "1";
+  EXPECT_EQ(validate_input(Event(EventType::member_erase, erasure), 0).code,
+            ErrorCode::invalid_request);
+  erasure.phone.reset();
+  EXPECT_TRUE(validate_input(Event(EventType::member_erase, erasure), 0).ok());
+  EXPECT_EQ(Event(EventType::member_erase, erasure).idempotency_key(), "me:x1");
 }
 
 }  // namespace

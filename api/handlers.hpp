@@ -116,6 +116,21 @@ HttpResponse handle_post_job(const ApiContext& context, const HttpRequest& reque
 // recalculation's report as CSV.
 HttpResponse handle_get_job(const ApiContext& context, const HttpRequest& request,
                             std::string_view job_id);
+// Webhooks (admin; api/handlers_webhooks.cpp, api.md "Webhooks").
+HttpResponse handle_create_webhook(const ApiContext& context, const HttpRequest& request);
+HttpResponse handle_list_webhooks(const ApiContext& context);
+HttpResponse handle_get_webhook(const ApiContext& context, std::string_view id);
+HttpResponse handle_update_webhook(const ApiContext& context, const HttpRequest& request,
+                                   std::string_view id);
+HttpResponse handle_delete_webhook(const ApiContext& context, std::string_view id);
+HttpResponse handle_rotate_webhook_secret(const ApiContext& context, const HttpRequest& request,
+                                          std::string_view id);
+RouteResult handle_test_webhook(const ApiContext& context, const HttpRequest& request,
+                                std::string_view id);
+HttpResponse handle_webhook_deliveries(const ApiContext& context, std::string_view id,
+                                       boost::urls::params_view query);
+HttpResponse handle_replay_webhook(const ApiContext& context, const HttpRequest& request,
+                                   std::string_view id);
 // POST /v1/backups (admin) {to?} → 202 the backup's job document.
 HttpResponse handle_post_backup(const ApiContext& context, const HttpRequest& request,
                                 const Principal& principal);

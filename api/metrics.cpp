@@ -7,6 +7,7 @@
 #include "api/build_info.hpp"
 #include "cluster/node.hpp"
 #include "engine/runtime/runtime_metrics.hpp"
+#include "webhooks/dispatcher.hpp"
 
 namespace loyalty::api {
 namespace {
@@ -335,6 +336,42 @@ void render_cluster(std::string& out, const cluster::ClusterNode& node) {
                 static_cast<uint64_t>(node.log_connected()));
 }
 
+void render_webhooks(std::string& out, const webhooks::Dispatcher& dispatcher) {
+  const webhooks::DeliveryFigures figures = dispatcher.figures();
+  struct Counter {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t webhooks::EndpointFigures::*field;
+  };
+  for (const Counter& c :
+       {Counter{"loyalty_webhook_messages_delivered_total", "counter",
+                "Webhook messages delivered (answered 2xx), by endpoint.",
+                &webhooks::EndpointFigures::delivered},
+        Counter{"loyalty_webhook_messages_failed_total", "counter",
+                "Webhook messages given up after the whole retry schedule, by endpoint.",
+                &webhooks::EndpointFigures::failed},
+        Counter{"loyalty_webhook_attempts_total", "counter",
+                "Webhook posts, answered or not, by endpoint.",
+                &webhooks::EndpointFigures::attempts},
+        Counter{"loyalty_webhook_retries_total", "counter",
+                "Webhook posts that failed and will be tried again, by endpoint.",
+                &webhooks::EndpointFigures::retries},
+        Counter{"loyalty_webhook_pending_events", "gauge",
+                "Event log records after where the endpoint's deliveries stand (their "
+                "messages are pending).",
+                &webhooks::EndpointFigures::pending_events}}) {
+    append_header(out, c.name, c.type, c.help);
+    for (const auto& [endpoint, values] : figures.endpoints) {
+      append_sample(out, c.name, label("endpoint", endpoint), values.*c.field);
+    }
+  }
+  append_header(out, "loyalty_webhook_delivery_latency_seconds", "histogram",
+                "From a change to the delivery of its message.");
+  append_histogram(out, "loyalty_webhook_delivery_latency_seconds", "",
+                   webhooks::kDeliveryLatencyBounds, figures.latency_buckets, figures.latency_sum);
+}
+
 HttpResponse handle_metrics(const ApiContext& context) {
   std::string body;
   body.reserve(16 * 1024);
@@ -347,6 +384,7 @@ HttpResponse handle_metrics(const ApiContext& context) {
   if (context.runtime != nullptr) render_runtime(body, *context.runtime);
   if (context.store != nullptr) render_storage(body, *context.store);
   if (context.cluster != nullptr) render_cluster(body, *context.cluster);
+  if (context.webhooks != nullptr) render_webhooks(body, *context.webhooks);
   HttpResponse response{http::status::ok, 11};
   response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   response.body() = std::move(body);

@@ -29,6 +29,11 @@ class BackupJobs;
 class ErasurePurges;
 }  // namespace loyalty::ops
 
+namespace loyalty::webhooks {
+class Endpoints;
+class Dispatcher;
+}  // namespace loyalty::webhooks
+
 namespace loyalty::api {
 
 class NotificationHub;
@@ -50,6 +55,9 @@ struct ApiContext {
   // POST /v1/members/{member_id}:erase: the purges of erasures from this node's folder; none:
   // erasures are refused (503).
   ops::ErasurePurges* erasures = nullptr;
+  // /v1/webhooks…: the endpoints and their deliveries; none: 503 (cluster mode, for now).
+  webhooks::Endpoints* webhook_endpoints = nullptr;
+  webhooks::Dispatcher* webhooks = nullptr;
   // Cluster mode: this node (GET /v1/cluster), and where member reads are answered; none in
   // single mode.
   const cluster::ClusterNode* cluster = nullptr;

@@ -199,6 +199,29 @@ RouteResult post_backup(const RouteCall& c) {
 RouteResult get_job(const RouteCall& c) {
   return handle_get_job(c.context, c.request, c.params[0]);
 }
+RouteResult create_webhook(const RouteCall& c) {
+  return handle_create_webhook(c.context, c.request);
+}
+RouteResult list_webhooks(const RouteCall& c) { return handle_list_webhooks(c.context); }
+RouteResult get_webhook(const RouteCall& c) { return handle_get_webhook(c.context, c.params[0]); }
+RouteResult update_webhook(const RouteCall& c) {
+  return handle_update_webhook(c.context, c.request, c.params[0]);
+}
+RouteResult delete_webhook(const RouteCall& c) {
+  return handle_delete_webhook(c.context, c.params[0]);
+}
+RouteResult rotate_webhook_secret(const RouteCall& c) {
+  return handle_rotate_webhook_secret(c.context, c.request, c.params[0]);
+}
+RouteResult test_webhook(const RouteCall& c) {
+  return handle_test_webhook(c.context, c.request, c.params[0]);
+}
+RouteResult webhook_deliveries(const RouteCall& c) {
+  return handle_webhook_deliveries(c.context, c.params[0], c.query);
+}
+RouteResult replay_webhook(const RouteCall& c) {
+  return handle_replay_webhook(c.context, c.request, c.params[0]);
+}
 RouteResult get_cluster(const RouteCall& c) { return handle_get_cluster(c.context); }
 RouteResult openapi(const RouteCall&) { return handle_openapi(); }
 RouteResult healthz(const RouteCall&) { return handle_healthz(); }
@@ -253,6 +276,17 @@ constexpr std::array kRoutes{
     RouteSpec{verb::post, "/v1/jobs", Access::keys, kAdmin, post_job},
     RouteSpec{verb::get, "/v1/jobs/{job_id}", Access::keys, kAdmin, get_job},
     RouteSpec{verb::post, "/v1/backups", Access::keys, kAdmin, post_backup},
+    RouteSpec{verb::post, "/v1/webhooks", Access::keys, kAdmin, create_webhook},
+    RouteSpec{verb::get, "/v1/webhooks", Access::keys, kAdmin, list_webhooks},
+    RouteSpec{verb::get, "/v1/webhooks/{webhook_id}", Access::keys, kAdmin, get_webhook},
+    RouteSpec{verb::patch, "/v1/webhooks/{webhook_id}", Access::keys, kAdmin, update_webhook},
+    RouteSpec{verb::delete_, "/v1/webhooks/{webhook_id}", Access::keys, kAdmin, delete_webhook},
+    RouteSpec{verb::post, "/v1/webhooks/{webhook_id}/secret:rotate", Access::keys, kAdmin,
+              rotate_webhook_secret},
+    RouteSpec{verb::post, "/v1/webhooks/{webhook_id}:test", Access::keys, kAdmin, test_webhook},
+    RouteSpec{verb::get, "/v1/webhooks/{webhook_id}/deliveries", Access::keys, kAdmin,
+              webhook_deliveries},
+    RouteSpec{verb::post, "/v1/webhooks/{webhook_id}:replay", Access::keys, kAdmin, replay_webhook},
     RouteSpec{verb::get, "/v1/cluster", Access::keys, kAdmin, get_cluster},
     // Authorized per message by the WebSocket session (ws_session.cpp).
     RouteSpec{verb::get, "/v1/stream", Access::open, {}, nullptr},

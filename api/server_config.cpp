@@ -184,6 +184,36 @@ void read_http(const toml::value& value, HttpConfig& http) {
   }
 }
 
+void read_webhooks(const toml::value& value, WebhooksConfig& webhooks) {
+  if (!value.is_table()) refuse("webhooks", "must be a table");
+  const toml::table& table = value.as_table();
+  refuse_unknown_keys(
+      table, "webhooks",
+      {"delivery_threads", "timeout_seconds", "allow_private_addresses", "retry_schedule_seconds"});
+  if (const toml::value* v = find(table, "delivery_threads")) {
+    webhooks.delivery_threads =
+        static_cast<uint32_t>(read_integer(*v, "webhooks.delivery_threads", 1, 64));
+  }
+  if (const toml::value* v = find(table, "timeout_seconds")) {
+    webhooks.timeout_seconds =
+        static_cast<uint32_t>(read_integer(*v, "webhooks.timeout_seconds", 1, 120));
+  }
+  if (const toml::value* v = find(table, "allow_private_addresses")) {
+    if (!v->is_boolean()) refuse("webhooks.allow_private_addresses", "must be true or false");
+    webhooks.allow_private_addresses = v->as_boolean();
+  }
+  if (const toml::value* v = find(table, "retry_schedule_seconds")) {
+    if (!v->is_array() || v->as_array().empty() || v->as_array().size() > 20) {
+      refuse("webhooks.retry_schedule_seconds", "must be an array of 1 to 20 delays in seconds");
+    }
+    const toml::array& delays = v->as_array();
+    for (size_t i = 0; i < delays.size(); ++i) {
+      webhooks.retry_schedule_seconds.push_back(static_cast<uint32_t>(read_integer(
+          delays[i], "webhooks.retry_schedule_seconds[" + std::to_string(i) + "]", 1, 86400)));
+    }
+  }
+}
+
 // Only the keys' presence and type: the files are read when loyaltyd builds the TLS context
 // (api/tls.hpp), so that parsing stays pure.
 void read_tls(const toml::value& value, ServerConfig& config) {
@@ -399,7 +429,7 @@ ServerConfig read_config(const toml::table& root) {
   refuse_unknown_keys(
       root, "",
       {"listen", "data_dir", "program", "durability", "partitions", "api_keys", "member_tokens",
-       "limits", "rate_limits", "tls", "schedules", "cluster", "http"});
+       "limits", "rate_limits", "tls", "schedules", "cluster", "http", "webhooks"});
   ServerConfig config;
   if (const toml::value* v = find(root, "listen")) {
     std::optional<ListenAddress> address = parse_listen_address(read_string(*v, "listen"));
@@ -430,6 +460,7 @@ ServerConfig read_config(const toml::table& root) {
   if (const toml::value* v = find(root, "rate_limits")) read_rate_limits(*v, config.rate_limits);
   if (const toml::value* v = find(root, "tls")) read_tls(*v, config);
   if (const toml::value* v = find(root, "http")) read_http(*v, config.http);
+  if (const toml::value* v = find(root, "webhooks")) read_webhooks(*v, config.webhooks);
   if (const toml::value* v = find(root, "schedules")) read_schedules(*v, config);
   if (const toml::value* v = find(root, "cluster")) read_cluster(*v, config);
   return config;

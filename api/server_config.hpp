@@ -106,6 +106,16 @@ struct HttpConfig {
   bool console = true;  // serve the operator console under /console/
 };
 
+// [webhooks]: deliveries (webhooks/dispatcher.hpp).
+struct WebhooksConfig {
+  uint32_t delivery_threads = 1;
+  uint32_t timeout_seconds = 10;
+  bool allow_private_addresses = false;  // SSRF: refuse loopback and private ranges unless true
+  // After each failed attempt, seconds until the next; empty: the spec's schedule (5 s … 24 h).
+  // Shorter schedules are for tests and for operators who want failures sooner.
+  std::vector<uint32_t> retry_schedule_seconds;
+};
+
 struct ServerConfig {
   ListenAddress listen{"127.0.0.1", 8080};
   std::string data_dir = "data";
@@ -118,6 +128,7 @@ struct ServerConfig {
   RateLimitsConfig rate_limits;
   std::optional<TlsConfig> tls;  // [tls]; none: plain HTTP
   HttpConfig http;
+  WebhooksConfig webhooks;
   // [[schedules]]: the periodic jobs (ops/job_scheduler.hpp), at most one per job kind.
   std::vector<ops::Schedule> schedules;
   // [cluster]: this server is one node of a cluster (cluster/cluster_config.hpp); none: alone.

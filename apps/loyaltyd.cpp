@@ -39,6 +39,8 @@
 #include "ops/job_runner.hpp"
 #include "ops/job_scheduler.hpp"
 #include "storage/rocks_store.hpp"
+#include "webhooks/dispatcher.hpp"
+#include "webhooks/endpoints.hpp"
 
 namespace {
 
@@ -341,6 +343,23 @@ int run(const Options& options) {
       return kExitFailure;
     }
   }
+  // Webhooks (single mode for now): endpoints in this folder, deliveries on their own threads.
+  webhooks::Endpoints webhook_endpoints(*store, &api::system_clock_ms,
+                                        config.webhooks.allow_private_addresses);
+  webhooks::DispatcherOptions webhook_options;
+  webhook_options.threads = config.webhooks.delivery_threads;
+  webhook_options.timeout = std::chrono::seconds(config.webhooks.timeout_seconds);
+  webhook_options.allow_private = config.webhooks.allow_private_addresses;
+  if (!config.webhooks.retry_schedule_seconds.empty()) {
+    webhook_options.retry_schedule.clear();
+    for (uint32_t delay : config.webhooks.retry_schedule_seconds) {
+      webhook_options.retry_schedule.emplace_back(std::chrono::seconds(delay));
+    }
+  }
+  webhooks::Dispatcher webhook_dispatcher(
+      *store, webhook_endpoints, &api::system_clock_ms, std::move(webhook_options),
+      [](std::string_view line) { say("loyaltyd: " + std::string(line), api::LogLevel::info); });
+  if (!node) webhook_dispatcher.start();
   // In cluster mode every node's scheduler asks for the same job (its id is what it does), and
   // the cluster makes it once.
   ops::JobScheduler scheduler(
@@ -373,7 +392,11 @@ int run(const Options& options) {
 
   context.jobs = &job_service;
   context.backups = &backups;
-  if (!node) context.erasures = &erasures;
+  if (!node) {
+    context.erasures = &erasures;
+    context.webhook_endpoints = &webhook_endpoints;
+    context.webhooks = &webhook_dispatcher;
+  }
   api::HttpServer server(
       {config.listen, config.limits, config.rate_limits, std::move(tls), config.http.cors_origins},
       context, api::KeyTable(config.api_keys, config.member_token_secret));
@@ -383,6 +406,7 @@ int run(const Options& options) {
     jobs.stop();
     backups.stop();
     erasures.stop();
+    webhook_dispatcher.stop();
     if (cluster_jobs) cluster_jobs->stop();
     if (node) node->stop();
     runtime.stop();
@@ -407,6 +431,7 @@ int run(const Options& options) {
   jobs.stop();             // interrupts a running job between steps; it resumes at the next start
   backups.stop();          // lets a running backup finish
   erasures.stop();         // lets a running purge finish; the rest run at the next start
+  webhook_dispatcher.stop();  // lets each post finish; deliveries go on from there at the start
   if (cluster_jobs) cluster_jobs->stop();  // a part cut short runs again, here or elsewhere
   if (node) node->stop();  // leaves the cluster: its partitions move; waiting requests get 503
   runtime.stop();          // finishes everything queued; completions post their responses

@@ -18,7 +18,13 @@ test_packages+=(nats-server etcd-server)
 test_packages+=(dpkg-dev systemd)
 
 wanted=("${build_packages[@]}")
-if [[ "${1:-}" == "--test" ]]; then wanted+=("${test_packages[@]}"); fi
+if [[ "${1:-}" == "--test" ]]; then
+  wanted+=("${test_packages[@]}")
+  # The webhook tests' receiver (tests/e2e/webhook_receiver) runs on Node with npm packages.
+  # A Node already on the machine (NodeSource's, say) is used as it is: Debian's npm package
+  # conflicts with NodeSource's nodejs, which carries its own npm.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then wanted+=(nodejs npm); fi
+fi
 
 missing=()
 for package in "${wanted[@]}"; do

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <limits>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -197,6 +198,25 @@ struct RocksStore::Impl {
   // in the log out of seq order, which replay does not need (their members are disjoint).
   // A failed write leaves its seqs unused: readers of the log must accept gaps.
   std::atomic<uint64_t> next_log_seq{1};
+  // The first log_seq of each commit between its reservation and the end of its write: readers
+  // that follow the log (webhook deliveries) stop before the lowest, which may land later.
+  std::mutex log_mutex;
+  std::set<uint64_t> log_in_flight;
+
+  uint64_t reserve_log_seqs(size_t count) {
+    const std::lock_guard lock(log_mutex);
+    const uint64_t first = next_log_seq.fetch_add(count);
+    log_in_flight.insert(first);
+    return first;
+  }
+  void settle_log_seqs(uint64_t first) {
+    const std::lock_guard lock(log_mutex);
+    log_in_flight.erase(first);
+  }
+  uint64_t log_horizon() {
+    const std::lock_guard lock(log_mutex);
+    return log_in_flight.empty() ? next_log_seq.load() : *log_in_flight.begin();
+  }
   std::shared_ptr<WriteRecovery> recovery;
   std::shared_ptr<storage::StallWatch> stalls;
   uint32_t layout = storage::kLayoutCurrent;
@@ -968,8 +988,17 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
   thread_local std::unordered_map<std::string_view, LoggedPurchase> purchase_log_seqs;
   purchase_log_seqs.clear();
   first_log_seq = 0;
+  // Settles the reserved seqs however the commit ends (written, failed or refused).
+  struct Reservation {
+    Impl* impl = nullptr;
+    uint64_t first = 0;
+    ~Reservation() {
+      if (impl != nullptr) impl->settle_log_seqs(first);
+    }
+  } reservation;
   if (!batch.events.empty()) {
-    uint64_t log_seq = impl_->next_log_seq.fetch_add(batch.events.size());
+    uint64_t log_seq = impl_->reserve_log_seqs(batch.events.size());
+    reservation = {impl_.get(), log_seq};
     first_log_seq = log_seq;
     for (const LoggedEvent& logged : batch.events) {
       LOYALTY_CHECK(logged.event != nullptr);
@@ -1368,6 +1397,122 @@ Status RocksStore::scan_events(uint64_t from, const std::function<bool(const Sto
                        more = visit(event);
                        return Status::ok_status();
                      });
+}
+
+uint64_t RocksStore::log_horizon() { return impl_->log_horizon(); }
+
+Status RocksStore::save_webhook(const WebhookEndpoint& endpoint) {
+  LOYALTY_CHECK(storage::valid_member_key(endpoint.id));
+  rocksdb::WriteBatch write;
+  if (Status status = from_rocks(write.Put(impl_->family(meta), storage::webhook_key(endpoint.id),
+                                           storage::encode_webhook(endpoint)));
+      !status.ok()) {
+    return status;
+  }
+  return impl_->write(write);
+}
+
+Status RocksStore::load_webhook(std::string_view endpoint_id, std::optional<WebhookEndpoint>& out) {
+  out.reset();
+  if (!storage::valid_member_key(endpoint_id)) return Status::ok_status();
+  return impl_->get(meta, storage::webhook_key(endpoint_id), out,
+                    [endpoint_id](std::string_view value, WebhookEndpoint& record) {
+                      return storage::decode_webhook(endpoint_id, value, record);
+                    });
+}
+
+Status RocksStore::scan_webhooks(const std::function<bool(const WebhookEndpoint&)>& visit) {
+  std::string end(storage::kWebhookKeyPrefix);
+  end.back() = static_cast<char>(end.back() + 1);
+  return impl_->scan(meta, rocksdb::ReadOptions(), storage::kWebhookKeyPrefix, end,
+                     [&](std::string_view key, std::string_view value, bool& more) -> Status {
+                       const std::optional<std::string_view> id = storage::parse_webhook_key(key);
+                       if (!id) return corrupt_key("meta");
+                       WebhookEndpoint endpoint;
+                       if (Status status = storage::decode_webhook(*id, value, endpoint);
+                           !status.ok()) {
+                         return status;
+                       }
+                       more = visit(endpoint);
+                       return Status::ok_status();
+                     });
+}
+
+Status RocksStore::delete_webhook(std::string_view endpoint_id) {
+  LOYALTY_CHECK(storage::valid_member_key(endpoint_id));
+  std::string end = storage::delivery_prefix(endpoint_id);
+  end.back() = static_cast<char>(end.back() + 1);
+  rocksdb::WriteBatch write;
+  rocksdb::Status put = write.Delete(impl_->family(meta), storage::webhook_key(endpoint_id));
+  if (put.ok()) {
+    put = write.DeleteRange(impl_->family(meta), storage::delivery_prefix(endpoint_id), end);
+  }
+  if (Status status = from_rocks(put); !status.ok()) return status;
+  return impl_->write(write);
+}
+
+Status RocksStore::save_delivery(const WebhookEndpoint& endpoint, const WebhookDelivery& delivery) {
+  LOYALTY_CHECK(storage::valid_member_key(endpoint.id) && delivery.endpoint_id == endpoint.id);
+  rocksdb::WriteBatch write;
+  rocksdb::Status put = write.Put(impl_->family(meta), storage::webhook_key(endpoint.id),
+                                  storage::encode_webhook(endpoint));
+  if (put.ok()) {
+    put = write.Put(impl_->family(meta), storage::delivery_key(endpoint.id, delivery.position),
+                    storage::encode_delivery(delivery));
+  }
+  if (Status status = from_rocks(put); !status.ok()) return status;
+  return impl_->write(write);
+}
+
+Status RocksStore::load_delivery(std::string_view endpoint_id, MessagePosition position,
+                                 std::optional<WebhookDelivery>& out) {
+  out.reset();
+  if (!storage::valid_member_key(endpoint_id)) return Status::ok_status();
+  return impl_->get(meta, storage::delivery_key(endpoint_id, position), out,
+                    [&](std::string_view value, WebhookDelivery& record) {
+                      return storage::decode_delivery(endpoint_id, position, value, record);
+                    });
+}
+
+Status RocksStore::scan_deliveries(std::string_view endpoint_id, MessagePosition from,
+                                   const std::function<bool(const WebhookDelivery&)>& visit) {
+  std::string end = storage::delivery_prefix(endpoint_id);
+  end.back() = static_cast<char>(end.back() + 1);
+  return impl_->scan(
+      meta, rocksdb::ReadOptions(), storage::delivery_key(endpoint_id, from), end,
+      [&](std::string_view key, std::string_view value, bool& more) -> Status {
+        const std::optional<MessagePosition> position =
+            storage::parse_delivery_key(endpoint_id, key);
+        if (!position) return corrupt_key("meta");
+        WebhookDelivery delivery;
+        if (Status status = storage::decode_delivery(endpoint_id, *position, value, delivery);
+            !status.ok()) {
+          return status;
+        }
+        more = visit(delivery);
+        return Status::ok_status();
+      });
+}
+
+Status RocksStore::scan_log(
+    uint64_t from, uint64_t before,
+    const std::function<bool(const StoredEvent&, const storage::EventHistory&)>& visit) {
+  return impl_->scan(
+      events, rocksdb::ReadOptions(), storage::event_key(from), storage::event_key(before),
+      [&](std::string_view key, std::string_view value, bool& more) -> Status {
+        const std::optional<uint64_t> log_seq = storage::parse_event_key(key);
+        if (!log_seq) return corrupt_key("events");
+        StoredEvent event;
+        if (Status status = storage::decode_event(*log_seq, value, event); !status.ok()) {
+          return status;
+        }
+        storage::EventHistory history;
+        if (Status status = storage::decode_event_history(value, history); !status.ok()) {
+          return status;
+        }
+        more = visit(event, history);
+        return Status::ok_status();
+      });
 }
 
 Status RocksStore::scan_member_records(std::string_view from,

@@ -19,6 +19,7 @@
 #include "storage/backup.hpp"
 #include "storage/erasure.hpp"
 #include "storage/job_record.hpp"
+#include "storage/webhook_record.hpp"
 
 namespace rocksdb {
 class DB;
@@ -27,6 +28,9 @@ class Snapshot;
 }  // namespace rocksdb
 
 namespace loyalty {
+namespace storage {
+struct EventHistory;
+}
 
 // A consistent view of a RocksStore at one moment, for readers that make several passes over
 // it (recalculation) while writers carry on: reads through it see exactly the commits made
@@ -208,6 +212,27 @@ class RocksStore final : public MemberStore {
   // Adds a consistent backup of the folder to `backup_dir` while writes go on (storage/backup.hpp
   // backup_database): everything committed before the call is in it.
   Status backup(const std::string& backup_dir, BackupInfo& out);
+
+  // Readers that follow the log (webhook deliveries): every log_seq below the horizon is written
+  // or never will be (a commit reserves its seqs before its write lands); scan_log visits the
+  // records in [from, before) with what each wrote in its member's history.
+  uint64_t log_horizon();
+  Status scan_log(
+      uint64_t from, uint64_t before,
+      const std::function<bool(const StoredEvent&, const storage::EventHistory&)>& visit);
+
+  // Webhook endpoints and their deliveries (storage/webhook_record.hpp), in "meta".
+  Status save_webhook(const WebhookEndpoint& endpoint);
+  Status load_webhook(std::string_view endpoint_id, std::optional<WebhookEndpoint>& out);
+  Status scan_webhooks(const std::function<bool(const WebhookEndpoint&)>& visit);  // id order
+  Status delete_webhook(std::string_view endpoint_id);  // with its deliveries
+  // The endpoint with a delivery, in one write: a delivery's progress moves the endpoint's.
+  Status save_delivery(const WebhookEndpoint& endpoint, const WebhookDelivery& delivery);
+  Status load_delivery(std::string_view endpoint_id, MessagePosition position,
+                       std::optional<WebhookDelivery>& out);
+  // The endpoint's deliveries from `from` on, in position order.
+  Status scan_deliveries(std::string_view endpoint_id, MessagePosition from,
+                         const std::function<bool(const WebhookDelivery&)>& visit);
 
   // Erasures (storage/erasure.hpp): the members whose erasure is committed and not yet purged
   // from the folder, and the purge of one (slow: it reads the log and compacts; never on a

@@ -79,6 +79,18 @@ EXPECTED = {
     "GET /v1/jobs/{job_id}":                (E401, E401, OK, E403, E403, E403, E403, E403, E401),
     "POST /v1/backups":                     (E401, E401, OK, E403, E403, E403, E403, E403, E401),
     "GET /v1/cluster":                      (E401, E401, OK, E403, E403, E403, E403, E403, E401),
+    "POST /v1/webhooks":                    (E401, E401, OK, E403, E403, E403, E403, E403, E401),
+    "GET /v1/webhooks":                     (E401, E401, OK, E403, E403, E403, E403, E403, E401),
+    "GET /v1/webhooks/{webhook_id}":        (E401, E401, OK, E403, E403, E403, E403, E403, E401),
+    "PATCH /v1/webhooks/{webhook_id}":      (E401, E401, OK, E403, E403, E403, E403, E403, E401),
+    "DELETE /v1/webhooks/{webhook_id}":     (E401, E401, OK, E403, E403, E403, E403, E403, E401),
+    "POST /v1/webhooks/{webhook_id}/secret:rotate":
+                                            (E401, E401, OK, E403, E403, E403, E403, E403, E401),
+    "POST /v1/webhooks/{webhook_id}:test":  (E401, E401, OK, E403, E403, E403, E403, E403, E401),
+    "GET /v1/webhooks/{webhook_id}/deliveries":
+                                            (E401, E401, OK, E403, E403, E403, E403, E403, E401),
+    "POST /v1/webhooks/{webhook_id}:replay":
+                                            (E401, E401, OK, E403, E403, E403, E403, E403, E401),
     # The feed: the upgrade needs any valid credential; then subscribing to MEMBER and posting
     # a purchase on the socket are judged per message.
     "GET /v1/stream [subscribe]":           (E401, E401, OK, E403, E403, OK, OK, E403, E401),
@@ -112,7 +124,7 @@ def route_table():
         text = f.read()
     found = re.findall(r'RouteSpec\{verb::(\w+),\s*"([^"]+)"', text)
     assert len(found) >= 20, f"could not read the route table of api/routes.cpp: {found}"
-    return {(method.upper(), path) for method, path in found}
+    return {(method.upper().rstrip("_"), path) for method, path in found}  # delete_ is DELETE
 
 
 def server_toml():
@@ -180,6 +192,14 @@ class RoleTableTest(unittest.TestCase):
         r = s.request("POST", "/v1/jobs", {"type": "expire", "as_of": "2020-01-01T00:00:00Z"})
         assert r.status == 202, r
         cls.job_id = r.json["job_id"]
+        # Webhook endpoints: one every row may use, one the DELETE row removes. Their address
+        # resolves nowhere, so a test message fails at once without leaving the machine.
+        cls.webhooks = {}
+        for name in ("kept", "doomed"):
+            r = s.request("POST", "/v1/webhooks", {"url": f"https://{name}.invalid/hooks"})
+            assert r.status == 201, r
+            cls.webhooks[name] = r.json["id"]
+            cls.webhook_secret = r.json["secret"]
         # A reward any member may redeem as often as the table needs, and a coupon of it per
         # principal for each of use and cancel.
         r = s.request("GET", "/v1/program")
@@ -209,6 +229,7 @@ class RoleTableTest(unittest.TestCase):
         c = principal
         j = lambda value: json.dumps(value).encode()  # noqa: E731
         job = urllib.parse.quote(self.job_id, safe=":")
+        hook = self.webhooks["kept"]
         return {
             "POST /v1/members": ("POST", "/v1/members", j({"member_id": f"m-new-{c}"}), 201),
             "GET /v1/members": ("GET", f"/v1/members?query={MEMBER}&limit=5", None, 200),
@@ -268,6 +289,21 @@ class RoleTableTest(unittest.TestCase):
             "POST /v1/backups": ("POST", "/v1/backups", b"", 202),
             # This server runs alone: the admin gets past authorization to a 404.
             "GET /v1/cluster": ("GET", "/v1/cluster", None, 404),
+            "POST /v1/webhooks": ("POST", "/v1/webhooks",
+                                  j({"url": f"https://crm-{c}.invalid/hooks"}), 201),
+            "GET /v1/webhooks": ("GET", "/v1/webhooks", None, 200),
+            "GET /v1/webhooks/{webhook_id}": ("GET", f"/v1/webhooks/{hook}", None, 200),
+            "PATCH /v1/webhooks/{webhook_id}": ("PATCH", f"/v1/webhooks/{hook}",
+                                                j({"description": c}), 200),
+            "DELETE /v1/webhooks/{webhook_id}": (
+                "DELETE", f"/v1/webhooks/{self.webhooks['doomed']}", None, 204),
+            "POST /v1/webhooks/{webhook_id}/secret:rotate": (
+                "POST", f"/v1/webhooks/{hook}/secret:rotate", b"", 200),
+            "POST /v1/webhooks/{webhook_id}:test": ("POST", f"/v1/webhooks/{hook}:test", b"", 200),
+            "GET /v1/webhooks/{webhook_id}/deliveries": (
+                "GET", f"/v1/webhooks/{hook}/deliveries?limit=5", None, 200),
+            "POST /v1/webhooks/{webhook_id}:replay": (
+                "POST", f"/v1/webhooks/{hook}:replay", j({"since": "2026-01-01T00:00:00Z"}), 200),
             "GET /v1/openapi.json": ("GET", "/v1/openapi.json", None, 200),
             "GET /healthz": ("GET", "/healthz", None, 200),
             "GET /readyz": ("GET", "/readyz", None, 200),
@@ -466,7 +502,7 @@ class RoleTableTest(unittest.TestCase):
             if row.startswith("GET /v1/stream"):
                 continue
             method, target, body, _success = self.http_request(row, "admin")
-            if method != "GET":
+            if method not in ("GET", "DELETE"):
                 for bad in (b'{"member_id": [1, 2', b"\xff\xfe not utf-8", b"[]" * 40,
                             b'{"points": 1e999, "event_id": "\\u0000"}'):
                     r = self.send("admin", method, target, bad)
@@ -474,7 +510,10 @@ class RoleTableTest(unittest.TestCase):
                     self.assertEqual(r.headers.get("Content-Type"), "application/problem+json",
                                      f"{row}: {r}")
                     bodies.append(r.body)
-            r = self.server.request("DELETE", target.split("?")[0], key=ADMIN_KEY)
+            # A method the route does not have (an endpoint's path, which a webhook action's
+            # also matches, does have DELETE).
+            wrong = "PUT" if row.split()[1].startswith("/v1/webhooks/") else "DELETE"
+            r = self.server.request(wrong, target.split("?")[0], key=ADMIN_KEY)
             self.assertEqual(r.status, 405, f"{row}: {r}")
             self.assertTrue(r.headers.get("Allow"), f"{row}: {r}")
             bodies.append(r.body)
@@ -496,7 +535,8 @@ class RoleTableTest(unittest.TestCase):
         log = self.server.read_log()
         self.assertIn("request", log)
         for secret in [ADMIN_KEY, POS_KEY, APP_KEY, POS_S1_KEY, POS_S2_KEY, SECRET,
-                       sha256(ADMIN_KEY), sha256(POS_S1_KEY), sha256(POS_S2_KEY), CARD]:
+                       sha256(ADMIN_KEY), sha256(POS_S1_KEY), sha256(POS_S2_KEY), CARD,
+                       self.webhook_secret]:
             self.assertNotIn(secret, log)
         for token in self.tokens.values():
             for part in token.split("."):

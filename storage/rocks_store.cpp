@@ -223,6 +223,9 @@ struct RocksStore::Impl {
   std::atomic<bool> write_failed{false};  // the last write failed: resume before the next
   std::mutex resume_mutex;                // one resume at a time; the others then find it done
   std::mutex maintenance_mutex;           // one backup or erasure purge at a time
+  // Job messages are numbered in the order they are written (under this lock).
+  std::mutex job_message_mutex;
+  uint64_t next_job_message = 1;
 
   rocksdb::ColumnFamilyHandle* family(Family which) const { return families[which]; }
 
@@ -666,6 +669,23 @@ Status RocksStore::open(const RocksStoreOptions& options, std::unique_ptr<RocksS
     return status;
   }
   last.reset();
+  {
+    std::string end(storage::kJobMessageKeyPrefix);
+    end.back() = static_cast<char>(end.back() + 1);
+    const rocksdb::Slice upper(end);
+    rocksdb::ReadOptions read;
+    read.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> job(impl->db->NewIterator(read, impl->family(meta)));
+    job->SeekToLast();
+    // The last key below the prefix's end: a job message's, or an earlier key of "meta".
+    if (job->Valid() && view(job->key()).starts_with(storage::kJobMessageKeyPrefix)) {
+      const auto key = storage::parse_job_message_key(view(job->key()));
+      if (!key) return corrupt_key("meta");
+      impl->next_job_message = key->number + 1;
+    } else if (Status status = from_rocks(job->status()); !status.ok()) {
+      return status;
+    }
+  }
 
   out.reset(new RocksStore(std::move(impl)));
   return Status::ok_status();
@@ -1338,13 +1358,53 @@ Status RocksStore::applied_position(uint32_t partition, uint64_t& sequence, std:
 
 Status RocksStore::save_job(const JobRecord& job) {
   LOYALTY_CHECK(!job.id.empty() && storage::valid_member_key(job.id));
+  const std::string record = storage::encode_job(job);
   rocksdb::WriteBatch write;
-  if (Status status = from_rocks(
-          write.Put(impl_->family(meta), storage::job_key(job.id), storage::encode_job(job)));
+  if (Status status = from_rocks(write.Put(impl_->family(meta), storage::job_key(job.id), record));
       !status.ok()) {
     return status;
   }
-  return impl_->write(write);
+  if (!job.finished()) return impl_->write(write);
+  const std::lock_guard lock(impl_->job_message_mutex);
+  std::optional<JobRecord> before;
+  if (Status status = load_job(job.id, before); !status.ok()) return status;
+  const bool ends_now = before && !before->finished();
+  if (ends_now) {
+    if (Status status = from_rocks(
+            write.Put(impl_->family(meta),
+                      storage::job_message_key(impl_->next_job_message, job.id), record));
+        !status.ok()) {
+      return status;
+    }
+  }
+  if (Status status = impl_->write(write); !status.ok()) return status;
+  if (ends_now) ++impl_->next_job_message;
+  return Status::ok_status();
+}
+
+uint64_t RocksStore::job_messages_end() {
+  const std::lock_guard lock(impl_->job_message_mutex);
+  return impl_->next_job_message;
+}
+
+Status RocksStore::scan_job_messages(
+    uint64_t from, const std::function<bool(uint64_t number, const JobRecord& job)>& visit) {
+  std::string begin(storage::kJobMessageKeyPrefix);
+  storage::append_u64_be(begin, from);
+  std::string end(storage::kJobMessageKeyPrefix);
+  end.back() = static_cast<char>(end.back() + 1);
+  return impl_->scan(meta, rocksdb::ReadOptions(), begin, end,
+                     [&](std::string_view key, std::string_view value, bool& more) -> Status {
+                       const auto parsed = storage::parse_job_message_key(key);
+                       if (!parsed) return corrupt_key("meta");
+                       JobRecord job;
+                       if (Status status = storage::decode_job(parsed->job_id, value, job);
+                           !status.ok()) {
+                         return status;
+                       }
+                       more = visit(parsed->number, job);
+                       return Status::ok_status();
+                     });
 }
 
 Status RocksStore::load_job(std::string_view job_id, std::optional<JobRecord>& out) {

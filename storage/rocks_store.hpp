@@ -192,6 +192,8 @@ class RocksStore final : public MemberStore {
 
   // Job records (meta column family, storage/job_record.hpp). A save replaces the record and
   // is written with the store's durability; reads take no lock, so polling never slows jobs.
+  // A job that ends here (its stored record was unfinished) also gets its job message
+  // (storage/webhook_record.hpp kJobMessageKeyPrefix), in the same write.
   Status save_job(const JobRecord& job);
   Status load_job(std::string_view job_id, std::optional<JobRecord>& out);
   Status scan_jobs(const std::function<bool(const JobRecord&)>& visit);  // in id order
@@ -233,6 +235,11 @@ class RocksStore final : public MemberStore {
   // The endpoint's deliveries from `from` on, in position order.
   Status scan_deliveries(std::string_view endpoint_id, MessagePosition from,
                          const std::function<bool(const WebhookDelivery&)>& visit);
+
+  // Job messages from number `from` on, in order (`job` as the job ended); the next number.
+  Status scan_job_messages(uint64_t from,
+                           const std::function<bool(uint64_t number, const JobRecord& job)>& visit);
+  uint64_t job_messages_end();
 
   // Erasures (storage/erasure.hpp): the members whose erasure is committed and not yet purged
   // from the folder, and the purge of one (slow: it reads the log and compacts; never on a

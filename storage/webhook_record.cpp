@@ -14,7 +14,7 @@ namespace loyalty {
 #if defined(__x86_64__) && defined(__GLIBCXX__)
 // Every field is stored: a size that changed means a field was added; store it in
 // webhooks.fbs and below, then update the number.
-static_assert(sizeof(WebhookEndpoint) == 272, "a field of WebhookEndpoint is not stored");
+static_assert(sizeof(WebhookEndpoint) == 280, "a field of WebhookEndpoint is not stored");
 static_assert(sizeof(WebhookDelivery) == 192, "a field of WebhookDelivery is not stored");
 #endif
 
@@ -116,6 +116,24 @@ std::optional<MessagePosition> parse_delivery_key(std::string_view endpoint_id,
   return MessagePosition{*log_seq, *index};
 }
 
+std::string job_message_key(uint64_t number, std::string_view job_id) {
+  std::string key(kJobMessageKeyPrefix);
+  append_u64_be(key, number);
+  key += '/';
+  key.append(job_id);
+  return key;
+}
+
+std::optional<JobMessageKey> parse_job_message_key(std::string_view key) {
+  const size_t at = kJobMessageKeyPrefix.size();
+  if (!key.starts_with(kJobMessageKeyPrefix) || key.size() < at + 10 || key[at + 8] != '/') {
+    return std::nullopt;
+  }
+  const std::optional<uint64_t> number = read_u64_be(key.substr(at, 8));
+  if (!number) return std::nullopt;
+  return JobMessageKey{*number, key.substr(at + 9)};
+}
+
 std::string encode_webhook(const WebhookEndpoint& e) {
   FlatBufferBuilder builder(512);
   const auto url = optional_string(builder, e.url);
@@ -140,6 +158,7 @@ std::string encode_webhook(const WebhookEndpoint& e) {
   record.add_next_log_seq(e.next.log_seq);
   record.add_next_index(e.next.index);
   record.add_failing_since(e.failing_since);
+  record.add_next_job_message(e.next_job_message);
   builder.Finish(record.Finish());
   return finished(builder);
 }
@@ -166,6 +185,7 @@ Status decode_webhook(std::string_view endpoint_id, std::string_view bytes, Webh
   out.updated_at = record->updated_at();
   out.next = {record->next_log_seq(), record->next_index()};
   out.failing_since = record->failing_since();
+  out.next_job_message = record->next_job_message();
   return Status::ok_status();
 }
 

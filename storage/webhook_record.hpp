@@ -36,6 +36,7 @@ struct WebhookEndpoint {
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
   MessagePosition next{1, 0};  // every message before it is settled (delivered or failed)
+  uint64_t next_job_message = 0;  // the same for job messages (their own numbering)
   TimeMs failing_since = 0;    // the first failed attempt since the last delivery; 0: none
 
   bool wants(std::string_view type) const;
@@ -68,6 +69,15 @@ namespace storage {
 
 inline constexpr std::string_view kWebhookKeyPrefix = "webhook/";
 inline constexpr std::string_view kDeliveryKeyPrefix = "delivery/";
+// "job_message/" + big-endian number + "/" + job id → the job's record as it ended (encode_job):
+// written with that record, so job.succeeded and job.failed exist exactly when a job ended.
+inline constexpr std::string_view kJobMessageKeyPrefix = "job_message/";
+std::string job_message_key(uint64_t number, std::string_view job_id);
+struct JobMessageKey {
+  uint64_t number = 0;
+  std::string_view job_id;
+};
+std::optional<JobMessageKey> parse_job_message_key(std::string_view key);
 
 std::string webhook_key(std::string_view endpoint_id);
 std::optional<std::string_view> parse_webhook_key(std::string_view key);

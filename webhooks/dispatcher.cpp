@@ -171,6 +171,16 @@ void Dispatcher::test_loop() {
 }
 
 bool Dispatcher::step(const WebhookEndpoint& endpoint, Sender& sender) {
+  bool moved = step_log(endpoint, sender);
+  std::optional<WebhookEndpoint> current;
+  if (Status status = endpoints_.find(endpoint.id, current); !status.ok() || !current) {
+    return moved;
+  }
+  if (!current->disabled) moved |= step_jobs(*current, sender);
+  return moved;
+}
+
+bool Dispatcher::step_log(const WebhookEndpoint& endpoint, Sender& sender) {
   const uint64_t horizon = store_.log_horizon();
   {
     const std::lock_guard lock(figures_mutex_);
@@ -210,9 +220,54 @@ bool Dispatcher::step(const WebhookEndpoint& endpoint, Sender& sender) {
     });
     return status.ok();
   }
+  const MessagePosition after{next->position.log_seq, next->position.index + 1};
+  return attempt(endpoint, *next, sender,
+                 [&endpoint, after](WebhookEndpoint& current, bool settled) {
+                   if (current.next != endpoint.next)
+                     return false;  // replayed meanwhile: sent again
+                   if (settled) current.next = after;
+                   return true;
+                 });
+}
 
+bool Dispatcher::step_jobs(const WebhookEndpoint& endpoint, Sender& sender) {
+  std::optional<WebhookMessage> next;
+  uint64_t passed = endpoint.next_job_message;
+  Status status = store_.scan_job_messages(endpoint.next_job_message,
+                                           [&](uint64_t number, const JobRecord& job) {
+                                             WebhookMessage m = job_message(number, job);
+                                             passed = number + 1;
+                                             if (!endpoint.wants(m.type)) return true;
+                                             next = std::move(m);
+                                             return false;
+                                           });
+  if (!status.ok()) {
+    say("webhooks: " + endpoint.id + ": cannot read the job messages: " + status.message());
+    return false;
+  }
+  if (!next) {
+    if (passed == endpoint.next_job_message) return false;
+    status = endpoints_.with_endpoint(endpoint.id, [&](WebhookEndpoint& stored) {
+      if (stored.next_job_message != endpoint.next_job_message) return false;
+      stored.next_job_message = passed;
+      return true;
+    });
+    return status.ok();
+  }
+  const uint64_t after = passed;
+  return attempt(endpoint, *next, sender,
+                 [&endpoint, after](WebhookEndpoint& current, bool settled) {
+                   if (current.next_job_message != endpoint.next_job_message) return false;
+                   if (settled) current.next_job_message = after;
+                   return true;
+                 });
+}
+
+bool Dispatcher::attempt(const WebhookEndpoint& endpoint, const WebhookMessage& message,
+                         Sender& sender,
+                         const std::function<bool(WebhookEndpoint&, bool settled)>& advance) {
   std::optional<WebhookDelivery> stored;
-  if (status = store_.load_delivery(endpoint.id, next->position, stored); !status.ok()) {
+  if (Status status = store_.load_delivery(endpoint.id, message.position, stored); !status.ok()) {
     say("webhooks: " + endpoint.id + ": cannot read a delivery: " + status.message());
     return false;
   }
@@ -221,12 +276,12 @@ bool Dispatcher::step(const WebhookEndpoint& endpoint, Sender& sender) {
     delivery = std::move(*stored);
   } else {
     delivery.endpoint_id = endpoint.id;
-    delivery.position = next->position;
+    delivery.position = message.position;
   }
-  delivery.message_id = next->id;
-  delivery.type = next->type;
-  delivery.member_id = next->member_id;
-  delivery.created_at = next->created_at;
+  delivery.message_id = message.id;
+  delivery.type = message.type;
+  delivery.member_id = message.member_id;
+  delivery.created_at = message.created_at;
   if (delivery.state != DeliveryState::pending) {
     // Settled before, and the endpoint stands at it again: a replay sends it again.
     delivery.state = DeliveryState::pending;
@@ -238,21 +293,21 @@ bool Dispatcher::step(const WebhookEndpoint& endpoint, Sender& sender) {
   SendResult result;
   auto destination = parse_destination(endpoint.url);
   if (const auto* d = std::get_if<Destination>(&destination)) {
-    result = sender.post(*d, headers(endpoint, *next), next->body);
+    result = sender.post(*d, headers(endpoint, message), message.body);
   } else {
     result.error = std::get<std::string>(destination);
   }
   const TimeMs finished = clock_();
   delivery.attempts.push_back({now, result.status, result.error, result.duration_ms});
 
-  MessagePosition moved_to = endpoint.next;
+  bool settled = false;
   TimeMs failing_since = endpoint.failing_since;
   std::string disabled_reason;
   bool retried = false;
   if (delivered(result.status)) {
     delivery.state = DeliveryState::delivered;
     delivery.next_attempt_at = 0;
-    moved_to = {next->position.log_seq, next->position.index + 1};
+    settled = true;
     failing_since = 0;
   } else if (result.status == 410) {
     disabled_reason = "the endpoint answered 410 Gone";
@@ -266,7 +321,7 @@ bool Dispatcher::step(const WebhookEndpoint& endpoint, Sender& sender) {
     if (failures > options_.retry_schedule.size()) {
       delivery.state = DeliveryState::failed;
       delivery.next_attempt_at = 0;
-      moved_to = {next->position.log_seq, next->position.index + 1};
+      settled = true;
     } else {
       TimeMs delay = jittered(options_.retry_schedule[failures - 1]);
       if (result.retry_after_seconds) {
@@ -281,11 +336,10 @@ bool Dispatcher::step(const WebhookEndpoint& endpoint, Sender& sender) {
     }
   }
   bool recorded = false;
-  status = endpoints_.with_endpoint(
+  const Status status = endpoints_.with_endpoint(
       endpoint.id,
       [&](WebhookEndpoint& current) {
-        if (current.next != endpoint.next) return false;  // replayed meanwhile: sent again
-        current.next = moved_to;
+        if (!advance(current, settled)) return false;
         current.failing_since = failing_since;
         if (!disabled_reason.empty()) {
           current.disabled = true;

@@ -87,7 +87,15 @@ class Dispatcher {
   void loop(unsigned worker);
   void test_loop();
   // One delivery step of `endpoint`: whether it moved (a post, or past messages it ignores).
+  // Member messages follow the log; job messages their own numbering, on their own.
   bool step(const WebhookEndpoint& endpoint, Sender& sender);
+  bool step_log(const WebhookEndpoint& endpoint, Sender& sender);
+  bool step_jobs(const WebhookEndpoint& endpoint, Sender& sender);
+  // Posts `message` unless its next attempt is later, records the attempt, and moves the
+  // endpoint past it when it is settled, through `advance` (false: the endpoint was moved
+  // meanwhile, by a replay: nothing is recorded). Whether it posted.
+  bool attempt(const WebhookEndpoint& endpoint, const WebhookMessage& message, Sender& sender,
+               const std::function<bool(WebhookEndpoint&, bool settled)>& advance);
   std::vector<std::pair<std::string, std::string>> headers(const WebhookEndpoint& endpoint,
                                                            const WebhookMessage& message) const;
   void say(std::string_view line) const;

@@ -93,6 +93,7 @@ Status Endpoints::create(const EndpointChange& change, WebhookEndpoint& out,
   const std::lock_guard lock(mutex_);
   // Messages of changes from now on: the log as it stands is history for this endpoint.
   endpoint.next = {store_.log_horizon(), 0};
+  endpoint.next_job_message = store_.job_messages_end();
   if (Status status = store_.save_webhook(endpoint); !status.ok()) return status;
   out = std::move(endpoint);
   return Status::ok_status();
@@ -153,8 +154,16 @@ Status Endpoints::replay(const std::string& id, TimeMs since, std::optional<Webh
         return true;
       });
   if (!status.ok()) return status;
+  uint64_t from_job = store_.job_messages_end();
+  status = store_.scan_job_messages(1, [&](uint64_t number, const JobRecord& job) {
+    if (job.finished_at < since) return true;
+    from_job = number;
+    return false;
+  });
+  if (!status.ok()) return status;
   return with_endpoint(id, [&](WebhookEndpoint& endpoint) {
     endpoint.next = from;
+    endpoint.next_job_message = from_job;
     endpoint.updated_at = clock_();
     out = endpoint;
     return true;

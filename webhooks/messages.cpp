@@ -87,6 +87,28 @@ void messages_of(const StoredEvent& event, const storage::EventHistory& history,
   }
 }
 
+WebhookMessage job_message(uint64_t number, const JobRecord& job) {
+  WebhookMessage m;
+  m.position = {0, static_cast<uint32_t>(number)};
+  m.id = "msg_job_" + std::to_string(number);
+  m.type = job.state == JobState::succeeded ? "job.succeeded" : "job.failed";
+  m.created_at = job.finished_at;
+  json::object data{{"job_id", job.id},
+                    {"job_type", job_type_name(job.type)},
+                    {"state", job_state_name(job.state)},
+                    {"requested_by", job.requested_by},
+                    {"started_at", format_rfc3339(job.started_at)},
+                    {"finished_at", format_rfc3339(job.finished_at)}};
+  if (!job.result_json.empty()) {
+    boost::system::error_code error;
+    json::value result = json::parse(job.result_json, error);
+    if (!error) data["result"] = std::move(result);
+  }
+  if (!job.error.empty()) data["error"] = job.error;
+  m.body = body_of(m.type, job.finished_at, std::move(data));
+  return m;
+}
+
 WebhookMessage test_message(std::string_view endpoint_id, TimeMs now, uint64_t number) {
   WebhookMessage m;
   m.id = "msg_test_" + std::to_string(now) + "_" + std::to_string(number);

@@ -27,16 +27,20 @@ struct WebhookMessage {
 };
 
 // Every type a message can have (what an endpoint's event_types may name).
-inline constexpr std::array<std::string_view, 16> kMessageTypes = {
-    "member.created",   "member.updated",  "member.erased",   "points.earned",
-    "points.redeemed",  "points.reversed", "points.expired",  "referral.rewarded",
-    "tier.changed",     "hold.expired",    "reward.redeemed", "coupon.used",
-    "coupon.cancelled", "coupon.expired",  "coupon.restored", "webhook.test"};
+inline constexpr std::array<std::string_view, 18> kMessageTypes = {
+    "member.created",  "member.updated", "member.erased",     "points.earned",  "points.redeemed",
+    "points.reversed", "points.expired", "referral.rewarded", "tier.changed",   "hold.expired",
+    "reward.redeemed", "coupon.used",    "coupon.cancelled",  "coupon.expired", "coupon.restored",
+    "job.succeeded",   "job.failed",     "webhook.test"};
 bool known_message_type(std::string_view type);
 
 // The messages of one logged event, in order (a sign-up's `member.created` first).
 void messages_of(const StoredEvent& event, const storage::EventHistory& history,
                  std::vector<WebhookMessage>& out);
+
+// `job.succeeded` or `job.failed` of a job as it ended (RocksStore::scan_job_messages): the
+// `number`-th job message, at position {0, number} of the deliveries log.
+WebhookMessage job_message(uint64_t number, const JobRecord& job);
 
 // POST /v1/webhooks/{id}:test: a `webhook.test` message for the endpoint, not in the log.
 WebhookMessage test_message(std::string_view endpoint_id, TimeMs now, uint64_t number);

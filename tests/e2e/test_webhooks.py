@@ -228,6 +228,30 @@ class WebhookTest(unittest.TestCase):
         self.assertEqual(again, first_ids, "the same ids: receivers drop what they have")
         self.delete_all()
 
+    def test_6_jobs_announce_their_end(self):
+        s = self.server
+        endpoint = self.create(event_types=["job.succeeded", "job.failed"])
+        self.receiver.control("secrets", {"secrets": [endpoint["secret"]]})
+        before = len(self.receiver.received())
+        job = s.request("POST", "/v1/jobs", {"type": "expire", "as_of": "2026-01-01T00:00:00Z"})
+        self.assertEqual(job.status, 202, job)
+        backup = s.request("POST", "/v1/backups", {"to": os.path.join(s.dir, "backups")})
+        self.assertEqual(backup.status, 202, backup)
+        wait_for(lambda: len(self.receiver.received()) >= before + 2, what="the job messages")
+        got = {d["body"]["data"]["job_id"]: d for d in self.receiver.received()[before:]}
+        for job_id, job_type in [(job.json["job_id"], "expire"),
+                                 (backup.json["job_id"], "backup")]:
+            message = got[job_id]
+            self.assertEqual(message["type"], "job.succeeded")
+            self.assertTrue(message["library_ok"] and message["own_ok"])
+            self.assertEqual(message["body"]["data"]["job_type"], job_type)
+            self.assertEqual(message["body"]["data"]["state"], "succeeded")
+            self.assertRegex(message["id"], r"^msg_job_\d+$")
+        self.assertIn("members", got[job.json["job_id"]]["body"]["data"]["result"])
+        time.sleep(0.5)
+        self.assertEqual(len(self.receiver.received()), before + 2, "only the type it wants")
+        self.delete_all()
+
     def test_5_bad_endpoints_name_the_field(self):
         s = self.server
         for body, field in [({}, "url"), ({"url": "ftp://example.com/"}, "url"),

@@ -51,6 +51,7 @@ WebhookEndpoint full_endpoint(std::string id) {
   e.updated_at = 1'700'000'000'001;
   e.next = {42, 3};
   e.failing_since = 1'700'000'000'002;
+  e.next_job_message = 9;
   return e;
 }
 
@@ -60,7 +61,7 @@ bool same(const WebhookEndpoint& a, const WebhookEndpoint& b) {
          a.disabled_reason == b.disabled_reason && a.secret == b.secret &&
          a.previous_secret == b.previous_secret && a.previous_until == b.previous_until &&
          a.created_at == b.created_at && a.updated_at == b.updated_at && a.next == b.next &&
-         a.failing_since == b.failing_since;
+         a.failing_since == b.failing_since && a.next_job_message == b.next_job_message;
 }
 
 TEST_F(WebhookStoreTest, EndpointsAndDeliveriesRoundTripAndGoTogether) {
@@ -148,6 +149,64 @@ TEST_F(WebhookStoreTest, TheHorizonIsPastEveryCommittedEvent) {
                              })
                   .ok());
   EXPECT_EQ(seen, 20u);
+}
+
+// job.succeeded / job.failed exist exactly when a job ended: written with the record that ends
+// it, once, numbered in order across restarts; a record copied in finished (migrate) is none.
+TEST_F(WebhookStoreTest, AJobMessageIsWrittenWhenAJobEnds) {
+  JobRecord before;  // a key of "meta" just below the job messages' ("job/…")
+  before.id = "evaluate:0";
+  ASSERT_TRUE(store_->save_job(before).ok());
+  store_.reset();
+  ASSERT_TRUE(RocksStore::open({.path = dir_.string(), .durability = Durability::wal}, store_).ok())
+      << "a folder with job records and no job message opens";
+  JobRecord job;
+  job.id = "expire:1";
+  job.state = JobState::queued;
+  ASSERT_TRUE(store_->save_job(job).ok());
+  EXPECT_EQ(store_->job_messages_end(), 1u);
+  job.state = JobState::running;
+  ASSERT_TRUE(store_->save_job(job).ok());
+  job.state = JobState::succeeded;
+  job.finished_at = 77;
+  ASSERT_TRUE(store_->save_job(job).ok());
+  ASSERT_TRUE(store_->save_job(job).ok());  // saved again: no second message
+  JobRecord copied = job;
+  copied.id = "expire:0";
+  ASSERT_TRUE(store_->save_job(copied).ok());  // never seen unfinished
+  std::vector<std::pair<uint64_t, std::string>> seen;
+  const auto read = [&] {
+    seen.clear();
+    return store_->scan_job_messages(1, [&](uint64_t number, const JobRecord& ended) {
+      seen.emplace_back(number, ended.id);
+      EXPECT_EQ(ended.state, JobState::succeeded);
+      EXPECT_EQ(ended.finished_at, 77);
+      return true;
+    });
+  };
+  ASSERT_TRUE(read().ok());
+  EXPECT_EQ(seen, (std::vector<std::pair<uint64_t, std::string>>{{1, "expire:1"}}));
+  store_.reset();
+  ASSERT_TRUE(
+      RocksStore::open({.path = dir_.string(), .durability = Durability::wal}, store_).ok());
+  EXPECT_EQ(store_->job_messages_end(), 2u) << "numbering goes on after a restart";
+  job.id = "expire:2";
+  job.state = JobState::queued;
+  ASSERT_TRUE(store_->save_job(job).ok());
+  job.state = JobState::succeeded;
+  ASSERT_TRUE(store_->save_job(job).ok());
+  ASSERT_TRUE(read().ok());
+  EXPECT_EQ(seen,
+            (std::vector<std::pair<uint64_t, std::string>>{{1, "expire:1"}, {2, "expire:2"}}));
+  std::vector<std::string> jobs;
+  ASSERT_TRUE(store_
+                  ->scan_jobs([&](const JobRecord& j) {
+                    jobs.push_back(j.id);
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(jobs, (std::vector<std::string>{"evaluate:0", "expire:0", "expire:1", "expire:2"}))
+      << "job messages are not job records";
 }
 
 }  // namespace

@@ -388,6 +388,10 @@ IOStatus FaultFileSystem::DeleteFile(const std::string& name, const IOOptions& o
 
 // Renames are taken as durable at once when they replace a file (RocksDB's CURRENT): the model
 // does not bring an old version back. A rename to a new name is as durable as the source's entry.
+// Journaling file systems commit a directory's changes in the order they were made, so a
+// replacing rename taken as durable makes the entries created before it in its directory durable
+// too: a CURRENT naming a MANIFEST whose entry was lost is a state no power cut leaves (RocksDB
+// writes the new MANIFEST, then renames CURRENT over, then syncs the directory).
 IOStatus FaultFileSystem::RenameFile(const std::string& from, const std::string& to,
                                      const IOOptions& options, IODebugContext* dbg) {
   const auto entered = enter();
@@ -408,6 +412,11 @@ IOStatus FaultFileSystem::RenameFile(const std::string& from, const std::string&
     state = FileState{error ? 0 : size, error ? 0 : size, true};
   }
   state.entry_synced = state.entry_synced || replaces;
+  if (replaces) {
+    for (auto& [name, earlier] : files_) {
+      if (parent_of(name) == parent_of(target_path)) earlier.entry_synced = true;
+    }
+  }
   files_[target_path] = state;
   return renamed;
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "storage/flatbuffer_support.hpp"
 #include "storage/jobs_generated.h"
 #include "storage/keys.hpp"
 
@@ -54,16 +55,6 @@ std::string_view job_state_name(JobState state) {
 
 namespace storage {
 namespace {
-
-flatbuffers::Offset<flatbuffers::String> optional_string(flatbuffers::FlatBufferBuilder& builder,
-                                                         std::string_view text) {
-  if (text.empty()) return 0;
-  return builder.CreateString(text.data(), text.size());
-}
-
-std::string to_string(const flatbuffers::String* text) {
-  return text == nullptr ? std::string() : text->str();
-}
 
 Status corruption() { return Status::error(Status::Code::corruption, "corrupt job record"); }
 
@@ -115,17 +106,10 @@ std::string encode_job(const JobRecord& job) {
 }
 
 Status decode_job(std::string_view job_id, std::string_view bytes, JobRecord& out) {
-  if (job_id.empty() || bytes.size() < sizeof(flatbuffers::uoffset_t) ||
-      bytes.size() >= FLATBUFFERS_MAX_BUFFER_SIZE) {
-    return corruption();
-  }
-  // The verifier needs the buffer aligned as it was built; RocksDB's slices need not be.
-  std::vector<uint64_t> aligned(bytes.size() / sizeof(uint64_t) + 1);
-  std::memcpy(aligned.data(), bytes.data(), bytes.size());
-  const auto* data = reinterpret_cast<const uint8_t*>(aligned.data());
-  flatbuffers::Verifier verifier(data, bytes.size());
-  if (!verifier.VerifyBuffer<fb::JobRecord>(nullptr)) return corruption();
-  const auto* record = flatbuffers::GetRoot<fb::JobRecord>(data);
+  if (job_id.empty()) return corruption();
+  const AlignedBytes aligned(bytes);
+  const auto* record = verified_root<fb::JobRecord>(aligned);
+  if (record == nullptr) return corruption();
   const uint8_t type = record->type();
   const uint8_t state = record->state();
   if (type < static_cast<uint8_t>(JobType::expire) ||

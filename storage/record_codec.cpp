@@ -13,6 +13,7 @@
 
 #include "engine/check.hpp"
 #include "engine/member_view.hpp"
+#include "storage/flatbuffer_support.hpp"
 #include "storage/records_generated.h"
 
 namespace loyalty::storage {
@@ -72,16 +73,6 @@ namespace {
 using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 
-// Empty strings are left out of the record (an absent field reads back as "").
-Offset<flatbuffers::String> optional_string(FlatBufferBuilder& builder, std::string_view text) {
-  if (text.empty()) return 0;
-  return builder.CreateString(text.data(), text.size());
-}
-
-std::string to_string(const flatbuffers::String* text) {
-  return text == nullptr ? std::string() : text->str();
-}
-
 fb::BalanceRecord to_record(const Balance& balance) {
   return fb::BalanceRecord(balance.available, balance.pending, balance.held);
 }
@@ -93,40 +84,6 @@ Balance from_record(const fb::BalanceRecord* balance) {
 
 Status corruption(std::string_view what) {
   return Status::error(Status::Code::corruption, "corrupt " + std::string(what) + " record");
-}
-
-// RocksDB hands out values at any address, but FlatBuffers reads scalars in place, and an
-// unaligned load is undefined behaviour: misaligned bytes are copied to 8-aligned memory.
-class AlignedBytes {
- public:
-  explicit AlignedBytes(std::string_view bytes) : size_(bytes.size()) {
-    if (bytes.empty() || reinterpret_cast<uintptr_t>(bytes.data()) % alignof(uint64_t) == 0) {
-      data_ = reinterpret_cast<const uint8_t*>(bytes.data());
-      return;
-    }
-    copy_.resize(bytes.size() / sizeof(uint64_t) + 1);
-    std::memcpy(copy_.data(), bytes.data(), bytes.size());
-    data_ = reinterpret_cast<const uint8_t*>(copy_.data());
-  }
-  const uint8_t* data() const { return data_; }
-  size_t size() const { return size_; }
-
- private:
-  std::vector<uint64_t> copy_;
-  const uint8_t* data_ = nullptr;
-  size_t size_ = 0;
-};
-
-// The verified root table of `bytes`, or nullptr when the buffer does not hold a T.
-template <typename T>
-const T* verified_root(const AlignedBytes& bytes) {
-  if (bytes.size() < sizeof(flatbuffers::uoffset_t) ||
-      bytes.size() >= FLATBUFFERS_MAX_BUFFER_SIZE) {
-    return nullptr;
-  }
-  flatbuffers::Verifier verifier(bytes.data(), bytes.size());
-  if (!verifier.VerifyBuffer<T>(nullptr)) return nullptr;
-  return flatbuffers::GetRoot<T>(bytes.data());
 }
 
 bool valid_entry_type(uint8_t type) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "storage/flatbuffer_support.hpp"
 #include "storage/keys.hpp"
 #include "storage/webhooks_generated.h"
 
@@ -49,37 +50,12 @@ namespace {
 using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 
-Offset<flatbuffers::String> optional_string(FlatBufferBuilder& builder, std::string_view text) {
-  if (text.empty()) return 0;
-  return builder.CreateString(text.data(), text.size());
-}
-
-std::string to_string(const flatbuffers::String* text) {
-  return text == nullptr ? std::string() : text->str();
-}
-
 Status corruption(std::string_view what) {
   return Status::error(Status::Code::corruption, "corrupt " + std::string(what) + " record");
 }
 
 std::string finished(FlatBufferBuilder& builder) {
   return std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize());
-}
-
-// The root of `bytes`, verified; nullptr when malformed. `aligned` keeps the copy it reads.
-template <typename Root>
-const Root* verified(std::string_view bytes, std::vector<uint64_t>& aligned) {
-  if (bytes.size() < sizeof(flatbuffers::uoffset_t) ||
-      bytes.size() >= FLATBUFFERS_MAX_BUFFER_SIZE) {
-    return nullptr;
-  }
-  // The verifier needs the buffer aligned as it was built; RocksDB's slices need not be.
-  aligned.assign(bytes.size() / sizeof(uint64_t) + 1, 0);
-  std::memcpy(aligned.data(), bytes.data(), bytes.size());
-  const auto* data = reinterpret_cast<const uint8_t*>(aligned.data());
-  flatbuffers::Verifier verifier(data, bytes.size());
-  if (!verifier.VerifyBuffer<Root>(nullptr)) return nullptr;
-  return flatbuffers::GetRoot<Root>(data);
 }
 
 }  // namespace
@@ -164,8 +140,8 @@ std::string encode_webhook(const WebhookEndpoint& e) {
 }
 
 Status decode_webhook(std::string_view endpoint_id, std::string_view bytes, WebhookEndpoint& out) {
-  std::vector<uint64_t> aligned;
-  const auto* record = verified<fb::WebhookEndpointRecord>(bytes, aligned);
+  const AlignedBytes aligned(bytes);
+  const auto* record = verified_root<fb::WebhookEndpointRecord>(aligned);
   if (endpoint_id.empty() || record == nullptr || record->url() == nullptr) {
     return corruption("webhook endpoint");
   }
@@ -219,8 +195,8 @@ std::string encode_delivery(const WebhookDelivery& d) {
 
 Status decode_delivery(std::string_view endpoint_id, MessagePosition position,
                        std::string_view bytes, WebhookDelivery& out) {
-  std::vector<uint64_t> aligned;
-  const auto* record = verified<fb::WebhookDeliveryRecord>(bytes, aligned);
+  const AlignedBytes aligned(bytes);
+  const auto* record = verified_root<fb::WebhookDeliveryRecord>(aligned);
   if (record == nullptr || record->message_id() == nullptr ||
       record->state() > static_cast<uint8_t>(DeliveryState::failed)) {
     return corruption("webhook delivery");

@@ -13,6 +13,7 @@
 #include "ops/erasure_purges.hpp"
 #include "storage/rocks_store.hpp"
 #include "tests/support/scenario.hpp"
+#include "tests/support/store_books.hpp"
 
 namespace loyalty {
 namespace {
@@ -81,27 +82,6 @@ MemberUpdateEvent change(std::string id, std::string member_id) {
   return e;
 }
 
-struct Books {
-  std::vector<MemberState> members;
-  std::vector<std::vector<LedgerEntry>> ledgers;
-};
-
-Books books(RocksStore& store) {
-  Books out;
-  EXPECT_TRUE(store
-                  .scan_members([&](const MemberState& m) {
-                    out.members.push_back(m);
-                    return true;
-                  })
-                  .ok());
-  for (const MemberState& m : out.members) {
-    LedgerPage page;
-    EXPECT_TRUE(store.read_ledger(m.member_id, std::nullopt, 500, page).ok());
-    out.ledgers.push_back(page.entries);
-  }
-  return out;
-}
-
 // The member's strings: its first phone, the one a change gave it, its card, its profile.
 const std::vector<std::string> kGone = {"13912340001", "13912340002", "CARD-GONE-7731",
                                         "Zhang Gone-Wei"};
@@ -113,7 +93,7 @@ TEST_F(ErasureTest, NoFileHoldsTheErasedDataAndReplayStillMatches) {
   const auto clock = [] { return at("2026-07-01T00:00:00Z"); };
   const fs::path data = dir_ / "data";
   std::vector<StoredEvent> log;
-  Books before;
+  testing::StoreBooks before;
   {
     auto store = open(data);
     {
@@ -180,7 +160,7 @@ TEST_F(ErasureTest, NoFileHoldsTheErasedDataAndReplayStillMatches) {
     ASSERT_TRUE(store->purge_erasure("gone", again).ok());
     EXPECT_EQ(again.events_scrubbed, 0u) << "a second purge finds nothing left";
 
-    before = books(*store);
+    before = testing::read_books(*store);
     ASSERT_TRUE(store
                     ->scan_events(1,
                                   [&](const StoredEvent& e) {
@@ -205,7 +185,7 @@ TEST_F(ErasureTest, NoFileHoldsTheErasedDataAndReplayStillMatches) {
       ASSERT_TRUE(r.rejection.ok()) << "log event " << e.log_seq << ": " << r.rejection.message;
     }
   }
-  const Books after = books(*store);
+  const testing::StoreBooks after = testing::read_books(*store);
   ASSERT_EQ(after.members.size(), before.members.size());
   for (size_t i = 0; i < before.members.size(); ++i) {
     EXPECT_EQ(after.members[i], before.members[i]) << before.members[i].member_id;

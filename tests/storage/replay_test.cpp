@@ -9,6 +9,7 @@
 #include "engine/runtime/runtime.hpp"
 #include "storage/rocks_store.hpp"
 #include "tests/support/scenario.hpp"
+#include "tests/support/store_books.hpp"
 
 namespace loyalty {
 namespace {
@@ -157,33 +158,6 @@ void run_workload(Runtime& runtime, uint64_t seed) {
   }
 }
 
-struct Snapshot {
-  std::vector<MemberState> members;
-  std::vector<std::vector<LedgerEntry>> ledgers;
-};
-
-Snapshot snapshot(RocksStore& store) {
-  Snapshot out;
-  EXPECT_TRUE(store
-                  .scan_members([&](const MemberState& m) {
-                    out.members.push_back(m);
-                    return true;
-                  })
-                  .ok());
-  for (const MemberState& m : out.members) {
-    std::vector<LedgerEntry> ledger;
-    std::optional<LedgerCursor> cursor;
-    do {
-      LedgerPage page;
-      EXPECT_TRUE(store.read_ledger(m.member_id, cursor, 500, page).ok());
-      ledger.insert(ledger.end(), page.entries.begin(), page.entries.end());
-      cursor = page.next_cursor;
-    } while (cursor);
-    out.ledgers.push_back(std::move(ledger));
-  }
-  return out;
-}
-
 TEST(Replay, TheEventLogRebuildsIdenticalMembersAndLedgers) {
   TempDir original_dir;
   TempDir replay_dir;
@@ -192,14 +166,14 @@ TEST(Replay, TheEventLogRebuildsIdenticalMembersAndLedgers) {
   const auto clock = [] { return at("2027-06-01T00:00:00Z"); };
 
   std::vector<StoredEvent> log;
-  Snapshot original;
+  testing::StoreBooks original;
   {
     auto store = open_store(original_dir.path());
     {
       Runtime runtime({.partitions = 2}, *store, programs, clock);
       run_workload(runtime, 20261123);
     }
-    original = snapshot(*store);
+    original = testing::read_books(*store);
     ASSERT_TRUE(store
                     ->scan_events(1,
                                   [&](const StoredEvent& e) {
@@ -225,7 +199,7 @@ TEST(Replay, TheEventLogRebuildsIdenticalMembersAndLedgers) {
       ASSERT_FALSE(r.replayed) << "log event " << e.log_seq << " was applied twice";
     }
   }
-  const Snapshot replayed = snapshot(*store);
+  const testing::StoreBooks replayed = testing::read_books(*store);
   ASSERT_EQ(replayed.members.size(), original.members.size());
   for (size_t i = 0; i < original.members.size(); ++i) {
     EXPECT_EQ(replayed.members[i], original.members[i]) << original.members[i].member_id;

@@ -14,6 +14,7 @@
 #include "tests/storage/durability_support.hpp"
 #include "tests/storage/fault_fs.hpp"
 #include "tests/support/scenario.hpp"
+#include "tests/support/store_books.hpp"
 
 namespace loyalty {
 namespace {
@@ -60,29 +61,6 @@ HoldEvent hold(const std::string& id, const std::string& member_id, Points point
   h.member_id = member_id;
   h.points = points;
   return h;
-}
-
-// Everything a reader sees of the members: their state and their ledgers.
-struct Snapshot {
-  std::vector<MemberState> members;
-  std::vector<std::vector<LedgerEntry>> ledgers;
-  friend bool operator==(const Snapshot&, const Snapshot&) = default;
-};
-
-Snapshot read_all(RocksStore& store) {
-  Snapshot out;
-  EXPECT_TRUE(store
-                  .scan_members([&](const MemberState& m) {
-                    out.members.push_back(m);
-                    return true;
-                  })
-                  .ok());
-  for (const MemberState& m : out.members) {
-    LedgerPage page;
-    EXPECT_TRUE(store.read_ledger(m.member_id, std::nullopt, 500, page).ok());
-    out.ledgers.push_back(page.entries);
-  }
-  return out;
 }
 
 class WriteFaultTest : public ::testing::Test {
@@ -160,7 +138,7 @@ TEST_F(WriteFaultTest, AFullDiskAnswersUnavailableLeavesNothingAndRecoversWithou
         Event{purchase("p-a" + n, "alice", 3000)}, Event{purchase("p-b" + n, "bob", 2000)},
         Event{redemption("x-" + n, "alice", 10)}, Event{hold("h-" + n, "alice", 10)},
         Event{signup("dave-" + n)}};
-    const Snapshot before = read_all(*store_);
+    const testing::StoreBooks before = testing::read_books(*store_);
 
     // Less room than one batch's WAL record: an append writes part of it, then ENOSPC.
     fs_->fail_writes(WriteFault::disk_full, random() % 64);
@@ -168,7 +146,7 @@ TEST_F(WriteFaultTest, AFullDiskAnswersUnavailableLeavesNothingAndRecoversWithou
       EXPECT_EQ(r.rejection.code, ErrorCode::unavailable) << "cycle " << cycle;
     }
     // Reads keep working and show nothing of the failed batch.
-    EXPECT_EQ(read_all(*store_), before) << "cycle " << cycle;
+    EXPECT_EQ(testing::read_books(*store_), before) << "cycle " << cycle;
     for (const Event& event : events) {
       if (event.type() == EventType::signup) continue;
       std::optional<IdempotencyRecord> record;
@@ -187,10 +165,10 @@ TEST_F(WriteFaultTest, AFullDiskAnswersUnavailableLeavesNothingAndRecoversWithou
 
   runtime_->stop();
   expect_consistent(*store_, "before the restart");
-  const Snapshot served = read_all(*store_);
+  const testing::StoreBooks served = testing::read_books(*store_);
   reopen();
   runtime_->stop();
-  EXPECT_EQ(read_all(*store_), served) << "everything acknowledged survives a restart";
+  EXPECT_EQ(testing::read_books(*store_), served) << "everything acknowledged survives a restart";
   expect_consistent(*store_, "after the restart");
 }
 
@@ -226,21 +204,21 @@ TEST_F(WriteFaultTest, AReferralRewardCaughtByAFullDiskIsDeliveredWhenSpaceRetur
 TEST_F(WriteFaultTest, ADeviceErrorStopsWritesUntilARestartWhichLosesNothing) {
   ASSERT_TRUE(submit_and_wait(*runtime_, Event{signup("alice")}).rejection.ok());
   ASSERT_TRUE(submit_and_wait(*runtime_, Event{purchase("p-1", "alice", 5000)}).rejection.ok());
-  const Snapshot before = read_all(*store_);
+  const testing::StoreBooks before = testing::read_books(*store_);
 
   fs_->fail_writes(WriteFault::io_error);
   EXPECT_EQ(submit_and_wait(*runtime_, Event{purchase("p-2", "alice", 5000)}).rejection.code,
             ErrorCode::unavailable);
-  EXPECT_EQ(read_all(*store_), before);
+  EXPECT_EQ(testing::read_books(*store_), before);
   fs_->heal();
   // RocksDB takes an I/O error on its log as fatal (the data may not be where it was written):
   // writes stay refused, reads keep working, until the store is opened again.
   EXPECT_EQ(submit_and_wait(*runtime_, Event{purchase("p-2", "alice", 5000)}).rejection.code,
             ErrorCode::unavailable);
-  EXPECT_EQ(read_all(*store_), before);
+  EXPECT_EQ(testing::read_books(*store_), before);
 
   reopen();
-  EXPECT_EQ(read_all(*store_), before);
+  EXPECT_EQ(testing::read_books(*store_), before);
   const EventResult retried = submit_and_wait(*runtime_, Event{purchase("p-2", "alice", 5000)});
   ASSERT_TRUE(retried.rejection.ok()) << retried.rejection.message;
   EXPECT_FALSE(retried.replayed);

@@ -12,7 +12,13 @@ using wire::put_bytes;
 using wire::take_bytes;
 using wire::take_u64;
 
-enum class Kind : uint8_t { event = 1, program_activation = 2, claim = 3, stock = 4 };
+enum class Kind : uint8_t {
+  event = 1,
+  program_activation = 2,
+  claim = 3,
+  stock = 4,
+  claim_release = 5  // a ClaimAsk with `release`
+};
 
 Status corrupt(std::string what) {
   return Status::error(Status::Code::corruption, "cluster log message: " + std::move(what));
@@ -29,7 +35,7 @@ std::string encode_log_payload(const LogPayload& payload) {
     bytes.push_back(static_cast<char>(Kind::event));
     bytes.append(record);
   } else if (const auto* claim = std::get_if<ClaimAsk>(&payload)) {
-    bytes.push_back(static_cast<char>(Kind::claim));
+    bytes.push_back(static_cast<char>(claim->release ? Kind::claim_release : Kind::claim));
     put_bytes(bytes, claim->key);
     put_bytes(bytes, claim->member_id);
   } else if (const auto* stock = std::get_if<StockAsk>(&payload)) {
@@ -80,11 +86,13 @@ Status decode_log_payload(std::string_view bytes, LogPayload& out) {
       out = std::move(activation);
       return Status::ok_status();
     }
-    case Kind::claim: {
+    case Kind::claim:
+    case Kind::claim_release: {
       std::string_view rest = body;
       ClaimAsk claim;
+      claim.release = kind == Kind::claim_release;
       if (!take_bytes(rest, claim.key) || !take_bytes(rest, claim.member_id) || !rest.empty() ||
-          claim.key.empty()) {
+          claim.key.empty() || (claim.release && claim.member_id.empty())) {
         return corrupt("bad claim");
       }
       out = std::move(claim);

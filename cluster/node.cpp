@@ -5,6 +5,7 @@
 
 #include "cluster/event_claims.hpp"
 #include "cluster/feed_codec.hpp"
+#include "cluster/identifier_keys.hpp"
 #include "cluster/log_codec.hpp"
 #include "cluster/result_codec.hpp"
 
@@ -63,6 +64,14 @@ Status ClusterNode::open(const ClusterConfig& config, std::string url, RocksStor
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   if (!opened.ok()) return opened;
+  // Before anything is claimed: phones and cards are claimed under the cluster's keyed digest.
+  Status keys;
+  for (int attempt = 0; attempt < 60; ++attempt) {
+    keys = IdentifierKeys::load(node->etcd_, "/" + config.name + "/", node->identifier_keys_);
+    if (keys.ok() || keys.code() == Status::Code::corruption) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (!keys.ok()) return keys;
   ClusterNode* self = node.get();
   node->writers_ = std::make_unique<LogWriters>(
       *node->log_,
@@ -276,6 +285,9 @@ void ClusterNode::submit(Event&& event, uint64_t request_fingerprint, Completion
   settle_claims(
       std::move(event), request_fingerprint,
       [this](LogPayload ask, Completion claimed) {
+        if (auto* claim = std::get_if<ClaimAsk>(&ask)) {
+          claim->key = identifier_keys_->protect(claim->key);
+        }
         const uint32_t home = *payload_partition(ask, config_.partitions);
         metrics_.claims.fetch_add(1);
         route(home, std::move(ask), std::move(claimed));
@@ -299,7 +311,8 @@ std::string ClusterNode::message_id(const LogPayload& payload, uint32_t partitio
   if (const auto* event = std::get_if<Event>(&payload)) {
     // A retry of the same request has the same id (a copy JetStream drops); the same client
     // id with another payload has another, is logged, and is refused by the engine.
-    return event->idempotency_key() + "#" + hex(request_fingerprint_of(*event));
+    return event->idempotency_key() + "#" +
+           hex(identifier_keys_->protect(request_fingerprint_of(*event)));
   }
   if (const auto* stock = std::get_if<StockAsk>(&payload)) {
     // A code's unit is taken and given back once each: a copy of either changes nothing.
@@ -308,6 +321,7 @@ std::string ClusterNode::message_id(const LogPayload& payload, uint32_t partitio
     return "s?" + run_id_ + "-" + std::to_string(next_request_.fetch_add(1));
   }
   const ClaimAsk& claim = std::get<ClaimAsk>(payload);
+  if (claim.release) return "cr:" + claim.key + "#" + claim.member_id;
   if (!claim.member_id.empty()) return "c:" + claim.key + "#" + claim.member_id;
   // Only asking whose the key is: read at this point of the log, never a copy of another.
   return "c?" + run_id_ + "-" + std::to_string(next_request_.fetch_add(1));
@@ -315,7 +329,9 @@ std::string ClusterNode::message_id(const LogPayload& payload, uint32_t partitio
 
 void ClusterNode::look_up(const std::string& key, Completion done) {
   metrics_.claims.fetch_add(1);
-  route(member_partition(key, config_.partitions), ClaimAsk{key, ""}, std::move(done));
+  std::string protected_key = identifier_keys_->protect(key);
+  const uint32_t home = member_partition(protected_key, config_.partitions);
+  route(home, ClaimAsk{std::move(protected_key), ""}, std::move(done));
 }
 
 void ClusterNode::count_stock(const std::string& reward_id, Completion done) {

@@ -30,6 +30,7 @@
 #include "cluster/cluster_config.hpp"
 #include "cluster/etcd_client.hpp"
 #include "cluster/follow_up_publisher.hpp"
+#include "cluster/identifier_keys.hpp"
 #include "cluster/jetstream_log.hpp"
 #include "cluster/log_codec.hpp"
 #include "cluster/log_writers.hpp"
@@ -166,6 +167,7 @@ class ClusterNode {
   const std::string url_;
   RocksStore& store_;
   EtcdClient etcd_;
+  std::unique_ptr<IdentifierKeys> identifier_keys_;  // from open() on
   std::unique_ptr<JetStreamLog> log_;
   std::unique_ptr<LogWriters> writers_;  // what this node appends to the logs it owns
   std::unique_ptr<FollowUpPublisher> publisher_;

@@ -15,9 +15,12 @@ namespace loyalty {
 
 // A claim of `key` for `member_id` in the key's home partition (ClaimWrite), granted when the
 // key is free or already the member's. With `member_id` empty it only asks whose the key is.
+// With `release`, gives the key up when it is `member_id`'s (an erased member's phone and card,
+// docs/decisions.md "Erasure in cluster mode"); the answer names whose it is after.
 struct ClaimAsk {
   std::string key;
   std::string member_id;
+  bool release = false;
 };
 
 // "i:" + the kind's digit + ":" + value: an identifier's key (also the runtime's in-flight claim).

@@ -81,7 +81,8 @@ struct StoredCoupon {
 // One group commit. Pointers refer to data owned by the caller until commit() returns.
 // Cluster mode: a key that must belong to one member cluster-wide (a client id, a phone, a
 // card, a referral code), granted in the log of its home partition (docs/decisions.md
-// "Claims"). Keys are ClaimKey's; a granted key is never given to another member.
+// "Claims"). Keys are ClaimKey's; a granted key is never given to another member, unless
+// its member gave it up (an erasure): then `member_id` is empty and the key is free again.
 struct ClaimWrite {
   std::string key;
   std::string member_id;

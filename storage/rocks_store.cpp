@@ -1139,7 +1139,12 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
     add(meta, storage::applied_key(batch.log_position->partition), sequence);
   }
   for (const ClaimWrite& claim : batch.claims) {
-    LOYALTY_CHECK(!claim.key.empty() && storage::valid_member_key(claim.member_id));
+    LOYALTY_CHECK(!claim.key.empty());
+    if (claim.member_id.empty()) {  // given up
+      if (put.ok()) put = write.Delete(impl_->family(meta), slice(storage::claim_key(claim.key)));
+      continue;
+    }
+    LOYALTY_CHECK(storage::valid_member_key(claim.member_id));
     add(meta, storage::claim_key(claim.key), claim.member_id);
   }
   const std::pair<const std::vector<StockUnit>*, std::string_view> unit_puts[] = {

@@ -198,9 +198,15 @@ Status Runtime::Partition::decide_claim(Work& work) {
   } else if (Status status = runtime_.store_.find_claim(ask.key, owner); !status.ok()) {
     return status;
   }
-  if (owner.empty() && !ask.member_id.empty()) {
+  if (ask.release) {
+    if (!owner.empty() && owner == ask.member_id) {
+      owner.clear();
+      batch_claims_.insert_or_assign(ask.key, owner);
+      work.claim = ClaimWrite{ask.key, owner};  // no member: the key is free again
+    }
+  } else if (owner.empty() && !ask.member_id.empty()) {
     owner = ask.member_id;
-    batch_claims_.emplace(ask.key, owner);
+    batch_claims_.insert_or_assign(ask.key, owner);
     work.claim = ClaimWrite{ask.key, owner};
   }
   work.result.claim_owner = std::move(owner);

@@ -915,13 +915,20 @@ TEST(ClusterLogCodec, EveryEventKindCrossesTheLogExactly) {
   std::string truncated = cluster::encode_log_payload(sent);
   truncated.pop_back();
   EXPECT_FALSE(cluster::decode_log_payload(truncated, activation).ok());
-  for (const ClaimAsk& ask : {ClaimAsk{"i:1:13800000000", "m-1"}, ClaimAsk{"e:p-1", ""}}) {
+  for (const ClaimAsk& ask : {ClaimAsk{"i:1:13800000000", "m-1"}, ClaimAsk{"e:p-1", ""},
+                              ClaimAsk{"i:1#00ff", "m-1", /*release=*/true}}) {
     cluster::LogPayload claim;
     expect_ok(cluster::decode_log_payload(cluster::encode_log_payload(ask), claim));
     ASSERT_TRUE(std::holds_alternative<ClaimAsk>(claim));
     EXPECT_EQ(std::get<ClaimAsk>(claim).key, ask.key);
     EXPECT_EQ(std::get<ClaimAsk>(claim).member_id, ask.member_id);
+    EXPECT_EQ(std::get<ClaimAsk>(claim).release, ask.release);
   }
+  cluster::LogPayload nobody;
+  EXPECT_FALSE(cluster::decode_log_payload(
+                   cluster::encode_log_payload(ClaimAsk{"i:1#00ff", "", /*release=*/true}), nobody)
+                   .ok())
+      << "a release names the member giving the key up";
 
   for (const StockAsk& ask : {StockAsk{StockMove::take, {"mug", "ABCDEFGHJKMN"}},
                               StockAsk{StockMove::give_back, {"mug", "ABCDEFGHJKMN"}},

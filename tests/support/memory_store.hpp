@@ -153,7 +153,13 @@ class MemoryStore final : public MemberStore {
     }
     for (const std::string& id : batch.outbox_deletes) outbox_.erase(id);
     if (batch.log_position) applied_[batch.log_position->partition] = batch.log_position->sequence;
-    for (const ClaimWrite& claim : batch.claims) claims_[claim.key] = claim.member_id;
+    for (const ClaimWrite& claim : batch.claims) {
+      if (claim.member_id.empty()) {
+        claims_.erase(claim.key);  // given up
+      } else {
+        claims_[claim.key] = claim.member_id;
+      }
+    }
     for (const StockUnit& unit : batch.units_taken) units_[unit.code] = unit.reward_id;
     for (const StockUnit& unit : batch.units_returned) units_.erase(unit.code);
     for (const StockUnit& unit : batch.give_backs) give_backs_[unit.code] = unit.reward_id;

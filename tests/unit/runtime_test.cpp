@@ -434,10 +434,12 @@ class LogDrivenRuntimeTest : public RuntimeDomainTest {
     return future.get();
   }
 
-  EventResult claim(uint32_t partition, std::string key, std::string member, uint64_t sequence) {
+  EventResult claim(uint32_t partition, std::string key, std::string member, uint64_t sequence,
+                    bool release = false) {
     std::promise<EventResult> promise;
     auto future = promise.get_future();
-    runtime_->apply_logged_claim(partition, ClaimAsk{std::move(key), std::move(member)}, sequence,
+    runtime_->apply_logged_claim(partition, ClaimAsk{std::move(key), std::move(member), release},
+                                 sequence,
                                  [&promise](EventResult&& r) { promise.set_value(std::move(r)); });
     return future.get();
   }
@@ -525,6 +527,23 @@ TEST_F(LogDrivenRuntimeTest, ClaimsAreGrantedInLogOrderToOneMember) {
                                [&second](EventResult&& r) { second.set_value(std::move(r)); });
   EXPECT_EQ(first.get_future().get().claim_owner, "m-c");
   EXPECT_EQ(second.get_future().get().claim_owner, "m-c");
+}
+
+// An erased member gives its phone up: the key is free for the next member, and a release by
+// anyone but its owner (a late copy after another member took it) changes nothing.
+TEST_F(LogDrivenRuntimeTest, AClaimGivenUpByItsMemberIsFreeForTheNext) {
+  start_log_driven();
+  EXPECT_EQ(claim(3, "i:1#aa", "m-a", 1).claim_owner, "m-a");
+  EXPECT_EQ(claim(3, "i:1#aa", "m-b", 2, /*release=*/true).claim_owner, "m-a")
+      << "only its member gives a key up";
+  EXPECT_EQ(claim(3, "i:1#aa", "m-a", 3, /*release=*/true).claim_owner, "");
+  std::string owner = "?";
+  ASSERT_TRUE(store_.find_claim("i:1#aa", owner).ok());
+  EXPECT_EQ(owner, "") << "removed from the store";
+  EXPECT_EQ(claim(3, "i:1#aa", "m-b", 4).claim_owner, "m-b") << "free for the next member";
+  EXPECT_EQ(claim(3, "i:1#aa", "m-a", 5, /*release=*/true).claim_owner, "m-b")
+      << "a late copy of the release changes nothing";
+  EXPECT_EQ(store_.applied(3), 5u);
 }
 
 // What a node decides for a partition must not depend on which other partitions it applies:

@@ -149,8 +149,7 @@ RouteResult handle_erase_member(const ApiContext& context, const HttpRequest& re
   Parsed<Event> parsed = parse_member_erase_request(request.body(), std::string(member_id));
   if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
   if (context.erasures == nullptr) {
-    return problem_response(ErrorCode::unavailable,
-                            "erasures are not available on this server (cluster mode)");
+    return problem_response(ErrorCode::unavailable, "erasures are not available on this server");
   }
   Event& event = std::get<Event>(parsed);
   std::get<MemberUpdateEvent>(event.body).changed_by = principal.name;  // who erased
@@ -166,17 +165,32 @@ RouteResult handle_erase_member(const ApiContext& context, const HttpRequest& re
           const bool replayed = result.replayed;
           context.erasures->submit(
               member_id, [context, member_id, replayed, respond = std::move(respond)](
-                             const Status& purged, const storage::ErasureReport& report) {
-                boost::json::object view;
-                if (std::optional<HttpResponse> refusal = member_view(context, member_id, view)) {
-                  return respond(std::move(*refusal));
-                }
-                boost::json::object body{{"member", std::move(view)},
-                                         {"purged", purged.ok()},
-                                         {"events_blanked", report.events_scrubbed}};
-                if (!purged.ok()) body["purge_error"] = purged.message();
-                if (replayed) body["replayed"] = true;
-                respond(json_response(http::status::ok, body));
+                             const Status& purged, const storage::ErasureReport& report) mutable {
+                const auto answer = [context, member_id, replayed, purged, report,
+                                     respond = std::move(respond)](const Status* from_log,
+                                                                   uint64_t log_erased) {
+                  boost::json::object view;
+                  if (std::optional<HttpResponse> refusal = member_view(context, member_id, view)) {
+                    return respond(std::move(*refusal));
+                  }
+                  const bool log_ok = from_log == nullptr || from_log->ok();
+                  boost::json::object body{{"member", std::move(view)},
+                                           {"purged", purged.ok() && log_ok},
+                                           {"events_blanked", report.events_scrubbed}};
+                  if (!purged.ok()) body["purge_error"] = purged.message();
+                  if (from_log != nullptr) {
+                    body["log_messages_erased"] = log_erased;
+                    if (!log_ok) body["log_error"] = from_log->message();
+                  }
+                  if (replayed) body["replayed"] = true;
+                  respond(json_response(http::status::ok, body));
+                };
+                if (!context.erase_from_log) return answer(nullptr, 0);
+                // Cluster mode: and from the partition's input log (this node owns it).
+                context.erase_from_log(member_id, [answer = std::move(answer)](const Status& status,
+                                                                               uint64_t replaced) {
+                  answer(&status, replaced);
+                });
               });
         });
   }};

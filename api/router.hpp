@@ -55,6 +55,11 @@ struct ApiContext {
   // POST /v1/members/{member_id}:erase: the purges of erasures from this node's folder; none:
   // erasures are refused (503).
   ops::ErasurePurges* erasures = nullptr;
+  // Cluster mode: an erasure's end in the member's partition's input log (its owner runs the
+  // request), cluster/log_erasures.hpp; `done` gets how many messages it replaced.
+  std::function<void(const std::string& member_id,
+                     std::function<void(const Status& status, uint64_t erased)> done)>
+      erase_from_log = nullptr;
   // /v1/webhooks…: the endpoints and their deliveries; none: 503 (cluster mode, for now).
   webhooks::Endpoints* webhook_endpoints = nullptr;
   webhooks::Dispatcher* webhooks = nullptr;

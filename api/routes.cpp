@@ -240,7 +240,9 @@ constexpr std::array kRoutes{
     RouteSpec{verb::get, "/v1/members/{member_id}", Access::member_read, kAnyKey, get_member,
               Placement::member_partition},
     RouteSpec{verb::patch, "/v1/members/{member_id}", Access::keys, kApp, update_member},
-    RouteSpec{verb::post, "/v1/members/{member_id}:erase", Access::keys, kAdmin, erase_member},
+    // Cluster mode: run by the owner, which purges its folder and the partition's log.
+    RouteSpec{verb::post, "/v1/members/{member_id}:erase", Access::keys, kAdmin, erase_member,
+              Placement::member_partition},
     RouteSpec{verb::get, "/v1/members/{member_id}/ledger", Access::member_read, kAnyKey, ledger,
               Placement::member_partition},
     RouteSpec{verb::get, "/v1/members/{member_id}/referrals", Access::member_read, kApp, referrals,

@@ -271,6 +271,26 @@ int run(const Options& options) {
   api::ApiContext context{&runtime, store.get(), &programs, &api::system_clock_ms, nullptr};
   context.hub = &hub;
   context.cluster = node.get();
+  // Erasures' purges from this folder (POST /v1/members/{id}:erase). In cluster mode every
+  // node purges its own after applying the erasure, and the member's owner also ends it in the
+  // partition's input log.
+  ops::ErasurePurges erasures(*store, [](std::string_view line) {
+    say("loyaltyd: " + std::string(line), api::LogLevel::info);
+  });
+  if (Status status = erasures.start(); !status.ok()) {
+    say("loyaltyd: cannot read the pending erasures: " + status.message());
+    runtime.stop();
+    return kExitFailure;
+  }
+  context.erasures = &erasures;
+  if (node) {
+    node->set_erased(
+        [&erasures](const std::string& member_id) { erasures.submit(member_id, nullptr); });
+    context.erase_from_log = [&node](const std::string& member_id,
+                                     std::function<void(const Status&, uint64_t)> done) {
+      node->erase_from_log(member_id, std::move(done));
+    };
+  }
   // Cluster mode: member reads answered by their partition's owner, this node serving its own
   // partitions' reads for the others (from the moment start() makes it an owner).
   std::unique_ptr<api::ClusterReads> cluster_reads;
@@ -330,19 +350,6 @@ int run(const Options& options) {
     runtime.stop();
     return kExitFailure;
   }
-  // Erasures' purges from this folder (POST /v1/members/{id}:erase); single mode only for now.
-  ops::ErasurePurges erasures(*store, [](std::string_view line) {
-    say("loyaltyd: " + std::string(line), api::LogLevel::info);
-  });
-  if (!node) {
-    if (Status status = erasures.start(); !status.ok()) {
-      say("loyaltyd: cannot read the pending erasures: " + status.message());
-      backups.stop();
-      jobs.stop();
-      runtime.stop();
-      return kExitFailure;
-    }
-  }
   // Webhooks (single mode for now): endpoints in this folder, deliveries on their own threads.
   webhooks::Endpoints webhook_endpoints(*store, &api::system_clock_ms,
                                         config.webhooks.allow_private_addresses);
@@ -393,7 +400,6 @@ int run(const Options& options) {
   context.jobs = &job_service;
   context.backups = &backups;
   if (!node) {
-    context.erasures = &erasures;
     context.webhook_endpoints = &webhook_endpoints;
     context.webhooks = &webhook_dispatcher;
   }

@@ -3,6 +3,8 @@
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 
@@ -12,6 +14,12 @@ namespace {
 constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
 constexpr const char* kPrevHeader = "Loyalty-Prev";  // a chained message's predecessor's id
 constexpr const char* kExpectedHeader = "Nats-Expected-Last-Subject-Sequence";
+// A stand-in's (JetStreamLog::put_stand_in): the id and sequence of the message it replaces.
+constexpr const char* kReplacesHeader = "Loyalty-Replaces";
+constexpr const char* kReplacedSequenceHeader = "Loyalty-Replaced-Sequence";
+// Stand-ins of more erased messages in a row than this are not looked for (an erasure replaces
+// a member's sign-up and changes: a few).
+constexpr size_t kStandInsInARowMax = 10'000;
 // How often the servers tell a reader's consumer is alive while nothing is appended.
 constexpr std::chrono::milliseconds kHeartbeat{1000};
 
@@ -33,6 +41,25 @@ void open_library() {
 }
 
 int64_t nanoseconds(std::chrono::nanoseconds duration) { return duration.count(); }
+
+std::string header(natsMsg* message, const char* name) {
+  const char* value = nullptr;
+  if (natsMsgHeader_Get(message, name, &value) != NATS_OK || value == nullptr) return {};
+  return value;
+}
+
+// Where the stand-in of `replaced_id` of `subject` goes: a digest keeps the subject's tokens
+// plain (an id may hold any character).
+std::string stand_in_subject(std::string_view subject, std::string_view replaced_id) {
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a-64
+  for (const char c : replaced_id) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ull;
+  }
+  char digits[17];
+  std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(hash));
+  return std::string(subject) + ".x." + digits;
+}
 
 }  // namespace
 
@@ -148,7 +175,8 @@ Status JetStreamLog::ensure_stream() {
   // replays it from the beginning, so nothing is aged out (docs/cluster.md on its size).
   config.Retention = js_LimitsPolicy;
   config.Duplicates = nanoseconds(options_.duplicate_window);
-  config.DenyDelete = true;
+  // Deletes are allowed for erasures only (put_stand_in, erase); purges never.
+  config.DenyDelete = false;
   config.DenyPurge = true;
   s = js_AddStream(&info, js_, &config, nullptr, &code);
   if (s == NATS_OK) {
@@ -250,6 +278,91 @@ Status JetStreamLog::last_message(std::string_view subject, uint64_t& sequence,
   if (natsMsgHeader_Get(message, kMsgIdHeader, &id) == NATS_OK && id != nullptr) msg_id = id;
   natsMsg_Destroy(message);
   return Status::ok_status();
+}
+
+Status JetStreamLog::get_message(uint64_t sequence, bool& found, LogMessage& out,
+                                 std::string& prev_id) {
+  natsMsg* message = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s = js_GetMsg(&message, js_, options_.stream.c_str(), sequence, nullptr, &code);
+  found = false;
+  if (s == NATS_NOT_FOUND) return Status::ok_status();
+  if (s != NATS_OK) return nats_error("message " + std::to_string(sequence), s, code);
+  found = true;
+  out.sequence = sequence;
+  out.subject = natsMsg_GetSubject(message);
+  out.msg_id = header(message, kMsgIdHeader);
+  out.data.assign(natsMsg_GetData(message), static_cast<size_t>(natsMsg_GetDataLength(message)));
+  prev_id = header(message, kPrevHeader);
+  natsMsg_Destroy(message);
+  return Status::ok_status();
+}
+
+Status JetStreamLog::put_stand_in(const LogMessage& replaced, std::string_view prev_id,
+                                  std::string_view data) {
+  const std::string subject = stand_in_subject(replaced.subject, replaced.msg_id);
+  natsMsg* message = nullptr;
+  natsStatus s = natsMsg_Create(&message, subject.c_str(), nullptr, data.data(),
+                                static_cast<int>(data.size()));
+  if (s != NATS_OK) return nats_error("stand-in " + subject, s);
+  s = natsMsgHeader_Set(message, kReplacesHeader, replaced.msg_id.c_str());
+  if (s == NATS_OK) {
+    s = natsMsgHeader_Set(message, kReplacedSequenceHeader,
+                          std::to_string(replaced.sequence).c_str());
+  }
+  if (s == NATS_OK && !prev_id.empty()) {
+    s = natsMsgHeader_Set(message, kPrevHeader, std::string(prev_id).c_str());
+  }
+  if (s != NATS_OK) {
+    natsMsg_Destroy(message);
+    return nats_error("stand-in " + subject, s);
+  }
+  jsPubOptions options;
+  jsPubOptions_Init(&options);
+  options.ExpectStream = options_.stream.c_str();
+  jsPubAck* ack = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  s = js_PublishMsg(&ack, js_, message, &options, &code);
+  natsMsg_Destroy(message);
+  if (s != NATS_OK) return nats_error("stand-in " + subject, s, code);
+  jsPubAck_Destroy(ack);
+  return Status::ok_status();
+}
+
+Status JetStreamLog::stand_in(std::string_view subject, std::string_view replaced_id, bool& found,
+                              LogMessage& out, std::string& prev_id) {
+  const std::string where = stand_in_subject(subject, replaced_id);
+  natsMsg* message = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s =
+      js_GetLastMsg(&message, js_, options_.stream.c_str(), where.c_str(), nullptr, &code);
+  found = false;
+  if (s == NATS_NOT_FOUND) return Status::ok_status();
+  if (s != NATS_OK) return nats_error("stand-in " + where, s, code);
+  const std::string replaces = header(message, kReplacesHeader);
+  const std::string sequence = header(message, kReplacedSequenceHeader);
+  if (replaces == replaced_id && !sequence.empty()) {
+    found = true;
+    out.sequence = std::strtoull(sequence.c_str(), nullptr, 10);
+    out.subject = std::string(subject);
+    out.msg_id = replaces;  // in the chain, it is the message it stands in for
+    out.data.assign(natsMsg_GetData(message), static_cast<size_t>(natsMsg_GetDataLength(message)));
+    prev_id = header(message, kPrevHeader);
+  }
+  natsMsg_Destroy(message);
+  return Status::ok_status();
+}
+
+Status JetStreamLog::erase(uint64_t sequence) {
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s = js_EraseMsg(js_, options_.stream.c_str(), sequence, nullptr, &code);
+  if (s == NATS_OK) return Status::ok_status();
+  // Erased before (a retry): the servers answer a failure naming no reason that matters here.
+  bool found = true;
+  LogMessage ignored;
+  std::string prev;
+  if (get_message(sequence, found, ignored, prev).ok() && !found) return Status::ok_status();
+  return nats_error("erase message " + std::to_string(sequence), s, code);
 }
 
 Status JetStreamLog::last_sequence(std::string_view subject, uint64_t& sequence) {
@@ -510,8 +623,20 @@ Status JetStreamLog::Reader::take(natsMsg* message, std::vector<LogMessage>& out
     const bool same = sequence == next_ - 1 &&
                       natsMsgHeader_Get(message, kMsgIdHeader, &id) == NATS_OK && id != nullptr &&
                       last_id_ == id;
+    if (same) {
+      natsMsg_Destroy(message);
+      return Status::ok_status();  // where it was: go on after it
+    }
+    // The last message returned may have been erased since (its stand-in was read): then this
+    // is the one after it, and names it (or stand-ins that lead to it) as its predecessor.
+    if (chained_ && sequence >= next_) {
+      std::vector<LogMessage> stand_ins;
+      if (stand_ins_between(header(message, kPrevHeader), sequence, stand_ins)) {
+        for (LogMessage& entry : stand_ins) out.push_back(std::move(entry));
+        return take_checked(message, sequence, out);
+      }
+    }
     natsMsg_Destroy(message);
-    if (same) return Status::ok_status();  // where it was: go on after it
     if (Status status = locate(); !status.ok()) return status;
     // Found elsewhere: a consumer from after it (checked again, as any new one is).
     return Status::error(Status::Code::io_error,
@@ -519,18 +644,56 @@ Status JetStreamLog::Reader::take(natsMsg* message, std::vector<LogMessage>& out
   }
   if (sequence >= next_ && chained_) {
     // An empty header does not travel: none is the first message of the subject's chain.
-    const char* prev = nullptr;
-    if (natsMsgHeader_Get(message, kPrevHeader, &prev) != NATS_OK || prev == nullptr) prev = "";
+    const std::string prev = header(message, kPrevHeader);
     if (last_id_ != prev) {
-      std::string error = "nats: read " + subject_ + ": the message at " +
-                          std::to_string(sequence) + " follows \"" + prev + "\", not \"" +
-                          last_id_ +
-                          "\" (the last one read here): the replica serving this reader holds "
-                          "another history than its writer appended to; reading it elsewhere";
-      natsMsg_Destroy(message);
-      return Status::error(Status::Code::corruption, std::move(error));
+      // Erased messages between the two: their stand-ins go first.
+      std::vector<LogMessage> stand_ins;
+      if (!stand_ins_between(prev, sequence, stand_ins)) {
+        std::string error = "nats: read " + subject_ + ": the message at " +
+                            std::to_string(sequence) + " follows \"" + prev + "\", not \"" +
+                            last_id_ +
+                            "\" (the last one read here): the replica serving this reader holds "
+                            "another history than its writer appended to; reading it elsewhere";
+        natsMsg_Destroy(message);
+        return Status::error(Status::Code::corruption, std::move(error));
+      }
+      for (LogMessage& entry : stand_ins) out.push_back(std::move(entry));
     }
   }
+  return take_checked(message, sequence, out);
+}
+
+bool JetStreamLog::Reader::stand_ins_between(std::string_view prev, uint64_t before,
+                                             std::vector<LogMessage>& out) {
+  std::vector<LogMessage> found;  // newest first
+  std::string wanted(prev);
+  uint64_t below = before;
+  while (wanted != last_id_) {
+    if (wanted.empty() || found.size() == kStandInsInARowMax) return false;
+    LogMessage stand_in;
+    std::string stand_in_prev;
+    bool exists = false;
+    if (!log_.stand_in(subject_, wanted, exists, stand_in, stand_in_prev).ok() || !exists) {
+      return false;
+    }
+    // In the log's order, after what this reader returned (a stand-in names where its message
+    // was: a replica that numbers the log otherwise is not read from stand-ins).
+    if (stand_in.sequence >= below || stand_in.sequence < next_) return false;
+    below = stand_in.sequence;
+    found.push_back(std::move(stand_in));
+    wanted = std::move(stand_in_prev);
+  }
+  for (auto it = found.rbegin(); it != found.rend(); ++it) {
+    next_ = it->sequence + 1;
+    last_id_ = it->msg_id;
+    out.push_back(std::move(*it));
+  }
+  return true;
+}
+
+// Returns `message` (taken: destroyed here) unless it is a redelivery of what was returned.
+Status JetStreamLog::Reader::take_checked(natsMsg* message, uint64_t sequence,
+                                          std::vector<LogMessage>& out) {
   if (sequence >= next_) {  // else a redelivery of what was already returned
     LogMessage entry;
     entry.sequence = sequence;

@@ -115,9 +115,14 @@ class JetStreamLog {
     Status subscribe();
     // Where the message `last_id_` is on the replica serving now, looked for around next_ - 1.
     Status locate();
+    // `message` names `prev` as its predecessor, not last_id_: the stand-ins of erased
+    // messages between the two, oldest first, appended to `out`; false when they do not lead
+    // back to last_id_ (the replica holds another history).
+    bool stand_ins_between(std::string_view prev, uint64_t before, std::vector<LogMessage>& out);
     void unsubscribe();
     // One message appended to `out` unless it is a copy of one already returned; destroyed.
     Status take(__natsMsg* message, std::vector<LogMessage>& out);
+    Status take_checked(__natsMsg* message, uint64_t sequence, std::vector<LogMessage>& out);
     Status check_consumer();
     JetStreamLog& log_;
     std::string subject_;
@@ -135,6 +140,23 @@ class JetStreamLog {
   // has it ("": not checked). `chained`: see Reader.
   Status read(std::string_view subject, uint64_t from_sequence, std::unique_ptr<Reader>& out,
               std::string after_id = {}, bool chained = false);
+
+  // Erasure (cluster/log_erasures.hpp). The log is append-only but for this: a message that
+  // carries an erased member's personal data is replaced. Its stand-in (the same message with
+  // that data blanked) goes in first, under a subject of its own beside the partition's
+  // (subject + ".x." + a digest of the replaced id), naming the message it replaces and that
+  // message's predecessor; then the message is erased (JetStream overwrites its bytes). A
+  // chained Reader that finds a message's predecessor gone reads its stand-in in its place.
+  //
+  // The message at `sequence` as the stream's leader has it; `found` false when there is none
+  // (never appended, or erased). `prev_id`: its chain predecessor ("" when none).
+  Status get_message(uint64_t sequence, bool& found, LogMessage& out, std::string& prev_id);
+  Status put_stand_in(const LogMessage& replaced, std::string_view prev_id, std::string_view data);
+  // The stand-in of `replaced_id` in `subject` (`found` false when there is none).
+  Status stand_in(std::string_view subject, std::string_view replaced_id, bool& found,
+                  LogMessage& out, std::string& prev_id);
+  // Erases the message at `sequence` (already gone: ok).
+  Status erase(uint64_t sequence);
 
   // Plain NATS messages on the same connection, outside the stream: requests one node sends
   // another (a forwarded event and its result). Not durable; whoever sends one times it out.

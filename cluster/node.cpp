@@ -7,6 +7,7 @@
 #include "cluster/feed_codec.hpp"
 #include "cluster/identifier_keys.hpp"
 #include "cluster/log_codec.hpp"
+#include "cluster/log_erasures.hpp"
 #include "cluster/result_codec.hpp"
 
 namespace loyalty::cluster {
@@ -147,6 +148,17 @@ Status ClusterNode::start(Runtime& runtime, ProgramRegistry& programs) {
       return s;
     }
   }
+  LogErasures::Options erasure_options;
+  erasure_options.cluster_name = config_.name;
+  erasure_options.partitions = config_.partitions;
+  log_erasures_ = std::make_unique<LogErasures>(
+      erasure_options, *log_, store_, *identifier_keys_,
+      [this](uint32_t partition, LogPayload payload) {
+        return append_and_wait(partition, std::move(payload));
+      },
+      [this](uint32_t partition) {
+        return ownership_ && ownership_->role(partition) == Role::owner;
+      });
   Ownership::Options options;
   options.cluster = config_;
   options.url = url_;
@@ -167,6 +179,7 @@ void ClusterNode::stop() {
     stopping_ = true;
   }
   stop_wake_.notify_all();
+  log_erasures_.reset();  // a running one finishes (it needs the node); the rest stay marked
   if (housekeeper_.joinable()) housekeeper_.join();
   // No more forwarded events or answers (their callbacks read ownership_), then the lease
   // goes (the partitions move at once; on_role does nothing any more), then the appliers.
@@ -273,7 +286,26 @@ void ClusterNode::on_role(uint32_t partition, Role role) {
   if (gone_applier) gone_appliers_.push_back(std::move(gone_applier));
 }
 
+void ClusterNode::erase_from_log(std::string member_id, LogErasures::Done done) {
+  if (!log_erasures_) {
+    done(Status::error(Status::Code::busy, "the node is not running"), 0);
+    return;
+  }
+  log_erasures_->submit(std::move(member_id), std::move(done));
+}
+
 void ClusterNode::on_applied(const LogMessage& message, EventResult&& result) {
+  // An erasure, applied here the first time: this node's folder is purged of the member too.
+  if (erased_ && result.storage.ok() && result.rejection.ok() && !result.replayed &&
+      message.msg_id.starts_with("me:")) {
+    LogPayload payload;
+    if (decode_log_payload(message.data, payload).ok()) {
+      if (const Event* event = std::get_if<Event>(&payload);
+          event != nullptr && event->type() == EventType::member_erase) {
+        erased_(event->member_id());
+      }
+    }
+  }
   std::vector<Waiter> waiting = take_waiters(message.msg_id);
   for (size_t i = 0; i < waiting.size(); ++i) {
     waiting[i].done(i + 1 == waiting.size() ? std::move(result) : EventResult(result));

@@ -33,6 +33,7 @@
 #include "cluster/identifier_keys.hpp"
 #include "cluster/jetstream_log.hpp"
 #include "cluster/log_codec.hpp"
+#include "cluster/log_erasures.hpp"
 #include "cluster/log_writers.hpp"
 #include "cluster/ownership.hpp"
 #include "cluster/partition_applier.hpp"
@@ -88,6 +89,15 @@ class ClusterNode {
   using Feed = std::function<void(const std::string& member_id, const Notification&)>;
   void set_feed(Feed feed) { feed_ = std::move(feed); }
   void publish_notification(const std::string& member_id, const Notification& notification);
+
+  // Erasures (docs/decisions.md "Erasure in cluster mode"): `erased` is told, on a runtime
+  // writer thread, of each erasure this node applies (its folder's purge; set before start());
+  // erase_from_log ends one in the partition's input log (cluster/log_erasures.hpp), on the
+  // partition's owner.
+  void set_erased(std::function<void(const std::string& member_id)> erased) {
+    erased_ = std::move(erased);
+  }
+  void erase_from_log(std::string member_id, LogErasures::Done done);
 
   // RuntimeOptions::follow_up_sink and ::publish of the log-driven runtime.
   void publish_follow_up(const Event& follow_up);
@@ -168,6 +178,8 @@ class ClusterNode {
   RocksStore& store_;
   EtcdClient etcd_;
   std::unique_ptr<IdentifierKeys> identifier_keys_;  // from open() on
+  std::unique_ptr<LogErasures> log_erasures_;        // from start() to stop()
+  std::function<void(const std::string& member_id)> erased_;
   std::unique_ptr<JetStreamLog> log_;
   std::unique_ptr<LogWriters> writers_;  // what this node appends to the logs it owns
   std::unique_ptr<FollowUpPublisher> publisher_;

@@ -142,11 +142,20 @@ struct CommitBatch {
   // until the node has put them in those logs (an outbox of its own); and those it has.
   std::vector<StockUnit> give_backs;
   std::vector<std::string> give_backs_sent;  // codes
+  // Cluster mode: the messages of the partition's log that carry a member's phone, card or
+  // profile (its sign-ups and changes, applied or refused, copies too), so that its erasure
+  // can find them in the log (docs/decisions.md "Erasure in cluster mode").
+  struct PersonalMessage {
+    std::string member_id;
+    uint64_t sequence = 0;
+    std::string msg_id;
+  };
+  std::vector<PersonalMessage> personal_messages;
 
   bool empty() const {
     return members.empty() && events.empty() && outbox_deletes.empty() && !log_position &&
            claims.empty() && !program_switch && units_taken.empty() && units_returned.empty() &&
-           give_backs.empty() && give_backs_sent.empty();
+           give_backs.empty() && give_backs_sent.empty() && personal_messages.empty();
   }
   void clear() {
     members.clear();
@@ -170,6 +179,7 @@ struct CommitBatch {
     units_returned.clear();
     give_backs.clear();
     give_backs_sent.clear();
+    personal_messages.clear();
   }
 };
 

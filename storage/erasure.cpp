@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "engine/personal_data.hpp"
 #include "storage/keys.hpp"
 #include "storage/record_codec.hpp"
 
@@ -18,33 +19,6 @@ Status from_rocks(const rocksdb::Status& status, std::string_view step) {
 
 rocksdb::Slice slice(std::string_view bytes) { return {bytes.data(), bytes.size()}; }
 
-// Blanks a value; whether it held anything.
-bool blank(std::string& value) {
-  const bool held = !value.empty();
-  value.clear();
-  return held;
-}
-
-bool blank(std::optional<std::string>& value) { return value && blank(*value); }
-
-// Whether the event held any of the member's personal data; blanks it.
-bool blank_personal_data(Event& event) {
-  if (auto* signup = std::get_if<SignupEvent>(&event.body)) {
-    bool held = blank(signup->phone);
-    held |= blank(signup->card_no);
-    held |= blank(signup->profile_json);
-    held |= signup->request_fingerprint != 0;
-    signup->request_fingerprint = 0;
-    return held;
-  }
-  auto* update = std::get_if<MemberUpdateEvent>(&event.body);
-  if (update == nullptr || event.type() != EventType::member_update) return false;
-  bool held = blank(update->phone);
-  held |= blank(update->card_no);
-  held |= blank(update->profile_json);
-  return held;
-}
-
 // Every change of the live files from here on is in a MANIFEST that starts with them.
 Status compact_to_bottom(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family,
                          const rocksdb::Slice* begin, const rocksdb::Slice* end) {
@@ -56,6 +30,19 @@ Status compact_to_bottom(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family,
 }
 
 }  // namespace
+
+std::string personal_messages_prefix(std::string_view member_id) {
+  std::string key(kPersonalMessageKeyPrefix);
+  key += member_id;
+  key.push_back('\0');  // "m1" is not a prefix of "m10"'s keys
+  return key;
+}
+
+std::string personal_message_key(std::string_view member_id, uint64_t sequence) {
+  std::string key = personal_messages_prefix(member_id);
+  append_u64_be(key, sequence);
+  return key;
+}
 
 Status scrub_event_record(uint64_t log_seq, std::string_view bytes, std::string_view member_id,
                           std::optional<std::string>& out, std::string& idempotency_key) {

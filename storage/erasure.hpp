@@ -25,6 +25,15 @@ namespace loyalty::storage {
 // purge_erasure has finished, so an erasure a stop interrupted is finished at the next start.
 inline constexpr std::string_view kErasePendingKeyPrefix = "erase_pending/";
 
+// Cluster mode (docs/decisions.md "Erasure in cluster mode"), in "meta": the messages of the
+// input log that carry a member's personal data, "personal_message/" + member id + '\0' + the
+// stream sequence (8 bytes, big-endian) → the message's Nats-Msg-Id; and an erasure's mark
+// until the log holds none of them, "log_erase_pending/" + member id.
+inline constexpr std::string_view kPersonalMessageKeyPrefix = "personal_message/";
+inline constexpr std::string_view kLogErasePendingKeyPrefix = "log_erase_pending/";
+std::string personal_messages_prefix(std::string_view member_id);  // its member's keys
+std::string personal_message_key(std::string_view member_id, uint64_t sequence);
+
 // An event record of the log with `member_id`'s phone, card, profile (and the sign-up's
 // digest of them) blanked, when it is the member's sign-up or change and holds any; nullopt
 // when the record needs no change. A change keeps which fields it gave (replay writes the

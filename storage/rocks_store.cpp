@@ -753,6 +753,53 @@ Status RocksStore::pending_erasures(std::vector<std::string>& member_ids) {
                      });
 }
 
+Status RocksStore::pending_log_erasures(std::vector<std::string>& member_ids) {
+  member_ids.clear();
+  std::string end(storage::kLogErasePendingKeyPrefix);
+  end.back() = static_cast<char>(end.back() + 1);
+  return impl_->scan(
+      meta, rocksdb::ReadOptions(), storage::kLogErasePendingKeyPrefix, end,
+      [&](std::string_view key, std::string_view, bool& more) -> Status {
+        member_ids.emplace_back(key.substr(storage::kLogErasePendingKeyPrefix.size()));
+        more = true;
+        return Status::ok_status();
+      });
+}
+
+Status RocksStore::personal_messages(std::string_view member_id,
+                                     std::vector<std::pair<uint64_t, std::string>>& out) {
+  out.clear();
+  const std::string prefix = storage::personal_messages_prefix(member_id);
+  std::string end = prefix;
+  end.back() = static_cast<char>(end.back() + 1);
+  return impl_->scan(meta, rocksdb::ReadOptions(), prefix, end,
+                     [&](std::string_view key, std::string_view value, bool& more) -> Status {
+                       const std::optional<uint64_t> sequence =
+                           storage::read_u64_be(key.substr(prefix.size()));
+                       if (!sequence || key.size() != prefix.size() + 8) {
+                         return corrupt_key("meta");
+                       }
+                       out.emplace_back(*sequence, std::string(value));
+                       more = true;
+                       return Status::ok_status();
+                     });
+}
+
+Status RocksStore::finish_log_erasure(std::string_view member_id) {
+  LOYALTY_CHECK(storage::valid_member_key(member_id));
+  const std::string prefix = storage::personal_messages_prefix(member_id);
+  std::string end = prefix;
+  end.back() = static_cast<char>(end.back() + 1);
+  rocksdb::WriteBatch write;
+  rocksdb::Status put = write.DeleteRange(impl_->family(meta), prefix, end);
+  if (put.ok()) {
+    put = write.Delete(impl_->family(meta),
+                       std::string(storage::kLogErasePendingKeyPrefix) + std::string(member_id));
+  }
+  if (Status status = from_rocks(put); !status.ok()) return status;
+  return impl_->write(write);
+}
+
 Status RocksStore::purge_erasure(std::string_view member_id, storage::ErasureReport& out) {
   const std::lock_guard lock(impl_->maintenance_mutex);
   storage::ErasureFamilies families{impl_->family(events),  impl_->family(idempotency),
@@ -1048,6 +1095,11 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
       if (logged.event->type() == EventType::member_erase) {
         // Its purge from older files follows the commit (storage/erasure.hpp); after a stop too.
         add(meta, std::string(storage::kErasePendingKeyPrefix) + logged.event->member_id(), {});
+        if (batch.log_position) {
+          // And, in cluster mode, from the partition's input log (cluster/log_erasures.hpp).
+          add(meta, std::string(storage::kLogErasePendingKeyPrefix) + logged.event->member_id(),
+              {});
+        }
       }
       if (member != nullptr) member->history_head = log_seq;
       ++log_seq;
@@ -1137,6 +1189,10 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
     storage::append_u64_be(sequence, batch.log_position->sequence);
     sequence += batch.log_position->msg_id;
     add(meta, storage::applied_key(batch.log_position->partition), sequence);
+  }
+  for (const CommitBatch::PersonalMessage& message : batch.personal_messages) {
+    LOYALTY_CHECK(storage::valid_member_key(message.member_id) && message.sequence > 0);
+    add(meta, storage::personal_message_key(message.member_id, message.sequence), message.msg_id);
   }
   for (const ClaimWrite& claim : batch.claims) {
     LOYALTY_CHECK(!claim.key.empty());

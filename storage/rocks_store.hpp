@@ -246,6 +246,13 @@ class RocksStore final : public MemberStore {
   // partition writer). Backups and purges run one at a time.
   Status pending_erasures(std::vector<std::string>& member_ids);
   Status purge_erasure(std::string_view member_id, storage::ErasureReport& out);
+  // Cluster mode: the members whose erasure is committed and whose personal data the input log
+  // may still hold; the messages that hold it (stream sequence, Nats-Msg-Id), in log order;
+  // and, once none does, the end of both.
+  Status pending_log_erasures(std::vector<std::string>& member_ids);
+  Status personal_messages(std::string_view member_id,
+                           std::vector<std::pair<uint64_t, std::string>>& out);
+  Status finish_log_erasure(std::string_view member_id);
 
   // RocksDB's figures now (lists the WAL folder: for scrapes, not hot paths).
   Status read_figures(StorageFigures& out);

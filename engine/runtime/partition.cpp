@@ -9,6 +9,7 @@
 
 #include "engine/check.hpp"
 #include "engine/claim_keys.hpp"
+#include "engine/personal_data.hpp"
 #include "engine/runtime/claim_registry.hpp"
 #include "engine/runtime/stock_table.hpp"
 
@@ -392,6 +393,10 @@ void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
       continue;
     }
     if (work.request->activation) continue;
+    if (work.request->log_sequence > 0 && carries_personal_data(work.request->event)) {
+      commit_.personal_messages.push_back(CommitBatch::PersonalMessage{
+          work.request->event.member_id(), work.request->log_sequence, work.request->log_msg_id});
+    }
     if (runtime_.options_.log_driven) {
       if (std::optional<StockUnit> unit = unit_to_give_back(work)) {
         commit_.give_backs.push_back(std::move(*unit));

@@ -275,6 +275,61 @@ TEST_F(ClusterParts, AChainedReaderRefusesAMessageThatDoesNotFollowTheLastOne) {
   EXPECT_TRUE(delivered.empty()) << "m-3 follows m-elsewhere, not m-2";
 }
 
+// An erasure replaces messages of a chain (cluster/log_erasures.hpp): the message's bytes are
+// gone from the stream, and a reader from the start, one that had read up to the message
+// before, and one that had read the erased message itself all read its stand-in in its place
+// and go on along the chain.
+TEST_F(ClusterParts, AnErasedMessageIsReadAsItsStandIn) {
+  std::unique_ptr<JetStreamLog> log;
+  ASSERT_TRUE(JetStreamLog::open(log_options("erase"), log).ok());
+  std::map<std::string, uint64_t> at;
+  std::string last;
+  for (const std::string id : {"e-1", "e-2", "e-3", "e-4"}) {
+    std::promise<std::pair<Status, uint64_t>> taken;
+    const JetStreamLog::Chain after{last.empty() ? 0 : at[last], last};
+    log->publish_async(
+        "erase.p.1", id, "secret-" + id,
+        [&taken](Status s, uint64_t sequence, bool) { taken.set_value({s, sequence}); }, &after);
+    const auto [status, sequence] = taken.get_future().get();
+    ASSERT_TRUE(status.ok()) << status.message();
+    at[id] = sequence;
+    last = id;
+  }
+  // e-2 and e-3, two in a row, as an erasure replaces a sign-up and a change.
+  for (const std::string id : {"e-2", "e-3"}) {
+    LogMessage message;
+    std::string prev;
+    bool found = false;
+    ASSERT_TRUE(log->get_message(at[id], found, message, prev).ok());
+    ASSERT_TRUE(found);
+    EXPECT_EQ(message.msg_id, id);
+    ASSERT_TRUE(log->put_stand_in(message, prev, "blank-" + id).ok());
+    ASSERT_TRUE(log->erase(at[id]).ok());
+    ASSERT_TRUE(log->erase(at[id]).ok()) << "erasing again is done already";
+    ASSERT_TRUE(log->get_message(at[id], found, message, prev).ok());
+    EXPECT_FALSE(found) << "its bytes are gone from the stream";
+  }
+  const auto read_from = [&](uint64_t sequence, const std::string& after_id, size_t count) {
+    std::unique_ptr<JetStreamLog::Reader> reader;
+    EXPECT_TRUE(log->read("erase.p.1", sequence, reader, after_id, /*chained=*/true).ok());
+    std::vector<std::string> seen;
+    for (const LogMessage& message : fetch_all(*reader, count)) {
+      seen.push_back(message.msg_id + "=" + message.data + "@" +
+                     std::to_string(message.sequence == at[message.msg_id]));
+    }
+    return seen;
+  };
+  const std::vector<std::string> whole{"e-1=secret-e-1@1", "e-2=blank-e-2@1", "e-3=blank-e-3@1",
+                                       "e-4=secret-e-4@1"};
+  EXPECT_EQ(read_from(0, "", 4), whole) << "from the start";
+  EXPECT_EQ(read_from(at["e-1"] + 1, "e-1", 3),
+            std::vector<std::string>(whole.begin() + 1, whole.end()))
+      << "from after the message before";
+  EXPECT_EQ(read_from(at["e-2"] + 1, "e-2", 2),
+            std::vector<std::string>(whole.begin() + 2, whole.end()))
+      << "from after an erased message it had read";
+}
+
 // A writer of a partition that another one wrote after (the owner a moment ago, or the new
 // owner) is refused in place of that message by the servers, learns the log's end once its node
 // has applied it, and goes on after it: every message lands once, in one chain. (The servers'

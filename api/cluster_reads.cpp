@@ -307,11 +307,13 @@ void ClusterReads::serve(std::string_view forwarded,
         problem_response(ErrorCode::unavailable, "a forwarded read could not be read")));
     return;
   }
-  // Only reads travel between nodes (a quote is a read sent as a POST), and a store-scoped
-  // key's refunds (api/handlers_events.cpp): whatever else arrives is not from this code.
-  const bool post_allowed =
-      request.method() == http::verb::post &&
-      (request.target() == "/v1/quotes" || request.target() == "/v1/events/refund");
+  // Only reads travel between nodes (a quote is a read sent as a POST), a store-scoped key's
+  // refunds (api/handlers_events.cpp) and erasures (run by the member's owner, which purges its
+  // folder and the partition's log): whatever else arrives is not from this code.
+  const std::string_view target = request.target();
+  const bool erasure = target.starts_with("/v1/members/") && target.ends_with(":erase");
+  const bool post_allowed = request.method() == http::verb::post &&
+                            (target == "/v1/quotes" || target == "/v1/events/refund" || erasure);
   if (request.method() != http::verb::get && !post_allowed) {
     reply(encode_forwarded_response(
         problem_response(ErrorCode::unavailable, "only reads are answered for another node")));

@@ -3,10 +3,13 @@ loyaltyd nodes on loopback; clients send writes to any node; a node is killed an
 again; afterwards every node's data folder passes `loyaltyctl verify`.
 (The Jepsen-style nemesis test of issue 16 builds on this; see docs/decisions.md.)"""
 import asyncio
+import base64
 import hashlib
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +37,61 @@ def partition_of(member_id):
         h ^= byte
         h = (h * 16777619) & 0xFFFFFFFF
     return h % PARTITIONS
+
+
+def files_holding(folder, needle):
+    """The files under `folder` whose raw bytes hold `needle` (SST, WAL, MANIFEST, LOG, …)."""
+    found = []
+    for root, _, names in os.walk(folder):
+        for name in names:
+            try:
+                with open(os.path.join(root, name), "rb") as f:
+                    if needle.encode() in f.read():
+                        found.append(name)
+            except FileNotFoundError:
+                pass  # deleted by RocksDB since the listing: it holds nothing now
+    return sorted(found)
+
+
+def nats_port():
+    with open(os.path.join(ClusterTest.dir, "ports")) as f:
+        return int(dict(line.split() for line in f)["nats-1"])
+
+
+def stream_texts(stream="loyalty"):
+    """Every message the input log's stream holds now, headers and data, as text (read one by
+    one through JetStream's API over a plain NATS connection)."""
+    with socket.create_connection(("127.0.0.1", nats_port()), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()  # INFO
+        sock.sendall(b'CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\n'
+                     b"SUB _INBOX.scan 1\r\n")
+
+        def ask(subject, body):
+            payload = json.dumps(body).encode()
+            sock.sendall(f"PUB {subject} _INBOX.scan {len(payload)}\r\n".encode() + payload +
+                         b"\r\n")
+            while True:
+                line = reader.readline()
+                if line.startswith(b"PING"):
+                    sock.sendall(b"PONG\r\n")
+                elif line.startswith(b"MSG"):
+                    data = reader.read(int(line.split()[-1]))
+                    reader.read(2)
+                    return json.loads(data)
+                elif line.startswith(b"-ERR"):
+                    raise RuntimeError(line)
+
+        state = ask(f"$JS.API.STREAM.INFO.{stream}", {})["state"]
+        texts = []
+        for seq in range(state["first_seq"], state["last_seq"] + 1):
+            message = ask(f"$JS.API.STREAM.MSG.GET.{stream}", {"seq": seq}).get("message")
+            if message is None:
+                continue  # erased (or never there)
+            text = base64.b64decode(message.get("data", "")) + base64.b64decode(
+                message.get("hdrs", ""))
+            texts.append(text.decode("latin-1"))
+        return texts
 
 
 class Node:
@@ -788,6 +846,104 @@ class ClusterTest(unittest.TestCase):
         bought = self.buy(nodes[1], "pa-e-after", a)
         self.assertEqual(bought.status, 200, bought)
         self.acknowledged[a] = bought.json["points_earned"]
+
+    def test_1m_an_erasure_leaves_no_trace_in_any_folder_or_the_input_log(self):
+        """POST /v1/members/{id}:erase on a node that does not own the member: its owner erases
+        the member's sign-up and change from the partition's input log (stand-ins take their
+        places), every node applying the partition purges its folder, the phone and card are
+        free for another member, and a node rebuilt from the log alone has the same books."""
+        owners = self.wait_for_owners()
+        nodes = [self.nodes[n] for n in sorted(self.nodes)]
+        member = next(f"er-{i}" for i in range(10000) if owners[partition_of(f"er-{i}")] != "n1")
+        gone = ["13711110001", "13711110002", "CARD-ER-7171", "Li Erased-Person"]
+        joined = self.retrying(lambda: nodes[1].request(
+            "POST", "/v1/members", {"member_id": member, "phone": gone[0], "card_no": gone[2],
+                                    "profile": {"name": gone[3]}}, key=harness.APP_KEY))
+        self.assertEqual(joined.status, 201, joined)
+        changed = self.retrying(lambda: nodes[2].request(
+            "PATCH", f"/v1/members/{member}", {"phone": gone[1]}))
+        self.assertEqual(changed.status, 200, changed)
+        bought = self.buy(nodes[0], "er-e-1", member)
+        self.assertEqual(bought.status, 200, bought)
+        self.assertTrue(any(gone[0] in text for text in stream_texts()), "before, the log has it")
+
+        erased = self.retrying(lambda: nodes[0].request(
+            "POST", f"/v1/members/{member}:erase", {"erasure_id": "dsr-c1", "reason": "ticket 9"}))
+        self.assertEqual(erased.status, 200, erased)
+        self.assertTrue(erased.json["purged"], erased.json)
+        self.assertEqual(erased.json["log_messages_erased"], 2, "the sign-up and the change")
+        self.assertEqual(erased.json["member"]["balance"]["available"], bought.json["points_earned"])
+        self.acknowledged[member] = bought.json["points_earned"]
+        again = self.retrying(lambda: nodes[2].request(
+            "POST", f"/v1/members/{member}:erase", {"erasure_id": "dsr-c1", "reason": "ticket 9"}))
+        self.assertEqual((again.status, again.json.get("replayed")), (200, True), again)
+        self.assertEqual(again.json["log_messages_erased"], 0)
+
+        # Not in any message of the input log, stand-ins included.
+        texts = stream_texts()
+        for text in gone:
+            self.assertFalse([t for t in texts if text in t], text)
+        # Nor in any file of any node's folder, once each has purged (standbys on their own).
+        deadline = time.time() + 30
+        for text in gone:
+            while True:
+                holding = [(name, files) for name in sorted(self.nodes)
+                           if (files := files_holding(os.path.join(self.dir, name, "data"), text))]
+                if not holding:
+                    break
+                self.assertLess(time.time(), deadline, (text, holding))
+                time.sleep(0.5)
+        for node in nodes:
+            for field, value in (("phone", gone[0]), ("phone", gone[1]), ("card_no", gone[2])):
+                found = self.retrying(lambda: node.request(
+                    "GET", f"/v1/members:lookup?{field}={value}", key=harness.POS_KEY))
+                self.assertEqual(found.status, 404, (node.name, value, found))
+
+        # The claims were given up: another member takes the phone and the card.
+        (other,) = [m for m in self.members_in_other_partitions("er-next-", 1)]
+        taken = self.retrying(lambda: nodes[2].request(
+            "POST", "/v1/members", {"member_id": other, "phone": gone[1], "card_no": gone[2]},
+            key=harness.APP_KEY))
+        self.assertEqual(taken.status, 201, taken)
+
+        # A standby of the partition rebuilt from the log alone (stand-ins in place of the
+        # erased messages) becomes its owner and answers with the same books.
+        partition = partition_of(member)
+        view = {p["partition"]: p for p in self.cluster(nodes[0])["partitions"]}[partition]
+        owner_name, standby_name = view["owner"], view["standbys"][0]
+        owner_view = {p["partition"]: p
+                      for p in self.cluster(self.nodes[owner_name])["partitions"]}[partition]
+        log_end = owner_view["applied_sequence_here"]
+        subprocess.run([SCRIPT, "stop", "--dir", self.dir, standby_name], check=True, timeout=120)
+        shutil.rmtree(os.path.join(self.dir, standby_name, "data"))
+        subprocess.run([SCRIPT, "start", "--dir", self.dir, standby_name], check=True,
+                       timeout=120, capture_output=True)
+        standby = self.nodes[standby_name]
+        deadline = time.time() + 60
+        while True:  # until it has applied the partition's log from its start to its end
+            here = {p["partition"]: p for p in self.cluster(standby)["partitions"]}[partition]
+            if here.get("applied_sequence_here", 0) >= log_end:
+                break
+            self.assertLess(time.time(), deadline, here)
+            time.sleep(0.5)
+        subprocess.run([SCRIPT, "stop", "--dir", self.dir, owner_name], check=True, timeout=120)
+        try:
+            deadline = time.time() + 30
+            while True:
+                answer = standby.request("GET", f"/v1/members/{member}")
+                if answer.status == 200:
+                    break
+                self.assertLess(time.time(), deadline, answer)
+                time.sleep(0.2)
+            self.assertEqual(answer.json["balance"], erased.json["member"]["balance"])
+            self.assertEqual(answer.json["lifetime_points"],
+                             erased.json["member"]["lifetime_points"])
+            self.assertIn("erased_at", answer.json)
+            self.assertNotIn("phone", answer.json)
+        finally:
+            subprocess.run([SCRIPT, "start", "--dir", self.dir, owner_name], check=True,
+                           timeout=120, capture_output=True)
+        self.wait_for_owners()
 
     def test_2_a_killed_owners_partitions_answer_again_within_the_lease_plus_2s(self):
         owners = self.wait_for_owners()

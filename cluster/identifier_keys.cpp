@@ -49,19 +49,34 @@ bool is_personal(const std::string& claim_key) {
 
 }  // namespace
 
-Status IdentifierKeys::load(EtcdClient& etcd, const std::string& prefix,
+Status IdentifierKeys::load(EtcdClient& etcd, const std::string& prefix, RocksStore& store,
                             std::unique_ptr<IdentifierKeys>& out) {
-  std::array<unsigned char, kSecretBytes> fresh{};
-  LOYALTY_CHECK(RAND_bytes(fresh.data(), static_cast<int>(fresh.size())) == 1);
+  // The folder's copy first: after a loss of etcd, the first node back puts the secret back.
+  std::string mine;
+  if (Status s = store.cluster_secret(mine); !s.ok()) return s;
+  if (mine.empty()) {
+    std::array<unsigned char, kSecretBytes> fresh{};
+    LOYALTY_CHECK(RAND_bytes(fresh.data(), static_cast<int>(fresh.size())) == 1);
+    mine = to_hex(fresh.data(), fresh.size());
+  }
   const std::string key = prefix + "identifier_secret";
   bool created = false;
   std::optional<EtcdKeyValue> existing;
-  const std::string mine = to_hex(fresh.data(), fresh.size());
   if (Status s = etcd.create(key, mine, 0, created, &existing); !s.ok()) return s;
   std::string secret = created ? mine : existing ? existing->value : std::string();
   if (secret.size() != kSecretBytes * 2) {
     return Status::error(Status::Code::corruption,
                          "etcd: " + key + " is not the secret this cluster's first node made");
+  }
+  std::string kept;
+  if (Status s = store.cluster_secret(kept); !s.ok()) return s;
+  if (!kept.empty() && kept != secret) {
+    return Status::error(Status::Code::corruption,
+                         "etcd: " + key + " is not the secret this node's folder was made with " +
+                             "(a folder of another cluster, or etcd of another one)");
+  }
+  if (kept.empty()) {
+    if (Status s = store.save_cluster_secret(secret); !s.ok()) return s;
   }
   out = std::make_unique<IdentifierKeys>(std::move(secret));
   return Status::ok_status();

@@ -4,7 +4,8 @@
 // ("/<name>/identifier_secret"), so that claims still compare equal across members, a raw scan
 // of the log finds no number, and no one without the secret can test guesses against it (a
 // plain hash of an 11-digit phone number is undone by trying them all). The same secret keys
-// the fingerprints in events' message ids, which are digests of the request's values too.
+// the fingerprints in events' message ids, which are digests of the request's values too. Each
+// node keeps a copy in its folder, so that a cluster whose etcd was lost gets it back.
 // Thread-safety: const after load().
 #pragma once
 
@@ -14,13 +15,16 @@
 
 #include "cluster/etcd_client.hpp"
 #include "engine/status.hpp"
+#include "storage/rocks_store.hpp"
 
 namespace loyalty::cluster {
 
 class IdentifierKeys {
  public:
-  // Reads the cluster's secret under `prefix` ("/<name>/"), making it when there is none.
-  static Status load(EtcdClient& etcd, const std::string& prefix,
+  // Reads the cluster's secret under `prefix` ("/<name>/"), making it when there is none (or
+  // putting back the copy `store` keeps, after etcd was lost), and keeps a copy in `store`. A
+  // folder made with another secret is refused (corruption).
+  static Status load(EtcdClient& etcd, const std::string& prefix, RocksStore& store,
                      std::unique_ptr<IdentifierKeys>& out);
   explicit IdentifierKeys(std::string secret) : secret_(std::move(secret)) {}
 

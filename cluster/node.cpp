@@ -68,7 +68,8 @@ Status ClusterNode::open(const ClusterConfig& config, std::string url, RocksStor
   // Before anything is claimed: phones and cards are claimed under the cluster's keyed digest.
   Status keys;
   for (int attempt = 0; attempt < 60; ++attempt) {
-    keys = IdentifierKeys::load(node->etcd_, "/" + config.name + "/", node->identifier_keys_);
+    keys =
+        IdentifierKeys::load(node->etcd_, "/" + config.name + "/", store, node->identifier_keys_);
     if (keys.ok() || keys.code() == Status::Code::corruption) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }

@@ -146,6 +146,9 @@ constexpr std::chrono::milliseconds kQuietPoll{10};
 
 constexpr std::string_view kMemtableAnchorKey = "loyalty:memtable-anchor";
 
+// Cluster mode: this node's copy of the cluster's identifier secret (cluster/identifier_keys.hpp).
+constexpr std::string_view kClusterSecretKey = "cluster_identifier_secret";
+
 Status corrupt_key(std::string_view family) {
   return Status::error(Status::Code::corruption,
                        "malformed key in column family " + std::string(family));
@@ -1369,6 +1372,24 @@ Status RocksStore::active_program_version(std::optional<uint32_t>& out) {
   }
   out = number;
   return Status::ok_status();
+}
+
+Status RocksStore::cluster_secret(std::string& out) {
+  out.clear();
+  const rocksdb::Status got =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->family(meta), kClusterSecretKey, &out);
+  if (got.IsNotFound()) return Status::ok_status();
+  return from_rocks(got);
+}
+
+Status RocksStore::save_cluster_secret(std::string_view secret) {
+  LOYALTY_CHECK(!secret.empty());
+  rocksdb::WriteBatch write;
+  if (Status status = from_rocks(write.Put(impl_->family(meta), kClusterSecretKey, slice(secret)));
+      !status.ok()) {
+    return status;
+  }
+  return impl_->write(write);
 }
 
 Status RocksStore::partition_program(uint32_t partition, uint64_t& activation, uint32_t& version) {

@@ -250,6 +250,10 @@ class RocksStore final : public MemberStore {
   // may still hold; the messages that hold it (stream sequence, Nats-Msg-Id), in log order;
   // and, once none does, the end of both.
   Status pending_log_erasures(std::vector<std::string>& member_ids);
+  // Cluster mode: this node's copy of the secret its claims of phones and cards are keyed with
+  // (cluster/identifier_keys.hpp); "" when none.
+  Status cluster_secret(std::string& out);
+  Status save_cluster_secret(std::string_view secret);
   Status personal_messages(std::string_view member_id,
                            std::vector<std::pair<uint64_t, std::string>>& out);
   Status finish_log_erasure(std::string_view member_id);

@@ -3,9 +3,11 @@
 // compare-and-delete) and the JetStream log (de-duplication, per-partition order, reading
 // from a sequence, and going on while one NATS server of three is down).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <map>
@@ -14,6 +16,7 @@
 
 #include "cluster/cluster_config.hpp"
 #include "cluster/etcd_client.hpp"
+#include "cluster/identifier_keys.hpp"
 #include "cluster/jetstream_log.hpp"
 #include "cluster/log_writers.hpp"
 
@@ -21,6 +24,7 @@ namespace loyalty::cluster {
 namespace {
 
 using namespace std::chrono_literals;
+namespace fs = std::filesystem;
 
 std::string cluster_dir() {
   const char* dir = std::getenv("LOYALTY_CLUSTER_DIR");
@@ -103,6 +107,49 @@ TEST_F(ClusterParts, EtcdCreatesOnceAndALeaseTakesItsKeysWithIt) {
   EXPECT_EQ(all[0].key, "/t/owner/2");
   EXPECT_EQ(all[0].value, "n3");
   EXPECT_EQ(all[1].value, std::string("\0\xff", 2)) << "values are bytes";
+}
+
+// The secret phones and cards are claimed under (cluster/identifier_keys.hpp) is the cluster's
+// first node's, kept in etcd and in every node's folder: a cluster whose etcd was lost gets it
+// back from the first node to start, and a folder of another secret is refused.
+TEST_F(ClusterParts, TheIdentifierSecretOutlivesALossOfEtcd) {
+  EtcdClient etcd({etcd_url()}, 2000ms);
+  const fs::path root =
+      fs::temp_directory_path() / ("identifier-keys-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  const auto open = [&root](const std::string& name) {
+    std::unique_ptr<RocksStore> store;
+    fs::create_directories(root / name);
+    EXPECT_TRUE(
+        RocksStore::open({.path = (root / name).string(), .durability = Durability::wal}, store)
+            .ok());
+    return store;
+  };
+  std::unique_ptr<RocksStore> first = open("a"), second = open("b");
+  std::unique_ptr<IdentifierKeys> a, b, again;
+  ASSERT_TRUE(IdentifierKeys::load(etcd, "/keys/", *first, a).ok());
+  ASSERT_TRUE(IdentifierKeys::load(etcd, "/keys/", *second, b).ok());
+  const std::string phone = "i:1:13800000000";
+  EXPECT_EQ(a->protect(phone), b->protect(phone)) << "one secret for the cluster";
+  EXPECT_EQ(a->protect(phone).find("13800000000"), std::string::npos);
+  EXPECT_TRUE(a->protect(phone).starts_with("i:1#"));
+  EXPECT_EQ(a->protect("i:3:REFCODE"), "i:3:REFCODE") << "a referral code is no one's data";
+  EXPECT_EQ(a->protect("e:p-1"), "e:p-1");
+
+  ASSERT_TRUE(etcd.remove_prefix("/keys/").ok());  // etcd lost, started empty
+  ASSERT_TRUE(IdentifierKeys::load(etcd, "/keys/", *second, again).ok());
+  EXPECT_EQ(again->protect(phone), a->protect(phone)) << "put back from the folder";
+  std::unique_ptr<RocksStore> fresh = open("c");
+  ASSERT_TRUE(IdentifierKeys::load(etcd, "/keys/", *fresh, again).ok());
+  EXPECT_EQ(again->protect(phone), a->protect(phone)) << "a new node takes it from etcd";
+
+  ASSERT_TRUE(etcd.put("/keys/identifier_secret", std::string(64, 'f')).ok());
+  EXPECT_EQ(IdentifierKeys::load(etcd, "/keys/", *first, again).code(), Status::Code::corruption)
+      << "a folder made with another secret";
+  first.reset();
+  second.reset();
+  fresh.reset();
+  fs::remove_all(root);
 }
 
 TEST_F(ClusterParts, EtcdRefusesAnUnreachableEndpointAndUsesTheNext) {

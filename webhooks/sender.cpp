@@ -3,7 +3,6 @@
 #include <openssl/ssl.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -12,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <charconv>
+#include <map>
 
 namespace loyalty::webhooks {
 namespace {
@@ -21,9 +21,12 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
 // How much of an endpoint's answer is read: its status is what counts.
 constexpr uint64_t kResponseBodyMax = 64 * 1024;
+// Destinations with a connection kept at once (one thread serves a share of the endpoints).
+constexpr size_t kKeptMax = 16;
 
 std::optional<int64_t> retry_after(std::string_view value) {
   int64_t seconds = 0;
@@ -34,16 +37,28 @@ std::optional<int64_t> retry_after(std::string_view value) {
   return seconds;
 }
 
+// One connection to a destination: plain or TLS.
+struct Connection {
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
+  Clock::time_point last_used;
+
+  beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
+};
+
+// Writes the request and reads the answer; `keep` tells whether the connection may carry the
+// next one (the endpoint did not ask to close it).
 template <typename Stream>
 asio::awaitable<void> exchange(Stream& stream, const Destination& d,
                                const std::vector<std::pair<std::string, std::string>>& headers,
-                               std::string_view body, SendResult& out) {
+                               std::string_view body, SendResult& out, bool& keep) {
   http::request<http::string_body> request{http::verb::post, d.target, 11};
   request.set(http::field::host, d.host);
   request.set(http::field::user_agent, "loyalty-engine-webhooks/1");
   request.set(http::field::content_type, "application/json");
   for (const auto& [name, value] : headers) request.set(name, value);
   request.body() = std::string(body);
+  request.keep_alive(true);
   request.prepare_payload();
   co_await http::async_write(stream, request, asio::use_awaitable);
   beast::flat_buffer buffer;
@@ -55,26 +70,46 @@ asio::awaitable<void> exchange(Stream& stream, const Destination& d,
   if (const auto found = response.find(http::field::retry_after); found != response.end()) {
     out.retry_after_seconds = retry_after(found->value());
   }
+  keep = response.keep_alive() && buffer.size() == 0;  // nothing unasked-for follows it
+}
+
+std::string destination_key(const Destination& d) {
+  return (d.tls ? "https://" : "http://") + d.host + ":" + d.port;
 }
 
 }  // namespace
 
-Sender::Sender(std::chrono::milliseconds timeout, bool allow_private)
-    : timeout_(timeout), allow_private_(allow_private) {}
-
-SendResult Sender::post(const Destination& d,
-                        const std::vector<std::pair<std::string, std::string>>& headers,
-                        std::string_view body) {
-  SendResult out;
-  const auto started = std::chrono::steady_clock::now();
+struct Sender::Impl {
+  std::chrono::milliseconds timeout;
+  bool allow_private;
   asio::io_context io;
-  ssl::context tls(ssl::context::tls_client);
-  auto run = [&]() -> asio::awaitable<void> {
+  ssl::context tls{ssl::context::tls_client};
+  std::map<std::string, Connection> kept;  // by destination_key
+
+  // Runs `step` on the I/O context to its end; an exception becomes `out.error`.
+  template <typename Step>
+  void run(Step step, SendResult& out) {
+    io.restart();
+    asio::co_spawn(io, std::move(step), [&out](std::exception_ptr failure) {
+      if (!failure) return;
+      try {
+        std::rethrow_exception(failure);
+      } catch (const boost::system::system_error& e) {
+        out.error = e.code() == beast::error::timeout ? "timed out" : e.code().message();
+      } catch (const std::exception& e) {
+        out.error = e.what();
+      }
+    });
+    io.run();
+  }
+
+  // A new connection to `d` (its addresses checked), in `connection`.
+  asio::awaitable<void> open(const Destination& d, Connection& connection, SendResult& out) {
     tcp::resolver resolver(io);
     const auto resolved = co_await resolver.async_resolve(d.host, d.port, asio::use_awaitable);
     std::vector<tcp::endpoint> addresses;
     for (const auto& entry : resolved) {
-      if (!allow_private_ && is_private_address(entry.endpoint().address())) {
+      if (!allow_private && is_private_address(entry.endpoint().address())) {
         out.error = "refused: " + d.host + " resolves to a private address (" +
                     entry.endpoint().address().to_string() + ")";
         co_return;
@@ -82,46 +117,107 @@ SendResult Sender::post(const Destination& d,
       addresses.push_back(entry.endpoint());
     }
     if (!d.tls) {
-      beast::tcp_stream stream(io);
-      stream.expires_after(timeout_);
-      co_await stream.async_connect(addresses, asio::use_awaitable);
-      co_await exchange(stream, d, headers, body, out);
-      beast::error_code ignored;
-      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      connection.plain = std::make_unique<beast::tcp_stream>(io);
+      connection.plain->expires_after(timeout);
+      co_await connection.plain->async_connect(addresses, asio::use_awaitable);
       co_return;
     }
-    tls.set_options(ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                    ssl::context::no_tlsv1_1);
-    tls.set_default_verify_paths();
-    tls.set_verify_mode(ssl::verify_peer);
-    beast::ssl_stream<beast::tcp_stream> stream(io, tls);
+    connection.secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io, tls);
+    auto& stream = *connection.secure;
     stream.set_verify_callback(ssl::host_name_verification(d.host));
     boost::system::error_code not_address;
     asio::ip::make_address(d.host, not_address);
     // Server Name Indication names hosts, never addresses (RFC 6066).
     if (not_address && SSL_set_tlsext_host_name(stream.native_handle(), d.host.c_str()) != 1) {
       out.error = "cannot set the TLS server name";
+      connection.secure.reset();
       co_return;
     }
-    beast::get_lowest_layer(stream).expires_after(timeout_);
+    beast::get_lowest_layer(stream).expires_after(timeout);
     co_await beast::get_lowest_layer(stream).async_connect(addresses, asio::use_awaitable);
     co_await stream.async_handshake(ssl::stream_base::client, asio::use_awaitable);
-    co_await exchange(stream, d, headers, body, out);
-  };
-  asio::co_spawn(io, run(), [&out](std::exception_ptr failure) {
-    if (!failure) return;
-    try {
-      std::rethrow_exception(failure);
-    } catch (const boost::system::system_error& e) {
-      out.error = e.code() == beast::error::timeout ? "timed out" : e.code().message();
-    } catch (const std::exception& e) {
-      out.error = e.what();
+  }
+
+  asio::awaitable<void> open_and_send(
+      Connection& connection, const Destination& d,
+      const std::vector<std::pair<std::string, std::string>>& headers, std::string_view body,
+      SendResult& out, bool& keep) {
+    co_await open(d, connection, out);
+    if (!out.error.empty()) co_return;
+    co_await send(connection, d, headers, body, out, keep);
+  }
+
+  asio::awaitable<void> send(Connection& connection, const Destination& d,
+                             const std::vector<std::pair<std::string, std::string>>& headers,
+                             std::string_view body, SendResult& out, bool& keep) {
+    connection.lowest().expires_after(timeout);
+    if (connection.plain) {
+      co_await exchange(*connection.plain, d, headers, body, out, keep);
+    } else {
+      co_await exchange(*connection.secure, d, headers, body, out, keep);
     }
+  }
+};
+
+Sender::Sender(std::chrono::milliseconds timeout, bool allow_private)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->timeout = timeout;
+  impl_->allow_private = allow_private;
+  impl_->tls.set_options(ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                         ssl::context::no_tlsv1_1);
+  impl_->tls.set_default_verify_paths();
+  impl_->tls.set_verify_mode(ssl::verify_peer);
+}
+
+Sender::~Sender() = default;
+
+SendResult Sender::post(const Destination& d,
+                        const std::vector<std::pair<std::string, std::string>>& headers,
+                        std::string_view body) {
+  SendResult out;
+  const auto started = Clock::now();
+  const std::string key = destination_key(d);
+  // Connections unused for too long are closed (the endpoint may have closed them already).
+  std::erase_if(impl_->kept, [now = started](const auto& entry) {
+    return now - entry.second.last_used > kIdleMax;
   });
-  io.run();
-  out.duration_ms = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              std::chrono::steady_clock::now() - started)
-                                              .count());
+  bool keep = false;
+  if (auto found = impl_->kept.find(key); found != impl_->kept.end()) {
+    Connection connection = std::move(found->second);
+    impl_->kept.erase(found);
+    impl_->run(impl_->send(connection, d, headers, body, out, keep), out);
+    if (out.status != 0) {
+      out.reused_connection = true;
+      if (keep) {
+        connection.last_used = Clock::now();
+        impl_->kept.emplace(key, std::move(connection));
+      }
+    } else if (out.error == "timed out") {
+      // The endpoint took the message and did not answer in time: not sent again at once.
+    } else {
+      // Closed by the endpoint while it was kept (or on the way): a new connection, once. The
+      // endpoint may have taken the message before it closed: at least once, as every retry.
+      out = SendResult{};
+    }
+  }
+  if (out.status == 0 && out.error.empty()) {
+    Connection connection;
+    impl_->run(impl_->open_and_send(connection, d, headers, body, out, keep), out);
+    if (out.status != 0 && keep) {
+      if (impl_->kept.size() >= kKeptMax) {
+        // The one unused longest goes.
+        auto oldest = impl_->kept.begin();
+        for (auto it = impl_->kept.begin(); it != impl_->kept.end(); ++it) {
+          if (it->second.last_used < oldest->second.last_used) oldest = it;
+        }
+        impl_->kept.erase(oldest);
+      }
+      connection.last_used = Clock::now();
+      impl_->kept.emplace(key, std::move(connection));
+    }
+  }
+  out.duration_ms = static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
   if (out.status != 0) out.error.clear();
   return out;
 }

@@ -141,6 +141,10 @@ class WebhookTest(unittest.TestCase):
             self.assertRegex(delivery["id"], r"^msg_\d+_\d+$")
         everything_got = [(d["member_id"], d["type"], d["seq"]) for d in got
                           if d["path"] == "/hooks"]
+        # One connection carries a stream of messages (HTTP/1.1 keep-alive): the two endpoints
+        # share the receiver, and were sent their messages over far fewer connections.
+        connections = {d["connection"] for d in got}
+        self.assertLess(len(connections), len(got) / 2, (len(connections), len(got)))
         self.assertEqual(sorted(everything_got), sorted(expected), "each once, none else")
         self.assertEqual([(d["type"], d["path"]) for d in got if d["path"] == "/earned"],
                          [("points.earned", "/earned")], "only the type it wants")
@@ -413,6 +417,18 @@ class HttpsTest(unittest.TestCase):
                     self.assertIn("certificate", test.json["error"])
                 else:
                     self.assertTrue(test.json["delivered"], test)
+            # Over TLS, a stream of messages goes over one connection (one handshake).
+            receiver.control("secrets", {"secrets": [endpoint["secret"]]})
+            for i in range(3):
+                body = purchase_body(f"tls-p{i}", "tls-1", [line("a", "food", 5000)])
+                if i == 0:
+                    self.assertEqual(trusting.signup("tls-1").status, 201)
+                self.assertEqual(trusting.purchase(body).status, 200)
+            wait_for(lambda: sum(d.get("member_id") == "tls-1" for d in receiver.received()) >= 4,
+                     what="deliveries over TLS")
+            over_tls = [d for d in receiver.received() if d.get("member_id") == "tls-1"]
+            self.assertTrue(all(d["library_ok"] for d in over_tls), over_tls)
+            self.assertEqual(len({d["connection"] for d in over_tls}), 1, over_tls)
         finally:
             untrusting.cleanup()
             trusting.cleanup()

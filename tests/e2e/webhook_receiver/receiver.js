@@ -98,6 +98,7 @@ async function handle(request, response) {
     library_ok: secrets.some((s) => libraryVerify(s, request.headers, body)),
     own_ok: secrets.some((s) => ownVerify(s, request.headers, body)),
     answered: step.drop ? null : step.status,
+    connection: request.socket.remotePort, // the sender's port: one per connection it opened
     body: parsed,
   };
   received.push(record);

@@ -20,6 +20,10 @@ namespace json = boost::json;
 
 namespace {
 
+// How much longer than a read a forwarded erasure is waited for (its purges read the whole
+// event log and compact; a 503 would tell the client nothing of an erasure that is committed).
+constexpr int64_t kErasureAnswerSeconds = 120;
+
 HttpResponse no_owner_serving() {
   return problem_response(ErrorCode::unavailable,
                           "the member's partition has no owner serving reads this moment (it "
@@ -117,14 +121,20 @@ std::optional<Deferred> ClusterReads::elsewhere(std::string_view member_id,
   const uint32_t partition = member_partition(member_id, node_.config().partitions);
   if (node_.serves_reads(partition)) return std::nullopt;
   std::string forwarded = encode_forwarded_read(request, principal);
-  return Deferred{[this, partition, forwarded = std::move(forwarded)](Respond respond) mutable {
-    node_.forward_read(partition, std::move(forwarded),
-                       [respond = std::move(respond)](std::optional<std::string> answer) {
-                         std::optional<HttpResponse> response;
-                         if (answer) response = decode_forwarded_response(*answer);
-                         respond(response ? std::move(*response) : no_owner_serving());
-                       });
-  }};
+  // An erasure's answer waits for the owner's purge of its folder and of the partition's log.
+  const std::chrono::seconds longer(request.target().ends_with(":erase") ? kErasureAnswerSeconds
+                                                                         : 0);
+  return Deferred{
+      [this, partition, longer, forwarded = std::move(forwarded)](Respond respond) mutable {
+        node_.forward_read(
+            partition, std::move(forwarded),
+            [respond = std::move(respond)](std::optional<std::string> answer) {
+              std::optional<HttpResponse> response;
+              if (answer) response = decode_forwarded_response(*answer);
+              respond(response ? std::move(*response) : no_owner_serving());
+            },
+            longer);
+      }};
 }
 
 Deferred ClusterReads::through_claim(std::string key, RequestFor request_for,

@@ -324,6 +324,7 @@ int run(const Options& options) {
   ops::JobRunner jobs(*store, runtime, &api::system_clock_ms, std::move(job_options));
   if (Status status = jobs.start(); !status.ok()) {
     say("loyaltyd: cannot read the job records: " + status.message());
+    if (node) node->stop();  // before `erasures` goes: its appliers tell it of erasures
     runtime.stop();
     return kExitFailure;
   }
@@ -434,9 +435,9 @@ int run(const Options& options) {
       api::LogLevel::info);
   server.stop_accepting();
   scheduler.stop();
-  jobs.stop();             // interrupts a running job between steps; it resumes at the next start
-  backups.stop();          // lets a running backup finish
-  erasures.stop();         // lets a running purge finish; the rest run at the next start
+  jobs.stop();      // interrupts a running job between steps; it resumes at the next start
+  backups.stop();   // lets a running backup finish
+  erasures.stop();  // lets a running purge finish; the rest run at the next start
   webhook_dispatcher.stop();  // lets each post finish; deliveries go on from there at the start
   if (cluster_jobs) cluster_jobs->stop();  // a part cut short runs again, here or elsewhere
   if (node) node->stop();  // leaves the cluster: its partitions move; waiting requests get 503

@@ -8,15 +8,17 @@
 #include <mutex>
 #include <thread>
 
+#include "cluster/wire_fields.hpp"
+#include "storage/keys.hpp"
+
 namespace loyalty::cluster {
 namespace {
 
 constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
 constexpr const char* kPrevHeader = "Loyalty-Prev";  // a chained message's predecessor's id
 constexpr const char* kExpectedHeader = "Nats-Expected-Last-Subject-Sequence";
-// A stand-in's (JetStreamLog::put_stand_in): the id and sequence of the message it replaces.
+// A stand-in's (JetStreamLog::put_stand_in): the id of the message it replaces.
 constexpr const char* kReplacesHeader = "Loyalty-Replaces";
-constexpr const char* kReplacedSequenceHeader = "Loyalty-Replaced-Sequence";
 // Stand-ins of more erased messages in a row than this are not looked for (an erasure replaces
 // a member's sign-up and changes: a few).
 constexpr size_t kStandInsInARowMax = 10'000;
@@ -152,6 +154,7 @@ Status JetStreamLog::ensure_stream() {
     const jsStreamConfig* config = info->Config;
     const bool same = config->SubjectsLen == 1 && options_.subjects == config->Subjects[0] &&
                       config->Replicas == static_cast<int64_t>(options_.replicas);
+    erasable_ = !config->DenyDelete;
     jsStreamInfo_Destroy(info);
     if (!same) {
       return Status::error(Status::Code::invalid_argument,
@@ -298,24 +301,25 @@ Status JetStreamLog::get_message(uint64_t sequence, bool& found, LogMessage& out
   return Status::ok_status();
 }
 
-Status JetStreamLog::put_stand_in(const LogMessage& replaced, std::string_view prev_id,
-                                  std::string_view data) {
-  const std::string subject = stand_in_subject(replaced.subject, replaced.msg_id);
+Status JetStreamLog::put_stand_in(std::string_view subject, std::string_view msg_id,
+                                  const std::vector<Place>& places, std::string_view data) {
+  const std::string where = stand_in_subject(subject, msg_id);
+  // Its places, then the blanked message.
+  std::string body;
+  storage::append_u32_be(body, static_cast<uint32_t>(places.size()));
+  for (const Place& place : places) {
+    storage::append_u64_be(body, place.sequence);
+    wire::put_bytes(body, place.prev_id);
+  }
+  wire::put_bytes(body, data);
   natsMsg* message = nullptr;
-  natsStatus s = natsMsg_Create(&message, subject.c_str(), nullptr, data.data(),
-                                static_cast<int>(data.size()));
-  if (s != NATS_OK) return nats_error("stand-in " + subject, s);
-  s = natsMsgHeader_Set(message, kReplacesHeader, replaced.msg_id.c_str());
-  if (s == NATS_OK) {
-    s = natsMsgHeader_Set(message, kReplacedSequenceHeader,
-                          std::to_string(replaced.sequence).c_str());
-  }
-  if (s == NATS_OK && !prev_id.empty()) {
-    s = natsMsgHeader_Set(message, kPrevHeader, std::string(prev_id).c_str());
-  }
+  natsStatus s =
+      natsMsg_Create(&message, where.c_str(), nullptr, body.data(), static_cast<int>(body.size()));
+  if (s != NATS_OK) return nats_error("stand-in " + where, s);
+  s = natsMsgHeader_Set(message, kReplacesHeader, std::string(msg_id).c_str());
   if (s != NATS_OK) {
     natsMsg_Destroy(message);
-    return nats_error("stand-in " + subject, s);
+    return nats_error("stand-in " + where, s);
   }
   jsPubOptions options;
   jsPubOptions_Init(&options);
@@ -324,32 +328,42 @@ Status JetStreamLog::put_stand_in(const LogMessage& replaced, std::string_view p
   jsErrCode code = static_cast<jsErrCode>(0);
   s = js_PublishMsg(&ack, js_, message, &options, &code);
   natsMsg_Destroy(message);
-  if (s != NATS_OK) return nats_error("stand-in " + subject, s, code);
+  if (s != NATS_OK) return nats_error("stand-in " + where, s, code);
   jsPubAck_Destroy(ack);
   return Status::ok_status();
 }
 
-Status JetStreamLog::stand_in(std::string_view subject, std::string_view replaced_id, bool& found,
-                              LogMessage& out, std::string& prev_id) {
-  const std::string where = stand_in_subject(subject, replaced_id);
+Status JetStreamLog::stand_in(std::string_view subject, std::string_view msg_id, bool& found,
+                              std::vector<Place>& places, std::string& data) {
+  const std::string where = stand_in_subject(subject, msg_id);
   natsMsg* message = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   const natsStatus s =
       js_GetLastMsg(&message, js_, options_.stream.c_str(), where.c_str(), nullptr, &code);
   found = false;
+  places.clear();
   if (s == NATS_NOT_FOUND) return Status::ok_status();
   if (s != NATS_OK) return nats_error("stand-in " + where, s, code);
-  const std::string replaces = header(message, kReplacesHeader);
-  const std::string sequence = header(message, kReplacedSequenceHeader);
-  if (replaces == replaced_id && !sequence.empty()) {
-    found = true;
-    out.sequence = std::strtoull(sequence.c_str(), nullptr, 10);
-    out.subject = std::string(subject);
-    out.msg_id = replaces;  // in the chain, it is the message it stands in for
-    out.data.assign(natsMsg_GetData(message), static_cast<size_t>(natsMsg_GetDataLength(message)));
-    prev_id = header(message, kPrevHeader);
+  const bool same = header(message, kReplacesHeader) == msg_id;
+  std::string_view body(natsMsg_GetData(message),
+                        static_cast<size_t>(natsMsg_GetDataLength(message)));
+  bool read = same && body.size() >= 4;
+  if (read) {
+    uint32_t count = *storage::read_u32_be(body.substr(0, 4));
+    body.remove_prefix(4);
+    for (; read && count > 0; --count) {
+      Place place;
+      read = wire::take_u64(body, place.sequence) && wire::take_bytes(body, place.prev_id);
+      places.push_back(std::move(place));
+    }
+    read = read && wire::take_bytes(body, data) && body.empty();
   }
   natsMsg_Destroy(message);
+  if (!same) return Status::ok_status();  // another id's (a digest's collision): none
+  if (!read) {
+    return Status::error(Status::Code::corruption, "nats: stand-in " + where + " is unreadable");
+  }
+  found = true;
   return Status::ok_status();
 }
 
@@ -670,18 +684,28 @@ bool JetStreamLog::Reader::stand_ins_between(std::string_view prev, uint64_t bef
   uint64_t below = before;
   while (wanted != last_id_) {
     if (wanted.empty() || found.size() == kStandInsInARowMax) return false;
+    std::vector<Place> places;
     LogMessage stand_in;
-    std::string stand_in_prev;
     bool exists = false;
-    if (!log_.stand_in(subject_, wanted, exists, stand_in, stand_in_prev).ok() || !exists) {
+    if (!log_.stand_in(subject_, wanted, exists, places, stand_in.data).ok() || !exists) {
       return false;
     }
-    // In the log's order, after what this reader returned (a stand-in names where its message
-    // was: a replica that numbers the log otherwise is not read from stand-ins).
-    if (stand_in.sequence >= below || stand_in.sequence < next_) return false;
-    below = stand_in.sequence;
+    // The place just before `below`, after what this reader returned (a stand-in names where
+    // its message was: a replica that numbers the log otherwise is not read from stand-ins).
+    const Place* place = nullptr;
+    for (const Place& candidate : places) {
+      if (candidate.sequence >= next_ && candidate.sequence < below &&
+          (place == nullptr || candidate.sequence > place->sequence)) {
+        place = &candidate;
+      }
+    }
+    if (place == nullptr) return false;
+    stand_in.sequence = place->sequence;
+    stand_in.subject = subject_;
+    stand_in.msg_id = wanted;  // in the chain, it is the message it stands in for
+    below = place->sequence;
+    wanted = place->prev_id;
     found.push_back(std::move(stand_in));
-    wanted = std::move(stand_in_prev);
   }
   for (auto it = found.rbegin(); it != found.rend(); ++it) {
     next_ = it->sequence + 1;

@@ -144,17 +144,30 @@ class JetStreamLog {
   // Erasure (cluster/log_erasures.hpp). The log is append-only but for this: a message that
   // carries an erased member's personal data is replaced. Its stand-in (the same message with
   // that data blanked) goes in first, under a subject of its own beside the partition's
-  // (subject + ".x." + a digest of the replaced id), naming the message it replaces and that
-  // message's predecessor; then the message is erased (JetStream overwrites its bytes). A
-  // chained Reader that finds a message's predecessor gone reads its stand-in in its place.
+  // (subject + ".x." + a digest of the message's id), naming the message's id and, for each
+  // place the id holds in the subject (a retry after JetStream's window of ids logs a second
+  // copy), its sequence and its predecessor's id; then the message is erased (JetStream
+  // overwrites its bytes). A chained Reader that finds a message's predecessor gone reads its
+  // stand-in in its place.
   //
   // The message at `sequence` as the stream's leader has it; `found` false when there is none
   // (never appended, or erased). `prev_id`: its chain predecessor ("" when none).
   Status get_message(uint64_t sequence, bool& found, LogMessage& out, std::string& prev_id);
-  Status put_stand_in(const LogMessage& replaced, std::string_view prev_id, std::string_view data);
-  // The stand-in of `replaced_id` in `subject` (`found` false when there is none).
-  Status stand_in(std::string_view subject, std::string_view replaced_id, bool& found,
-                  LogMessage& out, std::string& prev_id);
+  struct Place {
+    uint64_t sequence = 0;
+    std::string prev_id;
+    bool operator==(const Place&) const = default;
+  };
+  // Puts in the stand-in of `msg_id` of `subject`: it replaces one put before for the id, so
+  // `places` names that one's places too.
+  Status put_stand_in(std::string_view subject, std::string_view msg_id,
+                      const std::vector<Place>& places, std::string_view data);
+  // The stand-in of `msg_id` in `subject` (`found` false when there is none).
+  Status stand_in(std::string_view subject, std::string_view msg_id, bool& found,
+                  std::vector<Place>& places, std::string& data);
+  // Whether the stream lets messages be erased (one made before erasures existed does not, and
+  // JetStream cannot change that).
+  bool erasable() const { return erasable_; }
   // Erases the message at `sequence` (already gone: ok).
   Status erase(uint64_t sequence);
 
@@ -195,6 +208,7 @@ class JetStreamLog {
   std::unordered_map<const __natsMsg*, Published> published_;  // awaiting acknowledgement
 
   LogOptions options_;
+  bool erasable_ = true;
   __natsConnection* connection_ = nullptr;
   __jsCtx* js_ = nullptr;
 };

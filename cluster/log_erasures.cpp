@@ -1,6 +1,9 @@
 #include "cluster/log_erasures.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -28,6 +31,12 @@ LogErasures::~LogErasures() {
   }
   changed_.notify_all();
   thread_.join();
+  // Those still queued stay marked (a later owner ends them); their callers hear it now.
+  for (Request& request : queue_) {
+    if (request.done) {
+      request.done(Status::error(Status::Code::busy, "the node is stopping; ended later"), 0);
+    }
+  }
 }
 
 void LogErasures::submit(std::string member_id, Done done) {
@@ -102,30 +111,46 @@ Status LogErasures::release_claims(const std::string& member_id,
 
 Status LogErasures::erase(const std::string& member_id, uint64_t& erased) {
   erased = 0;
+  if (!log_.erasable()) {
+    return Status::error(Status::Code::invalid_argument,
+                         "the input log's stream was made before erasures existed and refuses to "
+                         "erase messages (docs/cluster.md \"Erasure\")");
+  }
+  std::optional<uint64_t> erasure_at;
+  if (Status s = store_.log_erasure_at(member_id, erasure_at); !s.ok()) return s;
+  if (!erasure_at) return Status::ok_status();  // done by an earlier run
   std::vector<std::pair<uint64_t, std::string>> listed;
   if (Status s = store_.personal_messages(member_id, listed); !s.ok()) return s;
+  const std::string subject =
+      partition_subject(options_.cluster_name, member_partition(member_id, options_.partitions));
   struct Held {
-    LogMessage message;
-    std::string prev_id;
+    JetStreamLog::Place place;
     Event event;
   };
-  std::vector<Held> held;
+  std::map<std::string, std::vector<Held>> held;  // by message id: its copies
+  std::vector<uint64_t> done;                     // listed sequences this run ends
   for (const auto& [sequence, msg_id] : listed) {
+    // Only what the erasure followed: the erasure's own message is after them, so none of them
+    // is the last of its subject (the writers append after that one).
+    if (sequence >= *erasure_at) continue;
+    done.push_back(sequence);
+    LogMessage message;
     Held entry;
+    entry.place.sequence = sequence;
     bool found = false;
-    if (Status s = log_.get_message(sequence, found, entry.message, entry.prev_id); !s.ok()) {
+    if (Status s = log_.get_message(sequence, found, message, entry.place.prev_id); !s.ok()) {
       return s;
     }
     if (!found) continue;  // erased by an earlier run
-    if (entry.message.msg_id != msg_id) {
+    if (message.msg_id != msg_id) {
       // The servers number the log otherwise than when it was applied here (replicas that
       // drifted apart): not erased from a guess.
       return Status::error(Status::Code::corruption, "the message at " + std::to_string(sequence) +
-                                                         " is " + entry.message.msg_id + ", not " +
+                                                         " is " + message.msg_id + ", not " +
                                                          msg_id + " as applied here");
     }
     LogPayload payload;
-    if (Status s = decode_log_payload(entry.message.data, payload); !s.ok()) return s;
+    if (Status s = decode_log_payload(message.data, payload); !s.ok()) return s;
     Event* event = std::get_if<Event>(&payload);
     if (event == nullptr || event->member_id() != member_id) {
       return Status::error(Status::Code::corruption, "the message at " + std::to_string(sequence) +
@@ -133,22 +158,42 @@ Status LogErasures::erase(const std::string& member_id, uint64_t& erased) {
                                                          "'s sign-up or change");
     }
     entry.event = std::move(*event);
-    held.push_back(std::move(entry));
+    held[msg_id].push_back(std::move(entry));
   }
   std::vector<Event> events;
-  for (const Held& entry : held) events.push_back(entry.event);
-  if (Status s = release_claims(member_id, events); !s.ok()) return s;
-  for (Held& entry : held) {
-    blank_personal_data(entry.event);
-    if (Status s = log_.put_stand_in(entry.message, entry.prev_id,
-                                     encode_log_payload(LogPayload(std::move(entry.event))));
-        !s.ok()) {
-      return s;
-    }
-    if (Status s = log_.erase(entry.message.sequence); !s.ok()) return s;
-    ++erased;
+  for (const auto& [msg_id, copies] : held) {
+    for (const Held& copy : copies) events.push_back(copy.event);
   }
-  return store_.finish_log_erasure(member_id);
+  if (Status s = release_claims(member_id, events); !s.ok()) return s;
+  for (auto& [msg_id, copies] : held) {
+    // One stand-in per id, naming every place it holds: one put before (a run a crash cut
+    // short) keeps its places.
+    std::vector<JetStreamLog::Place> places;
+    std::string ignored;
+    bool exists = false;
+    if (Status s = log_.stand_in(subject, msg_id, exists, places, ignored); !s.ok()) return s;
+    bool more = false;
+    for (const Held& copy : copies) {
+      if (std::find(places.begin(), places.end(), copy.place) == places.end()) {
+        places.push_back(copy.place);
+        more = true;
+      }
+    }
+    if (more) {
+      Event blanked = copies.front().event;  // the copies are one request: one blank for all
+      blank_personal_data(blanked);
+      if (Status s = log_.put_stand_in(subject, msg_id, places,
+                                       encode_log_payload(LogPayload(std::move(blanked))));
+          !s.ok()) {
+        return s;
+      }
+    }
+    for (const Held& copy : copies) {
+      if (Status s = log_.erase(copy.place.sequence); !s.ok()) return s;
+      ++erased;
+    }
+  }
+  return store_.finish_log_erasure(member_id, done);
 }
 
 }  // namespace loyalty::cluster

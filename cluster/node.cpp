@@ -149,17 +149,6 @@ Status ClusterNode::start(Runtime& runtime, ProgramRegistry& programs) {
       return s;
     }
   }
-  LogErasures::Options erasure_options;
-  erasure_options.cluster_name = config_.name;
-  erasure_options.partitions = config_.partitions;
-  log_erasures_ = std::make_unique<LogErasures>(
-      erasure_options, *log_, store_, *identifier_keys_,
-      [this](uint32_t partition, LogPayload payload) {
-        return append_and_wait(partition, std::move(payload));
-      },
-      [this](uint32_t partition) {
-        return ownership_ && ownership_->role(partition) == Role::owner;
-      });
   Ownership::Options options;
   options.cluster = config_;
   options.url = url_;
@@ -168,6 +157,22 @@ Status ClusterNode::start(Runtime& runtime, ProgramRegistry& programs) {
           [this](uint32_t partition, Role role, int64_t) { on_role(partition, role); }, ownership_);
       !s.ok()) {
     return s;
+  }
+  // After ownership_ is set: its thread asks which partitions this node owns.
+  LogErasures::Options erasure_options;
+  erasure_options.cluster_name = config_.name;
+  erasure_options.partitions = config_.partitions;
+  auto erasures = std::make_unique<LogErasures>(
+      erasure_options, *log_, store_, *identifier_keys_,
+      [this](uint32_t partition, LogPayload payload) {
+        return append_and_wait(partition, std::move(payload));
+      },
+      [this](uint32_t partition) {
+        return ownership_ && ownership_->role(partition) == Role::owner;
+      });
+  {
+    const std::lock_guard lock(erasures_mutex_);
+    log_erasures_ = std::move(erasures);
   }
   housekeeper_ = std::thread([this] { housekeeping(); });
   return Status::ok_status();
@@ -180,7 +185,12 @@ void ClusterNode::stop() {
     stopping_ = true;
   }
   stop_wake_.notify_all();
-  log_erasures_.reset();  // a running one finishes (it needs the node); the rest stay marked
+  std::unique_ptr<LogErasures> erasures;
+  {
+    const std::lock_guard lock(erasures_mutex_);
+    erasures.swap(log_erasures_);
+  }
+  erasures.reset();  // a running one finishes (it needs the node); the rest stay marked
   if (housekeeper_.joinable()) housekeeper_.join();
   // No more forwarded events or answers (their callbacks read ownership_), then the lease
   // goes (the partitions move at once; on_role does nothing any more), then the appliers.
@@ -288,11 +298,14 @@ void ClusterNode::on_role(uint32_t partition, Role role) {
 }
 
 void ClusterNode::erase_from_log(std::string member_id, LogErasures::Done done) {
-  if (!log_erasures_) {
-    done(Status::error(Status::Code::busy, "the node is not running"), 0);
-    return;
+  {
+    const std::lock_guard lock(erasures_mutex_);
+    if (log_erasures_) {
+      log_erasures_->submit(std::move(member_id), std::move(done));
+      return;
+    }
   }
-  log_erasures_->submit(std::move(member_id), std::move(done));
+  done(Status::error(Status::Code::busy, "the node is not running; ended later"), 0);
 }
 
 void ClusterNode::on_applied(const LogMessage& message, EventResult&& result) {
@@ -500,7 +513,8 @@ bool ClusterNode::serves_reads(uint32_t partition) const {
   return applier != appliers_.end() && applier->second->applied_log_end();
 }
 
-void ClusterNode::forward_read(uint32_t partition, std::string request, ReadDone done) {
+void ClusterNode::forward_read(uint32_t partition, std::string request, ReadDone done,
+                               std::chrono::seconds longer) {
   const ClusterView view = ownership_ ? ownership_->view() : ClusterView{};
   const std::string owner =
       partition < view.partitions.size() ? view.partitions[partition].owner : std::string();
@@ -513,7 +527,7 @@ void ClusterNode::forward_read(uint32_t partition, std::string request, ReadDone
   waiter.read_done = std::move(done);
   waiter.partition = partition;
   waiter.owner = owner;
-  if (add_waiter(inbox, std::move(waiter)) == 0) return;
+  if (add_waiter(inbox, std::move(waiter), longer) == 0) return;
   const Status status =
       log_->send(config_.name + ".read." + std::to_string(partition), inbox, request);
   if (!status.ok()) {
@@ -564,9 +578,10 @@ uint64_t ClusterNode::add_waiter(const std::string& id, Completion&& done,
   return add_waiter(id, std::move(waiter));
 }
 
-uint64_t ClusterNode::add_waiter(const std::string& id, Waiter&& waiter) {
+uint64_t ClusterNode::add_waiter(const std::string& id, Waiter&& waiter,
+                                 std::chrono::seconds longer) {
   // Long enough for a failover (the lease) and the new owner's catch-up.
-  waiter.deadline = SteadyClock::now() + std::chrono::seconds(config_.lease_seconds + 5);
+  waiter.deadline = SteadyClock::now() + std::chrono::seconds(config_.lease_seconds + 5) + longer;
   {
     const std::lock_guard lock(waiters_mutex_);
     if (!closed_) {

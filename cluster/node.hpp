@@ -72,7 +72,9 @@ class ClusterNode {
   using ReadDone = std::function<void(std::optional<std::string> response)>;
   using ReadServer = std::function<void(std::string_view request, ReadDone reply)>;
   bool serves_reads(uint32_t partition) const;
-  void forward_read(uint32_t partition, std::string request, ReadDone done);
+  // `longer`: added to the wait for an answer (an erasure's runs longer than a read).
+  void forward_read(uint32_t partition, std::string request, ReadDone done,
+                    std::chrono::seconds longer = std::chrono::seconds(0));
   // Whose `key` is (a claim asked in its home partition's log, answered after that partition's
   // commit): `done` gets EventResult::claim_owner, "" when no member holds it.
   void look_up(const std::string& key, Completion done);
@@ -166,7 +168,8 @@ class ClusterNode {
   // Returns the waiter's token (0: not added, `done` was answered 503: the node is closing).
   uint64_t add_waiter(const std::string& id, Completion&& done,
                       std::optional<uint32_t> partition = std::nullopt, std::string owner = {});
-  uint64_t add_waiter(const std::string& id, Waiter&& waiter);
+  uint64_t add_waiter(const std::string& id, Waiter&& waiter,
+                      std::chrono::seconds longer = std::chrono::seconds(0));
   std::vector<Waiter> take_waiters(const std::string& id);  // all waiting for `id`
   static void give_up(Waiter& waiter, std::string why);     // 503 (a read: nullopt)
   void serve_read(uint32_t partition, std::string_view request, const std::string& reply_to);
@@ -178,7 +181,8 @@ class ClusterNode {
   RocksStore& store_;
   EtcdClient etcd_;
   std::unique_ptr<IdentifierKeys> identifier_keys_;  // from open() on
-  std::unique_ptr<LogErasures> log_erasures_;        // from start() to stop()
+  std::mutex erasures_mutex_;
+  std::unique_ptr<LogErasures> log_erasures_;  // from start() to stop(), under erasures_mutex_
   std::function<void(const std::string& member_id)> erased_;
   std::unique_ptr<JetStreamLog> log_;
   std::unique_ptr<LogWriters> writers_;  // what this node appends to the logs it owns

@@ -103,9 +103,9 @@ struct CommitBatch {
   std::vector<IdentifierClaim> identifiers;
   // Identifiers their member no longer holds: removed unless another member holds them now.
   std::vector<IdentifierClaim> identifiers_released;
-  std::vector<const PurchaseRecord*> purchases;     // by event id
-  std::vector<HoldWrite> holds;                     // by hold id
-  std::vector<CouponWrite> coupons;                 // by code, and in the member's list
+  std::vector<const PurchaseRecord*> purchases;  // by event id
+  std::vector<HoldWrite> holds;                  // by hold id
+  std::vector<CouponWrite> coupons;              // by code, and in the member's list
   // How many units of each reward are out (issued, not cancelled) changes by these, summed over
   // the batch; a reward appears once.
   std::vector<StockChange> stock_changes;
@@ -151,11 +151,19 @@ struct CommitBatch {
     std::string msg_id;
   };
   std::vector<PersonalMessage> personal_messages;
+  // Cluster mode: erasures applied, with their place in the partition's log: the messages to
+  // replace are the member's personal messages before it.
+  struct LogErasure {
+    std::string member_id;
+    uint64_t sequence = 0;
+  };
+  std::vector<LogErasure> log_erasures;
 
   bool empty() const {
     return members.empty() && events.empty() && outbox_deletes.empty() && !log_position &&
            claims.empty() && !program_switch && units_taken.empty() && units_returned.empty() &&
-           give_backs.empty() && give_backs_sent.empty() && personal_messages.empty();
+           give_backs.empty() && give_backs_sent.empty() && personal_messages.empty() &&
+           log_erasures.empty();
   }
   void clear() {
     members.clear();
@@ -180,6 +188,7 @@ struct CommitBatch {
     give_backs.clear();
     give_backs_sent.clear();
     personal_messages.clear();
+    log_erasures.clear();
   }
 };
 

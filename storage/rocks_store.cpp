@@ -788,13 +788,29 @@ Status RocksStore::personal_messages(std::string_view member_id,
                      });
 }
 
-Status RocksStore::finish_log_erasure(std::string_view member_id) {
+Status RocksStore::log_erasure_at(std::string_view member_id, std::optional<uint64_t>& sequence) {
+  sequence.reset();
+  std::string value;
+  const rocksdb::Status got = impl_->db->Get(
+      rocksdb::ReadOptions(), impl_->family(meta),
+      std::string(storage::kLogErasePendingKeyPrefix) + std::string(member_id), &value);
+  if (got.IsNotFound()) return Status::ok_status();
+  if (Status status = from_rocks(got); !status.ok()) return status;
+  sequence = storage::read_u64_be(value);
+  if (!sequence || value.size() != 8) return corrupt_key("meta");
+  return Status::ok_status();
+}
+
+Status RocksStore::finish_log_erasure(std::string_view member_id,
+                                      const std::vector<uint64_t>& sequences) {
   LOYALTY_CHECK(storage::valid_member_key(member_id));
-  const std::string prefix = storage::personal_messages_prefix(member_id);
-  std::string end = prefix;
-  end.back() = static_cast<char>(end.back() + 1);
   rocksdb::WriteBatch write;
-  rocksdb::Status put = write.DeleteRange(impl_->family(meta), prefix, end);
+  rocksdb::Status put;
+  for (const uint64_t sequence : sequences) {
+    if (put.ok()) {
+      put = write.Delete(impl_->family(meta), storage::personal_message_key(member_id, sequence));
+    }
+  }
   if (put.ok()) {
     put = write.Delete(impl_->family(meta),
                        std::string(storage::kLogErasePendingKeyPrefix) + std::string(member_id));
@@ -1098,11 +1114,6 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
       if (logged.event->type() == EventType::member_erase) {
         // Its purge from older files follows the commit (storage/erasure.hpp); after a stop too.
         add(meta, std::string(storage::kErasePendingKeyPrefix) + logged.event->member_id(), {});
-        if (batch.log_position) {
-          // And, in cluster mode, from the partition's input log (cluster/log_erasures.hpp).
-          add(meta, std::string(storage::kLogErasePendingKeyPrefix) + logged.event->member_id(),
-              {});
-        }
       }
       if (member != nullptr) member->history_head = log_seq;
       ++log_seq;
@@ -1192,6 +1203,13 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
     storage::append_u64_be(sequence, batch.log_position->sequence);
     sequence += batch.log_position->msg_id;
     add(meta, storage::applied_key(batch.log_position->partition), sequence);
+  }
+  for (const CommitBatch::LogErasure& erasure : batch.log_erasures) {
+    // And, in cluster mode, from the partition's input log (cluster/log_erasures.hpp).
+    LOYALTY_CHECK(storage::valid_member_key(erasure.member_id) && erasure.sequence > 0);
+    std::string at;
+    storage::append_u64_be(at, erasure.sequence);
+    add(meta, std::string(storage::kLogErasePendingKeyPrefix) + erasure.member_id, at);
   }
   for (const CommitBatch::PersonalMessage& message : batch.personal_messages) {
     LOYALTY_CHECK(storage::valid_member_key(message.member_id) && message.sequence > 0);

@@ -247,16 +247,18 @@ class RocksStore final : public MemberStore {
   Status pending_erasures(std::vector<std::string>& member_ids);
   Status purge_erasure(std::string_view member_id, storage::ErasureReport& out);
   // Cluster mode: the members whose erasure is committed and whose personal data the input log
-  // may still hold; the messages that hold it (stream sequence, Nats-Msg-Id), in log order;
-  // and, once none does, the end of both.
+  // may still hold, and where the erasure is in the partition's log; the messages that hold it
+  // (stream sequence, Nats-Msg-Id), in log order; and, once none before the erasure does, the
+  // end of the mark and of those listed.
   Status pending_log_erasures(std::vector<std::string>& member_ids);
+  Status log_erasure_at(std::string_view member_id, std::optional<uint64_t>& sequence);
   // Cluster mode: this node's copy of the secret its claims of phones and cards are keyed with
   // (cluster/identifier_keys.hpp); "" when none.
   Status cluster_secret(std::string& out);
   Status save_cluster_secret(std::string_view secret);
   Status personal_messages(std::string_view member_id,
                            std::vector<std::pair<uint64_t, std::string>>& out);
-  Status finish_log_erasure(std::string_view member_id);
+  Status finish_log_erasure(std::string_view member_id, const std::vector<uint64_t>& sequences);
 
   // RocksDB's figures now (lists the WAL folder: for scrapes, not hot paths).
   Status read_figures(StorageFigures& out);

@@ -46,12 +46,23 @@ struct Connection {
   beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
 };
 
+// Whether a kept connection failed before the endpoint could have answered: it closed the
+// connection while it was kept (the write fails, or the read finds its end or a reset before
+// any byte of an answer). Sending again on a new one is then safe to do at once.
+bool closed_while_kept(const boost::system::error_code& error, bool answer_began) {
+  if (answer_began) return false;
+  return error == http::error::end_of_stream || error == asio::error::eof ||
+         error == asio::error::connection_reset || error == asio::error::broken_pipe ||
+         error == asio::error::connection_aborted;
+}
+
 // Writes the request and reads the answer; `keep` tells whether the connection may carry the
-// next one (the endpoint did not ask to close it).
+// next one (the endpoint did not ask to close it, and the answer's end was not the
+// connection's). `stale`: it failed as a connection the endpoint closed fails.
 template <typename Stream>
 asio::awaitable<void> exchange(Stream& stream, const Destination& d,
                                const std::vector<std::pair<std::string, std::string>>& headers,
-                               std::string_view body, SendResult& out, bool& keep) {
+                               std::string_view body, SendResult& out, bool& keep, bool& stale) {
   http::request<http::string_body> request{http::verb::post, d.target, 11};
   request.set(http::field::host, d.host);
   request.set(http::field::user_agent, "loyalty-engine-webhooks/1");
@@ -60,17 +71,22 @@ asio::awaitable<void> exchange(Stream& stream, const Destination& d,
   request.body() = std::string(body);
   request.keep_alive(true);
   request.prepare_payload();
-  co_await http::async_write(stream, request, asio::use_awaitable);
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(kResponseBodyMax);
-  co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
+  try {
+    co_await http::async_write(stream, request, asio::use_awaitable);
+    co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
+  } catch (const boost::system::system_error& e) {
+    stale = closed_while_kept(e.code(), parser.got_some());
+    throw;
+  }
   const auto& response = parser.get();
   out.status = response.result_int();
   if (const auto found = response.find(http::field::retry_after); found != response.end()) {
     out.retry_after_seconds = retry_after(found->value());
   }
-  keep = response.keep_alive() && buffer.size() == 0;  // nothing unasked-for follows it
+  keep = parser.keep_alive() && buffer.size() == 0;  // nothing unasked-for follows it
 }
 
 std::string destination_key(const Destination& d) {
@@ -144,17 +160,18 @@ struct Sender::Impl {
       SendResult& out, bool& keep) {
     co_await open(d, connection, out);
     if (!out.error.empty()) co_return;
-    co_await send(connection, d, headers, body, out, keep);
+    bool stale = false;  // a new connection: whatever fails is the attempt's failure
+    co_await send(connection, d, headers, body, out, keep, stale);
   }
 
   asio::awaitable<void> send(Connection& connection, const Destination& d,
                              const std::vector<std::pair<std::string, std::string>>& headers,
-                             std::string_view body, SendResult& out, bool& keep) {
+                             std::string_view body, SendResult& out, bool& keep, bool& stale) {
     connection.lowest().expires_after(timeout);
     if (connection.plain) {
-      co_await exchange(*connection.plain, d, headers, body, out, keep);
+      co_await exchange(*connection.plain, d, headers, body, out, keep, stale);
     } else {
-      co_await exchange(*connection.secure, d, headers, body, out, keep);
+      co_await exchange(*connection.secure, d, headers, body, out, keep, stale);
     }
   }
 };
@@ -185,18 +202,17 @@ SendResult Sender::post(const Destination& d,
   if (auto found = impl_->kept.find(key); found != impl_->kept.end()) {
     Connection connection = std::move(found->second);
     impl_->kept.erase(found);
-    impl_->run(impl_->send(connection, d, headers, body, out, keep), out);
+    bool stale = false;
+    impl_->run(impl_->send(connection, d, headers, body, out, keep, stale), out);
     if (out.status != 0) {
       out.reused_connection = true;
       if (keep) {
         connection.last_used = Clock::now();
         impl_->kept.emplace(key, std::move(connection));
       }
-    } else if (out.error == "timed out") {
-      // The endpoint took the message and did not answer in time: not sent again at once.
-    } else {
-      // Closed by the endpoint while it was kept (or on the way): a new connection, once. The
-      // endpoint may have taken the message before it closed: at least once, as every retry.
+    } else if (stale) {
+      // Closed by the endpoint while it was kept, before it could answer: a new connection,
+      // once. (Any other failure, a timeout or half an answer, is the attempt's.)
       out = SendResult{};
     }
   }

@@ -397,6 +397,11 @@ void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
       commit_.personal_messages.push_back(CommitBatch::PersonalMessage{
           work.request->event.member_id(), work.request->log_sequence, work.request->log_msg_id});
     }
+    if (work.request->log_sequence > 0 && work.request->event.type() == EventType::member_erase &&
+        work.result.rejection.ok() && !work.result.replayed) {
+      commit_.log_erasures.push_back(
+          CommitBatch::LogErasure{work.request->event.member_id(), work.request->log_sequence});
+    }
     if (runtime_.options_.log_driven) {
       if (std::optional<StockUnit> unit = unit_to_give_back(work)) {
         commit_.give_backs.push_back(std::move(*unit));

@@ -284,8 +284,12 @@ int run(const Options& options) {
   }
   context.erasures = &erasures;
   if (node) {
-    node->set_erased(
-        [&erasures](const std::string& member_id) { erasures.submit(member_id, nullptr); });
+    // The owner's purge is the erase request's own (it runs there and waits for it): one
+    // whole-log scan per node.
+    node->set_erased([&erasures, &node](const std::string& member_id) {
+      const uint32_t partition = member_partition(member_id, node->config().partitions);
+      if (node->role(partition) != cluster::Role::owner) erasures.submit(member_id, nullptr);
+    });
     context.erase_from_log = [&node](const std::string& member_id,
                                      std::function<void(const Status&, uint64_t)> done) {
       node->erase_from_log(member_id, std::move(done));

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 import harness  # noqa: E402  (the HTTP helpers of the end-to-end tests)
 import websockets  # noqa: E402
+from test_member_admin import files_holding  # noqa: E402  (an erasure's byte scan)
 from test_security import member_token  # noqa: E402
 
 SCRIPT = os.path.join(harness.SOURCE_DIR, "scripts", "cluster.sh")
@@ -37,20 +38,6 @@ def partition_of(member_id):
         h ^= byte
         h = (h * 16777619) & 0xFFFFFFFF
     return h % PARTITIONS
-
-
-def files_holding(folder, needle):
-    """The files under `folder` whose raw bytes hold `needle` (SST, WAL, MANIFEST, LOG, …)."""
-    found = []
-    for root, _, names in os.walk(folder):
-        for name in names:
-            try:
-                with open(os.path.join(root, name), "rb") as f:
-                    if needle.encode() in f.read():
-                        found.append(name)
-            except FileNotFoundError:
-                pass  # deleted by RocksDB since the listing: it holds nothing now
-    return sorted(found)
 
 
 def nats_port():

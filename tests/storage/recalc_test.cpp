@@ -23,6 +23,7 @@
 #include "storage/records_generated.h"
 #include "storage/rocks_store.hpp"
 #include "tests/support/scenario.hpp"
+#include "tests/support/store_books.hpp"
 
 namespace loyalty {
 namespace {
@@ -217,21 +218,10 @@ struct StoreState {
 
 StoreState read_state(RocksStore& store) {
   StoreState out;
-  EXPECT_TRUE(store
-                  .scan_members([&](const MemberState& m) {
-                    out.members.push_back(m);
-                    return true;
-                  })
-                  .ok());
-  for (const MemberState& m : out.members) {
-    std::optional<LedgerCursor> cursor;
-    do {
-      LedgerPage page;
-      EXPECT_TRUE(store.read_ledger(m.member_id, cursor, 500, page).ok());
-      auto& ledger = out.ledgers[m.member_id];
-      ledger.insert(ledger.end(), page.entries.begin(), page.entries.end());
-      cursor = page.next_cursor;
-    } while (cursor);
+  testing::StoreBooks books = testing::read_books(store);
+  out.members = std::move(books.members);
+  for (size_t i = 0; i < out.members.size(); ++i) {
+    out.ledgers[out.members[i].member_id] = std::move(books.ledgers[i]);
   }
   for (const char* id : {"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"}) {
     EXPECT_TRUE(store.load_purchase(id, out.purchases[id]).ok());

@@ -1075,16 +1075,22 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
   purchase_log_seqs.clear();
   first_log_seq = 0;
   // Settles the reserved seqs however the commit ends (written, failed or refused).
+  // (Set in place: a temporary assigned here would settle them at once, as it is destroyed, and
+  // a reader following the log would pass over records still being written.)
   struct Reservation {
     Impl* impl = nullptr;
     uint64_t first = 0;
+    Reservation() = default;
+    Reservation(const Reservation&) = delete;
+    Reservation& operator=(const Reservation&) = delete;
     ~Reservation() {
       if (impl != nullptr) impl->settle_log_seqs(first);
     }
   } reservation;
   if (!batch.events.empty()) {
     uint64_t log_seq = impl_->reserve_log_seqs(batch.events.size());
-    reservation = {impl_.get(), log_seq};
+    reservation.impl = impl_.get();
+    reservation.first = log_seq;
     first_log_seq = log_seq;
     for (const LoggedEvent& logged : batch.events) {
       LOYALTY_CHECK(logged.event != nullptr);

@@ -219,32 +219,66 @@ void ClusterReads::stock_left(std::vector<std::string> reward_ids,
   }
 }
 
+namespace {
+
+// Asks `count` places at once (`ask(i, answer)`) and calls `done` with their responses in order
+// once every one answered.
+void gather(
+    size_t count,
+    const std::function<void(size_t i, std::function<void(std::optional<std::string>)>)>& ask,
+    std::function<void(ClusterReads::Responses)> done) {
+  struct Gathering {
+    std::mutex mutex;
+    ClusterReads::Responses responses;
+    size_t waiting = 0;
+    std::function<void(ClusterReads::Responses)> done;
+  };
+  if (count == 0) {
+    done({});
+    return;
+  }
+  auto gathering = std::make_shared<Gathering>();
+  gathering->responses.resize(count);
+  gathering->waiting = count;
+  gathering->done = std::move(done);
+  for (size_t i = 0; i < count; ++i) {
+    ask(i, [gathering, i](std::optional<std::string> bytes) {
+      std::optional<HttpResponse> response;
+      if (bytes) response = decode_forwarded_response(*bytes);
+      std::unique_lock lock(gathering->mutex);
+      gathering->responses[i] = std::move(response);
+      if (--gathering->waiting > 0) return;
+      lock.unlock();
+      gathering->done(std::move(gathering->responses));
+    });
+  }
+}
+
+}  // namespace
+
 void ClusterReads::ask_every_partition(std::function<HttpRequest(uint32_t partition)> request_for,
                                        const std::optional<Principal>& principal,
                                        std::function<void(Responses)> done) {
-  struct Gathering {
-    std::mutex mutex;
-    Responses responses;
-    size_t waiting = 0;
-    std::function<void(Responses)> done;
-  };
-  const uint32_t partitions = node_.config().partitions;
-  auto gathering = std::make_shared<Gathering>();
-  gathering->responses.resize(partitions);
-  gathering->waiting = partitions;
-  gathering->done = std::move(done);
-  for (uint32_t partition = 0; partition < partitions; ++partition) {
-    node_.forward_read(partition, encode_forwarded_read(request_for(partition), principal),
-                       [gathering, partition](std::optional<std::string> bytes) {
-                         std::optional<HttpResponse> response;
-                         if (bytes) response = decode_forwarded_response(*bytes);
-                         std::unique_lock lock(gathering->mutex);
-                         gathering->responses[partition] = std::move(response);
-                         if (--gathering->waiting > 0) return;
-                         lock.unlock();
-                         gathering->done(std::move(gathering->responses));
-                       });
-  }
+  gather(
+      node_.config().partitions,
+      [&](size_t partition, std::function<void(std::optional<std::string>)> answer) {
+        const auto p = static_cast<uint32_t>(partition);
+        node_.forward_read(p, encode_forwarded_read(request_for(p), principal), std::move(answer));
+      },
+      std::move(done));
+}
+
+void ClusterReads::ask_every_node(const HttpRequest& request,
+                                  const std::optional<Principal>& principal,
+                                  std::function<void(Responses)> done) {
+  const cluster::ClusterView view = node_.view();
+  const std::string encoded = encode_forwarded_read(request, principal);
+  gather(
+      view.nodes.size(),
+      [&](size_t i, std::function<void(std::optional<std::string>)> answer) {
+        node_.ask_node(view.nodes[i].node_id, encoded, std::move(answer));
+      },
+      std::move(done));
 }
 
 Status ClusterReads::latest_seq(const std::string& member_id, std::optional<uint64_t>& latest) {

@@ -62,6 +62,11 @@ class ClusterReads final : public FeedReads {
                            const std::optional<Principal>& principal,
                            std::function<void(Responses)> done);
 
+  // Sends `request` to every live node (each answers from its own folder, never forwarding
+  // again) and calls `done` with their responses; none when etcd names no node now.
+  void ask_every_node(const HttpRequest& request, const std::optional<Principal>& principal,
+                      std::function<void(Responses)> done);
+
   // FeedReads: from this node's store while it serves the member's partition, else from the
   // partition's owner.
   Status latest_seq(const std::string& member_id, std::optional<uint64_t>& latest) override;

@@ -127,8 +127,12 @@ HttpResponse handle_rotate_webhook_secret(const ApiContext& context, const HttpR
                                           std::string_view id);
 RouteResult handle_test_webhook(const ApiContext& context, const HttpRequest& request,
                                 std::string_view id);
+// Cluster mode: each node lists the attempts it made itself (`forwarded`: in every state), and
+// merge_delivery_pages makes one page of every node's (each of the same query), a message's
+// records merged, in message order.
 HttpResponse handle_webhook_deliveries(const ApiContext& context, std::string_view id,
-                                       boost::urls::params_view query);
+                                       boost::urls::params_view query, bool forwarded = false);
+HttpResponse merge_delivery_pages(std::vector<HttpResponse> pages, boost::urls::params_view query);
 HttpResponse handle_replay_webhook(const ApiContext& context, const HttpRequest& request,
                                    std::string_view id);
 // POST /v1/backups (admin) {to?} → 202 the backup's job document.

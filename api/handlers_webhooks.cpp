@@ -1,8 +1,10 @@
 // The webhooks API (admin; api.md "Webhooks"): endpoints created, listed, changed and deleted,
 // their secret rotated, a test message sent, their deliveries listed, and their deliveries
 // started again from a time. Deliveries themselves run in webhooks/dispatcher.
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
+#include <map>
 
 #include "api/handlers.hpp"
 #include "api/json_fields.hpp"
@@ -108,6 +110,24 @@ std::optional<MessagePosition> parse_cursor(std::string_view text) {
   const char* last = text.data() + text.size();
   if (std::from_chars(end + 1, last, position.index).ptr != last) return std::nullopt;
   return position;
+}
+
+// A message id's place: "msg_<log position>_<index>", or job messages' "msg_job_<number>"
+// (position {0, number}).
+std::optional<MessagePosition> message_position(std::string_view id) {
+  if (id.starts_with("msg_job_")) {
+    const std::string_view number = id.substr(8);
+    MessagePosition at;
+    const char* last = number.data() + number.size();
+    if (std::from_chars(number.data(), last, at.index).ptr != last) return std::nullopt;
+    return at;
+  }
+  if (!id.starts_with("msg_")) return std::nullopt;
+  std::string text(id.substr(4));
+  const size_t underscore = text.find('_');
+  if (underscore == std::string::npos) return std::nullopt;
+  text[underscore] = '.';
+  return parse_cursor(text);
 }
 
 // Actions without parameters take no body, or an empty JSON object.
@@ -229,7 +249,7 @@ RouteResult handle_test_webhook(const ApiContext& context, const HttpRequest& re
 }
 
 HttpResponse handle_webhook_deliveries(const ApiContext& context, std::string_view id,
-                                       boost::urls::params_view query) {
+                                       boost::urls::params_view query, bool forwarded) {
   if (context.webhook_endpoints == nullptr) return webhooks_unavailable();
   std::optional<DeliveryState> state;
   MessagePosition from{0, 0};
@@ -271,7 +291,8 @@ HttpResponse handle_webhook_deliveries(const ApiContext& context, std::string_vi
   std::optional<MessagePosition> next;
   Status status =
       context.store->scan_deliveries(endpoint->id, from, [&](const WebhookDelivery& delivery) {
-        if (state && delivery.state != *state) return true;
+        // Forwarded: every state (the asking node merges the nodes' attempts, then filters).
+        if (state && !forwarded && delivery.state != *state) return true;
         if (items.size() == limit) {
           next = delivery.position;
           return false;
@@ -280,6 +301,84 @@ HttpResponse handle_webhook_deliveries(const ApiContext& context, std::string_vi
         return true;
       });
   if (!status.ok()) return problem_response(storage_problem(status, "scan deliveries"));
+  json::object body{{"deliveries", std::move(items)}};
+  body["next_cursor"] =
+      next ? json::value(std::to_string(next->log_seq) + "." + std::to_string(next->index))
+           : json::value(nullptr);
+  return json_response(http::status::ok, body);
+}
+
+HttpResponse merge_delivery_pages(std::vector<HttpResponse> pages, boost::urls::params_view query) {
+  size_t limit = kDeliveriesLimitDefault;
+  std::optional<DeliveryState> state;
+  for (const boost::urls::param param : query) {
+    // Checked by each node already.
+    if (param.key == "limit") {
+      std::from_chars(param.value.data(), param.value.data() + param.value.size(), limit);
+    }
+    if (param.key == "state") state = parse_delivery_state(param.value);
+  }
+  // Every node's page, a message's records merged into one (each node that owned its partition
+  // made some of its attempts), in message order; nothing at or past the first place a node
+  // with more stopped at (what lies beyond it there was not read yet).
+  std::map<MessagePosition, json::object> deliveries;
+  std::optional<MessagePosition> stop;
+  const auto last_attempt = [](const json::object& d) -> std::string {
+    const json::array& attempts = d.at("attempts").as_array();
+    return attempts.empty() ? std::string() : std::string(attempts.back().at("at").as_string());
+  };
+  for (HttpResponse& page : pages) {
+    if (page.result() != http::status::ok) return std::move(page);
+    boost::system::error_code error;
+    json::value body = json::parse(page.body(), error);
+    json::object* object = error ? nullptr : body.if_object();
+    json::value* items = object ? object->if_contains("deliveries") : nullptr;
+    const json::value* next = object ? object->if_contains("next_cursor") : nullptr;
+    if (items == nullptr || !items->is_array() || next == nullptr) {
+      return problem_response(ErrorCode::unavailable,
+                              "a node sent an answer this node cannot read; retry shortly");
+    }
+    if (next->is_string()) {
+      const std::optional<MessagePosition> at = parse_cursor(next->as_string());
+      if (at && (!stop || *at < *stop)) stop = at;
+    }
+    for (json::value& item : items->as_array()) {
+      json::object* d = item.if_object();
+      const json::value* id = d ? d->if_contains("message_id") : nullptr;
+      const json::value* attempts = d ? d->if_contains("attempts") : nullptr;
+      const std::optional<MessagePosition> at =
+          id && id->is_string() ? message_position(id->as_string()) : std::nullopt;
+      if (!at || attempts == nullptr || !attempts->is_array()) {
+        return problem_response(ErrorCode::unavailable,
+                                "a node sent a delivery this node cannot place; retry shortly");
+      }
+      auto [it, added] = deliveries.try_emplace(*at, std::move(*d));
+      if (added) continue;
+      // The newer record says where the message stands; the attempts are both's, by time.
+      json::object incoming = std::move(*d);
+      json::object& kept = it->second;
+      const bool incoming_newer = last_attempt(incoming) > last_attempt(kept);
+      json::array merged = kept.at("attempts").as_array();
+      for (json::value& a : incoming.at("attempts").as_array()) merged.push_back(std::move(a));
+      std::stable_sort(merged.begin(), merged.end(),
+                       [](const json::value& a, const json::value& b) {
+                         return a.at("at").as_string() < b.at("at").as_string();
+                       });
+      if (incoming_newer) kept = std::move(incoming);
+      kept["attempts"] = std::move(merged);
+    }
+  }
+  json::array items;
+  std::optional<MessagePosition> next = stop;
+  for (auto& [at, item] : deliveries) {
+    if (stop && !(at < *stop)) break;
+    if (state && item.at("state").as_string() != delivery_state_name(*state)) continue;
+    if (items.size() == limit) {
+      next = at;
+      break;
+    }
+    items.emplace_back(std::move(item));
+  }
   json::object body{{"deliveries", std::move(items)}};
   body["next_cursor"] =
       next ? json::value(std::to_string(next->log_seq) + "." + std::to_string(next->index))

@@ -60,7 +60,8 @@ struct ApiContext {
   std::function<void(const std::string& member_id,
                      std::function<void(const Status& status, uint64_t erased)> done)>
       erase_from_log = nullptr;
-  // /v1/webhooks…: the endpoints and their deliveries; none: 503 (cluster mode, for now).
+  // /v1/webhooks…: the endpoints and their deliveries (in etcd and per partition in cluster
+  // mode); none: 503.
   webhooks::Endpoints* webhook_endpoints = nullptr;
   webhooks::Dispatcher* webhooks = nullptr;
   // Cluster mode: this node (GET /v1/cluster), and where member reads are answered; none in

@@ -3,6 +3,7 @@
 #include <array>
 #include <boost/json/parse.hpp>
 #include <boost/url/encode.hpp>
+#include <boost/url/parse.hpp>
 #include <boost/url/rfc/pchars.hpp>
 #include <vector>
 
@@ -216,8 +217,36 @@ RouteResult rotate_webhook_secret(const RouteCall& c) {
 RouteResult test_webhook(const RouteCall& c) {
   return handle_test_webhook(c.context, c.request, c.params[0]);
 }
+// Cluster mode: every node lists the attempts it made (each partition's owners over time made
+// some), and the pages are merged here in message order.
 RouteResult webhook_deliveries(const RouteCall& c) {
-  return handle_webhook_deliveries(c.context, c.params[0], c.query);
+  if (c.context.cluster_reads == nullptr || c.forwarded) {
+    return handle_webhook_deliveries(c.context, c.params[0], c.query, c.forwarded);
+  }
+  return Deferred{[cluster = c.context.cluster_reads, request = c.request,
+                   principal = c.principal](Respond respond) {
+    cluster->ask_every_node(
+        request, principal, [respond, request](ClusterReads::Responses responses) {
+          std::vector<HttpResponse> pages;
+          for (std::optional<HttpResponse>& response : responses) {
+            if (!response) {
+              respond(problem_response(ErrorCode::unavailable,
+                                       "a node of the cluster did not answer; retry shortly"));
+              return;
+            }
+            pages.push_back(std::move(*response));
+          }
+          if (pages.empty()) {
+            respond(
+                problem_response(ErrorCode::unavailable,
+                                 "etcd names no node of the cluster this moment; retry shortly"));
+            return;
+          }
+          // The router parsed this target before it came here.
+          const auto target = boost::urls::parse_origin_form(request.target());
+          respond(merge_delivery_pages(std::move(pages), target->params()));
+        });
+  }};
 }
 RouteResult replay_webhook(const RouteCall& c) {
   return handle_replay_webhook(c.context, c.request, c.params[0]);

@@ -29,7 +29,9 @@
 #include "api/system_clock.hpp"
 #include "api/tls.hpp"
 #include "cluster/cluster_jobs.hpp"
+#include "cluster/etcd_endpoint_store.hpp"
 #include "cluster/node.hpp"
+#include "cluster/webhook_lanes.hpp"
 #include "engine/program_toml.hpp"
 #include "engine/runtime/program_registry.hpp"
 #include "engine/runtime/runtime.hpp"
@@ -41,6 +43,7 @@
 #include "storage/rocks_store.hpp"
 #include "webhooks/dispatcher.hpp"
 #include "webhooks/endpoints.hpp"
+#include "webhooks/log_steps.hpp"
 
 namespace {
 
@@ -295,6 +298,48 @@ int run(const Options& options) {
       node->erase_from_log(member_id, std::move(done));
     };
   }
+  // Webhooks: endpoints in this folder, deliveries on their own threads following its log; in
+  // cluster mode endpoints in etcd, each partition's deliveries by its owner (with an etcd
+  // client of their own: their writes never delay the node's lease keep-alives).
+  std::unique_ptr<cluster::EtcdClient> webhooks_etcd;
+  std::unique_ptr<webhooks::EndpointStore> endpoint_store;
+  if (node) {
+    webhooks_etcd = std::make_unique<cluster::EtcdClient>(config.cluster->etcd_endpoints,
+                                                          std::chrono::seconds(5));
+    endpoint_store = std::make_unique<cluster::EtcdEndpointStore>(
+        *webhooks_etcd, config.cluster->name,
+        [&node](uint64_t& sequence) { return node->log_end(sequence); });
+  } else {
+    endpoint_store = std::make_unique<webhooks::LocalEndpointStore>(*store);
+  }
+  webhooks::Endpoints webhook_endpoints(*endpoint_store, &api::system_clock_ms,
+                                        config.webhooks.allow_private_addresses);
+  webhooks::DispatcherOptions webhook_options;
+  webhook_options.threads = config.webhooks.delivery_threads;
+  webhook_options.timeout = std::chrono::seconds(config.webhooks.timeout_seconds);
+  webhook_options.allow_private = config.webhooks.allow_private_addresses;
+  if (!config.webhooks.retry_schedule_seconds.empty()) {
+    webhook_options.retry_schedule.clear();
+    for (uint32_t delay : config.webhooks.retry_schedule_seconds) {
+      webhook_options.retry_schedule.emplace_back(std::chrono::seconds(delay));
+    }
+  }
+  const auto say_webhooks = [](std::string_view line) {
+    say("loyaltyd: " + std::string(line), api::LogLevel::info);
+  };
+  std::unique_ptr<webhooks::DeliverySteps> delivery_steps;
+  if (node) {
+    delivery_steps = std::make_unique<cluster::WebhookLanes>(
+        *node, *webhooks_etcd, *store, webhook_endpoints, &api::system_clock_ms, webhook_options,
+        say_webhooks);
+  } else {
+    delivery_steps = std::make_unique<webhooks::LogSteps>(
+        *store, webhook_endpoints, &api::system_clock_ms, webhook_options, say_webhooks);
+  }
+  webhooks::Dispatcher webhook_dispatcher(webhook_endpoints, *delivery_steps, &api::system_clock_ms,
+                                          std::move(webhook_options), say_webhooks);
+  context.webhook_endpoints = &webhook_endpoints;
+  context.webhooks = &webhook_dispatcher;
   // Cluster mode: member reads answered by their partition's owner, this node serving its own
   // partitions' reads for the others (from the moment start() makes it an owner).
   std::unique_ptr<api::ClusterReads> cluster_reads;
@@ -355,23 +400,7 @@ int run(const Options& options) {
     runtime.stop();
     return kExitFailure;
   }
-  // Webhooks (single mode for now): endpoints in this folder, deliveries on their own threads.
-  webhooks::Endpoints webhook_endpoints(*store, &api::system_clock_ms,
-                                        config.webhooks.allow_private_addresses);
-  webhooks::DispatcherOptions webhook_options;
-  webhook_options.threads = config.webhooks.delivery_threads;
-  webhook_options.timeout = std::chrono::seconds(config.webhooks.timeout_seconds);
-  webhook_options.allow_private = config.webhooks.allow_private_addresses;
-  if (!config.webhooks.retry_schedule_seconds.empty()) {
-    webhook_options.retry_schedule.clear();
-    for (uint32_t delay : config.webhooks.retry_schedule_seconds) {
-      webhook_options.retry_schedule.emplace_back(std::chrono::seconds(delay));
-    }
-  }
-  webhooks::Dispatcher webhook_dispatcher(
-      *store, webhook_endpoints, &api::system_clock_ms, std::move(webhook_options),
-      [](std::string_view line) { say("loyaltyd: " + std::string(line), api::LogLevel::info); });
-  if (!node) webhook_dispatcher.start();
+  webhook_dispatcher.start();
   // In cluster mode every node's scheduler asks for the same job (its id is what it does), and
   // the cluster makes it once.
   ops::JobScheduler scheduler(
@@ -404,10 +433,6 @@ int run(const Options& options) {
 
   context.jobs = &job_service;
   context.backups = &backups;
-  if (!node) {
-    context.webhook_endpoints = &webhook_endpoints;
-    context.webhooks = &webhook_dispatcher;
-  }
   api::HttpServer server(
       {config.listen, config.limits, config.rate_limits, std::move(tls), config.http.cors_origins},
       context, api::KeyTable(config.api_keys, config.member_token_secret));

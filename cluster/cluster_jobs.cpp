@@ -4,8 +4,10 @@
 #include <charconv>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <sstream>
 
+#include "cluster/job_messages.hpp"
 #include "engine/program_toml.hpp"
 #include "engine/tzdb/os_time_zones.hpp"
 #include "ops/member_jobs.hpp"
@@ -203,7 +205,7 @@ Status ClusterJobs::load_parts(std::string_view job_id, std::vector<Part>& out) 
     if (!partition) {
       return Status::error(Status::Code::corruption, "etcd's " + kv.key + " is not a job part");
     }
-    out.push_back(Part{*partition, std::move(kv.value)});
+    out.push_back(Part{*partition, std::move(kv.value), kv.create_revision});
   }
   return Status::ok_status();
 }
@@ -485,6 +487,18 @@ void ClusterJobs::run_part(const JobRecord& job, uint32_t partition) {
   }
 }
 
+void ClusterJobs::put_job_message(const std::string& job_id, int64_t run) {
+  std::optional<JobRecord> ended;
+  Status s = find(job_id, ended);
+  if (s.ok() && ended && ended->finished()) {
+    s = ensure_job_message(node_.etcd(), node_.config().name, *ended, run);
+  }
+  if (!s.ok()) {
+    std::fprintf(stderr, "cluster: job %s: its webhook message: %s\n", job_id.c_str(),
+                 s.message().c_str());
+  }
+}
+
 void ClusterJobs::loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
@@ -493,7 +507,9 @@ void ClusterJobs::loop() {
     lock.unlock();
     std::vector<EtcdKeyValue> found;
     const std::string prefix = "/" + node_.config().name + "/jobs/";
-    if (node_.etcd().get_prefix(prefix, found).ok()) {
+    std::set<std::string> messages;  // the job messages there are (cluster/job_messages.hpp)
+    if (node_.etcd().get_prefix(prefix, found).ok() &&
+        job_message_runs(node_.etcd(), node_.config().name, messages).ok()) {
       for (const EtcdKeyValue& kv : found) {
         JobRecord job;
         const std::string id = kv.key.substr(prefix.size());
@@ -501,8 +517,14 @@ void ClusterJobs::loop() {
         std::vector<Part> parts;
         if (!load_parts(id, parts).ok()) continue;
         std::vector<bool> done(node_.config().partitions, false);
+        int64_t run = 0;  // the newest part's revision: every run of the job has its own
         for (const Part& part : parts) {
           if (part.partition < done.size()) done[part.partition] = true;
+          run = std::max(run, part.revision);
+        }
+        if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) {
+          if (!messages.contains(id + "/" + std::to_string(run))) put_job_message(id, run);
+          continue;
         }
         for (uint32_t p = 0; p < done.size(); ++p) {
           // Owned here and applied to the log's end: this store has every member of it.

@@ -60,8 +60,11 @@ class ClusterJobs : public ops::JobService {
   struct Part {
     uint32_t partition = 0;
     std::string value;  // the partition's result (cluster_jobs.cpp writes and reads it)
+    int64_t revision = 0;  // etcd's, when it was written
   };
   void loop();
+  // The job's webhook message for its run `run` (the job ended), unless there is one.
+  void put_job_message(const std::string& job_id, int64_t run);
   // Runs the job for the members of `partition`; records the part unless cut short.
   void run_part(const JobRecord& job, uint32_t partition);
   // The part's result as recorded, or nullopt when it was cut short (to run again).

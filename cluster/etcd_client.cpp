@@ -345,7 +345,7 @@ Status EtcdClient::create(std::string_view key, std::string_view value, int64_t 
 }
 
 Status EtcdClient::put_if(std::string_view key, std::string_view value, int64_t mod_revision,
-                          bool& put) {
+                          bool& put, int64_t* revision) {
   json::object request;
   request["compare"] = json::array{json::object{
       {"key", base64(key)}, {"target", "MOD"}, {"mod_revision", std::to_string(mod_revision)}}};
@@ -357,6 +357,12 @@ Status EtcdClient::put_if(std::string_view key, std::string_view value, int64_t 
   if (Status s = parse_object(answer, object); !s.ok()) return s;
   const json::value* succeeded = object.if_contains("succeeded");
   put = succeeded != nullptr && succeeded->is_bool() && succeeded->as_bool();
+  if (revision != nullptr) {
+    // The transaction's revision is the one its put made.
+    const json::value* header = object.if_contains("header");
+    *revision =
+        header != nullptr && header->is_object() ? int_field(header->as_object(), "revision") : 0;
+  }
   return Status::ok_status();
 }
 

@@ -51,8 +51,10 @@ class EtcdClient {
   Status create(std::string_view key, std::string_view value, int64_t lease_id, bool& created,
                 std::optional<EtcdKeyValue>* existing = nullptr);
   // Writes `key` only while its mod_revision is still `mod_revision` (0: only while it does not
-  // exist). `put` tells whether it was written.
-  Status put_if(std::string_view key, std::string_view value, int64_t mod_revision, bool& put);
+  // exist). `put` tells whether it was written; `revision` (optional) gets the key's new
+  // mod_revision when it was.
+  Status put_if(std::string_view key, std::string_view value, int64_t mod_revision, bool& put,
+                int64_t* revision = nullptr);
   // Deletes `key` only while its mod_revision is still `mod_revision`.
   Status remove_if(std::string_view key, int64_t mod_revision, bool& removed);
   Status remove(std::string_view key);

@@ -136,6 +136,26 @@ Status ClusterNode::start(Runtime& runtime, ProgramRegistry& programs) {
       !s.ok()) {
     return s;
   }
+  if (Status s = log_->subscribe(
+          config_.name + ".node." + config_.node_id + ".read",
+          [this](const std::string&, std::string_view data, const std::string& reply_to) {
+            if (reply_to.empty()) return;
+            ReadDone reply = [this, reply_to](std::optional<std::string> response) {
+              if (Status s = log_->send(reply_to, "", response.value_or("")); !s.ok()) {
+                std::fprintf(stderr, "cluster: answer to %s: %s\n", reply_to.c_str(),
+                             s.message().c_str());
+              }
+            };
+            if (!read_server_) {
+              reply(std::nullopt);
+              return;
+            }
+            read_server_(data, std::move(reply));
+          },
+          node_reads_);
+      !s.ok()) {
+    return s;
+  }
   if (feed_) {
     if (Status s = log_->subscribe(
             config_.name + ".feed.>",
@@ -201,6 +221,7 @@ void ClusterNode::stop() {
   }
   serving.clear();
   inbox_.reset();
+  node_reads_.reset();
   feed_subscription_.reset();
   if (ownership_) ownership_->leave();  // the object stays: submit() may still ask it (none)
   std::map<uint32_t, std::unique_ptr<PartitionApplier>> appliers;
@@ -537,6 +558,19 @@ void ClusterNode::forward_read(uint32_t partition, std::string request, ReadDone
   metrics_.reads_forwarded.fetch_add(1);
 }
 
+void ClusterNode::ask_node(const std::string& node_id, std::string request, ReadDone done) {
+  const std::string inbox = inbox_prefix_ + std::to_string(next_request_.fetch_add(1));
+  Waiter waiter;
+  waiter.read_done = std::move(done);
+  if (add_waiter(inbox, std::move(waiter)) == 0) return;
+  const Status status = log_->send(config_.name + ".node." + node_id + ".read", inbox, request);
+  if (!status.ok()) {
+    for (Waiter& failed : take_waiters(inbox)) give_up(failed, status.message());
+    return;
+  }
+  metrics_.reads_forwarded.fetch_add(1);
+}
+
 void ClusterNode::serve_read(uint32_t partition, std::string_view request,
                              const std::string& reply_to) {
   if (reply_to.empty()) return;
@@ -671,6 +705,16 @@ void ClusterNode::housekeeping() {
     programs_->reconcile(owned_applied);
     lock.lock();
   }
+}
+
+Status ClusterNode::log_end(uint64_t& sequence) {
+  sequence = 0;
+  for (uint32_t p = 0; p < config_.partitions; ++p) {
+    uint64_t last = 0;
+    if (Status s = log_->last_sequence(partition_subject(config_.name, p), last); !s.ok()) return s;
+    sequence = std::max(sequence, last);
+  }
+  return Status::ok_status();
 }
 
 ClusterView ClusterNode::view() const { return ownership_ ? ownership_->view() : ClusterView{}; }

@@ -81,6 +81,10 @@ class ClusterNode {
   // The units of `reward_id`'s stock left (a StockAsk `count` in its home partition's log):
   // `done` gets EventResult::stock_left.
   void count_stock(const std::string& reward_id, Completion done);
+  // A request for what `node_id` itself holds (what its folder recorded, whatever partitions it
+  // owns: webhook deliveries), run by that node's read server; nullopt when it did not answer in
+  // time.
+  void ask_node(const std::string& node_id, std::string request, ReadDone done);
   // What runs a forwarded read here (the API's router); set before start().
   void set_read_server(ReadServer server) { read_server_ = std::move(server); }
 
@@ -136,6 +140,8 @@ class ClusterNode {
   };
   std::vector<Applying> applying() const;
   bool log_connected() const { return log_->connected(); }
+  // The input log's last stream sequence now, over every partition (0: none).
+  Status log_end(uint64_t& sequence);
   const NodeMetrics& metrics() const { return metrics_; }
 
  private:
@@ -214,7 +220,8 @@ class ClusterNode {
   // Unique among this node's runs, so a copy's fresh id is never one JetStream still holds.
   const std::string run_id_;
   std::atomic<uint64_t> next_request_{1};
-  std::unique_ptr<JetStreamLog::Subscription> inbox_;  // answers of forwarded events
+  std::unique_ptr<JetStreamLog::Subscription> inbox_;       // answers of forwarded events
+  std::unique_ptr<JetStreamLog::Subscription> node_reads_;  // ask_node()'s, to this node
   std::string inbox_prefix_;
 
   std::mutex stop_mutex_;

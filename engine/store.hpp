@@ -49,6 +49,9 @@ struct LoggedEvent {
   const MemberState* member = nullptr;
   std::span<const LedgerEntry> entries;         // consecutive seqs, in apply order
   std::span<const Notification> notifications;  // each follows one of `entries`
+  // Cluster mode: the event's place in its partition's input log (the stream's sequence, the
+  // same on every node); 0 in single mode. Webhook messages are numbered by it.
+  uint64_t log_sequence = 0;
 };
 
 struct LotWrite {

@@ -56,8 +56,9 @@ Status scrub_event_record(uint64_t log_seq, std::string_view bytes, std::string_
   EventHistory history;
   if (Status status = decode_event_history(bytes, history); !status.ok()) return status;
   RecordEncoder encoder;
-  const LoggedEvent logged(&stored.event, stored.program_version, nullptr, history.entries,
-                           history.notifications);
+  LoggedEvent logged(&stored.event, stored.program_version, nullptr, history.entries,
+                     history.notifications);
+  logged.log_sequence = stored.log_sequence;
   out = std::string(encoder.logged_event(logged, history.member_prev));
   if (stored.event.type() == EventType::member_update) {
     idempotency_key = stored.event.idempotency_key();

@@ -855,7 +855,8 @@ std::string_view event_reference(const EventBody& body) {
       body);
 }
 
-Status decode_event_record(std::string_view bytes, Event& out, uint32_t& program_version) {
+Status decode_event_record(std::string_view bytes, Event& out, uint32_t& program_version,
+                           uint64_t* log_sequence = nullptr) {
   const AlignedBytes aligned(bytes);
   const auto* record = verified_root<fb::EventRecord>(aligned);
   if (record == nullptr) return corruption("event");
@@ -874,6 +875,7 @@ Status decode_event_record(std::string_view bytes, Event& out, uint32_t& program
     out = Event(static_cast<EventType>(kind), std::move(*body));
   }
   program_version = record->program_version();
+  if (log_sequence != nullptr) *log_sequence = record->log_sequence();
   return Status::ok_status();
 }
 
@@ -1243,6 +1245,7 @@ std::string_view RecordEncoder::logged_event(const LoggedEvent& logged, uint64_t
   if (!logged.entries.empty()) record.add_first_entry_seq(logged.entries.front().seq);
   if (!notes.empty()) record.add_first_note_seq(notes.front().seq);
   record.add_entries(entry_vector);
+  if (logged.log_sequence != 0) record.add_log_sequence(logged.log_sequence);
   builder_.Finish(record.Finish());
   return bytes();
 }
@@ -1637,7 +1640,8 @@ Status decode_event_history(std::string_view bytes, EventHistory& out) {
 Status decode_event(uint64_t log_seq, std::string_view bytes, StoredEvent& out) {
   Event event;
   uint32_t program_version = 0;
-  if (Status status = decode_event_record(bytes, event, program_version); !status.ok()) {
+  if (Status status = decode_event_record(bytes, event, program_version, &out.log_sequence);
+      !status.ok()) {
     return status;
   }
   out.log_seq = log_seq;
@@ -1701,8 +1705,8 @@ Status decode_purchase(std::string_view event_id, std::string_view bytes, const 
   if ((eligible != nullptr && eligible->size() != line_count) ||
       (refunded != nullptr && refunded->size() != line_count) ||
       (rules == nullptr) != (rule_points == nullptr) ||
-      (rules != nullptr && rules->size() != rule_points->size()) ||
-      !scalars_aligned(eligible) || !scalars_aligned(refunded) || !scalars_aligned(rule_points) ||
+      (rules != nullptr && rules->size() != rule_points->size()) || !scalars_aligned(eligible) ||
+      !scalars_aligned(refunded) || !scalars_aligned(rule_points) ||
       record->points_recalculated() < -1 || record->activity_month() < -1) {
     return corruption("purchase");
   }

@@ -1613,6 +1613,12 @@ Status RocksStore::delete_webhook(std::string_view endpoint_id) {
   if (put.ok()) {
     put = write.DeleteRange(impl_->family(meta), storage::delivery_prefix(endpoint_id), end);
   }
+  std::string lanes_end = storage::lane_cursor_prefix(endpoint_id);
+  lanes_end.back() = static_cast<char>(lanes_end.back() + 1);
+  if (put.ok()) {
+    put =
+        write.DeleteRange(impl_->family(meta), storage::lane_cursor_prefix(endpoint_id), lanes_end);
+  }
   if (Status status = from_rocks(put); !status.ok()) return status;
   return impl_->write(write);
 }
@@ -1628,6 +1634,37 @@ Status RocksStore::save_delivery(const WebhookEndpoint& endpoint, const WebhookD
   }
   if (Status status = from_rocks(put); !status.ok()) return status;
   return impl_->write(write);
+}
+
+Status RocksStore::save_lane_delivery(const WebhookDelivery* delivery, std::string_view endpoint_id,
+                                      uint32_t partition, const storage::LaneCursor& cursor) {
+  LOYALTY_CHECK(storage::valid_member_key(endpoint_id));
+  LOYALTY_CHECK(delivery == nullptr || delivery->endpoint_id == endpoint_id);
+  rocksdb::WriteBatch write;
+  rocksdb::Status put =
+      write.Put(impl_->family(meta), storage::lane_cursor_key(endpoint_id, partition),
+                storage::encode_lane_cursor(cursor));
+  if (put.ok() && delivery != nullptr) {
+    put = write.Put(impl_->family(meta), storage::delivery_key(endpoint_id, delivery->position),
+                    storage::encode_delivery(*delivery));
+  }
+  if (Status status = from_rocks(put); !status.ok()) return status;
+  return impl_->write(write);
+}
+
+Status RocksStore::load_lane_cursor(std::string_view endpoint_id, uint32_t partition,
+                                    std::optional<storage::LaneCursor>& out) {
+  out.reset();
+  if (!storage::valid_member_key(endpoint_id)) return Status::ok_status();
+  std::string value;
+  const rocksdb::Status got =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->family(meta),
+                     storage::lane_cursor_key(endpoint_id, partition), &value);
+  if (got.IsNotFound()) return Status::ok_status();
+  if (Status status = from_rocks(got); !status.ok()) return status;
+  out = storage::decode_lane_cursor(value);
+  if (!out) return Status::error(Status::Code::corruption, "webhook lane cursor");
+  return Status::ok_status();
 }
 
 Status RocksStore::load_delivery(std::string_view endpoint_id, MessagePosition position,

@@ -113,6 +113,7 @@ struct StoredEvent {
   uint64_t log_seq = 0;  // position in the event log, 1, 2, … in commit order
   uint32_t program_version = 0;
   Event event;
+  uint64_t log_sequence = 0;  // cluster mode: LoggedEvent::log_sequence
 };
 
 // RocksDB's own figures, for monitoring (GET /metrics); each summed over the column families.
@@ -227,11 +228,17 @@ class RocksStore final : public MemberStore {
   Status save_webhook(const WebhookEndpoint& endpoint);
   Status load_webhook(std::string_view endpoint_id, std::optional<WebhookEndpoint>& out);
   Status scan_webhooks(const std::function<bool(const WebhookEndpoint&)>& visit);  // id order
-  Status delete_webhook(std::string_view endpoint_id);  // with its deliveries
+  Status delete_webhook(std::string_view endpoint_id);  // with its deliveries and lane cursors
   // The endpoint with a delivery, in one write: a delivery's progress moves the endpoint's.
   Status save_delivery(const WebhookEndpoint& endpoint, const WebhookDelivery& delivery);
   Status load_delivery(std::string_view endpoint_id, MessagePosition position,
                        std::optional<WebhookDelivery>& out);
+  // Cluster mode (cluster/webhook_lanes.hpp): a delivery alone (the endpoint is kept in etcd),
+  // with where the partition's deliveries stand here, in one write; and that cursor.
+  Status save_lane_delivery(const WebhookDelivery* delivery, std::string_view endpoint_id,
+                            uint32_t partition, const storage::LaneCursor& cursor);
+  Status load_lane_cursor(std::string_view endpoint_id, uint32_t partition,
+                          std::optional<storage::LaneCursor>& out);
   // The endpoint's deliveries from `from` on, in position order.
   Status scan_deliveries(std::string_view endpoint_id, MessagePosition from,
                          const std::function<bool(const WebhookDelivery&)>& visit);

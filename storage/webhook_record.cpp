@@ -15,7 +15,7 @@ namespace loyalty {
 #if defined(__x86_64__) && defined(__GLIBCXX__)
 // Every field is stored: a size that changed means a field was added; store it in
 // webhooks.fbs and below, then update the number.
-static_assert(sizeof(WebhookEndpoint) == 280, "a field of WebhookEndpoint is not stored");
+static_assert(sizeof(WebhookEndpoint) == 296, "a field of WebhookEndpoint is not stored");
 static_assert(sizeof(WebhookDelivery) == 192, "a field of WebhookDelivery is not stored");
 #endif
 
@@ -69,6 +69,33 @@ std::optional<std::string_view> parse_webhook_key(std::string_view key) {
     return std::nullopt;
   }
   return key.substr(kWebhookKeyPrefix.size());
+}
+
+std::string lane_cursor_prefix(std::string_view endpoint_id) {
+  return std::string(kLaneCursorKeyPrefix) + std::string(endpoint_id) + "/";
+}
+
+std::string lane_cursor_key(std::string_view endpoint_id, uint32_t partition) {
+  std::string key = lane_cursor_prefix(endpoint_id);
+  append_u32_be(key, partition);
+  return key;
+}
+
+std::string encode_lane_cursor(const LaneCursor& cursor) {
+  std::string bytes;
+  append_u64_be(bytes, cursor.log_seq);
+  append_u64_be(bytes, cursor.next.log_seq);
+  append_u32_be(bytes, cursor.next.index);
+  return bytes;
+}
+
+std::optional<LaneCursor> decode_lane_cursor(std::string_view bytes) {
+  if (bytes.size() != 20) return std::nullopt;
+  const std::optional<uint64_t> log_seq = read_u64_be(bytes.substr(0, 8));
+  const std::optional<uint64_t> next = read_u64_be(bytes.substr(8, 8));
+  const std::optional<uint32_t> index = read_u32_be(bytes.substr(16, 4));
+  if (!log_seq || !next || !index) return std::nullopt;
+  return LaneCursor{*log_seq, {*next, *index}};
 }
 
 std::string delivery_prefix(std::string_view endpoint_id) {
@@ -135,6 +162,8 @@ std::string encode_webhook(const WebhookEndpoint& e) {
   record.add_next_index(e.next.index);
   record.add_failing_since(e.failing_since);
   record.add_next_job_message(e.next_job_message);
+  record.add_replay_since(e.replay_since);
+  record.add_replay_generation(e.replay_generation);
   builder.Finish(record.Finish());
   return finished(builder);
 }
@@ -162,6 +191,8 @@ Status decode_webhook(std::string_view endpoint_id, std::string_view bytes, Webh
   out.next = {record->next_log_seq(), record->next_index()};
   out.failing_since = record->failing_since();
   out.next_job_message = record->next_job_message();
+  out.replay_since = record->replay_since();
+  out.replay_generation = record->replay_generation();
   return Status::ok_status();
 }
 

@@ -35,9 +35,12 @@ struct WebhookEndpoint {
   TimeMs previous_until = 0;
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
-  MessagePosition next{1, 0};  // every message before it is settled (delivered or failed)
+  MessagePosition next{1, 0};     // every message before it is settled (delivered or failed)
   uint64_t next_job_message = 0;  // the same for job messages (their own numbering)
-  TimeMs failing_since = 0;    // the first failed attempt since the last delivery; 0: none
+  TimeMs failing_since = 0;       // the first failed attempt since the last delivery; 0: none
+  // Cluster mode (cluster/webhook_lanes.hpp): the last :replay's `since`, and how many there were.
+  TimeMs replay_since = 0;
+  uint64_t replay_generation = 0;
 
   bool wants(std::string_view type) const;
 };
@@ -78,6 +81,21 @@ struct JobMessageKey {
   std::string_view job_id;
 };
 std::optional<JobMessageKey> parse_job_message_key(std::string_view key);
+
+// Cluster mode: where this folder's event log stands for an endpoint's deliveries of one
+// partition (cluster/webhook_lanes.hpp): no record before `log_seq` holds a message of the
+// partition at or after `next`.
+struct LaneCursor {
+  uint64_t log_seq = 1;
+  MessagePosition next;
+  friend bool operator==(const LaneCursor&, const LaneCursor&) = default;
+};
+// "webhook_lane/" + endpoint id + "/" + big-endian partition → log_seq and next, big-endian.
+inline constexpr std::string_view kLaneCursorKeyPrefix = "webhook_lane/";
+std::string lane_cursor_prefix(std::string_view endpoint_id);
+std::string lane_cursor_key(std::string_view endpoint_id, uint32_t partition);
+std::string encode_lane_cursor(const LaneCursor& cursor);
+std::optional<LaneCursor> decode_lane_cursor(std::string_view bytes);
 
 std::string webhook_key(std::string_view endpoint_id);
 std::optional<std::string_view> parse_webhook_key(std::string_view key);

@@ -1,64 +1,28 @@
-// Deliveries (api.md "Webhooks"): threads of their own follow the event log for each enabled
-// endpoint and post the messages it wants, in log order, one at a time: a message waits until
-// the one before it is delivered or has failed, so a member's messages arrive in `seq` order
-// (all of an endpoint's messages keep their order, not only a member's). Every message is
-// posted at least once, and only messages of committed changes are (the log is read below its
-// horizon). A 2xx delivers it; 410 disables the endpoint; anything else is tried again on the
-// retry schedule (Retry-After honoured), then the message is failed and the next one goes;
-// an endpoint failing for 3 days without a delivery is disabled. Where each endpoint stands is
-// stored with it, so a restart goes on where it stopped (the message in flight is sent again).
-// Ingestion never waits for deliveries: they only read the log.
+// Deliveries (api.md "Webhooks"): threads of their own move each enabled endpoint's deliveries
+// (DeliverySteps: this folder's event log in single mode, the owned partitions in cluster mode),
+// posting the messages it wants one at a time: a message waits until the one before it is
+// delivered or has failed, so a member's messages arrive in `seq` order. A 2xx delivers it; 410
+// disables the endpoint; anything else is tried again on the retry schedule (Retry-After
+// honoured), then the message is failed and the next one goes; an endpoint failing for 3 days
+// without a delivery is disabled (webhooks/attempts.hpp). Ingestion never waits for
+// deliveries: they only read the log. Endpoints are spread over the threads by id.
 // Thread-safety: every public method from any thread.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "webhooks/attempts.hpp"
 #include "webhooks/endpoints.hpp"
-#include "webhooks/messages.hpp"
-#include "webhooks/sender.hpp"
 
 namespace loyalty::webhooks {
-
-// api.md: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h after each failed attempt.
-std::vector<std::chrono::milliseconds> default_retry_schedule();
-
-struct DispatcherOptions {
-  unsigned threads = 1;
-  std::chrono::milliseconds timeout{10'000};
-  bool allow_private = false;
-  std::vector<std::chrono::milliseconds> retry_schedule = default_retry_schedule();
-  TimeMs disable_after_ms = 3 * 24 * 3600 * 1000;
-  std::chrono::milliseconds poll{100};  // how often an idle thread looks at the log again
-};
-
-inline constexpr std::array<double, 10> kDeliveryLatencyBounds{0.01, 0.05, 0.1, 0.5,  1,
-                                                               5,    30,   300, 3600, 86400};
-
-struct EndpointFigures {
-  uint64_t delivered = 0;
-  uint64_t failed = 0;          // messages given up after the whole schedule
-  uint64_t attempts = 0;        // every post, answered or not
-  uint64_t retries = 0;         // attempts that will be tried again
-  uint64_t pending_events = 0;  // log records after where the endpoint stands
-};
-
-struct DeliveryFigures {
-  std::map<std::string, EndpointFigures> endpoints;
-  // Seconds from the change to its delivery.
-  std::array<uint64_t, kDeliveryLatencyBounds.size() + 1> latency_buckets{};
-  double latency_sum = 0;
-  uint64_t latency_count = 0;
-};
 
 // What POST /v1/webhooks/{id}:test answers.
 struct TestOutcome {
@@ -68,7 +32,8 @@ struct TestOutcome {
 
 class Dispatcher {
  public:
-  Dispatcher(RocksStore& store, Endpoints& endpoints, Clock clock, DispatcherOptions options,
+  // `steps` moves one endpoint's deliveries; it and `endpoints` outlive this.
+  Dispatcher(Endpoints& endpoints, DeliverySteps& steps, Clock clock, DispatcherOptions options,
              std::function<void(std::string_view)> log = {});
   ~Dispatcher();  // stop()
   Dispatcher(const Dispatcher&) = delete;
@@ -86,22 +51,10 @@ class Dispatcher {
  private:
   void loop(unsigned worker);
   void test_loop();
-  // One delivery step of `endpoint`: whether it moved (a post, or past messages it ignores).
-  // Member messages follow the log; job messages their own numbering, on their own.
-  bool step(const WebhookEndpoint& endpoint, Sender& sender);
-  bool step_log(const WebhookEndpoint& endpoint, Sender& sender);
-  bool step_jobs(const WebhookEndpoint& endpoint, Sender& sender);
-  // Posts `message` unless its next attempt is later, records the attempt, and moves the
-  // endpoint past it when it is settled, through `advance` (false: the endpoint was moved
-  // meanwhile, by a replay: nothing is recorded). Whether it posted.
-  bool attempt(const WebhookEndpoint& endpoint, const WebhookMessage& message, Sender& sender,
-               const std::function<bool(WebhookEndpoint&, bool settled)>& advance);
-  std::vector<std::pair<std::string, std::string>> headers(const WebhookEndpoint& endpoint,
-                                                           const WebhookMessage& message) const;
   void say(std::string_view line) const;
 
-  RocksStore& store_;
   Endpoints& endpoints_;
+  DeliverySteps& steps_;
   Clock clock_;
   const DispatcherOptions options_;
   std::function<void(std::string_view)> log_;
@@ -112,8 +65,7 @@ class Dispatcher {
   std::deque<std::pair<WebhookEndpoint, std::function<void(const TestOutcome&)>>> tests_;
   uint64_t tests_sent_ = 0;
   std::vector<std::thread> threads_;
-  mutable std::mutex figures_mutex_;
-  DeliveryFigures figures_;
+  FigureBook figures_;
 };
 
 }  // namespace loyalty::webhooks

@@ -29,7 +29,7 @@ std::string new_endpoint_id() {
 
 }  // namespace
 
-Endpoints::Endpoints(RocksStore& store, Clock clock, bool allow_private)
+Endpoints::Endpoints(EndpointStore& store, Clock clock, bool allow_private)
     : store_(store), clock_(std::move(clock)), allow_private_(allow_private) {}
 
 std::optional<EndpointRefusal> Endpoints::apply(const EndpointChange& change,
@@ -90,40 +90,28 @@ Status Endpoints::create(const EndpointChange& change, WebhookEndpoint& out,
   endpoint.created_at = endpoint.updated_at = clock_();
   refusal = apply(change, endpoint);
   if (refusal) return Status::ok_status();
-  const std::lock_guard lock(mutex_);
-  // Messages of changes from now on: the log as it stands is history for this endpoint.
-  endpoint.next = {store_.log_horizon(), 0};
-  endpoint.next_job_message = store_.job_messages_end();
-  if (Status status = store_.save_webhook(endpoint); !status.ok()) return status;
+  DeliveryStart start;
+  if (Status status = store_.start_now(start); !status.ok()) return status;
+  endpoint.next = start.next;
+  endpoint.next_job_message = start.next_job_message;
+  if (Status status = store_.insert(endpoint); !status.ok()) return status;
   out = std::move(endpoint);
   return Status::ok_status();
 }
 
 Status Endpoints::update(const std::string& id, const EndpointChange& change, WebhookEndpoint& out,
                          std::optional<EndpointRefusal>& refusal) {
-  refusal.reset();
-  const std::lock_guard lock(mutex_);
-  std::optional<WebhookEndpoint> endpoint;
-  if (Status status = store_.load_webhook(id, endpoint); !status.ok()) return status;
-  if (!endpoint) {
-    refusal = EndpointRefusal{true, "", "no webhook endpoint with this id"};
-    return Status::ok_status();
-  }
-  refusal = apply(change, *endpoint);
-  if (refusal) return Status::ok_status();
-  endpoint->updated_at = clock_();
-  if (Status status = store_.save_webhook(*endpoint); !status.ok()) return status;
-  out = std::move(*endpoint);
-  return Status::ok_status();
+  refusal = EndpointRefusal{true, "", "no webhook endpoint with this id"};
+  return store_.change(id, [&](WebhookEndpoint& endpoint) {
+    refusal = apply(change, endpoint);
+    if (refusal) return false;
+    endpoint.updated_at = clock_();
+    out = endpoint;
+    return true;
+  });
 }
 
-Status Endpoints::remove(const std::string& id, bool& found) {
-  const std::lock_guard lock(mutex_);
-  std::optional<WebhookEndpoint> endpoint;
-  if (Status status = store_.load_webhook(id, endpoint); !status.ok()) return status;
-  found = endpoint.has_value();
-  return found ? store_.delete_webhook(id) : Status::ok_status();
-}
+Status Endpoints::remove(const std::string& id, bool& found) { return store_.remove(id, found); }
 
 Status Endpoints::rotate(const std::string& id, std::optional<WebhookEndpoint>& out) {
   return with_endpoint(id, [&](WebhookEndpoint& endpoint) {
@@ -137,33 +125,13 @@ Status Endpoints::rotate(const std::string& id, std::optional<WebhookEndpoint>& 
 }
 
 Status Endpoints::replay(const std::string& id, TimeMs since, std::optional<WebhookEndpoint>& out) {
-  // The first change at or after `since`: the log is in commit order, which follows time
-  // closely but not exactly, so it is read from the start (a replay is rare).
-  const uint64_t horizon = store_.log_horizon();
-  MessagePosition from{horizon, 0};
-  std::vector<WebhookMessage> messages;
-  Status status = store_.scan_log(
-      1, horizon, [&](const StoredEvent& event, const storage::EventHistory& history) {
-        messages_of(event, history, messages);
-        for (const WebhookMessage& m : messages) {
-          if (m.created_at >= since) {
-            from = m.position;
-            return false;
-          }
-        }
-        return true;
-      });
-  if (!status.ok()) return status;
-  uint64_t from_job = store_.job_messages_end();
-  status = store_.scan_job_messages(1, [&](uint64_t number, const JobRecord& job) {
-    if (job.finished_at < since) return true;
-    from_job = number;
-    return false;
-  });
-  if (!status.ok()) return status;
+  DeliveryStart start;
+  if (Status status = store_.start_at(since, start); !status.ok()) return status;
   return with_endpoint(id, [&](WebhookEndpoint& endpoint) {
-    endpoint.next = from;
-    endpoint.next_job_message = from_job;
+    endpoint.next = start.next;
+    endpoint.next_job_message = start.next_job_message;
+    endpoint.replay_since = since;
+    ++endpoint.replay_generation;
     endpoint.updated_at = clock_();
     out = endpoint;
     return true;
@@ -171,26 +139,15 @@ Status Endpoints::replay(const std::string& id, TimeMs since, std::optional<Webh
 }
 
 Status Endpoints::find(const std::string& id, std::optional<WebhookEndpoint>& out) {
-  return store_.load_webhook(id, out);
+  return store_.load(id, out);
 }
 
-Status Endpoints::list(std::vector<WebhookEndpoint>& out) {
-  out.clear();
-  return store_.scan_webhooks([&out](const WebhookEndpoint& endpoint) {
-    out.push_back(endpoint);
-    return true;
-  });
-}
+Status Endpoints::list(std::vector<WebhookEndpoint>& out) { return store_.list(out); }
 
 Status Endpoints::with_endpoint(const std::string& id,
                                 const std::function<bool(WebhookEndpoint&)>& change,
                                 const WebhookDelivery* delivery) {
-  const std::lock_guard lock(mutex_);
-  std::optional<WebhookEndpoint> endpoint;
-  if (Status status = store_.load_webhook(id, endpoint); !status.ok()) return status;
-  if (!endpoint || !change(*endpoint)) return Status::ok_status();
-  return delivery != nullptr ? store_.save_delivery(*endpoint, *delivery)
-                             : store_.save_webhook(*endpoint);
+  return store_.change(id, change, delivery);
 }
 
 }  // namespace loyalty::webhooks

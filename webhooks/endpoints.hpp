@@ -1,17 +1,16 @@
 // Webhook endpoints as operators manage them (POST/GET/PATCH/DELETE /v1/webhooks…): checked,
-// stored in the data folder, and changed under one lock with the deliveries' progress, so that
-// an operator's change and a delivery thread's never overwrite each other.
+// and kept in an EndpointStore (this folder, or etcd in cluster mode) whose changes are atomic,
+// so that an operator's change and a delivery thread's never overwrite each other.
 // Thread-safety: every public method from any thread.
 #pragma once
 
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/runtime/runtime.hpp"
-#include "storage/rocks_store.hpp"
+#include "webhooks/endpoint_store.hpp"
 
 namespace loyalty::webhooks {
 
@@ -35,7 +34,7 @@ class Endpoints {
   // A rotation's old secret keeps signing this long (api.md).
   static constexpr TimeMs kRotationOverlapMs = 24 * 60 * 60 * 1000;
 
-  Endpoints(RocksStore& store, Clock clock, bool allow_private);
+  Endpoints(EndpointStore& store, Clock clock, bool allow_private);
 
   // Creates one (a new id and secret); `refusal` set when the change is refused.
   Status create(const EndpointChange& change, WebhookEndpoint& out,
@@ -57,10 +56,9 @@ class Endpoints {
  private:
   std::optional<EndpointRefusal> apply(const EndpointChange& change, WebhookEndpoint& endpoint);
 
-  RocksStore& store_;
+  EndpointStore& store_;
   Clock clock_;
   const bool allow_private_;
-  std::mutex mutex_;
 };
 
 }  // namespace loyalty::webhooks

@@ -27,8 +27,12 @@ json::value text_or_null(const std::string& text) {
 WebhookMessage message(const StoredEvent& event, uint32_t index, std::string_view type, TimeMs at,
                        json::object data) {
   WebhookMessage m;
-  m.position = {event.log_seq, index};
-  m.id = "msg_" + std::to_string(event.log_seq) + "_" + std::to_string(index);
+  // Cluster mode numbers by the input log, the same on every node: a new owner of the partition
+  // sends a message with the id its former owner sent it with.
+  const uint64_t place = event.log_sequence != 0 ? event.log_sequence : event.log_seq;
+  m.position = {place, index};
+  m.log_seq = event.log_seq;
+  m.id = "msg_" + std::to_string(place) + "_" + std::to_string(index);
   m.type = std::string(type);
   m.member_id = event.event.member_id();
   m.created_at = at;

@@ -18,8 +18,11 @@
 namespace loyalty::webhooks {
 
 struct WebhookMessage {
+  // The event log's position (single mode), or the input log's (cluster mode: the stream's
+  // sequence), and the rank among the change's messages.
   MessagePosition position;
-  std::string id;  // webhook-id: "msg_<log_seq>_<index>", stable across attempts
+  uint64_t log_seq = 0;  // this folder's event log position of the change (both modes)
+  std::string id;        // webhook-id: "msg_<position>_<index>", stable across attempts
   std::string type;
   std::string member_id;
   TimeMs created_at = 0;

@@ -420,6 +420,7 @@ void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
     if (work.idempotency) commit_.idempotency.push_back(&*work.idempotency);
     commit_.events.push_back({&work.request->event, work.program_number, &member,
                               work.effects.entries, work.effects.notifications});
+    commit_.events.back().log_sequence = work.request->log_sequence;
     for (IdentifierClaim& claim : work.identifiers) {
       // Taken again after it was released in this batch: it stays.
       std::erase_if(commit_.identifiers_released, [&claim](const IdentifierClaim& released) {

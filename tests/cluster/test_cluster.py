@@ -24,6 +24,7 @@ import harness  # noqa: E402  (the HTTP helpers of the end-to-end tests)
 import websockets  # noqa: E402
 from test_member_admin import files_holding  # noqa: E402  (an erasure's byte scan)
 from test_security import member_token  # noqa: E402
+from test_webhooks import Receiver, expected_messages, wait_for  # noqa: E402
 
 SCRIPT = os.path.join(harness.SOURCE_DIR, "scripts", "cluster.sh")
 PARTITIONS = 8
@@ -103,7 +104,10 @@ class ClusterTest(unittest.TestCase):
         with open(extra, "w") as f:
             f.write('\n[[api_keys]]\nname = "till-s2"\nrole = "pos"\n'
                     f'sha256 = "{hashlib.sha256(STORE_KEY.encode()).hexdigest()}"\n'
-                    'stores = ["s-2"]\n')
+                    'stores = ["s-2"]\n'
+                    # Webhooks to a receiver on loopback, retried every second.
+                    '\n[webhooks]\nallow_private_addresses = true\ntimeout_seconds = 2\n'
+                    'retry_schedule_seconds = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n')
         up = subprocess.run([SCRIPT, "up", "--dir", cls.dir, "--nodes", "3", "--partitions",
                              str(PARTITIONS), "--extra-config", extra],
                             capture_output=True, text=True, timeout=180,
@@ -950,6 +954,131 @@ class ClusterTest(unittest.TestCase):
             subprocess.run([SCRIPT, "start", "--dir", self.dir, owner_name], check=True,
                            timeout=120, capture_output=True)
         self.wait_for_owners()
+
+    def test_1n_webhooks_are_sent_by_each_partitions_owner_through_a_failover(self):
+        owners = self.wait_for_owners()
+        names = sorted(self.nodes)
+        receiver = Receiver().start()
+        self.addCleanup(receiver.stop)
+        # Made on one node, seen on every node (etcd), its secret shown only at creation.
+        created = self.nodes[names[0]].request("POST", "/v1/webhooks",
+                                               {"url": receiver.url(), "description": "CRM"})
+        self.assertEqual(created.status, 201, created)
+        endpoint = created.json
+        receiver.control("secrets", {"secrets": [endpoint["secret"]]})
+        for name in names[1:]:
+            shown = self.nodes[name].request("GET", f"/v1/webhooks/{endpoint['id']}")
+            self.assertEqual(shown.status, 200, shown)
+            self.assertEqual((shown.json["url"], shown.json["description"]),
+                             (receiver.url(), "CRM"))
+            self.assertNotIn("secret", shown.json)
+        listed = self.nodes[names[2]].request("GET", "/v1/webhooks").json["webhooks"]
+        self.assertIn(endpoint["id"], [e["id"] for e in listed])
+
+        # Members in every partition, written through every node; a node that owns some of them
+        # is killed halfway and started again.
+        members = [f"wh-{i}" for i in range(4 * PARTITIONS)]
+        self.assertEqual({partition_of(m) for m in members}, set(range(PARTITIONS)))
+        victim = owners[partition_of(members[0])]
+        for i, member in enumerate(members):
+            node = self.nodes[names[i % len(names)]]
+            # (200: a retry after a 503 found it done)
+            self.assertIn(self.sign_up(node, member).status, (200, 201), member)
+            self.assertEqual(self.buy(node, f"wh-e-{member}-1", member).status, 200)
+        with open(os.path.join(self.dir, victim + ".pid")) as f:
+            os.kill(int(f.read()), signal.SIGKILL)
+        survivors = [n for n in names if n != victim]
+        for i, member in enumerate(members):
+            node = self.nodes[survivors[i % len(survivors)]]
+            bought = self.buy(node, f"wh-e-{member}-2", member, amount_minor=12800)
+            self.assertEqual(bought.status, 200, bought)
+        restarted = subprocess.run([SCRIPT, "start", "--dir", self.dir, victim],
+                                   capture_output=True, text=True, timeout=120)
+        self.assertEqual(restarted.returncode, 0, restarted.stderr)
+        self.wait_for_owners()
+
+        reader = Node.__new__(Node)
+        reader.request = lambda method, path, body=None: self.retrying(
+            lambda: self.nodes[survivors[0]].request(method, path, body))
+        expected = expected_messages(reader, members)
+        self.assertGreaterEqual(len(expected), 3 * len(members))  # created, earned twice
+
+        def ours():
+            return [d for d in receiver.received() if d.get("member_id") in members]
+
+        wait_for(lambda: {(d["member_id"], d["type"], d["seq"]) for d in ours()} >= expected,
+                 timeout=60, what="every message")
+        got = ours()
+        keys = [(d["member_id"], d["type"], d["seq"]) for d in got]
+        self.assertEqual(set(keys) - expected, set(), "messages of nothing that happened")
+        for d in got:
+            self.assertTrue(d["library_ok"] and d["own_ok"], d)
+        # One id per message whichever node sent it: the new owner's copy is a duplicate the
+        # receiver can drop by its id.
+        ids = {}
+        for d in got:
+            ids.setdefault((d["member_id"], d["type"], d["seq"]), set()).add(d["id"])
+        self.assertEqual([k for k, v in ids.items() if len(v) != 1], [])
+        reorderings = 0
+        newest = {}
+        for member, _, seq in keys:
+            if seq < newest.get(member, -1) and keys.count((member, _, seq)) == 1:
+                reorderings += 1
+            newest[member] = max(seq, newest.get(member, -1))
+        print(f"\ncluster webhooks: {len(expected)} messages, {len(got)} received, "
+              f"{len(got) - len(set(d['id'] for d in got))} duplicates, "
+              f"{reorderings} reorderings", file=sys.stderr)
+        self.assertEqual(reorderings, 0)
+
+        # The delivery log, through any node: every live node's attempts (each partition's
+        # owners over time made some), merged, in message order, paged. (The restarted node is
+        # live again once its registration is back in etcd.)
+        wait_for(lambda: len(self.cluster(self.nodes[names[1]])["nodes"]) == len(names),
+                 what="every node registered")
+        seen = []
+        cursor = None
+        while True:
+            path = f"/v1/webhooks/{endpoint['id']}/deliveries?state=delivered&limit=7"
+            page = self.retrying(lambda: self.nodes[names[1]].request(
+                "GET", path + (f"&cursor={cursor}" if cursor else "")))
+            self.assertEqual(page.status, 200, page)
+            self.assertLessEqual(len(page.json["deliveries"]), 7)
+            for d in page.json["deliveries"]:
+                self.assertEqual(d["state"], "delivered")
+                self.assertEqual(d["attempts"][-1]["status"], 200, d)
+            seen += [d["message_id"] for d in page.json["deliveries"]]
+            cursor = page.json["next_cursor"]
+            if cursor is None:
+                break
+        places = [tuple(int(x) for x in i.split("_")[1:]) for i in seen]
+        self.assertEqual(places, sorted(places))
+        self.assertEqual(sorted(seen), sorted({d["id"] for d in got}), "each once, every one")
+
+        # A job's end is a message too, sent once by partition 0's owner.
+        job = self.run_job(self.nodes[names[1]], self.nodes[names[0]],
+                           {"type": "evaluate_tiers",
+                            "as_of": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        self.assertEqual(job["state"], "succeeded", job)
+        ended = wait_for(lambda: [d for d in receiver.received() if d["type"] == "job.succeeded"
+                                  and d["body"]["data"]["job_id"] == job["job_id"]],
+                         timeout=30, what="the job's message")
+        self.assertTrue(ended[0]["library_ok"])
+
+        # A replay through another node sends every message since then again.
+        expected = expected_messages(reader, members)
+        before = len(ours())
+        replayed = self.nodes[names[2]].request(
+            "POST", f"/v1/webhooks/{endpoint['id']}:replay", {"since": "2000-01-01T00:00:00Z"})
+        self.assertEqual(replayed.status, 200, replayed)
+        wait_for(lambda: len(ours()) >= before + len(expected), timeout=60,
+                 what="the replayed messages")
+        again = ours()[before:]
+        self.assertEqual({(d["member_id"], d["type"], d["seq"]) for d in again}, expected)
+
+        self.assertEqual(self.nodes[names[0]].request(
+            "DELETE", f"/v1/webhooks/{endpoint['id']}").status, 204)
+        self.assertEqual(self.nodes[names[2]].request(
+            "GET", f"/v1/webhooks/{endpoint['id']}").status, 404)
 
     def test_2_a_killed_owners_partitions_answer_again_within_the_lease_plus_2s(self):
         owners = self.wait_for_owners()

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <atomic>
 #include <future>
+#include <thread>
 
 #include "engine/runtime/runtime.hpp"
 #include "storage/rocks_store.hpp"
@@ -52,6 +54,8 @@ WebhookEndpoint full_endpoint(std::string id) {
   e.next = {42, 3};
   e.failing_since = 1'700'000'000'002;
   e.next_job_message = 9;
+  e.replay_since = 1'700'000'000'003;
+  e.replay_generation = 4;
   return e;
 }
 
@@ -61,7 +65,8 @@ bool same(const WebhookEndpoint& a, const WebhookEndpoint& b) {
          a.disabled_reason == b.disabled_reason && a.secret == b.secret &&
          a.previous_secret == b.previous_secret && a.previous_until == b.previous_until &&
          a.created_at == b.created_at && a.updated_at == b.updated_at && a.next == b.next &&
-         a.failing_since == b.failing_since && a.next_job_message == b.next_job_message;
+         a.failing_since == b.failing_since && a.next_job_message == b.next_job_message &&
+         a.replay_since == b.replay_since && a.replay_generation == b.replay_generation;
 }
 
 TEST_F(WebhookStoreTest, EndpointsAndDeliveriesRoundTripAndGoTogether) {
@@ -149,6 +154,82 @@ TEST_F(WebhookStoreTest, TheHorizonIsPastEveryCommittedEvent) {
                              })
                   .ok());
   EXPECT_EQ(seen, 20u);
+}
+
+// The horizon holds while commits land: every record below it is readable, however the
+// partitions' commits interleave (a commit's place is reserved before its write and settled
+// after it; a reader following the log must never pass one still being written).
+TEST_F(WebhookStoreTest, EveryRecordBelowTheHorizonIsReadableWhileCommitsLand) {
+  ProgramRegistry programs(
+      std::make_shared<ProgramVersion>(ProgramVersion{1, testing::basic_program(), ""}));
+  constexpr int kEvents = 3000;
+  std::atomic<bool> writing{true};
+  std::atomic<int> passed_over{0};
+  std::thread reader([&] {
+    while (writing.load()) {
+      const uint64_t horizon = store_->log_horizon();
+      uint64_t records = 0;
+      ASSERT_TRUE(store_
+                      ->scan_log(1, horizon,
+                                 [&](const StoredEvent&, const storage::EventHistory&) {
+                                   ++records;
+                                   return true;
+                                 })
+                      .ok());
+      if (records != horizon - 1) passed_over.fetch_add(1);
+    }
+  });
+  {
+    Runtime runtime({.partitions = 4}, *store_, programs, [] { return TimeMs{1'800'000'000'000}; });
+    std::atomic<int> answered{0};
+    std::promise<void> all;
+    for (int i = 0; i < kEvents; ++i) {
+      SignupEvent e;
+      e.member_id = "c-" + std::to_string(i);
+      runtime.submit(Event{e}, [&](EventResult&& r) {
+        EXPECT_TRUE(r.rejection.ok());
+        if (answered.fetch_add(1) + 1 == kEvents) all.set_value();
+      });
+    }
+    all.get_future().wait();
+  }
+  writing.store(false);
+  reader.join();
+  EXPECT_EQ(passed_over.load(), 0) << "a reader saw a horizon past a record not yet written";
+  EXPECT_EQ(store_->log_horizon(), kEvents + 1u);
+}
+
+// Cluster mode's lane cursors (cluster/webhook_lanes.hpp): written alone or with a delivery of
+// an endpoint kept elsewhere (etcd), per partition, and gone with the endpoint's deliveries.
+TEST_F(WebhookStoreTest, LaneCursorsRoundTripWithTheirDeliveries) {
+  std::optional<storage::LaneCursor> cursor;
+  ASSERT_TRUE(store_->load_lane_cursor("ep_1", 3, cursor).ok());
+  EXPECT_FALSE(cursor.has_value());
+  ASSERT_TRUE(store_->save_lane_delivery(nullptr, "ep_1", 3, {17, {40, 2}}).ok());
+  WebhookDelivery d;
+  d.endpoint_id = "ep_1";
+  d.position = {55, 0};
+  d.message_id = "msg_55_0";
+  d.state = DeliveryState::delivered;
+  d.attempts = {{10, 200, "", 3}};
+  ASSERT_TRUE(store_->save_lane_delivery(&d, "ep_1", 0xffffffff, {0, {55, 1}}).ok());
+  ASSERT_TRUE(store_->load_lane_cursor("ep_1", 3, cursor).ok());
+  ASSERT_TRUE(cursor.has_value());
+  EXPECT_EQ(*cursor, (storage::LaneCursor{17, {40, 2}}));
+  ASSERT_TRUE(store_->load_lane_cursor("ep_1", 0xffffffff, cursor).ok());
+  EXPECT_EQ(*cursor, (storage::LaneCursor{0, {55, 1}}));
+  std::optional<WebhookDelivery> loaded;
+  ASSERT_TRUE(store_->load_delivery("ep_1", {55, 0}, loaded).ok());
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->state, DeliveryState::delivered);
+  std::optional<WebhookEndpoint> endpoint;
+  ASSERT_TRUE(store_->load_webhook("ep_1", endpoint).ok());
+  EXPECT_FALSE(endpoint.has_value()) << "the endpoint itself is not written here";
+  ASSERT_TRUE(store_->delete_webhook("ep_1").ok());
+  ASSERT_TRUE(store_->load_lane_cursor("ep_1", 3, cursor).ok());
+  EXPECT_FALSE(cursor.has_value());
+  ASSERT_TRUE(store_->load_delivery("ep_1", {55, 0}, loaded).ok());
+  EXPECT_FALSE(loaded.has_value());
 }
 
 // job.succeeded / job.failed exist exactly when a job ended: written with the record that ends

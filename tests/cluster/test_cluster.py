@@ -1075,6 +1075,22 @@ class ClusterTest(unittest.TestCase):
         again = ours()[before:]
         self.assertEqual({(d["member_id"], d["type"], d["seq"]) for d in again}, expected)
 
+        # A 410 from the receiver disables the endpoint for every node (etcd); enabled again on
+        # another node, the message that was refused goes first.
+        receiver.control("script", {"script": [{"status": 410}]})
+        member = members[0]
+        self.assertEqual(self.buy(self.nodes[names[2]], f"wh-e-{member}-gone", member).status, 200)
+        shown = wait_for(lambda: (lambda e: e if e["disabled"] else None)(
+            self.nodes[names[2]].request("GET", f"/v1/webhooks/{endpoint['id']}").json),
+            what="the endpoint disabled")
+        self.assertEqual(shown["disabled_reason"], "the endpoint answered 410 Gone")
+        refused = [d for d in receiver.received() if d["answered"] == 410]
+        self.assertEqual(len(refused), 1, refused)
+        self.assertEqual(self.nodes[names[1]].request(
+            "PATCH", f"/v1/webhooks/{endpoint['id']}", {"disabled": False}).status, 200)
+        wait_for(lambda: [d for d in receiver.received()
+                          if d["id"] == refused[0]["id"] and d["answered"] == 200],
+                 what="the refused message delivered once enabled")
         self.assertEqual(self.nodes[names[0]].request(
             "DELETE", f"/v1/webhooks/{endpoint['id']}").status, 204)
         self.assertEqual(self.nodes[names[2]].request(

@@ -251,6 +251,12 @@ int run(const Options& options) {
     runtime_options.log_driven = true;
     runtime_options.follow_up_sink = [&node](const Event& e) { node->publish_follow_up(e); };
     runtime_options.give_back_sink = [&node](const StockUnit& unit) { node->give_back(unit); };
+    runtime_options.claim_release_sink = [&node](const ClaimRelease& release) {
+      node->release_claim(release);
+    };
+    runtime_options.protect_claim_key = [&node](const std::string& key) {
+      return node->protect_claim_key(key);
+    };
     runtime_options.publish = [&node](Event&& event, uint64_t fingerprint, Completion&& done) {
       node->submit(std::move(event), fingerprint, std::move(done));
     };

@@ -59,7 +59,7 @@ class ClusterJobs : public ops::JobService {
  private:
   struct Part {
     uint32_t partition = 0;
-    std::string value;  // the partition's result (cluster_jobs.cpp writes and reads it)
+    std::string value;     // the partition's result (cluster_jobs.cpp writes and reads it)
     int64_t revision = 0;  // etcd's, when it was written
   };
   void loop();

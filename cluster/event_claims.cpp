@@ -66,24 +66,31 @@ void ask_home(const std::shared_ptr<Settling>& settling, LogPayload payload, Set
 }
 
 // Asks for `key` (for the event's member, or only whose it is) and goes on with `settled`
-// given its owner.
+// given its owner. With `grant`, the key's grants are counted (a phone's, a card's: a change
+// gives up the grant the member holds it by, docs/decisions.md "Changed identifiers in cluster
+// mode") and the one the member got is written there: it travels in the event.
 template <typename Settled>
 void ask(const std::shared_ptr<Settling>& settling, std::string key, bool for_member,
-         Settled settled) {
+         Settled settled, uint64_t* grant = nullptr) {
   ClaimAsk claim{std::move(key), for_member ? settling->event.member_id() : std::string()};
-  ask_home(settling, std::move(claim),
-           [settled](const EventResult& result) mutable { return settled(result.claim_owner); });
+  if (grant != nullptr) claim.request = settling->event.idempotency_key();
+  ask_home(settling, std::move(claim), [settled, grant](const EventResult& result) mutable {
+    if (grant != nullptr) *grant = result.claim_grant;
+    return settled(result.claim_owner);
+  });
 }
 
 // Asks for one of the sign-up's identifiers, refused when another member holds it.
 bool ask_identifier(const std::shared_ptr<Settling>& settling, IdentifierKind kind,
-                    const std::string& value) {
+                    const std::string& value, uint64_t& grant) {
   if (value.empty()) return false;
-  ask(settling, identifier_claim_key(kind, value), true,
+  ask(
+      settling, identifier_claim_key(kind, value), true,
       [settling, kind](const std::string& owner) -> std::optional<Rejection> {
         if (owner == settling->event.member_id()) return std::nullopt;
         return identifier_taken(kind);
-      });
+      },
+      &grant);
   return true;
 }
 
@@ -92,16 +99,18 @@ void advance(std::shared_ptr<Settling> settling) {
   Event& event = settling->event;
   auto* signup = std::get_if<SignupEvent>(&event.body);
   auto* redeem = std::get_if<RewardRedeemEvent>(&event.body);
-  const auto* update = std::get_if<MemberUpdateEvent>(&event.body);
+  auto* update = std::get_if<MemberUpdateEvent>(&event.body);
   // A change's new phone or card, claimed for the member; another's is `identifier_taken`.
   const auto claim_for_update = [&settling](IdentifierKind kind, const std::string& value,
-                                            const char* field) {
-    ask(settling, identifier_claim_key(kind, value), true,
+                                            const char* field, uint64_t& grant) {
+    ask(
+        settling, identifier_claim_key(kind, value), true,
         [settling, field](const std::string& owner) -> std::optional<Rejection> {
           if (owner == settling->event.member_id()) return std::nullopt;
           return Rejection{ErrorCode::identifier_taken, field,
                            std::string("another member has this ") + field};
-        });
+        },
+        &grant);
   };
   while (true) {
     const Step step = settling->step;
@@ -158,9 +167,9 @@ void advance(std::shared_ptr<Settling> settling) {
         }
         break;
       case Step::card_free:
-        // A claim is never given back (docs/decisions.md "Claims"): a card that is another
-        // member's is found before the phone is claimed, so such a refused sign-up leaves its
-        // phone free for the next one. (Only a sign-up racing for the same card between this
+        // A refused sign-up gives no claim back (docs/decisions.md "Claims"): a card that is
+        // another member's is found before the phone is claimed, so such a refused sign-up leaves
+        // its phone free for the next one. (Only a sign-up racing for the same card between this
         // look and the claim below still leaves its phone to a member that does not exist.)
         if (signup != nullptr && !signup->phone.empty() && !signup->card_no.empty()) {
           ask(settling, identifier_claim_key(IdentifierKind::card, signup->card_no), false,
@@ -172,12 +181,14 @@ void advance(std::shared_ptr<Settling> settling) {
         }
         break;
       case Step::phone:
-        if (signup != nullptr && ask_identifier(settling, IdentifierKind::phone, signup->phone)) {
+        if (signup != nullptr &&
+            ask_identifier(settling, IdentifierKind::phone, signup->phone, signup->phone_grant)) {
           return;
         }
         break;
       case Step::card:
-        if (signup != nullptr && ask_identifier(settling, IdentifierKind::card, signup->card_no)) {
+        if (signup != nullptr &&
+            ask_identifier(settling, IdentifierKind::card, signup->card_no, signup->card_grant)) {
           return;
         }
         break;
@@ -202,13 +213,13 @@ void advance(std::shared_ptr<Settling> settling) {
         break;
       case Step::update_phone:
         if (update != nullptr && update->phone && !update->phone->empty()) {
-          claim_for_update(IdentifierKind::phone, *update->phone, "phone");
+          claim_for_update(IdentifierKind::phone, *update->phone, "phone", update->phone_grant);
           return;
         }
         break;
       case Step::update_card:
         if (update != nullptr && update->card_no && !update->card_no->empty()) {
-          claim_for_update(IdentifierKind::card, *update->card_no, "card_no");
+          claim_for_update(IdentifierKind::card, *update->card_no, "card_no", update->card_grant);
           return;
         }
         break;

@@ -39,6 +39,14 @@ void FollowUpPublisher::publish(const StockUnit& give_back) {
   wake_.notify_one();
 }
 
+void FollowUpPublisher::publish(const ClaimRelease& release) {
+  {
+    const std::lock_guard lock(mutex_);
+    queue_.emplace_back(release);
+  }
+  wake_.notify_one();
+}
+
 uint64_t FollowUpPublisher::published() const {
   const std::lock_guard lock(mutex_);
   return published_;
@@ -49,7 +57,7 @@ void FollowUpPublisher::run() {
   while (true) {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping with nothing left
-    std::variant<Event, StockUnit> item = std::move(queue_.front());
+    std::variant<Event, StockUnit, ClaimRelease> item = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
     // In the log now: the outbox need not hold it. (Were this lost, the outbox's copy is
@@ -61,11 +69,15 @@ void FollowUpPublisher::run() {
       id = storage::follow_up_id(*follow_up);
       remove.outbox_deletes.push_back(id);
       payload = *follow_up;
+    } else if (const auto* unit = std::get_if<StockUnit>(&item)) {
+      id = "stock unit " + unit->code;
+      remove.give_backs_sent.push_back(unit->code);
+      payload = StockAsk{StockMove::give_back, *unit};
     } else {
-      const StockUnit& unit = std::get<StockUnit>(item);
-      id = "stock unit " + unit.code;
-      remove.give_backs_sent.push_back(unit.code);
-      payload = StockAsk{StockMove::give_back, unit};
+      const ClaimRelease& release = std::get<ClaimRelease>(item);
+      id = "release of grant " + std::to_string(release.grant) + " of a claim";
+      remove.claim_releases_sent.push_back(release);
+      payload = ClaimAsk{release.key, release.member_id, /*release=*/true, release.grant, ""};
     }
     const uint32_t partition = *payload_partition(payload, partitions_);
     Status status = append_(partition, std::move(payload));

@@ -4,7 +4,9 @@
 // inside its window, the target's idempotency record any after it, so a crash anywhere between
 // the trigger's commit and the append loses nothing and applies nothing twice. Units of stock
 // given back (engine/claim_keys.hpp StockAsk) go the same way to their rewards' home
-// partitions, where a unit that is not out any more (a copy) changes nothing.
+// partitions, where a unit that is not out any more (a copy) changes nothing; and changed phones
+// and cards given up (engine/store.hpp ClaimRelease), where a release of a grant that is not the
+// key's last (a copy, or one granted again since) changes nothing.
 // Thread-safety: publish() from any thread (the runtime's writers).
 #pragma once
 
@@ -30,6 +32,7 @@ class FollowUpPublisher {
 
   void publish(const Event& follow_up);
   void publish(const StockUnit& give_back);
+  void publish(const ClaimRelease& release);
   uint64_t published() const;
 
  private:
@@ -40,7 +43,7 @@ class FollowUpPublisher {
   RocksStore& store_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::variant<Event, StockUnit>> queue_;
+  std::deque<std::variant<Event, StockUnit, ClaimRelease>> queue_;
   bool stopping_ = false;
   uint64_t published_ = 0;
   std::thread thread_;  // last

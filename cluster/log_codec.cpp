@@ -38,6 +38,11 @@ std::string encode_log_payload(const LogPayload& payload) {
     bytes.push_back(static_cast<char>(claim->release ? Kind::claim_release : Kind::claim));
     put_bytes(bytes, claim->key);
     put_bytes(bytes, claim->member_id);
+    // Counted grants and their releases only (a claim without reads as before them).
+    if (claim->grant != 0 || !claim->request.empty()) {
+      storage::append_u64_be(bytes, claim->grant);
+      put_bytes(bytes, claim->request);
+    }
   } else if (const auto* stock = std::get_if<StockAsk>(&payload)) {
     bytes.push_back(static_cast<char>(Kind::stock));
     bytes.push_back(static_cast<char>(stock->move));
@@ -91,8 +96,10 @@ Status decode_log_payload(std::string_view bytes, LogPayload& out) {
       std::string_view rest = body;
       ClaimAsk claim;
       claim.release = kind == Kind::claim_release;
-      if (!take_bytes(rest, claim.key) || !take_bytes(rest, claim.member_id) || !rest.empty() ||
-          claim.key.empty() || (claim.release && claim.member_id.empty())) {
+      const bool read = take_bytes(rest, claim.key) && take_bytes(rest, claim.member_id) &&
+                        (rest.empty() || (take_u64(rest, claim.grant) &&
+                                          take_bytes(rest, claim.request) && rest.empty()));
+      if (!read || claim.key.empty() || (claim.release && claim.member_id.empty())) {
         return corrupt("bad claim");
       }
       out = std::move(claim);

@@ -141,9 +141,9 @@ Status ClusterNode::start(Runtime& runtime, ProgramRegistry& programs) {
           [this](const std::string&, std::string_view data, const std::string& reply_to) {
             if (reply_to.empty()) return;
             ReadDone reply = [this, reply_to](std::optional<std::string> response) {
-              if (Status s = log_->send(reply_to, "", response.value_or("")); !s.ok()) {
+              if (Status sent = log_->send(reply_to, "", response.value_or("")); !sent.ok()) {
                 std::fprintf(stderr, "cluster: answer to %s: %s\n", reply_to.c_str(),
-                             s.message().c_str());
+                             sent.message().c_str());
               }
             };
             if (!read_server_) {
@@ -365,9 +365,52 @@ void ClusterNode::submit(Event&& event, uint64_t request_fingerprint, Completion
       },
       [this](Event&& settled, uint64_t, Completion&& answered) {
         const uint32_t partition = member_partition(settled.member_id(), config_.partitions);
-        route(partition, std::move(settled), std::move(answered));
+        route(partition, std::move(settled),
+              [this, answered = std::move(answered)](EventResult&& result) mutable {
+                give_up_then_answer(std::move(result), std::move(answered));
+              });
       },
       std::move(done));
+}
+
+// A change's old phone and card are free once it is durable (api.md): the change's appliers
+// send their releases from the outbox, and this node sends the same ones (the same message ids:
+// JetStream keeps one, or the copy is applied as a no-op) and answers once each was applied in
+// its home partition. A release that cannot be sent now does not hold the answer: the change is
+// committed, and the outbox sends it.
+void ClusterNode::give_up_then_answer(EventResult&& result, Completion&& answered) {
+  if (result.claim_releases.empty()) {
+    answered(std::move(result));
+    return;
+  }
+  struct Waiting {
+    std::mutex mutex;
+    size_t left = 0;
+    EventResult result;
+    Completion answered;
+  };
+  auto waiting = std::make_shared<Waiting>();
+  std::vector<ClaimRelease> releases = std::move(result.claim_releases);
+  result.claim_releases.clear();
+  waiting->left = releases.size();
+  waiting->result = std::move(result);
+  waiting->answered = std::move(answered);
+  for (ClaimRelease& release : releases) {
+    LogPayload ask = ClaimAsk{std::move(release.key), std::move(release.member_id),
+                              /*release=*/true, release.grant, ""};
+    const uint32_t home = *payload_partition(ask, config_.partitions);
+    route(home, std::move(ask), [waiting](EventResult&&) {
+      Completion answer;
+      EventResult change;
+      {
+        const std::lock_guard lock(waiting->mutex);
+        if (--waiting->left != 0) return;
+        answer = std::move(waiting->answered);
+        change = std::move(waiting->result);
+      }
+      answer(std::move(change));
+    });
+  }
 }
 
 std::string ClusterNode::message_id(const LogPayload& payload, uint32_t partition) {
@@ -388,8 +431,19 @@ std::string ClusterNode::message_id(const LogPayload& payload, uint32_t partitio
     return "s?" + run_id_ + "-" + std::to_string(next_request_.fetch_add(1));
   }
   const ClaimAsk& claim = std::get<ClaimAsk>(payload);
-  if (claim.release) return "cr:" + claim.key + "#" + claim.member_id;
-  if (!claim.member_id.empty()) return "c:" + claim.key + "#" + claim.member_id;
+  // A counted grant's id names its request and a release its grant: two changes' claims of one
+  // key (two releases of it) are two grants (releases), never a copy JetStream drops, or one
+  // answer shared by both (ClaimAsk::request).
+  if (claim.release) {
+    std::string id = "cr:" + claim.key + "#" + claim.member_id;
+    if (claim.grant != 0) id += "#" + std::to_string(claim.grant);
+    return id;
+  }
+  if (!claim.member_id.empty()) {
+    std::string id = "c:" + claim.key + "#" + claim.member_id;
+    if (!claim.request.empty()) id += "#" + claim.request;
+    return id;
+  }
   // Only asking whose the key is: read at this point of the log, never a copy of another.
   return "c?" + run_id_ + "-" + std::to_string(next_request_.fetch_add(1));
 }
@@ -602,6 +656,12 @@ void ClusterNode::publish_notification(const std::string& member_id,
 void ClusterNode::publish_follow_up(const Event& follow_up) { publisher_->publish(follow_up); }
 
 void ClusterNode::give_back(const StockUnit& unit) { publisher_->publish(unit); }
+
+void ClusterNode::release_claim(const ClaimRelease& release) { publisher_->publish(release); }
+
+std::string ClusterNode::protect_claim_key(const std::string& claim_key) const {
+  return identifier_keys_->protect(claim_key);
+}
 
 uint64_t ClusterNode::add_waiter(const std::string& id, Completion&& done,
                                  std::optional<uint32_t> partition, std::string owner) {

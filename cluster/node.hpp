@@ -109,6 +109,10 @@ class ClusterNode {
   void publish_follow_up(const Event& follow_up);
   // RuntimeOptions::give_back_sink: to the reward's home partition, as follow-ups go.
   void give_back(const StockUnit& unit);
+  // RuntimeOptions::claim_release_sink and ::protect_claim_key: a changed phone or card given up
+  // in its claim's home partition, as follow-ups go; its key as the log carries it.
+  void release_claim(const ClaimRelease& release);
+  std::string protect_claim_key(const std::string& claim_key) const;
   void submit(Event&& event, uint64_t request_fingerprint, Completion&& done);
 
   // Joins the cluster (partition count checked, lease, registration) and starts applying.
@@ -162,6 +166,9 @@ class ClusterNode {
   // A message for `partition`'s log (an event, or a claim in its key's home partition):
   // published here when this node owns the partition, else sent to its owner.
   void route(uint32_t partition, LogPayload&& payload, Completion&& done);
+  // An applied event's answer, once the phones and cards it gives up are free
+  // (EventResult::claim_releases).
+  void give_up_then_answer(EventResult&& result, Completion&& answered);
   std::string message_id(const LogPayload& payload, uint32_t partition);  // its Nats-Msg-Id
   // route(), waiting for the owner's application (LogAppend: follow-ups, activations).
   Status append_and_wait(uint32_t partition, LogPayload payload);

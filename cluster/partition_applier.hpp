@@ -96,7 +96,7 @@ class PartitionApplier {
   std::atomic<bool> log_end_reached_{false};
   std::string log_end_id_;       // under mutex_
   std::string last_applied_id_;  // under mutex_
-  std::thread thread_;  // last: starts after everything it uses exists
+  std::thread thread_;           // last: starts after everything it uses exists
 };
 
 }  // namespace loyalty::cluster

@@ -10,7 +10,10 @@ namespace {
 using wire::put_bytes;
 using wire::take_bytes;
 
+// Format 2 ends with a block of what grants of claims are counted for (EventResult::claim_grant
+// and ::claim_releases); a result without either is still written as format 1.
 constexpr uint8_t kFormat = 1;
+constexpr uint8_t kFormatWithGrants = 2;
 enum Flags : uint8_t {
   storage_ok = 1,
   replayed = 2,
@@ -31,7 +34,8 @@ Status corrupt(const std::string& what) {
 std::string encode_result(const EventResult& result) {
   thread_local storage::RecordEncoder encoder;
   std::string out;
-  out.push_back(static_cast<char>(kFormat));
+  const bool grants = result.claim_grant != 0 || !result.claim_releases.empty();
+  out.push_back(static_cast<char>(grants ? kFormatWithGrants : kFormat));
   uint8_t flags = 0;
   if (result.storage.ok()) flags |= storage_ok;
   if (result.replayed) flags |= replayed;
@@ -58,12 +62,24 @@ std::string encode_result(const EventResult& result) {
   if (!result.claim_owner.empty()) put_bytes(out, result.claim_owner);
   if (!result.member_id.empty()) put_bytes(out, result.member_id);
   if (result.stock_left) storage::append_u64_be(out, static_cast<uint64_t>(*result.stock_left));
+  if (grants) {
+    storage::append_u64_be(out, result.claim_grant);
+    storage::append_u32_be(out, static_cast<uint32_t>(result.claim_releases.size()));
+    for (const ClaimRelease& release : result.claim_releases) {
+      put_bytes(out, release.key);
+      put_bytes(out, release.member_id);
+      storage::append_u64_be(out, release.grant);
+    }
+  }
   return out;
 }
 
 Status decode_result(std::string_view bytes, EventResult& out) {
   out = EventResult{};
-  if (bytes.size() < 4 || static_cast<uint8_t>(bytes[0]) != kFormat) return corrupt("format");
+  const auto format = bytes.empty() ? 0 : static_cast<uint8_t>(bytes[0]);
+  if (bytes.size() < 4 || (format != kFormat && format != kFormatWithGrants)) {
+    return corrupt("format");
+  }
   const auto flags = static_cast<uint8_t>(bytes[1]);
   const uint16_t code =
       static_cast<uint16_t>((static_cast<uint8_t>(bytes[2]) << 8) | static_cast<uint8_t>(bytes[3]));
@@ -112,6 +128,20 @@ Status decode_result(std::string_view bytes, EventResult& out) {
     if (!left) return corrupt("truncated");
     out.stock_left = static_cast<int64_t>(*left);
     bytes.remove_prefix(8);
+  }
+  if (format == kFormatWithGrants) {
+    const std::optional<uint32_t> count =
+        bytes.size() >= 12 ? storage::read_u32_be(bytes.substr(8, 4)) : std::nullopt;
+    if (!count || !wire::take_u64(bytes, out.claim_grant)) return corrupt("truncated");
+    bytes.remove_prefix(4);
+    for (uint32_t i = 0; i < *count; ++i) {
+      ClaimRelease release;
+      if (!take_bytes(bytes, release.key) || !take_bytes(bytes, release.member_id) ||
+          !wire::take_u64(bytes, release.grant)) {
+        return corrupt("truncated");
+      }
+      out.claim_releases.push_back(std::move(release));
+    }
   }
   if (!bytes.empty()) return corrupt("trailing bytes");
   return Status::ok_status();

@@ -27,6 +27,8 @@ Rejection signup(const ApplyContext& context, std::optional<MemberState>& member
   state.joined_at = *e.joined_at;
   state.phone = e.phone;
   state.card_no = e.card_no;
+  state.phone_grant = e.phone.empty() ? 0 : e.phone_grant;
+  state.card_grant = e.card_no.empty() ? 0 : e.card_grant;
   state.profile_json = e.profile_json;
   state.referral_code = e.assigned_referral_code;
   state.referred_by = e.referrer_member_id;
@@ -65,16 +67,25 @@ Rejection member_update(const ApplyContext& context, MemberState& member,
     if (!given.empty()) given += ',';
     given += field;
   };
+  // Cluster mode: the grant the change's claim got is the one the member holds the value by,
+  // even when the value is the same (the claim counted a grant all the same).
   const auto set_identifier = [&](IdentifierKind kind, std::string_view field,
-                                  const std::optional<std::string>& value, std::string& current) {
+                                  const std::optional<std::string>& value, uint64_t new_grant,
+                                  std::string& current, uint64_t& current_grant) {
     if (!value) return;
     note(field);
+    const uint64_t old_grant = current_grant;
+    current_grant = value->empty() ? 0 : new_grant;
     if (*value == current) return;
-    if (!current.empty()) effects.identifiers_released.push_back({kind, current, member.member_id});
+    if (!current.empty()) {
+      effects.identifiers_released.push_back({kind, current, member.member_id, old_grant});
+    }
     current = *value;
   };
-  set_identifier(IdentifierKind::phone, "phone", e.phone, member.phone);
-  set_identifier(IdentifierKind::card, "card_no", e.card_no, member.card_no);
+  set_identifier(IdentifierKind::phone, "phone", e.phone, e.phone_grant, member.phone,
+                 member.phone_grant);
+  set_identifier(IdentifierKind::card, "card_no", e.card_no, e.card_grant, member.card_no,
+                 member.card_grant);
   if (e.profile_json) {
     member.profile_json = *e.profile_json;
     note("profile");
@@ -100,6 +111,8 @@ Rejection member_erase(const ApplyContext& context, MemberState& member, const M
     if (!value->empty()) effects.identifiers_released.push_back({kind, *value, member.member_id});
     value->clear();
   }
+  member.phone_grant = 0;  // an erasure gives its claims up whatever their grants
+  member.card_grant = 0;
   member.profile_json.clear();
   member.signup_fingerprint = 0;  // a digest of the sign-up, phone and card included
   member.blocked = true;

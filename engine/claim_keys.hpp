@@ -16,11 +16,19 @@ namespace loyalty {
 // A claim of `key` for `member_id` in the key's home partition (ClaimWrite), granted when the
 // key is free or already the member's. With `member_id` empty it only asks whose the key is.
 // With `release`, gives the key up when it is `member_id`'s (an erased member's phone and card,
-// docs/decisions.md "Erasure in cluster mode"); the answer names whose it is after.
+// docs/decisions.md "Erasure in cluster mode") and, when `grant` is not 0, still by that grant
+// (a changed phone or card, docs/decisions.md "Changed identifiers in cluster mode"); the
+// answer names whose it is after.
 struct ClaimAsk {
   std::string key;
   std::string member_id;
   bool release = false;
+  // A release: the grant it gives up (0: whichever, an erasure's).
+  uint64_t grant = 0;
+  // A grant: the request asking (the event's client id), when grants of the key are counted (a
+  // phone's, a card's): a copy of the same request is answered with the grant it got, not
+  // counted again. Empty: a grant to the member it already is changes nothing.
+  std::string request{};
 };
 
 // "i:" + the kind's digit + ":" + value: an identifier's key (also the runtime's in-flight claim).

@@ -47,6 +47,10 @@ struct SignupEvent {
   std::string assigned_referral_code;
   std::string referrer_member_id;    // the owner of referral_code
   uint64_t request_fingerprint = 0;  // fingerprint() of the request as the client sent it
+  // Cluster mode: the grants of the phone's and the card's claims (ClaimAsk; 0: none, or
+  // single mode), kept with the member so that a change can give up exactly that grant.
+  uint64_t phone_grant = 0;
+  uint64_t card_grant = 0;
 };
 
 struct PurchaseLine {
@@ -146,6 +150,10 @@ struct MemberUpdateEvent {
   std::string changed_by;
   std::string reason;  // erasures only
   TimeMs at = 0;       // stamped by the runtime when 0
+  // Cluster mode: the grants of the new phone's and card's claims, filled before the change is
+  // logged (not part of the fingerprint), as SignupEvent's are.
+  uint64_t phone_grant = 0;
+  uint64_t card_grant = 0;
 };
 
 // Capture or void of a hold, by hold_id; the runtime resolves the member.

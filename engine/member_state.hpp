@@ -137,6 +137,11 @@ struct MemberState {
   TimeMs joined_at = 0;
   std::string phone;
   std::string card_no;
+  // Cluster mode: which grant of the phone's (card's) claim the member holds it by (0: none
+  // known, or single mode). A change names it when it gives the old one up, so that a grant
+  // to the same member made since (a second change back to it) keeps the key taken.
+  uint64_t phone_grant = 0;
+  uint64_t card_grant = 0;
   std::string profile_json;
   std::string referral_code;
   std::string referred_by;

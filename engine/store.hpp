@@ -81,14 +81,31 @@ struct StoredCoupon {
   Coupon coupon;
 };
 
-// One group commit. Pointers refer to data owned by the caller until commit() returns.
 // Cluster mode: a key that must belong to one member cluster-wide (a client id, a phone, a
 // card, a referral code), granted in the log of its home partition (docs/decisions.md
-// "Claims"). Keys are ClaimKey's; a granted key is never given to another member, unless
-// its member gave it up (an erasure): then `member_id` is empty and the key is free again.
+// "Claims"). A granted key is never given to another member, unless its member gave it up (an
+// erasure, a changed phone or card): then `member_id` is empty and the key is free again.
+struct ClaimState {
+  std::string member_id;  // empty: free
+  // How many times the key was granted (to anyone, counted only for ClaimAsk::request): a
+  // member holds it by one grant, and a release naming another is too late.
+  uint64_t grants = 0;
+  std::string request{};  // the ClaimAsk::request of the last grant ("" once free)
+  friend bool operator==(const ClaimState&, const ClaimState&) = default;
+};
 struct ClaimWrite {
   std::string key;
+  ClaimState state;
+};
+
+// Cluster mode: a changed phone or card to give up in its claim's home partition, by the grant
+// the member held it by (engine/claim_keys.hpp ClaimAsk with `release`). `key` is the claim key
+// as the log carries it (RuntimeOptions::protect_claim_key).
+struct ClaimRelease {
+  std::string key;
   std::string member_id;
+  uint64_t grant = 0;
+  friend bool operator==(const ClaimRelease&, const ClaimRelease&) = default;
 };
 
 // Cluster mode: one unit of a reward's stock, named by the coupon code it was taken for
@@ -98,6 +115,7 @@ struct StockUnit {
   std::string code;
 };
 
+// One group commit. Pointers refer to data owned by the caller until commit() returns.
 struct CommitBatch {
   std::vector<const MemberState*> members;  // final state of every touched member
   std::vector<LotWrite> lots;
@@ -145,6 +163,10 @@ struct CommitBatch {
   // until the node has put them in those logs (an outbox of its own); and those it has.
   std::vector<StockUnit> give_backs;
   std::vector<std::string> give_backs_sent;  // codes
+  // Cluster mode, in a member's partition: changed phones and cards to give up in their home
+  // partitions, kept until the node has put them in those logs; and those it has.
+  std::vector<ClaimRelease> claim_releases;
+  std::vector<ClaimRelease> claim_releases_sent;
   // Cluster mode: the messages of the partition's log that carry a member's phone, card or
   // profile (its sign-ups and changes, applied or refused, copies too), so that its erasure
   // can find them in the log (docs/decisions.md "Erasure in cluster mode").
@@ -165,8 +187,8 @@ struct CommitBatch {
   bool empty() const {
     return members.empty() && events.empty() && outbox_deletes.empty() && !log_position &&
            claims.empty() && !program_switch && units_taken.empty() && units_returned.empty() &&
-           give_backs.empty() && give_backs_sent.empty() && personal_messages.empty() &&
-           log_erasures.empty();
+           give_backs.empty() && give_backs_sent.empty() && claim_releases.empty() &&
+           claim_releases_sent.empty() && personal_messages.empty() && log_erasures.empty();
   }
   void clear() {
     members.clear();
@@ -190,6 +212,8 @@ struct CommitBatch {
     units_returned.clear();
     give_backs.clear();
     give_backs_sent.clear();
+    claim_releases.clear();
+    claim_releases_sent.clear();
     personal_messages.clear();
     log_erasures.clear();
   }
@@ -205,8 +229,8 @@ class MemberStore {
   virtual Status find_identifier(IdentifierKind kind, std::string_view value,
                                  std::string& member_id) = 0;
   virtual Status load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) = 0;
-  // Cluster mode: the member a claim key was granted to (empty when none).
-  virtual Status find_claim(std::string_view key, std::string& member_id) = 0;
+  // Cluster mode: whose a claim key is (ClaimState; a key never granted is free, no grants).
+  virtual Status find_claim(std::string_view key, ClaimState& out) = 0;
   virtual Status load_hold(std::string_view hold_id, std::optional<StoredHold>& out) = 0;
   // `code` as stored (normalised); `out` is nullopt when no coupon has it.
   virtual Status load_coupon(std::string_view code, std::optional<StoredCoupon>& out) = 0;
@@ -221,6 +245,8 @@ class MemberStore {
   virtual Status find_stock_unit(std::string_view code, std::string& reward_id) = 0;
   // Cluster mode: the units written to give back and not yet sent (CommitBatch::give_backs).
   virtual Status load_give_backs(std::vector<StockUnit>& out) = 0;
+  // Cluster mode: the claims written to give up and not yet sent (CommitBatch::claim_releases).
+  virtual Status load_claim_releases(std::vector<ClaimRelease>& out) = 0;
   // Everything in one atomic write, durable per the configured durability when it returns.
   // `first_log_seq` is where the batch's first event landed in the event log (the others follow
   // it); the caller moves each member's history_head there (MemberState::history_head).

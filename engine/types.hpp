@@ -23,6 +23,9 @@ struct IdentifierClaim {
   IdentifierKind kind = IdentifierKind::phone;
   std::string value;
   std::string member_id;
+  // Cluster mode, a phone or card a change released: the grant of its claim the member held it
+  // by (MemberState::phone_grant), named in the claim's release; 0 elsewhere.
+  uint64_t grant = 0;
 };
 
 }  // namespace loyalty

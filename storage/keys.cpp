@@ -160,6 +160,38 @@ std::string claim_key(std::string_view key) {
   return out;
 }
 
+std::string encode_claim_state(const ClaimState& state) {
+  if (state.grants == 0 && state.request.empty()) return state.member_id;
+  std::string out = state.member_id;
+  out.push_back('\0');
+  append_u64_be(out, state.grants);
+  out += state.request;
+  return out;
+}
+
+bool decode_claim_state(std::string_view value, ClaimState& out) {
+  out = ClaimState{};
+  const size_t end = value.find('\0');
+  if (end == std::string_view::npos) {
+    out.member_id = std::string(value);
+    return valid_member_key(value);
+  }
+  const std::string_view member_id = value.substr(0, end);
+  const std::optional<uint64_t> grants = read_u64_be(value.substr(end + 1, 8));
+  if (!grants || (!member_id.empty() && !valid_member_key(member_id))) return false;
+  out.member_id = std::string(member_id);
+  out.grants = *grants;
+  out.request = std::string(value.substr(end + 9));
+  return true;
+}
+
+std::string claim_release_key(const ClaimRelease& release) {
+  std::string out(kClaimReleaseKeyPrefix);
+  append_u64_be(out, release.grant);
+  out += release.key;
+  return out;
+}
+
 std::string applied_key(uint32_t partition) {
   std::string key(kAppliedKeyPrefix);
   append_u32_be(key, partition);

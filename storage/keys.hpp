@@ -48,9 +48,20 @@ std::string applied_key(uint32_t partition);
 // activation, then u32 version), written with the state (CommitBatch::program_switch).
 inline constexpr std::string_view kPartitionProgramKeyPrefix = "partition_program/";
 std::string partition_program_key(uint32_t partition);
-// "claim/" + claim key (ClaimWrite): the member a key was granted to in its home partition.
+// "claim/" + claim key (ClaimWrite): whose a key is in its home partition, as
+// encode_claim_state writes it.
 inline constexpr std::string_view kClaimKeyPrefix = "claim/";
 std::string claim_key(std::string_view key);
+// A claim's value: the member id alone while grants are not counted (as every claim was before
+// they were), else the member id ("" when free), a 0 byte, the grants (big-endian u64) and the
+// last grant's request. decode: false when the value is neither.
+std::string encode_claim_state(const ClaimState& state);
+bool decode_claim_state(std::string_view value, ClaimState& out);
+// Cluster mode, in "meta": "claim_release/" + grant (big-endian u64) + claim key → member id,
+// a changed phone or card a member's partition gives up (CommitBatch::claim_releases), until
+// sent.
+inline constexpr std::string_view kClaimReleaseKeyPrefix = "claim_release/";
+std::string claim_release_key(const ClaimRelease& release);
 // Cluster mode, also in "meta": "unit/" + coupon code → reward id, a unit of the reward's stock
 // taken for that code in the reward's home partition (CommitBatch::units_taken); and
 // "give_back/" + code → reward id, a unit a member's partition gives back, until sent.

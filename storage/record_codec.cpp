@@ -27,7 +27,7 @@ namespace loyalty::storage {
 #define LOYALTY_CODEC_COVERS(type, size) \
   static_assert(sizeof(type) == (size), "a field of " #type " is not stored")
 // MemberState::lot_deadline (8 bytes) is derived from the lots and deliberately not stored.
-LOYALTY_CODEC_COVERS(MemberState, 504);
+LOYALTY_CODEC_COVERS(MemberState, 520);
 LOYALTY_CODEC_COVERS(Balance, 24);
 LOYALTY_CODEC_COVERS(Lot, 96);
 LOYALTY_CODEC_COVERS(Hold, 128);
@@ -40,7 +40,7 @@ LOYALTY_CODEC_COVERS(Notification, 96);
 LOYALTY_CODEC_COVERS(PurchaseRecord, 416);
 LOYALTY_CODEC_COVERS(PurchaseLineRecord, 56);
 LOYALTY_CODEC_COVERS(ReferralLink, 88);
-LOYALTY_CODEC_COVERS(SignupEvent, 248);
+LOYALTY_CODEC_COVERS(SignupEvent, 264);
 LOYALTY_CODEC_COVERS(PurchaseEvent, 224);
 LOYALTY_CODEC_COVERS(PurchaseLine, 80);
 LOYALTY_CODEC_COVERS(RefundEvent, 144);
@@ -64,7 +64,7 @@ LOYALTY_CODEC_COVERS(CouponAnswer, 336);
 LOYALTY_CODEC_COVERS(RewardRedeemEvent, 144);
 LOYALTY_CODEC_COVERS(CouponUseEvent, 168);
 LOYALTY_CODEC_COVERS(CouponCancelEvent, 72);
-LOYALTY_CODEC_COVERS(MemberUpdateEvent, 264);
+LOYALTY_CODEC_COVERS(MemberUpdateEvent, 280);
 #undef LOYALTY_CODEC_COVERS
 #endif
 
@@ -270,6 +270,8 @@ Offset<fb::SignupEventRecord> encode_signup(FlatBufferBuilder& builder, const Si
   record.add_assigned_referral_code(assigned_referral_code);
   record.add_referrer_member_id(referrer_member_id);
   record.add_request_fingerprint(e.request_fingerprint);
+  record.add_phone_grant(e.phone_grant);
+  record.add_card_grant(e.card_grant);
   return record.Finish();
 }
 
@@ -357,6 +359,8 @@ SignupEvent decode_signup(const fb::SignupEventRecord& record) {
   e.assigned_referral_code = to_string(record.assigned_referral_code());
   e.referrer_member_id = to_string(record.referrer_member_id());
   e.request_fingerprint = record.request_fingerprint();
+  e.phone_grant = record.phone_grant();
+  e.card_grant = record.card_grant();
   return e;
 }
 
@@ -677,6 +681,8 @@ Offset<fb::MemberUpdateEventRecord> encode_member_update(FlatBufferBuilder& buil
   record.add_changed_by(changed_by);
   record.add_at(e.at);
   record.add_reason(reason);
+  record.add_phone_grant(e.phone_grant);
+  record.add_card_grant(e.card_grant);
   return record.Finish();
 }
 
@@ -691,6 +697,8 @@ MemberUpdateEvent decode_member_update(const fb::MemberUpdateEventRecord& record
   e.changed_by = to_string(record.changed_by());
   e.at = record.at();
   e.reason = to_string(record.reason());
+  e.phone_grant = record.phone_grant();
+  e.card_grant = record.card_grant();
   return e;
 }
 
@@ -1006,6 +1014,8 @@ std::string_view RecordEncoder::member(const MemberState& m, uint64_t history_he
   record.add_signup_fingerprint(m.signup_fingerprint);
   record.add_blocked(m.blocked);
   record.add_erased_at(m.erased_at);
+  record.add_phone_grant(m.phone_grant);
+  record.add_card_grant(m.card_grant);
   record.add_tier_index(m.tier_index);
   record.add_tier_since(m.tier_since);
   if (m.balance != Balance{}) record.add_balance(&balance);
@@ -1400,6 +1410,8 @@ Status decode_member(std::string_view member_id, std::string_view bytes, MemberS
   out.signup_fingerprint = record->signup_fingerprint();
   out.blocked = record->blocked();
   out.erased_at = record->erased_at();
+  out.phone_grant = record->phone_grant();
+  out.card_grant = record->card_grant();
   out.tier_index = record->tier_index();
   out.tier_since = record->tier_since();
   out.balance = from_record(record->balance());

@@ -845,8 +845,33 @@ Status RocksStore::load_give_backs(std::vector<StockUnit>& out) {
                      });
 }
 
-Status RocksStore::find_claim(std::string_view key, std::string& member_id) {
-  return impl_->read_id(meta, storage::claim_key(key), "claim record", member_id);
+Status RocksStore::find_claim(std::string_view key, ClaimState& out) {
+  out = ClaimState{};
+  std::string stored;
+  const rocksdb::Status got =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->family(meta), storage::claim_key(key), &stored);
+  if (got.IsNotFound()) return Status::ok_status();
+  if (Status status = from_rocks(got); !status.ok()) return status;
+  if (!storage::decode_claim_state(stored, out)) return corruption("claim record");
+  return Status::ok_status();
+}
+
+Status RocksStore::load_claim_releases(std::vector<ClaimRelease>& out) {
+  out.clear();
+  const std::string prefix(storage::kClaimReleaseKeyPrefix);
+  std::string end = prefix;
+  end.back() += 1;  // just past every key with the prefix
+  return impl_->scan(meta, rocksdb::ReadOptions(), prefix, end,
+                     [&](std::string_view key, std::string_view value, bool&) -> Status {
+                       const std::string_view rest = key.substr(prefix.size());
+                       const std::optional<uint64_t> grant =
+                           storage::read_u64_be(rest.substr(0, 8));
+                       if (!grant || rest.size() == 8 || !storage::valid_member_key(value)) {
+                         return corruption("claim release");
+                       }
+                       out.push_back({std::string(rest.substr(8)), std::string(value), *grant});
+                       return Status::ok_status();
+                     });
 }
 
 Status RocksStore::load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) {
@@ -1223,12 +1248,23 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
   }
   for (const ClaimWrite& claim : batch.claims) {
     LOYALTY_CHECK(!claim.key.empty());
-    if (claim.member_id.empty()) {  // given up
+    if (claim.state == ClaimState{}) {  // given up, never counted
       if (put.ok()) put = write.Delete(impl_->family(meta), slice(storage::claim_key(claim.key)));
       continue;
     }
-    LOYALTY_CHECK(storage::valid_member_key(claim.member_id));
-    add(meta, storage::claim_key(claim.key), claim.member_id);
+    LOYALTY_CHECK(claim.state.member_id.empty() ||
+                  storage::valid_member_key(claim.state.member_id));
+    add(meta, storage::claim_key(claim.key), storage::encode_claim_state(claim.state));
+  }
+  for (const ClaimRelease& release : batch.claim_releases) {
+    LOYALTY_CHECK(!release.key.empty() && release.grant != 0 &&
+                  storage::valid_member_key(release.member_id));
+    add(meta, storage::claim_release_key(release), release.member_id);
+  }
+  for (const ClaimRelease& release : batch.claim_releases_sent) {
+    if (put.ok()) {
+      put = write.Delete(impl_->family(meta), slice(storage::claim_release_key(release)));
+    }
   }
   const std::pair<const std::vector<StockUnit>*, std::string_view> unit_puts[] = {
       {&batch.units_taken, storage::kStockUnitKeyPrefix},

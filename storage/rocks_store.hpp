@@ -146,7 +146,7 @@ class RocksStore final : public MemberStore {
   Status find_identifier(IdentifierKind kind, std::string_view value,
                          std::string& member_id) override;
   Status load_purchase(std::string_view event_id, std::optional<PurchaseRecord>& out) override;
-  Status find_claim(std::string_view key, std::string& member_id) override;
+  Status find_claim(std::string_view key, ClaimState& out) override;
   Status load_hold(std::string_view hold_id, std::optional<StoredHold>& out) override;
   Status load_coupon(std::string_view code, std::optional<StoredCoupon>& out) override;
   Status load_stock_counts(std::map<std::string, int64_t, std::less<>>& out) override;
@@ -154,6 +154,7 @@ class RocksStore final : public MemberStore {
   Status load_outbox(std::vector<Event>& out) override;  // in follow-up id order
   Status find_stock_unit(std::string_view code, std::string& reward_id) override;
   Status load_give_backs(std::vector<StockUnit>& out) override;  // in code order
+  Status load_claim_releases(std::vector<ClaimRelease>& out) override;
   using MemberStore::commit;
   Status commit(const CommitBatch& batch, uint64_t& first_log_seq) override;
 

@@ -105,8 +105,8 @@ bool Runtime::Partition::claim(const std::string& key, const std::string& member
   // node has other things in flight). The claims settled before logging keep a key to one
   // member; within the partition, the batch's own map does.
   if (runtime_.options_.log_driven) {
-    const auto [it, inserted] = batch_claims_.try_emplace(key, member_id);
-    return inserted || it->second == member_id;
+    const auto [it, inserted] = batch_claims_.try_emplace(key, ClaimState{member_id});
+    return inserted || it->second.member_id == member_id;
   }
   if (!runtime_.claims_->claim(key, member_id)) return false;
   claimed_.emplace_back(key, member_id);
@@ -190,27 +190,41 @@ Status Runtime::Partition::take_stock(const Reward& reward, const std::string& /
 }
 
 // A claim in its key's home partition: granted when the key is free (in the store and in this
-// batch) or already the member's; the answer names whose it is now.
+// batch) or already the member's; the answer names whose it is now, and by which grant. A
+// release gives the key up only while it is the member's by the grant it names (docs/decisions.md
+// "Changed identifiers in cluster mode"): one granted again since is still in use.
 Status Runtime::Partition::decide_claim(Work& work) {
   const ClaimAsk& ask = *work.request->claim;
-  std::string owner;
+  ClaimState state;
   if (auto it = batch_claims_.find(ask.key); it != batch_claims_.end()) {
-    owner = it->second;
-  } else if (Status status = runtime_.store_.find_claim(ask.key, owner); !status.ok()) {
+    state = it->second;
+  } else if (Status status = runtime_.store_.find_claim(ask.key, state); !status.ok()) {
     return status;
   }
+  bool changed = false;
+  const bool members = !state.member_id.empty() && state.member_id == ask.member_id;
   if (ask.release) {
-    if (!owner.empty() && owner == ask.member_id) {
-      owner.clear();
-      batch_claims_.insert_or_assign(ask.key, owner);
-      work.claim = ClaimWrite{ask.key, owner};  // no member: the key is free again
+    if (members && (ask.grant == 0 || ask.grant == state.grants)) {
+      state.member_id.clear();  // free again; the count goes on, so an older release stays late
+      state.request.clear();
+      changed = true;
     }
-  } else if (owner.empty() && !ask.member_id.empty()) {
-    owner = ask.member_id;
-    batch_claims_.insert_or_assign(ask.key, owner);
-    work.claim = ClaimWrite{ask.key, owner};
+  } else if (!ask.member_id.empty() && (state.member_id.empty() || members)) {
+    // Counted once per request: a copy of the one that was granted last gets the same grant.
+    const bool counted = !ask.request.empty() && !(members && state.request == ask.request);
+    changed = state.member_id.empty() || counted;
+    state.member_id = ask.member_id;
+    if (counted) {
+      state.grants += 1;
+      state.request = ask.request;
+    }
   }
-  work.result.claim_owner = std::move(owner);
+  if (changed) {
+    batch_claims_.insert_or_assign(ask.key, state);
+    work.claim = ClaimWrite{ask.key, state};
+  }
+  work.result.claim_grant = state.member_id.empty() ? 0 : state.grants;
+  work.result.claim_owner = std::move(state.member_id);
   return Status::ok_status();
 }
 
@@ -434,6 +448,16 @@ void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
         return taken.kind == released.kind && taken.value == released.value;
       });
       commit_.identifiers_released.push_back(released);
+      // Log-driven mode: a changed phone or card is given up in its claim's home partition, by
+      // the grant the member held it by. With none known (a member older than grants, an
+      // erasure's: erasures give theirs up themselves), it stays the member's.
+      if (runtime_.options_.log_driven && released.grant != 0) {
+        commit_.claim_releases.push_back(
+            ClaimRelease{runtime_.options_.protect_claim_key(
+                             identifier_claim_key(released.kind, released.value)),
+                         released.member_id, released.grant});
+        work.result.claim_releases.push_back(commit_.claim_releases.back());
+      }
     }
     if (const auto& purchase = work.effects.purchase) purchases.push_back(&*purchase);
     for (const Hold& hold : work.effects.holds_written) holds.push_back({&member.member_id, &hold});
@@ -583,6 +607,9 @@ void Runtime::Partition::process(std::vector<Request>& requests) {
   // follow-ups are in their partitions' queues (and in the outbox until applied).
   if (status.ok()) {
     for (const StockUnit& unit : commit_.give_backs) runtime_.options_.give_back_sink(unit);
+    for (const ClaimRelease& release : commit_.claim_releases) {
+      runtime_.options_.claim_release_sink(release);
+    }
     for (Work& work : work_) {
       if (!work.applied) continue;
       runtime_.metrics_.count_applied(work.request->event.type());

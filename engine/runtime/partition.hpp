@@ -45,7 +45,7 @@ class Runtime::Partition : private PrepareView {
 
   // Client events respect the queue capacity; follow-ups (`internal`) go past it.
   PushResult push(Request&& request, bool internal);
-  void stop();  // closes the queue, finishes what is queued, joins the writer
+  void stop();        // closes the queue, finishes what is queued, joins the writer
   void resume_log();  // Runtime::resume_log
   size_t queue_depth() const { return queue_.size(); }
 
@@ -58,9 +58,9 @@ class Runtime::Partition : private PrepareView {
     bool applied = false;  // has effects to commit
     std::optional<IdempotencyRecord> idempotency;
     std::vector<IdentifierClaim> identifiers;
-    std::optional<ClaimWrite> claim;  // a claim this request was granted, to commit
+    std::optional<ClaimWrite> claim;       // a claim this request was granted, to commit
     std::optional<StockMove> stock_moved;  // a unit this stock ask took or gave back
-    uint32_t program_number = 0;      // the version an event was decided under
+    uint32_t program_number = 0;           // the version an event was decided under
   };
 
   void run();
@@ -103,7 +103,7 @@ class Runtime::Partition : private PrepareView {
   std::unordered_map<std::string, std::optional<MemberState>> members_;
   MemberCache cache_;  // members of committed batches; see member_cache.hpp on coherence
   std::unordered_map<std::string, const IdempotencyRecord*> batch_idempotency_;
-  std::unordered_map<std::string, std::string> batch_claims_;  // key → member, granted here
+  std::unordered_map<std::string, ClaimState> batch_claims_;  // keys decided in this batch
   std::optional<IdempotencyRecord> stored_use_;  // previous_use's last read from the store
   Prepared prepared_;                            // the event being decided
   BatchOverlay overlay_;
@@ -127,7 +127,7 @@ class Runtime::Partition : private PrepareView {
   std::atomic<bool> log_failed_{false};
   // Log-driven mode: the rules of the partition's log at this point of it (writer thread only).
   PartitionProgram program_;
-  std::thread thread_;                    // last: starts after everything it uses exists
+  std::thread thread_;  // last: starts after everything it uses exists
 };
 
 }  // namespace loyalty

@@ -92,7 +92,9 @@ Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& pr
   for (uint32_t i = 0; i < options_.partitions; ++i) {
     partitions_.push_back(std::make_unique<Partition>(*this, i, options_.queue_capacity));
   }
-  LOYALTY_CHECK(!options_.log_driven || (options_.follow_up_sink && options_.publish));
+  LOYALTY_CHECK(!options_.log_driven ||
+                (options_.follow_up_sink && options_.publish && options_.give_back_sink &&
+                 options_.claim_release_sink && options_.protect_claim_key));
   // Units of stock to give back that were not yet put in their home partitions' logs.
   if (options_.log_driven) {
     std::vector<StockUnit> give_backs;
@@ -103,6 +105,15 @@ Runtime::Runtime(RuntimeOptions options, MemberStore& store, ProgramRegistry& pr
                    status.message().c_str());
     }
     for (const StockUnit& unit : give_backs) options_.give_back_sink(unit);
+    // And changed phones and cards not yet given up.
+    std::vector<ClaimRelease> releases;
+    if (Status status = store_.load_claim_releases(releases); !status.ok()) {
+      std::fprintf(stderr,
+                   "runtime: cannot read the claims to give up (%s); they are given up after the "
+                   "next start\n",
+                   status.message().c_str());
+    }
+    for (const ClaimRelease& release : releases) options_.claim_release_sink(release);
   }
   // Follow-ups whose trigger committed but which were not applied before the last stop or
   // crash. One already applied is answered from its idempotency record and not applied again.

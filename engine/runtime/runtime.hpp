@@ -52,8 +52,14 @@ struct EventResult {
   // The member the event was decided for: the runtime (or the cluster) finds a refund's or a
   // hold action's member, so the client may not know it ("" when the event never got there).
   std::string member_id;
-  // A cluster claim's (ClaimAsk): the member the key belongs to after it ("" when none).
+  // A cluster claim's (ClaimAsk): the member the key belongs to after it ("" when none), and
+  // the grant it is theirs by (ClaimState::grants; 0 when grants of the key are not counted).
   std::string claim_owner;
+  uint64_t claim_grant = 0;
+  // Log-driven mode, a change applied: the phones and cards it gives up (also in the outbox),
+  // so that the node that accepted it can see them given up before it answers (api.md: the
+  // old identifier is free once the change is durable).
+  std::vector<ClaimRelease> claim_releases;
   // A cluster stock ask's (StockAsk): whether the unit is the code's (take), and the units the
   // reward has left (count; nullopt when it has no stock limit or is not in the program).
   bool stock_granted = false;
@@ -105,6 +111,12 @@ struct RuntimeOptions {
   // (engine/claim_keys.hpp StockAsk), after the commit that wrote them in the store's outbox
   // of give-backs; the outbox's at start go there too.
   std::function<void(const StockUnit& unit)> give_back_sink = nullptr;
+  // And the changed phones and cards to give up in their claims' home partitions, after the
+  // commit that wrote them in the store's outbox of releases (engine/store.hpp ClaimRelease);
+  // the outbox's at start go there too. `protect_claim_key` turns an identifier's claim key
+  // into the log's (a keyed digest: no phone number is written in the outbox).
+  std::function<void(const ClaimRelease& release)> claim_release_sink = nullptr;
+  std::function<std::string(const std::string& claim_key)> protect_claim_key = nullptr;
   // And where submit() sends an accepted event (with the client's fingerprint) instead of a
   // queue here: the cluster publishes it to its partition's log, and calls `done` with the
   // result its owner's commit gives.

@@ -119,6 +119,8 @@ class Node {
         id = storage::follow_up_id(*event);
       } else if (const auto* stock = std::get_if<StockAsk>(&payload)) {
         id = "sg:" + stock->unit.code;
+      } else if (const auto* claim = std::get_if<ClaimAsk>(&payload)) {
+        id = "cr:" + claim->key + "#" + std::to_string(claim->grant);
       } else {
         id = "program-" + std::to_string(std::get<ProgramActivation>(payload).activation) + "-" +
              std::to_string(partition);
@@ -133,6 +135,8 @@ class Node {
     runtime.log_driven = true;
     runtime.follow_up_sink = [this](const Event& follow_up) { publisher_->publish(follow_up); };
     runtime.give_back_sink = [this](const StockUnit& unit) { publisher_->publish(unit); };
+    runtime.claim_release_sink = [this](const ClaimRelease& r) { publisher_->publish(r); };
+    runtime.protect_claim_key = [](const std::string& key) { return key; };
     runtime.publish = [](Event&&, uint64_t, Completion&& done) { done(EventResult{}); };
     if (activations_) {
       runtime.partition_program = [this](uint32_t p) { return activations_->partition_program(p); };

@@ -838,6 +838,52 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(bought.status, 200, bought)
         self.acknowledged[a] = bought.json["points_earned"]
 
+    def test_1l2_a_changed_phone_or_card_is_free_for_another_member(self):
+        """api.md: the old identifier is free once the change is durable. In cluster mode its
+        claim is given up in its home partition before the change is answered: another member
+        takes the old phone and card at once on any node, lookups find them theirs, and a phone
+        its member changed away from and back to stays theirs."""
+        self.wait_for_owners()
+        nodes = [self.nodes[n] for n in sorted(self.nodes)]
+        a, c, d = self.members_in_other_partitions("pf-", 3)
+        joined = self.retrying(lambda: nodes[0].request(
+            "POST", "/v1/members", {"member_id": a, "phone": "13600000001", "card_no": "PF-1"},
+            key=harness.APP_KEY))
+        self.assertEqual(joined.status, 201, joined)
+        changed = self.retrying(lambda: nodes[1].request(
+            "PATCH", f"/v1/members/{a}", {"phone": "13600000002", "card_no": "PF-2"}))
+        self.assertEqual(changed.status, 200, changed)
+
+        def join(node, member, body):
+            return self.retrying(lambda: node.request(
+                "POST", "/v1/members", dict(body, member_id=member), key=harness.APP_KEY))
+
+        taken = join(nodes[2], c, {"phone": "13600000001", "card_no": "PF-1"})
+        self.assertEqual(taken.status, 201, taken)
+        for node in nodes:
+            found = self.retrying(lambda: node.request(
+                "GET", "/v1/members:lookup?phone=13600000001", key=harness.POS_KEY))
+            self.assertEqual((found.status, found.json["member_id"]), (200, c), node.name)
+            found = self.retrying(lambda: node.request(
+                "GET", "/v1/members:lookup?card_no=PF-2", key=harness.POS_KEY))
+            self.assertEqual((found.status, found.json["member_id"]), (200, a), node.name)
+
+        # Away from a phone and back: the release of the first grant is too late for the
+        # second, whichever lands first, and the phone in between is free again.
+        for phone, node in (("13600000003", nodes[0]), ("13600000002", nodes[2])):
+            moved = self.retrying(lambda: node.request(
+                "PATCH", f"/v1/members/{a}", {"phone": phone}))
+            self.assertEqual(moved.status, 200, moved)
+        freed = join(nodes[1], d, {"phone": "13600000003"})
+        self.assertEqual(freed.status, 201, freed)
+        time.sleep(1)  # the outbox's copies of the releases have landed too
+        kept = join(nodes[0], d + "-x", {"phone": "13600000002"})
+        self.assertEqual((kept.status, kept.json["code"]), (409, "member_exists"), kept)
+        for node in nodes:
+            found = self.retrying(lambda: node.request(
+                "GET", "/v1/members:lookup?phone=13600000002", key=harness.POS_KEY))
+            self.assertEqual((found.status, found.json["member_id"]), (200, a), node.name)
+
     def test_1m_an_erasure_leaves_no_trace_in_any_folder_or_the_input_log(self):
         """POST /v1/members/{id}:erase on a node that does not own the member: its owner erases
         the member's sign-up and change from the partition's input log (stand-ins take their

@@ -54,7 +54,7 @@ class BackupJobsTest : public ::testing::Test {
 // A claim per commit stands for any write: its presence in the restore is what is checked.
 Status commit_claim(RocksStore& store, int n) {
   CommitBatch batch;
-  batch.claims.push_back({"k:" + std::to_string(n), "m-" + std::to_string(n)});
+  batch.claims.push_back({"k:" + std::to_string(n), ClaimState{"m-" + std::to_string(n)}});
   return store.commit(batch);
 }
 
@@ -88,9 +88,9 @@ TEST_F(BackupJobsTest, ABackupWhileCommitsGoOnHoldsEverythingCommittedBeforeIt) 
   ASSERT_TRUE(restore_latest_backup(done.backup_dir, (dir_ / "restored").string(), info).ok());
   std::unique_ptr<RocksStore> restored = open(dir_ / "restored");
   for (int n = 0; n < before; ++n) {
-    std::string owner;
-    ASSERT_TRUE(restored->find_claim("k:" + std::to_string(n), owner).ok());
-    ASSERT_EQ(owner, "m-" + std::to_string(n)) << "commit " << n << " of " << before;
+    ClaimState claim;
+    ASSERT_TRUE(restored->find_claim("k:" + std::to_string(n), claim).ok());
+    ASSERT_EQ(claim.member_id, "m-" + std::to_string(n)) << "commit " << n << " of " << before;
   }
   backups.stop();
 }

@@ -124,6 +124,8 @@ MemberState full_member(const std::string& member_id) {
   member.referral_code = "REF" + member_id;
   member.referred_by = "m-referrer";
   member.signup_fingerprint = 0xfeedfacecafebeefULL;
+  member.phone_grant = 3;
+  member.card_grant = 0x1'0000'0001ULL;
   member.tier_index = 2;
   member.tier_since = 1'700'000'500'000;
   member.balance = Balance{1200, 300, 50};
@@ -271,6 +273,8 @@ Event signup_event(const std::string& member_id, bool with_joined_at) {
   signup.assigned_referral_code = "ASSIGNED";
   signup.referrer_member_id = "m-friend";
   signup.request_fingerprint = 0x1234567890abcdefULL;
+  signup.phone_grant = 7;
+  signup.card_grant = 0x2'0000'0002ULL;
   return Event{signup};
 }
 
@@ -613,8 +617,7 @@ TEST(RocksStoreTest, LedgerPagesNewestFirstWithCursor) {
   EXPECT_EQ(store->read_ledger(m1, std::nullopt, 0, page).code(), Code::invalid_argument);
   // A cursor naming an event of another member (log_seq 3 is m1x's), or none, is refused.
   EXPECT_EQ(store->read_ledger(m1, LedgerCursor{5, 3}, 10, page).code(), Code::invalid_argument);
-  EXPECT_EQ(store->read_ledger(m1, LedgerCursor{5, 1000}, 10, page).code(),
-            Code::invalid_argument);
+  EXPECT_EQ(store->read_ledger(m1, LedgerCursor{5, 1000}, 10, page).code(), Code::invalid_argument);
   // Nor is an event of the member that wrote no entries (log_seq 11) on its history.
   writer.event(m1, {});
   expect_ok(writer.commit(*store));
@@ -915,14 +918,21 @@ TEST(ClusterLogCodec, EveryEventKindCrossesTheLogExactly) {
   std::string truncated = cluster::encode_log_payload(sent);
   truncated.pop_back();
   EXPECT_FALSE(cluster::decode_log_payload(truncated, activation).ok());
-  for (const ClaimAsk& ask : {ClaimAsk{"i:1:13800000000", "m-1"}, ClaimAsk{"e:p-1", ""},
-                              ClaimAsk{"i:1#00ff", "m-1", /*release=*/true}}) {
+  for (const ClaimAsk& ask :
+       {ClaimAsk{"i:1:13800000000", "m-1"}, ClaimAsk{"e:p-1", ""},
+        ClaimAsk{"i:1#00ff", "m-1", /*release=*/true},
+        ClaimAsk{"i:1#00ff", "m-1", /*release=*/true, /*grant=*/0x1'0000'0002ULL, ""},
+        ClaimAsk{"i:2#00ee", "m-1", /*release=*/false, 0, "mu:upd-1"}}) {
     cluster::LogPayload claim;
-    expect_ok(cluster::decode_log_payload(cluster::encode_log_payload(ask), claim));
+    const std::string bytes = cluster::encode_log_payload(ask);
+    expect_ok(cluster::decode_log_payload(bytes, claim));
     ASSERT_TRUE(std::holds_alternative<ClaimAsk>(claim));
     EXPECT_EQ(std::get<ClaimAsk>(claim).key, ask.key);
     EXPECT_EQ(std::get<ClaimAsk>(claim).member_id, ask.member_id);
     EXPECT_EQ(std::get<ClaimAsk>(claim).release, ask.release);
+    EXPECT_EQ(std::get<ClaimAsk>(claim).grant, ask.grant);
+    EXPECT_EQ(std::get<ClaimAsk>(claim).request, ask.request);
+    EXPECT_FALSE(cluster::decode_log_payload(bytes + "x", claim).ok()) << ask.key;
   }
   cluster::LogPayload nobody;
   EXPECT_FALSE(cluster::decode_log_payload(
@@ -1005,6 +1015,26 @@ TEST(ClusterResultCodec, ResultsCrossBetweenNodesWhole) {
   claimed.claim_owner = "m-7";
   expect_ok(cluster::decode_result(cluster::encode_result(claimed), decoded));
   EXPECT_EQ(decoded.claim_owner, "m-7");
+  EXPECT_EQ(decoded.claim_grant, 0u);
+  EventResult counted = claimed;  // and by which grant, when the key's grants are counted
+  counted.claim_grant = 0x1'0000'0003ULL;
+  const std::string with_grant = cluster::encode_result(counted);
+  expect_ok(cluster::decode_result(with_grant, decoded));
+  EXPECT_EQ(decoded.claim_owner, "m-7");
+  EXPECT_EQ(decoded.claim_grant, counted.claim_grant);
+  EXPECT_EQ(cluster::decode_result(with_grant.substr(0, with_grant.size() - 8), decoded).code(),
+            Code::corruption)
+      << "a grant promised and missing";
+  EventResult changed;  // a change's answer: the phones and cards it gives up
+  changed.answer = PointsAnswer{0, Balance{}};
+  changed.claim_releases = {{"i:1#aa", "m-7", 3}, {"i:2#bb", "m-7", 0x1'0000'0001ULL}};
+  const std::string with_releases = cluster::encode_result(changed);
+  expect_ok(cluster::decode_result(with_releases, decoded));
+  EXPECT_EQ(decoded.claim_releases, changed.claim_releases);
+  EXPECT_EQ(decoded.claim_grant, 0u);
+  EXPECT_EQ(
+      cluster::decode_result(with_releases.substr(0, with_releases.size() - 1), decoded).code(),
+      Code::corruption);
   EventResult stock;  // a stock ask's answer: granted, and the units left
   stock.stock_granted = true;
   stock.stock_left = 0;
@@ -1027,7 +1057,7 @@ TEST(ClusterResultCodec, ResultsCrossBetweenNodesWhole) {
 
   const std::string good = cluster::encode_result(applied);
   for (const std::string& bad : {std::string(), good.substr(0, good.size() - 1), good + "x",
-                                 std::string("\x02") + good.substr(1)}) {
+                                 std::string("\x03") + good.substr(1)}) {
     EXPECT_EQ(cluster::decode_result(bad, decoded).code(), Code::corruption) << bad.size();
   }
 }
@@ -1156,6 +1186,30 @@ TEST(RocksStoreTest, StockUnitsAndGiveBacksRoundTrip) {
   std::map<std::string, int64_t, std::less<>> counts;
   expect_ok(store->load_stock_counts(counts));
   EXPECT_EQ(counts["mug"], 1) << "the records leave the counters alone";
+}
+
+// Cluster mode's changed phones and cards to give up (CommitBatch::claim_releases): kept until
+// sent, across a reopen; two grants of one key are two releases.
+TEST(RocksStoreTest, ClaimReleasesStayUntilSent) {
+  TempDir dir;
+  const ClaimRelease first{"i:1#aa", "m1", 1};
+  const ClaimRelease second{"i:1#aa", "m1", 2};
+  const ClaimRelease card{"i:2#bb", "m2", 7};
+  {
+    auto store = open_store(dir.path());
+    CommitBatch changes;
+    changes.claim_releases = {first, second, card};
+    EXPECT_FALSE(changes.empty());
+    expect_ok(store->commit(changes));
+    CommitBatch sent;
+    sent.claim_releases_sent = {first};
+    EXPECT_FALSE(sent.empty());
+    expect_ok(store->commit(sent));
+  }
+  auto store = open_store(dir.path());
+  std::vector<ClaimRelease> releases;
+  expect_ok(store->load_claim_releases(releases));
+  EXPECT_EQ(releases, (std::vector<ClaimRelease>{second, card}));
 }
 
 TEST(RocksStoreTest, PurchasesHoldsAndReferralLinksRoundTrip) {
@@ -1330,15 +1384,22 @@ TEST(RocksStoreTest, AppliedLogPositionsCommitWithTheirBatchPerPartition) {
     expect_ok(store->commit(only_copies));
     CommitBatch later;  // with a claim granted in partition 3, its key's home
     later.log_position = CommitBatch::LogPosition{3, 21, "c:e:purchase-1#m1"};
-    later.claims.push_back({"e:purchase-1", "m1"});
+    later.claims.push_back({"e:purchase-1", ClaimState{"m1"}});
+    // A phone's claim counts its grants; one given up keeps the count (ClaimState).
+    later.claims.push_back({"i:1#aa", ClaimState{"m1", 3, "mu:upd-1"}});
+    later.claims.push_back({"i:2#bb", ClaimState{"", 5, ""}});
     expect_ok(store->commit(later));
   }
   auto store = open_store(dir.path());
-  std::string owner;
-  expect_ok(store->find_claim("e:purchase-1", owner));
-  EXPECT_EQ(owner, "m1") << "a claim is kept with the position that granted it";
-  expect_ok(store->find_claim("e:purchase-2", owner));
-  EXPECT_EQ(owner, "");
+  ClaimState claim;
+  expect_ok(store->find_claim("e:purchase-1", claim));
+  EXPECT_EQ(claim, ClaimState{"m1"}) << "a claim is kept with the position that granted it";
+  expect_ok(store->find_claim("e:purchase-2", claim));
+  EXPECT_EQ(claim, ClaimState{});
+  expect_ok(store->find_claim("i:1#aa", claim));
+  EXPECT_EQ(claim, (ClaimState{"m1", 3, "mu:upd-1"}));
+  expect_ok(store->find_claim("i:2#bb", claim));
+  EXPECT_EQ(claim, (ClaimState{"", 5, ""})) << "free, and its next grant is the 6th";
   uint64_t sequence = 0;
   expect_ok(store->applied_sequence(3, sequence));
   EXPECT_EQ(sequence, 21u);

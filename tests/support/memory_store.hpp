@@ -51,10 +51,10 @@ class MemoryStore final : public MemberStore {
     return Status::ok_status();
   }
 
-  Status find_claim(std::string_view key, std::string& member_id) override {
+  Status find_claim(std::string_view key, ClaimState& out) override {
     std::lock_guard lock(mutex_);
     auto it = claims_.find(std::string(key));
-    member_id = it == claims_.end() ? std::string() : it->second;
+    out = it == claims_.end() ? ClaimState{} : it->second;
     return Status::ok_status();
   }
 
@@ -109,6 +109,12 @@ class MemoryStore final : public MemberStore {
     return Status::ok_status();
   }
 
+  Status load_claim_releases(std::vector<ClaimRelease>& out) override {
+    std::lock_guard lock(mutex_);
+    out = claim_releases_;
+    return Status::ok_status();
+  }
+
   using MemberStore::commit;
   Status commit(const CommitBatch& batch, uint64_t& first_log_seq) override {
     std::lock_guard lock(mutex_);
@@ -153,13 +159,9 @@ class MemoryStore final : public MemberStore {
     }
     for (const std::string& id : batch.outbox_deletes) outbox_.erase(id);
     if (batch.log_position) applied_[batch.log_position->partition] = batch.log_position->sequence;
-    for (const ClaimWrite& claim : batch.claims) {
-      if (claim.member_id.empty()) {
-        claims_.erase(claim.key);  // given up
-      } else {
-        claims_[claim.key] = claim.member_id;
-      }
-    }
+    for (const ClaimWrite& claim : batch.claims) claims_[claim.key] = claim.state;
+    for (const ClaimRelease& release : batch.claim_releases) claim_releases_.push_back(release);
+    for (const ClaimRelease& sent : batch.claim_releases_sent) std::erase(claim_releases_, sent);
     for (const StockUnit& unit : batch.units_taken) units_[unit.code] = unit.reward_id;
     for (const StockUnit& unit : batch.units_returned) units_.erase(unit.code);
     for (const StockUnit& unit : batch.give_backs) give_backs_[unit.code] = unit.reward_id;
@@ -270,7 +272,8 @@ class MemoryStore final : public MemberStore {
   bool fail_commits_ = false;
   CommitFilter fail_if_;
   std::map<uint32_t, uint64_t> applied_;
-  std::map<std::string, std::string> claims_;
+  std::map<std::string, ClaimState> claims_;
+  std::vector<ClaimRelease> claim_releases_;       // to send
   std::map<std::string, std::string> units_;       // code → reward id (units taken)
   std::map<std::string, std::string> give_backs_;  // code → reward id (to send)
   size_t commits_ = 0;

@@ -1,6 +1,5 @@
 #include "cluster/webhook_lanes.hpp"
 
-#include <charconv>
 #include <optional>
 #include <sstream>
 #include <vector>
@@ -56,6 +55,13 @@ void WebhookLanes::say(std::string_view line) const {
 WebhookLanes::Lane& WebhookLanes::lane(const std::string& endpoint_id, uint32_t partition) {
   const std::lock_guard lock(lanes_mutex_);
   return lanes_[{endpoint_id, partition}];
+}
+
+void WebhookLanes::forget(const std::string& endpoint_id) {
+  const std::lock_guard lock(lanes_mutex_);
+  std::erase_if(lanes_,
+                [&endpoint_id](const auto& entry) { return entry.first.first == endpoint_id; });
+  jobs_checked_.erase(endpoint_id);
 }
 
 Status WebhookLanes::load(const WebhookEndpoint& endpoint, uint32_t partition, Lane& lane) {

@@ -51,6 +51,7 @@ class WebhookLanes final : public webhooks::DeliverySteps {
                std::function<void(std::string_view)> log = {});
   bool step(const WebhookEndpoint& endpoint, webhooks::Sender& sender,
             webhooks::FigureBook& figures) override;
+  void forget(const std::string& endpoint_id) override;
 
  private:
   struct Lane {

@@ -112,6 +112,9 @@ class DeliverySteps {
   virtual ~DeliverySteps() = default;
   // One delivery step of `endpoint`: whether it moved (a post, or past messages it ignores).
   virtual bool step(const WebhookEndpoint& endpoint, Sender& sender, FigureBook& figures) = 0;
+  // The endpoint is gone: what the steps kept for it may go too. Called by the thread that
+  // stepped it, between its steps.
+  virtual void forget(const std::string& endpoint_id) { (void)endpoint_id; }
 };
 
 }  // namespace loyalty::webhooks

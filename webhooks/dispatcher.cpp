@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <set>
 
 #include "webhooks/destination.hpp"
 
@@ -71,6 +72,7 @@ void Dispatcher::loop(unsigned worker) {
   Sender sender(options_.timeout, options_.allow_private);
   const unsigned threads = std::max(1u, options_.threads);
   uint64_t wakes_seen = 0;
+  std::set<std::string> stepped;  // this worker's endpoints at its last turn
   while (true) {
     {
       const std::lock_guard lock(mutex_);
@@ -78,10 +80,19 @@ void Dispatcher::loop(unsigned worker) {
       wakes_seen = wakes_;
     }
     std::vector<WebhookEndpoint> endpoints;
-    if (Status status = endpoints_.list(endpoints); !status.ok()) {
-      say("webhooks: cannot read the endpoints: " + status.message());
-    }
+    const Status listed_all = endpoints_.list(endpoints);
+    if (!listed_all.ok()) say("webhooks: cannot read the endpoints: " + listed_all.message());
     bool moved = false;
+    std::set<std::string> mine;
+    for (const WebhookEndpoint& listed : endpoints) {
+      if (std::hash<std::string>{}(listed.id) % threads == worker) mine.insert(listed.id);
+    }
+    if (listed_all.ok()) {  // what the steps keep for a deleted endpoint goes
+      for (const std::string& id : stepped) {
+        if (!mine.contains(id)) steps_.forget(id);
+      }
+      stepped = std::move(mine);
+    }
     for (const WebhookEndpoint& listed : endpoints) {
       if (std::hash<std::string>{}(listed.id) % threads != worker) continue;
       std::optional<WebhookEndpoint> endpoint = listed;

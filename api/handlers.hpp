@@ -106,6 +106,8 @@ HttpResponse coupon_not_found_response();  // its 404
 // GET /v1/program: the active version. PUT /v1/program (admin): the TOML body becomes a version
 // and is activated without a restart. POST /v1/program:validate (admin): the same checks only.
 HttpResponse handle_get_program(const ApiContext& context);
+HttpResponse handle_list_program_versions(const ApiContext& context);
+HttpResponse handle_get_program_version(const ApiContext& context, std::string_view number);
 HttpResponse handle_put_program(const ApiContext& context, const HttpRequest& request);
 HttpResponse handle_validate_program(const HttpRequest& request);
 

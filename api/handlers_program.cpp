@@ -1,9 +1,12 @@
 // The program API: GET /v1/program (the active version), PUT /v1/program (admin: store the TOML
 // in the body as a version and activate it at once, no restart; in cluster mode through every
 // partition's log, cluster/program_activations.hpp), POST /v1/program:validate (admin: the
-// same checks, nothing stored). Bodies are the program.toml text itself.
+// same checks, nothing stored), GET /v1/program/versions[/{version}] (admin: the history, for
+// the console's differences between versions). Bodies are the program.toml text itself.
 #include <boost/beast/core/string.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <charconv>
 #include <mutex>
 
 #include "api/handlers.hpp"
@@ -79,6 +82,56 @@ HttpResponse handle_get_program(const ApiContext& context) {
     if (version.number == active->number) activated_at = version.activated_at;
   }
   return json_response(http::status::ok, program_json(*active, activated_at));
+}
+
+HttpResponse handle_list_program_versions(const ApiContext& context) {
+  StoredPrograms stored;
+  if (Status status = load_stored_programs(*context.store, stored); !status.ok()) {
+    return problem_response(storage_problem(status, "load_stored_programs"));
+  }
+  std::vector<StoredProgramVersion> dates;
+  if (Status status = context.store->load_program_versions(dates); !status.ok()) {
+    return problem_response(storage_problem(status, "load_program_versions"));
+  }
+  const uint32_t active = context.programs->active()->number;
+  json::array versions;
+  for (const StoredProgramVersion& dated : dates) {  // in number order
+    const auto found = stored.versions.find(dated.number);
+    if (found == stored.versions.end()) continue;
+    json::object version = program_json(*found->second, dated.activated_at);
+    version.erase("source_toml");  // GET /v1/program/versions/{version} has it
+    version["active"] = dated.number == active;
+    versions.push_back(std::move(version));
+  }
+  return json_response(http::status::ok, json::object{{"versions", std::move(versions)}});
+}
+
+HttpResponse handle_get_program_version(const ApiContext& context, std::string_view number) {
+  uint32_t wanted = 0;
+  const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), wanted);
+  if (error != std::errc() || end != number.data() + number.size() || wanted == 0) {
+    return problem_response(ErrorCode::invalid_request, "version: a version number (1, 2, …)",
+                            "version");
+  }
+  StoredPrograms stored;
+  if (Status status = load_stored_programs(*context.store, stored); !status.ok()) {
+    return problem_response(storage_problem(status, "load_stored_programs"));
+  }
+  std::vector<StoredProgramVersion> dates;
+  if (Status status = context.store->load_program_versions(dates); !status.ok()) {
+    return problem_response(storage_problem(status, "load_program_versions"));
+  }
+  const auto found = stored.versions.find(wanted);
+  if (found == stored.versions.end()) {
+    return problem_response(ErrorCode::not_found, "no program version " + std::string(number));
+  }
+  TimeMs activated_at = 0;
+  for (const StoredProgramVersion& dated : dates) {
+    if (dated.number == wanted) activated_at = dated.activated_at;
+  }
+  json::object version = program_json(*found->second, activated_at);
+  version["active"] = wanted == context.programs->active()->number;
+  return json_response(http::status::ok, std::move(version));
 }
 
 HttpResponse handle_put_program(const ApiContext& context, const HttpRequest& request) {

@@ -189,6 +189,12 @@ RouteResult cancel_coupon(const RouteCall& c) {
   return handle_cancel_coupon(c.context, c.request, c.params[0], *c.principal);
 }
 RouteResult get_program(const RouteCall& c) { return handle_get_program(c.context); }
+RouteResult list_program_versions(const RouteCall& c) {
+  return handle_list_program_versions(c.context);
+}
+RouteResult get_program_version(const RouteCall& c) {
+  return handle_get_program_version(c.context, c.params[0]);
+}
 RouteResult put_program(const RouteCall& c) { return handle_put_program(c.context, c.request); }
 RouteResult validate_program(const RouteCall& c) { return handle_validate_program(c.request); }
 RouteResult post_job(const RouteCall& c) {
@@ -304,6 +310,9 @@ constexpr std::array kRoutes{
     RouteSpec{verb::get, "/v1/program", Access::keys, kAnyKey, get_program},
     RouteSpec{verb::put, "/v1/program", Access::keys, kAdmin, put_program},
     RouteSpec{verb::post, "/v1/program:validate", Access::keys, kAdmin, validate_program},
+    RouteSpec{verb::get, "/v1/program/versions", Access::keys, kAdmin, list_program_versions},
+    RouteSpec{verb::get, "/v1/program/versions/{version}", Access::keys, kAdmin,
+              get_program_version},
     RouteSpec{verb::post, "/v1/jobs", Access::keys, kAdmin, post_job},
     RouteSpec{verb::get, "/v1/jobs/{job_id}", Access::keys, kAdmin, get_job},
     RouteSpec{verb::post, "/v1/backups", Access::keys, kAdmin, post_backup},

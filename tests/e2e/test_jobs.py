@@ -338,6 +338,28 @@ class JobsApi(unittest.TestCase):
         r = s.purchase(purchase_body("prog-buy-3", "prog-1", [line("x", "food", 1000)]))
         self.assertEqual(r.json["points_earned"], 10)
 
+        # The history: every version once, oldest first, the active one marked; each with its
+        # text by number, so two can be shown side by side.
+        r = s.request("GET", "/v1/program/versions")
+        self.assertEqual(r.status, 200, r)
+        listed = {v["version"]: v for v in r.json["versions"]}
+        self.assertEqual([v["version"] for v in r.json["versions"]], sorted(listed))
+        self.assertIn(first["version"], listed)
+        self.assertIn(second["version"], listed)
+        self.assertEqual([n for n, v in listed.items() if v["active"]], [first["version"]])
+        self.assertNotIn("source_toml", listed[second["version"]])
+        self.assertEqual(listed[second["version"]]["label"], second["label"])
+        r = s.request("GET", f"/v1/program/versions/{second['version']}")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["source_toml"], doubled)
+        self.assertFalse(r.json["active"])
+        r = s.request("GET", f"/v1/program/versions/{first['version']}")
+        self.assertEqual((r.json["source_toml"], r.json["active"]), (PROGRAM, True))
+        self.assertEqual(s.request("GET", "/v1/program/versions/999").status, 404)
+        r = s.request("GET", "/v1/program/versions/two")
+        self.assertEqual((r.status, r.json["errors"][0]["field"]), (400, "version"), r)
+        self.assertEqual(s.request("GET", "/v1/program/versions", key=POS_KEY).status, 403)
+
     def test_recalculation_dry_run_reports_json_and_csv(self):
         s = self.server
         self.assertEqual(s.signup("recalc-1").status, 201)

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "api/cluster_reads.hpp"
+#include "api/console.hpp"
 #include "api/problem.hpp"
 
 namespace loyalty::api {
@@ -105,6 +106,7 @@ void append_method(std::string& allow, http::verb method) {
 }  // namespace
 
 std::optional<std::string_view> route_template(std::string_view target) {
+  if (is_console_path(target)) return "/console/";
   const std::vector<std::string_view> segments = split_path(target.substr(0, target.find('?')));
   std::optional<std::string_view> generic;
   for (const CompiledRoute& route : compiled_routes()) {
@@ -117,6 +119,8 @@ std::optional<std::string_view> route_template(std::string_view target) {
 
 RouteResult route(const ApiContext& context, const HttpRequest& request,
                   const std::optional<Principal>& principal, bool forwarded) {
+  // The console's files: the same for everyone, no key (the page asks for one).
+  if (is_console_path(request.target())) return serve_console(context.console, request);
   const auto target = boost::urls::parse_origin_form(request.target());
   if (!target) {
     return problem_response(ErrorCode::invalid_request, "the request target is not a valid path");

@@ -70,6 +70,8 @@ struct ApiContext {
   ClusterReads* cluster_reads = nullptr;
   // Where WebSocket subscriptions read a member's feed; none: the store (single mode).
   FeedReads* feed = nullptr;
+  // Whether /console/ serves the operator console ([http] console; api/console.hpp).
+  bool console = false;
 };
 
 // Delivers the response of an asynchronous step. Called exactly once, from any thread (a

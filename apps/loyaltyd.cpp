@@ -279,6 +279,7 @@ int run(const Options& options) {
 
   api::ApiContext context{&runtime, store.get(), &programs, &api::system_clock_ms, nullptr};
   context.hub = &hub;
+  context.console = config.http.console;  // /console/ ([http] console)
   context.cluster = node.get();
   // Erasures' purges from this folder (POST /v1/members/{id}:erase). In cluster mode every
   // node purges its own after applying the erasure, and the member's owner also ends it in the

@@ -23,6 +23,7 @@ while (($#)); do
 done
 
 "$root/scripts/install-deps.sh" --test
+"$root/scripts/npm-ci.sh" console  # loyaltyd embeds the console, built with esbuild
 if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null

@@ -16,15 +16,17 @@ test_packages+=(clang libclang-rt-14-dev)
 test_packages+=(nats-server etcd-server)
 # The package test (tests/e2e/test_package.py): cpack's dpkg-shlibdeps, systemd-analyze.
 test_packages+=(dpkg-dev systemd)
+# The console's browser test (tests/e2e/test_console_browser.py): Debian's Chromium, driven by
+# Selenium through chromium-driver (always Chromium's own version), and fonts for screenshots.
+test_packages+=(chromium chromium-driver python3-selenium fonts-liberation)
 
 wanted=("${build_packages[@]}")
-if [[ "${1:-}" == "--test" ]]; then
-  wanted+=("${test_packages[@]}")
-  # The webhook tests' receiver (tests/e2e/webhook_receiver) runs on Node with npm packages.
-  # A Node already on the machine (NodeSource's, say) is used as it is: Debian's npm package
-  # conflicts with NodeSource's nodejs, which carries its own npm.
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then wanted+=(nodejs npm); fi
-fi
+# The console (console/) is bundled by esbuild on Node at build time, and the webhook tests'
+# receiver (tests/e2e/webhook_receiver) runs on it. A Node already on the machine (NodeSource's,
+# say) is used as it is: Debian's npm package conflicts with NodeSource's nodejs, which carries
+# its own npm.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then wanted+=(nodejs npm); fi
+if [[ "${1:-}" == "--test" ]]; then wanted+=("${test_packages[@]}"); fi
 
 missing=()
 for package in "${wanted[@]}"; do

@@ -6,14 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
-# The webhook tests' receiver: its npm packages as its lock file pins them (installed again only
-# when the lock file changed).
-receiver=tests/e2e/webhook_receiver
-lock_sum=$(sha256sum "$receiver/package-lock.json" | cut -d' ' -f1)
-if [[ "$(cat "$receiver/node_modules/.lock-sha256" 2>/dev/null || true)" != "$lock_sum" ]]; then
-  npm ci --prefix "$receiver" --no-audit --no-fund --loglevel=error
-  echo "$lock_sum" > "$receiver/node_modules/.lock-sha256"
-fi
+# The console (built into loyaltyd) and the webhook tests' receiver: their npm packages as their
+# lock files pin them (installed again only when a lock file changed).
+scripts/npm-ci.sh console tests/e2e/webhook_receiver
 
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
 # CI builds in a fresh clone at a new path each time: hash paths relative to the checkout so

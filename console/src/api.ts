@@ -1,0 +1,128 @@
+// The console speaks only the public API (docs/api.md), with the admin key the operator pasted
+// in. The key lives in this tab's session storage and travels in the Authorization header only:
+// never in a URL (a URL ends up in logs and histories) and never in a cookie.
+
+const keyName = "loyalty.console.key";
+
+export function storedKey(): string | null {
+  return sessionStorage.getItem(keyName);
+}
+
+export function signIn(key: string): void {
+  sessionStorage.setItem(keyName, key);
+}
+
+// Sent when the server stops knowing the stored key (it was removed from server.toml).
+export const signedOutEvent = "loyalty:signed-out";
+
+export function signOut(): void {
+  sessionStorage.removeItem(keyName);
+}
+
+// A refusal as the API words it (application/problem+json): what to show, and the field or
+// TOML key it names, so a form can put the message next to that field.
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+    readonly field: string | null,
+  ) {
+    super(message);
+  }
+}
+
+type Problem = { detail?: string; code?: string; errors?: { field?: string }[] };
+
+export async function call<T>(method: string, path: string, body?: unknown, key = storedKey()): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (key) headers["Authorization"] = `Bearer ${key}`;
+  let payload: string | undefined;
+  if (typeof body === "string") {
+    headers["Content-Type"] = "application/toml";
+    payload = body;
+  } else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const response = await fetch(path, { method, headers, body: payload, cache: "no-store" });
+  const text = await response.text();
+  const parsed: unknown = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const problem = (parsed ?? {}) as Problem;
+    if (response.status === 401 && key === storedKey()) {
+      signOut();
+      dispatchEvent(new Event(signedOutEvent));
+    }
+    throw new ApiError(
+      problem.detail ?? `${response.status} ${response.statusText}`,
+      response.status,
+      problem.code ?? "",
+      problem.errors?.[0]?.field ?? null,
+    );
+  }
+  return parsed as T;
+}
+
+export type Balance = { available: number; pending: number; held: number };
+
+export type Member = {
+  member_id: string;
+  joined_at: string;
+  tier: string;
+  balance: Balance;
+  lifetime_points: number;
+  purchase_count: number;
+  referral_code: string;
+  program_version: string;
+  blocked?: boolean;
+  erased_at?: string;
+};
+
+export type LedgerEntry = {
+  id: string;
+  seq: number;
+  type: string;
+  points: number;
+  at: string;
+  reference: string;
+  rule: string;
+  program_version: number;
+  balance_after: number;
+};
+
+export type ProgramVersion = {
+  version: number;
+  label: string;
+  program_id: string;
+  currency: string;
+  time_zone: string;
+  activated_at: string;
+  active?: boolean;
+  source_toml?: string;
+};
+
+export type Page<T, K extends string> = { [key in K]: T[] } & { next_cursor: string | null };
+
+const member = (id: string) => `/v1/members/${encodeURIComponent(id)}`;
+
+export const api = {
+  program: () => call<ProgramVersion>("GET", "/v1/program"),
+  versions: () => call<{ versions: ProgramVersion[] }>("GET", "/v1/program/versions"),
+  version: (n: number) => call<ProgramVersion>("GET", `/v1/program/versions/${n}`),
+  validate: (toml: string) => call<{ valid: boolean }>("POST", "/v1/program:validate", toml),
+  search: (query: string) =>
+    call<Page<Member, "members">>("GET", `/v1/members?limit=50&query=${encodeURIComponent(query)}`),
+  member: (id: string) => call<Member>("GET", member(id)),
+  ledger: (id: string, cursor: string | null) =>
+    call<Page<LedgerEntry, "entries">>(
+      "GET",
+      `${member(id)}/ledger?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+    ),
+  adjust: (id: string, points: number, reason: string) =>
+    call<{ points: number }>("POST", `${member(id)}/adjustments`, {
+      adjustment_id: `console-${crypto.randomUUID()}`,
+      points,
+      reason,
+    }),
+};

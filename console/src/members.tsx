@@ -1,0 +1,145 @@
+// Customer service: find a member (id prefix, exact phone or card) and open their page: the
+// balance, the ledger with every entry's reason and who made it, and an adjustment with a reason.
+import { useEffect, useState } from "preact/hooks";
+
+import { ApiError, LedgerEntry, Member, api } from "./api";
+import { useFormat } from "./format";
+
+export function MembersScreen() {
+  const [query, setQuery] = useState("");
+  const [found, setFound] = useState<Member[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const search = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      setFound((await api.search(query.trim())).members);
+    } catch (e) {
+      setFound(null);
+      setError((e as Error).message);
+    }
+  };
+  return (
+    <section aria-labelledby="members-title">
+      <h1 id="members-title">Members</h1>
+      <form class="inline" role="search" onSubmit={search}>
+        <label for="member-query">Member id, phone or card</label>
+        <input id="member-query" type="search" value={query} required
+          onInput={(e) => setQuery(e.currentTarget.value)} />
+        <button type="submit">Search</button>
+      </form>
+      {error && <p role="alert" class="error">{error}</p>}
+      {found && found.length === 0 && <p role="status">No member matches.</p>}
+      {found && found.length > 0 && (
+        <table>
+          <caption>{found.length === 50 ? "The first 50 members found" : `${found.length} found`}</caption>
+          <thead><tr><th scope="col">Member</th><th scope="col">Tier</th><th scope="col" class="number">Available</th><th scope="col">Status</th></tr></thead>
+          <tbody>
+            {found.map((m) => (
+              <tr key={m.member_id}>
+                <td><a href={`#/members/${encodeURIComponent(m.member_id)}`}>{m.member_id}</a></td>
+                <td>{m.tier}</td>
+                <td class="number">{m.balance.available}</td>
+                <td>{m.erased_at ? "erased" : m.blocked ? "blocked" : "active"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+export function MemberPage({ memberId }: { memberId: string }) {
+  const format = useFormat();
+  const [member, setMember] = useState<Member | null>(null);
+  const [entries, setEntries] = useState<LedgerEntry[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = async () => {
+    try {
+      const [view, page] = await Promise.all([api.member(memberId), api.ledger(memberId, null)]);
+      setMember(view);
+      setEntries(page.entries);
+      setCursor(page.next_cursor);
+      setError(null);
+    } catch (e) {
+      setError(e instanceof ApiError && e.status === 404 ? "There is no such member." : (e as Error).message);
+    }
+  };
+  useEffect(() => { load(); }, [memberId]);
+  const more = async () => {
+    const page = await api.ledger(memberId, cursor);
+    setEntries([...entries, ...page.entries]);
+    setCursor(page.next_cursor);
+  };
+  if (error) return <p role="alert" class="error">{error}</p>;
+  if (!member) return <p role="status">Loading…</p>;
+  return (
+    <section aria-labelledby="member-title">
+      <p><a href="#/members">← Members</a></p>
+      <h1 id="member-title">{member.member_id}</h1>
+      <dl class="figures">
+        <div><dt>Available</dt><dd id="balance-available">{format.points(member.balance.available)}</dd></div>
+        <div><dt>Pending</dt><dd>{format.points(member.balance.pending)}</dd></div>
+        <div><dt>Held</dt><dd>{format.points(member.balance.held)}</dd></div>
+        <div><dt>Tier</dt><dd>{member.tier}</dd></div>
+        <div><dt>Joined</dt><dd>{format.time(member.joined_at)}</dd></div>
+        <div><dt>Status</dt><dd>{member.erased_at ? "erased" : member.blocked ? "blocked" : "active"}</dd></div>
+      </dl>
+      <Adjust memberId={member.member_id} done={load} />
+      <table id="ledger">
+        <caption>Ledger, newest first (times in {format.zone})</caption>
+        <thead>
+          <tr><th scope="col">When</th><th scope="col">Type</th><th scope="col" class="number">Points</th><th scope="col" class="number">Balance after</th><th scope="col">Why, and by whom</th><th scope="col">Request</th></tr>
+        </thead>
+        <tbody>
+          {entries.map((entry) => (
+            <tr key={entry.id}>
+              <td>{format.time(entry.at)}</td>
+              <td>{entry.type}</td>
+              <td class="number">{format.signed(entry.points)}</td>
+              <td class="number">{format.points(entry.balance_after)}</td>
+              <td>{entry.rule}</td>
+              <td>{entry.reference}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {cursor && <button type="button" onClick={more}>More entries</button>}
+    </section>
+  );
+}
+
+function Adjust({ memberId, done }: { memberId: string; done: () => void }) {
+  const [points, setPoints] = useState("");
+  const [reason, setReason] = useState("");
+  const [error, setError] = useState<ApiError | null>(null);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    try {
+      await api.adjust(memberId, Number(points), reason);
+      setPoints("");
+      setReason("");
+      setError(null);
+      done();
+    } catch (e) {
+      setError(e as ApiError);
+    }
+  };
+  return (
+    <form class="inline" onSubmit={submit} aria-labelledby="adjust-title">
+      <h2 id="adjust-title">Adjust points</h2>
+      <label for="adjust-points">Points (negative to take)</label>
+      <input id="adjust-points" type="number" step="1" required value={points}
+        onInput={(e) => setPoints(e.currentTarget.value)}
+        aria-invalid={error?.field === "points" ? "true" : undefined} />
+      <label for="adjust-reason">Reason</label>
+      <input id="adjust-reason" type="text" required maxLength={500} value={reason}
+        onInput={(e) => setReason(e.currentTarget.value)}
+        aria-invalid={error?.field === "reason" ? "true" : undefined} />
+      <button type="submit">Adjust</button>
+      {error && <p role="alert" class="error">{error.field ? `${error.field}: ` : ""}{error.message}</p>}
+    </form>
+  );
+}

@@ -1,0 +1,137 @@
+// Marketing: the program's history, two versions side by side, and a draft checked before it
+// goes live (the refusal names the TOML key it is about).
+import { useEffect, useState } from "preact/hooks";
+
+import { ApiError, ProgramVersion, api } from "./api";
+import { useFormat } from "./format";
+
+type DiffRow = { left: string | null; right: string | null };
+
+// Lines of `a` and `b` aligned by their longest common subsequence: a row with one side empty
+// is a line only that version has. Programs are a few hundred lines: the table is small.
+export function diffLines(a: string[], b: string[]): DiffRow[] {
+  const common: number[][] = Array.from({ length: a.length + 1 }, () => new Array(b.length + 1).fill(0));
+  for (let i = a.length - 1; i >= 0; --i) {
+    for (let j = b.length - 1; j >= 0; --j) {
+      common[i][j] = a[i] === b[j] ? common[i + 1][j + 1] + 1 : Math.max(common[i + 1][j], common[i][j + 1]);
+    }
+  }
+  const rows: DiffRow[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && a[i] === b[j]) rows.push({ left: a[i++], right: b[j++] });
+    else if (j < b.length && (i === a.length || common[i][j + 1] >= common[i + 1][j])) rows.push({ left: null, right: b[j++] });
+    else rows.push({ left: a[i++], right: null });
+  }
+  return rows;
+}
+
+export function ProgramScreen() {
+  const format = useFormat();
+  const [versions, setVersions] = useState<ProgramVersion[]>([]);
+  const [left, setLeft] = useState<ProgramVersion | null>(null);
+  const [right, setRight] = useState<ProgramVersion | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api.versions().then(async ({ versions }) => {
+      setVersions(versions);
+      const active = versions.find((v) => v.active) ?? versions[versions.length - 1];
+      const before = versions[versions.indexOf(active) - 1] ?? active;
+      setLeft(await api.version(before.version));
+      setRight(await api.version(active.version));
+    }, (e: Error) => setError(e.message));
+  }, []);
+  const choose = async (side: "left" | "right", number: string) => {
+    const version = await api.version(Number(number));
+    (side === "left" ? setLeft : setRight)(version);
+  };
+  if (error) return <p role="alert" class="error">{error}</p>;
+  return (
+    <section aria-labelledby="program-title">
+      <h1 id="program-title">Program</h1>
+      <table id="versions">
+        <caption>Versions (times in {format.zone})</caption>
+        <thead><tr><th scope="col">Version</th><th scope="col">Last made active</th><th scope="col">Status</th></tr></thead>
+        <tbody>
+          {versions.map((v) => (
+            <tr key={v.version}>
+              <td>{v.label}</td>
+              <td>{format.time(v.activated_at)}</td>
+              <td>{v.active ? "active" : ""}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {left && right && (
+        <>
+          <h2>Two versions side by side</h2>
+          <div class="inline">
+            {(["left", "right"] as const).map((side) => (
+              <>
+                <label for={`diff-${side}`}>{side === "left" ? "Older" : "Newer"}</label>
+                <select id={`diff-${side}`} value={(side === "left" ? left : right).version}
+                  onChange={(e) => choose(side, e.currentTarget.value)}>
+                  {versions.map((v) => <option value={v.version}>{v.label}</option>)}
+                </select>
+              </>
+            ))}
+          </div>
+          <Difference left={left} right={right} />
+        </>
+      )}
+      <Validate draft={right?.source_toml ?? ""} />
+    </section>
+  );
+}
+
+function Difference({ left, right }: { left: ProgramVersion; right: ProgramVersion }) {
+  const rows = diffLines((left.source_toml ?? "").split("\n"), (right.source_toml ?? "").split("\n"));
+  const removed = rows.filter((r) => r.right === null).length;
+  const added = rows.filter((r) => r.left === null).length;
+  return (
+    <table class="diff" id="difference">
+      <caption>From {left.label} to {right.label}: {removed} lines removed, {added} added</caption>
+      <thead><tr><th scope="col">{left.label}</th><th scope="col">{right.label}</th></tr></thead>
+      <tbody>
+        {rows.map((row) => (
+          <tr class={row.left === row.right ? "" : "changed"}>
+            <td class={row.left === null ? "absent" : row.right === null ? "removed" : ""}><code>{row.left ?? ""}</code></td>
+            <td class={row.right === null ? "absent" : row.left === null ? "added" : ""}><code>{row.right ?? ""}</code></td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Validate({ draft }: { draft: string }) {
+  const [text, setText] = useState(draft);
+  const [outcome, setOutcome] = useState<{ ok: boolean; message: string; key: string | null } | null>(null);
+  useEffect(() => setText(draft), [draft]);
+  const check = async (event: Event) => {
+    event.preventDefault();
+    try {
+      await api.validate(text);
+      setOutcome({ ok: true, message: "This program is valid.", key: null });
+    } catch (e) {
+      const error = e as ApiError;
+      setOutcome({ ok: false, message: error.message, key: error.field });
+    }
+  };
+  return (
+    <form onSubmit={check} aria-labelledby="validate-title">
+      <h2 id="validate-title">Check a draft</h2>
+      <label for="draft">program.toml</label>
+      <textarea id="draft" rows={16} spellcheck={false} value={text}
+        onInput={(e) => setText(e.currentTarget.value)}
+        aria-invalid={outcome && !outcome.ok ? "true" : undefined} aria-describedby="draft-outcome" />
+      <button type="submit">Validate</button>
+      <div id="draft-outcome" role="status">
+        {outcome && (outcome.ok ? <p class="ok">{outcome.message}</p> : (
+          <p class="error">{outcome.key && <>At <code id="draft-error-key">{outcome.key}</code>: </>}{outcome.message}</p>
+        ))}
+      </div>
+    </form>
+  );
+}

@@ -104,7 +104,47 @@ export type ProgramVersion = {
 
 export type Page<T, K extends string> = { [key in K]: T[] } & { next_cursor: string | null };
 
+export type Reward = {
+  reward_id: string;
+  name: string;
+  kind: string;
+  cost_points: number;
+  stock?: number | null;
+  stock_left?: number | null;
+  available_from?: string | null;
+  available_to?: string | null;
+};
+
+export type WebhookEndpoint = {
+  id: string;
+  url: string;
+  event_types?: string[];
+  description?: string;
+  disabled: boolean;
+  disabled_reason?: string | null;
+  created_at: string;
+};
+
+export type WebhookDelivery = {
+  message_id: string;
+  type: string;
+  member_id?: string | null;
+  created_at: string;
+  state: string;
+  attempts: { at: string; status: number | null; error?: string; duration_ms: number }[];
+  next_attempt_at?: string | null;
+};
+
+export type Cluster = {
+  name: string;
+  node_id: string;
+  nodes: { node_id: string; url: string; alive: boolean; caught_up_partitions: number }[];
+  partitions: { partition: number; owner: string | null; epoch: number; standbys: string[]; role_here: string; lag_here?: number }[];
+  failovers?: number;
+};
+
 const member = (id: string) => `/v1/members/${encodeURIComponent(id)}`;
+const webhook = (id: string) => `/v1/webhooks/${encodeURIComponent(id)}`;
 
 export const api = {
   program: () => call<ProgramVersion>("GET", "/v1/program"),
@@ -119,6 +159,14 @@ export const api = {
       "GET",
       `${member(id)}/ledger?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
     ),
+  change: (id: string, fields: { phone?: string | null; card_no?: string | null; blocked?: boolean }) =>
+    call<Member>("PATCH", member(id), fields),
+  rewards: () => call<{ program_version: string; rewards: Reward[] }>("GET", "/v1/rewards"),
+  webhooks: () => call<{ webhooks: WebhookEndpoint[] }>("GET", "/v1/webhooks"),
+  deliveries: (id: string) =>
+    call<Page<WebhookDelivery, "deliveries">>("GET", `${webhook(id)}/deliveries?limit=50`),
+  replay: (id: string, since: string) => call<unknown>("POST", `${webhook(id)}:replay`, { since }),
+  cluster: () => call<Cluster>("GET", "/v1/cluster"),
   adjust: (id: string, points: number, reason: string) =>
     call<{ points: number }>("POST", `${member(id)}/adjustments`, {
       adjustment_id: `console-${crypto.randomUUID()}`,

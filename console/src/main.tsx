@@ -7,6 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, ProgramVersion, api, call, signIn, signOut, signedOutEvent, storedKey } from "./api";
 import { Settings, SettingsContext } from "./format";
 import { MemberPage, MembersScreen } from "./members";
+import { ClusterScreen, RewardsScreen, WebhooksScreen } from "./operations";
 import { ProgramScreen } from "./program";
 
 function useHashRoute(): string[] {
@@ -57,6 +58,9 @@ function SignIn({ done }: { done: () => void }) {
 const screens = [
   { path: "members", title: "Members" },
   { path: "program", title: "Program" },
+  { path: "rewards", title: "Rewards" },
+  { path: "webhooks", title: "Webhooks" },
+  { path: "cluster", title: "Cluster" },
 ];
 
 function Shell({ signedOut }: { signedOut: () => void }) {
@@ -74,6 +78,9 @@ function Shell({ signedOut }: { signedOut: () => void }) {
   if (screen === "members" && route[1]) content = <MemberPage memberId={route[1]} />;
   else if (screen === "members") content = <MembersScreen />;
   else if (screen === "program") content = <ProgramScreen />;
+  else if (screen === "rewards") content = <RewardsScreen />;
+  else if (screen === "webhooks") content = <WebhooksScreen />;
+  else if (screen === "cluster") content = <ClusterScreen />;
   else content = <p>There is no such screen.</p>;
   return (
     <SettingsContext.Provider value={settings}>

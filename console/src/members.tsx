@@ -85,9 +85,10 @@ export function MemberPage({ memberId }: { memberId: string }) {
         <div><dt>Held</dt><dd>{format.points(member.balance.held)}</dd></div>
         <div><dt>Tier</dt><dd>{member.tier}</dd></div>
         <div><dt>Joined</dt><dd>{format.time(member.joined_at)}</dd></div>
-        <div><dt>Status</dt><dd>{member.erased_at ? "erased" : member.blocked ? "blocked" : "active"}</dd></div>
+        <div><dt>Status</dt><dd id="member-status">{member.erased_at ? "erased" : member.blocked ? "blocked" : "active"}</dd></div>
       </dl>
       <Adjust memberId={member.member_id} done={load} />
+      {!member.erased_at && <Change member={member} done={load} />}
       <table id="ledger">
         <caption>Ledger, newest first (times in {format.zone})</caption>
         <thead>
@@ -140,6 +141,45 @@ function Adjust({ memberId, done }: { memberId: string; done: () => void }) {
         aria-invalid={error?.field === "reason" ? "true" : undefined} />
       <button type="submit">Adjust</button>
       {error && <p role="alert" class="error">{error.field ? `${error.field}: ` : ""}{error.message}</p>}
+    </form>
+  );
+}
+
+// Customer service's changes: block or unblock (the member earns and redeems nothing while
+// blocked), a new phone or card (refused when another member has it, naming the field).
+function Change({ member, done }: { member: Member; done: () => void }) {
+  const [field, setField] = useState<"phone" | "card_no">("phone");
+  const [value, setValue] = useState("");
+  const [outcome, setOutcome] = useState<{ ok: boolean; message: string } | null>(null);
+  const apply = async (fields: Parameters<typeof api.change>[1], said: string) => {
+    try {
+      await api.change(member.member_id, fields);
+      setOutcome({ ok: true, message: said });
+      done();
+    } catch (e) {
+      const error = e as ApiError;
+      setOutcome({ ok: false, message: `${error.field ? `${error.field}: ` : ""}${error.message}` });
+    }
+  };
+  const submit = (event: Event) => {
+    event.preventDefault();
+    apply({ [field]: value.trim() === "" ? null : value.trim() }, `${field === "phone" ? "Phone" : "Card"} changed.`);
+  };
+  return (
+    <form class="inline" onSubmit={submit} aria-labelledby="change-title">
+      <h2 id="change-title">Change the member</h2>
+      <button type="button" id="block" onClick={() => apply({ blocked: !member.blocked }, member.blocked ? "Unblocked." : "Blocked.")}>
+        {member.blocked ? "Unblock" : "Block"}
+      </button>
+      <label for="change-field">Identifier</label>
+      <select id="change-field" value={field} onChange={(e) => setField(e.currentTarget.value as "phone" | "card_no")}>
+        <option value="phone">Phone</option>
+        <option value="card_no">Card number</option>
+      </select>
+      <label for="change-value">New value (empty removes it)</label>
+      <input id="change-value" type="text" value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+      <button type="submit">Change</button>
+      {outcome && <p role={outcome.ok ? "status" : "alert"} class={outcome.ok ? "ok" : "error"}>{outcome.message}</p>}
     </form>
   );
 }

@@ -27,6 +27,23 @@ export function diffLines(a: string[], b: string[]): DiffRow[] {
   return rows;
 }
 
+// The changed rows with `context` unchanged rows around each; a run of other unchanged rows
+// becomes its length, so a one-line change in a long program reads as one short table.
+function foldUnchanged(rows: DiffRow[], context: number): (DiffRow | number)[] {
+  const near = rows.map(() => false);
+  rows.forEach((row, i) => {
+    if (row.left === row.right) return;
+    for (let j = Math.max(0, i - context); j <= Math.min(rows.length - 1, i + context); ++j) near[j] = true;
+  });
+  const out: (DiffRow | number)[] = [];
+  rows.forEach((row, i) => {
+    if (near[i]) out.push(row);
+    else if (typeof out[out.length - 1] === "number") (out[out.length - 1] as number)++;
+    else out.push(1);
+  });
+  return out;
+}
+
 export function ProgramScreen() {
   const format = useFormat();
   const [versions, setVersions] = useState<ProgramVersion[]>([]);
@@ -94,12 +111,16 @@ function Difference({ left, right }: { left: ProgramVersion; right: ProgramVersi
       <caption>From {left.label} to {right.label}: {removed} lines removed, {added} added</caption>
       <thead><tr><th scope="col">{left.label}</th><th scope="col">{right.label}</th></tr></thead>
       <tbody>
-        {rows.map((row) => (
-          <tr class={row.left === row.right ? "" : "changed"}>
-            <td class={row.left === null ? "absent" : row.right === null ? "removed" : ""}><code>{row.left ?? ""}</code></td>
-            <td class={row.right === null ? "absent" : row.left === null ? "added" : ""}><code>{row.right ?? ""}</code></td>
-          </tr>
-        ))}
+        {foldUnchanged(rows, 3).map((row) =>
+          typeof row === "number" ? (
+            <tr class="folded"><td colSpan={2}>… {row} unchanged lines</td></tr>
+          ) : (
+            <tr class={row.left === row.right ? "" : "changed"}>
+              <td class={row.left === null ? "absent" : row.right === null ? "removed" : ""}><code>{row.left ?? ""}</code></td>
+              <td class={row.right === null ? "absent" : row.left === null ? "added" : ""}><code>{row.right ?? ""}</code></td>
+            </tr>
+          ),
+        )}
       </tbody>
     </table>
   );

@@ -34,6 +34,9 @@ class ConsoleInABrowserTest(unittest.TestCase):
         r = s.request("POST", "/v1/members/cs-member-1/adjustments",
                       {"adjustment_id": "seed-1", "points": 120, "reason": "welcome gift"})
         assert r.status == 201, r
+        r = s.request("POST", "/v1/webhooks", {"url": "https://crm.invalid/hooks",
+                                               "description": "the CRM"})
+        assert r.status == 201, r
         cls.profile = tempfile.mkdtemp(prefix="loyalty-chromium-")
         cls.shots = os.environ.get("CONSOLE_SCREENSHOTS") or tempfile.mkdtemp(
             prefix="loyalty-console-shots-")
@@ -130,6 +133,18 @@ class ConsoleInABrowserTest(unittest.TestCase):
         r = self.server.request("GET", "/v1/members/cs-member-1")
         self.assertEqual(r.json["balance"]["available"], 155, "the server has it too")
 
+        # Block, then unblock: the page and the server agree each time.
+        for state, blocked in (("blocked", True), ("active", False)):
+            self.find("#block").click()
+            self.text_of("#member-status", state)
+            r = self.server.request("GET", "/v1/members/cs-member-1")
+            self.assertEqual(r.json["blocked"], blocked, state)
+        # A phone another member has is refused, naming the field.
+        self.server.signup("cs-member-3", phone="13700009999")
+        self.type_into("#change-value", "13700009999")
+        self.find("#change-value").submit()
+        self.text_of("[role=alert]", "phone")
+
         # Program: the history, two versions side by side, a broken draft refused at its key.
         toml = {"Content-Type": "application/toml"}
         source = self.server.request("GET", "/v1/program").json["source_toml"]
@@ -141,12 +156,27 @@ class ConsoleInABrowserTest(unittest.TestCase):
         self.text_of("#versions", r.json["label"])
         self.text_of("#difference", "points_per_unit = 3")
         self.text_of("#difference caption", "1 lines removed, 1 added")
+        self.text_of("#difference", "unchanged lines")  # the rest folded away
+        self.assertLess(len(self.browser.find_elements(By.CSS_SELECTOR, "#difference tbody tr")), 12)
         draft = self.find("#draft")
         draft.clear()
         draft.send_keys(changed.replace("points_per_unit = 3", 'points_per_unit = "many"'))
         self.find("#draft ~ button").click()
         self.text_of("#draft-error-key", "earning.points_per_unit")
         self.look("program")
+
+        # Rewards, webhooks (with an endpoint's delivery log) and, alone, the cluster screen.
+        self.find("nav a[href='#/rewards']").click()
+        self.find("#rewards")
+        self.look("rewards")
+        self.find("nav a[href='#/webhooks']").click()
+        self.text_of("#endpoints", "the CRM")
+        self.find("#endpoints button").click()
+        self.find("#deliveries")
+        self.look("webhooks")
+        self.find("nav a[href='#/cluster']").click()
+        self.text_of("main", "runs alone")
+        self.look("cluster")
 
         # The key never left the headers: no URL the page asked for holds it.
         api_calls = [request["url"] for request in self.requests if "/v1/" in request["url"]]

@@ -143,6 +143,35 @@ export type Cluster = {
   failovers?: number;
 };
 
+export type RecalcChange = {
+  member_id: string;
+  event_id: string;
+  occurred_at: string;
+  old_points: number;
+  new_points: number;
+  delta: number;
+};
+
+export type RecalcReport = {
+  mode: string;
+  program: string;
+  events_examined: number;
+  events_changed: number;
+  members_affected: number;
+  total_delta: number;
+  histogram: { label: string; min: number | null; max: number | null; count: number }[];
+  largest: RecalcChange[];
+};
+
+export type Job = {
+  job_id: string;
+  type: string;
+  state: "queued" | "running" | "succeeded" | "failed";
+  progress?: { done: number; total: number; eta_seconds?: number | null } | null;
+  result: RecalcReport | null;
+  error: string | null;
+};
+
 const member = (id: string) => `/v1/members/${encodeURIComponent(id)}`;
 const webhook = (id: string) => `/v1/webhooks/${encodeURIComponent(id)}`;
 
@@ -167,6 +196,9 @@ export const api = {
     call<Page<WebhookDelivery, "deliveries">>("GET", `${webhook(id)}/deliveries?limit=50`),
   replay: (id: string, since: string) => call<unknown>("POST", `${webhook(id)}:replay`, { since }),
   cluster: () => call<Cluster>("GET", "/v1/cluster"),
+  recalculate: (program_toml: string, from: string, to: string, dry_run: boolean) =>
+    call<Job>("POST", "/v1/jobs", { type: "recalculate", program_toml, from, to, dry_run }),
+  job: (id: string) => call<Job>("GET", `/v1/jobs/${encodeURIComponent(id)}`),
   adjust: (id: string, points: number, reason: string) =>
     call<{ points: number }>("POST", `${member(id)}/adjustments`, {
       adjustment_id: `console-${crypto.randomUUID()}`,

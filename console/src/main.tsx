@@ -9,6 +9,7 @@ import { Settings, SettingsContext } from "./format";
 import { MemberPage, MembersScreen } from "./members";
 import { ClusterScreen, RewardsScreen, WebhooksScreen } from "./operations";
 import { ProgramScreen } from "./program";
+import { RecalcScreen } from "./recalc";
 
 function useHashRoute(): string[] {
   const read = () => location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
@@ -58,6 +59,7 @@ function SignIn({ done }: { done: () => void }) {
 const screens = [
   { path: "members", title: "Members" },
   { path: "program", title: "Program" },
+  { path: "recalculation", title: "Recalculation" },
   { path: "rewards", title: "Rewards" },
   { path: "webhooks", title: "Webhooks" },
   { path: "cluster", title: "Cluster" },
@@ -78,6 +80,7 @@ function Shell({ signedOut }: { signedOut: () => void }) {
   if (screen === "members" && route[1]) content = <MemberPage memberId={route[1]} />;
   else if (screen === "members") content = <MembersScreen />;
   else if (screen === "program") content = <ProgramScreen />;
+  else if (screen === "recalculation") content = <RecalcScreen />;
   else if (screen === "rewards") content = <RewardsScreen />;
   else if (screen === "webhooks") content = <WebhooksScreen />;
   else if (screen === "cluster") content = <ClusterScreen />;

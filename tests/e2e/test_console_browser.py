@@ -7,6 +7,7 @@ packages) finds no serious or critical accessibility violation. Screenshots at 1
 390x844 of each screen go to $CONSOLE_SCREENSHOTS (a temporary folder by default), not to git."""
 import json
 import os
+from datetime import datetime, timedelta, timezone
 import shutil
 import tempfile
 import unittest
@@ -17,7 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
-from harness import ADMIN_KEY, POS_KEY, SOURCE_DIR, Server
+from harness import ADMIN_KEY, POS_KEY, SOURCE_DIR, Server, line, purchase_body
 
 AXE = os.path.join(SOURCE_DIR, "console", "node_modules", "axe-core", "axe.min.js")
 PHONE = "13700001234"
@@ -34,6 +35,10 @@ class ConsoleInABrowserTest(unittest.TestCase):
         r = s.request("POST", "/v1/members/cs-member-1/adjustments",
                       {"adjustment_id": "seed-1", "points": 120, "reason": "welcome gift"})
         assert r.status == 201, r
+        bought_at = datetime.now(timezone.utc) - timedelta(minutes=2)
+        r = s.purchase(purchase_body("cs-buy-1", "cs-member-2", [line("latte", "food", 5000)],
+                                     occurred_at=bought_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        assert r.status == 200, r
         r = s.request("POST", "/v1/webhooks", {"url": "https://crm.invalid/hooks",
                                                "description": "the CRM"})
         assert r.status == 201, r
@@ -67,8 +72,8 @@ class ConsoleInABrowserTest(unittest.TestCase):
     def find(self, css):
         return self.wait_for(seen.visibility_of_element_located((By.CSS_SELECTOR, css)))
 
-    def text_of(self, css, text):
-        self.wait_for(seen.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+    def text_of(self, css, text, seconds=10):
+        self.wait_for(seen.text_to_be_present_in_element((By.CSS_SELECTOR, css), text), seconds)
 
     def type_into(self, css, text):
         field = self.find(css)
@@ -164,6 +169,38 @@ class ConsoleInABrowserTest(unittest.TestCase):
         self.find("#draft ~ button").click()
         self.text_of("#draft-error-key", "earning.points_per_unit")
         self.look("program")
+
+        # Recalculation under the program now active (3 points a unit; the purchase earned under
+        # 1): a dry run shows the histogram as a chart and the largest change, then an apply after
+        # the confirmation writes the adjustment the dry run promised.
+        self.find("nav a[href='#/recalculation']").click()
+        self.wait_for(lambda b: "points_per_unit = 3" in self.find("#recalc-program").get_attribute("value"))
+        self.browser.execute_script("""
+            const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000)
+                .toISOString().slice(0, 19);
+            const set = (id, value) => {
+              const field = document.getElementById(id);
+              Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(field, value);
+              field.dispatchEvent(new Event("input", { bubbles: true }));
+            };
+            set("recalc-from", local(new Date(Date.now() - 86400000)));
+            set("recalc-to", local(new Date(Date.now() + 60000)));""")
+        self.find("#recalc-dry-run").click()
+        self.text_of("#recalc-changed", "1")
+        self.text_of("#recalc-largest", "cs-buy-1")
+        self.find("canvas#recalc-histogram")
+        counts = [int(cell.get_attribute("textContent")) for cell in self.browser.find_elements(
+            By.CSS_SELECTOR, "#recalc-histogram-table tbody td:last-child")]
+        self.assertEqual(sum(counts), 1, "one purchase changed, in one bar")
+        total = int(self.find("#recalc-total").text.replace("+", "").replace(",", ""))
+        self.assertGreater(total, 0)
+        self.look("recalculation")
+        before = self.server.member("cs-member-2").json["balance"]["available"]
+        self.find("#recalc-apply").click()
+        self.wait_for(seen.alert_is_present()).accept()
+        self.text_of("#recalc-title ~ div h2", "Applied: succeeded", seconds=30)
+        after = self.server.member("cs-member-2").json["balance"]["available"]
+        self.assertEqual(after - before, total, "the apply wrote what the dry run showed")
 
         # Rewards, webhooks (with an endpoint's delivery log) and, alone, the cluster screen.
         self.find("nav a[href='#/rewards']").click()

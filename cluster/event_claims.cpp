@@ -22,6 +22,7 @@ enum class Step {
   phone,
   card,
   referral_code,
+  update_card_free,
   update_phone,
   update_card,
   coupon_code,
@@ -207,6 +208,21 @@ void advance(std::shared_ptr<Settling> settling) {
               [signup, code](const std::string& owner) -> std::optional<Rejection> {
                 if (owner == signup->member_id) signup->assigned_referral_code = code;
                 return std::nullopt;
+              });
+          return;
+        }
+        break;
+      case Step::update_card_free:
+        // As a sign-up's: a change refused for its card must not have counted a grant of its
+        // phone (the member would then hold the phone by a grant its record never learns, and a
+        // later change away from it would leave it reserved).
+        if (update != nullptr && update->phone && !update->phone->empty() && update->card_no &&
+            !update->card_no->empty()) {
+          ask(settling, identifier_claim_key(IdentifierKind::card, *update->card_no), false,
+              [settling](const std::string& owner) -> std::optional<Rejection> {
+                if (owner.empty() || owner == settling->event.member_id()) return std::nullopt;
+                return Rejection{ErrorCode::identifier_taken, "card_no",
+                                 "another member has this card_no"};
               });
           return;
         }

@@ -435,9 +435,11 @@ std::string ClusterNode::message_id(const LogPayload& payload, uint32_t partitio
   // key (two releases of it) are two grants (releases), never a copy JetStream drops, or one
   // answer shared by both (ClaimAsk::request).
   if (claim.release) {
-    std::string id = "cr:" + claim.key + "#" + claim.member_id;
-    if (claim.grant != 0) id += "#" + std::to_string(claim.grant);
-    return id;
+    // The grant before the key: a member id may hold '#', an id's first part cannot.
+    if (claim.grant != 0) {
+      return "cr" + std::to_string(claim.grant) + ":" + claim.key + "#" + claim.member_id;
+    }
+    return "cr:" + claim.key + "#" + claim.member_id;
   }
   if (!claim.member_id.empty()) {
     std::string id = "c:" + claim.key + "#" + claim.member_id;

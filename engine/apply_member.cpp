@@ -75,8 +75,13 @@ Rejection member_update(const ApplyContext& context, MemberState& member,
     if (!value) return;
     note(field);
     const uint64_t old_grant = current_grant;
+    if (*value == current) {
+      // The same value claimed again: held by the later of the two grants (two such changes may
+      // be logged in the other order than their claims were granted).
+      current_grant = std::max(current_grant, new_grant);
+      return;
+    }
     current_grant = value->empty() ? 0 : new_grant;
-    if (*value == current) return;
     if (!current.empty()) {
       effects.identifiers_released.push_back({kind, current, member.member_id, old_grant});
     }

@@ -210,8 +210,11 @@ Status Runtime::Partition::decide_claim(Work& work) {
       changed = true;
     }
   } else if (!ask.member_id.empty() && (state.member_id.empty() || members)) {
-    // Counted once per request: a copy of the one that was granted last gets the same grant.
-    const bool counted = !ask.request.empty() && !(members && state.request == ask.request);
+    // Counted once per request: a copy of the one that was granted last gets the same grant. A
+    // key counted before and free now is counted again whoever asks, so no grant number is
+    // ever answered twice (a late release naming the old one stays late).
+    const bool counted = (!ask.request.empty() && !(members && state.request == ask.request)) ||
+                         (state.member_id.empty() && state.grants > 0);
     changed = state.member_id.empty() || counted;
     state.member_id = ask.member_id;
     if (counted) {

@@ -884,6 +884,18 @@ class ClusterTest(unittest.TestCase):
                 "GET", "/v1/members:lookup?phone=13600000002", key=harness.POS_KEY))
             self.assertEqual((found.status, found.json["member_id"]), (200, a), node.name)
 
+        # A change refused for its card (another member's) counts no grant of its phone: the
+        # member's next change away from that phone frees it as usual.
+        refused = self.retrying(lambda: nodes[1].request(
+            "PATCH", f"/v1/members/{a}", {"phone": "13600000002", "card_no": "PF-1"}))
+        self.assertEqual((refused.status, refused.json["code"]), (409, "identifier_taken"))
+        self.assertIn("card_no", refused.body)
+        moved = self.retrying(lambda: nodes[0].request(
+            "PATCH", f"/v1/members/{a}", {"phone": "13600000004"}))
+        self.assertEqual(moved.status, 200, moved)
+        freed = join(nodes[2], d + "-y", {"phone": "13600000002"})
+        self.assertEqual(freed.status, 201, freed)
+
     def test_1m_an_erasure_leaves_no_trace_in_any_folder_or_the_input_log(self):
         """POST /v1/members/{id}:erase on a node that does not own the member: its owner erases
         the member's sign-up and change from the partition's input log (stand-ins take their

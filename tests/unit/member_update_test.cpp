@@ -66,6 +66,37 @@ TEST(MemberUpdate, ANewPhoneMustBeFreeAndTheOldOneIsReleased) {
   EXPECT_EQ(s.state("a").card_no, "");
 }
 
+// Cluster mode: the member holds each identifier by the grant of its claim; the old one is
+// released naming the grant it was held by; the same value claimed again keeps the later grant
+// (two such changes may be logged in the other order than their claims were granted).
+TEST(MemberUpdate, IdentifiersAreHeldByTheGrantOfTheirClaim) {
+  Scenario s = with_members();
+  ASSERT_TRUE(change(s, "a", "g1", [](MemberUpdateEvent& u) {
+                u.phone = "13800000005";
+                u.phone_grant = 4;
+              }).ok());
+  EXPECT_EQ(s.state("a").phone_grant, 4u);
+  ASSERT_TRUE(change(s, "a", "g2", [](MemberUpdateEvent& u) {
+                u.phone = "13800000005";
+                u.phone_grant = 7;
+              }).ok());
+  ASSERT_TRUE(change(s, "a", "g3", [](MemberUpdateEvent& u) {
+                u.phone = "13800000005";
+                u.phone_grant = 6;
+              }).ok());
+  EXPECT_EQ(s.state("a").phone_grant, 7u) << "the later grant, whatever the log's order";
+  EXPECT_TRUE(s.last_effects().identifiers_released.empty());
+  ASSERT_TRUE(change(s, "a", "g4", [](MemberUpdateEvent& u) {
+                u.phone = "13800000006";
+                u.phone_grant = 1;
+              }).ok());
+  ASSERT_EQ(s.last_effects().identifiers_released.size(), 1u);
+  EXPECT_EQ(s.last_effects().identifiers_released[0].grant, 7u) << "released by its grant";
+  EXPECT_EQ(s.state("a").phone_grant, 1u);
+  ASSERT_TRUE(change(s, "a", "g5", [](MemberUpdateEvent& u) { u.phone = ""; }).ok());
+  EXPECT_EQ(s.state("a").phone_grant, 0u) << "no phone, no grant";
+}
+
 TEST(MemberUpdate, EachChangeIsAnAuditEntryARepeatToo) {
   Scenario s = with_members();
   ASSERT_TRUE(change(s, "a", "u1", [](MemberUpdateEvent& u) {

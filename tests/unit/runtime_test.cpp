@@ -618,6 +618,12 @@ TEST_F(LogDrivenRuntimeTest, AChangeGivesUpItsOldPhoneUnlessTakenAgainSince) {
   EXPECT_EQ(taken.claim_grant, 2u) << "the count goes on across a release";
   EXPECT_EQ(claim(3, a, "someone-else", 8, false, 0, "m:someone-else").claim_owner, member)
       << "A is still the member's";
+  EXPECT_EQ(ask(3, ClaimAsk{b, "someone-else", true, 2, ""}, 9).claim_owner, "");
+  const EventResult unnamed = claim(3, b, "third", 10);  // no request (a node of an older version)
+  EXPECT_EQ(unnamed.claim_owner, "third");
+  EXPECT_EQ(unnamed.claim_grant, 3u) << "a freed counted key is counted again, whoever asks";
+  EXPECT_EQ(ask(3, ClaimAsk{b, "third", true, 2, ""}, 11).claim_owner, "third")
+      << "so a late release of grant 2 frees nothing";
 }
 
 // What a node decides for a partition must not depend on which other partitions it applies:

@@ -63,10 +63,14 @@ sys.exit(0 if meta.get("leader") and len(peers) >= 2 else 1)' && return 0
 }
 
 # The process just started from a pid file still runs: before its exec (a busy machine may
-# leave the forked shell a while) or after, but not exited (a zombie has no command line).
+# leave the forked shell a while), during it or after, but not exited. An exited one not yet
+# reaped still answers kill -0: its state in /proc is Z. (Its command line is no test: it reads
+# empty for a moment while the exec replaces it, which once failed a start that was fine.)
 started_alive() {
-  local pid; pid=$(cat "$1" 2>/dev/null) || return 1
-  kill -0 "$pid" 2>/dev/null && [[ -n "$(tr -d '\0' <"/proc/$pid/cmdline" 2>/dev/null)" ]]
+  local pid state; pid=$(cat "$1" 2>/dev/null) || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
+  [[ -n "$state" && "$state" != Z ]]
 }
 
 # The process of a pid file is alive, and is still one of ours (not a reused pid).

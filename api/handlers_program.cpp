@@ -84,7 +84,11 @@ HttpResponse handle_get_program(const ApiContext& context) {
   return json_response(http::status::ok, program_json(*active, activated_at));
 }
 
-HttpResponse handle_list_program_versions(const ApiContext& context) {
+namespace {
+
+// Every stored version as GET /v1/program/versions/{version} shows it (with its text and whether
+// it is active), in number order; or the storage failure's response.
+std::variant<std::vector<json::object>, HttpResponse> program_history(const ApiContext& context) {
   StoredPrograms stored;
   if (Status status = load_stored_programs(*context.store, stored); !status.ok()) {
     return problem_response(storage_problem(status, "load_stored_programs"));
@@ -94,13 +98,25 @@ HttpResponse handle_list_program_versions(const ApiContext& context) {
     return problem_response(storage_problem(status, "load_program_versions"));
   }
   const uint32_t active = context.programs->active()->number;
-  json::array versions;
+  std::vector<json::object> versions;
   for (const StoredProgramVersion& dated : dates) {  // in number order
     const auto found = stored.versions.find(dated.number);
     if (found == stored.versions.end()) continue;
     json::object version = program_json(*found->second, dated.activated_at);
-    version.erase("source_toml");  // GET /v1/program/versions/{version} has it
     version["active"] = dated.number == active;
+    versions.push_back(std::move(version));
+  }
+  return versions;
+}
+
+}  // namespace
+
+HttpResponse handle_list_program_versions(const ApiContext& context) {
+  auto history = program_history(context);
+  if (auto* failed = std::get_if<HttpResponse>(&history)) return std::move(*failed);
+  json::array versions;
+  for (json::object& version : std::get<std::vector<json::object>>(history)) {
+    version.erase("source_toml");  // GET /v1/program/versions/{version} has it
     versions.push_back(std::move(version));
   }
   return json_response(http::status::ok, json::object{{"versions", std::move(versions)}});
@@ -113,25 +129,14 @@ HttpResponse handle_get_program_version(const ApiContext& context, std::string_v
     return problem_response(ErrorCode::invalid_request, "version: a version number (1, 2, …)",
                             "version");
   }
-  StoredPrograms stored;
-  if (Status status = load_stored_programs(*context.store, stored); !status.ok()) {
-    return problem_response(storage_problem(status, "load_stored_programs"));
+  auto history = program_history(context);
+  if (auto* failed = std::get_if<HttpResponse>(&history)) return std::move(*failed);
+  for (json::object& version : std::get<std::vector<json::object>>(history)) {
+    if (version.at("version").to_number<uint32_t>() == wanted) {
+      return json_response(http::status::ok, std::move(version));
+    }
   }
-  std::vector<StoredProgramVersion> dates;
-  if (Status status = context.store->load_program_versions(dates); !status.ok()) {
-    return problem_response(storage_problem(status, "load_program_versions"));
-  }
-  const auto found = stored.versions.find(wanted);
-  if (found == stored.versions.end()) {
-    return problem_response(ErrorCode::not_found, "no program version " + std::string(number));
-  }
-  TimeMs activated_at = 0;
-  for (const StoredProgramVersion& dated : dates) {
-    if (dated.number == wanted) activated_at = dated.activated_at;
-  }
-  json::object version = program_json(*found->second, activated_at);
-  version["active"] = wanted == context.programs->active()->number;
-  return json_response(http::status::ok, std::move(version));
+  return problem_response(ErrorCode::not_found, "no program version " + std::string(number));
 }
 
 HttpResponse handle_put_program(const ApiContext& context, const HttpRequest& request) {

@@ -70,8 +70,9 @@ RouteResult handle_quote(const ApiContext& context, const HttpRequest& request,
 RouteResult handle_redemption(const ApiContext& context, const HttpRequest& request,
                               std::string_view member_id);
 // POST /v1/members/{member_id}/adjustments → 201; 200 + replayed on an identical repeat.
+// The ledger names `principal` as the adjustment's actor.
 RouteResult handle_adjustment(const ApiContext& context, const HttpRequest& request,
-                              std::string_view member_id);
+                              std::string_view member_id, const Principal& principal);
 
 // POST /v1/holds → 201 hold view; 200 + replayed on an identical repeat.
 RouteResult handle_create_hold(const ApiContext& context, const HttpRequest& request);
@@ -110,6 +111,19 @@ HttpResponse handle_list_program_versions(const ApiContext& context);
 HttpResponse handle_get_program_version(const ApiContext& context, std::string_view number);
 HttpResponse handle_put_program(const ApiContext& context, const HttpRequest& request);
 HttpResponse handle_validate_program(const HttpRequest& request);
+
+// GET /v1/purchases/{event_id} (pos, admin): the purchase with what each rule and line earned.
+HttpResponse handle_get_purchase(const ApiContext& context, std::string_view event_id,
+                                 const Principal& principal);
+HttpResponse purchase_not_found();  // its 404
+
+// GET /v1/stats (admin): the program's figures for the console's overview (api/stats_figures.hpp).
+RouteResult handle_stats(const ApiContext& context, const HttpRequest& request,
+                         const std::optional<Principal>& principal, boost::urls::params_view params,
+                         bool forwarded);
+
+// GET /v1/jobs (admin): every job, newest first; ?state= ?type= ?limit= ?cursor=.
+HttpResponse handle_list_jobs(const ApiContext& context, boost::urls::params_view params);
 
 // POST /v1/jobs (admin) → 202 with the job, new or the existing one of the same id.
 HttpResponse handle_post_job(const ApiContext& context, const HttpRequest& request,

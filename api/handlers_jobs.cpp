@@ -4,6 +4,7 @@
 // reads its progress and result, or a recalculation's report as CSV (Accept: text/csv).
 // POST /v1/backups queues an online backup of this server's folder (ops/backup_jobs.hpp), a job
 // GET /v1/jobs/{job_id} shows as well.
+#include <algorithm>
 #include <boost/beast/http/field.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/pchars.hpp>
@@ -164,6 +165,77 @@ HttpResponse handle_get_job(const ApiContext& context, const HttpRequest& reques
   response.set(http::field::content_type, "text/csv; charset=utf-8");
   response.body() = job->result_csv;
   return response;
+}
+
+// GET /v1/jobs: newest first, optionally of one state or type, a page at a time (the cursor is
+// the last job id of the page before).
+HttpResponse handle_list_jobs(const ApiContext& context, boost::urls::params_view params) {
+  std::optional<JobState> state;
+  std::optional<JobType> type;
+  size_t limit = 50;
+  std::string after;
+  for (const boost::urls::param param : params) {
+    if (param.key == "state") {
+      for (JobState s :
+           {JobState::queued, JobState::running, JobState::succeeded, JobState::failed}) {
+        if (job_state_name(s) == param.value) state = s;
+      }
+      if (!state) {
+        return problem_response(ErrorCode::invalid_request,
+                                "state must be queued, running, succeeded or failed", "state");
+      }
+    } else if (param.key == "type") {
+      type = parse_job_type(param.value);
+      if (!type) {
+        return problem_response(ErrorCode::invalid_request,
+                                "type must be expire, evaluate_tiers or recalculate", "type");
+      }
+    } else if (param.key == "limit") {
+      uint64_t number = 0;
+      if (!parse_decimal(param.value, number) || number < 1 || number > 100) {
+        return problem_response(ErrorCode::invalid_request,
+                                "limit must be an integer from 1 to 100", "limit");
+      }
+      limit = static_cast<size_t>(number);
+    } else if (param.key == "cursor") {
+      after = param.value;
+    } else {
+      return problem_response(ErrorCode::invalid_request,
+                              "unknown query parameter; use state, type, limit or cursor",
+                              param.key);
+    }
+  }
+  if (context.jobs == nullptr) return jobs_unavailable();
+  std::vector<JobRecord> jobs;
+  const bool unfinished_only = state == JobState::queued || state == JobState::running;
+  if (Status status = context.jobs->list(unfinished_only, jobs); !status.ok()) {
+    return problem_response(storage_problem(status, "list jobs"));
+  }
+  auto it = jobs.begin();
+  if (!after.empty()) {
+    it = std::find_if(jobs.begin(), jobs.end(), [&](const JobRecord& j) { return j.id == after; });
+    if (it == jobs.end()) {
+      return problem_response(ErrorCode::invalid_request,
+                              "cursor must be a next_cursor of a page before", "cursor");
+    }
+    ++it;
+  }
+  const TimeMs now = context.clock();
+  boost::json::array page;
+  std::optional<std::string> next;
+  std::string last_shown;
+  for (; it != jobs.end(); ++it) {
+    if ((state && it->state != *state) || (type && it->type != *type)) continue;
+    if (page.size() == limit) {
+      next = last_shown;
+      break;
+    }
+    page.push_back(job_json(*it, now));
+    last_shown = it->id;
+  }
+  boost::json::object body{{"jobs", std::move(page)}};
+  body["next_cursor"] = next ? boost::json::value(*next) : nullptr;
+  return json_response(http::status::ok, body);
 }
 
 }  // namespace loyalty::api

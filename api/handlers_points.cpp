@@ -34,11 +34,12 @@ RouteResult handle_redemption(const ApiContext& context, const HttpRequest& requ
 }
 
 RouteResult handle_adjustment(const ApiContext& context, const HttpRequest& request,
-                              std::string_view member_id) {
+                              std::string_view member_id, const Principal& principal) {
   if (!is_valid_id(member_id)) return member_not_found();
   Parsed<AdjustmentEvent> parsed = parse_adjustment_request(request.body(), std::string(member_id));
   if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
   AdjustmentEvent& adjustment = std::get<AdjustmentEvent>(parsed);
+  adjustment.made_by = principal.name;  // the audit trail: which key gave or took the points
   AdjustmentEvent ids;
   ids.adjustment_id = adjustment.adjustment_id;
   ids.member_id = adjustment.member_id;

@@ -204,7 +204,7 @@ Parsed<MemberUpdateEvent> parse_member_update_request(std::string_view body,
     json::value storage;
     const json::object& object = json_fields::parse_object(body, storage);
     const Fields f(object, "");
-    f.refuse_unknown({"phone", "card_no", "profile", "blocked"});
+    f.refuse_unknown({"phone", "card_no", "profile", "blocked", "reason"});
     MemberUpdateEvent update;
     update.member_id = std::move(member_id);
     // null removes the phone or card, or clears the profile (Fields takes null for absent).
@@ -224,6 +224,11 @@ Parsed<MemberUpdateEvent> parse_member_update_request(std::string_view body,
     }
     if (!update.phone && !update.card_no && !update.profile_json && !update.blocked) {
       malformed("phone", "give at least one of phone, card_no, profile and blocked");
+    }
+    // Why customer service changed the member, for the audit entry (optional: an app's own
+    // change of a member's phone has none).
+    if (const json::value* v = f.optional("reason")) {
+      update.reason = f.text("reason", *v, kTextLengthMax);
     }
     return update;
   });

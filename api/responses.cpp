@@ -92,6 +92,8 @@ json::object ledger_page_json(std::string_view member_id, const LedgerPage& page
     row["rule"] = entry.rule;
     row["program_version"] = entry.program_version;
     row["balance_after"] = entry.balance_after;
+    // Who made it: an operator's key, a job; null for what members and tills do.
+    row["actor"] = entry.actor.empty() ? json::value(nullptr) : json::value(entry.actor);
     entries.push_back(std::move(row));
   }
   json::object body;

@@ -133,7 +133,7 @@ RouteResult redemption(const RouteCall& c) {
   return handle_redemption(c.context, c.request, c.params[0]);
 }
 RouteResult adjustment(const RouteCall& c) {
-  return handle_adjustment(c.context, c.request, c.params[0]);
+  return handle_adjustment(c.context, c.request, c.params[0], *c.principal);
 }
 RouteResult quote(const RouteCall& c) {
   return handle_quote(c.context, c.request, *c.principal, c.forwarded);
@@ -154,6 +154,16 @@ RouteResult get_hold(const RouteCall& c) {
   return c.context.cluster_reads->through_claim(
       hold_claim_key(c.params[0]), [request = c.request](const std::string&) { return request; },
       c.principal, hold_not_found());
+}
+// Cluster mode: the purchase id's claim names the member, whose owner answers.
+RouteResult get_purchase(const RouteCall& c) {
+  if (c.context.cluster_reads == nullptr || c.forwarded || !is_valid_id(c.params[0])) {
+    return handle_get_purchase(c.context, c.params[0], *c.principal);
+  }
+  return c.context.cluster_reads->through_claim(
+      "e:" + std::string(c.params[0]),
+      [request = c.request](const std::string&) { return request; }, c.principal,
+      purchase_not_found());
 }
 RouteResult capture_hold(const RouteCall& c) {
   return handle_hold_action(c.context, c.request, c.params[0], EventType::hold_capture);
@@ -197,6 +207,10 @@ RouteResult get_program_version(const RouteCall& c) {
 }
 RouteResult put_program(const RouteCall& c) { return handle_put_program(c.context, c.request); }
 RouteResult validate_program(const RouteCall& c) { return handle_validate_program(c.request); }
+RouteResult stats(const RouteCall& c) {
+  return handle_stats(c.context, c.request, c.principal, c.query, c.forwarded);
+}
+RouteResult list_jobs(const RouteCall& c) { return handle_list_jobs(c.context, c.query); }
 RouteResult post_job(const RouteCall& c) {
   return handle_post_job(c.context, c.request, *c.principal);
 }
@@ -289,6 +303,7 @@ constexpr std::array kRoutes{
     RouteSpec{verb::post, "/v1/quotes", Access::keys, kAnyKey, quote},
     RouteSpec{verb::post, "/v1/events/purchase", Access::keys, kPos, purchase},
     RouteSpec{verb::post, "/v1/events/refund", Access::keys, kPos, refund},
+    RouteSpec{verb::get, "/v1/purchases/{event_id}", Access::keys, kPos, get_purchase},
     RouteSpec{verb::post, "/v1/events:batch", Access::keys, kPos, batch},
     RouteSpec{verb::post, "/v1/holds", Access::keys, kPos, create_hold},
     RouteSpec{verb::get, "/v1/holds/{hold_id}", Access::keys, kPos, get_hold},
@@ -313,6 +328,8 @@ constexpr std::array kRoutes{
     RouteSpec{verb::get, "/v1/program/versions", Access::keys, kAdmin, list_program_versions},
     RouteSpec{verb::get, "/v1/program/versions/{version}", Access::keys, kAdmin,
               get_program_version},
+    RouteSpec{verb::get, "/v1/stats", Access::keys, kAdmin, stats},
+    RouteSpec{verb::get, "/v1/jobs", Access::keys, kAdmin, list_jobs},
     RouteSpec{verb::post, "/v1/jobs", Access::keys, kAdmin, post_job},
     RouteSpec{verb::get, "/v1/jobs/{job_id}", Access::keys, kAdmin, get_job},
     RouteSpec{verb::post, "/v1/backups", Access::keys, kAdmin, post_backup},

@@ -210,6 +210,49 @@ Status ClusterJobs::load_parts(std::string_view job_id, std::vector<Part>& out) 
   return Status::ok_status();
 }
 
+Status ClusterJobs::list(bool unfinished_only, std::vector<JobRecord>& out) {
+  out.clear();
+  const std::string jobs_prefix = "/" + node_.config().name + "/jobs/";
+  const std::string parts_prefix = "/" + node_.config().name + "/job-parts/";
+  std::vector<EtcdKeyValue> records;
+  std::vector<EtcdKeyValue> part_keys;
+  if (Status s = node_.etcd().get_prefix(jobs_prefix, records); !s.ok()) return s;
+  if (Status s = node_.etcd().get_prefix(parts_prefix, part_keys, nullptr, /*keys_only=*/true);
+      !s.ok()) {
+    return s;
+  }
+  std::map<std::string, uint32_t, std::less<>> parts_done;  // job id → parts recorded
+  for (const EtcdKeyValue& kv : part_keys) {
+    const std::string_view rest = std::string_view(kv.key).substr(parts_prefix.size());
+    const size_t slash = rest.rfind('/');
+    if (slash == std::string_view::npos) continue;
+    ++parts_done[std::string(rest.substr(0, slash))];
+  }
+  const uint32_t partitions = node_.config().partitions;
+  for (const EtcdKeyValue& kv : records) {
+    const std::string_view job_id = std::string_view(kv.key).substr(jobs_prefix.size());
+    const auto done = parts_done.find(job_id);
+    const uint32_t parts = done == parts_done.end() ? 0 : done->second;
+    if (parts >= partitions) {  // finished: its outcome is in its parts
+      if (unfinished_only) continue;
+      std::optional<JobRecord> finished;
+      if (Status s = find(job_id, finished); !s.ok()) return s;
+      if (finished) out.push_back(std::move(*finished));
+      continue;
+    }
+    JobRecord job;
+    if (Status s = storage::decode_job(job_id, kv.value, job); !s.ok()) return s;
+    // As find() tells progress: in partitions, each done whole.
+    job.total = partitions;
+    job.done = parts;
+    job.state = parts == 0 ? JobState::queued : JobState::running;
+    if (parts > 0) job.started_at = job.created_at;
+    out.push_back(std::move(job));
+  }
+  ops::sort_newest_first(out);
+  return Status::ok_status();
+}
+
 Status ClusterJobs::find(std::string_view job_id, std::optional<JobRecord>& out) {
   out.reset();
   std::optional<EtcdKeyValue> found;

@@ -55,6 +55,9 @@ class ClusterJobs : public ops::JobService {
 
   Status submit(const ops::JobSpec& spec, JobRecord& out, bool& queued) override;
   Status find(std::string_view job_id, std::optional<JobRecord>& out) override;
+  // The job records and their parts' keys, two reads of etcd; a finished job is read whole
+  // (find) unless `unfinished_only`.
+  Status list(bool unfinished_only, std::vector<JobRecord>& out) override;
 
  private:
   struct Part {

@@ -270,10 +270,11 @@ Status EtcdClient::get(std::string_view key, std::optional<EtcdKeyValue>& out) {
 }
 
 Status EtcdClient::get_prefix(std::string_view prefix, std::vector<EtcdKeyValue>& out,
-                              int64_t* revision) {
+                              int64_t* revision, bool keys_only) {
   json::object request;
   request["key"] = base64(prefix);
   request["range_end"] = base64(prefix_end(prefix));
+  if (keys_only) request["keys_only"] = true;
   std::string answer;
   if (Status s = post("/v3/kv/range", json::serialize(request), answer); !s.ok()) return s;
   json::object object;

@@ -42,9 +42,9 @@ class EtcdClient {
 
   Status get(std::string_view key, std::optional<EtcdKeyValue>& out);
   // Every key starting with `prefix`, in key order; `revision` (optional) is the store's
-  // revision the read saw.
+  // revision the read saw. `keys_only`: the values are left empty (not sent).
   Status get_prefix(std::string_view prefix, std::vector<EtcdKeyValue>& out,
-                    int64_t* revision = nullptr);
+                    int64_t* revision = nullptr, bool keys_only = false);
   Status put(std::string_view key, std::string_view value, int64_t lease_id = 0);
   // Creates `key` only if it does not exist. `created` tells which; when it existed,
   // `existing` (optional) gets it.

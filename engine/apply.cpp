@@ -166,9 +166,8 @@ Rejection dispatch(const ApplyContext& context, MemberState& member, const Event
 void restore_lots(std::vector<Lot>& lots, uint64_t first_new_lot, std::vector<Lot>& before) {
   while (!lots.empty() && lots.back().lot_id >= first_new_lot) lots.pop_back();
   for (Lot& original : before) {
-    const auto it = std::lower_bound(
-        lots.begin(), lots.end(), original.lot_id,
-        [](const Lot& lot, uint64_t id) { return lot.lot_id < id; });
+    const auto it = std::lower_bound(lots.begin(), lots.end(), original.lot_id,
+                                     [](const Lot& lot, uint64_t id) { return lot.lot_id < id; });
     LOYALTY_CHECK(it != lots.end() && it->lot_id == original.lot_id);
     *it = std::move(original);
   }
@@ -182,7 +181,14 @@ Rejection apply_event(const ApplyContext& context, std::optional<MemberState>& m
   Effects scratch_effects;
   if (const auto* signup = std::get_if<SignupEvent>(&event.body)) {
     const Rejection r = handlers::signup(context, member, *signup, scratch_effects);
-    if (r.ok()) effects = std::move(scratch_effects);
+    if (!r.ok()) return r;
+    count_event_stats(context.program->program,
+                      {.after = &*member,
+                       .entries = scratch_effects.entries,
+                       .coupons_active = scratch_effects.coupons_change.active,
+                       .coupon_points = scratch_effects.coupons_change.points},
+                      scratch_effects.stats);
+    effects = std::move(scratch_effects);
     return r;
   }
   if (!member) {
@@ -206,6 +212,18 @@ Rejection apply_event(const ApplyContext& context, std::optional<MemberState>& m
     return r;
   }
   scratch.program_version = context.program->number;
+  if (std::string actor = event_actor(event.body); !actor.empty()) {
+    for (LedgerEntry& entry : scratch_effects.entries) entry.actor = actor;
+  }
+  count_event_stats(context.program->program,
+                    {.before = &*member,
+                     .lots_before = scratch_effects.lots_before,
+                     .first_new_lot = first_new_lot,
+                     .after = &scratch,
+                     .entries = scratch_effects.entries,
+                     .coupons_active = scratch_effects.coupons_change.active,
+                     .coupon_points = scratch_effects.coupons_change.points},
+                    scratch_effects.stats);
   scratch_effects.lots_before.clear();
   *member = std::move(scratch);
   effects = std::move(scratch_effects);

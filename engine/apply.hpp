@@ -16,6 +16,7 @@
 #include "engine/outcome.hpp"
 #include "engine/program.hpp"
 #include "engine/purchase_record.hpp"
+#include "engine/stats.hpp"
 
 namespace loyalty {
 
@@ -112,7 +113,7 @@ struct CouponsChange {
 struct Effects {
   std::vector<LedgerEntry> entries;
   std::vector<Notification> notifications;
-  std::vector<uint64_t> lots_written;      // lot ids of `member.lots` whose records changed
+  std::vector<uint64_t> lots_written;  // lot ids of `member.lots` whose records changed
   // Lots as they were before this event changed them (not the ones it created): apply_event
   // undoes a refused event with these, and empties them when the event is applied.
   std::vector<Lot> lots_before;
@@ -121,10 +122,11 @@ struct Effects {
   std::vector<Coupon> coupons_written;     // issued, used, expired, cancelled or restored
   std::vector<StockChange> stock_changes;
   CouponsChange coupons_change;
-  std::vector<Event> follow_ups;           // to other members, delivered exactly once
+  std::vector<Event> follow_ups;  // to other members, delivered exactly once
   std::vector<ReferralLink> referral_links;
   // A member's phone or card it no longer has: free for others once this commits.
   std::vector<IdentifierClaim> identifiers_released;
+  StatsChange stats;  // the program's figures this event moved (engine/stats.hpp)
   Answer answer;
 
   void clear() {
@@ -140,6 +142,7 @@ struct Effects {
     follow_ups.clear();
     referral_links.clear();
     identifiers_released.clear();
+    stats.clear();
     answer = std::monostate{};
   }
 };

@@ -102,7 +102,8 @@ Rejection member_update(const ApplyContext& context, MemberState& member,
   effects.answer = std::monostate{};
   LOYALTY_CHECK(!given.empty());  // validation refuses a change that gives nothing
   EntryWriter writer(member, effects, context.program->number, e.at, e.update_id);
-  writer.entry(EntryType::member_update, 0, given + " by " + e.changed_by);
+  writer.entry(EntryType::member_update, 0,
+               given + " by " + e.changed_by + (e.reason.empty() ? "" : ": " + e.reason));
   writer.notify("member.updated", 0);
   return Rejection::none();
 }

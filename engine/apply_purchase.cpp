@@ -5,6 +5,7 @@
 #include "engine/entry_writer.hpp"
 #include "engine/handlers.hpp"
 #include "engine/lots.hpp"
+#include "engine/stats.hpp"
 #include "engine/tiers.hpp"
 
 namespace loyalty::handlers {
@@ -185,6 +186,8 @@ Rejection purchase(const ApplyContext& context, MemberState& member, const Purch
   if (points_earned > 0) writer.notify("points.earned", points_earned);
 
   member.purchase_count += 1;
+  const int64_t day = local_day_number(*program.time_zone, e.occurred_at);
+  member.last_purchase_day = std::max(member.last_purchase_day.value_or(day), day);
   member.lifetime_points += points_earned;
   bool tier_changed = false;
   record.activity_month = local_month_index(*program.time_zone, e.occurred_at);

@@ -67,6 +67,16 @@ EventType unique_kind_of(const EventBody& body) {
 
 Event::Event(EventBody b) : body(std::move(b)), kind(unique_kind_of(body)) {}
 
+std::string event_actor(const EventBody& body) {
+  if (const auto* adjustment = std::get_if<AdjustmentEvent>(&body)) return adjustment->made_by;
+  if (const auto* change = std::get_if<MemberUpdateEvent>(&body)) return change->changed_by;
+  if (const auto* step = std::get_if<JobStepEvent>(&body)) return "job " + step->job_id;
+  if (const auto* correction = std::get_if<RecalcAdjustmentEvent>(&body)) {
+    return "job " + correction->job_id;
+  }
+  return {};
+}
+
 const std::string& Event::member_id() const {
   return std::visit([](const auto& e) -> const std::string& { return e.member_id; }, body);
 }

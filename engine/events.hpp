@@ -148,7 +148,7 @@ struct MemberUpdateEvent {
   std::optional<std::string> profile_json;
   std::optional<bool> blocked;
   std::string changed_by;
-  std::string reason;  // erasures only
+  std::string reason;  // why (required for erasures, optional for changes)
   TimeMs at = 0;       // stamped by the runtime when 0
   // Cluster mode: the grants of the new phone's and card's claims, filled before the change is
   // logged (not part of the fingerprint), as SignupEvent's are.
@@ -168,7 +168,8 @@ struct AdjustmentEvent {
   std::string member_id;
   Points points = 0;  // positive credits a new lot, negative takes points (may create debt)
   std::string reason;
-  TimeMs at = 0;  // stamped by the runtime when 0
+  TimeMs at = 0;        // stamped by the runtime when 0
+  std::string made_by;  // the API key that asked for it ("" from tools); not in the fingerprint
 };
 
 // A follow-up written in the same commit as the purchase (or refund) that triggered it and
@@ -226,6 +227,12 @@ struct Event {
   // never collide.
   std::string idempotency_key() const;
 };
+
+// Who made the ledger entries of an event, for the audit (api.md LedgerEntry.actor): the API
+// key of an operator's adjustment or change of a member, "job <id>" for a job's steps and a
+// recalculation's corrections; "" for what members and tills do (the entry's reference names
+// their event).
+std::string event_actor(const EventBody& body);
 
 // A 64-bit digest of the event's canonical content, used to tell an identical retry
 // (same digest) from a different payload under the same id (idempotency conflict).

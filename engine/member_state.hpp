@@ -157,6 +157,9 @@ struct MemberState {
                     // available + pending + held
   Points lifetime_points = 0;  // everything ever credited
   uint32_t purchase_count = 0;
+  // The program's local day (engine/stats.hpp local_day_number) of the member's latest
+  // purchase: who is active, for the overview's figures. nullopt: none yet.
+  std::optional<int64_t> last_purchase_day;
   uint32_t program_version = 0;  // the version that last changed the member
 
   uint64_t next_ledger_seq = 1;

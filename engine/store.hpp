@@ -130,7 +130,11 @@ struct CommitBatch {
   // How many units of each reward are out (issued, not cancelled) changes by these, summed over
   // the batch; a reward appears once.
   std::vector<StockChange> stock_changes;
-  CouponsChange coupons_change;                     // summed over the batch
+  CouponsChange coupons_change;  // summed over the batch
+  // The program's figures this batch moved (engine/stats.hpp), summed, and the partition they
+  // are counted under: a cluster node answers for the partitions it applies.
+  StatsChange stats;
+  uint32_t partition = 0;
   std::vector<const ReferralLink*> referral_links;  // by (referrer, referee)
   // The outbox: follow-ups written with their trigger, removed in the commit that applies them.
   std::vector<const Event*> outbox_puts;
@@ -202,6 +206,8 @@ struct CommitBatch {
     coupons.clear();
     stock_changes.clear();
     coupons_change = {};
+    stats.clear();
+    partition = 0;
     referral_links.clear();
     outbox_puts.clear();
     outbox_deletes.clear();

@@ -178,6 +178,26 @@ Status JobRunner::find(std::string_view job_id, std::optional<JobRecord>& out) {
   return Status::ok_status();
 }
 
+Status JobRunner::list(bool unfinished_only, std::vector<JobRecord>& out) {
+  out.clear();
+  Status status = store_.scan_jobs([&](const JobRecord& job) {
+    if (!unfinished_only || !job.finished()) out.push_back(job);
+    return true;
+  });
+  if (!status.ok()) return status;
+  {
+    std::lock_guard lock(mutex_);
+    for (JobRecord& job : out) {
+      if (current_ && current_->id == job.id && job.state == JobState::running) {
+        job.done = current_->progress->done.load();
+        job.total = current_->progress->total.load();
+      }
+    }
+  }
+  sort_newest_first(out);
+  return Status::ok_status();
+}
+
 void JobRunner::wait_idle() {
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [this] { return (queue_.empty() && !busy_) || stopping_; });

@@ -71,6 +71,7 @@ class JobRunner : public JobService {
   Status submit(const JobSpec& spec, JobRecord& out, bool& queued) override;
   // The record, with the live progress when the job is the one running.
   Status find(std::string_view job_id, std::optional<JobRecord>& out) override;
+  Status list(bool unfinished_only, std::vector<JobRecord>& out) override;
   // Blocks until no job is queued or running (tests, loyaltyctl-like callers).
   void wait_idle();
 

@@ -1,5 +1,7 @@
 #include "ops/job_service.hpp"
 
+#include <algorithm>
+
 #include "engine/check.hpp"
 
 namespace loyalty::ops {
@@ -15,6 +17,12 @@ void put_job_parameters(const JobSpec& spec, const ProgramVersion* program, JobR
   job.from = spec.from;
   job.to = spec.to;
   job.dry_run = spec.dry_run;
+}
+
+void sort_newest_first(std::vector<JobRecord>& jobs) {
+  std::sort(jobs.begin(), jobs.end(), [](const JobRecord& a, const JobRecord& b) {
+    return a.created_at != b.created_at ? a.created_at > b.created_at : a.id > b.id;
+  });
 }
 
 }  // namespace loyalty::ops

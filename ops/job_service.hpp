@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/program.hpp"
 #include "engine/status.hpp"
@@ -48,6 +49,13 @@ class JobService {
   virtual Status submit(const JobSpec& spec, JobRecord& out, bool& queued) = 0;
   // The record with its progress as of now; nullopt when there is no such job.
   virtual Status find(std::string_view job_id, std::optional<JobRecord>& out) = 0;
+  // Every job as find() answers it, newest first (created_at, then id); with `unfinished_only`
+  // only the queued and running ones (cheaper in cluster mode, where a finished job's outcome
+  // is read from its parts).
+  virtual Status list(bool unfinished_only, std::vector<JobRecord>& out) = 0;
 };
+
+// Newest first: created_at descending, then id descending.
+void sort_newest_first(std::vector<JobRecord>& jobs);
 
 }  // namespace loyalty::ops

@@ -35,7 +35,7 @@ inline constexpr std::string_view kMemberCouponsFamily = "member_coupons";
 // "layout" in "meta": the record layout the folder was written with (docs/storage.md), as a
 // big-endian u32. Absent in folders of layout 1 (before issue 15), which had a "feed" family.
 inline constexpr std::string_view kLayoutKey = "layout";
-inline constexpr uint32_t kLayoutCurrent = 7;
+inline constexpr uint32_t kLayoutCurrent = 8;
 inline constexpr std::string_view kProgramKeyPrefix = "program/";
 inline constexpr std::string_view kProgramActiveKey = "program_active";
 // "job/" + job id: job records (storage/job_record.hpp), also in "meta".

@@ -27,14 +27,15 @@ namespace loyalty::storage {
 #define LOYALTY_CODEC_COVERS(type, size) \
   static_assert(sizeof(type) == (size), "a field of " #type " is not stored")
 // MemberState::lot_deadline (8 bytes) is derived from the lots and deliberately not stored.
-LOYALTY_CODEC_COVERS(MemberState, 520);
+LOYALTY_CODEC_COVERS(MemberState, 544);
 LOYALTY_CODEC_COVERS(Balance, 24);
 LOYALTY_CODEC_COVERS(Lot, 96);
 LOYALTY_CODEC_COVERS(Hold, 128);
 LOYALTY_CODEC_COVERS(LotTake, 16);
 LOYALTY_CODEC_COVERS(MonthActivity, 32);
 LOYALTY_CODEC_COVERS(ReferralReward, 88);
-LOYALTY_CODEC_COVERS(LedgerEntry, 112);
+// LedgerEntry::actor is not stored with the entry: its event's body says it (event_actor).
+LOYALTY_CODEC_COVERS(LedgerEntry, 144);
 // Notification::entry_seq is the seq of the entry it is stored with.
 LOYALTY_CODEC_COVERS(Notification, 96);
 LOYALTY_CODEC_COVERS(PurchaseRecord, 416);
@@ -48,7 +49,7 @@ LOYALTY_CODEC_COVERS(RefundLine, 40);
 LOYALTY_CODEC_COVERS(RedemptionEvent, 144);
 LOYALTY_CODEC_COVERS(HoldEvent, 88);
 LOYALTY_CODEC_COVERS(HoldActionEvent, 72);
-LOYALTY_CODEC_COVERS(AdjustmentEvent, 112);
+LOYALTY_CODEC_COVERS(AdjustmentEvent, 144);
 LOYALTY_CODEC_COVERS(ReferralFollowUp, 136);
 LOYALTY_CODEC_COVERS(JobStepEvent, 72);
 LOYALTY_CODEC_COVERS(RecalcAdjustmentEvent, 136);
@@ -516,7 +517,9 @@ Offset<fb::AdjustmentEventRecord> encode_adjustment(FlatBufferBuilder& builder,
   const auto adjustment_id = optional_string(builder, e.adjustment_id);
   const auto member_id = optional_string(builder, e.member_id);
   const auto reason = optional_string(builder, e.reason);
+  const auto made_by = optional_string(builder, e.made_by);
   fb::AdjustmentEventRecordBuilder record(builder);
+  record.add_made_by(made_by);
   record.add_adjustment_id(adjustment_id);
   record.add_member_id(member_id);
   record.add_points(e.points);
@@ -526,8 +529,12 @@ Offset<fb::AdjustmentEventRecord> encode_adjustment(FlatBufferBuilder& builder,
 }
 
 AdjustmentEvent decode_adjustment(const fb::AdjustmentEventRecord& record) {
-  return AdjustmentEvent{to_string(record.adjustment_id()), to_string(record.member_id()),
-                         record.points(), to_string(record.reason()), record.at()};
+  return AdjustmentEvent{to_string(record.adjustment_id()),
+                         to_string(record.member_id()),
+                         record.points(),
+                         to_string(record.reason()),
+                         record.at(),
+                         to_string(record.made_by())};
 }
 
 Offset<fb::ReferralFollowUpRecord> encode_follow_up(FlatBufferBuilder& builder,
@@ -1016,6 +1023,7 @@ std::string_view RecordEncoder::member(const MemberState& m, uint64_t history_he
   record.add_erased_at(m.erased_at);
   record.add_phone_grant(m.phone_grant);
   record.add_card_grant(m.card_grant);
+  if (m.last_purchase_day) record.add_last_purchase_day(*m.last_purchase_day);
   record.add_tier_index(m.tier_index);
   record.add_tier_since(m.tier_since);
   if (m.balance != Balance{}) record.add_balance(&balance);
@@ -1412,6 +1420,9 @@ Status decode_member(std::string_view member_id, std::string_view bytes, MemberS
   out.erased_at = record->erased_at();
   out.phone_grant = record->phone_grant();
   out.card_grant = record->card_grant();
+  if (const auto day = record->last_purchase_day(); day.has_value()) {
+    out.last_purchase_day = day.value();
+  }
   out.tier_index = record->tier_index();
   out.tier_since = record->tier_since();
   out.balance = from_record(record->balance());
@@ -1597,6 +1608,7 @@ Status decode_event_history(std::string_view bytes, EventHistory& out) {
   if (!body) return corruption("event");
   out.member_id = std::visit([](const auto& e) { return e.member_id; }, *body);
   out.member_prev = record->member_prev();
+  const std::string actor = event_actor(*body);
   const auto* entries = record->entries();
   if (entries == nullptr) return Status::ok_status();
   if (record->first_entry_seq() == 0) return corruption("event (entry seq)");
@@ -1611,6 +1623,7 @@ Status decode_event_history(std::string_view bytes, EventHistory& out) {
     entry.points = stored->points();
     entry.balance_after = stored->balance_after();
     entry.rule = to_string(stored->rule());
+    entry.actor = actor;
     if (stored->at()) {
       entry.at = *stored->at();
     } else if (before != nullptr) {

@@ -900,7 +900,8 @@ Status RocksStore::load_stock_counts(std::map<std::string, int64_t, std::less<>>
                      [&](std::string_view key, std::string_view value, bool&) -> Status {
                        const std::optional<int64_t> count = storage::decode_stock_count(value);
                        if (!count) return corruption("stock count of " + std::string(key));
-                       if (!key.empty() && key.front() == '\x01') return Status::ok_status();
+                       // Reward ids are printable: keys below ' ' are the other totals.
+                       if (!key.empty() && key.front() < ' ') return Status::ok_status();
                        out.emplace(std::string(key), *count);
                        return Status::ok_status();
                      });
@@ -921,6 +922,27 @@ Status RocksStore::load_coupons_total(CouponsChange& out) {
     *total = found.value_or(0);
   }
   return Status::ok_status();
+}
+
+Status RocksStore::load_stats(std::optional<uint32_t> partition, std::map<StatKey, int64_t>& out) {
+  out.clear();
+  // Every partition's figures lie between "\x02" and "\x03".
+  const std::string begin = partition ? storage::stats_partition_prefix(*partition)
+                                      : std::string(storage::kStatsKeyPrefix);
+  const std::string end = partition && *partition != UINT32_MAX
+                              ? storage::stats_partition_prefix(*partition + 1)
+                              : std::string(1, static_cast<char>(storage::kStatsKeyPrefix[0] + 1));
+  return impl_->scan(stock, rocksdb::ReadOptions(), begin, end,
+                     [&](std::string_view key, std::string_view value, bool&) -> Status {
+                       uint32_t counted_in = 0;
+                       StatKey stat;
+                       const std::optional<int64_t> count = storage::decode_stock_count(value);
+                       if (!count || !storage::parse_stats_key(key, counted_in, stat)) {
+                         return corruption("program figures");
+                       }
+                       out[stat] += *count;
+                       return Status::ok_status();
+                     });
 }
 
 Status RocksStore::load_outbox(std::vector<Event>& out) {
@@ -1202,6 +1224,12 @@ Status RocksStore::commit(const CommitBatch& batch, uint64_t& first_log_seq) {
     if (put.ok() && change != 0) {
       put =
           write.Merge(impl_->family(stock), slice(key), slice(storage::encode_stock_count(change)));
+    }
+  }
+  for (const auto& [stat, change] : batch.stats.deltas) {
+    if (put.ok()) {
+      put = write.Merge(impl_->family(stock), slice(storage::stats_key(batch.partition, stat)),
+                        slice(storage::encode_stock_count(change)));
     }
   }
   for (const StockChange& change : batch.stock_changes) {

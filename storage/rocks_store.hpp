@@ -152,6 +152,9 @@ class RocksStore final : public MemberStore {
   Status load_stock_counts(std::map<std::string, int64_t, std::less<>>& out) override;
   Status load_coupons_total(CouponsChange& out) override;
   Status load_outbox(std::vector<Event>& out) override;  // in follow-up id order
+  // The program's figures (engine/stats.hpp): every counter's total over the partitions
+  // counted here, or over `partition` alone. Counters at zero may be absent.
+  Status load_stats(std::optional<uint32_t> partition, std::map<StatKey, int64_t>& out);
   Status find_stock_unit(std::string_view code, std::string& reward_id) override;
   Status load_give_backs(std::vector<StockUnit>& out) override;  // in code order
   Status load_claim_releases(std::vector<ClaimRelease>& out) override;

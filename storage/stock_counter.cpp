@@ -32,6 +32,37 @@ class StockCountAdd final : public rocksdb::AssociativeMergeOperator {
 
 }  // namespace
 
+namespace {
+constexpr uint64_t kSignBit = uint64_t{1} << 63;
+constexpr size_t kStatsKeySize = 1 + 4 + 1 + 8 + 1;
+}  // namespace
+
+std::string stats_partition_prefix(uint32_t partition) {
+  std::string key(kStatsKeyPrefix);
+  append_u32_be(key, partition);
+  return key;
+}
+
+std::string stats_key(uint32_t partition, const StatKey& stat) {
+  std::string key = stats_partition_prefix(partition);
+  key.push_back(static_cast<char>(stat.kind));
+  append_u64_be(key, static_cast<uint64_t>(stat.bucket) ^ kSignBit);
+  key.push_back(static_cast<char>(stat.detail));
+  return key;
+}
+
+bool parse_stats_key(std::string_view bytes, uint32_t& partition, StatKey& stat) {
+  if (bytes.size() != kStatsKeySize || !bytes.starts_with(kStatsKeyPrefix)) return false;
+  const std::optional<uint32_t> p = read_u32_be(bytes.substr(1, 4));
+  const std::optional<uint64_t> bucket = read_u64_be(bytes.substr(6, 8));
+  if (!p || !bucket) return false;
+  partition = *p;
+  stat.kind = static_cast<StatKind>(static_cast<uint8_t>(bytes[5]));
+  stat.bucket = static_cast<int64_t>(*bucket ^ kSignBit);
+  stat.detail = static_cast<uint8_t>(bytes[14]);
+  return true;
+}
+
 std::string encode_stock_count(int64_t count) {
   std::string bytes;
   append_u64_be(bytes, static_cast<uint64_t>(count));

@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "engine/stats.hpp"
+
 namespace loyalty::storage {
 
 inline constexpr std::string_view kStockFamily = "stock";
@@ -20,6 +22,16 @@ inline constexpr std::string_view kStockFamily = "stock";
 // under keys no reward id can have (ids are printable ASCII).
 inline constexpr std::string_view kCouponsActiveKey = "\x01coupons_active";
 inline constexpr std::string_view kCouponPointsKey = "\x01coupon_points";
+
+// The program's figures (engine/stats.hpp), by the same operator in the same family: "\x02",
+// big-endian u32 partition, kind byte, bucket (big-endian, sign bit flipped so that keys sort
+// as the numbers do), detail byte.
+inline constexpr std::string_view kStatsKeyPrefix = "\x02";
+std::string stats_key(uint32_t partition, const StatKey& key);
+// The prefix of one partition's figures.
+std::string stats_partition_prefix(uint32_t partition);
+// false unless `bytes` is a whole stats key.
+bool parse_stats_key(std::string_view bytes, uint32_t& partition, StatKey& key);
 
 std::string encode_stock_count(int64_t count);
 // nullopt unless `bytes` is exactly 8 bytes.

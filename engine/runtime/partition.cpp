@@ -375,6 +375,7 @@ void Runtime::Partition::move_history_heads(uint64_t first_log_seq) {
 
 void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
   commit_.clear();
+  commit_.partition = partition_index_;
   if (program_.activation != batch_start.activation) {
     commit_.program_switch =
         CommitBatch::ProgramSwitch{partition_index_, program_.activation, program_.version->number};
@@ -469,6 +470,7 @@ void Runtime::Partition::build_commit(const PartitionProgram& batch_start) {
     }
     commit_.coupons_change.add(work.effects.coupons_change.active,
                                work.effects.coupons_change.points);
+    commit_.stats.add(work.effects.stats);
     // Log-driven mode counts units in their rewards' home partitions instead (decide_stock).
     if (!runtime_.options_.log_driven) {
       for (const StockChange& change : work.effects.stock_changes) {

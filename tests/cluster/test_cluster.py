@@ -522,6 +522,11 @@ class ClusterTest(unittest.TestCase):
                 self.assertEqual(quote.status, 200, (name, quote))
                 quotes.append(quote.json)
             self.assertEqual(quotes, [quotes[0]] * 3)
+        for name in names:  # a purchase's breakdown is read on every node, from its owner
+            kept = self.retrying(lambda: self.nodes[name].request(
+                "GET", "/v1/purchases/lq-e-0", key=harness.POS_KEY))
+            self.assertEqual(kept.status, 200, (name, kept))
+            self.assertEqual(kept.json["points_earned"], self.acknowledged[kept.json["member_id"]])
         for name in names:  # what nobody holds is not found, on every node
             node = self.nodes[name]
             for path, field in (("/v1/members:lookup?phone=19999999999", "phone"),
@@ -805,6 +810,16 @@ class ClusterTest(unittest.TestCase):
             self.assertEqual(seen, expected, first.name)
         unknown = nodes[1].request("GET", "/v1/members?partition=0", key=harness.POS_KEY)
         self.assertEqual(unknown.status, 400, "partition is the nodes' own, not a client's")
+        # The overview's figures (GET /v1/stats) add up every partition's counters: the same on
+        # every node, and every member signed up so far is counted.
+        figures = []
+        for node in nodes:
+            r = self.retrying(lambda: node.request("GET", "/v1/stats"))
+            self.assertEqual(r.status, 200, r)
+            del r.json["as_of"]
+            figures.append(r.json)
+        self.assertEqual(figures, [figures[0]] * 3)
+        self.assertGreaterEqual(figures[0]["members"], len(expected))
 
     def test_1l_a_member_change_and_block_hold_on_every_node(self):
         """PATCH /v1/members/{id} on any node: a new phone is claimed cluster-wide (another

@@ -118,7 +118,26 @@ class ConsoleInABrowserTest(unittest.TestCase):
         self.type_into("#key", ADMIN_KEY)
         self.find("form button[type=submit]").click()
 
+        # Overview, the first screen: its figures are the server's, its charts drawn, and the
+        # same figures are in tables for screen readers.
+        stats = self.server.request("GET", "/v1/stats").json
+        self.assertEqual(stats["members"], 2)
+        self.text_of("#stat-members", "2")
+        self.text_of("#stat-active", "1")  # cs-member-2 bought two minutes ago
+        self.text_of("#stat-outstanding", f"{stats['liability']['outstanding']:,}")
+        self.find("canvas#points-by-day-chart")
+        self.find("canvas#liability-by-month-chart")
+        self.find("canvas#tiers-chart")
+        today = stats["points_by_day"][-1]
+        self.assertGreater(today["issued"], 0, stats)
+        rows = [[cell.get_attribute("textContent") for cell in row.find_elements(By.TAG_NAME, "td")]
+                for row in self.browser.find_elements(By.CSS_SELECTOR, "#points-by-day-table tbody tr")]
+        self.assertEqual(len(rows), 30)
+        self.assertEqual(rows[-1][:2], [today["date"], f"{today['issued']:,}"])
+        self.look("overview")
+
         # Members: find one by phone and open their page.
+        self.find("nav a[href='#/members']").click()
         self.type_into("#member-query", PHONE)
         self.find("form[role=search] button").click()
         link = self.find("table a[href='#/members/cs-member-1']")
@@ -134,18 +153,26 @@ class ConsoleInABrowserTest(unittest.TestCase):
         self.text_of("#balance-available", "155")
         self.text_of("#ledger tbody tr:first-child", "apology for a late order")
         self.text_of("#ledger tbody tr:first-child", "+35")
+        self.text_of("#ledger tbody tr:first-child", "dev-admin")  # who made it
         self.look("member")
         r = self.server.request("GET", "/v1/members/cs-member-1")
         self.assertEqual(r.json["balance"]["available"], 155, "the server has it too")
 
-        # Block, then unblock: the page and the server agree each time.
+        # Block, then unblock, each with the reason the audit keeps: the page and the server
+        # agree each time. Without a reason nothing is sent.
+        self.find("#block").click()
+        self.text_of("[role=alert]", "reason")
+        self.assertFalse(self.server.request("GET", "/v1/members/cs-member-1").json["blocked"])
         for state, blocked in (("blocked", True), ("active", False)):
+            self.type_into("#change-reason", f"customer called ({state})")
             self.find("#block").click()
             self.text_of("#member-status", state)
             r = self.server.request("GET", "/v1/members/cs-member-1")
             self.assertEqual(r.json["blocked"], blocked, state)
+        self.text_of("#ledger tbody tr:first-child", "blocked by dev-admin: customer called (active)")
         # A phone another member has is refused, naming the field.
         self.server.signup("cs-member-3", phone="13700009999")
+        self.type_into("#change-reason", "new phone")
         self.type_into("#change-value", "13700009999")
         self.find("#change-value").submit()
         self.text_of("[role=alert]", "phone")
@@ -202,6 +229,17 @@ class ConsoleInABrowserTest(unittest.TestCase):
         after = self.server.member("cs-member-2").json["balance"]["available"]
         self.assertEqual(after - before, total, "the apply wrote what the dry run showed")
 
+        # Customer service asks why the purchase earned what it did: the rules and lines the
+        # server keeps, and the recalculation's correction since.
+        kept = self.server.request("GET", "/v1/purchases/cs-buy-1").json
+        self.assertEqual(kept["points_adjusted"], total, kept)
+        self.find("#recalc-largest a[href='#/members/cs-member-2']").click()
+        self.find("#ledger button[aria-label='Why did cs-buy-1 earn this?']").click()
+        self.text_of("#why-lines", "latte")
+        self.text_of("#why-rules", kept["breakdown"][0]["rule"])
+        self.text_of("#why", "by recalculations")
+        self.look("why-earned")
+
         # Rewards, webhooks (with an endpoint's delivery log) and, alone, the cluster screen.
         self.find("nav a[href='#/rewards']").click()
         self.find("#rewards")
@@ -214,6 +252,11 @@ class ConsoleInABrowserTest(unittest.TestCase):
         self.find("nav a[href='#/cluster']").click()
         self.text_of("main", "runs alone")
         self.look("cluster")
+
+        # Back on the overview, the recalculation's jobs are listed, newest first.
+        newest = self.server.request("GET", "/v1/jobs?limit=1").json["jobs"][0]["job_id"]
+        self.find("nav a[href='#/overview']").click()
+        self.text_of("#recent-jobs tbody tr:first-child", newest)
 
         # The key never left the headers: no URL the page asked for holds it.
         api_calls = [request["url"] for request in self.requests if "/v1/" in request["url"]]

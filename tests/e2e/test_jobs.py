@@ -255,6 +255,46 @@ class JobsApi(unittest.TestCase):
         r = s.request("GET", job_path(job["job_id"]), headers={"Accept": "text/csv"})
         self.assertEqual(r.status, 406, r)
 
+    def test_the_job_list_is_newest_first_filtered_and_paged(self):
+        s = self.server
+        base = whole_seconds(utc_now() - datetime.timedelta(days=300))
+        ids = []
+        for n, kind in enumerate(("expire", "evaluate_tiers", "expire")):
+            r = post_job(s, {"type": kind, "as_of": rfc3339(base + datetime.timedelta(hours=n))})
+            self.assertEqual(r.status, 202, r)
+            ids.append(wait_job(s, r.json["job_id"])["job_id"])
+        everything = s.request("GET", "/v1/jobs?limit=100")
+        self.assertEqual(everything.status, 200, everything)
+        listed = everything.json["jobs"]
+        self.assertIsNone(everything.json["next_cursor"])
+        created = [job["created_at"] for job in listed]
+        self.assertEqual(created, sorted(created, reverse=True), "newest first")
+        mine = [job["job_id"] for job in listed if job["job_id"] in ids]
+        self.assertEqual(mine, list(reversed(ids)))
+        self.assertEqual(listed[0], s.request("GET", job_path(listed[0]["job_id"])).json | {
+            "progress": listed[0]["progress"]})
+        # A page at a time, without gaps or repeats.
+        paged, cursor = [], None
+        for _ in range(len(listed) + 1):
+            r = s.request("GET", "/v1/jobs?limit=1" + (f"&cursor={cursor}" if cursor else ""))
+            self.assertEqual(r.status, 200, r)
+            paged += [job["job_id"] for job in r.json["jobs"]]
+            cursor = r.json["next_cursor"]
+            if cursor is None:
+                break
+        self.assertEqual(paged, [job["job_id"] for job in listed])
+        only = s.request("GET", "/v1/jobs?type=evaluate_tiers&state=succeeded").json["jobs"]
+        self.assertIn(ids[1], [job["job_id"] for job in only])
+        self.assertEqual({(job["type"], job["state"]) for job in only},
+                         {("evaluate_tiers", "succeeded")})
+        self.assertEqual(s.request("GET", "/v1/jobs?state=running").json["jobs"], [])
+        for query, field in (("state=done", "state"), ("type=sweep", "type"),
+                             ("limit=0", "limit"), ("cursor=nope", "cursor"), ("x=1", "x")):
+            r = s.request("GET", f"/v1/jobs?{query}")
+            self.assertEqual(r.status, 400, (query, r))
+            self.assertEqual(r.json["errors"][0]["field"], field, query)
+        self.assertEqual(s.request("GET", "/v1/jobs", key=POS_KEY).status, 403)
+
     def test_evaluate_tiers_lowers_after_retain_months(self):
         s = self.server
         self.assertEqual(s.signup("tier-1").status, 201)

@@ -60,6 +60,7 @@ EXPECTED = {
     "POST /v1/events:batch":                (E401, E401, OK, OK, SCOPE, E403, E403, E403, E401),
     "POST /v1/holds":                       (E401, E401, OK, OK, OK, E403, E403, E403, E401),
     "GET /v1/holds/{hold_id}":              (E401, E401, OK, OK, OK, E403, E403, E403, E401),
+    "GET /v1/purchases/{event_id}":         (E401, E401, OK, OK, SCOPE, E403, E403, E403, E401),
     "POST /v1/holds/{hold_id}:capture":     (E401, E401, OK, OK, OK, E403, E403, E403, E401),
     "POST /v1/holds/{hold_id}:void":        (E401, E401, OK, OK, OK, E403, E403, E403, E401),
     # The points mall: any caller sees the catalog; a member token sees its own catalog and
@@ -77,6 +78,8 @@ EXPECTED = {
     "POST /v1/program:validate":            (E401, E401, OK, E403, E403, E403, E403, E403, E401),
     "GET /v1/program/versions":             (E401, E401, OK, E403, E403, E403, E403, E403, E401),
     "GET /v1/program/versions/{version}":   (E401, E401, OK, E403, E403, E403, E403, E403, E401),
+    "GET /v1/stats":                        (E401, E401, OK, E403, E403, E403, E403, E403, E401),
+    "GET /v1/jobs":                         (E401, E401, OK, E403, E403, E403, E403, E403, E401),
     "POST /v1/jobs":                        (E401, E401, OK, E403, E403, E403, E403, E403, E401),
     "GET /v1/jobs/{job_id}":                (E401, E401, OK, E403, E403, E403, E403, E403, E401),
     "POST /v1/backups":                     (E401, E401, OK, E403, E403, E403, E403, E403, E401),
@@ -265,6 +268,7 @@ class RoleTableTest(unittest.TestCase):
             "POST /v1/holds": ("POST", "/v1/holds", j({"hold_id": f"h-new-{c}",
                                                        "member_id": MEMBER, "points": 100}), 201),
             "GET /v1/holds/{hold_id}": ("GET", "/v1/holds/h-read", None, 200),
+            "GET /v1/purchases/{event_id}": ("GET", "/v1/purchases/role-base", None, 200),
             "POST /v1/holds/{hold_id}:capture": ("POST", f"/v1/holds/h-capture-{c}:capture",
                                                  b"{}", 200),
             "POST /v1/holds/{hold_id}:void": ("POST", f"/v1/holds/h-void-{c}:void", b"{}", 200),
@@ -287,6 +291,8 @@ class RoleTableTest(unittest.TestCase):
                                           self.program_toml.encode(), 200),
             "GET /v1/program/versions": ("GET", "/v1/program/versions", None, 200),
             "GET /v1/program/versions/{version}": ("GET", "/v1/program/versions/1", None, 200),
+            "GET /v1/stats": ("GET", "/v1/stats", None, 200),
+            "GET /v1/jobs": ("GET", "/v1/jobs?limit=5", None, 200),
             "POST /v1/jobs": ("POST", "/v1/jobs",
                               j({"type": "expire", "as_of": "2020-01-01T00:00:00Z"}), 202),
             "GET /v1/jobs/{job_id}": ("GET", f"/v1/jobs/{job}", None, 200),
@@ -345,7 +351,8 @@ class RoleTableTest(unittest.TestCase):
     def judge_http(self, row, principal, expected):
         method, target, body, success = self.http_request(row, principal)
         r = self.send(principal, method, target, body)
-        scope_field = "original_event_id" if row == "POST /v1/events/refund" else "store_id"
+        scope_field = {"POST /v1/events/refund": "original_event_id",
+                       "GET /v1/purchases/{event_id}": "event_id"}.get(row, "store_id")
         if row == "POST /v1/events:batch" and expected == SCOPE:
             # The batch is read; its event is refused on its own (docs/api.md "Batches").
             if r.status != 200:

@@ -131,6 +131,7 @@ MemberState full_member(const std::string& member_id) {
   member.balance = Balance{1200, 300, 50};
   member.lifetime_points = 4000;
   member.purchase_count = 17;
+  member.last_purchase_day = 20'420;
   member.program_version = 3;
   member.next_ledger_seq = 42;
   member.next_lot_id = 9;
@@ -326,7 +327,8 @@ std::vector<Event> every_event_kind() {
   events.push_back(Event{HoldEvent{"h2", "m1", 300, std::nullopt, 1'700'000'500'001}});
   events.push_back(Event(EventType::hold_capture, HoldActionEvent{"h1", "m1", 1'700'000'600'000}));
   events.push_back(Event(EventType::hold_void, HoldActionEvent{"h2", "m1", 1'700'000'600'001}));
-  events.push_back(Event{AdjustmentEvent{"a1", "m1", -75, "goodwill", 1'700'000'700'000}});
+  events.push_back(
+      Event{AdjustmentEvent{"a1", "m1", -75, "goodwill", 1'700'000'700'000, "dev-admin"}});
   events.push_back(Event(EventType::referral_reward,
                          ReferralFollowUp{"referral:p1", "m-ref", "m1", "p1", 1'700'000'100'000}));
   events.push_back(
@@ -1153,6 +1155,49 @@ TEST(RocksStoreTest, CouponsAndStockCountsRoundTrip) {
   expect_ok(store->load_stock_counts(counts));
   EXPECT_EQ(counts, (std::map<std::string, int64_t, std::less<>>{
                         {"free-drink", 1}, {"mug", 1}, {"tumbler", 1}}));
+}
+
+// The program's figures: each commit adds its batch's changes under its partition; a read sums
+// every partition's or takes one; they survive a reopen and leave the reward counts alone.
+TEST(RocksStoreTest, ProgramFiguresAddUpPerPartitionAcrossReopen) {
+  TempDir dir;
+  const StatKey members{StatKind::members};
+  const StatKey earned_today{StatKind::day_points, 20'430, static_cast<uint8_t>(EntryType::earn)};
+  const StatKey never{StatKind::liability, kNeverExpiresMonth};
+  const StatKey long_ago{StatKind::last_purchase_day, -3};  // before 1970: keys sort by number
+  {
+    auto store = open_store(dir.path());
+    CommitBatch first;
+    first.partition = 0;
+    first.stats.add(members, 2);
+    first.stats.add(earned_today, 150);
+    first.stats.add(long_ago, 1);
+    first.stock_changes = {{"mug", 1}};
+    expect_ok(store->commit(first));
+    CommitBatch second;
+    second.partition = 255;  // its prefix's last byte is 0xff
+    second.stats.add(members, 1);
+    second.stats.add(earned_today, -40);
+    second.stats.add(never, 9);
+    expect_ok(store->commit(second));
+    CommitBatch third;
+    third.partition = 0;
+    third.stats.add(long_ago, -1);
+    expect_ok(store->commit(third));
+  }
+  auto store = open_store(dir.path());
+  std::map<StatKey, int64_t> all;
+  expect_ok(store->load_stats(std::nullopt, all));
+  std::erase_if(all, [](const auto& item) { return item.second == 0; });
+  EXPECT_EQ(all, (std::map<StatKey, int64_t>{{members, 3}, {earned_today, 110}, {never, 9}}));
+  std::map<StatKey, int64_t> one;
+  expect_ok(store->load_stats(255, one));
+  EXPECT_EQ(one, (std::map<StatKey, int64_t>{{members, 1}, {earned_today, -40}, {never, 9}}));
+  expect_ok(store->load_stats(1, one));
+  EXPECT_TRUE(one.empty());
+  std::map<std::string, int64_t, std::less<>> counts;
+  expect_ok(store->load_stock_counts(counts));
+  EXPECT_EQ(counts, (std::map<std::string, int64_t, std::less<>>{{"mug", 1}}));
 }
 
 // Cluster mode's units of stock: those a home partition took for a code (until given back),

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,14 @@
 #include "engine/prepare.hpp"
 #include "engine/store.hpp"
 #include "engine/time.hpp"
+
+namespace loyalty {
+// For gtest's messages about the program's figures.
+inline void PrintTo(const StatKey& key, std::ostream* out) {
+  *out << "{kind " << static_cast<int>(key.kind) << ", bucket " << key.bucket << ", detail "
+       << static_cast<int>(key.detail) << "}";
+}
+}  // namespace loyalty
 
 namespace loyalty::testing {
 
@@ -273,6 +282,7 @@ class Scenario {
     for (const LedgerEntry& entry : ledger) sum += entry.points;
     EXPECT_TRUE(member_invariants_hold(*slot, sum)) << "books do not balance";
     if (auto* answer = std::get_if<PurchaseAnswer>(&effects.answer)) last_ = *answer;
+    for (const auto& [key, delta] : effects.stats.deltas) stats_[key] += delta;
     if (event.type() != EventType::signup) {
       used_ids_[event.idempotency_key()] = IdempotencyRecord{
           event.idempotency_key(), request_fingerprint, event.member_id(), effects.answer};
@@ -298,7 +308,61 @@ class Scenario {
       const Rejection r = apply(follow_up);
       EXPECT_TRUE(r.ok()) << "follow-up refused: " << r.message;
     }
+    // A test that moves the program to another zone moves later events' days and months, not
+    // earlier ones' (docs/decisions.md): then only the totals of each kind must agree.
+    if (first_zone_ == nullptr) first_zone_ = version_.program.time_zone.get();
+    const bool zone_moved = first_zone_ != version_.program.time_zone.get();
+    EXPECT_EQ(zone_moved ? totals_of(stats()) : stats(),
+              zone_moved ? totals_of(figures_of_members()) : figures_of_members())
+        << "the program's figures drifted from the members'";
     return rejection;
+  }
+
+  // The program's figures as the events' effects counted them (engine/stats.hpp), zeros left out.
+  std::map<StatKey, int64_t> stats() const {
+    std::map<StatKey, int64_t> out;
+    for (const auto& [key, total] : stats_) {
+      if (total != 0) out.emplace(key, total);
+    }
+    return out;
+  }
+
+  static std::map<StatKey, int64_t> totals_of(const std::map<StatKey, int64_t>& figures) {
+    std::map<StatKey, int64_t> out;
+    for (const auto& [key, total] : figures) {
+      out[key.kind == StatKind::tier ? key : StatKey{key.kind, 0, key.detail}] += total;
+    }
+    std::erase_if(out, [](const auto& item) { return item.second == 0; });
+    return out;
+  }
+
+  // The same figures computed afresh from every member and ledger.
+  std::map<StatKey, int64_t> figures_of_members() const {
+    std::map<StatKey, int64_t> out;
+    const TimeZone& zone = *version_.program.time_zone;
+    for (const auto& [id, member] : members_) {
+      if (!member) continue;
+      out[{StatKind::members}] += 1;
+      out[{StatKind::tier, member->tier_index}] += 1;
+      out[{StatKind::debt}] += member->debt;
+      if (member->last_purchase_day)
+        out[{StatKind::last_purchase_day, *member->last_purchase_day}] += 1;
+      for (const Lot& lot : member->lots) {
+        out[{StatKind::liability, expiry_month(zone, lot.expires_at)}] += lot.points_remaining;
+      }
+      for (const Coupon& coupon : member->coupons) {
+        out[{StatKind::coupons_active}] += 1;
+        out[{StatKind::coupon_points}] += coupon.points;
+      }
+    }
+    for (const auto& [id, entries] : ledgers_) {
+      for (const LedgerEntry& entry : entries) {
+        out[{StatKind::day_points, local_day_number(zone, entry.at),
+             static_cast<uint8_t>(entry.type)}] += entry.points;
+      }
+    }
+    std::erase_if(out, [](const auto& item) { return item.second == 0; });
+    return out;
   }
 
   const ReferralLink* link(const std::string& referrer, const std::string& referee) const {
@@ -333,6 +397,8 @@ class Scenario {
   std::map<std::string, std::vector<LedgerEntry>> ledgers_;
   PurchaseAnswer last_;
   Effects last_effects_;
+  std::map<StatKey, int64_t> stats_;
+  const TimeZone* first_zone_ = nullptr;  // the program's zone at the first event
   Rejection last_rejection_;
   std::map<std::string, PurchaseRecord> purchases_;
   std::map<std::string, StoredHold> holds_;

@@ -89,6 +89,7 @@ export type LedgerEntry = {
   rule: string;
   program_version: number;
   balance_after: number;
+  actor: string | null;
 };
 
 export type ProgramVersion = {
@@ -167,9 +168,49 @@ export type Job = {
   job_id: string;
   type: string;
   state: "queued" | "running" | "succeeded" | "failed";
+  created_at?: string;
+  requested_by?: string | null;
   progress?: { done: number; total: number; eta_seconds?: number | null } | null;
   result: RecalcReport | null;
   error: string | null;
+};
+
+export type Stats = {
+  as_of: string;
+  currency: string;
+  time_zone: string;
+  members: number;
+  active_members: number;
+  active_days: number;
+  tiers: { tier: string; members: number }[];
+  points_by_day: { date: string; issued: number; redeemed: number; expired: number; by_type: Record<string, number> }[];
+  liability: {
+    points_in_lots: number;
+    debt: number;
+    outstanding: number;
+    by_expiry_month: { month: string | null; points: number }[];
+  };
+  coupons: { active: number; points: number };
+  jobs: { running: number; queued: number };
+};
+
+export type StoredPurchase = {
+  event_id: string;
+  member_id: string;
+  store_id: string;
+  occurred_at: string;
+  order_total_minor: number;
+  eligible_minor: number;
+  points_earned: number;
+  points_redeemed: number;
+  breakdown: { rule: string; points: number }[];
+  lines: { sku: string; amount_minor: number; eligible_minor: number; refunded_minor: number }[];
+  coupons_used: string[];
+  refunded_minor: number;
+  points_reversed: number;
+  points_restored: number;
+  points_adjusted: number;
+  tier_after: string;
 };
 
 const member = (id: string) => `/v1/members/${encodeURIComponent(id)}`;
@@ -177,6 +218,8 @@ const webhook = (id: string) => `/v1/webhooks/${encodeURIComponent(id)}`;
 
 export const api = {
   program: () => call<ProgramVersion>("GET", "/v1/program"),
+  purchase: (eventId: string) => call<StoredPurchase>("GET", `/v1/purchases/${encodeURIComponent(eventId)}`),
+  stats: (days: number) => call<Stats>("GET", `/v1/stats?days=${days}`),
   versions: () => call<{ versions: ProgramVersion[] }>("GET", "/v1/program/versions"),
   version: (n: number) => call<ProgramVersion>("GET", `/v1/program/versions/${n}`),
   validate: (toml: string) => call<{ valid: boolean }>("POST", "/v1/program:validate", toml),
@@ -188,7 +231,7 @@ export const api = {
       "GET",
       `${member(id)}/ledger?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
     ),
-  change: (id: string, fields: { phone?: string | null; card_no?: string | null; blocked?: boolean }) =>
+  change: (id: string, fields: { phone?: string | null; card_no?: string | null; blocked?: boolean; reason?: string }) =>
     call<Member>("PATCH", member(id), fields),
   rewards: () => call<{ program_version: string; rewards: Reward[] }>("GET", "/v1/rewards"),
   webhooks: () => call<{ webhooks: WebhookEndpoint[] }>("GET", "/v1/webhooks"),
@@ -199,6 +242,7 @@ export const api = {
   recalculate: (program_toml: string, from: string, to: string, dry_run: boolean) =>
     call<Job>("POST", "/v1/jobs", { type: "recalculate", program_toml, from, to, dry_run }),
   job: (id: string) => call<Job>("GET", `/v1/jobs/${encodeURIComponent(id)}`),
+  jobs: (limit: number) => call<Page<Job, "jobs">>("GET", `/v1/jobs?limit=${limit}`),
   adjust: (id: string, points: number, reason: string) =>
     call<{ points: number }>("POST", `${member(id)}/adjustments`, {
       adjustment_id: `console-${crypto.randomUUID()}`,

@@ -8,6 +8,7 @@ import { ApiError, ProgramVersion, api, call, signIn, signOut, signedOutEvent, s
 import { Settings, SettingsContext } from "./format";
 import { MemberPage, MembersScreen } from "./members";
 import { ClusterScreen, RewardsScreen, WebhooksScreen } from "./operations";
+import { OverviewScreen } from "./overview";
 import { ProgramScreen } from "./program";
 import { RecalcScreen } from "./recalc";
 
@@ -57,6 +58,7 @@ function SignIn({ done }: { done: () => void }) {
 }
 
 const screens = [
+  { path: "overview", title: "Overview" },
   { path: "members", title: "Members" },
   { path: "program", title: "Program" },
   { path: "recalculation", title: "Recalculation" },
@@ -71,13 +73,14 @@ function Shell({ signedOut }: { signedOut: () => void }) {
   useEffect(() => {
     api.program().then(setProgram, () => setProgram(null));
   }, []);
-  const screen = route[0] || "members";
+  const screen = route[0] || "overview";
   const settings: Settings = {
     currency: program?.currency ?? "CNY",
     timeZone: program?.time_zone ?? "UTC",
   };
   let content;
-  if (screen === "members" && route[1]) content = <MemberPage memberId={route[1]} />;
+  if (screen === "overview") content = <OverviewScreen />;
+  else if (screen === "members" && route[1]) content = <MemberPage memberId={route[1]} />;
   else if (screen === "members") content = <MembersScreen />;
   else if (screen === "program") content = <ProgramScreen />;
   else if (screen === "recalculation") content = <RecalcScreen />;

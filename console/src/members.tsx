@@ -1,8 +1,8 @@
 // Customer service: find a member (id prefix, exact phone or card) and open their page: the
 // balance, the ledger with every entry's reason and who made it, and an adjustment with a reason.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 
-import { ApiError, LedgerEntry, Member, api } from "./api";
+import { ApiError, LedgerEntry, Member, StoredPurchase, api } from "./api";
 import { useFormat } from "./format";
 
 export function MembersScreen() {
@@ -56,6 +56,7 @@ export function MemberPage({ memberId }: { memberId: string }) {
   const [entries, setEntries] = useState<LedgerEntry[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [asked, setAsked] = useState("");  // a purchase the operator asked about
   const load = async () => {
     try {
       const [view, page] = await Promise.all([api.member(memberId), api.ledger(memberId, null)]);
@@ -88,11 +89,12 @@ export function MemberPage({ memberId }: { memberId: string }) {
         <div><dt>Status</dt><dd id="member-status">{member.erased_at ? "erased" : member.blocked ? "blocked" : "active"}</dd></div>
       </dl>
       <Adjust memberId={member.member_id} done={load} />
+      <WhyEarned key={asked} asked={asked} />
       {!member.erased_at && <Change member={member} done={load} />}
       <table id="ledger">
         <caption>Ledger, newest first (times in {format.zone})</caption>
         <thead>
-          <tr><th scope="col">When</th><th scope="col">Type</th><th scope="col" class="number">Points</th><th scope="col" class="number">Balance after</th><th scope="col">Why, and by whom</th><th scope="col">Request</th></tr>
+          <tr><th scope="col">When</th><th scope="col">Type</th><th scope="col" class="number">Points</th><th scope="col" class="number">Balance after</th><th scope="col">Why</th><th scope="col">By whom</th><th scope="col">Request</th></tr>
         </thead>
         <tbody>
           {entries.map((entry) => (
@@ -102,7 +104,14 @@ export function MemberPage({ memberId }: { memberId: string }) {
               <td class="number">{format.signed(entry.points)}</td>
               <td class="number">{format.points(entry.balance_after)}</td>
               <td>{entry.rule}</td>
-              <td>{entry.reference}</td>
+              <td>{entry.actor ?? "the member or a till"}</td>
+              <td>
+                {entry.reference}
+                {(entry.type === "earn" || entry.type === "bonus") && (
+                  <button type="button" class="quiet" aria-label={`Why did ${entry.reference} earn this?`}
+                    onClick={() => setAsked(entry.reference)}>Why?</button>
+                )}
+              </td>
             </tr>
           ))}
         </tbody>
@@ -150,10 +159,19 @@ function Adjust({ memberId, done }: { memberId: string; done: () => void }) {
 function Change({ member, done }: { member: Member; done: () => void }) {
   const [field, setField] = useState<"phone" | "card_no">("phone");
   const [value, setValue] = useState("");
+  const [reason, setReason] = useState("");
   const [outcome, setOutcome] = useState<{ ok: boolean; message: string } | null>(null);
+  const reasonField = useRef<HTMLInputElement>(null);
   const apply = async (fields: Parameters<typeof api.change>[1], said: string) => {
+    // Every change is audited with why it was made (the ledger's member_update entry).
+    if (reason.trim() === "") {
+      setOutcome({ ok: false, message: "reason: say why the member is changed" });
+      reasonField.current?.focus();
+      return;
+    }
     try {
-      await api.change(member.member_id, fields);
+      await api.change(member.member_id, { ...fields, reason: reason.trim() });
+      setReason("");
       setOutcome({ ok: true, message: said });
       done();
     } catch (e) {
@@ -168,6 +186,10 @@ function Change({ member, done }: { member: Member; done: () => void }) {
   return (
     <form class="inline" onSubmit={submit} aria-labelledby="change-title">
       <h2 id="change-title">Change the member</h2>
+      <label for="change-reason">Reason</label>
+      <input id="change-reason" ref={reasonField} type="text" maxLength={500} value={reason}
+        onInput={(e) => setReason(e.currentTarget.value)}
+        aria-invalid={outcome && !outcome.ok && reason.trim() === "" ? "true" : undefined} />
       <button type="button" id="block" onClick={() => apply({ blocked: !member.blocked }, member.blocked ? "Unblocked." : "Blocked.")}>
         {member.blocked ? "Unblock" : "Block"}
       </button>
@@ -181,5 +203,65 @@ function Change({ member, done }: { member: Member; done: () => void }) {
       <button type="submit">Change</button>
       {outcome && <p role={outcome.ok ? "status" : "alert"} class={outcome.ok ? "ok" : "error"}>{outcome.message}</p>}
     </form>
+  );
+}
+
+// "Why did this purchase earn what it earned?" (or nothing): what each rule gave, what of each line
+// earned, and what refunds and recalculations changed since (GET /v1/purchases/{event_id}).
+function WhyEarned({ asked }: { asked: string }) {
+  const format = useFormat();
+  const [eventId, setEventId] = useState(asked);
+  const [purchase, setPurchase] = useState<StoredPurchase | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const look = async (id: string) => {
+    setPurchase(null);
+    try {
+      setPurchase(await api.purchase(id));
+      setError(null);
+    } catch (e) {
+      setError(e instanceof ApiError && e.status === 404 ? "No purchase has this id." : (e as Error).message);
+    }
+  };
+  useEffect(() => { if (asked) look(asked); }, [asked]);
+  const submit = (event: Event) => {
+    event.preventDefault();
+    look(eventId.trim());
+  };
+  return (
+    <section aria-labelledby="why-title">
+      <form class="inline" onSubmit={submit}>
+        <h2 id="why-title">Why did a purchase earn what it earned?</h2>
+        <label for="why-event">Purchase id (the till's event_id)</label>
+        <input id="why-event" type="text" required value={eventId} onInput={(e) => setEventId(e.currentTarget.value)} />
+        <button type="submit">Explain</button>
+      </form>
+      {error && <p role="alert" class="error">{error}</p>}
+      {purchase && (
+        <div id="why" aria-live="polite">
+          <p>
+            {purchase.event_id} at {purchase.store_id}, {format.time(purchase.occurred_at)}: {format.money(purchase.order_total_minor)} of
+            which {format.money(purchase.eligible_minor)} earned points; {format.points(purchase.points_earned)} points
+            earned{purchase.points_redeemed > 0 && `, ${format.points(purchase.points_redeemed)} points paid`}.
+          </p>
+          <table id="why-rules">
+            <caption>What each rule gave</caption>
+            <thead><tr><th scope="col">Rule</th><th scope="col" class="number">Points</th></tr></thead>
+            <tbody>{purchase.breakdown.map((b) => <tr><td>{b.rule}</td><td class="number">{format.points(b.points)}</td></tr>)}</tbody>
+          </table>
+          <table id="why-lines">
+            <caption>What of each line earned</caption>
+            <thead><tr><th scope="col">Item</th><th scope="col" class="number">Amount</th><th scope="col" class="number">Earned on</th><th scope="col" class="number">Refunded</th></tr></thead>
+            <tbody>
+              {purchase.lines.map((l) => (
+                <tr><td>{l.sku}</td><td class="number">{format.money(l.amount_minor)}</td><td class="number">{format.money(l.eligible_minor)}</td><td class="number">{format.money(l.refunded_minor)}</td></tr>
+              ))}
+            </tbody>
+          </table>
+          {(purchase.points_reversed !== 0 || purchase.points_adjusted !== 0) && (
+            <p>Since then: {format.points(purchase.points_reversed)} points taken back by refunds, {format.signed(purchase.points_adjusted)} by recalculations.</p>
+          )}
+        </div>
+      )}
+    </section>
   );
 }

@@ -9,6 +9,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,10 +30,12 @@ PROFILES = {
     # storage-limit seconds, events captured for the storage limit, micro min time
     "quick": dict(members=20_000, seconds=4, warmup=1, wrk_seconds=4, pg_seconds=6,
                   storage_seconds=2, capture_events=20_000, micro_min_time=0.02,
-                  ops_events=20_000, scale_members=200_000, scale_seconds=4),
+                  ops_events=20_000, scale_members=200_000, scale_seconds=4,
+                  console_members=200_000),
     "full": dict(members=1_000_000, seconds=20, warmup=3, wrk_seconds=20, pg_seconds=30,
                  storage_seconds=10, capture_events=100_000, micro_min_time=0.5,
-                 ops_events=1_000_000, scale_members=10_000_000, scale_seconds=20),
+                 ops_events=1_000_000, scale_members=10_000_000, scale_seconds=20,
+                 console_members=1_000_000),
 }
 WRK_THREADS = 2
 WRK_CONNECTIONS = 64        # single events and /healthz
@@ -239,6 +242,15 @@ def scale(args, p, work):
     return read_json(out)
 
 
+def console(args, p, work):
+    """The operator console's requests and screens with many members stored (bench/console)."""
+    out = os.path.join(work, "console.json")
+    run([sys.executable, os.path.join(HERE, "console", "console_load.py"), "--build", args.build,
+         "--members", p["console_members"], "--seconds", p["scale_seconds"], "--json", out],
+        work, "console", timeout=4 * 3600)
+    return read_json(out)
+
+
 # --- the table -----------------------------------------------------------------------------
 
 def rate(value):
@@ -355,6 +367,11 @@ def build_rows(results):
     rows.append((f"peak RSS, loyaltyd with {scaled['members']:,} members, purchases over all of "
                  f"them ({scaled['load_events_per_s']:,.0f}/s)",
                  f"{scaled['rss_peak_bytes'] / 2**20:,.0f} MiB", "", "", "≤ 2 GiB at 10M members"))
+    shown = results["console"]
+    for name, times in list(shown["requests_ms"].items()) + list(
+            (shown.get("browser_ms") or {}).items()):
+        rows.append((f"{name} ({shown['members']:,} members; median)",
+                     f"{statistics.median(times):,.1f} ms", "", "", "< 300 ms"))
     for figure, value, events, seconds in ops_bench.table_rows(results["ops"]):
         detail = ", ".join(part for part in (events, f"{seconds} s" if seconds else "") if part)
         rows.append((f"ops: {figure}" + (f" ({detail})" if detail else ""), value, "", "",
@@ -434,6 +451,7 @@ def main():
         results["pg"] = postgres(args, p, work)
         results["ops"] = operations(args, p, work)
         results["scale"] = scale(args, p, work)
+        results["console"] = console(args, p, work)
     finally:
         if args.keep:
             log(f"raw outputs kept in {work}")

@@ -6,6 +6,8 @@
 #include "api/request_parsing.hpp"
 #include "api/responses.hpp"
 #include "cluster/node.hpp"
+#include "engine/program_toml.hpp"
+#include "engine/tzdb/os_time_zones.hpp"
 
 namespace loyalty::api {
 namespace {
@@ -17,11 +19,30 @@ constexpr std::string_view kQuoteEventIdPlaceholder = "quote";
 
 RouteResult handle_quote(const ApiContext& context, const HttpRequest& request,
                          const Principal& principal, bool forwarded) {
-  Parsed<PurchaseEvent> parsed = parse_quote_request(request.body());
+  Parsed<QuoteRequest> parsed = parse_quote_request(request.body());
   if (const ParseError* error = std::get_if<ParseError>(&parsed)) return error->to_response();
-  const PurchaseEvent& quote = std::get<PurchaseEvent>(parsed);
+  const PurchaseEvent& quote = std::get<QuoteRequest>(parsed).purchase;
   if (Rejection r = authorize_store(principal, quote.store_id); !r.ok()) {
     return problem_response(r);
+  }
+  // A draft's rules (admin): what this basket would earn if the draft were activated.
+  std::shared_ptr<const ProgramVersion> draft;
+  if (const std::optional<std::string>& text = std::get<QuoteRequest>(parsed).program_toml) {
+    if (principal.role != Role::admin || principal.is_member_token()) {
+      return problem_response(ErrorCode::forbidden, "only an admin key may quote under a draft",
+                              "program_toml");
+    }
+    std::variant<Program, ProgramLoadError> loaded =
+        parse_program_toml(*text, "program_toml", os_time_zones());
+    if (const auto* error = std::get_if<ProgramLoadError>(&loaded)) {
+      if (error->key.empty()) {
+        return problem_response(ErrorCode::invalid_request, error->message, "program_toml");
+      }
+      return problem_response(ErrorCode::invalid_request, error->key + ": " + error->message,
+                              "program_toml", InvalidKind::semantic);
+    }
+    draft = std::make_shared<const ProgramVersion>(
+        ProgramVersion{0, std::move(std::get<Program>(loaded)), *text});
   }
   {
     PurchaseEvent checked = quote;
@@ -53,8 +74,8 @@ RouteResult handle_quote(const ApiContext& context, const HttpRequest& request,
   }
   // The rules the member's partition has reached (cluster mode: a new version reaches each
   // partition at its point of the log, a moment apart), as its next purchase would be decided.
-  std::shared_ptr<const ProgramVersion> program = context.programs->active();
-  if (context.cluster != nullptr) {
+  std::shared_ptr<const ProgramVersion> program = draft ? draft : context.programs->active();
+  if (context.cluster != nullptr && !draft) {
     const uint32_t partition =
         member_partition(quote.member_id, context.cluster->config().partitions);
     if (std::shared_ptr<const ProgramVersion> reached =

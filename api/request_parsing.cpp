@@ -254,10 +254,17 @@ Parsed<PurchaseEvent> parse_purchase_request(std::string_view body) {
   });
 }
 
-Parsed<PurchaseEvent> parse_quote_request(std::string_view body) {
-  return json_fields::guarded<PurchaseEvent>([&] {
+Parsed<QuoteRequest> parse_quote_request(std::string_view body) {
+  return json_fields::guarded<QuoteRequest>([&] {
     json::value storage;
-    return read_purchase_fields(json_fields::parse_object(body, storage), false, {});
+    const json::object& object = json_fields::parse_object(body, storage);
+    QuoteRequest quote;
+    quote.purchase = read_purchase_fields(object, false, "program_toml");
+    const Fields f(object, "");
+    if (const json::value* v = f.optional("program_toml")) {
+      quote.program_toml = f.string("program_toml", *v);
+    }
+    return quote;
   });
 }
 

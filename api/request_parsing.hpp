@@ -47,7 +47,12 @@ Parsed<Event> parse_member_erase_request(std::string_view body, std::string memb
 Parsed<PurchaseEvent> parse_purchase_request(std::string_view body);
 
 // POST /v1/quotes: a purchase body whose event_id may be left out ("" then).
-Parsed<PurchaseEvent> parse_quote_request(std::string_view body);
+// POST /v1/quotes: the basket, and (admin) the draft program.toml to quote it under.
+struct QuoteRequest {
+  PurchaseEvent purchase{};
+  std::optional<std::string> program_toml{};
+};
+Parsed<QuoteRequest> parse_quote_request(std::string_view body);
 
 // POST /v1/events/refund: {event_id, original_event_id, occurred_at, amount_minor? | lines?},
 // exactly one of amount_minor and lines ([{sku, amount_minor}], 1 to 500 of them). member_id

@@ -139,6 +139,30 @@ json::object liability(const StatTotals& totals) {
                       {"by_expiry_month", std::move(by_month)}};
 }
 
+// The active catalog's rewards with their coupons by state (issued: every one ever).
+json::array reward_coupons(const StatTotals& totals, const Program& program) {
+  json::array out;
+  for (const Reward& reward : program.rewards) {
+    const int64_t bucket = reward_bucket(reward.id);
+    const auto count = [&](CouponState state) {
+      const auto it =
+          totals.find(StatKey{StatKind::reward_coupons, bucket, static_cast<uint8_t>(state)});
+      return it == totals.end() ? int64_t{0} : it->second;
+    };
+    const int64_t active = count(CouponState::active);
+    const int64_t used = count(CouponState::used);
+    const int64_t expired = count(CouponState::expired);
+    const int64_t cancelled = count(CouponState::cancelled);
+    out.push_back(json::object{{"reward_id", reward.id},
+                               {"issued", active + used + expired + cancelled},
+                               {"active", active},
+                               {"used", used},
+                               {"expired", expired},
+                               {"cancelled", cancelled}});
+  }
+  return out;
+}
+
 int64_t active_members(const StatTotals& totals, int64_t today) {
   int64_t active = 0;
   for (auto it = totals.lower_bound(
@@ -189,6 +213,7 @@ json::object stats_json(const StatTotals& totals, const Program& program, TimeMs
       {"liability", liability(totals)},
       {"coupons", json::object{{"active", total_of(totals, StatKind::coupons_active)},
                                {"points", total_of(totals, StatKind::coupon_points)}}},
+      {"rewards", reward_coupons(totals, program)},
       {"jobs", json::object{{"running", jobs.running}, {"queued", jobs.queued}}},
   };
 }

@@ -221,6 +221,7 @@ Rejection apply_event(const ApplyContext& context, std::optional<MemberState>& m
                      .first_new_lot = first_new_lot,
                      .after = &scratch,
                      .entries = scratch_effects.entries,
+                     .coupons_written = scratch_effects.coupons_written,
                      .coupons_active = scratch_effects.coupons_change.active,
                      .coupon_points = scratch_effects.coupons_change.points},
                     scratch_effects.stats);

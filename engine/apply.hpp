@@ -126,7 +126,7 @@ struct Effects {
   std::vector<ReferralLink> referral_links;
   // A member's phone or card it no longer has: free for others once this commits.
   std::vector<IdentifierClaim> identifiers_released;
-  StatsChange stats;  // the program's figures this event moved (engine/stats.hpp)
+  StatsChange stats{};  // the program's figures this event moved (engine/stats.hpp)
   Answer answer;
 
   void clear() {

@@ -168,8 +168,8 @@ struct AdjustmentEvent {
   std::string member_id;
   Points points = 0;  // positive credits a new lot, negative takes points (may create debt)
   std::string reason;
-  TimeMs at = 0;        // stamped by the runtime when 0
-  std::string made_by;  // the API key that asked for it ("" from tools); not in the fingerprint
+  TimeMs at = 0;          // stamped by the runtime when 0
+  std::string made_by{};  // the API key that asked for it ("" from tools); not in the fingerprint
 };
 
 // A follow-up written in the same commit as the purchase (or refund) that triggered it and

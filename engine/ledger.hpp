@@ -44,7 +44,7 @@ struct LedgerEntry {
   std::string rule;       // what produced it, e.g. "base", "milestone:3"
   uint32_t program_version = 0;
   Points balance_after = 0;  // Σ of the member's ledger up to and including this entry
-  std::string actor;         // who made it: event_actor() of its event (engine/events.hpp)
+  std::string actor{};       // who made it: event_actor() of its event (engine/events.hpp)
   friend bool operator==(const LedgerEntry&, const LedgerEntry&) = default;
 };
 

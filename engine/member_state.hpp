@@ -159,7 +159,7 @@ struct MemberState {
   uint32_t purchase_count = 0;
   // The program's local day (engine/stats.hpp local_day_number) of the member's latest
   // purchase: who is active, for the overview's figures. nullopt: none yet.
-  std::optional<int64_t> last_purchase_day;
+  std::optional<int64_t> last_purchase_day{};
   uint32_t program_version = 0;  // the version that last changed the member
 
   uint64_t next_ledger_seq = 1;

@@ -33,7 +33,39 @@ void count_liability(const TimeZone& zone, const EventStatsInput& in, StatsChang
   }
 }
 
+// A written coupon leaves the state it was in: active when the member had it (only active
+// coupons are kept with the member), used when the event restored it, none when it is new.
+void count_coupons(const EventStatsInput& in, StatsChange& out) {
+  for (const Coupon& coupon : in.coupons_written) {
+    std::optional<CouponState> was;
+    if (in.before != nullptr) {
+      for (const Coupon& held : in.before->coupons) {
+        if (held.code == coupon.code) was = held.state;
+      }
+    }
+    if (!was) {
+      const std::string rule = "coupon:" + coupon.code;
+      for (const LedgerEntry& entry : in.entries) {
+        if (entry.type == EntryType::coupon_restore && entry.rule == rule) was = CouponState::used;
+      }
+    }
+    if (was == coupon.state) continue;
+    const int64_t bucket = reward_bucket(coupon.reward_id);
+    if (was) out.add({StatKind::reward_coupons, bucket, static_cast<uint8_t>(*was)}, -1);
+    out.add({StatKind::reward_coupons, bucket, static_cast<uint8_t>(coupon.state)}, 1);
+  }
+}
+
 }  // namespace
+
+int64_t reward_bucket(std::string_view reward_id) {
+  uint64_t digest = 0xcbf29ce484222325ULL;
+  for (const char c : reward_id) {
+    digest ^= static_cast<uint8_t>(c);
+    digest *= 0x100000001b3ULL;
+  }
+  return static_cast<int64_t>(digest);
+}
 
 void StatsChange::add(StatKey key, int64_t delta) {
   if (delta == 0) return;
@@ -86,6 +118,7 @@ void count_event_stats(const Program& program, const EventStatsInput& in, StatsC
   }
   out.add({StatKind::debt}, after.debt - (before != nullptr ? before->debt : 0));
   count_liability(zone, in, out);
+  count_coupons(in, out);
   out.add({StatKind::coupons_active}, in.coupons_active);
   out.add({StatKind::coupon_points}, in.coupon_points);
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -28,7 +29,14 @@ enum class StatKind : uint8_t {
   debt = 6,               // Σ points owed by members (refunds of spent points)
   coupons_active = 7,     // coupons issued and not yet used, cancelled or expired
   coupon_points = 8,      // Σ points spent on those coupons
+  // Coupons of reward `bucket` (reward_bucket) now in state `detail` (a CouponState): issued is
+  // the sum over the states.
+  reward_coupons = 9,
 };
+
+// The bucket of a reward's coupon counters: a 64-bit digest of its id (FNV-1a), since a reward
+// is named by text and a counter's key by a number. The API maps the catalog's ids back.
+int64_t reward_bucket(std::string_view reward_id);
 
 // Liability of lots that never expire.
 inline constexpr int64_t kNeverExpiresMonth = std::numeric_limits<int64_t>::max();
@@ -65,10 +73,11 @@ int64_t expiry_month(const TimeZone& zone, TimeMs expires_at);
 // (lots sorted by id). `coupons_active`/`coupon_points` are the event's CouponsChange.
 struct EventStatsInput {
   const MemberState* before = nullptr;
-  std::span<const Lot> lots_before;
+  std::span<const Lot> lots_before{};
   uint64_t first_new_lot = 1;
   const MemberState* after = nullptr;
-  std::span<const LedgerEntry> entries;
+  std::span<const LedgerEntry> entries{};
+  std::span<const Coupon> coupons_written{};  // issued, used, expired, cancelled or restored
   int64_t coupons_active = 0;
   Points coupon_points = 0;
 };

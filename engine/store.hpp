@@ -133,7 +133,7 @@ struct CommitBatch {
   CouponsChange coupons_change;  // summed over the batch
   // The program's figures this batch moved (engine/stats.hpp), summed, and the partition they
   // are counted under: a cluster node answers for the partitions it applies.
-  StatsChange stats;
+  StatsChange stats{};
   uint32_t partition = 0;
   std::vector<const ReferralLink*> referral_links;  // by (referrer, referee)
   // The outbox: follow-ups written with their trigger, removed in the commit that applies them.

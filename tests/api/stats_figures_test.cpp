@@ -94,6 +94,25 @@ TEST(StatsFigures, TiersInProgramOrderAndActiveMembersOverThirtyDays) {
   EXPECT_EQ(json::serialize(figures.at("jobs")), R"({"running":2,"queued":1})");
 }
 
+TEST(StatsFigures, EachRewardOfTheCatalogWithItsCouponsByState) {
+  Program program = two_tier_program();
+  for (const char* id : {"drink", "mug"}) {
+    Reward reward;
+    reward.id = id;
+    program.rewards.push_back(reward);
+  }
+  const int64_t drink = reward_bucket("drink");
+  StatTotals totals;
+  totals[{StatKind::reward_coupons, drink, static_cast<uint8_t>(CouponState::active)}] = 4;
+  totals[{StatKind::reward_coupons, drink, static_cast<uint8_t>(CouponState::used)}] = 7;
+  totals[{StatKind::reward_coupons, drink, static_cast<uint8_t>(CouponState::expired)}] = 2;
+  totals[{StatKind::reward_coupons, reward_bucket("gone"), 0}] = 5;  // not in the catalog
+  const json::object figures = stats_json(totals, program, at("2026-12-08T00:00:00Z"), 1, {});
+  EXPECT_EQ(json::serialize(figures.at("rewards")),
+            R"([{"reward_id":"drink","issued":13,"active":4,"used":7,"expired":2,"cancelled":0},)"
+            R"({"reward_id":"mug","issued":0,"active":0,"used":0,"expired":0,"cancelled":0}])");
+}
+
 TEST(StatsFigures, PartitionCountersCrossBetweenNodesAndAddUp) {
   StatTotals one{{{StatKind::members}, 4}, {{StatKind::liability, kNeverExpiresMonth}, 9}};
   StatTotals two{{{StatKind::members}, 1}, {{StatKind::debt}, -3}};

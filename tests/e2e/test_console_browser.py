@@ -177,6 +177,24 @@ class ConsoleInABrowserTest(unittest.TestCase):
         self.find("#change-value").submit()
         self.text_of("[role=alert]", "phone")
 
+        # The live feed: a change made elsewhere shows on the open page, with the new balance.
+        r = self.server.request("POST", "/v1/members/cs-member-1/adjustments",
+                                {"adjustment_id": "from-the-app", "points": 5, "reason": "elsewhere"})
+        self.assertEqual(r.status, 201, r)
+        self.text_of("#feed", "from-the-app", seconds=15)
+        self.text_of("#balance-available", "160")
+
+        # Erasure, with a reason and a confirmation: the member stays, its personal data goes.
+        self.browser.execute_script("location.hash = '#/members/cs-member-3'")
+        self.text_of("#member-title", "cs-member-3")
+        self.type_into("#erase-reason", "asked by the customer")
+        self.find("#erase").click()
+        self.wait_for(seen.alert_is_present()).accept()
+        self.text_of("#member-status", "erased")
+        erased = self.server.request("GET", "/v1/members/cs-member-3").json
+        self.assertIsNotNone(erased["erased_at"])
+        self.look("member-erased")
+
         # Program: the history, two versions side by side, a broken draft refused at its key.
         toml = {"Content-Type": "application/toml"}
         source = self.server.request("GET", "/v1/program").json["source_toml"]
@@ -195,6 +213,30 @@ class ConsoleInABrowserTest(unittest.TestCase):
         draft.send_keys(changed.replace("points_per_unit = 3", 'points_per_unit = "many"'))
         self.find("#draft ~ button").click()
         self.text_of("#draft-error-key", "earning.points_per_unit")
+
+        # What would a basket earn under a draft (5 points a unit), and under the active program:
+        # the page shows what the server's quote says.
+        five = changed.replace("points_per_unit = 3", "points_per_unit = 5")
+        self.browser.execute_script("""
+            const field = document.getElementById("draft");
+            Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set.call(field, arguments[0]);
+            field.dispatchEvent(new Event("input", { bubbles: true }));""", five)
+        for field, value in (("#sim-member", "cs-member-2"), ("#sim-store", "s-1"),
+                             ("#sim-sku", "latte"), ("#sim-category", "food"),
+                             ("#sim-amount", "50")):
+            self.type_into(field, value)
+        basket = {"member_id": "cs-member-2", "store_id": "s-1", "currency": "CNY",
+                  "occurred_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "lines": [line("latte", "food", 5000)]}
+        under = {name: self.server.request("POST", "/v1/quotes", body).json["points_earned"]
+                 for name, body in (("draft", dict(basket, program_toml=five)),
+                                    ("active", basket))}
+        self.assertGreater(under["draft"], under["active"], under)
+        self.find("#simulate").click()
+        self.text_of("#sim-result", f"{under['draft']:,} points")
+        self.find("input[name=sim-under]:not(#sim-under-draft)").click()
+        self.find("#simulate").click()
+        self.text_of("#sim-result", f"{under['active']:,} points")
         self.look("program")
 
         # Recalculation under the program now active (3 points a unit; the purchase earned under
@@ -241,8 +283,18 @@ class ConsoleInABrowserTest(unittest.TestCase):
         self.look("why-earned")
 
         # Rewards, webhooks (with an endpoint's delivery log) and, alone, the cluster screen.
+        # A member spends points on the free drink: the catalog counts the coupon.
+        self.assertEqual(self.server.signup("cs-member-4").status, 201)
+        self.assertEqual(self.server.request("POST", "/v1/members/cs-member-4/adjustments", {
+            "adjustment_id": "drink-money", "points": 500, "reason": "test"}).status, 201)
+        r = self.server.request("POST", "/v1/members/cs-member-4/rewards/free-drink:redeem",
+                                {"redemption_id": "cs-drink"})
+        self.assertEqual(r.status, 201, r)
         self.find("nav a[href='#/rewards']").click()
         self.find("#rewards")
+        cells = lambda: [c.text for c in self.browser.find_elements(  # noqa: E731
+            By.XPATH, "//table[@id='rewards']//tr[td[contains(., 'free-drink')]]/td")]
+        self.wait_for(lambda b: cells()[4:8] == ["1", "0", "0", "1"])  # issued, used, expired, active
         self.look("rewards")
         self.find("nav a[href='#/webhooks']").click()
         self.text_of("#endpoints", "the CRM")

@@ -704,6 +704,21 @@ class Domain(unittest.TestCase):
         self.assert_problem(s.request("POST", "/v1/quotes", dict(quote_body, lines=[])), 400,
                             "invalid_request", "lines")
 
+        # Under a draft (admin): what the basket would earn if the draft were activated; the
+        # active rules and the member stay as they were.
+        draft = PROGRAM.replace("points_per_unit = 1", "points_per_unit = 3", 1)
+        self.assertNotEqual(draft, PROGRAM)
+        d = s.request("POST", "/v1/quotes", dict(quote_body, program_toml=draft))
+        self.assertEqual(d.status, 200, d)
+        self.assertEqual(d.json["points_earned"], 3 * 12550 // 100)  # rounded once per event
+        self.assertEqual(s.request("POST", "/v1/quotes", quote_body).json["points_earned"], 125)
+        self.assert_problem(s.request("POST", "/v1/quotes", dict(quote_body, program_toml=draft),
+                                      key=POS_KEY), 403, "forbidden", "program_toml")
+        broken = s.request("POST", "/v1/quotes", dict(
+            quote_body, program_toml=PROGRAM.replace("points_per_unit = 1", 'points_per_unit = "x"')))
+        self.assert_problem(broken, 422, "invalid_request", "program_toml")
+        self.assertIn("earning.points_per_unit", broken.json["detail"])
+
     # Adjustments ----------------------------------------------------------------------
 
     def test_adjustments_are_admin_only(self):

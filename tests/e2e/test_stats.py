@@ -84,6 +84,9 @@ class ProgramFiguresTest(unittest.TestCase):
         self.assertEqual(net, liability["outstanding"])
         self.assertEqual(liability["outstanding"], liability["points_in_lots"] - liability["debt"])
         self.assertEqual(figures["coupons"], {"active": 1, "points": 200})
+        drink = next(r for r in figures["rewards"] if r["reward_id"] == "free-drink")
+        self.assertEqual(drink, {"reward_id": "free-drink", "issued": 1, "active": 1, "used": 0,
+                                 "expired": 0, "cancelled": 0})
 
         # Durable: a restart reads the same counters.
         s.restart()

@@ -355,6 +355,10 @@ class Scenario {
         out[{StatKind::coupon_points}] += coupon.points;
       }
     }
+    for (const auto& [code, stored] : coupons_) {
+      out[{StatKind::reward_coupons, reward_bucket(stored.coupon.reward_id),
+           static_cast<uint8_t>(stored.coupon.state)}] += 1;
+    }
     for (const auto& [id, entries] : ledgers_) {
       for (const LedgerEntry& entry : entries) {
         out[{StatKind::day_points, local_day_number(zone, entry.at),

@@ -191,6 +191,7 @@ export type Stats = {
     by_expiry_month: { month: string | null; points: number }[];
   };
   coupons: { active: number; points: number };
+  rewards: { reward_id: string; issued: number; active: number; used: number; expired: number; cancelled: number }[];
   jobs: { running: number; queued: number };
 };
 
@@ -213,6 +214,17 @@ export type StoredPurchase = {
   tier_after: string;
 };
 
+export type Quote = {
+  member_id: string;
+  points_earned: number;
+  points_redeemed: number;
+  breakdown: { rule: string; points: number }[];
+  tier: string;
+  tier_changed: boolean;
+};
+
+export type Notification = { seq: number; type: string; points: number; reference: string; at: string };
+
 const member = (id: string) => `/v1/members/${encodeURIComponent(id)}`;
 const webhook = (id: string) => `/v1/webhooks/${encodeURIComponent(id)}`;
 
@@ -231,6 +243,14 @@ export const api = {
       "GET",
       `${member(id)}/ledger?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
     ),
+  quote: (body: Record<string, unknown>) => call<Quote>("POST", "/v1/quotes", body),
+  feed: (id: string, afterSeq: number, limit: number) =>
+    call<{ latest_seq: number; notifications: Notification[] }>(
+      "GET",
+      `${member(id)}/notifications?after_seq=${afterSeq}&limit=${limit}`,
+    ),
+  erase: (id: string, reason: string) =>
+    call<Member>("POST", `${member(id)}:erase`, { erasure_id: `console-${crypto.randomUUID()}`, reason }),
   change: (id: string, fields: { phone?: string | null; card_no?: string | null; blocked?: boolean; reason?: string }) =>
     call<Member>("PATCH", member(id), fields),
   rewards: () => call<{ program_version: string; rewards: Reward[] }>("GET", "/v1/rewards"),

@@ -2,7 +2,7 @@
 // balance, the ledger with every entry's reason and who made it, and an adjustment with a reason.
 import { useEffect, useRef, useState } from "preact/hooks";
 
-import { ApiError, LedgerEntry, Member, StoredPurchase, api } from "./api";
+import { ApiError, LedgerEntry, Member, Notification, StoredPurchase, api } from "./api";
 import { useFormat } from "./format";
 
 export function MembersScreen() {
@@ -91,6 +91,8 @@ export function MemberPage({ memberId }: { memberId: string }) {
       <Adjust memberId={member.member_id} done={load} />
       <WhyEarned key={asked} asked={asked} />
       {!member.erased_at && <Change member={member} done={load} />}
+      <LiveFeed memberId={member.member_id} changed={load} />
+      {!member.erased_at && <Erase memberId={member.member_id} done={load} />}
       <table id="ledger">
         <caption>Ledger, newest first (times in {format.zone})</caption>
         <thead>
@@ -263,5 +265,84 @@ function WhyEarned({ asked }: { asked: string }) {
         </div>
       )}
     </section>
+  );
+}
+
+// The member's changes as they happen: the feed the app's WebSocket gets, read over REST every
+// few seconds (a browser cannot put the key in a WebSocket's headers, and the console never puts
+// it in a URL). A new notification also reloads the page's balance and ledger.
+const feedEveryMs = 3000;
+
+function LiveFeed({ memberId, changed }: { memberId: string; changed: () => void }) {
+  const format = useFormat();
+  const [items, setItems] = useState<Notification[]>([]);
+  const latest = useRef<number | null>(null);
+  const primed = useRef(false);
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const poll = async () => {
+      try {
+        if (latest.current === null) {
+          // Start from the newest five: the page shows the rest in the ledger.
+          const head = await api.feed(memberId, 0, 0);
+          latest.current = Math.max(0, head.latest_seq - 5);
+        }
+        const page = await api.feed(memberId, latest.current, 50);
+        if (!stopped && page.notifications.length > 0) {
+          latest.current = page.notifications[page.notifications.length - 1].seq;
+          setItems((shown) => [...page.notifications.slice().reverse(), ...shown].slice(0, 20));
+          if (primed.current) changed();  // not for what was there when the page opened
+        }
+        primed.current = true;
+      } catch {
+        // A failed poll is tried again at the next tick; sign-out is handled by the client.
+      }
+      if (!stopped) timer = setTimeout(poll, feedEveryMs);
+    };
+    poll();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [memberId]);
+  return (
+    <section aria-labelledby="feed-title">
+      <h2 id="feed-title">Live feed</h2>
+      <ol id="feed" aria-live="polite" class="feed">
+        {items.map((n) => (
+          <li key={n.seq}>{format.time(n.at)}: {n.type} {n.points !== 0 ? format.signed(n.points) : ""} ({n.reference})</li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+// The right to erasure: the member's phone, card and profile are removed everywhere, the
+// member is blocked for good; the books stay. Asks for a reason and a confirmation.
+function Erase({ memberId, done }: { memberId: string; done: () => void }) {
+  const [reason, setReason] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    if (!confirm(`Erase ${memberId}'s personal data for good? The ledger and balance stay; this cannot be undone.`)) return;
+    try {
+      await api.erase(memberId, reason.trim());
+      setError(null);
+      done();
+    } catch (e) {
+      const problem = e as ApiError;
+      setError(`${problem.field ? `${problem.field}: ` : ""}${problem.message}`);
+    }
+  };
+  return (
+    <form class="inline" onSubmit={submit} aria-labelledby="erase-title">
+      <h2 id="erase-title">Erase personal data</h2>
+      <label for="erase-reason">Reason (no personal data)</label>
+      <input id="erase-reason" type="text" required maxLength={500} value={reason}
+        onInput={(e) => setReason(e.currentTarget.value)} />
+      <button type="submit" id="erase">Erase…</button>
+      {error && <p role="alert" class="error">{error}</p>}
+    </form>
   );
 }

@@ -2,7 +2,7 @@
 // endpoints with their delivery log and replay, and in cluster mode the nodes and partitions.
 import { useEffect, useState } from "preact/hooks";
 
-import { ApiError, Cluster, Reward, WebhookDelivery, api } from "./api";
+import { ApiError, Cluster, Reward, Stats, WebhookDelivery, api } from "./api";
 import { useFormat } from "./format";
 
 function useLoad<T>(load: () => Promise<T>, deps: unknown[] = []) {
@@ -16,15 +16,20 @@ function useLoad<T>(load: () => Promise<T>, deps: unknown[] = []) {
 export function RewardsScreen() {
   const format = useFormat();
   const { value, error } = useLoad(api.rewards);
+  const [coupons, setCoupons] = useState<Stats["rewards"]>([]);
+  useEffect(() => {
+    api.stats(1).then((stats) => setCoupons(stats.rewards), () => setCoupons([]));
+  }, []);
   if (error) return <p role="alert" class="error">{error.message}</p>;
   if (!value) return <p role="status">Loading…</p>;
+  const issued = (id: string) => coupons.find((c) => c.reward_id === id);
   const stock = (r: Reward) => (r.stock == null ? "unlimited" : `${format.points(r.stock_left ?? 0)} of ${format.points(r.stock)}`);
   return (
     <section aria-labelledby="rewards-title">
       <h1 id="rewards-title">Rewards</h1>
       <table id="rewards">
         <caption>The catalog of program {value.program_version}</caption>
-        <thead><tr><th scope="col">Reward</th><th scope="col">Kind</th><th scope="col" class="number">Points</th><th scope="col">Left in stock</th><th scope="col">Available</th></tr></thead>
+        <thead><tr><th scope="col">Reward</th><th scope="col">Kind</th><th scope="col" class="number">Points</th><th scope="col">Left in stock</th><th scope="col" class="number">Coupons issued</th><th scope="col" class="number">Used</th><th scope="col" class="number">Expired</th><th scope="col" class="number">Active</th><th scope="col">Available</th></tr></thead>
         <tbody>
           {value.rewards.map((r) => (
             <tr key={r.reward_id}>
@@ -32,6 +37,9 @@ export function RewardsScreen() {
               <td>{r.kind}</td>
               <td class="number">{format.points(r.cost_points)}</td>
               <td>{stock(r)}</td>
+              {(["issued", "used", "expired", "active"] as const).map((k) => (
+                <td class="number">{format.points(issued(r.reward_id)?.[k] ?? 0)}</td>
+              ))}
               <td>{r.available_from || r.available_to ? `${format.time(r.available_from)} – ${format.time(r.available_to)}` : "always"}</td>
             </tr>
           ))}

@@ -1,9 +1,9 @@
 // Marketing: the program's history, two versions side by side, and a draft checked before it
 // goes live (the refusal names the TOML key it is about).
-import { useEffect, useState } from "preact/hooks";
+import { useContext, useEffect, useState } from "preact/hooks";
 
-import { ApiError, ProgramVersion, api } from "./api";
-import { useFormat } from "./format";
+import { ApiError, ProgramVersion, Quote, api } from "./api";
+import { SettingsContext, useFormat } from "./format";
 
 type DiffRow = { left: string | null; right: string | null };
 
@@ -141,6 +141,7 @@ function Validate({ draft }: { draft: string }) {
     }
   };
   return (
+    <>
     <form onSubmit={check} aria-labelledby="validate-title">
       <h2 id="validate-title">Check a draft</h2>
       <label for="draft">program.toml</label>
@@ -153,6 +154,77 @@ function Validate({ draft }: { draft: string }) {
           <p class="error">{outcome.key && <>At <code id="draft-error-key">{outcome.key}</code>: </>}{outcome.message}</p>
         ))}
       </div>
+    </form>
+    <Simulator draft={text} />
+    </>
+  );
+}
+
+// "What would this basket earn?" under the active program or the draft above (POST /v1/quotes,
+// with the draft's text for the latter): one line, a member, now. Nothing is stored.
+function Simulator({ draft }: { draft: string }) {
+  const format = useFormat();
+  const { currency } = useContext(SettingsContext);
+  const [memberId, setMemberId] = useState("");
+  const [storeId, setStoreId] = useState("");
+  const [sku, setSku] = useState("");
+  const [category, setCategory] = useState("");
+  const [amount, setAmount] = useState("");
+  const [underDraft, setUnderDraft] = useState(true);
+  const [quote, setQuote] = useState<Quote | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const simulate = async (event: Event) => {
+    event.preventDefault();
+    const digits = new Intl.NumberFormat(undefined, { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    try {
+      setQuote(await api.quote({
+        member_id: memberId.trim(),
+        store_id: storeId.trim(),
+        occurred_at: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+        currency,
+        lines: [{ sku: sku.trim(), category: category.trim(), quantity: 1, amount_minor: Math.round(Number(amount) * 10 ** digits) }],
+        ...(underDraft ? { program_toml: draft } : {}),
+      }));
+      setError(null);
+    } catch (e) {
+      setQuote(null);
+      setError(e as ApiError);
+    }
+  };
+  const field = (id: string, label: string, value: string, set: (v: string) => void, type = "text") => (
+    <>
+      <label for={id}>{label}</label>
+      <input id={id} type={type} required value={value} step={type === "number" ? "any" : undefined}
+        onInput={(e) => set(e.currentTarget.value)} aria-invalid={error?.field?.startsWith(id.replace("sim-", "")) ? "true" : undefined} />
+    </>
+  );
+  return (
+    <form onSubmit={simulate} aria-labelledby="sim-title">
+      <h2 id="sim-title">What would this basket earn?</h2>
+      <div class="inline">
+        {field("sim-member", "Member id", memberId, setMemberId)}
+        {field("sim-store", "Store id", storeId, setStoreId)}
+        {field("sim-sku", "Item (sku)", sku, setSku)}
+        {field("sim-category", "Category", category, setCategory)}
+        {field("sim-amount", `Amount (${currency})`, amount, setAmount, "number")}
+      </div>
+      <fieldset>
+        <legend>Under</legend>
+        <label><input type="radio" name="sim-under" checked={!underDraft} onChange={() => setUnderDraft(false)} /> the active program</label>
+        <label><input type="radio" name="sim-under" id="sim-under-draft" checked={underDraft} onChange={() => setUnderDraft(true)} /> the draft above</label>
+      </fieldset>
+      <button type="submit" id="simulate">Simulate</button>
+      {error && <p role="alert" class="error">{error.field ? `${error.field}: ` : ""}{error.message}</p>}
+      {quote && (
+        <div id="sim-result" aria-live="polite">
+          <p>{format.points(quote.points_earned)} points; tier afterwards: {quote.tier}.</p>
+          <table id="sim-breakdown">
+            <caption>What each rule gave</caption>
+            <thead><tr><th scope="col">Rule</th><th scope="col" class="number">Points</th></tr></thead>
+            <tbody>{quote.breakdown.map((b) => <tr><td>{b.rule}</td><td class="number">{format.points(b.points)}</td></tr>)}</tbody>
+          </table>
+        </div>
+      )}
     </form>
   );
 }

@@ -5,6 +5,7 @@
 #include <rocksdb/utilities/options_util.h>
 
 #include "storage/rocks_store.hpp"
+#include "storage/stock_counter.hpp"
 
 namespace loyalty::bench {
 
@@ -25,6 +26,13 @@ bool RawDb::open(const std::string& path, bool keep_wal, std::string& error) {
   if (!status.ok()) {
     error = path + ": " + status.ToString();
     return false;
+  }
+  // Every commit merges counters into the stock family (storage/stock_counter.hpp); an options
+  // file cannot name a merge operator back, and without it the WAL's merges do not replay.
+  for (rocksdb::ColumnFamilyDescriptor& family : families) {
+    if (family.name == storage::kStockFamily) {
+      family.options.merge_operator = storage::stock_count_merge_operator();
+    }
   }
   db_options.avoid_flush_during_recovery = keep_wal;
   if (keep_wal) {

@@ -71,6 +71,11 @@ class FamilyFilter final : public rocksdb::WriteBatch::Handler {
     rocksdb::ColumnFamilyHandle* family = kept(id);
     return family == nullptr ? rocksdb::Status::OK() : out_.Put(family, key, value);
   }
+  rocksdb::Status MergeCF(uint32_t id, const rocksdb::Slice& key,
+                          const rocksdb::Slice& value) override {
+    rocksdb::ColumnFamilyHandle* family = kept(id);
+    return family == nullptr ? rocksdb::Status::OK() : out_.Merge(family, key, value);
+  }
   rocksdb::Status DeleteCF(uint32_t id, const rocksdb::Slice& key) override {
     rocksdb::ColumnFamilyHandle* family = kept(id);
     return family == nullptr ? rocksdb::Status::OK() : out_.Delete(family, key);

@@ -14,7 +14,9 @@ import unittest
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -81,10 +83,20 @@ class ConsoleInABrowserTest(unittest.TestCase):
         field.send_keys(text)
 
     def look(self, screen):
-        """What every screen owes: screenshots at both sizes, and no serious axe violation."""
+        """What every screen owes: screenshots at both sizes, nothing wider than a phone's
+        screen at 390 px (wide tables scroll inside themselves), and no serious axe violation."""
         for size, (width, height) in SIZES.items():
             self.browser.set_window_size(width, height)
             self.browser.save_screenshot(os.path.join(self.shots, f"{screen}-{size}.png"))
+            overflow = self.browser.execute_script(
+                "const e = document.documentElement; return e.scrollWidth - e.clientWidth;")
+            wide = self.browser.execute_script("""
+                const width = document.documentElement.clientWidth;
+                return [...document.querySelectorAll("body *")]
+                  .filter(e => e.getBoundingClientRect().right > width + 1 &&
+                               e.parentElement.getBoundingClientRect().right <= width + 1)
+                  .slice(0, 6).map(e => e.tagName + "#" + e.id + "." + e.className);""")
+            self.assertLessEqual(overflow, 0, f"{screen} at {size}: wider than the screen: {wide}")
         self.browser.set_window_size(*SIZES["desktop"])
         with open(AXE) as f:
             self.browser.execute_script(f.read())
@@ -95,6 +107,18 @@ class ConsoleInABrowserTest(unittest.TestCase):
                    for v in json.loads(result) if v["impact"] in ("serious", "critical")]
         self.assertEqual(serious, [], f"{screen}: accessibility violations")
         self.collect_logs(screen)
+
+    def keys(self, *keys):
+        ActionChains(self.browser).send_keys(*keys).perform()
+
+    def tab_to(self, css, presses=120):
+        """Moves the focus with Tab alone until it is on `css`; fails if Tab never gets there."""
+        target = self.find(css)
+        for _ in range(presses):
+            if self.browser.switch_to.active_element == target:
+                return target
+            self.keys(Keys.TAB)
+        self.fail(f"{css} cannot be reached with the Tab key")
 
     def collect_logs(self, screen):
         # A refusal the page handles (the till's key at sign-in: 403) is logged by the browser as
@@ -318,6 +342,32 @@ class ConsoleInABrowserTest(unittest.TestCase):
             self.assertNotIn(POS_KEY, url)
         self.assertTrue(any(request.get("headers", {}).get("Authorization") == f"Bearer {ADMIN_KEY}"
                             for request in self.requests), "the key travels as a header")
+
+    def test_keyboard_alone(self):
+        """Sign in, find a member, open their page and adjust their points with the keyboard
+        alone: every control is reached with Tab and worked with Enter."""
+        b = self.browser
+        b.get(self.url)
+        b.execute_script("sessionStorage.clear()")
+        b.refresh()
+        self.tab_to("#key")
+        self.keys(ADMIN_KEY, Keys.ENTER)
+        self.find("#stat-members")
+        self.tab_to("nav a[href='#/members']")
+        self.keys(Keys.ENTER)
+        self.tab_to("#member-query")
+        self.keys(PHONE, Keys.ENTER)
+        self.tab_to("table a[href='#/members/cs-member-1']")
+        self.keys(Keys.ENTER)
+        self.find("#balance-available")
+        before = self.server.member("cs-member-1").json["balance"]["available"]
+        self.tab_to("#adjust-points")
+        self.keys("7")
+        self.tab_to("#adjust-reason")
+        self.keys("typed at the keyboard", Keys.ENTER)
+        self.text_of("#ledger tbody tr:first-child", "typed at the keyboard")
+        self.assertEqual(self.server.member("cs-member-1").json["balance"]["available"], before + 7)
+        self.collect_logs("keyboard")
 
 
 if __name__ == "__main__":

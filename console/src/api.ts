@@ -235,6 +235,7 @@ export const api = {
   versions: () => call<{ versions: ProgramVersion[] }>("GET", "/v1/program/versions"),
   version: (n: number) => call<ProgramVersion>("GET", `/v1/program/versions/${n}`),
   validate: (toml: string) => call<{ valid: boolean }>("POST", "/v1/program:validate", toml),
+  activate: (toml: string) => call<ProgramVersion>("PUT", "/v1/program", toml),
   search: (query: string) =>
     call<Page<Member, "members">>("GET", `/v1/members?limit=50&query=${encodeURIComponent(query)}`),
   member: (id: string) => call<Member>("GET", member(id)),

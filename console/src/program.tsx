@@ -50,7 +50,7 @@ export function ProgramScreen() {
   const [left, setLeft] = useState<ProgramVersion | null>(null);
   const [right, setRight] = useState<ProgramVersion | null>(null);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
+  const load = () =>
     api.versions().then(async ({ versions }) => {
       setVersions(versions);
       const active = versions.find((v) => v.active) ?? versions[versions.length - 1];
@@ -58,7 +58,7 @@ export function ProgramScreen() {
       setLeft(await api.version(before.version));
       setRight(await api.version(active.version));
     }, (e: Error) => setError(e.message));
-  }, []);
+  useEffect(() => { load(); }, []);
   const choose = async (side: "left" | "right", number: string) => {
     const version = await api.version(Number(number));
     (side === "left" ? setLeft : setRight)(version);
@@ -97,7 +97,7 @@ export function ProgramScreen() {
           <Difference left={left} right={right} />
         </>
       )}
-      <Validate draft={right?.source_toml ?? ""} />
+      <Validate draft={right?.source_toml ?? ""} activated={load} />
     </section>
   );
 }
@@ -126,10 +126,23 @@ function Difference({ left, right }: { left: ProgramVersion; right: ProgramVersi
   );
 }
 
-function Validate({ draft }: { draft: string }) {
+function Validate({ draft, activated }: { draft: string; activated: () => void }) {
   const [text, setText] = useState(draft);
   const [outcome, setOutcome] = useState<{ ok: boolean; message: string; key: string | null } | null>(null);
   useEffect(() => setText(draft), [draft]);
+  // Activation runs the same checks again: a draft edited since its validation is refused at
+  // its key the same way.
+  const activate = async () => {
+    if (!confirm("Activate this program now? Events from now on earn under it; earlier ones keep their rules.")) return;
+    try {
+      const version = await api.activate(text);
+      setOutcome({ ok: true, message: `${version.label} is active.`, key: null });
+      activated();
+    } catch (e) {
+      const error = e as ApiError;
+      setOutcome({ ok: false, message: error.message, key: error.field });
+    }
+  };
   const check = async (event: Event) => {
     event.preventDefault();
     try {
@@ -149,6 +162,7 @@ function Validate({ draft }: { draft: string }) {
         onInput={(e) => setText(e.currentTarget.value)}
         aria-invalid={outcome && !outcome.ok ? "true" : undefined} aria-describedby="draft-outcome" />
       <button type="submit">Validate</button>
+      <button type="button" id="activate" onClick={activate}>Activate…</button>
       <div id="draft-outcome" role="status">
         {outcome && (outcome.ok ? <p class="ok">{outcome.message}</p> : (
           <p class="error">{outcome.key && <>At <code id="draft-error-key">{outcome.key}</code>: </>}{outcome.message}</p>

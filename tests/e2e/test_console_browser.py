@@ -108,6 +108,14 @@ class ConsoleInABrowserTest(unittest.TestCase):
         self.assertEqual(serious, [], f"{screen}: accessibility violations")
         self.collect_logs(screen)
 
+    def set_text(self, textarea_id, text):
+        """Puts a whole program in a textarea at once (typing it key by key takes seconds)."""
+        self.browser.execute_script("""
+            const field = document.getElementById(arguments[0]);
+            Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value")
+              .set.call(field, arguments[1]);
+            field.dispatchEvent(new Event("input", { bubbles: true }));""", textarea_id, text)
+
     def keys(self, *keys):
         ActionChains(self.browser).send_keys(*keys).perform()
 
@@ -219,15 +227,20 @@ class ConsoleInABrowserTest(unittest.TestCase):
         self.assertIsNotNone(erased["erased_at"])
         self.look("member-erased")
 
-        # Program: the history, two versions side by side, a broken draft refused at its key.
-        toml = {"Content-Type": "application/toml"}
+        # Program: a draft activated from the console (after a confirmation), the history, the
+        # two versions side by side, a broken draft refused at its key.
         source = self.server.request("GET", "/v1/program").json["source_toml"]
         changed = source.replace("points_per_unit = 1", "points_per_unit = 3")
         self.assertNotEqual(changed, source, "the shipped program earns 1 point per unit")
-        r = self.server.request("PUT", "/v1/program", raw=changed.encode(), headers=toml)
-        self.assertEqual(r.status, 200, r)
         self.find("nav a[href='#/program']").click()
-        self.text_of("#versions", r.json["label"])
+        self.wait_for(lambda b: self.find("#draft").get_attribute("value") == source)
+        self.set_text("draft", changed)
+        self.find("#activate").click()
+        self.wait_for(seen.alert_is_present()).accept()
+        self.text_of("#draft-outcome", "is active")
+        active = self.server.request("GET", "/v1/program").json
+        self.assertEqual(active["source_toml"], changed, "the server runs the activated text")
+        self.text_of("#versions", active["label"])
         self.text_of("#difference", "points_per_unit = 3")
         self.text_of("#difference caption", "1 lines removed, 1 added")
         self.text_of("#difference", "unchanged lines")  # the rest folded away
@@ -241,10 +254,7 @@ class ConsoleInABrowserTest(unittest.TestCase):
         # What would a basket earn under a draft (5 points a unit), and under the active program:
         # the page shows what the server's quote says.
         five = changed.replace("points_per_unit = 3", "points_per_unit = 5")
-        self.browser.execute_script("""
-            const field = document.getElementById("draft");
-            Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set.call(field, arguments[0]);
-            field.dispatchEvent(new Event("input", { bubbles: true }));""", five)
+        self.set_text("draft", five)
         for field, value in (("#sim-member", "cs-member-2"), ("#sim-store", "s-1"),
                              ("#sim-sku", "latte"), ("#sim-category", "food"),
                              ("#sim-amount", "50")):
@@ -324,6 +334,16 @@ class ConsoleInABrowserTest(unittest.TestCase):
         self.text_of("#endpoints", "the CRM")
         self.find("#endpoints button").click()
         self.find("#deliveries")
+        # Replay from an hour ago, after a confirmation.
+        self.browser.execute_script("""
+            const field = document.getElementById("replay-since");
+            const d = new Date(Date.now() - 3600000);
+            const local = new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+            Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(field, local);
+            field.dispatchEvent(new Event("input", { bubbles: true }));""")
+        self.find("#replay-since ~ button").click()
+        self.wait_for(seen.alert_is_present()).accept()
+        self.text_of("form[aria-labelledby=replay-title] [role=status]", "started")
         self.look("webhooks")
         self.find("nav a[href='#/cluster']").click()
         self.text_of("main", "runs alone")

@@ -236,8 +236,13 @@ export const api = {
   version: (n: number) => call<ProgramVersion>("GET", `/v1/program/versions/${n}`),
   validate: (toml: string) => call<{ valid: boolean }>("POST", "/v1/program:validate", toml),
   activate: (toml: string) => call<ProgramVersion>("PUT", "/v1/program", toml),
-  search: (query: string) =>
-    call<Page<Member, "members">>("GET", `/v1/members?limit=50&query=${encodeURIComponent(query)}`),
+  search: (query: string, tier = "", cursor: string | null = null) => {
+    const params = new URLSearchParams({ limit: "50" });
+    if (query) params.set("query", query);
+    if (tier) params.set("tier", tier);
+    if (cursor) params.set("cursor", cursor);
+    return call<Page<Member, "members">>("GET", `/v1/members?${params}`);
+  },
   member: (id: string) => call<Member>("GET", member(id)),
   ledger: (id: string, cursor: string | null) =>
     call<Page<LedgerEntry, "entries">>(

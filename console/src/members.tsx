@@ -7,32 +7,50 @@ import { useFormat } from "./format";
 
 export function MembersScreen() {
   const [query, setQuery] = useState("");
+  const [tier, setTier] = useState("");
+  const [tiers, setTiers] = useState<string[]>([]);
   const [found, setFound] = useState<Member[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const search = async (event: Event) => {
-    event.preventDefault();
+  useEffect(() => {
+    api.stats(1).then((stats) => setTiers(stats.tiers.map((t) => t.tier)), () => setTiers([]));
+  }, []);
+  // A page examines a bounded number of members: a filter that matches few may answer a short
+  // page with more to come (api.md "Administration of members").
+  const fetchPage = async (after: string | null) => {
     setError(null);
     try {
-      setFound((await api.search(query.trim())).members);
+      const page = await api.search(query.trim(), tier, after);
+      setFound([...(after ? found ?? [] : []), ...page.members]);
+      setCursor(page.next_cursor);
     } catch (e) {
       setFound(null);
       setError((e as Error).message);
     }
+  };
+  const search = (event: Event) => {
+    event.preventDefault();
+    fetchPage(null);
   };
   return (
     <section aria-labelledby="members-title">
       <h1 id="members-title">Members</h1>
       <form class="inline" role="search" onSubmit={search}>
         <label for="member-query">Member id, phone or card</label>
-        <input id="member-query" type="search" value={query} required
+        <input id="member-query" type="search" value={query} required={tier === ""}
           onInput={(e) => setQuery(e.currentTarget.value)} />
+        <label for="member-tier">Tier</label>
+        <select id="member-tier" value={tier} onChange={(e) => setTier(e.currentTarget.value)}>
+          <option value="">Any tier</option>
+          {tiers.map((t) => <option value={t}>{t}</option>)}
+        </select>
         <button type="submit">Search</button>
       </form>
       {error && <p role="alert" class="error">{error}</p>}
-      {found && found.length === 0 && <p role="status">No member matches.</p>}
+      {found && found.length === 0 && !cursor && <p role="status">No member matches.</p>}
       {found && found.length > 0 && (
         <table>
-          <caption>{found.length === 50 ? "The first 50 members found" : `${found.length} found`}</caption>
+          <caption>{cursor ? `The first ${found.length} members found` : `${found.length} found`}</caption>
           <thead><tr><th scope="col">Member</th><th scope="col">Tier</th><th scope="col" class="number">Available</th><th scope="col">Status</th></tr></thead>
           <tbody>
             {found.map((m) => (
@@ -46,6 +64,7 @@ export function MembersScreen() {
           </tbody>
         </table>
       )}
+      {found && cursor && <button type="button" id="more-members" onClick={() => fetchPage(cursor)}>More members</button>}
     </section>
   );
 }

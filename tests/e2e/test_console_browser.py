@@ -18,7 +18,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as seen
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from harness import ADMIN_KEY, POS_KEY, SOURCE_DIR, Server, line, purchase_body
 
@@ -168,8 +168,14 @@ class ConsoleInABrowserTest(unittest.TestCase):
         self.assertEqual(rows[-1][:2], [today["date"], f"{today['issued']:,}"])
         self.look("overview")
 
-        # Members: find one by phone and open their page.
+        # Members: every member of a tier, then one found by phone, whose page opens.
         self.find("nav a[href='#/members']").click()
+        self.wait_for(lambda b: b.find_elements(By.CSS_SELECTOR, "#member-tier option[value=green]"))
+        Select(self.find("#member-tier")).select_by_value("green")
+        self.find("form[role=search] button").click()
+        self.find("table a[href='#/members/cs-member-2']")
+        self.find("table a[href='#/members/cs-member-1']")
+        Select(self.find("#member-tier")).select_by_value("")
         self.type_into("#member-query", PHONE)
         self.find("form[role=search] button").click()
         link = self.find("table a[href='#/members/cs-member-1']")

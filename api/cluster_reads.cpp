@@ -268,6 +268,21 @@ void ClusterReads::ask_every_partition(std::function<HttpRequest(uint32_t partit
       std::move(done));
 }
 
+void ClusterReads::ask_every_partition_for(const HttpRequest& request,
+                                           const std::optional<Principal>& principal,
+                                           std::function<void(Responses)> done) {
+  ask_every_partition(
+      [&request](uint32_t partition) {
+        HttpRequest forwarded = request;
+        std::string target(request.target());
+        target += target.find('?') == std::string::npos ? '?' : '&';
+        target += "partition=" + std::to_string(partition);
+        forwarded.target(target);
+        return forwarded;
+      },
+      principal, std::move(done));
+}
+
 void ClusterReads::ask_every_node(const HttpRequest& request,
                                   const std::optional<Principal>& principal,
                                   std::function<void(Responses)> done) {

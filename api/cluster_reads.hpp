@@ -62,6 +62,13 @@ class ClusterReads final : public FeedReads {
                            const std::optional<Principal>& principal,
                            std::function<void(Responses)> done);
 
+  // The same request to every partition's owner with `partition=<p>` added to its query: each
+  // answers for that partition alone (a parameter only a forwarded request may carry), as
+  // member search and the program's figures are answered.
+  void ask_every_partition_for(const HttpRequest& request,
+                               const std::optional<Principal>& principal,
+                               std::function<void(Responses)> done);
+
   // Sends `request` to every live node (each answers from its own folder, never forwarding
   // again) and calls `done` with their responses; none when etcd names no node now.
   void ask_every_node(const HttpRequest& request, const std::optional<Principal>& principal,

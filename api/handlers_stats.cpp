@@ -63,17 +63,8 @@ RouteResult handle_stats(const ApiContext& context, const HttpRequest& request,
   }
   return Deferred{[cluster = context.cluster_reads, request, principal, program, now, jobs,
                    days = query.days](Respond respond) {
-    cluster->ask_every_partition(
-        [request](uint32_t partition) {
-          HttpRequest forwarded_request = request;
-          std::string target(request.target());
-          target += target.find('?') == std::string::npos ? '?' : '&';
-          target += "partition=" + std::to_string(partition);
-          forwarded_request.target(target);
-          return forwarded_request;
-        },
-        principal,
-        [respond, program, now, jobs, days](ClusterReads::Responses responses) {
+    cluster->ask_every_partition_for(
+        request, principal, [respond, program, now, jobs, days](ClusterReads::Responses responses) {
           StatTotals sum;
           for (std::optional<HttpResponse>& response : responses) {
             if (!response) return respond(partition_unavailable());

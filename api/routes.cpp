@@ -85,17 +85,8 @@ RouteResult search_members(const RouteCall& c) {
   }
   return Deferred{[cluster = c.context.cluster_reads, request = c.request, principal = c.principal,
                    limit = search.limit](Respond respond) {
-    cluster->ask_every_partition(
-        [request](uint32_t partition) {
-          HttpRequest forwarded = request;
-          std::string target(request.target());
-          target += target.find('?') == std::string::npos ? '?' : '&';
-          target += "partition=" + std::to_string(partition);
-          forwarded.target(target);
-          return forwarded;
-        },
-        principal,
-        [respond, limit](ClusterReads::Responses responses) {
+    cluster->ask_every_partition_for(
+        request, principal, [respond, limit](ClusterReads::Responses responses) {
           std::vector<PartitionPage> pages;
           for (std::optional<HttpResponse>& response : responses) {
             if (!response) {

@@ -16,10 +16,6 @@ namespace {
 namespace json = boost::json;
 
 json::object purchase_json(const PurchaseRecord& p) {
-  json::array breakdown;
-  for (const BreakdownLine& line : p.answer.breakdown) {
-    breakdown.push_back(json::object{{"rule", line.rule}, {"points", line.points}});
-  }
   json::array lines;
   for (const PurchaseLineRecord& line : p.lines) {
     lines.push_back(json::object{{"sku", line.sku},
@@ -38,7 +34,7 @@ json::object purchase_json(const PurchaseRecord& p) {
   body["eligible_minor"] = p.eligible_minor;
   body["points_earned"] = p.answer.points_earned;
   body["points_redeemed"] = p.points_redeemed;
-  body["breakdown"] = std::move(breakdown);
+  body["breakdown"] = breakdown_json(p.answer.breakdown);
   body["lines"] = std::move(lines);
   body["coupons_used"] = std::move(coupons);
   body["refunded_minor"] = p.refunded_minor;

@@ -62,21 +62,25 @@ json::object member_view_json(const MemberView& view) {
 
 json::object purchase_response_json(const PurchaseEvent& purchase, const PurchaseAnswer& answer,
                                     bool replayed) {
-  json::array breakdown;
-  for (const BreakdownLine& line : answer.breakdown) {
-    breakdown.push_back(json::object{{"rule", line.rule}, {"points", line.points}});
-  }
   json::object body;
   body["event_id"] = purchase.event_id;
   body["member_id"] = purchase.member_id;
   body["points_earned"] = answer.points_earned;
   body["points_redeemed"] = answer.points_redeemed;
-  body["breakdown"] = std::move(breakdown);
+  body["breakdown"] = breakdown_json(answer.breakdown);
   body["balance"] = balance_json(answer.balance);
   body["tier"] = answer.tier;
   body["tier_changed"] = answer.tier_changed;
   body["replayed"] = replayed;
   return body;
+}
+
+json::array breakdown_json(const std::vector<BreakdownLine>& breakdown) {
+  json::array out;
+  for (const BreakdownLine& line : breakdown) {
+    out.push_back(json::object{{"rule", line.rule}, {"points", line.points}});
+  }
+  return out;
 }
 
 json::object ledger_page_json(std::string_view member_id, const LedgerPage& page) {

@@ -6,6 +6,7 @@
 // Thread-safety: free functions over caller-owned data.
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <string>
 #include <string_view>
@@ -26,6 +27,9 @@ boost::json::object member_view_json(const MemberView& view);
 //  balance, tier, tier_changed, replayed}.
 boost::json::object purchase_response_json(const PurchaseEvent& purchase,
                                            const PurchaseAnswer& answer, bool replayed);
+
+// [{rule, points}]: what each rule gave a purchase (its answer, a quote, the stored purchase).
+boost::json::array breakdown_json(const std::vector<BreakdownLine>& breakdown);
 
 // {available, pending, held}.
 boost::json::object balance_json(const Balance& balance);

@@ -24,16 +24,12 @@ json::object refund_response_json(const RefundEvent& refund, std::string_view me
 
 json::object quote_response_json(const PurchaseEvent& quote, const QuoteAnswer& answer) {
   const PurchaseAnswer& purchase = answer.purchase;
-  json::array breakdown;
-  for (const BreakdownLine& line : purchase.breakdown) {
-    breakdown.push_back(json::object{{"rule", line.rule}, {"points", line.points}});
-  }
   json::object body;
   if (!quote.event_id.empty()) body["event_id"] = quote.event_id;
   body["member_id"] = quote.member_id;
   body["points_earned"] = purchase.points_earned;
   body["points_redeemed"] = purchase.points_redeemed;
-  body["breakdown"] = std::move(breakdown);
+  body["breakdown"] = breakdown_json(purchase.breakdown);
   body["balance_after"] = balance_json(purchase.balance);
   body["tier"] = purchase.tier;
   body["tier_changed"] = purchase.tier_changed;
